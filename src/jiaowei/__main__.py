@@ -1,0 +1,3 @@
+from jiaowei.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The hash-chained audit log: who changed what, when, with values before and after."""

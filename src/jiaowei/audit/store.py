@@ -1,0 +1,32 @@
+"""Audit tables. ``audit_head`` holds the chain's tip and serialises writers."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Integer, String, Table, Text
+
+from jiaowei.db.base import JSONType, metadata
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False, unique=True),
+    Column("at", String(32), nullable=False),  # ISO 8601, UTC: hashed as written
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("entity_key", String(128), nullable=False, index=True),
+    Column("before", JSONType, nullable=True),
+    Column("after", JSONType, nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

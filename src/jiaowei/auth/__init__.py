@@ -1,0 +1,1 @@
+"""Accounts, roles, unit scopes, sessions and API tokens."""

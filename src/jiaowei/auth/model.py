@@ -1,0 +1,65 @@
+"""Roles, what each may do, and the principal a request or command acts as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMINISTRATOR = "administrator"
+    COMMISSION_STAFF = "commission_staff"
+    DISTRICT_STAFF = "district_staff"
+    UNIT_REPORTER = "unit_reporter"
+    VIEWER = "viewer"
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    REGISTRY_WRITE = "registry.write"
+    DATA_CAPTURE = "data.capture"
+    MANAGE_USERS = "users.manage"
+    AUDIT_READ = "audit.read"
+
+
+ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
+    Role.ADMINISTRATOR: frozenset(Action),
+    Role.COMMISSION_STAFF: frozenset(
+        {Action.VIEW, Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.AUDIT_READ}
+    ),
+    Role.DISTRICT_STAFF: frozenset({Action.VIEW, Action.REGISTRY_WRITE, Action.DATA_CAPTURE}),
+    Role.UNIT_REPORTER: frozenset({Action.VIEW, Action.DATA_CAPTURE}),
+    Role.VIEWER: frozenset({Action.VIEW}),
+}
+
+WRITE_ACTIONS = frozenset({Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.MANAGE_USERS})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting. Scopes are unit ids; each covers the unit and its descendants.
+
+    ``capture`` units are where the principal may write; ``view`` units where they may
+    read (capture units are readable too). An administrator is not limited by scope.
+    """
+
+    user_id: int | None
+    username: str
+    role: Role
+    capture: frozenset[int] = field(default_factory=frozenset)
+    view: frozenset[int] = field(default_factory=frozenset)
+    display_name: str = ""
+    language: str | None = None
+
+    @property
+    def unlimited(self) -> bool:
+        return self.role is Role.ADMINISTRATOR
+
+    def may(self, action: Action) -> bool:
+        return action in ROLE_ACTIONS[self.role]
+
+    def scope_for(self, action: Action) -> frozenset[int]:
+        return self.capture if action in WRITE_ACTIONS else self.capture | self.view
+
+
+SYSTEM = Principal(user_id=None, username="system", role=Role.ADMINISTRATOR)

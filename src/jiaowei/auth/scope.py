@@ -1,0 +1,72 @@
+"""Scopes applied inside queries, in one place.
+
+Every read or write of units goes through :func:`unit_filter` (for queries over
+``unit_paths``) or :func:`require_unit` (for one unit). Views never check scopes
+themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Connection, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from jiaowei.auth.model import Action, Principal
+from jiaowei.errors import NotFound, PermissionDenied
+from jiaowei.registry import store
+
+
+def require_action(principal: Principal, action: Action) -> None:
+    if not principal.may(action):
+        raise PermissionDenied(
+            f"The role {principal.role.value} may not perform {action.value}."
+        )
+
+
+def scope_paths(conn: Connection, principal: Principal, action: Action, day: dt.date) -> list[str]:
+    paths = []
+    for unit_id in sorted(principal.scope_for(action)):
+        path = store.last_path(conn, unit_id, day) or _first_path(conn, unit_id)
+        if path:
+            paths.append(path)
+    return paths
+
+
+def _first_path(conn: Connection, unit_id: int) -> str | None:
+    segs = store.segments_of(conn, [unit_id])[unit_id]
+    return segs[0].path if segs else None
+
+
+def unit_filter(
+    conn: Connection, principal: Principal, action: Action, day: dt.date
+) -> ColumnElement[bool]:
+    """A WHERE clause on ``unit_paths`` limiting rows to the principal's scope on ``day``."""
+    require_action(principal, action)
+    if principal.unlimited:
+        return true()
+    return store.in_paths(scope_paths(conn, principal, action, day))
+
+
+def in_scope(conn: Connection, principal: Principal, action: Action, path: str, day: dt.date) -> bool:
+    if principal.unlimited:
+        return True
+    return any(path.startswith(p) for p in scope_paths(conn, principal, action, day))
+
+
+def require_unit(
+    conn: Connection, principal: Principal, action: Action, unit_id: int, day: dt.date, code: str
+) -> None:
+    """Raise unless the principal may perform ``action`` on the unit on ``day``.
+
+    A unit outside the view scope is reported as not found, so that its existence is
+    not disclosed.
+    """
+    require_action(principal, action)
+    if principal.unlimited:
+        return
+    path = store.last_path(conn, unit_id, day) or _first_path(conn, unit_id)
+    if path is None or not in_scope(conn, principal, Action.VIEW, path, day):
+        raise NotFound(f"No unit with code {code!r}.")
+    if not in_scope(conn, principal, action, path, day):
+        raise PermissionDenied(f"Unit {code!r} is outside your capture scope.")

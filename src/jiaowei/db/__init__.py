@@ -1,0 +1,1 @@
+"""Shared storage plumbing: metadata, engine, transactions, migrations."""

@@ -1,0 +1,8 @@
+"""Imports every domain's tables so that ``metadata`` knows them all."""
+
+from jiaowei.audit import store as audit_store  # noqa: F401
+from jiaowei.auth import store as auth_store  # noqa: F401
+from jiaowei.db.base import metadata
+from jiaowei.registry import store as registry_store  # noqa: F401
+
+__all__ = ["metadata"]

@@ -1,0 +1,1 @@
+"""The registry: every unit of the system as a hierarchy that changes over time."""

@@ -1,0 +1,133 @@
+"""JSON routes of the registry under /api/units."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from jiaowei.registry import service
+from jiaowei.web.deps import AsOf, Conn, User, parse_date
+
+router = APIRouter(prefix="/api/units", tags=["registry"])
+
+
+class UnitOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    type: str
+    ownership: str
+    sector: str
+    parent: str | None
+    level: int
+    attributes: dict[str, Any]
+    synthetic: bool
+
+
+class UnitPage(BaseModel):
+    items: list[UnitOut]
+    total: int
+    offset: int
+    limit: int
+    as_of: str
+
+
+class UnitCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(max_length=64)
+    name_zh: str = Field(max_length=200)
+    name_en: str = Field(max_length=200)
+    type: str
+    ownership: str = "public"
+    sector: str = "education"
+    parent: str | None = None
+    opened: str | None = Field(default=None, description="YYYY-MM-DD; default today")
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    synthetic: bool = False
+    note: str = ""
+
+
+class UnitChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    effective: str = Field(description="YYYY-MM-DD: the change holds from this date on")
+    name_zh: str | None = Field(default=None, max_length=200)
+    name_en: str | None = Field(default=None, max_length=200)
+    type: str | None = None
+    ownership: str | None = None
+    sector: str | None = None
+    parent: str | None = Field(default=None, description="new parent code")
+    attributes: dict[str, Any] | None = None
+    note: str = ""
+
+
+class UnitClose(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    effective: str
+    merged_into: str | None = Field(default=None, description="merge into this unit instead of a plain close")
+    note: str = ""
+
+
+@router.get("", response_model=UnitPage)
+def list_units(
+    conn: Conn,
+    user: User,
+    as_of: AsOf,
+    type: Annotated[str | None, Query(description="unit type")] = None,
+    parent: Annotated[str | None, Query(description="code of the parent (direct children)")] = None,
+    descendants_of: Annotated[str | None, Query(description="code of a unit (its whole subtree)")] = None,
+    ownership: str | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+) -> dict[str, Any]:
+    """Units visible to the caller as they stood on ``as_of``."""
+    page = service.list_units(conn, principal=user, as_of=as_of, type=type, parent=parent,
+                              descendants_of=descendants_of, ownership=ownership, q=q,
+                              offset=offset, limit=limit)
+    day = as_of or service.today()
+    return {"items": page.items, "total": page.total, "offset": page.offset, "limit": page.limit,
+            "as_of": day.isoformat()}
+
+
+@router.get("/{code}")
+def get_unit(conn: Conn, user: User, code: str, as_of: AsOf) -> dict[str, Any]:
+    """One unit with its versions and events (its history)."""
+    return service.get_unit(conn, principal=user, code=code, as_of=as_of)
+
+
+@router.get("/{code}/children")
+def unit_children(conn: Conn, user: User, code: str, as_of: AsOf) -> list[dict[str, Any]]:
+    return service.children(conn, principal=user, code=code, as_of=as_of)
+
+
+@router.post("", status_code=201)
+def create_unit(conn: Conn, user: User, body: UnitCreate) -> dict[str, Any]:
+    spec = service.UnitSpec(
+        code=body.code, name_zh=body.name_zh, name_en=body.name_en, type=body.type,
+        ownership=body.ownership, sector=body.sector, parent=body.parent,
+        opened=parse_date(body.opened, "opened") or service.today(), attributes=body.attributes,
+        synthetic=body.synthetic,
+    )
+    service.create_unit(conn, actor=user, spec=spec, note=body.note)
+    return service.get_unit(conn, principal=user, code=body.code, as_of=spec.opened)
+
+
+@router.patch("/{code}")
+def change_unit(conn: Conn, user: User, code: str, body: UnitChange) -> dict[str, Any]:
+    """Rename, move or update a unit from ``effective`` on."""
+    effective = parse_date(body.effective, "effective") or service.today()
+    changes = body.model_dump(exclude={"effective", "note"}, exclude_unset=True)
+    service.change_unit(conn, actor=user, code=code, effective=effective, changes=changes, note=body.note)
+    return service.get_unit(conn, principal=user, code=code, as_of=effective)
+
+
+@router.post("/{code}/close")
+def close_unit(conn: Conn, user: User, code: str, body: UnitClose) -> dict[str, Any]:
+    """Close a unit, or merge it into another (its children move there)."""
+    effective = parse_date(body.effective, "effective") or service.today()
+    if body.merged_into:
+        return service.merge_unit(conn, actor=user, code=code, into=body.merged_into,
+                                  effective=effective, note=body.note)
+    return service.close_unit(conn, actor=user, code=code, effective=effective, note=body.note)

@@ -1,0 +1,1 @@
+"""The web layer: app factory, request plumbing, error handling, shared templates."""

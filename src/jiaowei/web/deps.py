@@ -1,0 +1,113 @@
+"""Request plumbing: the transaction, the principal, CSRF, the language, the as-of date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy import Connection
+
+from jiaowei.auth import service as auth
+from jiaowei.auth.model import Principal
+from jiaowei.errors import NotAuthenticated, PermissionDenied, Problem, ValidationError
+from jiaowei.i18n import DEFAULT_LANGUAGE, negotiate, normalise
+
+SESSION_COOKIE = "jiaowei_session"
+LANGUAGE_COOKIE = "jiaowei_lang"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def get_conn(request: Request) -> Iterator[Connection]:
+    """The request's one transaction: committed if the handler returns, rolled back if it raises."""
+    with request.app.state.db.transaction() as conn:
+        yield conn
+
+
+Conn = Annotated[Connection, Depends(get_conn)]
+
+
+def _principal(request: Request, conn: Connection) -> Principal | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        principal = auth.resolve_token(conn, token=header[7:].strip())
+        if principal is None:
+            raise NotAuthenticated("The API token is unknown or revoked.")
+        request.state.via = "token"
+        return principal
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    found = auth.resolve_session(conn, token=token)
+    if found is None:
+        return None
+    principal, csrf = found
+    request.state.via = "session"
+    request.state.csrf = csrf
+    return principal
+
+
+async def _form_csrf(request: Request) -> str:
+    content_type = request.headers.get("content-type", "")
+    if "form" not in content_type:
+        return ""
+    form = await request.form()
+    return str(form.get("csrf_token", ""))
+
+
+async def check_csrf(request: Request) -> None:
+    """Cookie-authenticated writes must carry the session's CSRF token."""
+    if request.method not in UNSAFE or getattr(request.state, "via", "") != "session":
+        return
+    sent = request.headers.get("x-csrf-token") or await _form_csrf(request)
+    if not sent or not hmac.compare_digest(sent, request.state.csrf):
+        raise PermissionDenied("The form's CSRF token is missing or stale; reload the page and try again.")
+
+
+async def optional_principal(request: Request, conn: Conn) -> Principal | None:
+    principal = _principal(request, conn)
+    request.state.principal = principal
+    await check_csrf(request)
+    return principal
+
+
+async def current_principal(request: Request, conn: Conn) -> Principal:
+    principal = await optional_principal(request, conn)
+    if principal is None:
+        raise NotAuthenticated("Log in or send an API token (Authorization: Bearer …).")
+    return principal
+
+
+User = Annotated[Principal, Depends(current_principal)]
+MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def language(request: Request) -> str:
+    principal = getattr(request.state, "principal", None)
+    return (
+        normalise(request.query_params.get("lang"))
+        or normalise(principal.language if principal else None)
+        or normalise(request.cookies.get(LANGUAGE_COOKIE))
+        or negotiate(request.headers.get("accept-language"))
+        or DEFAULT_LANGUAGE
+    )
+
+
+def parse_date(value: str | None, field: str = "as_of") -> dt.date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError("Invalid date.", [
+            Problem("not a date", field=field, value=value, expected="YYYY-MM-DD, e.g. 2020-09-01")
+        ]) from None
+
+
+def as_of_param(as_of: Annotated[str | None, Query(description="Date YYYY-MM-DD; default today")] = None) -> dt.date | None:
+    return parse_date(as_of)
+
+
+AsOf = Annotated[dt.date | None, Depends(as_of_param)]

@@ -1,0 +1,71 @@
+"""One handler turns every JiaoweiError into problem+json (API) or an error page (browser)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jiaowei.errors import JiaoweiError, NotAuthenticated, NotFound, Problem, ValidationError
+
+PROBLEM = "application/problem+json"
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "html" not in request.headers.get("accept", "html")
+
+
+def problem_body(error: JiaoweiError, request: Request) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"https://jiaowei.example/problems/{error.code}",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail or error.title,
+        "instance": request.url.path,
+    }
+    if error.problems:
+        body["problems"] = [p.as_dict() for p in error.problems]
+    return body
+
+
+def respond(request: Request, error: JiaoweiError) -> Response:
+    if wants_json(request):
+        return JSONResponse(problem_body(error, request), status_code=error.status, media_type=PROBLEM)
+    if isinstance(error, NotAuthenticated):
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    from jiaowei.web.render import page
+
+    return page(request, "error.html", {"error": error}, status=error.status)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(JiaoweiError)
+    async def _jiaowei(request: Request, exc: JiaoweiError) -> Response:
+        return respond(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            Problem(str(e.get("msg", "invalid")), field=".".join(str(p) for p in e.get("loc", ())[1:]) or None,
+                    value=_printable(e.get("input")))
+            for e in exc.errors()
+        ]
+        return respond(request, ValidationError("The request is not valid.", problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return respond(request, NotFound(f"Nothing at {request.url.path}."))
+        error = JiaoweiError(str(exc.detail))
+        error.status = exc.status_code  # type: ignore[misc]
+        error.title = str(exc.detail)  # type: ignore[misc]
+        return respond(request, error)
+
+
+def _printable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)[:200]

@@ -1,0 +1,80 @@
+"""Factories for tests: units, users, sessions and tokens, made through the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection
+
+from jiaowei.auth import service as auth
+from jiaowei.auth.model import SYSTEM, Principal
+from jiaowei.registry import service as registry
+
+_counter = itertools.count(1)
+PASSWORD = "correct horse battery"
+
+
+def make_unit(
+    conn: Connection,
+    code: str | None = None,
+    *,
+    parent: str | None = None,
+    type: str = "primary_school",
+    opened: dt.date = dt.date(2000, 1, 1),
+    **fields: Any,
+) -> str:
+    code = code or f"U{next(_counter):05d}"
+    spec = registry.UnitSpec(
+        code=code,
+        name_zh=fields.pop("name_zh", f"单位{code}"),
+        name_en=fields.pop("name_en", f"Unit {code}"),
+        type=type,
+        parent=parent,
+        opened=opened,
+        **fields,
+    )
+    registry.create_unit(conn, actor=SYSTEM, spec=spec)
+    return code
+
+
+def make_user(
+    conn: Connection,
+    username: str | None = None,
+    *,
+    role: str = "administrator",
+    capture: list[str] | None = None,
+    view: list[str] | None = None,
+    password: str = PASSWORD,
+) -> Principal:
+    username = username or f"user{next(_counter)}"
+    return auth.create_user(conn, actor=SYSTEM, username=username, password=password, role=role,
+                            capture_scope=capture, view_scope=view)
+
+
+def token_for(conn: Connection, principal: Principal) -> dict[str, str]:
+    token = auth.create_token(conn, actor=SYSTEM, username=principal.username)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def small_tree(conn: Connection) -> dict[str, str]:
+    """Commission → two districts → schools; returns the codes by role."""
+    make_unit(conn, "SH", type="commission", name_zh="上海市教委", name_en="Commission")
+    make_unit(conn, "D1", parent="SH", type="district_bureau")
+    make_unit(conn, "D2", parent="SH", type="district_bureau")
+    make_unit(conn, "S1", parent="D1")
+    make_unit(conn, "S2", parent="D2")
+    return {"root": "SH", "d1": "D1", "d2": "D2", "s1": "S1", "s2": "S2"}
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    """Log in through the login form; returns the CSRF token of the session."""
+    response = client.post("/login", data={"username": username, "password": password},
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+    page = client.get("/")
+    marker = 'name="csrf-token" content="'
+    start = page.text.index(marker) + len(marker)
+    return page.text[start : page.text.index('"', start)]
