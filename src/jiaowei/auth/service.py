@@ -82,13 +82,15 @@ def create_user(
         raise ValidationError("The user cannot be created.", problems)
     if conn.scalar(select(users.c.id).where(users.c.username == username)) is not None:
         raise Conflict(f"A user named {username!r} already exists.")
-    user_id = conn.execute(
+    inserted = conn.execute(
         insert(users).values(
             username=username, display_name=display_name or username,
             password_hash=hash_password(password), role=role, language=language,
             active=True, created_at=_now(),
         )
-    ).inserted_primary_key[0]
+    ).inserted_primary_key
+    assert inserted is not None
+    user_id = int(inserted[0])
     for kind, ids in scope_ids.items():
         for unit_id in set(ids):
             conn.execute(insert(user_scopes).values(user_id=user_id, unit_id=unit_id, kind=kind))
@@ -102,7 +104,8 @@ def principal_for(conn: Connection, *, user_id: int) -> Principal:
     row = conn.execute(select(users).where(users.c.id == user_id)).first()
     if row is None or not row.active:
         raise NotAuthenticated("This account does not exist or is disabled.")
-    capture, view = set(), set()
+    capture: set[int] = set()
+    view: set[int] = set()
     for scope in conn.execute(select(user_scopes).where(user_scopes.c.user_id == user_id)):
         (capture if scope.kind == "capture" else view).add(scope.unit_id)
     return Principal(user_id=row.id, username=row.username, role=Role(row.role),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import JSON, MetaData, String
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
@@ -22,4 +24,4 @@ def byte_ordered_string(length: int) -> TypeEngine[str]:
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
-JSONType: TypeEngine[object] = JSON().with_variant(postgresql.JSONB(), "postgresql")
+JSONType: TypeEngine[Any] = JSON().with_variant(postgresql.JSONB(), "postgresql")

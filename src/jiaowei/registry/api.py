@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from jiaowei.registry import service
+from jiaowei.errors import Problem, ValidationError
+from jiaowei.registry import service, transfer
 from jiaowei.web.deps import AsOf, Conn, User, parse_date
+
+MAX_UPLOAD = 64 * 1024 * 1024
 
 router = APIRouter(prefix="/api/units", tags=["registry"])
 
@@ -89,6 +93,52 @@ def list_units(
     day = as_of or service.today()
     return {"items": page.items, "total": page.total, "offset": page.offset, "limit": page.limit,
             "as_of": day.isoformat()}
+
+
+@dataclass
+class Upload:
+    data: bytes
+    filename: str
+    dry_run: bool
+
+
+async def read_upload(request: Request) -> Upload:
+    """A multipart form (``file``, ``dry_run``) or a raw body with ``?filename=&dry_run=``."""
+    query = request.query_params
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ValidationError("No file was uploaded.", [
+                Problem("file missing", field="file", expected="a CSV or XLSX file in the form field file")])
+        data, filename = await upload.read(), upload.filename or ""
+        flag = str(form.get("dry_run", query.get("dry_run", "")))
+    else:
+        data, filename, flag = await request.body(), query.get("filename", ""), query.get("dry_run", "")
+    if not data:
+        raise ValidationError("The upload is empty.", [
+            Problem("empty file", field="file", expected="a CSV or XLSX file with a header row")])
+    if len(data) > MAX_UPLOAD:
+        raise ValidationError("The upload is too large.", [
+            Problem("file too large", field="file", value=len(data), expected=f"at most {MAX_UPLOAD} bytes")])
+    return Upload(data, filename, flag.lower() in ("1", "true", "on", "yes"))
+
+
+@router.post("/import")
+def import_units(conn: Conn, user: User, upload: Annotated[Upload, Depends(read_upload)]) -> dict[str, Any]:
+    """Import units from CSV or XLSX: all rows or none (problems come back as problem+json)."""
+    summary = transfer.import_units(conn, actor=user, data=upload.data, filename=upload.filename,
+                                    dry_run=upload.dry_run)
+    return summary.as_dict()
+
+
+@router.get("/export", response_class=Response)
+def export_units(conn: Conn, user: User, as_of: AsOf, format: Literal["csv", "xlsx"] = "csv") -> Response:
+    """The units visible to the caller on ``as_of``, parents before children."""
+    day = as_of or service.today()
+    content = transfer.export_units(conn, principal=user, as_of=day, format=format)
+    return Response(content, media_type=transfer.MEDIA_TYPES[format], headers={
+        "Content-Disposition": f'attachment; filename="units-{day.isoformat()}.{format}"'})
 
 
 @router.get("/{code}")

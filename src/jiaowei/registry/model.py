@@ -219,6 +219,7 @@ def apply_change(
     if current is None:
         raise ValueError("the unit is not open on that date")
     before = {name: getattr(current, name) for name in changes}
+    pending = dict(changes)  # fields not yet overtaken by a later recorded change
     out: list[UnitVersion] = []
     for v in sorted(versions, key=lambda v: v.valid_from):
         if v.valid_to <= day:
@@ -227,12 +228,8 @@ def apply_change(
         if v.valid_from < day:
             out.append(_replace(v, valid_to=day))
             v = _replace(v, valid_from=day)
-        updates = {
-            name: value
-            for name, value in changes.items()
-            if getattr(v, name) == before[name]
-        }
-        out.append(_replace(v, **updates))
+        pending = {name: value for name, value in pending.items() if getattr(v, name) == before[name]}
+        out.append(_replace(v, **pending))
     return merge_versions(out)
 
 

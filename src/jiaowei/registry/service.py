@@ -16,14 +16,16 @@ from sqlalchemy import Connection, func, insert, or_, select
 
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
-from jiaowei.auth.scope import require_action, require_unit, scope_paths, unit_filter
-from jiaowei.errors import Conflict, NotFound, Problem, ValidationError
+from jiaowei.auth.scope import in_scope, require_action, require_unit, scope_paths, unit_filter
+from jiaowei.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.registry import store
 from jiaowei.registry.model import (
     FOREVER,
+    VERSIONED_FIELDS,
     EventKind,
     Ownership,
     Sector,
+    Segment,
     TreeBroken,
     UnitType,
     UnitVersion,
@@ -440,9 +442,11 @@ def change_unit(
     if not diff:
         return {"code": code, "changed": False}
     updated = apply_change(versions, effective, diff)
+    old_segments = store.segments_of(conn, [unit_id])[unit_id]
     store.replace_versions(conn, unit_id, updated)
     if "parent_id" in diff:
         _reindex(conn, {unit_id: updated})
+    _require_reach(conn, actor, unit_id, code, effective, (versions, old_segments), updated)
     kinds = _change_kinds(diff)
     codes = _codes(conn, {current.parent_id, diff.get("parent_id")} - {None})  # type: ignore[arg-type]
     before = {k: getattr(current, k) for k in diff}
@@ -455,6 +459,36 @@ def change_unit(
     audit.record(conn, actor=actor.username, action="unit.change", entity="unit", entity_key=code,
                  before={**before, "effective": effective}, after={**after, "effective": effective}, note=note)
     return {"code": code, "changed": True, "events": [k.value for k in kinds]}
+
+
+def _require_reach(
+    conn: Connection, actor: Principal, unit_id: int, code: str, effective: dt.date,
+    old: tuple[Sequence[UnitVersion], Sequence[Segment]], new: Sequence[UnitVersion],
+) -> None:
+    """A change reaches every later date it alters (up to the field's next recorded change),
+    so the actor must hold the unit, where it was and where it goes, on each of those dates."""
+    if actor.unlimited:
+        return
+    new_segments = store.segments_of(conn, [unit_id])[unit_id]
+    starts = {x.valid_from for x in (*old[0], *old[1], *new, *new_segments)} | {effective}
+    for day in sorted(d for d in starts if d >= effective):
+        before = (_fields_on(old[0], day), _path_on(old[1], day))
+        after = (_fields_on(new, day), _path_on(new_segments, day))
+        paths = {p for p in (before[1], after[1]) if p}
+        if before != after and not all(in_scope(conn, actor, Action.REGISTRY_WRITE, p, day) for p in paths):
+            raise PermissionDenied(
+                f"Unit {code!r} is outside your capture scope on {day.isoformat()}, and the change "
+                f"from {effective.isoformat()} would reach that date; record it from that date "
+                "on only through someone who holds the unit then.")
+
+
+def _fields_on(versions: Sequence[UnitVersion], day: dt.date) -> tuple[Any, ...] | None:
+    v = next((v for v in versions if v.covers(day)), None)
+    return tuple(getattr(v, name) for name in VERSIONED_FIELDS) if v else None
+
+
+def _path_on(segments: Sequence[Segment], day: dt.date) -> str | None:
+    return next((s.path for s in segments if s.valid_from <= day < s.valid_to), None)
 
 
 def _life(versions: Sequence[UnitVersion]) -> str:
@@ -483,8 +517,10 @@ def close_unit(conn: Connection, *, actor: Principal, code: str, effective: dt.d
     except ValueError as exc:
         raise ValidationError(f"Unit {code} cannot be closed on {effective.isoformat()}.", [
             Problem(str(exc), field="effective", value=effective.isoformat(), expected=_life(versions))]) from None
+    old_segments = store.segments_of(conn, [unit_id])[unit_id]
     store.replace_versions(conn, unit_id, closed)
     _reindex(conn, {unit_id: closed})
+    _require_reach(conn, actor, unit_id, code, effective, (versions, old_segments), closed)
     kind = EventKind.MERGE if merged_into else EventKind.CLOSE
     _record_events(conn, actor, [(unit_id, kind, effective, merged_into, {})], note)
     audit.record(conn, actor=actor.username, action=f"unit.{kind.value}", entity="unit", entity_key=code,
@@ -499,6 +535,10 @@ def merge_unit(conn: Connection, *, actor: Principal, code: str, into: str, effe
     if into == code:
         raise ValidationError("A unit cannot be merged into itself.", [
             Problem("same unit", field="into", value=into, expected="another unit")])
+    target_versions = store.versions_of(conn, [target])[target]
+    if not any(v.covers(effective) for v in target_versions):
+        raise ValidationError(f"Unit {into} is not open on {effective.isoformat()}.", [
+            Problem("unit not open on this date", field="into", value=into, expected=_life(target_versions))])
     source = _visible_id(conn, actor, code, effective, Action.REGISTRY_WRITE)
     v = store.unit_versions
     kids = conn.execute(select(units.c.code).join(v, v.c.unit_id == units.c.id)

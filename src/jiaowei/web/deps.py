@@ -26,7 +26,7 @@ def get_conn(request: Request) -> Iterator[Connection]:
         yield conn
 
 
-Conn = Annotated[Connection, Depends(get_conn)]
+Conn = Annotated[Connection, Depends(get_conn, scope="function")]
 
 
 def _principal(request: Request, conn: Connection) -> Principal | None:

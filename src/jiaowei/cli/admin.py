@@ -1,0 +1,105 @@
+"""Operating commands: init, demo, serve, backup, restore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+
+from jiaowei.cli.common import confirm_or_refuse, database, out, progress_bar, safe_url
+from jiaowei.db import backup as backups
+from jiaowei.db.migrate import upgrade
+from jiaowei.errors import ConfigurationError, Conflict
+from jiaowei.settings import get_settings
+
+
+def register(app: typer.Typer) -> None:
+    for command in (init, demo, serve, backup, restore):
+        app.command()(command)
+
+
+def init() -> None:
+    """Create the database, or upgrade it to the newest schema."""
+    db = database()
+    revision = upgrade(db.engine)
+    db.engine.dispose()
+    out.print(f"Database {safe_url(str(db.engine.url))} is at revision {revision}.", highlight=False)
+
+
+def demo(
+    reset: Annotated[bool, typer.Option("--reset", help="remove every unit, user and entry first")] = False,
+    keep: Annotated[bool, typer.Option("--keep", help="if units exist already, keep them and stop")] = False,
+    force: Annotated[bool, typer.Option("--force", help="allow it with JIAOWEI_ENVIRONMENT=production")]
+    = False,
+) -> None:
+    """Load the Shanghai 2020 demo (into a new database) and print the demo logins."""
+    from jiaowei.demo import shanghai2020
+
+    settings = get_settings()
+    if settings.environment == "production" and not force:
+        raise ConfigurationError("This is a production installation; the demo is refused (add --force).")
+    db = database()
+    if reset:
+        backups.reset(db.engine)
+    upgrade(db.engine)
+    with db.transaction() as conn:
+        count = _unit_count(conn)
+        if count and keep:
+            out.print(f"The database already has {count} units; keeping them.", highlight=False)
+        elif count:
+            raise Conflict(f"The database already has {count} units; add --reset to replace everything "
+                           "with the demo, or --keep to keep them.")
+        else:
+            with progress_bar("Loading the demo") as report:
+                loaded = shanghai2020.load(conn, progress=report)
+            out.print(f"Loaded the Shanghai 2020 demo: {loaded.get('units', '?')} units.", highlight=False)
+    db.engine.dispose()
+    out.print(_logins(shanghai2020.DEMO_USERS))
+
+
+def _unit_count(conn: Any) -> int:
+    from jiaowei.registry.store import units
+
+    return int(conn.scalar(select(func.count()).select_from(units)) or 0)
+
+
+def _logins(users: list[dict[str, Any]]) -> Table:
+    table = Table("username", "password", "role", "scope", "who", title="Demo logins")
+    for user in users:
+        table.add_row(user["username"], user["password"], user["role"], user.get("scope") or "all",
+                      user.get("description", ""))
+    return table
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
+) -> None:
+    """Serve the web pages and the API (uvicorn)."""
+    import uvicorn
+
+    get_settings().check_production()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    out.print(f"jiaowei at http://{shown}:{port}/  (API docs at /docs; Ctrl+C stops)", highlight=False)
+    uvicorn.run("jiaowei.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
+
+
+def backup(out_file: Annotated[Path, typer.Option("--out", help="backup file to write")]) -> None:
+    """Back up the database (SQLite online backup, or pg_dump -Fc)."""
+    url = get_settings().effective_database_url
+    backups.backup(url, out_file)
+    out.print(f"Backed up {safe_url(url)} to {out_file}.", highlight=False)
+
+
+def restore(
+    file: Annotated[Path, typer.Argument(help="a file written by jiaowei backup")],
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Replace the whole database with a backup."""
+    url = get_settings().effective_database_url
+    confirm_or_refuse(f"Replace everything in {safe_url(url)} with {file}?", yes=yes, flag="--yes")
+    backups.restore(url, file)
+    out.print(f"Restored {safe_url(url)} from {file}.", highlight=False)

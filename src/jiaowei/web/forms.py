@@ -1,0 +1,48 @@
+"""Small helpers shared by the HTML pages: form fields, safe redirects, cookies."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.responses import RedirectResponse
+
+from jiaowei.errors import JiaoweiError, Problem
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The text fields of a posted form (files are read by the handler itself)."""
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+Form = Annotated[dict[str, str], Depends(form_fields)]
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction; it is translated where it is shown."""
+    return message
+
+
+def local_path(value: str | None, default: str = "/") -> str:
+    """``value`` if it is a path on this site, else ``default`` (no open redirects)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
+
+
+def is_https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def problems_by_field(error: JiaoweiError | None) -> dict[str, list[Problem]]:
+    """The problems of an error, keyed by field ("" for those without one)."""
+    found: dict[str, list[Problem]] = defaultdict(list)
+    for problem in error.problems if error else []:
+        found[problem.field or ""].append(problem)
+    return dict(found)

@@ -1,0 +1,123 @@
+"""A real server process on a free port with a seeded SQLite database, and headless Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jiaowei.auth import service as auth
+from jiaowei.auth.model import SYSTEM
+from jiaowei.db.engine import make_engine
+from jiaowei.db.migrate import upgrade
+from jiaowei.registry import service as registry
+
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "correct horse battery"
+CLOSED_ON = dt.date(2021, 7, 1)
+UNITS = [
+    # code, parent, type, name_zh, name_en
+    ("SH", None, "commission", "上海市教育委员会", "Shanghai Municipal Education Commission"),
+    ("HP", "SH", "district_bureau", "黄浦区教育局", "Huangpu District Education Bureau"),
+    ("XH", "SH", "district_bureau", "徐汇区教育局", "Xuhui District Education Bureau"),
+    ("HP01", "HP", "primary_school", "黄浦区示范第一小学", "Huangpu Model Primary School No. 1"),
+    ("HP02", "HP", "secondary_school", "黄浦区示范中学", "Huangpu Model Secondary School"),
+    ("XH01", "XH", "primary_school", "徐汇区示范第一小学", "Xuhui Model Primary School No. 1"),
+    ("XH02", "XH", "kindergarten", "徐汇区示范幼儿园", "Xuhui Model Kindergarten"),
+]
+
+
+def seed(url: str) -> None:
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        for code, parent, kind, name_zh, name_en in UNITS:
+            spec = registry.UnitSpec(code=code, parent=parent, type=kind, name_zh=name_zh, name_en=name_en,
+                                     opened=dt.date(2000, 1, 1), synthetic=parent is not None,
+                                     attributes={"学段": "小学"} if kind == "primary_school" else {})
+            registry.create_unit(conn, actor=SYSTEM, spec=spec)
+        registry.close_unit(conn, actor=SYSTEM, code="XH02", effective=CLOSED_ON, note="撤销")
+        auth.create_user(conn, actor=SYSTEM, username="admin", password=PASSWORD, role="administrator",
+                         display_name="市教委管理员")
+    engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/api/health", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the server did not start in time")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("server")
+    url = f"sqlite:///{home / 'jiaowei.sqlite3'}"
+    seed(url)
+    port = _free_port()
+    env = {**os.environ, "JIAOWEI_DATABASE_URL": url, "JIAOWEI_HOME": str(home),
+           "JIAOWEI_SECRET_KEY": "browser-test-" + "x" * 32}
+    log = (home / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "jiaowei.web.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, process)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(chromium, server):  # type: ignore[no-untyped-def]
+    """Open pages in a fresh browser context: ``new_page(locale="zh-CN", width=1280)``."""
+    contexts = []
+
+    def make(locale: str = "zh-CN", width: int = 1280, height: int = 900):  # type: ignore[no-untyped-def]
+        context = chromium.new_context(base_url=server, locale=locale,
+                                       viewport={"width": width, "height": height})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()

@@ -1,0 +1,592 @@
+"""Every route of the app, called by a district user about units outside their district.
+
+The user is ``district_staff`` with capture scope D1 of the small tree (SH → D1, D2 →
+S1, S2), authenticated by an API token and by a login session. Each route is called
+with path parameters and query parameters naming D2, S2 and SH, and writes carry
+bodies naming them. No response may show anything of D2 or S2 (nor SH's own record),
+and nothing outside D1 may change. SH, the commission above D1, may appear as D1's
+parent: a district sees where it hangs in the tree, but not the commission's record.
+
+:data:`MATRIX` says how to call each route; a route missing from it fails the test, so
+a new route cannot ship without its line here.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, func, select
+from starlette.routing import BaseRoute
+
+from jiaowei.auth.model import SYSTEM
+from jiaowei.registry import service, store, transfer
+from tests.factories import login, make_unit, make_user, small_tree, token_for
+
+OUT = ("D2", "S2", "SH")
+DATES = ("1999-06-01", "2000-01-01", "2020-01-01", "2100-01-01")
+SECRETS = {  # what must never be shown to a D1 user: names and attributes outside D1
+    "D2": {
+        "name_zh": "禁区二号",
+        "name_en": "Hidden District Two",
+        "attributes": {"marker": "mark-d2-private"},
+    },
+    "S2": {
+        "name_zh": "禁校二号",
+        "name_en": "Hidden School Two",
+        "attributes": {"marker": "mark-s2-private"},
+    },
+    "SH": {"attributes": {"marker": "mark-sh-private"}},
+}
+NEVER_SHOWN = (
+    "禁区二号",
+    "Hidden District Two",
+    "mark-d2-private",
+    "禁校二号",
+    "Hidden School Two",
+    "mark-s2-private",
+    "mark-sh-private",
+)
+GROUPS = {"G-MIX": ["S1", "S2", "D2"], "G-OUT": ["S2", "D2", "SH"]}  # unit groups spanning districts
+SKIPPED = {"/static", "/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"}
+
+
+@dataclass
+class Call:
+    method: str
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    data: dict[str, str] | None = None
+    files: dict[str, Any] | None = None
+    content: bytes | None = None
+    writes_registry: bool = False
+
+    def text(self) -> str:
+        return " ".join(
+            str(x) for x in (self.url, self.params, self.json, self.data, self.content, self.files)
+        )
+
+
+def csv_file(*rows: dict[str, str]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=transfer.COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buffer.getvalue().encode()
+
+
+def naming(out: str) -> list[bytes]:
+    """Import files that would touch ``out``: open a unit under it, rename it, close it, move S1 there."""
+    return [
+        csv_file(
+            {"code": "NEW1", "name_zh": "新", "name_en": "New", "type": "primary_school", "parent": out}
+        ),
+        csv_file({"code": out, "name_zh": "改", "name_en": "Changed", "valid_from": "2020-01-01"}),
+        csv_file({"code": out, "valid_to": "2020-01-01"}),
+        csv_file({"code": "S1", "parent": out, "valid_from": "2020-01-01"}),
+    ]
+
+
+def unit_queries(out: str) -> list[dict[str, str]]:
+    return [
+        {"parent": out},
+        {"descendants_of": out},
+        {"q": out},
+        {"q": "Hidden"},
+        {"q": "禁"},
+        *({"as_of": d} for d in DATES),
+        *({"as_of": d, "descendants_of": out} for d in DATES),
+    ]
+
+
+def api_list(out: str) -> list[Call]:
+    return [Call("GET", "/api/units", params=p) for p in unit_queries(out)]
+
+
+def api_import(out: str) -> list[Call]:
+    calls = []
+    for body in naming(out):
+        calls.append(
+            Call(
+                "POST", "/api/units/import", params={"filename": "u.csv"}, content=body, writes_registry=True
+            )
+        )
+        calls.append(
+            Call(
+                "POST", "/api/units/import", files={"file": ("u.csv", body, "text/csv")}, writes_registry=True
+            )
+        )
+    return calls
+
+
+def api_export(out: str) -> list[Call]:
+    return [
+        Call("GET", "/api/units/export", params={"as_of": d, "format": f})
+        for d in DATES
+        for f in ("csv", "xlsx")
+    ]
+
+
+def api_unit(out: str) -> list[Call]:
+    return [Call("GET", f"/api/units/{out}", params={"as_of": d}) for d in DATES] + [
+        Call("GET", f"/api/units/{out}")
+    ]
+
+
+def api_children(out: str) -> list[Call]:
+    return [Call("GET", f"/api/units/{out}/children", params={"as_of": d}) for d in DATES]
+
+
+def api_create(out: str) -> list[Call]:
+    body = {
+        "code": "NEW1",
+        "name_zh": "新",
+        "name_en": "New",
+        "type": "primary_school",
+        "opened": "2020-01-01",
+    }
+    return [
+        Call("POST", "/api/units", json={**body, "parent": out}, writes_registry=True),
+        Call("POST", "/api/units", json={**body, "code": out, "parent": "D1"}, writes_registry=True),
+    ]
+
+
+def api_change(out: str) -> list[Call]:
+    return [
+        Call(
+            "PATCH",
+            f"/api/units/{out}",
+            json={"effective": "2020-01-01", "name_zh": "改"},
+            writes_registry=True,
+        ),
+        Call(
+            "PATCH",
+            f"/api/units/{out}",
+            json={"effective": "2020-01-01", "parent": "D1"},
+            writes_registry=True,
+        ),
+        Call("PATCH", "/api/units/S1", json={"effective": "2020-01-01", "parent": out}, writes_registry=True),
+        Call("PATCH", "/api/units/D1", json={"effective": "2020-01-01", "parent": out}, writes_registry=True),
+    ]
+
+
+def api_close(out: str) -> list[Call]:
+    return [
+        Call("POST", f"/api/units/{out}/close", json={"effective": "2020-01-01"}, writes_registry=True),
+        Call(
+            "POST",
+            f"/api/units/{out}/close",
+            json={"effective": "2020-01-01", "merged_into": "D1"},
+            writes_registry=True,
+        ),
+        Call(
+            "POST",
+            "/api/units/S1/close",
+            json={"effective": "2020-01-01", "merged_into": out},
+            writes_registry=True,
+        ),
+    ]
+
+
+def page_tree(out: str) -> list[Call]:
+    return [Call("GET", "/units", params={"open": ",".join(OUT), "as_of": d}) for d in DATES] + [
+        Call("GET", "/units", params={"q": q}) for q in (out, "Hidden", "禁")
+    ]
+
+
+def page_children(out: str) -> list[Call]:
+    return [Call("GET", f"/units/{out}/children", params={"as_of": d, "open": ",".join(OUT)}) for d in DATES]
+
+
+def page_new_form(out: str) -> list[Call]:
+    return [Call("GET", "/units/new", params={"parent": out})]
+
+
+def page_create(out: str) -> list[Call]:
+    form = {
+        "code": "NEW1",
+        "name_zh": "新",
+        "name_en": "New",
+        "type": "primary_school",
+        "opened": "2020-01-01",
+    }
+    return [Call("POST", "/units/new", data={**form, "parent": out}, writes_registry=True)]
+
+
+def page_import(out: str) -> list[Call]:
+    return [
+        Call(
+            "POST",
+            "/units/import",
+            files={"file": ("u.csv", body, "text/csv")},
+            data=data,
+            writes_registry=True,
+        )
+        for body in naming(out)
+        for data in ({}, {"dry_run": "on"})
+    ]
+
+
+def page_unit(out: str) -> list[Call]:
+    return [Call("GET", f"/units/{out}", params={"as_of": d}) for d in DATES]
+
+
+def page_edit_form(out: str) -> list[Call]:
+    return [Call("GET", f"/units/{out}/edit", params={"as_of": d}) for d in DATES]
+
+
+def page_edit(out: str) -> list[Call]:
+    return [
+        Call(
+            "POST",
+            f"/units/{out}/edit",
+            data={"effective": "2020-01-01", "name_zh": "改"},
+            writes_registry=True,
+        ),
+        Call("POST", "/units/S1/edit", data={"effective": "2020-01-01", "parent": out}, writes_registry=True),
+    ]
+
+
+def page_close(out: str) -> list[Call]:
+    return [
+        Call("POST", f"/units/{out}/close", data={"effective": "2020-01-01"}, writes_registry=True),
+        Call(
+            "POST",
+            "/units/S1/close",
+            data={"effective": "2020-01-01", "merged_into": out},
+            writes_registry=True,
+        ),
+    ]
+
+
+def plain(method: str, url: str, **kw: Any) -> Callable[[str], list[Call]]:
+    return lambda out: [Call(method, url, **kw)]
+
+
+MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    ("GET", "/api/units"): api_list,
+    ("POST", "/api/units"): api_create,
+    ("POST", "/api/units/import"): api_import,
+    ("GET", "/api/units/export"): api_export,
+    ("GET", "/api/units/{code}"): api_unit,
+    ("GET", "/api/units/{code}/children"): api_children,
+    ("PATCH", "/api/units/{code}"): api_change,
+    ("POST", "/api/units/{code}/close"): api_close,
+    ("GET", "/api/health"): plain("GET", "/api/health"),
+    ("GET", "/api/unitGroups"): lambda out: [
+        Call("GET", "/api/unitGroups", params={"as_of": d}) for d in DATES
+    ],
+    ("GET", "/api/unitGroups/{code}"): lambda out: [
+        Call("GET", f"/api/unitGroups/{group}", params={"as_of": d}) for group in GROUPS for d in DATES
+    ],
+    ("GET", "/login"): lambda out: [Call("GET", "/login", params={"next": f"/units/{out}"})],
+    ("POST", "/login"): None,  # type: ignore[dict-item]  # logging in is how the session client starts
+    ("POST", "/logout"): None,  # type: ignore[dict-item]  # called last, see test_every_route_keeps_out
+    ("GET", "/units"): page_tree,
+    ("GET", "/units/{code}/children"): page_children,
+    ("GET", "/units/new"): page_new_form,
+    ("POST", "/units/new"): page_create,
+    ("GET", "/units/import"): plain("GET", "/units/import"),
+    ("POST", "/units/import"): page_import,
+    ("GET", "/units/{code}"): page_unit,
+    ("GET", "/units/{code}/edit"): page_edit_form,
+    ("POST", "/units/{code}/edit"): page_edit,
+    ("POST", "/units/{code}/close"): page_close,
+    ("GET", "/"): plain("GET", "/"),
+    ("POST", "/language"): lambda out: [
+        Call("POST", "/language", data={"lang": "en", "next": f"/units/{out}"})
+    ],
+}
+
+
+def flat_routes(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, BaseRoute]]:
+    """Routes with their full paths, looking inside included routers."""
+    found = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            found += flat_routes(inner.routes, prefix + (getattr(context, "prefix", "") or ""))
+        else:
+            found.append((prefix + getattr(route, "path", ""), route))
+    return found
+
+
+def app_routes(client: TestClient) -> set[tuple[str, str]]:
+    out = set()
+    for path, route in flat_routes(client.app.routes):
+        if path in SKIPPED:
+            continue
+        methods = set(getattr(route, "methods", None) or {"*"})
+        if not isinstance(route, APIRoute) and "GET" in methods:
+            methods.discard("HEAD")  # Starlette adds HEAD to every GET route
+        out |= {(m, path) for m in methods}
+    return out
+
+
+# ---------------------------------------------------------------- the world
+
+
+@dataclass
+class World:
+    conn: Connection
+    token: TestClient
+    session: TestClient | None
+    headers: dict[str, str]
+    csrf: str = ""
+
+
+def hide_outside(conn: Connection) -> None:
+    """Give SH, D2 and S2 names and attributes that a D1 user must never see; group them with S1."""
+    from jiaowei.registry import groups
+
+    for group, members in GROUPS.items():
+        groups.create_group(conn, actor=SYSTEM, code=group, name_zh=group, name_en=group, members=members)
+    for code, changes in SECRETS.items():
+        service.change_unit(conn, actor=SYSTEM, code=code, effective=dt.date(2000, 1, 1), changes=changes)
+
+
+@pytest.fixture
+def world(client: TestClient, conn: Connection) -> World:
+    small_tree(conn)
+    hide_outside(conn)
+    user = make_user(conn, "d1staff", role="district_staff", capture=["D1"])
+    headers = token_for(conn, user)
+    if ("POST", "/login") not in app_routes(client):
+        return World(conn, client, None, headers)
+    session = TestClient(client.app)
+    csrf = login(session, user.username)
+    return World(conn, client, session, headers, csrf)
+
+
+def send(world: World, call: Call, via: str) -> Any:
+    if via == "token":
+        return world.token.request(
+            call.method,
+            call.url,
+            params=call.params,
+            json=call.json,
+            data=call.data,
+            files=call.files,
+            content=call.content,
+            headers=world.headers,
+            follow_redirects=False,
+        )
+    assert world.session is not None
+    form = call.data is not None or call.files is not None
+    data = {**(call.data or {}), "csrf_token": world.csrf} if form else None
+    return world.session.request(
+        call.method,
+        call.url,
+        params=call.params,
+        json=call.json,
+        data=data,
+        files=call.files,
+        content=call.content,
+        headers={"x-csrf-token": world.csrf},
+        follow_redirects=False,
+    )
+
+
+def shown(response: Any) -> str:
+    """The text of a response, XLSX files read cell by cell, plus any redirect target."""
+    if response.content[:4] == transfer.XLSX_MAGIC:
+        header, rows = transfer.read_table(response.content, "units.xlsx")
+        body = " ".join([*header, *(str(v) for _, row in rows for v in row)])
+    else:
+        body = response.content.decode("utf-8", "replace")
+    return body + " " + response.headers.get("location", "")
+
+
+def leaks(response: Any, call: Call) -> list[str]:
+    text = shown(response)
+    found = [secret for secret in NEVER_SHOWN if secret in text]
+    sent = call.text()
+    for code in ("D2", "S2"):  # a code the caller sent may be echoed in an error; nothing else
+        if code not in sent and re.search(rf"(?<![A-Za-z0-9_.-]){code}(?![A-Za-z0-9_.-])", text):
+            found.append(code)
+    return found
+
+
+def snapshot(conn: Connection) -> tuple[Any, ...]:
+    tables = (store.units, store.unit_versions, store.unit_paths, store.unit_events)
+    counts = tuple(conn.scalar(select(func.count()).select_from(t)) for t in tables)
+    versions = conn.execute(
+        select(store.units.c.code, *[c for c in store.unit_versions.c if c.name not in ("id", "unit_id")])
+        .join(store.unit_versions, store.unit_versions.c.unit_id == store.units.c.id)
+        .order_by(store.units.c.code, store.unit_versions.c.valid_from)
+    ).all()
+    exported = transfer.export_units(conn, principal=SYSTEM, as_of=dt.date(2020, 1, 1), format="csv")
+    return counts, [tuple(map(str, row)) for row in versions], exported
+
+
+# ---------------------------------------------------------------- the tests
+
+
+def test_the_matrix_covers_every_route(client: TestClient) -> None:
+    routes = app_routes(client)
+    missing = sorted(routes - MATRIX.keys())
+    stale = sorted(MATRIX.keys() - routes)
+    assert not missing, f"routes the scope matrix does not know how to call; add them to MATRIX: {missing}"
+    assert not stale, f"MATRIX lines for routes that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("via", ["token", "session"])
+def test_every_route_keeps_a_district_user_out_of_other_districts(world: World, via: str) -> None:
+    if via == "session" and world.session is None:
+        pytest.skip("POST /login does not exist yet, so there is no session to test")
+    before = snapshot(world.conn)
+    problems = []
+    for route, calls in MATRIX.items():
+        if calls is None:
+            continue
+        for out in OUT:
+            for call in calls(out):
+                response = send(world, call, via)
+                assert response.status_code < 500, (route, call, response.text[:500])
+                if found := leaks(response, call):
+                    problems.append(
+                        f"{call.method} {call.url} {call.params or call.json or call.data}: "
+                        f"{response.status_code} shows {found}"
+                    )
+                if call.writes_registry and response.status_code < 400:
+                    problems.append(
+                        f"{call.method} {call.url} {call.json or call.data or ''}: "
+                        f"write outside D1 answered {response.status_code}"
+                    )
+    if via == "session":
+        response = send(world, Call("POST", "/logout"), via)
+        assert response.status_code == 303 and not leaks(response, Call("POST", "/logout"))
+    assert not problems, "\n".join(problems)
+    assert snapshot(world.conn) == before, "a request changed the registry outside D1"
+
+
+@pytest.mark.parametrize("via", ["token", "session"])
+def test_the_same_user_reads_and_writes_inside_their_district(world: World, via: str) -> None:
+    if via == "session" and world.session is None:
+        pytest.skip("POST /login does not exist yet, so there is no session to test")
+    calls = [
+        Call("GET", "/api/units", params={"descendants_of": "D1", "as_of": "2020-01-01"}),
+        Call("GET", "/api/units/S1"),
+        Call("GET", "/units/S1"),
+        Call("GET", "/api/units/export", params={"as_of": "2020-01-01"}),
+        Call("PATCH", "/api/units/S1", json={"effective": "2020-01-01", "name_zh": "一号学校"}),
+        Call(
+            "POST",
+            "/api/units",
+            json={
+                "code": "NEW1",
+                "name_zh": "新校",
+                "name_en": "New School",
+                "type": "primary_school",
+                "parent": "D1",
+                "opened": "2020-01-01",
+            },
+        ),
+        Call(
+            "POST",
+            "/units/new",
+            data={
+                "code": "NEW2",
+                "name_zh": "新校二",
+                "name_en": "New School 2",
+                "type": "primary_school",
+                "parent": "S1",
+                "opened": "2020-01-01",
+            },
+        ),
+        Call(
+            "POST",
+            "/api/units/import",
+            params={"filename": "u.csv"},
+            content=csv_file(
+                {
+                    "code": "NEW3",
+                    "name_zh": "新三",
+                    "name_en": "New 3",
+                    "type": "kindergarten",
+                    "parent": "D1",
+                    "valid_from": "2020-01-01",
+                }
+            ),
+        ),
+        Call("POST", "/api/units/NEW1/close", json={"effective": "2021-01-01"}),
+        Call("GET", "/api/units", params={"descendants_of": "D1", "as_of": "2020-06-01"}),
+        Call("GET", "/api/unitGroups/G-MIX"),
+    ]
+    responses = [send(world, call, via) for call in calls]
+    for call, response in zip(calls, responses, strict=True):
+        assert response.status_code in (200, 201, 303), (call, response.text[:500])
+        assert not leaks(response, call), call
+    assert {u["code"] for u in responses[0].json()["items"]} == {"D1", "S1"}
+    assert responses[1].json()["ancestors"][0]["code"] == "SH"  # where D1 hangs, by design
+    assert "S1" in responses[3].text and "D2" not in responses[3].text
+    listed = {u["code"]: u["name_zh"] for u in responses[-2].json()["items"]}
+    assert listed.keys() == {"D1", "S1", "NEW1", "NEW2", "NEW3"} and listed["S1"] == "一号学校"
+    assert [m["code"] for m in responses[-1].json()["members"]] == ["S1"]
+
+
+def test_a_backdated_change_does_not_reach_past_the_day_a_unit_left_the_district(client, conn) -> None:
+    """S3 was in D1 until 2010, then moved to D2: a D1 user may fix its early years only."""
+    small_tree(conn)
+    make_unit(conn, "S3", parent="D1", name_zh="三校")
+    change(conn, "S3", "2010-01-01", parent="D2")
+    headers = token_for(conn, make_user(conn, "d1staff", role="district_staff", capture=["D1"]))
+    renamed = client.patch(
+        "/api/units/S3", headers=headers, json={"effective": "2005-01-01", "name_zh": "改名"}
+    )
+    assert renamed.status_code == 403, renamed.text
+    assert state(conn, "S3", "2020-01-01")["name_zh"] == "三校"
+    assert state(conn, "S3", "2005-01-01")["name_zh"] == "三校"
+    early = client.patch(
+        "/api/units/S3", headers=headers, json={"effective": "2005-01-01", "ownership": "private"}
+    )
+    assert early.status_code == 403  # it would hold until S3's next change of ownership: none, so into D2
+    closing = client.post("/api/units/S3/close", headers=headers, json={"effective": "2005-01-01"})
+    assert closing.status_code >= 400 and state(conn, "S3", "2020-01-01")["closed"] is None
+    before_move = client.patch(
+        "/api/units/S3", headers=headers, json={"effective": "2005-01-01", "parent": "S1"}
+    )
+    assert before_move.status_code == 200, before_move.text  # a move holds until the recorded move to D2
+    assert state(conn, "S3", "2020-01-01")["parent"] == "D2"
+
+
+def test_a_change_does_not_follow_an_ancestor_out_of_the_district(client, conn) -> None:
+    """X (with its school S4) leaves D1 for D2 in 2010: S4 after 2010 is D2's business."""
+    small_tree(conn)
+    make_unit(conn, "X", parent="D1", type="other")
+    make_unit(conn, "S4", parent="X", name_zh="四校")
+    change(conn, "X", "2010-01-01", parent="D2")
+    headers = token_for(conn, make_user(conn, "d1staff", role="district_staff", capture=["D1"]))
+    closing = client.post("/api/units/S4/close", headers=headers, json={"effective": "2005-01-01"})
+    assert closing.status_code == 403, closing.text
+    renamed = client.patch(
+        "/api/units/S4", headers=headers, json={"effective": "2005-01-01", "name_zh": "改名"}
+    )
+    assert renamed.status_code == 403, renamed.text
+    moved = client.patch("/api/units/S1", headers=headers, json={"effective": "2005-01-01", "parent": "X"})
+    assert moved.status_code == 403, moved.text  # S1 would follow X into D2 in 2010
+    assert state(conn, "S1", "2020-01-01")["parent"] == "D1"
+    assert state(conn, "S4", "2020-01-01")["name_zh"] == "四校"
+    fine = client.patch("/api/units/S1", headers=headers, json={"effective": "2005-01-01", "name_zh": "一校"})
+    assert fine.status_code == 200, fine.text
+
+
+def change(conn: Connection, code: str, effective: str, **changes: Any) -> None:
+    service.change_unit(
+        conn, actor=SYSTEM, code=code, effective=dt.date.fromisoformat(effective), changes=changes
+    )
+
+
+def state(conn: Connection, code: str, on: str) -> dict[str, Any]:
+    return service.get_unit(conn, principal=SYSTEM, code=code, as_of=dt.date.fromisoformat(on))
