@@ -6,7 +6,9 @@ districts → schools → campuses), then on one fresh database measures
 * import: ``registry.service.import_new_units`` with every spec in one transaction (this
   includes validation, the open events and 50,000 entries of the audit chain), against a
   bulk INSERT into a plain table ``(id, parent_id, name, valid_from, valid_to)``;
-* one district's subtree as of a date: ``registry.service.list_units(descendants_of=…,
+* one district's subtree as of a date, as ids only (``store.subtree_ids``, one range scan:
+  what aggregation up the tree uses) against the recursive CTE's ids; and as full rows:
+  ``registry.service.list_units(descendants_of=…,
   as_of=…, limit=500)`` paging through all pages, and the same rows in one query with
   ``store.units_on_select`` + ``store.in_paths``, against a plain ``WITH RECURSIVE`` query
   on the adjacency table (median of several runs each).
@@ -69,6 +71,17 @@ adjacency = Table(
     Column("valid_to", Date, nullable=False),
     Index("ix_bench_adjacency_parent_id", "parent_id"),
 )
+
+SUBTREE_IDS = text("""
+WITH RECURSIVE subtree(id) AS (
+    SELECT id FROM bench_adjacency
+     WHERE id = :root AND valid_from <= :day AND valid_to > :day
+    UNION ALL
+    SELECT a.id FROM bench_adjacency a JOIN subtree s ON a.parent_id = s.id
+     WHERE a.valid_from <= :day AND a.valid_to > :day
+)
+SELECT id FROM subtree
+""")
 
 SUBTREE = text("""
 WITH RECURSIVE subtree(id) AS (
@@ -171,6 +184,10 @@ def path_query(conn: Connection, code: str) -> int:
     return len(rows)
 
 
+def ids_query(conn: Connection, code: str) -> int:
+    return len(store.subtree_ids(conn, store.unit_id_for(conn, code), AS_OF))  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------- baseline
 
 
@@ -190,6 +207,10 @@ def recursive_query(conn: Connection, root: int) -> int:
     return len(conn.execute(SUBTREE, {"root": root, "day": AS_OF}).all())
 
 
+def recursive_ids(conn: Connection, root: int) -> int:
+    return len(conn.execute(SUBTREE_IDS, {"root": root, "day": AS_OF}).all())
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -206,14 +227,19 @@ def bench(engine: Engine, label: str) -> list[tuple[str, str, str, str]]:
         pages_time, pages_rows = median_of(lambda: list_units_pages(conn, district.code))
         path_time, path_rows = median_of(lambda: path_query(conn, district.code))
         cte_time, cte_rows = median_of(lambda: recursive_query(conn, district.id))
-    if not pages_rows == path_rows == cte_rows:
-        raise SystemExit(f"row counts differ: list_units {pages_rows}, paths {path_rows}, CTE {cte_rows}")
+        ids_time, ids_rows = median_of(lambda: ids_query(conn, district.code))
+        cte_ids_time, cte_ids_rows = median_of(lambda: recursive_ids(conn, district.id))
+    if not pages_rows == path_rows == cte_rows == ids_rows == cte_ids_rows:
+        raise SystemExit(f"row counts differ: list_units {pages_rows}, paths {path_rows}, CTE {cte_rows}, "
+                         f"ids {ids_rows}, CTE ids {cte_ids_rows}")
     return [
+        (f"subtree ({cte_rows:,} units): ids only (what aggregation uses)", millis(ids_time),
+         millis(cte_ids_time), ratio(ids_time, cte_ids_time)),
         (f"import {len(units):,} units (one transaction)", seconds(jw_import), seconds(base_import),
          ratio(jw_import, base_import)),
         (f"subtree ({cte_rows:,} units): list_units, pages of 500", millis(pages_time), millis(cte_time),
          ratio(pages_time, cte_time)),
-        (f"subtree ({cte_rows:,} units): one query on paths", millis(path_time), millis(cte_time),
+        (f"subtree ({cte_rows:,} units): full unit rows, one query", millis(path_time), millis(cte_time),
          ratio(path_time, cte_time)),
     ]
 

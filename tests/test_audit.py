@@ -26,7 +26,7 @@ def test_an_untouched_chain_verifies(conn):
 def test_editing_after_of_an_entry_is_detected(conn):
     entries = chain(conn)
     seq = entries - 2
-    conn.execute(update(audit_log).where(audit_log.c.seq == seq).values(after={"name_zh": "forged"}))
+    conn.execute(update(audit_log).where(audit_log.c.seq == seq).values(after='{"name_zh":"forged"}'))
     report = audit.verify(conn)
     assert (report.ok, report.first_bad_seq, report.entries) == (False, seq, seq - 1)
     assert "changed" in report.reason
@@ -34,7 +34,7 @@ def test_editing_after_of_an_entry_is_detected(conn):
 
 def test_editing_before_of_an_entry_is_detected(conn):
     entries = chain(conn)
-    conn.execute(update(audit_log).where(audit_log.c.seq == entries).values(before={"closed": None}))
+    conn.execute(update(audit_log).where(audit_log.c.seq == entries).values(before='{"closed":null}'))
     assert audit.verify(conn).first_bad_seq == entries
 
 

@@ -231,7 +231,7 @@ def check_only_scope_changed(before: tuple[Versions, dict], after: tuple[Version
                 assert path is None or path.startswith(scope_path(paths, scope, d)), (unit, d, old, new)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(start=trees(), data=st.data())
 def test_a_scoped_user_changes_nothing_outside_their_scope_on_any_date(conn, start, data) -> None:
     with rolled_back(conn):
@@ -248,14 +248,36 @@ def test_a_scoped_user_changes_nothing_outside_their_scope_on_any_date(conn, sta
             if op.kind == "open":
                 ids[op.unit] = store.unit_id_for(conn, code(op.unit))
         scope = data.draw(st.sampled_from(sorted(ids)), label="scope")
+        inside = sorted(
+            u for u, segs in stored(conn, ids)[1].items() if any(f"/{scope}/" in g.path for g in segs)
+        )
+        leaving, to = [u for u in inside if u != scope], [u for u in ids if u not in inside]
+        exodus = None
+        if leaving and to:  # a unit leaves the actor's scope some day: the case that matters
+            exodus = Op(
+                "move",
+                data.draw(st.sampled_from(leaving)),
+                data.draw(st.integers(1, 20)),
+                data.draw(st.sampled_from(to)),
+            )
+            try:
+                with conn.begin_nested():
+                    call_service(conn, exodus)
+                event("a unit leaves the scope")
+            except ValidationError:
+                exodus = None
         actor = Principal(
             user_id=None, username="scoped", role=Role.DISTRICT_STAFF, capture=frozenset({ids[scope]})
         )
-        for _ in range(data.draw(st.integers(1, 8), label="operations")):
+        for n in range(data.draw(st.integers(1, 8), label="operations")):
             before = stored(conn, ids)
             ever_in = sorted(u for u, segs in before[1].items() if any(f"/{scope}/" in g.path for g in segs))
             op = data.draw(ops(ever_in or sorted(ids)), label="op")  # units the actor once held
             op = Op(op.kind, op.unit if op.kind != "open" else max(ids) + 1, op.on, op.parent, op.name)
+            if n == 0 and exodus and op.kind != "open":  # first, the leaving unit before it leaves
+                op = Op(op.kind, exodus.unit, data.draw(st.integers(0, exodus.on - 1)), op.parent, op.name)
+            elif n == 0 and exodus:  # or a new unit under it
+                op = Op("open", op.unit, data.draw(st.integers(0, exodus.on - 1)), exodus.unit)
             try:
                 with conn.begin_nested():
                     call_service(conn, op, actor)

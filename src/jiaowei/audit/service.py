@@ -22,19 +22,22 @@ from jiaowei.audit.store import audit_head, audit_log
 GENESIS = "0" * 64
 
 
-def _canonical(value: Any) -> str:
+def canonical(value: Any) -> str:
+    """JSON text with sorted keys and no spaces: what the log stores and hashes."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+HASHED = ("seq", "at", "actor", "action", "entity", "entity_key", "before", "after", "prev_hash", "note")
+
+
 def entry_hash(entry: dict[str, Any]) -> str:
-    fields = {k: entry[k] for k in ("seq", "at", "actor", "action", "entity", "entity_key",
-                                    "before", "after", "prev_hash", "note")}
-    return hashlib.sha256(_canonical(fields).encode()).hexdigest()
+    """SHA-256 over the entry's fields as stored (``before``/``after`` are JSON text)."""
+    return hashlib.sha256(canonical([entry[k] for k in HASHED]).encode()).hexdigest()
 
 
 def jsonable(value: Any) -> Any:
-    """Values as the audit log stores them (dates as ISO strings)."""
-    return json.loads(_canonical(value))
+    """Values as JSON stores them (dates as ISO strings)."""
+    return json.loads(canonical(value))
 
 
 def record(
@@ -72,7 +75,7 @@ def record_many(conn: Connection, *, actor: str, entries: list[dict[str, Any]]) 
         entry = {
             "seq": seq, "at": at, "actor": actor, "action": item["action"],
             "entity": item["entity"], "entity_key": item["entity_key"],
-            "before": jsonable(item.get("before")), "after": jsonable(item.get("after")),
+            "before": canonical(item.get("before")), "after": canonical(item.get("after")),
             "prev_hash": prev, "note": item.get("note", ""),
         }
         entry["hash"] = prev = entry_hash(entry)
@@ -123,4 +126,4 @@ def history(conn: Connection, *, entity: str, entity_key: str, limit: int = 100)
         .order_by(audit_log.c.seq.desc())
         .limit(limit)
     )
-    return [dict(r._mapping) for r in rows]
+    return [{**r._mapping, "before": json.loads(r.before), "after": json.loads(r.after)} for r in rows]

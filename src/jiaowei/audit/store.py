@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Integer, String, Table, Text
 
-from jiaowei.db.base import JSONType, metadata
+from jiaowei.db.base import metadata
 
 audit_log = Table(
     "audit_log",
@@ -16,8 +16,8 @@ audit_log = Table(
     Column("action", String(64), nullable=False),
     Column("entity", String(32), nullable=False),
     Column("entity_key", String(128), nullable=False, index=True),
-    Column("before", JSONType, nullable=True),
-    Column("after", JSONType, nullable=True),
+    Column("before", Text, nullable=False),  # canonical JSON text, hashed as stored
+    Column("after", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("note", Text, nullable=False, default=""),

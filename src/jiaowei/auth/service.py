@@ -16,6 +16,7 @@ from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal, Role
 from jiaowei.auth.scope import require_action
 from jiaowei.auth.store import api_tokens, login_attempts, sessions, user_scopes, users
+from jiaowei.db.engine import inserted_id
 from jiaowei.errors import (
     Conflict,
     NotAuthenticated,
@@ -82,15 +83,13 @@ def create_user(
         raise ValidationError("The user cannot be created.", problems)
     if conn.scalar(select(users.c.id).where(users.c.username == username)) is not None:
         raise Conflict(f"A user named {username!r} already exists.")
-    inserted = conn.execute(
+    user_id = inserted_id(conn.execute(
         insert(users).values(
             username=username, display_name=display_name or username,
             password_hash=hash_password(password), role=role, language=language,
             active=True, created_at=_now(),
         )
-    ).inserted_primary_key
-    assert inserted is not None
-    user_id = int(inserted[0])
+    ))
     for kind, ids in scope_ids.items():
         for unit_id in set(ids):
             conn.execute(insert(user_scopes).values(user_id=user_id, unit_id=unit_id, kind=kind))

@@ -293,7 +293,7 @@ def _secondary_schools(rng: random.Random, districts: list[District], plan: Plan
         if unit.ownership == PUBLIC:
             grades = rng.choices(["junior", "senior", "both"], weights=[55, 25, 20])[0]
             unit.attributes.update(junior=grades != "senior", senior=grades != "junior")
-    juniors = [u for u in nine_year + private if u.ownership == PRIVATE and u.attributes["junior"]]
+    juniors = [u for u in [*nine_year, *private] if u.ownership == PRIVATE and u.attributes["junior"]]
     _flag(rng, juniors, PRIVATE_JUNIOR_LOTTERY, "lottery_junior_2020")
     public = [u for u in schools if u.ownership == PUBLIC]
     closed = next(u for u in public if u.district.code == "310116")

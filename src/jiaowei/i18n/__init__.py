@@ -6,7 +6,7 @@ read from the ``.po`` files with Babel at start-up, so there is no compile step.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -16,7 +16,7 @@ DEFAULT_LANGUAGE = "zh_CN"
 LOCALE_DIR = Path(__file__).parent / "locale"
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalog(language: str) -> dict[str, str]:
     path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
     if not path.exists():

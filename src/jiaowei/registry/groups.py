@@ -18,6 +18,7 @@ from sqlalchemy import Connection, delete, insert, select
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, scope_paths, unit_filter
+from jiaowei.db.engine import inserted_id
 from jiaowei.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.registry import store
 from jiaowei.registry.service import CODE, today
@@ -47,9 +48,9 @@ def create_group(
     _check_new(conn, unit_groups, code, name_zh, name_en, "group")
     ids = _member_ids(conn, members)
     _require_writable(conn, actor, list(ids.values()))
-    group_id = conn.execute(
+    group_id = inserted_id(conn.execute(
         insert(unit_groups).values(code=code, name_zh=name_zh.strip(), name_en=name_en.strip())
-    ).inserted_primary_key[0]
+    ))
     _insert_members(conn, group_id, ids.values())
     audit.record(conn, actor=actor.username, action="unit_group.create", entity="unit_group",
                  entity_key=code, after={"name_zh": name_zh, "name_en": name_en,
@@ -117,9 +118,9 @@ def create_group_set(
     members = conn.scalars(select(unit_group_members.c.unit_id)
                            .where(unit_group_members.c.group_id.in_(list(found.values()))))
     _require_writable(conn, actor, sorted(set(members)))
-    set_id = conn.execute(
+    set_id = inserted_id(conn.execute(
         insert(unit_group_sets).values(code=code, name_zh=name_zh.strip(), name_en=name_en.strip())
-    ).inserted_primary_key[0]
+    ))
     if found:
         conn.execute(insert(unit_group_set_members),
                      [{"set_id": set_id, "group_id": g} for g in sorted(set(found.values()))])

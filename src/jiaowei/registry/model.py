@@ -100,15 +100,33 @@ def path_ids(path: str) -> list[int]:
     return [int(part) for part in path.strip("/").split("/") if part]
 
 
+class _UnitLoop(Exception):
+    """The parent links of some units refer to each other across time (not always a cycle)."""
+
+
 @dataclass
 class PathEngine:
-    """Derives path segments from links, clipping every request to the dates asked for."""
+    """Derives path segments from links.
+
+    The fast way computes each unit's segments over its whole life once and clips its
+    parent's to each link. When units are each other's ancestors at different times
+    (X under Y in 2019, Y under X in 2021) that recursion would loop, so the engine then
+    clips every request to the dates asked for, which tells a real cycle (on one date)
+    from a harmless one across time.
+    """
 
     links: Mapping[int, Sequence[Link]]
     anchors: Mapping[int, Sequence[Segment]] = field(default_factory=dict)
+    _whole: dict[int, list[Segment]] = field(default_factory=dict)
     _memo: dict[tuple[int, dt.date, dt.date], list[Segment]] = field(default_factory=dict)
+    _clipping: bool = False
 
     def segments(self, unit_id: int) -> list[Segment]:
+        if not self._clipping:
+            try:
+                return self._whole_life(unit_id, ())
+            except _UnitLoop:
+                self._clipping = True
         links = self.links[unit_id]
         if not links:
             return []
@@ -116,9 +134,28 @@ class PathEngine:
         end = max(link.valid_to for link in links)
         return merge_segments(self._segments(unit_id, start, end, ()))
 
-    def _segments(
-        self, unit_id: int, start: dt.date, end: dt.date, stack: tuple[int, ...]
-    ) -> list[Segment]:
+    def _whole_life(self, unit_id: int, stack: tuple[int, ...]) -> list[Segment]:
+        if unit_id in self._whole:
+            return self._whole[unit_id]
+        if unit_id not in self.links:
+            return list(self.anchors.get(unit_id, ()))
+        if unit_id in stack:
+            raise _UnitLoop()
+        result: list[Segment] = []
+        for link in self.links[unit_id]:
+            if link.parent_id is None:
+                result.append(Segment(link.valid_from, link.valid_to, f"/{unit_id}/"))
+                continue
+            parents = _clip(
+                self._whole_life(link.parent_id, (*stack, unit_id)), link.valid_from, link.valid_to
+            )
+            _require_cover(parents, link.valid_from, link.valid_to, unit_id, link.parent_id)
+            result += [Segment(s.valid_from, s.valid_to, f"{s.path}{unit_id}/") for s in parents]
+        merged = merge_segments(result)
+        self._whole[unit_id] = merged
+        return merged
+
+    def _segments(self, unit_id: int, start: dt.date, end: dt.date, stack: tuple[int, ...]) -> list[Segment]:
         key = (unit_id, start, end)
         if key in self._memo:
             return self._memo[key]

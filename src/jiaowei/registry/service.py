@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, or_, select
@@ -119,8 +120,13 @@ def list_units(
         query = query.where(store.in_paths([path] if path else []))
     if q:
         like = f"%{q}%"
-        query = query.where(or_(units.c.code.ilike(like), store.unit_versions.c.name_zh.like(like),
-                                store.unit_versions.c.name_en.ilike(like)))
+        query = query.where(
+            or_(
+                units.c.code.ilike(like),
+                store.unit_versions.c.name_zh.like(like),
+                store.unit_versions.c.name_en.ilike(like),
+            )
+        )
     total = store.count_rows(conn, query)
     rows = conn.execute(query.order_by(unit_paths.c.path).offset(offset).limit(limit)).all()
     return Page(_rows_to_dicts(conn, rows), total, offset, limit)
@@ -131,24 +137,31 @@ def _filter_problems(*, type: str | None, ownership: str | None, offset: int, li
     if type and type not in {t.value for t in UnitType}:
         problems.append(Problem("unknown unit type", field="type", value=type, expected=choices(UnitType)))
     if ownership and ownership not in {o.value for o in Ownership}:
-        problems.append(Problem("unknown ownership", field="ownership", value=ownership,
-                                expected=choices(Ownership)))
+        problems.append(
+            Problem("unknown ownership", field="ownership", value=ownership, expected=choices(Ownership))
+        )
     if offset < 0:
         problems.append(Problem("offset must not be negative", field="offset", value=offset, expected=">= 0"))
     if not 1 <= limit <= MAX_PAGE:
-        problems.append(Problem("limit out of range", field="limit", value=limit, expected=f"1 to {MAX_PAGE}"))
+        problems.append(
+            Problem("limit out of range", field="limit", value=limit, expected=f"1 to {MAX_PAGE}")
+        )
     return problems
 
 
 def _known_id(conn: Connection, code: str, field_name: str) -> int:
     unit_id = store.unit_id_for(conn, code)
     if unit_id is None:
-        raise ValidationError("Unknown unit.", [Problem("no such unit", field=field_name, value=code,
-                                                        expected="the code of an existing unit")])
+        raise ValidationError(
+            "Unknown unit.",
+            [Problem("no such unit", field=field_name, value=code, expected="the code of an existing unit")],
+        )
     return unit_id
 
 
-def _visible_id(conn: Connection, principal: Principal, code: str, day: dt.date, action: Action = Action.VIEW) -> int:
+def _visible_id(
+    conn: Connection, principal: Principal, code: str, day: dt.date, action: Action = Action.VIEW
+) -> int:
     unit_id = store.unit_id_for(conn, code)
     if unit_id is None:
         raise NotFound(f"No unit with code {code!r}.")
@@ -184,7 +197,8 @@ def _child_counts(conn: Connection, ids: list[int], day: dt.date) -> dict[int, i
         return {}
     v = store.unit_versions
     rows = conn.execute(
-        select(v.c.parent_id, func.count()).where(v.c.parent_id.in_(ids), store.valid_on(v, day))
+        select(v.c.parent_id, func.count())
+        .where(v.c.parent_id.in_(ids), store.valid_on(v, day))
         .group_by(v.c.parent_id)
     )
     return {r[0]: r[1] for r in rows}
@@ -214,12 +228,16 @@ def get_unit(
         "closed": None if versions[-1].valid_to == FOREVER else versions[-1].valid_to.isoformat(),
         **_version_dict(shown, codes),
         "level": max(len(path_ids(path)) - 1, 0),
-        "ancestors": [{"code": codes[i], "name_zh": names.get(i, ("", ""))[0],
-                       "name_en": names.get(i, ("", ""))[1]} for i in path_ids(path)[:-1]],
+        "ancestors": [
+            {"code": codes[i], "name_zh": names.get(i, ("", ""))[0], "name_en": names.get(i, ("", ""))[1]}
+            for i in path_ids(path)[:-1]
+        ],
         "versions": [
-            {"valid_from": v.valid_from.isoformat(),
-             "valid_to": None if v.valid_to == FOREVER else v.valid_to.isoformat(),
-             **_version_dict(v, codes)}
+            {
+                "valid_from": v.valid_from.isoformat(),
+                "valid_to": None if v.valid_to == FOREVER else v.valid_to.isoformat(),
+                **_version_dict(v, codes),
+            }
             for v in versions
         ],
         "events": _events(conn, unit_id),
@@ -230,26 +248,44 @@ def _names(conn: Connection, ids: set[int], day: dt.date) -> dict[int, tuple[str
     if not ids:
         return {}
     v = store.unit_versions
-    rows = conn.execute(select(v.c.unit_id, v.c.name_zh, v.c.name_en, v.c.valid_from)
-                        .where(v.c.unit_id.in_(ids), v.c.valid_from <= day).order_by(v.c.valid_from))
+    rows = conn.execute(
+        select(v.c.unit_id, v.c.name_zh, v.c.name_en, v.c.valid_from)
+        .where(v.c.unit_id.in_(ids), v.c.valid_from <= day)
+        .order_by(v.c.valid_from)
+    )
     return {r.unit_id: (r.name_zh, r.name_en) for r in rows}
 
 
 def _version_dict(v: UnitVersion, codes: Mapping[int, str]) -> dict[str, Any]:
     return {
-        "name_zh": v.name_zh, "name_en": v.name_en, "type": v.type, "ownership": v.ownership,
-        "sector": v.sector, "parent": codes.get(v.parent_id) if v.parent_id else None,
+        "name_zh": v.name_zh,
+        "name_en": v.name_en,
+        "type": v.type,
+        "ownership": v.ownership,
+        "sector": v.sector,
+        "parent": codes.get(v.parent_id) if v.parent_id else None,
         "attributes": dict(v.attributes),
     }
 
 
 def _events(conn: Connection, unit_id: int) -> list[dict[str, Any]]:
-    rows = conn.execute(select(unit_events).where(unit_events.c.unit_id == unit_id)
-                        .order_by(unit_events.c.effective, unit_events.c.id)).all()
+    rows = conn.execute(
+        select(unit_events)
+        .where(unit_events.c.unit_id == unit_id)
+        .order_by(unit_events.c.effective, unit_events.c.id)
+    ).all()
     related = _codes(conn, {r.related_unit_id for r in rows if r.related_unit_id})
-    return [{"kind": r.kind, "effective": r.effective.isoformat(), "detail": r.detail,
-             "related": related.get(r.related_unit_id), "note": r.note,
-             "recorded_by": r.recorded_by} for r in rows]
+    return [
+        {
+            "kind": r.kind,
+            "effective": r.effective.isoformat(),
+            "detail": r.detail,
+            "related": related.get(r.related_unit_id),
+            "note": r.note,
+            "recorded_by": r.recorded_by,
+        }
+        for r in rows
+    ]
 
 
 # ---------------------------------------------------------------- writing
@@ -271,6 +307,12 @@ class UnitSpec:
     synthetic: bool = False
 
 
+ENUM_FIELDS: dict[str, tuple[frozenset[str], type[StrEnum]]] = {
+    name: (frozenset(m.value for m in enum), enum)
+    for name, enum in (("type", UnitType), ("ownership", Ownership), ("sector", Sector))
+}
+
+
 def check_fields(values: Mapping[str, Any], row: int | None = None) -> list[Problem]:
     """Problems with unit field values (any subset of the fields)."""
     problems = []
@@ -285,8 +327,8 @@ def check_fields(values: Mapping[str, Any], row: int | None = None) -> list[Prob
             bad(name, "name is required", "a non-empty name")
         elif name in values and len(str(values[name])) > 200:
             bad(name, "name too long", "at most 200 characters")
-    for name, enum in (("type", UnitType), ("ownership", Ownership), ("sector", Sector)):
-        if name in values and values[name] not in {m.value for m in enum}:
+    for name, (accepted, enum) in ENUM_FIELDS.items():
+        if name in values and values[name] not in accepted:
             bad(name, f"unknown {name}", choices(enum))
     if "attributes" in values and not isinstance(values["attributes"], dict):
         bad("attributes", "attributes must be an object", 'a JSON object such as {"双一流": true}')
@@ -317,45 +359,104 @@ def import_new_units(
     batch = {s.code for s in specs}
     for spec, row in zip(specs, rows, strict=True):
         if spec.code in existing:
-            problems.append(Problem("a unit with this code already exists", row=row, field="code",
-                                    value=spec.code, expected="a new code"))
+            problems.append(
+                Problem(
+                    "a unit with this code already exists",
+                    row=row,
+                    field="code",
+                    value=spec.code,
+                    expected="a new code",
+                )
+            )
         if spec.parent and spec.parent not in existing and spec.parent not in batch:
-            problems.append(Problem("no such parent unit", row=row, field="parent", value=spec.parent,
-                                    expected="the code of an existing unit or of a unit in the same file"))
+            problems.append(
+                Problem(
+                    "no such parent unit",
+                    row=row,
+                    field="parent",
+                    value=spec.parent,
+                    expected="the code of an existing unit or of a unit in the same file",
+                )
+            )
     if problems:
         raise ValidationError("The units cannot be created.", problems)
     for spec in specs:
         if spec.parent in existing:
             require_unit(conn, actor, Action.REGISTRY_WRITE, existing[spec.parent], spec.opened, spec.parent)
         elif not spec.parent and not actor.unlimited:
-            raise ValidationError("Only an administrator can open a unit at the top of the tree.",
-                                  [Problem("a parent is required", field="parent", expected="a unit code")])
+            raise ValidationError(
+                "Only an administrator can open a unit at the top of the tree.",
+                [Problem("a parent is required", field="parent", expected="a unit code")],
+            )
     now = _now()
-    conn.execute(insert(units), [{"code": s.code, "synthetic": s.synthetic, "created_at": now} for s in specs])
+    conn.execute(
+        insert(units), [{"code": s.code, "synthetic": s.synthetic, "created_at": now} for s in specs]
+    )
     ids = store.unit_ids_for(conn, codes)
     ids.update(existing)
     versions = {ids[s.code]: [_first_version(s, ids)] for s in specs}
     store.insert_versions(conn, [(u, vs[0]) for u, vs in versions.items()])
-    _reindex(conn, versions, {ids[s.code]: row for s, row in zip(specs, rows, strict=True)})
+    _index_new(conn, versions, {ids[s.code]: row for s, row in zip(specs, rows, strict=True)})
+    for s in specs:  # a new unit follows its parent: it must stay in the actor's scope all its life
+        _require_reach(conn, actor, ids[s.code], s.code, s.opened, ([], []), versions[ids[s.code]])
     _record_events(conn, actor, [(ids[s.code], EventKind.OPEN, s.opened, None, {}) for s in specs], note)
-    audit.record_many(conn, actor=actor.username, entries=[
-        {"action": "unit.open", "entity": "unit", "entity_key": s.code, "before": None,
-         "after": {**_version_dict(versions[ids[s.code]][0], {ids[s.parent]: s.parent} if s.parent else {}),
-                   "opened": s.opened, "synthetic": s.synthetic}, "note": note}
-        for s in specs
-    ])
+    audit.record_many(
+        conn,
+        actor=actor.username,
+        entries=[
+            {
+                "action": "unit.open",
+                "entity": "unit",
+                "entity_key": s.code,
+                "before": None,
+                "after": {
+                    **_version_dict(versions[ids[s.code]][0], {ids[s.parent]: s.parent} if s.parent else {}),
+                    "opened": s.opened,
+                    "synthetic": s.synthetic,
+                },
+                "note": note,
+            }
+            for s in specs
+        ],
+    )
     return codes
 
 
 def _first_version(spec: UnitSpec, ids: Mapping[str, int]) -> UnitVersion:
     return UnitVersion(
-        valid_from=spec.opened, valid_to=FOREVER, parent_id=ids[spec.parent] if spec.parent else None,
-        name_zh=spec.name_zh.strip(), name_en=spec.name_en.strip(), type=spec.type,
-        ownership=spec.ownership, sector=spec.sector, attributes=dict(spec.attributes),
+        valid_from=spec.opened,
+        valid_to=FOREVER,
+        parent_id=ids[spec.parent] if spec.parent else None,
+        name_zh=spec.name_zh.strip(),
+        name_en=spec.name_en.strip(),
+        type=spec.type,
+        ownership=spec.ownership,
+        sector=spec.sector,
+        attributes=dict(spec.attributes),
     )
 
 
-def _reindex(conn: Connection, changed: Mapping[int, list[UnitVersion]], rows: Mapping[int, int | None] | None = None) -> None:
+def _index_new(
+    conn: Connection, versions: Mapping[int, list[UnitVersion]], rows: Mapping[int, int | None]
+) -> None:
+    """Path segments for units just opened: nothing is below them yet, so no re-reading."""
+    links = store.links_of(dict(versions))
+    outside = {
+        link.parent_id
+        for ls in links.values()
+        for link in ls
+        if link.parent_id and link.parent_id not in links
+    }
+    try:
+        segments = compute_paths(links, store.segments_of(conn, outside))
+    except TreeBroken as broken:
+        raise _tree_error(conn, broken, rows) from None
+    store.insert_segments(conn, segments)
+
+
+def _reindex(
+    conn: Connection, changed: Mapping[int, list[UnitVersion]], rows: Mapping[int, int | None] | None = None
+) -> None:
     """Recompute path segments for the changed units and everything ever below them."""
     ids: list[int] = []
     seen: set[int] = set()
@@ -367,7 +468,12 @@ def _reindex(conn: Connection, changed: Mapping[int, list[UnitVersion]], rows: M
                     ids.append(d)
     versions = store.versions_of(conn, ids)
     links = store.links_of(versions)
-    outside = {link.parent_id for ls in links.values() for link in ls if link.parent_id and link.parent_id not in links}
+    outside = {
+        link.parent_id
+        for ls in links.values()
+        for link in ls
+        if link.parent_id and link.parent_id not in links
+    }
     anchors = store.segments_of(conn, outside)
     try:
         segments = compute_paths(links, anchors)
@@ -386,22 +492,37 @@ def _tree_error(conn: Connection, broken: TreeBroken, rows: Mapping[int, int | N
         parent = codes.get(broken.parent_id or 0, "?")
         message = f"unit {code} would have parent {parent}, which is not open on {broken.date.isoformat()}"
         expected = "a parent open for the whole time; move or close the children first"
-    return ValidationError("The change would break the tree.", [
-        Problem(message, row=rows.get(broken.unit_id), field="parent", value=code, expected=expected)])
+    return ValidationError(
+        "The change would break the tree.",
+        [Problem(message, row=rows.get(broken.unit_id), field="parent", value=code, expected=expected)],
+    )
 
 
 def _record_events(
-    conn: Connection, actor: Principal,
-    events: Sequence[tuple[int, EventKind, dt.date, int | None, dict[str, Any]]], note: str,
+    conn: Connection,
+    actor: Principal,
+    events: Sequence[tuple[int, EventKind, dt.date, int | None, dict[str, Any]]],
+    note: str,
 ) -> None:
     if not events:
         return
     now = _now()
-    conn.execute(insert(unit_events), [
-        {"unit_id": u, "kind": k.value, "effective": d, "related_unit_id": r,
-         "detail": audit.jsonable(detail), "note": note, "recorded_at": now, "recorded_by": actor.username}
-        for u, k, d, r, detail in events
-    ])
+    conn.execute(
+        insert(unit_events),
+        [
+            {
+                "unit_id": u,
+                "kind": k.value,
+                "effective": d,
+                "related_unit_id": r,
+                "detail": audit.jsonable(detail),
+                "note": note,
+                "recorded_at": now,
+                "recorded_by": actor.username,
+            }
+            for u, k, d, r, detail in events
+        ],
+    )
 
 
 def change_unit(
@@ -417,8 +538,10 @@ def change_unit(
     unit_id = _visible_id(conn, actor, code, effective, Action.REGISTRY_WRITE)
     allowed = {"name_zh", "name_en", "type", "ownership", "sector", "parent", "attributes"}
     unknown = [k for k in changes if k not in allowed]
-    problems = [Problem("field cannot be changed", field=k, value=changes[k], expected=", ".join(sorted(allowed)))
-                for k in unknown]
+    problems = [
+        Problem("field cannot be changed", field=k, value=changes[k], expected=", ".join(sorted(allowed)))
+        for k in unknown
+    ]
     problems += check_fields(changes)
     if problems:
         raise ValidationError(f"Unit {code} cannot be changed that way.", problems)
@@ -427,17 +550,27 @@ def change_unit(
         parent = values.pop("parent")
         parent_id = _known_id(conn, parent, "parent") if parent else None
         if parent_id is None and not actor.unlimited:
-            raise ValidationError("Only an administrator can move a unit to the top of the tree.",
-                                  [Problem("a parent is required", field="parent", expected="a unit code")])
+            raise ValidationError(
+                "Only an administrator can move a unit to the top of the tree.",
+                [Problem("a parent is required", field="parent", expected="a unit code")],
+            )
         if parent_id is not None:
             require_unit(conn, actor, Action.REGISTRY_WRITE, parent_id, effective, parent)
         values["parent_id"] = parent_id
     versions = store.versions_of(conn, [unit_id])[unit_id]
     current = next((v for v in versions if v.covers(effective)), None)
     if current is None:
-        raise ValidationError(f"Unit {code} is not open on {effective.isoformat()}.", [
-            Problem("unit not open on this date", field="effective", value=effective.isoformat(),
-                    expected=_life(versions))])
+        raise ValidationError(
+            f"Unit {code} is not open on {effective.isoformat()}.",
+            [
+                Problem(
+                    "unit not open on this date",
+                    field="effective",
+                    value=effective.isoformat(),
+                    expected=_life(versions),
+                )
+            ],
+        )
     diff = {k: v for k, v in values.items() if getattr(current, k) != v}
     if not diff:
         return {"code": code, "changed": False}
@@ -454,23 +587,50 @@ def change_unit(
     for side in (before, after):
         if "parent_id" in side:
             side["parent"] = codes.get(side.pop("parent_id"))
-    _record_events(conn, actor, [(unit_id, k, effective, diff.get("parent_id") if k is EventKind.MOVE else None,
-                                  {"before": before, "after": after}) for k in kinds], note)
-    audit.record(conn, actor=actor.username, action="unit.change", entity="unit", entity_key=code,
-                 before={**before, "effective": effective}, after={**after, "effective": effective}, note=note)
+    _record_events(
+        conn,
+        actor,
+        [
+            (
+                unit_id,
+                k,
+                effective,
+                diff.get("parent_id") if k is EventKind.MOVE else None,
+                {"before": before, "after": after},
+            )
+            for k in kinds
+        ],
+        note,
+    )
+    audit.record(
+        conn,
+        actor=actor.username,
+        action="unit.change",
+        entity="unit",
+        entity_key=code,
+        before={**before, "effective": effective},
+        after={**after, "effective": effective},
+        note=note,
+    )
     return {"code": code, "changed": True, "events": [k.value for k in kinds]}
 
 
 def _require_reach(
-    conn: Connection, actor: Principal, unit_id: int, code: str, effective: dt.date,
-    old: tuple[Sequence[UnitVersion], Sequence[Segment]], new: Sequence[UnitVersion],
+    conn: Connection,
+    actor: Principal,
+    unit_id: int,
+    code: str,
+    effective: dt.date,
+    old: tuple[Sequence[UnitVersion], Sequence[Segment]],
+    new: Sequence[UnitVersion],
 ) -> None:
     """A change reaches every later date it alters (up to the field's next recorded change),
     so the actor must hold the unit, where it was and where it goes, on each of those dates."""
     if actor.unlimited:
         return
     new_segments = store.segments_of(conn, [unit_id])[unit_id]
-    starts = {x.valid_from for x in (*old[0], *old[1], *new, *new_segments)} | {effective}
+    starts = {v.valid_from for v in (*old[0], *new)} | {g.valid_from for g in (*old[1], *new_segments)}
+    starts.add(effective)
     for day in sorted(d for d in starts if d >= effective):
         before = (_fields_on(old[0], day), _path_on(old[1], day))
         after = (_fields_on(new, day), _path_on(new_segments, day))
@@ -479,7 +639,8 @@ def _require_reach(
             raise PermissionDenied(
                 f"Unit {code!r} is outside your capture scope on {day.isoformat()}, and the change "
                 f"from {effective.isoformat()} would reach that date; record it from that date "
-                "on only through someone who holds the unit then.")
+                "on only through someone who holds the unit then."
+            )
 
 
 def _fields_on(versions: Sequence[UnitVersion], day: dt.date) -> tuple[Any, ...] | None:
@@ -493,7 +654,9 @@ def _path_on(segments: Sequence[Segment], day: dt.date) -> str | None:
 
 def _life(versions: Sequence[UnitVersion]) -> str:
     end = versions[-1].valid_to
-    return f"a date from {versions[0].valid_from.isoformat()}" + ("" if end == FOREVER else f" to before {end.isoformat()}")
+    return f"a date from {versions[0].valid_from.isoformat()}" + (
+        "" if end == FOREVER else f" to before {end.isoformat()}"
+    )
 
 
 def _change_kinds(diff: Mapping[str, Any]) -> list[EventKind]:
@@ -507,45 +670,84 @@ def _change_kinds(diff: Mapping[str, Any]) -> list[EventKind]:
     return kinds
 
 
-def close_unit(conn: Connection, *, actor: Principal, code: str, effective: dt.date, note: str = "",
-               merged_into: int | None = None) -> dict[str, Any]:
+def close_unit(
+    conn: Connection,
+    *,
+    actor: Principal,
+    code: str,
+    effective: dt.date,
+    note: str = "",
+    merged_into: int | None = None,
+) -> dict[str, Any]:
     """Close a unit from ``effective`` on. Its children must be moved or closed first."""
     unit_id = _visible_id(conn, actor, code, effective, Action.REGISTRY_WRITE)
     versions = store.versions_of(conn, [unit_id])[unit_id]
     try:
         closed = close_versions(versions, effective)
     except ValueError as exc:
-        raise ValidationError(f"Unit {code} cannot be closed on {effective.isoformat()}.", [
-            Problem(str(exc), field="effective", value=effective.isoformat(), expected=_life(versions))]) from None
+        raise ValidationError(
+            f"Unit {code} cannot be closed on {effective.isoformat()}.",
+            [Problem(str(exc), field="effective", value=effective.isoformat(), expected=_life(versions))],
+        ) from None
     old_segments = store.segments_of(conn, [unit_id])[unit_id]
     store.replace_versions(conn, unit_id, closed)
     _reindex(conn, {unit_id: closed})
     _require_reach(conn, actor, unit_id, code, effective, (versions, old_segments), closed)
     kind = EventKind.MERGE if merged_into else EventKind.CLOSE
     _record_events(conn, actor, [(unit_id, kind, effective, merged_into, {})], note)
-    audit.record(conn, actor=actor.username, action=f"unit.{kind.value}", entity="unit", entity_key=code,
-                 before={"closed": None}, after={"closed": effective, "merged_into": merged_into}, note=note)
+    audit.record(
+        conn,
+        actor=actor.username,
+        action=f"unit.{kind.value}",
+        entity="unit",
+        entity_key=code,
+        before={"closed": None},
+        after={"closed": effective, "merged_into": merged_into},
+        note=note,
+    )
     return {"code": code, "closed": effective.isoformat()}
 
 
-def merge_unit(conn: Connection, *, actor: Principal, code: str, into: str, effective: dt.date,
-               note: str = "") -> dict[str, Any]:
+def merge_unit(
+    conn: Connection, *, actor: Principal, code: str, into: str, effective: dt.date, note: str = ""
+) -> dict[str, Any]:
     """Merge ``code`` into ``into``: its children move to ``into``, then it closes."""
     target = _visible_id(conn, actor, into, effective, Action.REGISTRY_WRITE)
     if into == code:
-        raise ValidationError("A unit cannot be merged into itself.", [
-            Problem("same unit", field="into", value=into, expected="another unit")])
+        raise ValidationError(
+            "A unit cannot be merged into itself.",
+            [Problem("same unit", field="into", value=into, expected="another unit")],
+        )
     target_versions = store.versions_of(conn, [target])[target]
     if not any(v.covers(effective) for v in target_versions):
-        raise ValidationError(f"Unit {into} is not open on {effective.isoformat()}.", [
-            Problem("unit not open on this date", field="into", value=into, expected=_life(target_versions))])
+        raise ValidationError(
+            f"Unit {into} is not open on {effective.isoformat()}.",
+            [
+                Problem(
+                    "unit not open on this date", field="into", value=into, expected=_life(target_versions)
+                )
+            ],
+        )
     source = _visible_id(conn, actor, code, effective, Action.REGISTRY_WRITE)
     v = store.unit_versions
-    kids = conn.execute(select(units.c.code).join(v, v.c.unit_id == units.c.id)
-                        .where(v.c.parent_id == source, store.valid_on(v, effective))).scalars().all()
+    kids = (
+        conn.execute(
+            select(units.c.code)
+            .join(v, v.c.unit_id == units.c.id)
+            .where(v.c.parent_id == source, store.valid_on(v, effective))
+        )
+        .scalars()
+        .all()
+    )
     for kid in kids:
-        change_unit(conn, actor=actor, code=kid, effective=effective, changes={"parent": into},
-                    note=note or f"merge of {code} into {into}")
+        change_unit(
+            conn,
+            actor=actor,
+            code=kid,
+            effective=effective,
+            changes={"parent": into},
+            note=note or f"merge of {code} into {into}",
+        )
     close_unit(conn, actor=actor, code=code, effective=effective, note=note, merged_into=target)
     return {"code": code, "merged_into": into, "moved_children": list(kids)}
 

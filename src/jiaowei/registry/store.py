@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
+    false,
     func,
     insert,
     or_,
@@ -39,12 +40,13 @@ units = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# unit_versions and unit_paths are clustered on their natural keys (WITHOUT ROWID on SQLite):
+# a subtree is one contiguous range of unit_paths, and each version one b-tree search away.
 unit_versions = Table(
     "unit_versions",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), nullable=False),
-    Column("valid_from", Date, nullable=False),
+    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), primary_key=True),
+    Column("valid_from", Date, primary_key=True),
     Column("valid_to", Date, nullable=False),
     Column("parent_id", ForeignKey("units.id"), nullable=True, index=True),
     Column("name_zh", String(200), nullable=False),
@@ -53,20 +55,19 @@ unit_versions = Table(
     Column("ownership", String(16), nullable=False),
     Column("sector", String(16), nullable=False),
     Column("attributes", JSONType, nullable=False),
-    Index("ix_unit_versions_unit_dates", "unit_id", "valid_from"),
+    sqlite_with_rowid=False,
 )
 
 unit_paths = Table(
     "unit_paths",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), nullable=False),
-    Column("valid_from", Date, nullable=False),
+    Column("path", byte_ordered_string(400), primary_key=True),
+    Column("valid_from", Date, primary_key=True),
     Column("valid_to", Date, nullable=False),
-    Column("path", byte_ordered_string(400), nullable=False),
+    Column("unit_id", ForeignKey("units.id", ondelete="CASCADE"), nullable=False),
     Column("depth", Integer, nullable=False),
-    Index("ix_unit_paths_path", "path"),
     Index("ix_unit_paths_unit_dates", "unit_id", "valid_from"),
+    sqlite_with_rowid=False,
 )
 
 unit_events = Table(
@@ -125,7 +126,7 @@ def in_paths(paths: Iterable[str]) -> ColumnElement[bool]:
     ranges = [
         and_(unit_paths.c.path >= p, unit_paths.c.path < path_upper_bound(p)) for p in paths
     ]
-    return or_(*ranges) if ranges else unit_paths.c.id.is_(None)
+    return or_(*ranges) if ranges else false()
 
 
 def version_from_row(row: Any) -> UnitVersion:
@@ -216,6 +217,10 @@ def replace_segments(conn: Connection, segments: dict[int, list[Segment]]) -> No
     ids = list(segments)
     for start in range(0, len(ids), 500):
         conn.execute(delete(unit_paths).where(unit_paths.c.unit_id.in_(ids[start : start + 500])))
+    insert_segments(conn, segments)
+
+
+def insert_segments(conn: Connection, segments: dict[int, list[Segment]]) -> None:
     rows = [
         {
             "unit_id": unit_id,
@@ -269,6 +274,17 @@ def last_path(conn: Connection, unit_id: int, day: dt.date) -> str | None:
         .order_by(unit_paths.c.valid_from.desc())
         .limit(1)
     )
+
+
+def subtree_ids(conn: Connection, unit_id: int, day: dt.date) -> list[int]:
+    """Ids of the unit and everything below it on ``day``: one range scan, no joins.
+
+    This is what aggregation up the tree uses; empty when the unit is not open that day.
+    """
+    path = path_on(conn, unit_id, day)
+    if path is None:
+        return []
+    return list(conn.scalars(select(unit_paths.c.unit_id).where(in_paths([path]), valid_on(unit_paths, day))))
 
 
 def units_on_select(day: dt.date) -> Any:

@@ -42,4 +42,11 @@ def routers() -> list[APIRouter]:
     from jiaowei.web import pages as web_pages
     from jiaowei.web import system
 
-    return [registry_api.router, groups_api.router, system.router, auth_pages.router, registry_pages.router, web_pages.router]
+    return [
+        registry_api.router,
+        groups_api.router,
+        system.router,
+        auth_pages.router,
+        registry_pages.router,
+        web_pages.router,
+    ]

@@ -101,12 +101,15 @@ def parse_date(value: str | None, field: str = "as_of") -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise ValidationError("Invalid date.", [
-            Problem("not a date", field=field, value=value, expected="YYYY-MM-DD, e.g. 2020-09-01")
-        ]) from None
+        raise ValidationError(
+            "Invalid date.",
+            [Problem("not a date", field=field, value=value, expected="YYYY-MM-DD, e.g. 2020-09-01")],
+        ) from None
 
 
-def as_of_param(as_of: Annotated[str | None, Query(description="Date YYYY-MM-DD; default today")] = None) -> dt.date | None:
+def as_of_param(
+    as_of: Annotated[str | None, Query(description="Date YYYY-MM-DD; default today")] = None,
+) -> dt.date | None:
     return parse_date(as_of)
 
 

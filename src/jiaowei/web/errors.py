@@ -49,8 +49,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = [
-            Problem(str(e.get("msg", "invalid")), field=".".join(str(p) for p in e.get("loc", ())[1:]) or None,
-                    value=_printable(e.get("input")))
+            Problem(
+                str(e.get("msg", "invalid")),
+                field=".".join(str(p) for p in e.get("loc", ())[1:]) or None,
+                value=_printable(e.get("input")),
+            )
             for e in exc.errors()
         ]
         return respond(request, ValidationError("The request is not valid.", problems))

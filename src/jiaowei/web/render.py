@@ -25,7 +25,9 @@ environment = Environment(
 )
 
 
-def page(request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200) -> HTMLResponse:
+def page(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
     lang = language(request)
     values = {
         "request": request,

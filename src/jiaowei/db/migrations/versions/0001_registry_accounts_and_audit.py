@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 04:44:35.314343
+Create Date: 2026-11-26 05:18:14.190875
 """
 
 import sqlalchemy as sa
@@ -16,7 +16,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -33,16 +32,8 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("entity", sa.String(length=32), nullable=False),
         sa.Column("entity_key", sa.String(length=128), nullable=False),
-        sa.Column(
-            "before",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
-        sa.Column(
-            "after",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
+        sa.Column("before", sa.Text(), nullable=False),
+        sa.Column("after", sa.Text(), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
@@ -194,28 +185,26 @@ def upgrade() -> None:
     )
     op.create_table(
         "unit_paths",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("unit_id", sa.Integer(), nullable=False),
-        sa.Column("valid_from", sa.Date(), nullable=False),
-        sa.Column("valid_to", sa.Date(), nullable=False),
         sa.Column(
             "path",
             sa.String(length=400).with_variant(sa.String(length=400, collation="C"), "postgresql"),
             nullable=False,
         ),
+        sa.Column("valid_from", sa.Date(), nullable=False),
+        sa.Column("valid_to", sa.Date(), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("depth", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["unit_id"], ["units.id"], name=op.f("fk_unit_paths_unit_id_units"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_unit_paths")),
+        sa.PrimaryKeyConstraint("path", "valid_from", name=op.f("pk_unit_paths")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("unit_paths", schema=None) as batch_op:
-        batch_op.create_index("ix_unit_paths_path", ["path"], unique=False)
         batch_op.create_index("ix_unit_paths_unit_dates", ["unit_id", "valid_from"], unique=False)
 
     op.create_table(
         "unit_versions",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=False),
@@ -234,12 +223,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["unit_id"], ["units.id"], name=op.f("fk_unit_versions_unit_id_units"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_unit_versions")),
+        sa.PrimaryKeyConstraint("unit_id", "valid_from", name=op.f("pk_unit_versions")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("unit_versions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_unit_versions_parent_id"), ["parent_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_unit_versions_type"), ["type"], unique=False)
-        batch_op.create_index("ix_unit_versions_unit_dates", ["unit_id", "valid_from"], unique=False)
 
     op.create_table(
         "user_scopes",
@@ -257,17 +246,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
     op.drop_table("user_scopes")
     with op.batch_alter_table("unit_versions", schema=None) as batch_op:
-        batch_op.drop_index("ix_unit_versions_unit_dates")
         batch_op.drop_index(batch_op.f("ix_unit_versions_type"))
         batch_op.drop_index(batch_op.f("ix_unit_versions_parent_id"))
 
     op.drop_table("unit_versions")
     with op.batch_alter_table("unit_paths", schema=None) as batch_op:
         batch_op.drop_index("ix_unit_paths_unit_dates")
-        batch_op.drop_index("ix_unit_paths_path")
 
     op.drop_table("unit_paths")
     op.drop_table("unit_group_set_members")
