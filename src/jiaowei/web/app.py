@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.db = database or Database(make_engine(settings.effective_database_url))
     errors.install(app)
+    errors.document_problems(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in routers():
         app.include_router(router)
@@ -35,9 +36,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
 def routers() -> list[APIRouter]:
     """Every domain's routers, API first. Domains add theirs here."""
+    from jiaowei.audit import api as audit_api
+    from jiaowei.audit import pages as audit_pages
     from jiaowei.auth import pages as auth_pages
     from jiaowei.registry import api as registry_api
-    from jiaowei.registry import groups_api
+    from jiaowei.registry import group_pages, groups_api
     from jiaowei.registry import pages as registry_pages
     from jiaowei.web import pages as web_pages
     from jiaowei.web import system
@@ -45,8 +48,11 @@ def routers() -> list[APIRouter]:
     return [
         registry_api.router,
         groups_api.router,
+        audit_api.router,
         system.router,
         auth_pages.router,
         registry_pages.router,
+        group_pages.router,
+        audit_pages.router,
         web_pages.router,
     ]

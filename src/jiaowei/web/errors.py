@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -72,3 +73,61 @@ def _printable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)[:200]
+
+
+_PROBLEM_ITEM = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {
+        "message": {"type": "string"},
+        "row": {"type": "integer"},
+        "field": {"type": "string"},
+        "value": {},
+        "expected": {"type": "string"},
+    },
+}
+_PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "problems": {"type": "array", "items": {"$ref": "#/components/schemas/ProblemItem"}},
+    },
+}
+_API_ERRORS = {
+    "400": "Malformed request (e.g. a body that is not JSON)",
+    "401": "Not authenticated",
+    "403": "Permission denied",
+    "404": "Not found, or outside your scope",
+    "422": "Invalid input: each problem names its row, field and value",
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Describe errors in the OpenAPI document as they are sent: application/problem+json."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                             routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        components["Problem"], components["ProblemItem"] = _PROBLEM, _PROBLEM_ITEM
+        content = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                if path.startswith("/api/") and path != "/api/health":
+                    for status, description in _API_ERRORS.items():
+                        responses[status] = {"description": description, "content": content}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = build  # type: ignore[method-assign]
