@@ -119,3 +119,69 @@ def test_api_errors_are_problem_details(api, conn):
     assert api.get("/api/unitGroups").status_code == 401
     bad_date = api.get("/api/unitGroups", headers=headers, params={"as_of": "yesterday"})
     assert bad_date.status_code == 422 and bad_date.json()["problems"][0]["field"] == "as_of"
+
+
+# ---------------------------------------------------------------- writing through the API
+
+
+def test_api_creates_a_group_and_changes_its_members(api, conn):
+    small_tree(conn)
+    headers = token_for(conn, make_user(conn))
+    created = api.post("/api/unitGroups", headers=headers, json={
+        "code": "G1", "name_zh": "示范校", "name_en": "Model schools", "members": ["S1", "S2"]})
+    assert created.status_code == 201, created.text
+    assert [m["code"] for m in created.json()["members"]] == ["S1", "S2"]
+    changed = api.post("/api/unitGroups/G1/members", headers=headers,
+                       json={"add": ["D1", "S1"], "remove": ["S2"], "note": "调整"})
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert body["added"] == ["D1"] and body["removed"] == ["S2"]
+    assert [m["code"] for m in body["members"]] == ["D1", "S1"]
+    actions = [e["action"] for e in audit.history(conn, entity="unit_group", entity_key="G1")]
+    assert actions == ["unit_group.remove", "unit_group.add", "unit_group.create"]
+    made = api.post("/api/unitGroupSets", headers=headers,
+                    json={"code": "SET1", "name_zh": "分类", "name_en": "Classes", "groups": ["G1"]})
+    assert made.status_code == 201 and made.json() == {"code": "SET1", "groups": ["G1"]}
+    sets = api.get("/api/unitGroupSets", headers=headers).json()["items"]
+    assert sets == [{"code": "SET1", "name_zh": "分类", "name_en": "Classes", "groups": ["G1"]}]
+
+
+def test_api_refuses_a_group_with_another_districts_unit(api, conn):
+    small_tree(conn)
+    headers = token_for(conn, make_user(conn, role="district_staff", capture=["D1"]))
+    body = {"code": "G1", "name_zh": "区示范校", "name_en": "District model schools"}
+    refused = api.post("/api/unitGroups", headers=headers, json={**body, "members": ["S1", "S2"]})
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert groups.list_groups(conn, principal=SYSTEM) == []
+    assert api.post("/api/unitGroups", headers=headers, json={**body, "members": ["S1"]}).status_code == 201
+    added = api.post("/api/unitGroups/G1/members", headers=headers, json={"add": ["S2"]})
+    assert added.status_code == 403
+    assert [m["code"] for m in groups.get_group(conn, principal=SYSTEM, code="G1")["members"]] == ["S1"]
+    viewer = token_for(conn, make_user(conn, role="viewer"))
+    assert api.post("/api/unitGroups", headers=viewer, json={**body, "code": "G2"}).status_code == 403
+
+
+def test_api_bad_member_code_is_422_naming_the_value(api, conn):
+    small_tree(conn)
+    headers = token_for(conn, make_user(conn))
+    bad = api.post("/api/unitGroups", headers=headers, json={
+        "code": "G1", "name_zh": "组", "name_en": "Group", "members": ["S1", "NOPE"]})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert [(p["field"], p["value"]) for p in bad.json()["problems"]] == [("members", "NOPE")]
+    api.post("/api/unitGroups", headers=headers, json={"code": "G1", "name_zh": "组", "name_en": "Group"})
+    add = api.post("/api/unitGroups/G1/members", headers=headers, json={"add": ["ZZZ"]})
+    assert add.status_code == 422 and add.json()["problems"][0]["value"] == "ZZZ"
+    both = api.post("/api/unitGroups/G1/members", headers=headers, json={"add": ["S1"], "remove": ["S1"]})
+    assert both.status_code == 422 and both.json()["problems"][0]["value"] == "S1"
+    assert api.post("/api/unitGroups/G1/members", headers=headers, json={}).status_code == 422
+    extra = api.post("/api/unitGroups/G1/members", headers=headers, json={"add": ["S1"], "colour": "red"})
+    assert extra.status_code == 422 and extra.json()["problems"][0]["field"] == "colour"
+    again = api.post("/api/unitGroups", headers=headers, json={"code": "G1", "name_zh": "x", "name_en": "x"})
+    assert again.status_code == 409
+    missing = api.post("/api/unitGroups/G9/members", headers=headers, json={"add": ["S1"]})
+    assert missing.status_code == 404
+    bad_set = api.post("/api/unitGroupSets", headers=headers,
+                       json={"code": "SET1", "name_zh": "x", "name_en": "x", "groups": ["G9"]})
+    assert bad_set.status_code == 422 and bad_set.json()["problems"][0]["value"] == "G9"

@@ -134,8 +134,9 @@ def test_switching_language_is_remembered_on_the_account(browser, conn):
 def test_every_ui_string_has_a_chinese_translation():
     zh = catalog("zh_CN")
     missing, seen = set(), 0
-    for domain in ("web", "auth", "registry"):
-        method_map = [("templates/**.html", "jinja2"), ("pages.py", "python"), ("forms.py", "python")]
+    for domain in ("web", "auth", "registry", "audit", "admissions"):
+        method_map = [("templates/**.html", "jinja2"), ("pages.py", "python"), ("*_pages.py", "python"),
+                      ("forms.py", "python")]
         for found in extract_from_dir(SRC / domain, method_map):
             message = found[2]
             seen += 1

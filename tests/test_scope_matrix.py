@@ -55,7 +55,11 @@ NEVER_SHOWN = (
     "mark-s2-private",
     "mark-sh-private",
 )
-GROUPS = {"G-MIX": ["S1", "S2", "D2"], "G-OUT": ["S2", "D2", "SH"]}  # unit groups spanning districts
+GROUPS = {  # unit groups spanning districts, and one the D1 user may keep
+    "G-MIX": ["S1", "S2", "D2"],
+    "G-OUT": ["S2", "D2", "SH"],
+    "G-IN": ["S1"],
+}
 SKIPPED = {"/static", "/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"}
 
 
@@ -69,6 +73,7 @@ class Call:
     files: dict[str, Any] | None = None
     content: bytes | None = None
     writes_registry: bool = False
+    status: int | None = None  # the status the call must get, when it must get one
 
     def text(self) -> str:
         return " ".join(
@@ -269,11 +274,142 @@ def page_close(out: str) -> list[Call]:
     ]
 
 
+def api_group_create(out: str) -> list[Call]:
+    body = {"code": "NEW-G", "name_zh": "新组", "name_en": "New group"}
+    return [
+        Call("POST", "/api/unitGroups", json={**body, "members": ["S1", out]}, writes_registry=True),
+        Call("POST", "/api/unitGroups", json={**body, "members": [out]}, writes_registry=True),
+    ]
+
+
+def api_group_members(out: str) -> list[Call]:
+    return [
+        Call("POST", "/api/unitGroups/G-IN/members", json={"add": [out]}, writes_registry=True),
+        Call("POST", "/api/unitGroups/G-MIX/members", json={"remove": [out]}, writes_registry=True),
+        Call("POST", "/api/unitGroups/G-MIX/members", json={"remove": ["S1"]}, writes_registry=True),
+        Call("POST", "/api/unitGroups/G-OUT/members", json={"add": ["S1"]}, writes_registry=True),
+    ]
+
+
+def api_group_set_create(out: str) -> list[Call]:
+    body = {"code": "NEW-SET", "name_zh": "新集", "name_en": "New set"}
+    return [
+        Call("POST", "/api/unitGroupSets", json={**body, "groups": ["G-IN", group]}, writes_registry=True)
+        for group in ("G-MIX", "G-OUT")
+    ]
+
+
+def page_groups(out: str) -> list[Call]:
+    return [Call("GET", "/groups", params={"as_of": d}) for d in DATES]
+
+
+def page_group(out: str) -> list[Call]:
+    return [Call("GET", f"/groups/{group}", params={"as_of": d}) for group in GROUPS for d in DATES]
+
+
+def page_group_create(out: str) -> list[Call]:
+    form = {"code": "NEW-G", "name_zh": "新组", "name_en": "New group"}
+    return [
+        Call("POST", "/groups/new", data={**form, "members": f"S1\n{out}"}, writes_registry=True),
+        Call("POST", "/groups/new", data={**form, "members": f"S1, {out}"}, writes_registry=True),
+    ]
+
+
+def page_group_members(out: str) -> list[Call]:
+    return [
+        Call("POST", "/groups/G-IN/members", data={"add": out}, writes_registry=True),
+        Call("POST", "/groups/G-MIX/members", data={"remove": out}, writes_registry=True),
+        Call("POST", "/groups/G-OUT/members", data={"add": "S1"}, writes_registry=True),
+    ]
+
+
+def audit_reads(url: str) -> Callable[[str], list[Call]]:
+    """The audit log is the commission's: a district user is refused, whatever the filters."""
+    return lambda out: [
+        Call("GET", url, params=params, status=403)
+        for params in ({}, {"entity": "unit", "key": out}, {"actor": "system"}, {"offset": "1"})
+    ]
+
+
 def plain(method: str, url: str, **kw: Any) -> Callable[[str], list[Call]]:
     return lambda out: [Call(method, url, **kw)]
 
 
+# ---------------------------------------------------------------- admissions
+# CD1 is a campaign the D1 user organises (created by the first call); everything naming a unit
+# outside D1 (a school, a district, an organiser) must be refused, and C<out> does not exist.
+
+ADM = "/api/admissions/campaigns"
+
+
+def adm_campaign(out: str) -> dict[str, Any]:
+    return {"code": f"C{out}", "year": 2020, "stage": "primary_1", "title_zh": "招生",
+            "title_en": "Admissions", "organiser": out}
+
+
+def adm_person(out: str) -> dict[str, Any]:
+    return {"name": "王", "id_number": "310101201301010011", "birth_date": "2013-01-01", "district": out}
+
+
+ADMISSIONS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    ("POST", ADM): lambda out: [
+        Call("POST", ADM, json={**adm_campaign("D1"), "code": "CD1", "organiser": "D1"}),
+        Call("POST", ADM, json=adm_campaign(out), writes_registry=True),
+    ],
+    ("GET", ADM): plain("GET", ADM),
+    ("GET", ADM + "/{code}"): lambda out: [Call("GET", f"{ADM}/C{out}"), Call("GET", f"{ADM}/CD1")],
+    ("POST", ADM + "/{code}/schools"): lambda out: [
+        Call("POST", f"{ADM}/CD1/schools", json={"schools": [{"unit": out, "capacity": 1, "kind": k}]},
+             writes_registry=True) for k in ("private", "public")
+    ] + [Call("POST", f"{ADM}/CD1/schools", json={"schools": [{"unit": "S1", "capacity": 1,
+                                                                "districts": [out]}]}, writes_registry=True)],
+    ("PUT", ADM + "/{code}/fallback"): lambda out: [
+        Call("PUT", f"{ADM}/CD1/fallback", json={"district": out, "schools": []}, writes_registry=True)],
+    ("POST", ADM + "/{code}/applicants"): lambda out: [
+        Call("POST", f"{ADM}/CD1/applicants", json=adm_person(out), writes_registry=True),
+        Call("POST", f"{ADM}/C{out}/applicants", json=adm_person("D1"), writes_registry=True)],
+    ("GET", ADM + "/{code}/applicants"): lambda out: [
+        Call("GET", f"{ADM}/CD1/applicants"), Call("GET", f"{ADM}/C{out}/applicants")],
+    ("PUT", ADM + "/{code}/applicants/{number}/choices"): lambda out: [
+        Call("PUT", f"{ADM}/CD1/applicants/1000000000/choices", json={"choices": [out]},
+             writes_registry=True)],
+    ("POST", ADM + "/{code}/steps/{step}"): lambda out: [
+        Call("POST", f"{ADM}/C{out}/steps/{step}", json={"sources": [out]}, writes_registry=True)
+        for step in ("open", "freeze", "draw", "publish", "place", "appeals", "close")],
+    ("POST", ADM + "/{code}/appeals"): lambda out: [
+        Call("POST", f"{ADM}/CD1/appeals", json={"number": "1000000000", "reason": out},
+             writes_registry=True)],
+    ("POST", "/api/admissions/appeals/{appeal_id}/decision"): lambda out: [
+        Call("POST", "/api/admissions/appeals/1/decision", json={"decision": "upheld"},
+             writes_registry=True)],
+    ("GET", "/api/admissions/public/{code}"): lambda out: [
+        Call("GET", f"/api/admissions/public/C{out}"), Call("GET", "/api/admissions/public/CD1")],
+    ("GET", "/api/admissions/public/{code}/proof/{stage}/{name:path}"): lambda out: [
+        Call("GET", f"/api/admissions/public/{c}/proof/lottery/results.csv") for c in ("CD1", f"C{out}")],
+    ("POST", "/api/admissions/public/{code}/lookup"): lambda out: [
+        Call("POST", f"/api/admissions/public/{c}/lookup", json={"number": "1000000000",
+                                                                   "birth_date": "2013-01-01"})
+        for c in ("CD1", f"C{out}")],
+    ("GET", "/admissions/public"): plain("GET", "/admissions/public"),
+    ("GET", "/admissions"): plain("GET", "/admissions"),
+    ("POST", "/admissions"): lambda out: [
+        Call("POST", "/admissions", data={**adm_campaign(out), "year": "2020", "max_choices": "3"},
+             writes_registry=True)],
+    ("GET", "/admissions/{code}"): lambda out: [Call("GET", f"/admissions/{c}") for c in ("CD1", f"C{out}")],
+    ("POST", "/admissions/{code}/steps/{step}"): lambda out: [
+        Call("POST", f"/admissions/C{out}/steps/freeze", data={"sources": out}, writes_registry=True)],
+    ("GET", "/admissions/{code}/results"): lambda out: [
+        Call("GET", f"/admissions/{c}/results") for c in ("CD1", f"C{out}")],
+    ("GET", "/admissions/{code}/lookup"): lambda out: [
+        Call("GET", f"/admissions/{c}/lookup") for c in ("CD1", f"C{out}")],
+    ("POST", "/admissions/{code}/lookup"): lambda out: [
+        Call("POST", f"/admissions/{c}/lookup", data={"number": "1000000000", "birth_date": "2013-01-01"})
+        for c in ("CD1", f"C{out}")],
+}
+
+
 MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    **ADMISSIONS_MATRIX,
     ("GET", "/api/units"): api_list,
     ("POST", "/api/units"): api_create,
     ("POST", "/api/units/import"): api_import,
@@ -289,6 +425,18 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     ("GET", "/api/unitGroups/{code}"): lambda out: [
         Call("GET", f"/api/unitGroups/{group}", params={"as_of": d}) for group in GROUPS for d in DATES
     ],
+    ("POST", "/api/unitGroups"): api_group_create,
+    ("POST", "/api/unitGroups/{code}/members"): api_group_members,
+    ("GET", "/api/unitGroupSets"): plain("GET", "/api/unitGroupSets"),
+    ("POST", "/api/unitGroupSets"): api_group_set_create,
+    ("GET", "/api/audit"): audit_reads("/api/audit"),
+    ("GET", "/api/audit/verify"): audit_reads("/api/audit/verify"),
+    ("GET", "/audit"): audit_reads("/audit"),
+    ("GET", "/groups"): page_groups,
+    ("GET", "/groups/new"): plain("GET", "/groups/new"),
+    ("POST", "/groups/new"): page_group_create,
+    ("GET", "/groups/{code}"): page_group,
+    ("POST", "/groups/{code}/members"): page_group_members,
     ("GET", "/login"): lambda out: [Call("GET", "/login", params={"next": f"/units/{out}"})],
     ("POST", "/login"): None,  # type: ignore[dict-item]  # logging in is how the session client starts
     ("POST", "/logout"): None,  # type: ignore[dict-item]  # called last, see test_every_route_keeps_out
@@ -419,7 +567,8 @@ def leaks(response: Any, call: Call) -> list[str]:
 
 
 def snapshot(conn: Connection) -> tuple[Any, ...]:
-    tables = (store.units, store.unit_versions, store.unit_paths, store.unit_events)
+    tables = (store.units, store.unit_versions, store.unit_paths, store.unit_events, store.unit_groups,
+              store.unit_group_members, store.unit_group_sets, store.unit_group_set_members)
     counts = tuple(conn.scalar(select(func.count()).select_from(t)) for t in tables)
     versions = conn.execute(
         select(store.units.c.code, *[c for c in store.unit_versions.c if c.name not in ("id", "unit_id")])
@@ -458,6 +607,11 @@ def test_every_route_keeps_a_district_user_out_of_other_districts(world: World, 
                     problems.append(
                         f"{call.method} {call.url} {call.params or call.json or call.data}: "
                         f"{response.status_code} shows {found}"
+                    )
+                if call.status is not None and response.status_code != call.status:
+                    problems.append(
+                        f"{call.method} {call.url} {call.params}: "
+                        f"answered {response.status_code}, expected {call.status}"
                     )
                 if call.writes_registry and response.status_code < 400:
                     problems.append(
@@ -521,6 +675,11 @@ def test_the_same_user_reads_and_writes_inside_their_district(world: World, via:
             ),
         ),
         Call("POST", "/api/units/NEW1/close", json={"effective": "2021-01-01"}),
+        Call("POST", "/api/unitGroups", json={"code": "D1-G", "name_zh": "区组", "name_en": "District group",
+                                              "members": ["S1"]}),
+        Call("POST", "/api/unitGroups/G-IN/members", json={"add": ["D1"]}),
+        Call("POST", "/groups/G-IN/members", data={"remove": "D1"}),
+        Call("GET", "/groups/G-MIX"),
         Call("GET", "/api/units", params={"descendants_of": "D1", "as_of": "2020-06-01"}),
         Call("GET", "/api/unitGroups/G-MIX"),
     ]

@@ -89,3 +89,32 @@ def test_screens_on_a_laptop_and_a_phone(new_page):
     assert width <= 390, "the page scrolls sideways on a phone"
     laptop.keyboard.press("Tab")
     assert laptop.evaluate("document.activeElement.className") == "skip-link"
+
+
+def test_create_a_group_of_two_schools_and_find_it_in_the_audit_log(new_page):
+    page = new_page()
+    log_in(page, "/")
+    page.get_by_role("navigation", name="模块").get_by_role("link", name="单位分组").click()
+    page.wait_for_url("**/groups")
+    page.get_by_role("link", name="新建分组").click()
+    page.get_by_label("代码").fill("SHIFAN")
+    page.get_by_label("中文名称").fill("示范学校")
+    page.get_by_label("英文名称").fill("Model schools")
+    page.get_by_label("成员单位").fill("HP01\nXH01")
+    page.get_by_role("button", name="创建分组").click()
+    page.wait_for_url("**/groups/SHIFAN")
+    members = page.get_by_role("table")
+    expect(members.get_by_role("link", name="黄浦区示范第一小学")).to_be_visible()
+    expect(members.get_by_role("link", name="徐汇区示范第一小学")).to_be_visible()
+    page.get_by_role("link", name="单位分组").first.click()
+    row = page.get_by_role("row").filter(has_text="SHIFAN")
+    expect(row.get_by_role("link", name="示范学校")).to_be_visible()
+    assert row.get_by_role("cell").nth(2).inner_text() == "2"
+    page.screenshot(path="/tmp/jiaowei-groups-zh.png", full_page=True)
+    page.get_by_role("link", name="审计记录").click()
+    page.wait_for_url("**/audit")
+    expect(page.locator("#chain-status")).to_contain_text("审计链完整")
+    entry = page.get_by_role("row").filter(has_text="unit_group.create")
+    expect(entry).to_contain_text("SHIFAN")
+    expect(entry).to_contain_text("HP01")
+    page.screenshot(path="/tmp/jiaowei-audit-zh.png", full_page=True)

@@ -36,6 +36,7 @@ def demo(
     = False,
 ) -> None:
     """Load the Shanghai 2020 demo (into a new database) and print the demo logins."""
+    from jiaowei.admissions import demo as admissions_demo
     from jiaowei.demo import shanghai2020
 
     settings = get_settings()
@@ -55,6 +56,7 @@ def demo(
         else:
             with progress_bar("Loading the demo") as report:
                 loaded = shanghai2020.load(conn, progress=report)
+                admissions_demo.load(conn, home=settings.home, progress=report)
             out.print(f"Loaded the Shanghai 2020 demo: {loaded.get('units', '?')} units.", highlight=False)
     db.engine.dispose()
     out.print(_logins(shanghai2020.DEMO_USERS))

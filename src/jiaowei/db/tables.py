@@ -1,5 +1,6 @@
 """Imports every domain's tables so that ``metadata`` knows them all."""
 
+from jiaowei.admissions import store as admissions_store  # noqa: F401
 from jiaowei.audit import store as audit_store  # noqa: F401
 from jiaowei.auth import store as auth_store  # noqa: F401
 from jiaowei.db.base import metadata

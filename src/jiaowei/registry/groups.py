@@ -95,6 +95,28 @@ def remove_members(
     return {"code": code, "removed": sorted(removed)}
 
 
+def change_members(
+    conn: Connection,
+    *,
+    actor: Principal,
+    code: str,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    note: str = "",
+) -> dict[str, Any]:
+    """Add some units to a group and take others out, as one change."""
+    both = sorted(set(add) & set(remove))
+    if not add and not remove or both:
+        raise ValidationError("Nothing to change.", [
+            Problem("a unit cannot be both added and removed", field="members", value=c,
+                    expected="each code in only one of the two lists") for c in both]
+            or [Problem("no unit codes given", field="members",
+                        expected="at least one unit code to add or to remove")])
+    added = add_members(conn, actor=actor, code=code, members=add, note=note)["added"] if add else []
+    removed = remove_members(conn, actor=actor, code=code, members=remove, note=note) if remove else {}
+    return {"code": code, "added": added, "removed": removed.get("removed", [])}
+
+
 def create_group_set(
     conn: Connection,
     *,

@@ -196,7 +196,8 @@ def unit_page(request: Request, conn: Conn, user: User, code: str, as_of: AsOf) 
     unit = service.get_unit(conn, principal=user, code=code, as_of=day)
     kids = service.children(conn, principal=user, code=code, as_of=day)
     return _render(request, "unit.html", {"unit": unit, "as_of": day.isoformat(), "kids": kids,
-                                          "may_write": user.may(Action.REGISTRY_WRITE)})
+                                          "may_write": user.may(Action.REGISTRY_WRITE),
+                                          "may_audit": user.may(Action.AUDIT_READ)})
 
 
 def _edit_page(request: Request, conn: Connection, user: Principal, code: str, day: dt.date,

@@ -36,6 +36,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
 def routers() -> list[APIRouter]:
     """Every domain's routers, API first. Domains add theirs here."""
+    from jiaowei.admissions import api as admissions_api
+    from jiaowei.admissions import pages as admissions_pages
     from jiaowei.audit import api as audit_api
     from jiaowei.audit import pages as audit_pages
     from jiaowei.auth import pages as auth_pages
@@ -49,10 +51,12 @@ def routers() -> list[APIRouter]:
         registry_api.router,
         groups_api.router,
         audit_api.router,
+        admissions_api.router,
         system.router,
         auth_pages.router,
         registry_pages.router,
         group_pages.router,
         audit_pages.router,
+        admissions_pages.router,
         web_pages.router,
     ]

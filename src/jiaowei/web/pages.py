@@ -23,7 +23,8 @@ MODULES = [
      N_("Targets and indicators collected from every unit each period."), None),
     ("analytics", N_("Analytics"), N_("Aggregates and comparisons across districts and years."), None),
     ("plans", N_("Key tasks"), N_("Key tasks of the year: deploy, advance, assess."), None),
-    ("admissions", N_("Admissions"), N_("Simultaneous public-private enrolment and the lottery."), None),
+    ("admissions", N_("Admissions"), N_("Simultaneous public-private enrolment and the lottery."),
+     "/admissions"),
     ("reports", N_("Reports"), N_("The annual report, its figures drawn from the data."), None),
 ]
 

@@ -1,0 +1,253 @@
+"""JSON routes of admissions under /api/admissions.
+
+Staff routes need a login or token and act within the caller's scope. Two routes are public:
+a campaign's published results, and a family's lookup of its own application (throttled).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
+
+from jiaowei.admissions import queries, service
+from jiaowei.auth.model import Principal
+from jiaowei.errors import JiaoweiError, NotFound, TooManyAttempts
+from jiaowei.web.deps import Conn, MaybeUser, User, parse_date
+from jiaowei.web.errors import respond
+
+router = APIRouter(prefix="/api/admissions", tags=["admissions"])
+
+Responses = dict[int | str, dict[str, Any]]
+CONFLICT: Responses = {409: {"description": "The campaign is not at the stage this step needs"}}
+THROTTLED: Responses = {429: {"description": "Too many failed look-ups of this application number"}}
+Step = Literal["open", "freeze", "draw", "publish", "place", "appeals", "close"]
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(max_length=64)
+    year: int
+    stage: str = Field(description="primary_1, junior_6, childcare or after_school")
+    title_zh: str = Field(max_length=200)
+    title_en: str = Field(max_length=200)
+    organiser: str = Field(max_length=64, description="code of the organising unit (commission or district)")
+    max_choices: int = 3
+    mechanism: str = "choice-rounds"
+    multiples: str = "together"
+
+
+class SchoolIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit: str = Field(max_length=64)
+    capacity: int
+    kind: str = Field(default="private", description="private (drawn by choice) or public (placement)")
+    program: str = Field(default="", max_length=32)
+    districts: list[str] = Field(default_factory=list, max_length=50)
+
+
+class SchoolsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    schools: list[SchoolIn] = Field(max_length=5000)
+
+
+class FallbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    district: str = Field(max_length=64)
+    schools: list[str] = Field(max_length=200)
+
+
+class ApplicantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=100)
+    id_number: str = Field(max_length=18)
+    birth_date: str = Field(description="YYYY-MM-DD")
+    district: str = Field(max_length=64)
+    residence_tier: int = 1
+    catchment: str = Field(default="", max_length=80)
+    group_id: str = Field(default="", max_length=32)
+    choices: list[str] = Field(default_factory=list, max_length=service.MAX_CHOICES + 1)
+
+
+class ChoicesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    choices: list[str] = Field(max_length=service.MAX_CHOICES + 1)
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sources: list[str] = Field(default_factory=list, max_length=20,
+                               description="public randomness named before the draw (draw, place)")
+    mechanism: str = Field(default="choice-rounds",
+                           description="for place: choice-rounds or deferred-acceptance")
+
+
+class AppealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: str = Field(max_length=20)
+    reason: str = Field(max_length=4000)
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: str = Field(description="upheld or rejected")
+    note: str = Field(default="", max_length=4000)
+
+
+class LookupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: str = Field(max_length=20)
+    birth_date: str = Field(max_length=10, description="YYYY-MM-DD")
+
+
+def settings_of(request: Request) -> Any:
+    return request.app.state.settings
+
+
+@router.get("/campaigns")
+def list_campaigns(conn: Conn, user: User) -> list[dict[str, Any]]:
+    return queries.list_campaigns(conn)
+
+
+@router.post("/campaigns", status_code=201, responses=CONFLICT)
+def create_campaign(conn: Conn, user: User, body: CampaignCreate) -> dict[str, Any]:
+    service.create_campaign(conn, actor=user, spec=service.CampaignSpec(**body.model_dump()))
+    return queries.campaign(conn, code=body.code)
+
+
+@router.get("/campaigns/{code}")
+def get_campaign(conn: Conn, user: User, code: str) -> dict[str, Any]:
+    return queries.campaign(conn, code=code)
+
+
+@router.post("/campaigns/{code}/schools", status_code=201, responses=CONFLICT)
+def add_schools(conn: Conn, user: User, code: str, body: SchoolsIn) -> dict[str, Any]:
+    specs = [service.SchoolSpec(unit=s.unit, capacity=s.capacity, kind=s.kind, program=s.program,
+                                districts=tuple(s.districts)) for s in body.schools]
+    return {"school_ids": service.add_schools(conn, actor=user, campaign=code, schools=specs)}
+
+
+@router.put("/campaigns/{code}/fallback", responses=CONFLICT)
+def set_fallback(conn: Conn, user: User, code: str, body: FallbackIn) -> dict[str, Any]:
+    """A district's fallback order of public schools for placement (统筹)."""
+    schools = service.set_fallback(conn, actor=user, campaign=code, district=body.district,
+                                   schools=body.schools)
+    return {"district": body.district, "schools": schools}
+
+
+@router.post("/campaigns/{code}/applicants", status_code=201, responses=CONFLICT)
+def register_applicant(request: Request, conn: Conn, user: User, code: str,
+                       body: ApplicantIn) -> dict[str, Any]:
+    """Register an applicant (and their ranked choices); returns the application number."""
+    birth = parse_date(body.birth_date, "birth_date") or dt.date.today()
+    person = service.ApplicantSpec(name=body.name, id_number=body.id_number, birth_date=birth,
+                                   district=body.district, residence_tier=body.residence_tier,
+                                   catchment=body.catchment, group_id=body.group_id,
+                                   choices=tuple(body.choices))
+    made = service.register_applicants(conn, actor=user, campaign=code, people=[person],
+                                       secret_key=settings_of(request).secret_key)
+    return made[0]
+
+
+@router.get("/campaigns/{code}/applicants")
+def staff_results(request: Request, conn: Conn, user: User, code: str,
+                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 100) -> dict[str, Any]:
+    """Applicants of the districts in your scope with their results; names and ID numbers unless a viewer."""
+    return queries.staff_results(conn, principal=user, code=code, secret_key=settings_of(request).secret_key,
+                                 offset=offset, limit=limit)
+
+
+@router.put("/campaigns/{code}/applicants/{number}/choices", responses=CONFLICT)
+def submit_choices(conn: Conn, user: User, code: str, number: str, body: ChoicesIn) -> dict[str, Any]:
+    return {"choices": service.submit_choices(conn, actor=user, campaign=code, number=number,
+                                              chosen=body.choices)}
+
+
+@router.post("/campaigns/{code}/steps/{step}", responses=CONFLICT)
+def step(request: Request, conn: Conn, user: User, code: str, step: Step, body: StepIn) -> dict[str, Any]:
+    """Move the campaign on: open, freeze, draw, publish, place, appeals, close.
+
+    ``draw`` and ``place`` need ``sources``; ``place`` takes a ``mechanism``.
+    """
+    return run_step(request, conn, user, code, step, body.sources, body.mechanism)
+
+
+def run_step(request: Request, conn: Connection, user: Principal, code: str, step: str,
+             sources: list[str], mechanism: str) -> dict[str, Any]:
+    home = settings_of(request).home
+    if step == "open":
+        return service.open_application(conn, actor=user, campaign=code)
+    if step == "freeze":
+        return service.freeze(conn, actor=user, campaign=code, home=home)
+    if step == "draw":
+        return service.draw(conn, actor=user, campaign=code, sources=sources, home=home)
+    if step == "publish":
+        return service.publish(conn, actor=user, campaign=code)
+    if step == "place":
+        return service.place(conn, actor=user, campaign=code, sources=sources, home=home, mechanism=mechanism)
+    if step == "appeals":
+        return service.open_appeals(conn, actor=user, campaign=code)
+    return service.close(conn, actor=user, campaign=code)
+
+
+@router.post("/campaigns/{code}/appeals", status_code=201, responses=CONFLICT)
+def file_appeal(conn: Conn, user: User, code: str, body: AppealIn) -> dict[str, Any]:
+    appeal_id = service.file_appeal(conn, actor=user, campaign=code, number=body.number, reason=body.reason)
+    return {"id": appeal_id}
+
+
+@router.post("/appeals/{appeal_id}/decision", responses=CONFLICT)
+def decide_appeal(conn: Conn, user: User, appeal_id: Annotated[int, Path(ge=1, le=2**31)],
+                  body: DecisionIn) -> dict[str, Any]:
+    return service.decide_appeal(conn, actor=user, appeal_id=appeal_id, decision=body.decision,
+                                 note=body.note)
+
+
+# ---------------------------------------------------------------- public
+
+
+@router.get("/public/{code}")
+def public_results(conn: Conn, user: MaybeUser, code: str,
+                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                   limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 200) -> dict[str, Any]:
+    """No login: digests, seed sources, seed, cutoffs and the masked list once results are published."""
+    return {**queries.campaign(conn, code=code),
+            "results": queries.masked_results(conn, code=code, offset=offset, limit=limit)}
+
+
+@router.get("/public/{code}/proof/{stage}/{name:path}", response_class=FileResponse)
+def proof_file(conn: Conn, user: MaybeUser, code: str, stage: Literal["lottery", "placement"],
+               name: str) -> Response:
+    """A file of a published proof bundle: results.csv, cutoffs.csv, manifest.json, inputs/…"""
+    path = queries.bundle_file(conn, code=code, stage=stage, name=name)
+    media = {".json": "application/json", ".csv": "text/csv"}.get(path.suffix, "text/plain")
+    return FileResponse(path, media_type=f"{media}; charset=utf-8", filename=path.name)
+
+
+@router.post("/public/{code}/lookup", responses=THROTTLED)
+def lookup(request: Request, conn: Conn, user: MaybeUser, code: str, body: LookupIn) -> Any:
+    """No login: a family's application by its number and the child's date of birth (throttled)."""
+    found = family_lookup(request, conn, code, body.number, body.birth_date)
+    return respond(request, found) if isinstance(found, JiaoweiError) else found
+
+
+def family_lookup(request: Request, conn: Connection, code: str, number: str,
+                  birth_date: str) -> dict[str, Any] | JiaoweiError:
+    """The lookup, with failures recorded in their own transaction (as failed logins are)."""
+    settings = settings_of(request)
+    try:
+        found = queries.lookup(conn, code=code, number=number, birth_date=birth_date,
+                               secret_key=settings.secret_key, max_failures=settings.login_max_failures,
+                               window_minutes=settings.login_window_minutes)
+    except (NotFound, TooManyAttempts) as error:
+        with request.app.state.db.transaction() as other:
+            queries.record_lookup(other, code=code, number=number, succeeded=False)
+        return error
+    queries.record_lookup(conn, code=code, number=number, succeeded=True)
+    return found
+

@@ -1,0 +1,160 @@
+"""Admissions pages: campaigns for staff; published results and the family lookup for everyone.
+
+The public pages (``/admissions/public``, ``…/results``, ``…/lookup``) need no login.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection
+
+from jiaowei.admissions import queries, service
+from jiaowei.admissions.api import family_lookup, run_step
+from jiaowei.admissions.model import Mechanism
+from jiaowei.auth.model import Action, Principal
+from jiaowei.errors import JiaoweiError, NotFound, Problem, ValidationError
+from jiaowei.web.deps import Conn, MaybeUser, User
+from jiaowei.web.forms import N_, Form, problems_by_field, see_other
+from jiaowei.web.render import page
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 100
+STATUSES = {
+    "registration": N_("Registration"), "application": N_("Application"), "frozen": N_("Frozen"),
+    "drawn": N_("Drawn"), "published": N_("Published"), "placement": N_("Placement"),
+    "appeals": N_("Appeals"), "closed": N_("Closed"),
+}
+STAGES = {"primary_1": N_("Primary grade 1"), "junior_6": N_("Junior high grade 6"),
+          "childcare": N_("Childcare (托育)"), "after_school": N_("After-school service (课后服务)")}
+APPLICANT_STATUSES = {
+    "registered": N_("Registered"), "applied": N_("Applied"), "admitted": N_("Admitted"),
+    "not_admitted": N_("Not admitted"), "placed": N_("Placed"), "unplaced": N_("Not placed"),
+}
+MECHANISMS = {Mechanism.CHOICE_ROUNDS.value: N_("Choice rounds (志愿 rounds)"),
+              Mechanism.DEFERRED_ACCEPTANCE.value: N_("Deferred acceptance")}
+# The step each stage offers next: (step, button label, needs seed sources)
+NEXT_STEP = {
+    "registration": ("open", N_("Open applications"), False),
+    "application": ("freeze", N_("Freeze the pool and publish its digest"), False),
+    "frozen": ("draw", N_("Draw on the published seed sources"), True),
+    "drawn": ("publish", N_("Publish the results to families"), False),
+    "published": ("place", N_("Place those not admitted (统筹)"), True),
+    "placement": ("appeals", N_("Open appeals"), False),
+    "appeals": ("close", N_("Close the campaign"), False),
+}
+
+
+def _labels() -> dict[str, Any]:
+    return {"statuses": STATUSES, "stages": STAGES, "applicant_statuses": APPLICANT_STATUSES,
+            "mechanisms": MECHANISMS, "order": service.STATUSES}
+
+
+def _render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    error = context.get("error")
+    return page(request, template, {**_labels(), "errors": problems_by_field(error), "active": "admissions",
+                                    **context}, status)
+
+
+# ---------------------------------------------------------------- public
+
+
+@router.get("/admissions/public", response_class=HTMLResponse)
+def public_index(request: Request, conn: Conn, user: MaybeUser) -> HTMLResponse:
+    """Every campaign, with links to its published results and to the family lookup."""
+    return _render(request, "admissions_public.html", {"campaigns": queries.list_campaigns(conn)})
+
+
+@router.get("/admissions/{code}/results", response_class=HTMLResponse)
+def public_results(request: Request, conn: Conn, user: MaybeUser, code: str,
+                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> HTMLResponse:
+    """Digests, seed, cutoffs per school and the masked list (pseudonymous ids only)."""
+    campaign = queries.campaign(conn, code=code)
+    listed = queries.masked_results(conn, code=code, offset=offset, limit=PAGE_SIZE * 2)
+    return _render(request, "admissions_results.html", {"c": campaign, "listed": listed})
+
+
+@router.get("/admissions/{code}/lookup", response_class=HTMLResponse)
+def lookup_form(request: Request, conn: Conn, user: MaybeUser, code: str) -> HTMLResponse:
+    campaign = queries.campaign(conn, code=code)
+    return _render(request, "admissions_lookup.html", {"c": campaign, "values": {}})
+
+
+@router.post("/admissions/{code}/lookup", response_class=HTMLResponse)
+def lookup(request: Request, conn: Conn, user: MaybeUser, code: str, form: Form) -> HTMLResponse:
+    """A family's own application: lottery number, cutoffs of the schools chosen, result, proof."""
+    campaign = queries.campaign(conn, code=code)
+    values = {"number": form.get("number", "").strip()[:20], "birth_date": form.get("birth_date", "").strip()}
+    found = family_lookup(request, conn, code, values["number"], values["birth_date"][:10])
+    if isinstance(found, JiaoweiError):
+        return _render(request, "admissions_lookup.html", {"c": campaign, "values": values, "failed": found},
+                       status=found.status)
+    return _render(request, "admissions_lookup.html", {"c": campaign, "values": values, "found": found})
+
+
+# ---------------------------------------------------------------- staff
+
+
+@router.get("/admissions", response_class=HTMLResponse)
+def campaigns(request: Request, conn: Conn, user: User) -> HTMLResponse:
+    return _render(request, "admissions.html", {"campaigns": queries.list_campaigns(conn), "values": {},
+                                                "may_write": user.may(Action.DATA_CAPTURE)})
+
+
+@router.post("/admissions")
+def create(request: Request, conn: Conn, user: User, form: Form) -> Response:
+    try:
+        with conn.begin_nested():
+            spec = service.CampaignSpec(
+                code=form.get("code", "").strip(), year=_int(form.get("year"), "year"),
+                stage=form.get("stage", ""), title_zh=form.get("title_zh", ""),
+                title_en=form.get("title_en", ""), organiser=form.get("organiser", "").strip(),
+                max_choices=_int(form.get("max_choices"), "max_choices"),
+                mechanism=form.get("mechanism", Mechanism.CHOICE_ROUNDS.value))
+            service.create_campaign(conn, actor=user, spec=spec)
+    except ValidationError as error:
+        return _render(request, "admissions.html", {"campaigns": queries.list_campaigns(conn), "values": form,
+                                                    "may_write": True, "error": error}, status=error.status)
+    return see_other(f"/admissions/{spec.code}")
+
+
+def _int(value: str | None, field: str) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        raise ValidationError("Not a whole number.", [
+            Problem("not a whole number", field=field, value=value, expected="e.g. 2020")]) from None
+
+
+@router.get("/admissions/{code}", response_class=HTMLResponse)
+def campaign_page(request: Request, conn: Conn, user: User, code: str,
+                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> HTMLResponse:
+    """The campaign's stages, next step, schools, and its applicants in the viewer's scope."""
+    return _campaign(request, conn, user, code, offset, {})
+
+
+def _campaign(request: Request, conn: Connection, user: Principal, code: str, offset: int,
+              extra: dict[str, Any], status: int = 200) -> HTMLResponse:
+    campaign = queries.campaign(conn, code=code)
+    people = queries.staff_results(conn, principal=user, code=code, offset=offset, limit=PAGE_SIZE,
+                                   secret_key=request.app.state.settings.secret_key)
+    return _render(request, "admissions_campaign.html", {
+        "c": campaign, "people": people, "next_step": NEXT_STEP.get(campaign["status"]),
+        "may_write": user.may(Action.DATA_CAPTURE), "values": {}, **extra}, status)
+
+
+@router.post("/admissions/{code}/steps/{step}")
+def step(request: Request, conn: Conn, user: User, code: str, step: str, form: Form) -> Response:
+    """Take the campaign's next step from its page; sources one per line."""
+    sources = form.get("sources", "").splitlines()
+    try:
+        with conn.begin_nested():
+            if step not in {s for s, _label, _seed in NEXT_STEP.values()}:
+                raise NotFound(f"No step {step!r}.")
+            run_step(request, conn, user, code, step, sources, form.get("mechanism", "choice-rounds"))
+    except ValidationError as error:
+        return _campaign(request, conn, user, code, 0, {"error": error, "values": form}, error.status)
+    return see_other(f"/admissions/{code}")

@@ -1,0 +1,252 @@
+"""Reading campaigns: what the public sees, what a family sees, what staff in scope see.
+
+The public sees digests, seeds, cutoffs and a masked list (pseudonymous ids only) once the
+results are published. A family sees its own application after giving its number and the
+child's date of birth; failed lookups are throttled per application number. Staff see the
+applicants of the districts in their scope, with names and ID numbers unless they are viewers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from jiaowei.admissions import crypto
+from jiaowei.admissions.service import PUBLISHED, campaign_row
+from jiaowei.admissions.store import (
+    applicants,
+    campaign_schools,
+    campaigns,
+    choices,
+    cutoffs,
+    lookup_attempts,
+    results,
+)
+from jiaowei.auth.model import Action, Principal, Role
+from jiaowei.auth.scope import in_scope, require_action
+from jiaowei.errors import NotFound, TooManyAttempts
+from jiaowei.registry import store as registry_store
+
+BUNDLE_FILES = ("results.csv", "cutoffs.csv", "manifest.json", "transcript.txt", "inputs/case.json",
+                "inputs/schools.csv", "inputs/applicants.csv", "inputs/priorities.csv", "inputs/seed.json")
+NOT_FOUND = "No application matches this number and date of birth."
+MAX_PAGE = 500
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def unit_names(conn: Connection, ids: set[int]) -> dict[int, dict[str, str]]:
+    """The newest names of units, by id."""
+    versions = registry_store.unit_versions
+    found: dict[int, dict[str, str]] = {}
+    wanted = sorted(ids)
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(select(versions.c.unit_id, versions.c.name_zh, versions.c.name_en,
+                                   registry_store.units.c.code)
+                            .join(registry_store.units, registry_store.units.c.id == versions.c.unit_id)
+                            .where(versions.c.unit_id.in_(wanted[start:start + 500]))
+                            .order_by(versions.c.valid_from))
+        for r in rows:
+            found[r.unit_id] = {"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en}
+    return found
+
+
+def list_campaigns(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(campaigns).order_by(campaigns.c.year.desc(), campaigns.c.code)).all()
+    counts: dict[int, int] = dict(conn.execute(select(applicants.c.campaign_id, func.count()).group_by(
+        applicants.c.campaign_id)).all())
+    return [{"code": r.code, "year": r.year, "stage": r.stage, "title_zh": r.title_zh, "title_en": r.title_en,
+             "status": r.status, "applicants": counts.get(r.id, 0), "synthetic": r.synthetic} for r in rows]
+
+
+def campaign(conn: Connection, *, code: str) -> dict[str, Any]:
+    """Everything about a campaign that is public at its stage (no applicant, no identity)."""
+    row = campaign_row(conn, code)
+    published = row.status in PUBLISHED
+    schools = conn.execute(select(campaign_schools).where(campaign_schools.c.campaign_id == row.id)
+                           .order_by(campaign_schools.c.kind, campaign_schools.c.school_id)).all()
+    names = unit_names(conn, {s.unit_id for s in schools} | {row.organiser_id})
+    cut = _cutoffs(conn, row.id) if published else {}
+    listed = []
+    for s in schools:
+        stage = "lottery" if s.kind == "private" else "placement"
+        listed.append({"school_id": s.school_id, "kind": s.kind, "capacity": s.capacity, "program": s.program,
+                       "districts": list(s.districts or []), **names[s.unit_id],
+                       "cutoff": cut.get((stage, s.school_id))})
+    private = [s for s in listed if s["kind"] == "private"]
+    drawn = [s for s in private if s["cutoff"] and s["cutoff"]["turned_away"] > 0]
+    return {
+        "code": row.code, "year": row.year, "stage": row.stage, "title_zh": row.title_zh,
+        "title_en": row.title_en, "status": row.status, "max_choices": row.max_choices,
+        "mechanism": row.mechanism, "multiples": row.multiples, "synthetic": row.synthetic,
+        "organiser": names[row.organiser_id], "fallback": dict(row.fallback or {}),
+        "pool_digest": row.pool_digest, "seed_sources": row.seed_sources, "seed": row.seed,
+        "placement_digest": row.placement_digest, "placement_sources": row.placement_sources,
+        "placement_seed": row.placement_seed, "published": published, "schools": listed,
+        "applicants": conn.scalar(select(func.count()).select_from(applicants).where(
+            applicants.c.campaign_id == row.id)),
+        "lottery_schools": len(drawn) if published else None, "private_schools": len(private),
+        "lottery_share": round(100 * len(drawn) / len(private), 2) if published and private else None,
+        "bundles": {"lottery": _files(row.bundle) if published else [],
+                    "placement": _files(row.placement_bundle) if published else []},
+        "dates": {k: getattr(row, f"{k}_at").isoformat() if getattr(row, f"{k}_at") else None
+                  for k in ("created", "frozen", "drawn", "published", "placed", "closed")},
+    }
+
+
+def _files(bundle: str | None) -> list[str]:
+    return [name for name in BUNDLE_FILES if bundle and (Path(bundle) / name).is_file()]
+
+
+def _cutoffs(conn: Connection, campaign_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = conn.execute(select(cutoffs).where(cutoffs.c.campaign_id == campaign_id))
+    return {(r.stage, r.school_id): {"capacity": r.capacity, "admitted": r.admitted, "last_tier": r.last_tier,
+                                     "last_lottery_rank": r.last_lottery_rank, "turned_away": r.turned_away}
+            for r in rows}
+
+
+def masked_results(conn: Connection, *, code: str, offset: int = 0, limit: int = 200) -> dict[str, Any]:
+    """The published list: pseudonymous id, lottery rank, placed or not. Nothing before publication."""
+    row = campaign_row(conn, code)
+    if row.status not in PUBLISHED:
+        return {"items": [], "total": 0, "offset": offset, "limit": limit}
+    query = (select(applicants.c.applicant_id, results.c.lottery_rank, results.c.school_id)
+             .join(results, results.c.applicant_pk == applicants.c.id)
+             .where(applicants.c.campaign_id == row.id, results.c.stage == "lottery"))
+    total = conn.scalar(select(func.count()).select_from(query.subquery()))
+    items = [{"applicant_id": r.applicant_id, "lottery_rank": r.lottery_rank,
+              "admitted": r.school_id is not None}
+             for r in conn.execute(query.order_by(results.c.lottery_rank).offset(offset).limit(limit))]
+    return {"items": items, "total": total, "offset": offset, "limit": limit}
+
+
+def bundle_file(conn: Connection, *, code: str, stage: str, name: str) -> Path:
+    """A file of a published proof bundle, by its name in the bundle."""
+    row = campaign_row(conn, code)
+    bundle = {"lottery": row.bundle, "placement": row.placement_bundle}.get(stage)
+    if row.status not in PUBLISHED or not bundle or name not in BUNDLE_FILES:
+        raise NotFound(f"No file {name!r} in a published proof bundle of {code}.")
+    path = Path(bundle) / name
+    if not path.is_file():
+        raise NotFound(f"No file {name!r} in a published proof bundle of {code}.")
+    return path
+
+
+# ---------------------------------------------------------------- staff
+
+
+def staff_results(conn: Connection, *, principal: Principal, code: str, secret_key: str, offset: int = 0,
+                  limit: int = 100) -> dict[str, Any]:
+    """Applicants of the districts in the principal's view scope, with identities unless a viewer."""
+    require_action(principal, Action.VIEW)
+    row = campaign_row(conn, code)
+    districts = visible_districts(conn, principal, row.id)
+    identities = principal.role is not Role.VIEWER
+    lottery, placement = results.alias("lottery"), results.alias("placement")
+    query = (select(applicants, lottery.c.lottery_rank, lottery.c.school_id.label("admitted_to"),
+                    lottery.c.choice_rank, placement.c.school_id.label("placed_at"))
+             .outerjoin(lottery, (lottery.c.applicant_pk == applicants.c.id) & (lottery.c.stage == "lottery"))
+             .outerjoin(placement, (placement.c.applicant_pk == applicants.c.id)
+                        & (placement.c.stage == "placement"))
+             .where(applicants.c.campaign_id == row.id, applicants.c.district_id.in_(sorted(districts))))
+    total = conn.scalar(select(func.count()).select_from(query.subquery()))
+    rows = conn.execute(query.order_by(lottery.c.lottery_rank.nulls_last(), applicants.c.number)
+                        .offset(offset).limit(limit)).all()
+    chosen = _choices(conn, [r.id for r in rows])
+    items = [{
+        "number": r.number, "applicant_id": r.applicant_id, "district": districts[r.district_id],
+        "name": crypto.unseal(secret_key, r.name_sealed) if identities else None,
+        "id_number": crypto.unseal(secret_key, r.id_number_sealed) if identities else None,
+        "residence_tier": r.residence_tier, "catchment": r.catchment, "group_id": r.group_id,
+        "choices": chosen.get(r.id, []), "status": r.status, "lottery_rank": r.lottery_rank,
+        "admitted_to": r.admitted_to, "choice_rank": r.choice_rank, "placed_at": r.placed_at,
+    } for r in rows]
+    return {"items": items, "total": total, "offset": offset, "limit": limit, "identities": identities}
+
+
+def visible_districts(conn: Connection, principal: Principal, campaign_id: int) -> dict[int, str]:
+    """The districts of this campaign's applicants that the principal may view: id → code."""
+    ids = set(conn.scalars(select(applicants.c.district_id).where(applicants.c.campaign_id == campaign_id)
+                           .distinct()))
+    day = dt.date.today()
+    codes = dict(conn.execute(select(registry_store.units.c.id, registry_store.units.c.code).where(
+        registry_store.units.c.id.in_(sorted(ids)))).all()) if ids else {}
+    visible = {}
+    for unit_id in ids:
+        path = registry_store.last_path(conn, unit_id, day)
+        if path and in_scope(conn, principal, Action.VIEW, path, day):
+            visible[unit_id] = codes[unit_id]
+    return visible
+
+
+def _choices(conn: Connection, pks: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    if pks:
+        for pk, school in conn.execute(select(choices.c.applicant_pk, choices.c.school_id)
+                                       .where(choices.c.applicant_pk.in_(pks)).order_by(choices.c.rank)):
+            found.setdefault(pk, []).append(school)
+    return found
+
+
+# ---------------------------------------------------------------- families
+
+
+def check_lookup_throttle(conn: Connection, *, code: str, number: str, max_failures: int,
+                          window_minutes: int) -> None:
+    since = _now() - dt.timedelta(minutes=window_minutes)
+    failures = conn.scalar(select(func.count()).select_from(lookup_attempts).where(
+        lookup_attempts.c.campaign_id == _campaign_id(conn, code), lookup_attempts.c.number == number[:20],
+        lookup_attempts.c.succeeded.is_(False), lookup_attempts.c.at >= since))
+    if (failures or 0) >= max_failures:
+        raise TooManyAttempts(f"Too many failed look-ups of application {number[:20]!r}; "
+                              f"try again in {window_minutes} minutes.")
+
+
+def _campaign_id(conn: Connection, code: str) -> int:
+    return int(conn.scalar(select(campaigns.c.id).where(campaigns.c.code == code)) or 0)
+
+
+def record_lookup(conn: Connection, *, code: str, number: str, succeeded: bool) -> None:
+    conn.execute(insert(lookup_attempts).values(campaign_id=_campaign_id(conn, code), number=number[:20],
+                                                succeeded=succeeded, at=_now()))
+
+
+def lookup(conn: Connection, *, code: str, number: str, birth_date: str, secret_key: str,
+           max_failures: int = 5, window_minutes: int = 15) -> dict[str, Any]:
+    """A family's own application. Any mismatch is the same generic NotFound; the caller records it."""
+    check_lookup_throttle(conn, code=code, number=number, max_failures=max_failures,
+                          window_minutes=window_minutes)
+    row = conn.execute(select(campaigns).where(campaigns.c.code == code)).first()
+    person = row and conn.execute(select(applicants).where(applicants.c.campaign_id == row.id,
+                                                           applicants.c.number == number.strip())).first()
+    expected = person.birth_check if person else crypto.birth_check(secret_key, "-", "-")
+    given = crypto.birth_check(secret_key, number.strip(), birth_date.strip())
+    if not crypto.same(expected, given) or not person:
+        raise NotFound(NOT_FOUND)
+    return _family_view(conn, row, person)
+
+
+def _family_view(conn: Connection, row: Any, person: Any) -> dict[str, Any]:
+    published = row.status in PUBLISHED
+    summary = campaign(conn, code=row.code)
+    schools = {s["school_id"]: s for s in summary["schools"]}
+    mine = {r.stage: r for r in conn.execute(select(results).where(results.c.applicant_pk == person.id))}
+    listed = _choices(conn, [person.id]).get(person.id, [])
+    lottery = mine.get("lottery") if published else None
+    placement = mine.get("placement") if published else None
+    return {
+        "campaign": summary, "number": person.number, "applicant_id": person.applicant_id,
+        "status": person.status if published else ("applied" if listed else "registered"),
+        "choices": [{"rank": n, **schools[s]} for n, s in enumerate(listed, start=1)],
+        "lottery_rank": lottery.lottery_rank if lottery else None,
+        "lottery_value": lottery.lottery_value if lottery else None,
+        "admitted_to": schools.get(lottery.school_id) if lottery and lottery.school_id else None,
+        "choice_rank": lottery.choice_rank if lottery else None,
+        "placement_rank": placement.lottery_rank if placement else None,
+        "placed_at": schools.get(placement.school_id) if placement and placement.school_id else None,
+    }

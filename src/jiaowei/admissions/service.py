@@ -1,0 +1,536 @@
+"""Admissions campaigns: registration → application → frozen → drawn → published → placement
+→ appeals → closed.
+
+Every function takes keyword arguments, acts for a principal, writes the audit log and never
+commits. Campaign steps need capture scope over the organising unit; applicants and their
+choices need capture scope over the applicant's district. The draw and the placement run the
+published algorithm through :mod:`jiaowei.admissions.case`, which writes a proof bundle that
+anyone can re-check with ``jiaowei lottery verify``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from jiaowei.admissions import case, crypto, drawing
+from jiaowei.admissions.model import Mechanism, Multiples
+from jiaowei.admissions.store import (
+    appeals,
+    applicants,
+    campaign_schools,
+    campaigns,
+    choices,
+)
+from jiaowei.audit import service as audit
+from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_unit
+from jiaowei.db.engine import inserted_id
+from jiaowei.errors import Conflict, NotFound, Problem, ValidationError
+from jiaowei.registry import store as registry_store
+
+STATUSES = ("registration", "application", "frozen", "drawn", "published", "placement", "appeals", "closed")
+STAGES = ("primary_1", "junior_6", "childcare", "after_school")
+KINDS = ("private", "public")
+PUBLISHED = frozenset(STATUSES[STATUSES.index("published"):])
+OPEN_FOR_APPLICANTS = frozenset({"registration", "application"})
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ID_NUMBER = re.compile(r"^[0-9]{6,17}[0-9Xx]$")
+DEFAULT_TIER = drawing.DEFAULT_TIER
+MAX_CHOICES = 15
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+def campaign_row(conn: Connection, code: str) -> Any:
+    row = conn.execute(select(campaigns).where(campaigns.c.code == code)).first()
+    if row is None:
+        raise NotFound(f"No admissions campaign with code {code!r}.")
+    return row
+
+
+def _unit_id(conn: Connection, code: str, field: str) -> int:
+    unit_id = registry_store.unit_id_for(conn, code)
+    if unit_id is None:
+        raise NotFound(f"No unit with code {code!r}.", [Problem("no such unit", field=field, value=code)])
+    return unit_id
+
+
+def require_organiser(conn: Connection, actor: Principal, campaign: Any) -> None:
+    code = conn.scalar(select(registry_store.units.c.code).where(registry_store.units.c.id ==
+                                                                 campaign.organiser_id))
+    require_unit(conn, actor, Action.DATA_CAPTURE, campaign.organiser_id, _today(), str(code))
+
+
+def _require_status(campaign: Any, allowed: Iterable[str], step: str) -> None:
+    allowed = tuple(allowed)
+    if campaign.status not in allowed:
+        raise Conflict(f"Campaign {campaign.code} is at the stage {campaign.status!r}; {step} is possible "
+                       f"only at {' or '.join(repr(a) for a in allowed)}.")
+
+
+def _set_status(conn: Connection, campaign: Any, status: str, **values: Any) -> None:
+    conn.execute(update(campaigns).where(campaigns.c.id == campaign.id).values(status=status, **values))
+
+
+# ---------------------------------------------------------------- campaigns and schools
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    code: str
+    year: int
+    stage: str
+    title_zh: str
+    title_en: str
+    organiser: str
+    max_choices: int = 3
+    mechanism: str = Mechanism.CHOICE_ROUNDS.value
+    multiples: str = Multiples.TOGETHER.value
+    synthetic: bool = False
+
+
+def _spec_problems(spec: CampaignSpec) -> list[Problem]:
+    checks = [
+        (CODE.match(spec.code), "invalid code", "code", spec.code, "letters, digits, _ . - (at most 64)"),
+        (2000 <= spec.year <= 2100, "year out of range", "year", spec.year, "2000 to 2100"),
+        (spec.stage in STAGES, "unknown stage", "stage", spec.stage, ", ".join(STAGES)),
+        (spec.title_zh.strip(), "title missing", "title_zh", spec.title_zh, "a Chinese title"),
+        (spec.title_en.strip(), "title missing", "title_en", spec.title_en, "an English title"),
+        (1 <= spec.max_choices <= MAX_CHOICES, "out of range", "max_choices", spec.max_choices,
+         f"1 to {MAX_CHOICES}"),
+        (spec.mechanism in set(Mechanism), "unknown mechanism", "mechanism", spec.mechanism,
+         ", ".join(Mechanism)),
+        (spec.multiples in set(Multiples), "unknown rule", "multiples", spec.multiples, ", ".join(Multiples)),
+    ]
+    return [Problem(m, field=f, value=v, expected=e) for ok, m, f, v, e in checks if not ok]
+
+
+def create_campaign(conn: Connection, *, actor: Principal, spec: CampaignSpec) -> dict[str, Any]:
+    if problems := _spec_problems(spec):
+        raise ValidationError("The campaign cannot be created.", problems)
+    organiser_id = _unit_id(conn, spec.organiser, "organiser")
+    require_unit(conn, actor, Action.DATA_CAPTURE, organiser_id, _today(), spec.organiser)
+    if conn.scalar(select(campaigns.c.id).where(campaigns.c.code == spec.code)) is not None:
+        raise Conflict(f"A campaign with code {spec.code!r} already exists.")
+    values = {**spec.__dict__, "organiser_id": organiser_id}
+    del values["organiser"]
+    conn.execute(insert(campaigns).values(**values, status="registration", fallback={},
+                                          created_at=_now()))
+    audit.record(conn, actor=actor.username, action="campaign.create", entity="campaign",
+                 entity_key=spec.code, after=audit.jsonable(spec.__dict__))
+    return {"code": spec.code, "status": "registration"}
+
+
+@dataclass(frozen=True)
+class SchoolSpec:
+    unit: str
+    capacity: int
+    kind: str = "private"
+    program: str = ""
+    districts: tuple[str, ...] = ()
+
+
+def add_schools(conn: Connection, *, actor: Principal, campaign: str,
+                schools: Sequence[SchoolSpec]) -> list[str]:
+    """Add schools (or programs of a school) with their capacities; returns their ids in the case."""
+    row = campaign_row(conn, campaign)
+    require_organiser(conn, actor, row)
+    _require_status(row, OPEN_FOR_APPLICANTS, "adding schools")
+    known = set(conn.scalars(select(campaign_schools.c.school_id).where(
+        campaign_schools.c.campaign_id == row.id)))
+    ids = registry_store.unit_ids_for(conn, [s.unit for s in schools]
+                                      + [d for s in schools for d in s.districts])
+    problems, rows = [], []
+    for n, school in enumerate(schools, start=1):
+        school_id = school.unit + (f"/{school.program}" if school.program else "")
+        problems += _school_problems(n, school, school_id, ids, known)
+        known.add(school_id)
+        rows.append({"campaign_id": row.id, "school_id": school_id, "unit_id": ids.get(school.unit),
+                     "kind": school.kind, "capacity": school.capacity, "program": school.program,
+                     "districts": sorted(school.districts)})
+    if problems:
+        raise ValidationError("The schools cannot be added.", problems)
+    for unit_id, school in zip([r["unit_id"] for r in rows], schools, strict=True):
+        require_unit(conn, actor, Action.VIEW, unit_id, _today(), school.unit)
+        for district in school.districts:
+            require_unit(conn, actor, Action.VIEW, ids[district], _today(), district)
+    if rows:
+        conn.execute(insert(campaign_schools), rows)
+    audit.record_many(conn, actor=actor.username, entries=[
+        {"action": "campaign.school_add", "entity": "campaign", "entity_key": campaign,
+         "after": {k: v for k, v in r.items() if k not in ("campaign_id", "unit_id")}} for r in rows])
+    return [r["school_id"] for r in rows]
+
+
+def _school_problems(n: int, school: SchoolSpec, school_id: str, ids: dict[str, int],
+                     known: set[str]) -> list[Problem]:
+    found = []
+    if school.unit not in ids:
+        found.append(Problem("no such unit", row=n, field="unit", value=school.unit))
+    found += [Problem("no such district", row=n, field="districts", value=d) for d in school.districts
+              if d not in ids]
+    if not 0 <= school.capacity <= 100_000:
+        found.append(Problem("capacity out of range", row=n, field="capacity", value=school.capacity,
+                             expected="0 to 100000"))
+    if school.kind not in KINDS:
+        found.append(Problem("unknown kind", row=n, field="kind", value=school.kind,
+                             expected="private, public"))
+    if school.program and not CODE.match(school.program):
+        found.append(Problem("invalid program", row=n, field="program", value=school.program,
+                             expected="letters, digits, _ . -"))
+    if school_id in known:
+        found.append(Problem("already in the campaign", row=n, field="unit", value=school_id))
+    return found
+
+
+def set_fallback(conn: Connection, *, actor: Principal, campaign: str, district: str,
+                 schools: Sequence[str]) -> list[str]:
+    """The district's fallback order of public schools for placement (统筹)."""
+    row = campaign_row(conn, campaign)
+    require_organiser(conn, actor, row)
+    _require_status(row, OPEN_FOR_APPLICANTS | {"frozen", "drawn", "published"}, "setting a fallback order")
+    require_unit(conn, actor, Action.VIEW, _unit_id(conn, district, "district"), _today(), district)
+    public = _school_kinds(conn, row.id)
+    bad = [Problem("not a public school of this campaign", field="schools", value=s) for s in schools
+           if public.get(s) != "public"]
+    if bad or len(set(schools)) != len(schools):
+        raise ValidationError("The fallback order is not valid.", bad or [
+            Problem("a school is listed twice", field="schools", expected="each school once")])
+    fallback = {**dict(row.fallback or {}), district: list(schools)}
+    conn.execute(update(campaigns).where(campaigns.c.id == row.id).values(fallback=fallback))
+    audit.record(conn, actor=actor.username, action="campaign.fallback", entity="campaign",
+                 entity_key=campaign,
+                 before=(row.fallback or {}).get(district), after=list(schools), note=district)
+    return list(schools)
+
+
+def _school_kinds(conn: Connection, campaign_id: int) -> dict[str, str]:
+    return dict(conn.execute(select(campaign_schools.c.school_id, campaign_schools.c.kind).where(
+        campaign_schools.c.campaign_id == campaign_id)).all())
+
+
+# ---------------------------------------------------------------- applicants
+
+
+@dataclass(frozen=True)
+class ApplicantSpec:
+    name: str
+    id_number: str
+    birth_date: dt.date
+    district: str
+    residence_tier: int = 1
+    catchment: str = ""
+    group_id: str = ""
+    choices: tuple[str, ...] = ()
+    synthetic: bool = False
+
+
+@dataclass
+class _Registration:
+    campaign: Any
+    kinds: dict[str, str]
+    districts: dict[str, int]
+    numbers: set[str] = field(default_factory=set)
+    pseudonyms: set[str] = field(default_factory=set)
+
+
+def _fresh(taken: set[str], make: Any) -> str:
+    while (value := make()) in taken:
+        pass
+    taken.add(value)
+    return str(value)
+
+
+def register_applicants(conn: Connection, *, actor: Principal, campaign: str, secret_key: str,
+                        people: Sequence[ApplicantSpec]) -> list[dict[str, str]]:
+    """Register applicants (with their choices, if any); returns each one's number and pseudonymous id."""
+    row = campaign_row(conn, campaign)
+    _require_status(row, OPEN_FOR_APPLICANTS, "registering applicants")
+    if any(p.choices for p in people):
+        _require_status(row, {"application"}, "submitting choices")
+    reg = _Registration(row, _school_kinds(conn, row.id),
+                        registry_store.unit_ids_for(conn, sorted({p.district for p in people})))
+    problems = [p for n, person in enumerate(people, start=1) for p in _person_problems(n, person, reg)]
+    if problems:
+        raise ValidationError("The applicants cannot be registered.", problems)
+    for district, district_id in reg.districts.items():
+        require_unit(conn, actor, Action.DATA_CAPTURE, district_id, _today(), district)
+    existing = conn.execute(select(applicants.c.number, applicants.c.applicant_id).where(
+        applicants.c.campaign_id == row.id)).all()
+    reg.numbers, reg.pseudonyms = {r.number for r in existing}, {r.applicant_id for r in existing}
+    made = [_applicant_row(reg, person, secret_key) for person in people]
+    if made:
+        conn.execute(insert(applicants), made)
+    pks = _pks(conn, row.id, [m["number"] for m in made])
+    choice_rows = [{"applicant_pk": pks[m["number"]], "rank": rank, "school_id": school}
+                   for m, person in zip(made, people, strict=True)
+                   for rank, school in enumerate(person.choices, start=1)]
+    if choice_rows:
+        conn.execute(insert(choices), choice_rows)
+    audit.record_many(conn, actor=actor.username, entries=[
+        {"action": "applicant.register", "entity": "applicant", "entity_key": f"{campaign}/{m['number']}",
+         "after": {"applicant_id": m["applicant_id"], "district": person.district,
+                   "residence_tier": person.residence_tier, "catchment": person.catchment,
+                   "group_id": person.group_id, "choices": list(person.choices)},
+         "note": "personal data sealed; not in the log"} for m, person in zip(made, people, strict=True)])
+    return [{"number": m["number"], "applicant_id": m["applicant_id"]} for m in made]
+
+
+def _pks(conn: Connection, campaign_id: int, numbers: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(numbers), 500):
+        found.update(conn.execute(select(applicants.c.number, applicants.c.id).where(
+            applicants.c.campaign_id == campaign_id,
+            applicants.c.number.in_(numbers[start:start + 500]))).all())
+    return found
+
+
+def _applicant_row(reg: _Registration, person: ApplicantSpec, secret_key: str) -> dict[str, Any]:
+    number = _fresh(reg.numbers, lambda: str(10**9 + secrets.randbelow(9 * 10**9)))
+    return {
+        "campaign_id": reg.campaign.id, "number": number,
+        "applicant_id": _fresh(reg.pseudonyms, lambda: "A" + secrets.token_hex(6).upper()),
+        "name_sealed": crypto.seal(secret_key, person.name.strip()),
+        "id_number_sealed": crypto.seal(secret_key, person.id_number.strip().upper()),
+        "birth_check": crypto.birth_check(secret_key, number, person.birth_date.isoformat()),
+        "district_id": reg.districts[person.district], "residence_tier": person.residence_tier,
+        "catchment": person.catchment, "group_id": person.group_id,
+        "status": "applied" if person.choices else "registered", "synthetic": person.synthetic,
+        "created_at": _now(),
+    }
+
+
+def _person_problems(n: int, person: ApplicantSpec, reg: _Registration) -> list[Problem]:
+    found = []
+    if not 0 < len(person.name.strip()) <= 100:
+        found.append(Problem("name missing or too long", row=n, field="name", expected="1 to 100 characters"))
+    if not ID_NUMBER.match(person.id_number.strip()):
+        found.append(Problem("invalid ID number", row=n, field="id_number",
+                             expected="7 to 18 digits, the last may be X"))
+    if person.district not in reg.districts:
+        found.append(Problem("no such district", row=n, field="district", value=person.district))
+    if not 0 <= person.residence_tier <= DEFAULT_TIER:
+        found.append(Problem("tier out of range", row=n, field="residence_tier", value=person.residence_tier,
+                             expected=f"0 to {DEFAULT_TIER}"))
+    if person.catchment and reg.kinds.get(person.catchment) != "public":
+        found.append(Problem("not a public school of this campaign", row=n, field="catchment",
+                             value=person.catchment))
+    if person.group_id and not CODE.match(person.group_id):
+        found.append(Problem("invalid group id", row=n, field="group_id", value=person.group_id,
+                             expected="letters, digits, _ . -"))
+    return found + choice_problems(person.choices, reg.kinds, reg.campaign.max_choices, row=n)
+
+
+def choice_problems(chosen: Sequence[str], kinds: dict[str, str], max_choices: int,
+                    row: int | None = None) -> list[Problem]:
+    found = [Problem("not a school applied for by choice in this campaign", row=row, field="choices", value=s)
+             for s in chosen if kinds.get(s) != "private"]
+    if len(chosen) > max_choices:
+        found.append(Problem("too many choices", row=row, field="choices", value=len(chosen),
+                             expected=f"at most {max_choices}"))
+    if len(set(chosen)) != len(chosen):
+        found.append(Problem("a school is chosen twice", row=row, field="choices",
+                             expected="each school once"))
+    return found
+
+
+def submit_choices(conn: Connection, *, actor: Principal, campaign: str, number: str,
+                   chosen: Sequence[str]) -> list[str]:
+    """Replace an applicant's ranked choices (only while the application stage is open)."""
+    row = campaign_row(conn, campaign)
+    person = _applicant(conn, row, number)
+    require_unit(conn, actor, Action.DATA_CAPTURE, person.district_id, _today(), "district")
+    _require_status(row, {"application"}, "submitting choices")
+    if problems := choice_problems(chosen, _school_kinds(conn, row.id), row.max_choices):
+        raise ValidationError("The choices cannot be accepted.", problems)
+    before = list(conn.scalars(select(choices.c.school_id).where(choices.c.applicant_pk == person.id)
+                               .order_by(choices.c.rank)))
+    conn.execute(delete(choices).where(choices.c.applicant_pk == person.id))
+    if chosen:
+        conn.execute(insert(choices), [{"applicant_pk": person.id, "rank": r, "school_id": s}
+                                       for r, s in enumerate(chosen, start=1)])
+    conn.execute(update(applicants).where(applicants.c.id == person.id).values(
+        status="applied" if chosen else "registered"))
+    audit.record(conn, actor=actor.username, action="applicant.choices", entity="applicant",
+                 entity_key=f"{campaign}/{number}", before=before, after=list(chosen))
+    return list(chosen)
+
+
+def _applicant(conn: Connection, campaign: Any, number: str) -> Any:
+    person = conn.execute(select(applicants).where(applicants.c.campaign_id == campaign.id,
+                                                   applicants.c.number == number)).first()
+    if person is None:
+        raise NotFound(f"No application {number!r} in campaign {campaign.code}.")
+    return person
+
+
+# ---------------------------------------------------------------- the stages
+
+
+def open_application(conn: Connection, *, actor: Principal, campaign: str) -> dict[str, Any]:
+    row = campaign_row(conn, campaign)
+    require_organiser(conn, actor, row)
+    _require_status(row, {"registration"}, "opening applications")
+    _set_status(conn, row, "application")
+    _log(conn, actor, "campaign.open", campaign, {"status": "application"})
+    return {"code": campaign, "status": "application"}
+
+
+def freeze(conn: Connection, *, actor: Principal, campaign: str, home: Path) -> dict[str, Any]:
+    """Write the case files from the database and fix their ``pool_digest``; no change after this."""
+    row = campaign_row(conn, campaign)
+    require_organiser(conn, actor, row)
+    _require_status(row, {"application"}, "freezing")
+    case_dir = drawing.campaign_dir(home, campaign) / "case"
+    drawing.replace_dir(case_dir)
+    drawing.write_case(case_dir, drawing.lottery_case(conn, row))
+    digest = case.pool_digest(case_dir)
+    _set_status(conn, row, "frozen", pool_digest=digest, frozen_at=_now())
+    _log(conn, actor, "campaign.freeze", campaign, {"status": "frozen", "pool_digest": digest})
+    return {"code": campaign, "status": "frozen", "pool_digest": digest}
+
+
+def draw(conn: Connection, *, actor: Principal, campaign: str, sources: Sequence[str], home: Path
+         ) -> dict[str, Any]:
+    """Draw on public randomness named after the freeze; store the results; keep the proof bundle."""
+    row = campaign_row(conn, campaign)
+    require_organiser(conn, actor, row)
+    _require_status(row, {"frozen"}, "drawing")
+    sources = _sources(sources)
+    case_dir = drawing.campaign_dir(home, campaign) / "case"
+    files = drawing.check_frozen(conn, row, case_dir)
+    out_dir = drawing.campaign_dir(home, campaign) / "lottery"
+    outcome = drawing.run(case_dir, out_dir, row.pool_digest, sources)
+    drawing.store_results(conn, row, "lottery", outcome, files)
+    _set_status(conn, row, "drawn", seed_sources=sources, seed=outcome.seed, bundle=str(outcome.bundle),
+                drawn_at=_now())
+    _log(conn, actor, "campaign.draw", campaign, {"status": "drawn", "sources": sources, "seed": outcome.seed,
+                                                   "outputs": outcome.output_digests})
+    return {"code": campaign, "status": "drawn", "seed": outcome.seed, "pool_digest": row.pool_digest}
+
+
+def publish(conn: Connection, *, actor: Principal, campaign: str) -> dict[str, Any]:
+    row = campaign_row(conn, campaign)
+    require_organiser(conn, actor, row)
+    _require_status(row, {"drawn"}, "publishing")
+    _set_status(conn, row, "published", published_at=_now())
+    _log(conn, actor, "campaign.publish", campaign, {"status": "published"})
+    return {"code": campaign, "status": "published"}
+
+
+def place(conn: Connection, *, actor: Principal, campaign: str, sources: Sequence[str], home: Path,
+          mechanism: str = Mechanism.CHOICE_ROUNDS.value) -> dict[str, Any]:
+    """Placement (统筹) of everyone not admitted, through the same engine: a second proof bundle."""
+    row = campaign_row(conn, campaign)
+    require_organiser(conn, actor, row)
+    _require_status(row, {"published"}, "placement")
+    if mechanism not in set(Mechanism):
+        raise ValidationError("Unknown mechanism.", [Problem("unknown mechanism", field="mechanism",
+                                                             value=mechanism, expected=", ".join(Mechanism))])
+    sources = _sources(sources)
+    case_dir = drawing.campaign_dir(home, campaign) / "placement-case"
+    drawing.replace_dir(case_dir)
+    files = drawing.placement_case(conn, row, mechanism)
+    drawing.write_case(case_dir, files)
+    digest = case.pool_digest(case_dir)
+    outcome = drawing.run(case_dir, drawing.campaign_dir(home, campaign) / "placement", digest, sources)
+    drawing.store_results(conn, row, "placement", outcome, files)
+    _set_status(conn, row, "placement", placement_digest=digest, placement_sources=sources,
+                placement_seed=outcome.seed, placement_bundle=str(outcome.bundle), placed_at=_now())
+    _log(conn, actor, "campaign.place", campaign, {"status": "placement", "pool_digest": digest,
+                                                    "sources": sources, "seed": outcome.seed})
+    return {"code": campaign, "status": "placement", "pool_digest": digest, "seed": outcome.seed}
+
+
+def open_appeals(conn: Connection, *, actor: Principal, campaign: str) -> dict[str, Any]:
+    row = campaign_row(conn, campaign)
+    require_organiser(conn, actor, row)
+    _require_status(row, {"placement"}, "opening appeals")
+    _set_status(conn, row, "appeals")
+    _log(conn, actor, "campaign.appeals", campaign, {"status": "appeals"})
+    return {"code": campaign, "status": "appeals"}
+
+
+def close(conn: Connection, *, actor: Principal, campaign: str) -> dict[str, Any]:
+    row = campaign_row(conn, campaign)
+    require_organiser(conn, actor, row)
+    _require_status(row, {"appeals"}, "closing")
+    pending = conn.scalar(select(appeals.c.id).join(applicants, applicants.c.id == appeals.c.applicant_pk)
+                          .where(applicants.c.campaign_id == row.id, appeals.c.decision.is_(None)).limit(1))
+    if pending is not None:
+        raise Conflict(f"Campaign {campaign} has appeals without a decision; decide them first.")
+    _set_status(conn, row, "closed", closed_at=_now())
+    _log(conn, actor, "campaign.close", campaign, {"status": "closed"})
+    return {"code": campaign, "status": "closed"}
+
+
+def _log(conn: Connection, actor: Principal, action: str, campaign: str, after: dict[str, Any]) -> None:
+    audit.record(conn, actor=actor.username, action=action, entity="campaign", entity_key=campaign,
+                 after=after)
+
+
+def _sources(sources: Sequence[str]) -> list[str]:
+    cleaned = [s.strip() for s in sources if s.strip()]
+    if not cleaned or any("\n" in s or len(s) > 500 for s in cleaned):
+        raise ValidationError("The seed needs public randomness.", [
+            Problem("no usable seed source", field="sources",
+                    expected="one or more public values named before the draw, one per line "
+                    "(e.g. a drand round's randomness), each under 500 characters")])
+    return cleaned
+
+
+# ---------------------------------------------------------------- appeals
+
+
+def file_appeal(conn: Connection, *, actor: Principal, campaign: str, number: str, reason: str) -> int:
+    row = campaign_row(conn, campaign)
+    person = _applicant(conn, row, number)
+    require_unit(conn, actor, Action.DATA_CAPTURE, person.district_id, _today(), "district")
+    _require_status(row, PUBLISHED - {"closed"}, "recording an appeal")
+    if not 0 < len(reason.strip()) <= 4000:
+        raise ValidationError("The appeal needs a reason.", [
+            Problem("reason missing or too long", field="reason", expected="1 to 4000 characters")])
+    appeal_id = inserted_id(conn.execute(insert(appeals).values(
+        applicant_pk=person.id, reason=reason.strip(), decision_note="", recorded_by=actor.username,
+        recorded_at=_now())))
+    audit.record(conn, actor=actor.username, action="appeal.record", entity="appeal",
+                 entity_key=str(appeal_id),
+                 after={"campaign": campaign, "number": number}, note="reason kept with the appeal")
+    return appeal_id
+
+
+def decide_appeal(conn: Connection, *, actor: Principal, appeal_id: int, decision: str, note: str = ""
+                  ) -> dict[str, Any]:
+    found = conn.execute(select(appeals, applicants.c.campaign_id, applicants.c.district_id)
+                         .join(applicants, applicants.c.id == appeals.c.applicant_pk)
+                         .where(appeals.c.id == appeal_id)).first()
+    if found is None:
+        raise NotFound(f"No appeal {appeal_id}.")
+    require_unit(conn, actor, Action.DATA_CAPTURE, found.district_id, _today(), "district")
+    row = conn.execute(select(campaigns).where(campaigns.c.id == found.campaign_id)).one()
+    require_organiser(conn, actor, row)
+    if decision not in ("upheld", "rejected"):
+        raise ValidationError("Unknown decision.", [
+            Problem("unknown decision", field="decision", value=decision, expected="upheld, rejected")])
+    if found.decision is not None:
+        raise Conflict(f"Appeal {appeal_id} was decided already ({found.decision}).")
+    conn.execute(update(appeals).where(appeals.c.id == appeal_id).values(
+        decision=decision, decision_note=note.strip(), decided_by=actor.username, decided_at=_now()))
+    audit.record(conn, actor=actor.username, action="appeal.decide", entity="appeal",
+                 entity_key=str(appeal_id),
+                 before=None, after={"decision": decision, "note": note.strip()})
+    return {"id": appeal_id, "decision": decision}

@@ -1,0 +1,34 @@
+"""JSON routes of the audit log under /api/audit (read only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from jiaowei.audit import queries
+from jiaowei.web.deps import Conn, User
+
+router = APIRouter(prefix="/api/audit", tags=["audit"])
+
+
+@router.get("")
+def list_audit_entries(
+    conn: Conn,
+    user: User,
+    entity: Annotated[str | None, Query(max_length=32, description="unit, unit_group, user …")] = None,
+    key: Annotated[str | None, Query(max_length=128, description="e.g. a unit code")] = None,
+    actor: Annotated[str | None, Query(max_length=64, description="username")] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
+) -> dict[str, Any]:
+    """Audit entries, newest first, with ``before`` and ``after`` as JSON values."""
+    page = queries.list_entries(conn, principal=user, entity=entity, entity_key=key, actor=actor,
+                                offset=offset, limit=limit)
+    return {"items": page.items, "total": page.total, "offset": page.offset, "limit": page.limit}
+
+
+@router.get("/verify")
+def verify_audit_chain(conn: Conn, user: User) -> dict[str, Any]:
+    """Check the hash chain from the first entry to the head: ``ok`` or the first broken entry."""
+    return queries.report_dict(queries.verify_chain(conn, principal=user))

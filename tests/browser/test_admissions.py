@@ -1,0 +1,120 @@
+"""A family looks up its application; the public reads the results of a draw. No login for either."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jiaowei.admissions import queries, service
+from jiaowei.auth.model import SYSTEM
+from jiaowei.db.engine import make_engine
+from jiaowei.registry import service as registry
+from tests.browser.conftest import _free_port, _wait_until_up, seed
+
+pytestmark = pytest.mark.browser
+
+SECRET = "browser-admissions-" + "x" * 32
+BIRTH = dt.date(2013, 10, 2)
+SHOTS = os.environ.get("JIAOWEI_SCREENSHOTS")
+
+
+def _campaign(url: str, home: Path) -> dict[str, Any]:
+    """Two private schools in Huangpu, twelve applicants, frozen, drawn and published."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for n in (1, 2):
+            registry.create_unit(conn, actor=SYSTEM, spec=registry.UnitSpec(
+                code=f"HP-P{n}", parent="HP", type="primary_school", ownership="private", synthetic=True,
+                name_zh=f"黄浦区民办第{n}小学（合成）", name_en=f"Huangpu Private Primary No.{n} (synthetic)",
+                opened=dt.date(2000, 1, 1)))
+        service.create_campaign(conn, actor=SYSTEM, spec=service.CampaignSpec(
+            code="HP2020", year=2020, stage="primary_1", title_zh="2020年黄浦区民办小学招生",
+            title_en="Huangpu private primary 2020", organiser="HP", max_choices=2, synthetic=True))
+        service.add_schools(conn, actor=SYSTEM, campaign="HP2020", schools=[
+            service.SchoolSpec(unit="HP-P1", capacity=4), service.SchoolSpec(unit="HP-P2", capacity=3)])
+        service.open_application(conn, actor=SYSTEM, campaign="HP2020")
+        made = service.register_applicants(conn, actor=SYSTEM, campaign="HP2020", secret_key=SECRET, people=[
+            service.ApplicantSpec(name=f"合成{n}", id_number=f"31010120131002{n:03d}X", birth_date=BIRTH,
+                                  district="HP", choices=("HP-P1", "HP-P2") if n % 2 else ("HP-P2",))
+            for n in range(12)])
+        service.freeze(conn, actor=SYSTEM, campaign="HP2020", home=home)
+        service.draw(conn, actor=SYSTEM, campaign="HP2020", sources=["synthetic 1 2 3"], home=home)
+        service.publish(conn, actor=SYSTEM, campaign="HP2020")
+        summary = queries.campaign(conn, code="HP2020")
+    engine.dispose()
+    return {"number": made[1]["number"], "applicant_id": made[1]["applicant_id"], **summary}
+
+
+@pytest.fixture(scope="module")
+def admissions_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    home = tmp_path_factory.mktemp("admissions-server")
+    url = f"sqlite:///{home / 'jiaowei.sqlite3'}"
+    seed(url)
+    facts = _campaign(url, home)
+    port = _free_port()
+    env = {**os.environ, "JIAOWEI_DATABASE_URL": url, "JIAOWEI_HOME": str(home), "JIAOWEI_SECRET_KEY": SECRET}
+    log = (home / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "jiaowei.web.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, process)
+        yield {"base": base, **facts}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def family_page(chromium: Any, admissions_server: dict[str, Any]) -> Iterator[Any]:
+    context = chromium.new_context(base_url=admissions_server["base"], locale="zh-CN",
+                                   viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def test_a_family_looks_up_its_lottery_number_and_the_cutoffs(family_page: Any,
+                                                              admissions_server: dict[str, Any]) -> None:
+    page = family_page
+    page.goto("/admissions/public")
+    page.get_by_role("link", name="查询报名结果").click()
+    page.get_by_label("报名号").fill(admissions_server["number"])
+    page.get_by_label("儿童出生日期").fill(BIRTH.isoformat())
+    page.get_by_role("button", name="查询").click()
+    result = page.get_by_test_id("lookup-result")
+    result.wait_for()
+    assert admissions_server["applicant_id"] in result.inner_text()
+    assert page.get_by_test_id("lottery-number").inner_text().strip().isdigit()
+    cutoffs = [c.inner_text().strip() for c in page.get_by_test_id("cutoff").all()]
+    assert len(cutoffs) == 2 and all(c.isdigit() for c in cutoffs)
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/family-lookup.png", full_page=True)
+    page.get_by_label("儿童出生日期").fill("2013-10-03")
+    page.get_by_role("button", name="查询").click()
+    assert "没有与该报名号和出生日期相符的报名" in page.get_by_role("alert").inner_text()
+    assert page.get_by_test_id("lookup-result").count() == 0
+
+
+def test_the_public_results_page_shows_the_digests(family_page: Any,
+                                                   admissions_server: dict[str, Any]) -> None:
+    page = family_page
+    page.goto("/admissions/HP2020/results")
+    assert page.get_by_test_id("pool-digest").inner_text() == admissions_server["pool_digest"]
+    assert page.get_by_test_id("seed").inner_text() == admissions_server["seed"]
+    assert "2 所学校中有 2 所（100.00%）" in page.get_by_test_id("lottery-share").inner_text()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="manifest.json").first.click()
+    assert admissions_server["pool_digest"] in Path(download.value.path()).read_text()
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/public-results.png", full_page=True)
