@@ -351,6 +351,11 @@ def adm_person(out: str) -> dict[str, Any]:
     return {"name": "王", "id_number": "310101201301010011", "birth_date": "2013-01-01", "district": out}
 
 
+def adm_csv(district: str) -> bytes:
+    return ("number,name,id_number,birth_date,district\n"
+            f"X-1,王,310101201301010011,2013-01-01,{district}\n").encode()
+
+
 ADMISSIONS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     ("POST", ADM): lambda out: [
         Call("POST", ADM, json={**adm_campaign("D1"), "code": "CD1", "organiser": "D1"}),
@@ -368,6 +373,11 @@ ADMISSIONS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     ("POST", ADM + "/{code}/applicants"): lambda out: [
         Call("POST", f"{ADM}/CD1/applicants", json=adm_person(out), writes_registry=True),
         Call("POST", f"{ADM}/C{out}/applicants", json=adm_person("D1"), writes_registry=True)],
+    ("POST", ADM + "/{code}/applicants/import"): lambda out: [
+        Call("POST", f"{ADM}/{c}/applicants/import", content=adm_csv(d), writes_registry=True)
+        for c, d in (("CD1", out), (f"C{out}", "D1"))] + [
+        Call("POST", f"{ADM}/CD1/applicants/import", files={"file": ("a.csv", adm_csv(out), "text/csv")},
+             writes_registry=True)],
     ("GET", ADM + "/{code}/applicants"): lambda out: [
         Call("GET", f"{ADM}/CD1/applicants"), Call("GET", f"{ADM}/C{out}/applicants")],
     ("PUT", ADM + "/{code}/applicants/{number}/choices"): lambda out: [
@@ -398,6 +408,20 @@ ADMISSIONS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     ("GET", "/admissions/{code}"): lambda out: [Call("GET", f"/admissions/{c}") for c in ("CD1", f"C{out}")],
     ("POST", "/admissions/{code}/steps/{step}"): lambda out: [
         Call("POST", f"/admissions/C{out}/steps/freeze", data={"sources": out}, writes_registry=True)],
+    ("POST", "/admissions/{code}/schools"): lambda out: [
+        Call("POST", "/admissions/CD1/schools", data={"unit": out, "capacity": "1", "kind": k},
+             writes_registry=True) for k in ("private", "public")
+    ] + [Call("POST", "/admissions/CD1/schools", data={"unit": "S1", "capacity": "1", "districts": out},
+              writes_registry=True),
+         Call("POST", f"/admissions/C{out}/schools", data={"unit": "S1", "capacity": "1"},
+              writes_registry=True)],
+    ("POST", "/admissions/{code}/fallback"): lambda out: [
+        Call("POST", "/admissions/CD1/fallback", data={"district": out, "schools": ""}, writes_registry=True),
+        Call("POST", f"/admissions/C{out}/fallback", data={"district": "D1", "schools": ""},
+             writes_registry=True)],
+    ("POST", "/admissions/{code}/applicants/import"): lambda out: [
+        Call("POST", f"/admissions/{c}/applicants/import", files={"file": ("a.csv", adm_csv(d), "text/csv")},
+             writes_registry=True) for c, d in (("CD1", out), (f"C{out}", "D1"))],
     ("GET", "/admissions/{code}/results"): lambda out: [
         Call("GET", f"/admissions/{c}/results") for c in ("CD1", f"C{out}")],
     ("GET", "/admissions/{code}/lookup"): lambda out: [

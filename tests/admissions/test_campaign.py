@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, func, select, text
 from typer.testing import CliRunner
 
 from jiaowei.admissions import case, queries, service
@@ -15,7 +15,7 @@ from jiaowei.admissions.store import applicants
 from jiaowei.auth.model import SYSTEM
 from jiaowei.cli.main import app as cli
 from jiaowei.errors import Conflict, IntegrityError, NotFound, TooManyAttempts, ValidationError
-from tests.factories import make_unit, make_user, small_tree, token_for
+from tests.factories import login, make_unit, make_user, small_tree, token_for
 
 SECRET = "test-secret-" + "x" * 32
 SOURCES = ["drand round 1234: 5f1e…(synthetic)", "digits drawn on site: 2 5 12 8 10"]
@@ -96,6 +96,8 @@ def test_steps_out_of_order_are_refused(conn: Connection, tmp_path: Path) -> Non
         service.publish(conn, actor=SYSTEM, campaign=code)
     with pytest.raises(Conflict):
         service.place(conn, actor=SYSTEM, campaign=code, sources=SOURCES, home=tmp_path)
+    with pytest.raises(Conflict):
+        service.freeze_placement(conn, actor=SYSTEM, campaign=code, home=tmp_path)
     service.freeze(conn, actor=SYSTEM, campaign=code, home=tmp_path)
     with pytest.raises(ValidationError):
         service.draw(conn, actor=SYSTEM, campaign=code, sources=["  "], home=tmp_path)
@@ -140,8 +142,19 @@ def test_choices_are_checked(conn: Connection, tmp_path: Path) -> None:
 
 def test_placement_places_those_not_admitted_in_a_second_bundle(conn: Connection, tmp_path: Path) -> None:
     code, made = drawn(conn, tmp_path)
+    with pytest.raises(Conflict):  # the placement pool must be frozen, and its digest published, first
+        service.place(conn, actor=SYSTEM, campaign=code, sources=["placement digits 7 7 1"], home=tmp_path)
+    frozen = service.freeze_placement(conn, actor=SYSTEM, campaign=code, home=tmp_path)
+    assert frozen["status"] == "placement_frozen"
+    assert queries.campaign(conn, code=code)["placement_digest"] == frozen["pool_digest"]
+    with pytest.raises(Conflict):
+        service.set_fallback(conn, actor=SYSTEM, campaign=code, district="D1", schools=["S2"])
+    with pytest.raises(ValidationError):
+        service.place(conn, actor=SYSTEM, campaign=code, sources=[" "], home=tmp_path)
     placed = service.place(conn, actor=SYSTEM, campaign=code, sources=["placement digits 7 7 1"],
                            home=tmp_path)
+    assert placed["pool_digest"] == frozen["pool_digest"]
+    assert placed["seed"] == case.derive_seed(frozen["pool_digest"], ["placement digits 7 7 1"]).hex()
     assert case.verify(tmp_path / "lottery" / code / "placement") == []
     statuses = dict(conn.execute(select(applicants.c.number, applicants.c.status)).all())
     assert sorted(statuses.values()).count("admitted") == 3
@@ -289,11 +302,33 @@ def test_a_whole_campaign_through_the_api(client: Any, conn: Connection) -> None
     assert client.post(step + "freeze", json={}, headers=headers).status_code == 200
     assert client.post(step + "draw", json={"sources": ["42"]}, headers=headers).status_code == 200
     assert client.post(step + "publish", json={}, headers=headers).status_code == 200
-    placed = client.post(step + "place", json={"sources": ["43"], "mechanism": "deferred-acceptance"},
+    assert client.post(step + "place", json={"sources": ["43"]}, headers=headers).status_code == 409
+    frozen = client.post(step + "freeze_placement", json={"mechanism": "deferred-acceptance"},
                          headers=headers)
+    assert frozen.status_code == 200, frozen.text
+    shown = client.get("/api/admissions/public/CC2020").json()
+    assert shown["placement_digest"] == frozen.json()["pool_digest"]
+    placed = client.post(step + "place", json={"sources": ["43"]}, headers=headers)
     assert placed.status_code == 200, placed.text
+    assert placed.json()["pool_digest"] == frozen.json()["pool_digest"]
     shown = client.get("/api/admissions/public/CC2020").json()
     assert shown["lottery_schools"] == 1 and shown["status"] == "placement"
+
+
+def test_a_csv_of_applicants_through_the_api(client: Any, conn: Connection) -> None:
+    world(conn)
+    code = campaign(conn)
+    headers = token_for(conn, make_user(conn, "d1", role="district_staff", capture=["D1"]))
+    url = f"/api/admissions/campaigns/{code}/applicants/import"
+    mine = applicants_csv("A-0001,王一,310101201305170011,2013-05-17,D1,1,S1,,P1;P2")
+    dry = client.post(url, params={"dry_run": "true"}, content=mine, headers=headers)
+    assert dry.status_code == 200 and dry.json()["dry_run"] is True, dry.text
+    assert client.post(url, content=GOOD, headers=headers).status_code in (403, 404)  # rows of D2
+    bad = client.post(url, content=applicants_csv("A-1,王,12,2013-05-17,D1,1,S1,,P1"), headers=headers)
+    assert bad.status_code == 422 and bad.json()["problems"][0]["row"] == 2
+    assert "王" not in bad.text
+    done = client.post(url, files={"file": ("a.csv", mine, "text/csv")}, headers=headers)
+    assert done.status_code == 200 and done.json()["numbers"] == ["A-0001"]
 
 
 @pytest.mark.slow
@@ -306,3 +341,121 @@ def test_the_2020_demo_draw_gives_the_shares_of_the_report(conn: Connection, tmp
     assert loaded["campaigns"] == {"SH2020-P1": (74, 84, 88.1), "SH2020-J6": (85, 110, 77.27)}
     for code in loaded["campaigns"]:
         assert case.verify(tmp_path / "lottery" / code / "lottery") == []
+        assert case.verify(tmp_path / "lottery" / code / "placement") == []
+        summary = queries.campaign(conn, code=code)
+        assert summary["status"] == "placement" and len(summary["placement_digest"]) == 64
+        assert list(summary["fallback"]) == [demo.PLACEMENT_DISTRICT]
+        public = [s for s in summary["schools"] if s["kind"] == "public"]
+        placed = sum(s["cutoff"]["admitted"] for s in public)
+        assert public and placed == loaded["placement"][code]["placed"] > 0
+
+
+# ---------------------------------------------------------------- staff forms: CSV import, schools, fallback
+
+HEADER = "number,name,id_number,birth_date,district,residence_tier,catchment,group_id,choices\n"
+
+
+def applicants_csv(*rows: str) -> bytes:
+    return (HEADER + "".join(r + "\n" for r in rows)).encode()
+
+
+GOOD = applicants_csv("A-0001,王一,310101201305170011,2013-05-17,D1,1,S1,,P1;P2",
+                      "A-0002,王二,310101201305170022,2013-05-17,D2,2,S2,T1,P2",
+                      ",王三,310101201305170033,2013-05-17,D2,1,S2,T1,")
+
+
+def test_a_csv_of_applicants_is_registered_all_or_nothing(conn: Connection) -> None:
+    world(conn)
+    code = campaign(conn)
+    dry = service.import_applicants(conn, actor=SYSTEM, campaign=code, data=GOOD, secret_key=SECRET,
+                                    dry_run=True)
+    assert dry == {"registered": 3, "with_choices": 2, "dry_run": True, "numbers": []}
+    assert conn.scalar(select(func.count()).select_from(applicants)) == 0
+    bad = applicants_csv("A-0001,王一,310101201305170011,2013-13-17,D1,1,S1,,P1",
+                         "A-0001,王二,12,2013-05-17,NOPE,x,P1,,S1",
+                         "A-0003,王三,310101201305170033,2013-05-17,D2,1,S2,,P1;P1;P2")
+    with pytest.raises(ValidationError) as error:
+        service.import_applicants(conn, actor=SYSTEM, campaign=code, data=bad, secret_key=SECRET)
+    found = {(p.row, p.field) for p in error.value.problems}
+    assert {(2, "birth_date"), (3, "residence_tier"), (4, "choices")} <= found
+    assert all(p.row is not None for p in error.value.problems)
+    assert conn.scalar(select(func.count()).select_from(applicants)) == 0
+    with pytest.raises(ValidationError) as error:
+        service.import_applicants(conn, actor=SYSTEM, campaign=code, data=b"name,who\nx,y\n",
+                                  secret_key=SECRET)
+    assert {p.field for p in error.value.problems} >= {"who", "id_number", "birth_date", "district"}
+    done = service.import_applicants(conn, actor=SYSTEM, campaign=code, data=GOOD, secret_key=SECRET)
+    assert done["registered"] == 3 and done["numbers"][:2] == ["A-0001", "A-0002"]
+    rows = dict(conn.execute(select(applicants.c.number, applicants.c.group_id)).all())
+    assert rows["A-0002"] == "T1" and len(rows) == 3
+    with pytest.raises(ValidationError) as error:  # the numbers are taken now
+        service.import_applicants(conn, actor=SYSTEM, campaign=code, data=GOOD, secret_key=SECRET)
+    assert {(p.row, p.field) for p in error.value.problems} >= {(2, "number"), (3, "number")}
+    audit = " ".join(str(row) for row in conn.execute(text("SELECT * FROM audit_log")).all())
+    assert "applicant.import" in audit
+    for plain in ("王一", "310101201305170011", "2013-05-17"):
+        assert plain not in audit
+    found = queries.lookup(conn, code=code, number="A-0001", birth_date="2013-05-17", secret_key=SECRET)
+    assert [c["school_id"] for c in found["choices"]] == ["P1", "P2"]
+
+
+def test_choices_in_a_csv_wait_for_the_application_stage(conn: Connection) -> None:
+    world(conn)
+    service.create_campaign(conn, actor=SYSTEM, spec=service.CampaignSpec(
+        code="R2020", year=2020, stage="primary_1", title_zh="登记", title_en="Registration", organiser="SH"))
+    service.add_schools(conn, actor=SYSTEM, campaign="R2020",
+                        schools=[service.SchoolSpec(unit="P1", capacity=1)])
+    with pytest.raises(ValidationError) as error:
+        service.import_applicants(conn, actor=SYSTEM, campaign="R2020", data=GOOD, secret_key=SECRET)
+    assert "choices" in {p.field for p in error.value.problems}
+
+
+def test_the_campaign_page_takes_schools_fallback_orders_and_a_csv(client: Any, conn: Connection) -> None:
+    world(conn)
+    code = campaign(conn)
+    user = make_user(conn, "boss", role="commission_staff", capture=["SH"])
+    session = client
+    csrf = login(session, user.username)
+    page = session.get(f"/admissions/{code}")
+    assert page.status_code == 200 and 'action="/admissions/C2020/applicants/import"' in page.text
+    added = session.post(f"/admissions/{code}/schools", follow_redirects=False, data={
+        "csrf_token": csrf, "unit": "S3X", "capacity": "5", "kind": "public"})
+    assert added.status_code == 404 or added.status_code == 422
+    added = session.post(f"/admissions/{code}/schools", follow_redirects=False, data={
+        "csrf_token": csrf, "unit": "S1", "capacity": "four", "kind": "public", "program": "boarding"})
+    assert added.status_code == 422 and "capacity" in added.text
+    added = session.post(f"/admissions/{code}/schools", follow_redirects=False, data={
+        "csrf_token": csrf, "unit": "S1", "capacity": "4", "kind": "public", "program": "boarding",
+        "districts": "D1, D2"})
+    assert added.status_code == 303, added.text
+    summary = queries.campaign(conn, code=code)
+    assert {"school_id": "S1/boarding", "districts": ["D1", "D2"], "capacity": 4}.items() <= next(
+        s for s in summary["schools"] if s["school_id"] == "S1/boarding").items()
+    fallback = session.post(f"/admissions/{code}/fallback", follow_redirects=False, data={
+        "csrf_token": csrf, "district": "D1", "schools": "S1/boarding\nP1"})
+    assert fallback.status_code == 422 and "P1" in fallback.text
+    fallback = session.post(f"/admissions/{code}/fallback", follow_redirects=False, data={
+        "csrf_token": csrf, "district": "D1", "schools": "S1/boarding\nS1"})
+    assert fallback.status_code == 303
+    assert queries.campaign(conn, code=code)["fallback"]["D1"] == ["S1/boarding", "S1"]
+    url = f"/admissions/{code}/applicants/import"
+    bad = applicants_csv("A-1,王一,310101201305170011,2013-05-17,D9,1,S1,,P1")
+    failed = session.post(url, data={"csrf_token": csrf}, files={"file": ("a.csv", bad, "text/csv")})
+    assert failed.status_code == 422 and "D9" in failed.text and "a.csv" in failed.text
+    dry = session.post(url, data={"csrf_token": csrf, "dry_run": "on"},
+                       files={"file": ("a.csv", GOOD, "text/csv")})
+    assert dry.status_code == 200 and 'data-testid="import-summary"' in dry.text
+    assert conn.scalar(select(func.count()).select_from(applicants)) == 0
+    done = session.post(url, data={"csrf_token": csrf}, files={"file": ("a.csv", GOOD, "text/csv")})
+    assert done.status_code == 200 and "王一" in done.text
+    assert conn.scalar(select(func.count()).select_from(applicants)) == 3
+    empty = session.post(url, data={"csrf_token": csrf}, files={"file": ("a.csv", b"", "text/csv")})
+    assert empty.status_code == 422
+
+
+def test_a_change_after_the_placement_freeze_stops_the_placement(conn: Connection, tmp_path: Path) -> None:
+    code, _made = drawn(conn, tmp_path)
+    service.freeze_placement(conn, actor=SYSTEM, campaign=code, home=tmp_path)
+    conn.execute(applicants.update().where(applicants.c.status != "admitted").values(residence_tier=5))
+    with pytest.raises(IntegrityError):
+        service.place(conn, actor=SYSTEM, campaign=code, sources=SOURCES, home=tmp_path)

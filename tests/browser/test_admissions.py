@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from jiaowei.admissions import queries, service
 from jiaowei.auth.model import SYSTEM
 from jiaowei.db.engine import make_engine
 from jiaowei.registry import service as registry
-from tests.browser.conftest import _free_port, _wait_until_up, seed
+from tests.browser.conftest import PASSWORD, _free_port, _wait_until_up, seed
 
 pytestmark = pytest.mark.browser
 
@@ -48,6 +50,13 @@ def _campaign(url: str, home: Path) -> dict[str, Any]:
         service.draw(conn, actor=SYSTEM, campaign="HP2020", sources=["synthetic 1 2 3"], home=home)
         service.publish(conn, actor=SYSTEM, campaign="HP2020")
         summary = queries.campaign(conn, code="HP2020")
+        service.create_campaign(conn, actor=SYSTEM, spec=service.CampaignSpec(
+            code="HP2021", year=2021, stage="primary_1", title_zh="2021年黄浦区民办小学招生",
+            title_en="Huangpu private primary 2021", organiser="HP", max_choices=2, synthetic=True))
+        service.add_schools(conn, actor=SYSTEM, campaign="HP2021", schools=[
+            service.SchoolSpec(unit="HP-P1", capacity=4),
+            service.SchoolSpec(unit="HP01", capacity=9, kind="public")])
+        service.open_application(conn, actor=SYSTEM, campaign="HP2021")
     engine.dispose()
     return {"number": made[1]["number"], "applicant_id": made[1]["applicant_id"], **summary}
 
@@ -88,7 +97,7 @@ def test_a_family_looks_up_its_lottery_number_and_the_cutoffs(family_page: Any,
                                                               admissions_server: dict[str, Any]) -> None:
     page = family_page
     page.goto("/admissions/public")
-    page.get_by_role("link", name="查询报名结果").click()
+    page.get_by_role("row").filter(has_text="2020年黄浦区").get_by_role("link", name="查询报名结果").click()
     page.get_by_label("报名号").fill(admissions_server["number"])
     page.get_by_label("儿童出生日期").fill(BIRTH.isoformat())
     page.get_by_role("button", name="查询").click()
@@ -118,3 +127,47 @@ def test_the_public_results_page_shows_the_digests(family_page: Any,
     assert admissions_server["pool_digest"] in Path(download.value.path()).read_text()
     if SHOTS:
         page.screenshot(path=f"{SHOTS}/public-results.png", full_page=True)
+
+
+UPLOAD_HEADER = "number,name,id_number,birth_date,district,residence_tier,catchment,group_id,choices\n"
+
+
+def test_staff_upload_applicants_with_a_dry_run_and_see_the_wrong_rows(
+        family_page: Any, admissions_server: dict[str, Any], tmp_path: Path) -> None:
+    page = family_page
+    page.goto("/login?next=/admissions/HP2021")
+    page.get_by_label(re.compile("用户名|Username")).fill("admin")
+    page.get_by_label(re.compile("密码|Password")).fill(PASSWORD)
+    page.get_by_role("button", name=re.compile("^(登录|Log in)$")).click()
+    page.wait_for_url(lambda url: url.endswith("/admissions/HP2021"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(UPLOAD_HEADER + "H-1,合成甲,310101201310020011,2013-10-02,HP,1,HP01,,HP-P1\n"
+                   "H-2,合成乙,310101201310020022,2013-02-30,HP,1,HP01,,HP-P1;HP-P9\n", encoding="utf-8")
+    good = tmp_path / "good.csv"
+    good.write_text(UPLOAD_HEADER + "H-1,合成甲,310101201310020011,2013-10-02,HP,1,HP01,,HP-P1\n"
+                    "H-2,合成乙,310101201310020022,2013-02-28,HP,2,HP01,,\n", encoding="utf-8")
+    section = page.locator("section", has=page.get_by_role("heading", name="导入报名者"))
+    section.get_by_label("文件", exact=True).set_input_files(str(bad))
+    section.get_by_role("button", name="导入", exact=True).click()
+    alert = page.get_by_role("alert").filter(has_text="未登记任何报名者")
+    expect(alert).to_be_visible()
+    problems = page.locator("table.problems tbody tr")
+    expect(problems.first).to_be_visible()
+    rows = [r.inner_text() for r in problems.all()]
+    assert any("birth_date" in r and "2013-02-30" in r for r in rows), rows
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/applicants-import-errors.png", full_page=True)
+    section = page.locator("section", has=page.get_by_role("heading", name="导入报名者"))
+    section.get_by_label("文件", exact=True).set_input_files(str(good))
+    expect(section.get_by_label(re.compile("试运行"))).to_be_checked()
+    section.get_by_role("button", name="导入", exact=True).click()
+    expect(page.get_by_test_id("import-summary")).to_contain_text("试运行")
+    expect(page.get_by_test_id("import-summary")).to_contain_text("2")
+    assert page.get_by_text("H-1", exact=True).count() == 0
+    section = page.locator("section", has=page.get_by_role("heading", name="导入报名者"))
+    section.get_by_label("文件", exact=True).set_input_files(str(good))
+    section.get_by_label(re.compile("试运行")).uncheck()
+    section.get_by_role("button", name="导入", exact=True).click()
+    expect(page.get_by_test_id("import-summary")).to_contain_text("导入完成")
+    expect(page.get_by_role("cell", name="H-1", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="合成乙", exact=True)).to_be_visible()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from jiaowei.admissions import queries, service
 from jiaowei.auth.model import Principal
 from jiaowei.errors import JiaoweiError, NotFound, TooManyAttempts
+from jiaowei.registry.api import Upload, read_upload
 from jiaowei.web.deps import Conn, MaybeUser, User, parse_date
 from jiaowei.web.errors import respond
 
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/api/admissions", tags=["admissions"])
 Responses = dict[int | str, dict[str, Any]]
 CONFLICT: Responses = {409: {"description": "The campaign is not at the stage this step needs"}}
 THROTTLED: Responses = {429: {"description": "Too many failed look-ups of this application number"}}
-Step = Literal["open", "freeze", "draw", "publish", "place", "appeals", "close"]
+Step = Literal["open", "freeze", "draw", "publish", "freeze_placement", "place", "appeals", "close"]
 
 
 class CampaignCreate(BaseModel):
@@ -81,9 +82,9 @@ class ChoicesIn(BaseModel):
 class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sources: list[str] = Field(default_factory=list, max_length=20,
-                               description="public randomness named before the draw (draw, place)")
+                               description="public randomness named after the freeze (draw, place)")
     mechanism: str = Field(default="choice-rounds",
-                           description="for place: choice-rounds or deferred-acceptance")
+                           description="for freeze_placement: choice-rounds or deferred-acceptance")
 
 
 class AppealIn(BaseModel):
@@ -153,6 +154,18 @@ def register_applicant(request: Request, conn: Conn, user: User, code: str,
     return made[0]
 
 
+@router.post("/campaigns/{code}/applicants/import", responses=CONFLICT)
+def import_applicants(request: Request, conn: Conn, user: User, code: str,
+                      upload: Annotated[Upload, Depends(read_upload)]) -> dict[str, Any]:
+    """Register the applicants of a CSV file (multipart ``file`` or raw body; ``dry_run``): all rows or none.
+
+    Columns: number, name, id_number, birth_date, district, residence_tier, catchment,
+    group_id, choices (school ids separated by ``;``). Problems name the row and column.
+    """
+    return service.import_applicants(conn, actor=user, campaign=code, data=upload.data,
+                                     dry_run=upload.dry_run, secret_key=settings_of(request).secret_key)
+
+
 @router.get("/campaigns/{code}/applicants")
 def staff_results(request: Request, conn: Conn, user: User, code: str,
                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -170,9 +183,10 @@ def submit_choices(conn: Conn, user: User, code: str, number: str, body: Choices
 
 @router.post("/campaigns/{code}/steps/{step}", responses=CONFLICT)
 def step(request: Request, conn: Conn, user: User, code: str, step: Step, body: StepIn) -> dict[str, Any]:
-    """Move the campaign on: open, freeze, draw, publish, place, appeals, close.
+    """Move the campaign on: open, freeze, draw, publish, freeze_placement, place, appeals, close.
 
-    ``draw`` and ``place`` need ``sources``; ``place`` takes a ``mechanism``.
+    ``draw`` and ``place`` need ``sources``; ``freeze_placement`` takes a ``mechanism`` and
+    publishes the placement pool's digest before ``place`` draws.
     """
     return run_step(request, conn, user, code, step, body.sources, body.mechanism)
 
@@ -188,8 +202,10 @@ def run_step(request: Request, conn: Connection, user: Principal, code: str, ste
         return service.draw(conn, actor=user, campaign=code, sources=sources, home=home)
     if step == "publish":
         return service.publish(conn, actor=user, campaign=code)
+    if step == "freeze_placement":
+        return service.freeze_placement(conn, actor=user, campaign=code, home=home, mechanism=mechanism)
     if step == "place":
-        return service.place(conn, actor=user, campaign=code, sources=sources, home=home, mechanism=mechanism)
+        return service.place(conn, actor=user, campaign=code, sources=sources, home=home)
     if step == "appeals":
         return service.open_appeals(conn, actor=user, campaign=code)
     return service.close(conn, actor=user, campaign=code)

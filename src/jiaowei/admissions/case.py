@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -389,14 +390,15 @@ def _token_keys(padded: np.ndarray, start: np.ndarray, length: np.ndarray) -> np
 
     ``padded`` ends with 16 zero bytes after the data, so a window never runs past it.
     """
-    windows = np.lib.stride_tricks.as_strided(padded, shape=(padded.size - 8, 8), strides=(1, 1))
-    keys = np.zeros((start.size, 2), dtype=np.uint64)
-    keys[:, 0] = windows[start].view(">u8").ravel()
-    keys[:, 0] &= _WORD_MASK[np.minimum(length, 8)]
-    if start.size and int(length.max()) > 8:
-        keys[:, 1] = windows[start + 8].view(">u8").ravel()
-        keys[:, 1] &= _WORD_MASK[np.clip(length - 8, 0, 8)]
-    return keys
+    padded = np.ascontiguousarray(padded)
+    words = np.ndarray(shape=(padded.size - 7,), dtype=">u8", buffer=padded, strides=(1,))  # at every byte
+    first = words[start].astype(np.uint64)
+    first &= _WORD_MASK[np.minimum(length, 8)]
+    if not (start.size and int(length.max()) > 8):
+        return np.stack((first, np.zeros_like(first)), axis=1)
+    second = words[start + 8].astype(np.uint64)
+    second &= _WORD_MASK[np.clip(length - 8, 0, 8)]
+    return np.stack((first, second), axis=1)
 
 
 def _key_hash(keys: np.ndarray) -> np.ndarray:
@@ -408,16 +410,21 @@ def _lookup(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
     """For each key (T, 2), its row in ``table`` (S, 2) of distinct keys, or -1.
 
     Small hash tables, one after the other: each holds the table keys that did not fit an earlier
-    one; every candidate is confirmed by comparing the whole key.
+    one; every candidate is confirmed by comparing the whole key. When every key fits one word
+    (ids of at most 8 bytes) only that word is hashed and compared.
     """
     found = np.full(keys.shape[0], -1, dtype=np.int64)
-    hashed, table_hash = _key_hash(keys), _key_hash(table)
+    one_word = not table[:, 1].any() and not keys[:, 1].any()
+    if one_word:
+        hashed, table_hash = np.ascontiguousarray(keys[:, 0]), np.ascontiguousarray(table[:, 0])
+    else:
+        hashed, table_hash = _key_hash(keys), _key_hash(table)
     left = np.arange(table.shape[0])  # table rows not in a hash table yet
-    todo = np.arange(keys.shape[0])  # keys not found yet
+    todo: np.ndarray | None = None  # keys not found yet (None: all of them)
     bits = max(8, min(20, 2 * int(table.shape[0]).bit_length() + 4))
     shift = np.uint64(64 - bits)
     for level in range(64):
-        if not left.size or not todo.size:
+        if not left.size or (todo is not None and not todo.size):
             break
         mult = np.uint64((0x9E3779B97F4A7C15 + level * 0x632BE59BD9B4E01A) % 2**64 | 1)
         with np.errstate(over="ignore"):
@@ -425,12 +432,23 @@ def _lookup(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
         lut = np.full(1 << bits, -1, dtype=np.int32)
         lut[slots[::-1]] = left[::-1]  # on a clash the first row keeps the slot
         placed = lut[slots] == left
+        mine = hashed if todo is None else hashed[todo]
         with np.errstate(over="ignore"):
-            candidate = lut[(hashed[todo] * mult) >> shift].astype(np.int64)
-        clipped, mine = np.maximum(candidate, 0), keys[todo]
-        hit = (candidate >= 0) & (table[:, 0][clipped] == mine[:, 0]) & (table[:, 1][clipped] == mine[:, 1])
-        found[todo[hit]] = candidate[hit]
-        todo, left = todo[~hit], left[~placed]
+            candidate = lut[(mine * mult) >> shift].astype(np.int64)
+        clipped = np.maximum(candidate, 0)
+        hit = candidate >= 0
+        if one_word:
+            hit &= table_hash[clipped] == mine
+        else:
+            rows = keys if todo is None else keys[todo]
+            hit &= (table[:, 0][clipped] == rows[:, 0]) & (table[:, 1][clipped] == rows[:, 1])
+        if todo is None:
+            found[hit] = candidate[hit]
+            todo = np.flatnonzero(~hit)
+        else:
+            found[todo[hit]] = candidate[hit]
+            todo = todo[~hit]
+        left = left[~placed]
     return found
 
 
@@ -440,10 +458,11 @@ def _fast_applicants(data: bytes | None, schools: Sequence[School]) -> Any:
         return None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
     head_end = data.find(b"\n")
     if head_end < 0:
         return None
@@ -451,11 +470,11 @@ def _fast_applicants(data: bytes | None, schools: Sequence[School]) -> Any:
     if header[:3] != ["applicant_id", "choices", "group_id"] or len(set(header)) != len(header):
         return None
     width = len(header)
-    body = data[head_end + 1:]
-    if body and not body.endswith(b"\n"):
-        body += b"\n"
-    padded = np.frombuffer(body + bytes(_MAX_KEY_BYTES), dtype=np.uint8)
-    arr = padded[: len(body)]
+    size = len(data) - head_end - 1
+    tail = b"\n" if size and not data.endswith(b"\n") else b""
+    padded = np.frombuffer(data + tail + bytes(_MAX_KEY_BYTES), dtype=np.uint8)[head_end + 1:]  # one copy
+    arr = padded[: size + len(tail)]
+    body = padded.data  # a memoryview: slices without copying the file
     ends = np.flatnonzero(arr == 10)
     starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
     non_blank = ends > starts
@@ -499,7 +518,7 @@ def _fast_applicants(data: bytes | None, schools: Sequence[School]) -> Any:
     if group_length.any():
         group_ids = [""] * n
         for r in np.flatnonzero(group_length).tolist():
-            g = body[field_start[r, 2]:field_end[r, 2]].decode("utf-8")
+            g = bytes(body[field_start[r, 2]:field_end[r, 2]]).decode("utf-8")
             if not _ID.fullmatch(g):
                 return None
             group_ids[r] = g
@@ -546,7 +565,7 @@ def _fast_applicants(data: bytes | None, schools: Sequence[School]) -> Any:
         at = header.index("district")
         d_start, d_length = field_start[:, at], field_end[:, at] - field_start[:, at]
         if d_length.max() > _MAX_KEY_BYTES:
-            given = [body[s:s + k].decode("utf-8")
+            given = [bytes(body[s:s + k]).decode("utf-8")
                      for s, k in zip(d_start.tolist(), d_length.tolist(), strict=True)]
             index = {d: k for k, d in enumerate(dict.fromkeys(given))}
             home = np.fromiter(map(index.__getitem__, given), dtype=np.int64, count=n)
@@ -558,7 +577,7 @@ def _fast_applicants(data: bytes | None, schools: Sequence[School]) -> Any:
         if not (keys[first_row][home.ravel()] == keys).all():
             return None
         home = home.ravel().astype(np.int64)
-        districts = [body[s:s + k].decode("utf-8")
+        districts = [bytes(body[s:s + k]).decode("utf-8")
                      for s, k in zip(d_start[first_row].tolist(), d_length[first_row].tolist(), strict=True)]
     engine = _engine()
     return engine.Columns(ids=ids, choices=matrix, districts=districts, home=home, group_ids=group_ids)
@@ -633,6 +652,9 @@ def render_results(outcome: Outcome) -> bytes:
     arrays = _engine().result_arrays(outcome)
     if arrays is None:
         return _render_results_slowly(outcome)
+    fast = _render_results_fast(*arrays)
+    if fast is not None:
+        return fast
     ids, order, hexes, school, column, school_ids = arrays
     n = len(ids)
     width = int(column.max()) + 1 if n else 0
@@ -644,6 +666,68 @@ def render_results(outcome: Outcome) -> bytes:
     lines = map(",".join, zip(ranked, map(str, range(1, n + 1)), values, placed, strict=True))
     head = "applicant_id,lottery_rank,lottery_value,school_id,choice_rank\n"
     return (head + "".join(line + "\n" for line in lines)).encode("utf-8")
+
+
+_RESULTS_HEAD = b"applicant_id,lottery_rank,lottery_value,school_id,choice_rank\n"
+
+
+def _padded(blob: bytes, count: int) -> np.ndarray | None:
+    """``count`` newline-separated tokens of ``blob`` as rows of a zero-padded uint8 matrix."""
+    arr = np.frombuffer(blob + b"\n", dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    if ends.size != count:
+        return None
+    starts = np.empty_like(ends)
+    starts[0], starts[1:] = 0, ends[:-1] + 1
+    length = ends - starts
+    width = int(length.max())
+    if width and int(length.min()) == width:  # all the same length: a reshape
+        return arr.reshape(count, width + 1)[:, :width]
+    matrix = np.zeros((count, width), dtype=np.uint8)
+    total = int(length.sum())
+    rows = np.repeat(np.arange(count), length)
+    within = np.arange(total) - np.repeat(np.cumsum(length) - length, length)
+    matrix[rows, within] = arr[np.repeat(starts, length) + within]
+    return matrix
+
+
+def _render_results_fast(ids: list[str], order: np.ndarray, hexes: str, school: np.ndarray,
+                         column: np.ndarray, school_ids: list[str]) -> bytes | None:
+    """results.csv built as one byte matrix, a row per applicant, each field left-aligned in its
+    own zero-padded columns; dropping the zero bytes leaves the file. None when a NUL or a line
+    break in an id would break that (then the caller builds it line by line)."""
+    n = len(ids)
+    if n == 0:
+        return None
+    id_blob = "\n".join(ids).encode("utf-8")
+    width = int(column.max()) + 1
+    seat_text = [f"{s},{c + 1}" for s in school_ids for c in range(width)] + [","]
+    seat_blob = "\n".join(seat_text).encode("utf-8")
+    if b"\0" in id_blob or b"\0" in seat_blob:
+        return None
+    id_matrix = _padded(id_blob, n)
+    seat_matrix = _padded(seat_blob, len(seat_text))
+    if id_matrix is None or seat_matrix is None:
+        return None
+    rank = np.arange(1, n + 1, dtype=np.int64)
+    digits = len(str(n))
+    count = np.ones(n, dtype=np.int64)
+    for k in range(1, digits):
+        count += rank >= 10**k
+    rank_matrix = np.zeros((n, digits), dtype=np.uint8)
+    for k in range(digits):  # k-th digit from the left, where the number has one
+        shift = count - 1 - k
+        rank_matrix[:, k] = np.where(shift >= 0, (rank // 10 ** np.maximum(shift, 0)) % 10 + 48, 0)
+    code = np.where(school >= 0, school * width + column, len(seat_text) - 1)
+    hex_matrix = np.frombuffer(hexes.encode("ascii"), dtype=np.uint8).reshape(n, 64)
+    parts = [id_matrix[order], None, rank_matrix, None, hex_matrix, None, seat_matrix[code], None]
+    widths = [1 if part is None else part.shape[1] for part in parts]
+    matrix = np.empty((n, sum(widths)), dtype=np.uint8)
+    at = 0
+    for part, separator, w in zip(parts, b" , , , \n", widths, strict=True):  # separators at odd places
+        matrix[:, at:at + w] = separator if part is None else part
+        at += w
+    return _RESULTS_HEAD + matrix.tobytes().replace(b"\0", b"")
 
 
 def _render_results_slowly(outcome: Outcome) -> bytes:
@@ -695,11 +779,28 @@ def render_manifest(checked: CaseFiles, outcome: Outcome, outputs: Mapping[str, 
         "seed_sources": list(checked.sources),
         "seed": checked.seed.hex(),
         "outputs": {name: sha256_hex(outputs[name]) for name in OUTPUT_FILES},
-        "ineligible": [list(pair) for pair in outcome.ineligible],
+        "ineligible": [],
     }
     if checked.correction is not None:
         manifest["correction"] = dict(checked.correction)
-    return _dump(manifest)
+    text = _dump(manifest)
+    if not outcome.ineligible:
+        return text
+    empty = b'\n "ineligible": [],\n'  # a key of the top level: indented by one space
+    at = text.index(empty)
+    listed = _pairs_json(outcome.ineligible).encode("utf-8")
+    return text[:at] + b'\n "ineligible": ' + listed + b",\n" + text[at + len(empty):]
+
+
+def _pairs_json(pairs: Sequence[Sequence[str]]) -> str:
+    """A list of lists of strings as ``_dump`` writes it as a value of the top level (indent=1):
+    json's own string encoder, the layout of its pure-Python encoder (which is slow on 100k pairs)."""
+    if not pairs:
+        return "[]"
+    encode = encode_basestring  # what json.dumps uses with ensure_ascii=False
+    items = ["  []" if not pair else "  [\n" + ",\n".join(["   " + encode(v) for v in pair]) + "\n  ]"
+             for pair in pairs]
+    return "[\n" + ",\n".join(items) + "\n ]"
 
 
 def _dump(doc: Any) -> bytes:

@@ -16,7 +16,7 @@ import json
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,15 +147,27 @@ def write_case(case_dir: Path, files: CaseFiles) -> None:
 
 def check_frozen(conn: Connection, campaign: Any, case_dir: Path) -> CaseFiles:
     """The case files on disk and the database must both still give the published pool_digest."""
-    if not case_dir.is_dir() or case.pool_digest(case_dir) != campaign.pool_digest:
+    return _check(campaign, case_dir, campaign.pool_digest, lambda: lottery_case(conn, campaign), "draw")
+
+
+def check_frozen_placement(conn: Connection, campaign: Any, case_dir: Path) -> CaseFiles:
+    """As :func:`check_frozen`, for the placement pool (its mechanism is the one frozen in case.json)."""
+    def files() -> CaseFiles:
+        mechanism = json.loads((case_dir / "case.json").read_bytes()).get("mechanism", "")
+        return placement_case(conn, campaign, str(mechanism))
+    return _check(campaign, case_dir, campaign.placement_digest, files, "placement")
+
+
+def _check(campaign: Any, case_dir: Path, digest: str, make: Callable[[], CaseFiles], what: str) -> CaseFiles:
+    if not case_dir.is_dir() or case.pool_digest(case_dir) != digest:
         raise IntegrityError(f"The case files of {campaign.code} under {case_dir} no longer match the "
-                             f"published pool_digest {campaign.pool_digest}; the draw is refused.")
-    files = lottery_case(conn, campaign)
+                             f"published pool_digest {digest}; the {what} is refused.")
+    files = make()
     with tempfile.TemporaryDirectory() as scratch:
         write_case(Path(scratch), files)
-        if case.pool_digest(Path(scratch)) != campaign.pool_digest:
+        if case.pool_digest(Path(scratch)) != digest:
             raise IntegrityError(f"The applications of {campaign.code} changed after the freeze; "
-                                 "the draw is refused.")
+                                 f"the {what} is refused.")
     return files
 
 

@@ -168,8 +168,7 @@ class _Roster:
 
 
 def _lottery(seed: bytes, applicant_ids: list[str]) -> _Roster:
-    sha256 = hashlib.sha256
-    digests = [sha256(seed + a.encode("utf-8")).digest() for a in applicant_ids]
+    digests = _digests(seed, _utf8(applicant_ids))
     words = np.frombuffer(b"".join(digests), dtype=">u8").reshape(len(digests), 4)
     top = words[:, 0].astype(np.uint64)
     order = np.argsort(top, kind="stable")
@@ -181,6 +180,26 @@ def _lottery(seed: bytes, applicant_ids: list[str]) -> _Roster:
     position = np.empty(len(applicant_ids), dtype=np.int64)
     position[order] = np.arange(len(applicant_ids), dtype=np.int64)
     return _Roster(applicant_ids, position, hexes, seed, ordered_top)
+
+
+def _digests(seed: bytes, messages: list[bytes]) -> list[bytes]:
+    """SHA-256(seed ‖ m) for each m: copies of one hash state that has taken the seed already."""
+    fresh = hashlib.sha256(seed).copy
+    digests: list[bytes] = []
+    keep = digests.append
+    for message in messages:
+        h = fresh()
+        h.update(message)
+        keep(h.digest())
+    return digests
+
+
+def _utf8(strings: list[str]) -> list[bytes]:
+    """Each string as UTF-8 bytes: one encode and one split, not one encode per string."""
+    parts = "\n".join(strings).encode("utf-8").split(b"\n")
+    if len(parts) != len(strings):  # a string holds a line break (or there are none)
+        return [a.encode("utf-8") for a in strings]
+    return parts
 
 
 def _total_order(digests: list[bytes], applicant_ids: Sequence[str]) -> IntArray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
@@ -15,7 +15,7 @@ from jiaowei.admissions import queries, service
 from jiaowei.admissions.api import family_lookup, run_step
 from jiaowei.admissions.model import Mechanism
 from jiaowei.auth.model import Action, Principal
-from jiaowei.errors import JiaoweiError, NotFound, Problem, ValidationError
+from jiaowei.errors import Conflict, JiaoweiError, NotFound, Problem, ValidationError
 from jiaowei.web.deps import Conn, MaybeUser, User
 from jiaowei.web.forms import N_, Form, problems_by_field, see_other
 from jiaowei.web.render import page
@@ -25,7 +25,8 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 100
 STATUSES = {
     "registration": N_("Registration"), "application": N_("Application"), "frozen": N_("Frozen"),
-    "drawn": N_("Drawn"), "published": N_("Published"), "placement": N_("Placement"),
+    "drawn": N_("Drawn"), "published": N_("Published"), "placement_frozen": N_("Placement pool frozen"),
+    "placement": N_("Placement"),
     "appeals": N_("Appeals"), "closed": N_("Closed"),
 }
 STAGES = {"primary_1": N_("Primary grade 1"), "junior_6": N_("Junior high grade 6"),
@@ -42,10 +43,15 @@ NEXT_STEP = {
     "application": ("freeze", N_("Freeze the pool and publish its digest"), False),
     "frozen": ("draw", N_("Draw on the published seed sources"), True),
     "drawn": ("publish", N_("Publish the results to families"), False),
-    "published": ("place", N_("Place those not admitted (统筹)"), True),
+    "published": ("freeze_placement", N_("Freeze the placement pool (统筹) and publish its digest"), False),
+    "placement_frozen": ("place", N_("Place those not admitted on the published seed sources"), True),
     "placement": ("appeals", N_("Open appeals"), False),
     "appeals": ("close", N_("Close the campaign"), False),
 }
+
+
+KINDS = {"private": N_("Private (drawn by choice)"), "public": N_("Public (placement)")}
+FALLBACK_OPEN = service.OPEN_FOR_APPLICANTS | {"frozen", "drawn", "published"}
 
 
 def _labels() -> dict[str, Any]:
@@ -121,12 +127,12 @@ def create(request: Request, conn: Conn, user: User, form: Form) -> Response:
     return see_other(f"/admissions/{spec.code}")
 
 
-def _int(value: str | None, field: str) -> int:
+def _int(value: str | None, field: str, example: str = "e.g. 2020") -> int:
     try:
         return int(value or "")
     except ValueError:
         raise ValidationError("Not a whole number.", [
-            Problem("not a whole number", field=field, value=value, expected="e.g. 2020")]) from None
+            Problem("not a whole number", field=field, value=value, expected=example)]) from None
 
 
 @router.get("/admissions/{code}", response_class=HTMLResponse)
@@ -141,9 +147,14 @@ def _campaign(request: Request, conn: Connection, user: Principal, code: str, of
     campaign = queries.campaign(conn, code=code)
     people = queries.staff_results(conn, principal=user, code=code, offset=offset, limit=PAGE_SIZE,
                                    secret_key=request.app.state.settings.secret_key)
+    forms = {f"{name}_errors": problems_by_field(extra.get(f"{name}_error"))
+             for name in ("school", "fallback")}
     return _render(request, "admissions_campaign.html", {
         "c": campaign, "people": people, "next_step": NEXT_STEP.get(campaign["status"]),
-        "may_write": user.may(Action.DATA_CAPTURE), "values": {}, **extra}, status)
+        "may_write": user.may(Action.DATA_CAPTURE), "values": {}, "school_values": {"kind": "private"},
+        "fallback_values": {}, "open_for_applicants": campaign["status"] in service.OPEN_FOR_APPLICANTS,
+        "fallback_open": campaign["status"] in FALLBACK_OPEN, "import_columns": service.APPLICANT_COLUMNS,
+        "kinds": KINDS, "dry_run": True, **forms, **extra}, status)
 
 
 @router.post("/admissions/{code}/steps/{step}")
@@ -158,3 +169,55 @@ def step(request: Request, conn: Conn, user: User, code: str, step: str, form: F
     except ValidationError as error:
         return _campaign(request, conn, user, code, 0, {"error": error, "values": form}, error.status)
     return see_other(f"/admissions/{code}")
+
+
+@router.post("/admissions/{code}/schools")
+def add_school(request: Request, conn: Conn, user: User, code: str, form: Form) -> Response:
+    """Add one school (or one program of a school) with its places and eligible districts."""
+    try:
+        with conn.begin_nested():
+            districts = tuple(d for d in form.get("districts", "").replace(",", " ").replace(";", " ").split()
+                              if d)
+            school = service.SchoolSpec(unit=form.get("unit", "").strip(),
+                                        capacity=_int(form.get("capacity"), "capacity", "e.g. 45"),
+                                        kind=form.get("kind", "private"),
+                                        program=form.get("program", "").strip(), districts=districts)
+            service.add_schools(conn, actor=user, campaign=code, schools=[school])
+    except (ValidationError, Conflict) as error:
+        return _campaign(request, conn, user, code, 0, {"school_error": error, "school_values": form},
+                         error.status)
+    return see_other(f"/admissions/{code}#schools-title")
+
+
+@router.post("/admissions/{code}/fallback")
+def set_fallback(request: Request, conn: Conn, user: User, code: str, form: Form) -> Response:
+    """A district's fallback order of public schools for placement (统筹), one school id per line."""
+    try:
+        with conn.begin_nested():
+            order = [s.strip() for s in form.get("schools", "").replace(";", "\n").splitlines() if s.strip()]
+            service.set_fallback(conn, actor=user, campaign=code, district=form.get("district", "").strip(),
+                                 schools=order)
+    except (ValidationError, Conflict) as error:
+        return _campaign(request, conn, user, code, 0, {"fallback_error": error, "fallback_values": form},
+                         error.status)
+    return see_other(f"/admissions/{code}#fallback-title")
+
+
+@router.post("/admissions/{code}/applicants/import", response_class=HTMLResponse)
+def import_applicants(request: Request, conn: Conn, user: User, code: str, form: Form,
+                      file: Annotated[UploadFile | None, File()] = None) -> HTMLResponse:
+    """Register the applicants of a CSV file, all rows or none; a dry run saves nothing."""
+    dry_run = form.get("dry_run") == "on"
+    data = file.file.read() if file is not None else b""
+    filename = (file.filename or "") if file is not None else ""
+    context: dict[str, Any] = {"dry_run": dry_run, "filename": filename}
+    try:
+        if not data:
+            raise ValidationError("Choose a file to import.", [
+                Problem("no file chosen", field="file", expected="a .csv file")])
+        with conn.begin_nested():
+            summary = service.import_applicants(conn, actor=user, campaign=code, data=data, dry_run=dry_run,
+                                                secret_key=request.app.state.settings.secret_key)
+    except (ValidationError, Conflict) as error:
+        return _campaign(request, conn, user, code, 0, {**context, "import_error": error}, error.status)
+    return _campaign(request, conn, user, code, 0, {**context, "import_summary": summary})

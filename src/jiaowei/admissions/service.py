@@ -10,7 +10,9 @@ anyone can re-check with ``jiaowei lottery verify``.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import secrets
 from collections.abc import Iterable, Sequence
@@ -36,13 +38,20 @@ from jiaowei.db.engine import inserted_id
 from jiaowei.errors import Conflict, NotFound, Problem, ValidationError
 from jiaowei.registry import store as registry_store
 
-STATUSES = ("registration", "application", "frozen", "drawn", "published", "placement", "appeals", "closed")
+STATUSES = ("registration", "application", "frozen", "drawn", "published", "placement_frozen", "placement",
+            "appeals", "closed")
 STAGES = ("primary_1", "junior_6", "childcare", "after_school")
 KINDS = ("private", "public")
 PUBLISHED = frozenset(STATUSES[STATUSES.index("published"):])
 OPEN_FOR_APPLICANTS = frozenset({"registration", "application"})
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ID_NUMBER = re.compile(r"^[0-9]{6,17}[0-9Xx]$")
+NUMBER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,19}$")
+APPLICANT_COLUMNS = ("number", "name", "id_number", "birth_date", "district", "residence_tier", "catchment",
+                     "group_id", "choices")
+REQUIRED_COLUMNS = ("name", "id_number", "birth_date", "district")
+MAX_IMPORT_ROWS = 100_000
+MAX_REPORTED = 1000
 DEFAULT_TIER = drawing.DEFAULT_TIER
 MAX_CHOICES = 15
 
@@ -237,6 +246,8 @@ class ApplicantSpec:
     group_id: str = ""
     choices: tuple[str, ...] = ()
     synthetic: bool = False
+    number: str = ""  # the application number; empty: one is made
+
 
 
 @dataclass
@@ -255,6 +266,31 @@ def _fresh(taken: set[str], make: Any) -> str:
     return str(value)
 
 
+def _registration(conn: Connection, row: Any, people: Sequence[ApplicantSpec]) -> _Registration:
+    reg = _Registration(row, _school_kinds(conn, row.id),
+                        registry_store.unit_ids_for(conn, sorted({p.district for p in people})))
+    existing = conn.execute(select(applicants.c.number, applicants.c.applicant_id).where(
+        applicants.c.campaign_id == row.id)).all()
+    reg.numbers, reg.pseudonyms = {r.number for r in existing}, {r.applicant_id for r in existing}
+    return reg
+
+
+def _people_problems(people: Sequence[ApplicantSpec], reg: _Registration,
+                     rows: Sequence[int] | None = None) -> list[Problem]:
+    found, given = [], set()
+    for n, person in zip(rows or range(1, len(people) + 1), people, strict=True):
+        found += _person_problems(n, person, reg)
+        if person.number:
+            if not NUMBER.match(person.number):
+                found.append(Problem("invalid application number", row=n, field="number", value=person.number,
+                                     expected="1 to 20 letters, digits or -"))
+            elif person.number in reg.numbers or person.number in given:
+                found.append(Problem("application number already used", row=n, field="number",
+                                     value=person.number, expected="a number not yet in this campaign"))
+            given.add(person.number)
+    return found
+
+
 def register_applicants(conn: Connection, *, actor: Principal, campaign: str, secret_key: str,
                         people: Sequence[ApplicantSpec]) -> list[dict[str, str]]:
     """Register applicants (with their choices, if any); returns each one's number and pseudonymous id."""
@@ -262,16 +298,18 @@ def register_applicants(conn: Connection, *, actor: Principal, campaign: str, se
     _require_status(row, OPEN_FOR_APPLICANTS, "registering applicants")
     if any(p.choices for p in people):
         _require_status(row, {"application"}, "submitting choices")
-    reg = _Registration(row, _school_kinds(conn, row.id),
-                        registry_store.unit_ids_for(conn, sorted({p.district for p in people})))
-    problems = [p for n, person in enumerate(people, start=1) for p in _person_problems(n, person, reg)]
-    if problems:
+    reg = _registration(conn, row, people)
+    if problems := _people_problems(people, reg):
         raise ValidationError("The applicants cannot be registered.", problems)
+    return _register(conn, actor, campaign, reg, people, secret_key)
+
+
+def _register(conn: Connection, actor: Principal, campaign: str, reg: _Registration,
+              people: Sequence[ApplicantSpec], secret_key: str) -> list[dict[str, str]]:
+    row = reg.campaign
     for district, district_id in reg.districts.items():
         require_unit(conn, actor, Action.DATA_CAPTURE, district_id, _today(), district)
-    existing = conn.execute(select(applicants.c.number, applicants.c.applicant_id).where(
-        applicants.c.campaign_id == row.id)).all()
-    reg.numbers, reg.pseudonyms = {r.number for r in existing}, {r.applicant_id for r in existing}
+    reg.numbers |= {p.number for p in people if p.number}
     made = [_applicant_row(reg, person, secret_key) for person in people]
     if made:
         conn.execute(insert(applicants), made)
@@ -290,6 +328,106 @@ def register_applicants(conn: Connection, *, actor: Principal, campaign: str, se
     return [{"number": m["number"], "applicant_id": m["applicant_id"]} for m in made]
 
 
+def read_applicants(data: bytes) -> tuple[list[int], list[ApplicantSpec], list[Problem]]:
+    """The rows of an applicants CSV (header = row 1) with their row numbers, and every problem found.
+
+    Problems name the row, the column and, except for names and ID numbers, the value.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [], [Problem("not UTF-8", row=data[: exc.start].count(b"\n") + 1,
+                                expected="CSV saved as UTF-8 (Excel: “CSV UTF-8”)")]
+    try:
+        table = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        return [], [], [Problem(f"malformed CSV: {exc}", expected="comma-separated values")]
+    if not table or not any(v.strip() for v in table[0]):
+        return [], [], [Problem("no header row", row=1, expected=",".join(APPLICANT_COLUMNS))]
+    header = [v.strip().lower() for v in table[0]]
+    problems = [Problem("unknown column", row=1, field=h, value=h, expected=", ".join(APPLICANT_COLUMNS))
+                for h in header if h not in APPLICANT_COLUMNS]
+    problems += [Problem("column missing", row=1, field=c, expected="a column named " + c)
+                 for c in REQUIRED_COLUMNS if c not in header]
+    problems += [Problem("column twice", row=1, field=h, value=h, expected="each column once")
+                 for h in sorted({h for h in header if header.count(h) > 1})]
+    if len(table) - 1 > MAX_IMPORT_ROWS:
+        problems.append(Problem("too many rows", value=len(table) - 1, expected=f"at most {MAX_IMPORT_ROWS}"))
+    if problems:
+        return [], [], problems
+    rows, people = [], []
+    for n, values in enumerate(table[1:], start=2):
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            problems.append(Problem("wrong number of columns", row=n, value=len(values),
+                                    expected=f"{len(header)} columns, as in the header"))
+            continue
+        cell = {h: v.strip() for h, v in zip(header, values, strict=True)}
+        person = _applicant_from(n, cell, problems)
+        if person is not None:
+            rows.append(n)
+            people.append(person)
+    if not rows and not problems:
+        problems.append(Problem("no applicants in the file", row=2, expected="one applicant per row"))
+    return rows, people, problems
+
+
+def _applicant_from(n: int, cell: dict[str, str], problems: list[Problem]) -> ApplicantSpec | None:
+    before = len(problems)
+    try:
+        birth = dt.date.fromisoformat(cell.get("birth_date", ""))
+    except ValueError:
+        birth = dt.date(2000, 1, 1)
+        problems.append(Problem("not a date", row=n, field="birth_date", value=cell.get("birth_date", ""),
+                                expected="YYYY-MM-DD"))
+    tier = cell.get("residence_tier", "") or "1"
+    if not tier.isdigit():
+        problems.append(Problem("not a whole number", row=n, field="residence_tier", value=tier,
+                                expected=f"0 to {DEFAULT_TIER}"))
+        tier = "1"
+    chosen = tuple(s.strip() for s in cell.get("choices", "").split(";") if s.strip())
+    if len(problems) > before:
+        return None
+    return ApplicantSpec(name=cell["name"], id_number=cell["id_number"], birth_date=birth,
+                         district=cell["district"], residence_tier=int(tier),
+                         catchment=cell.get("catchment", ""), group_id=cell.get("group_id", ""),
+                         choices=chosen, number=cell.get("number", ""))
+
+
+def import_applicants(conn: Connection, *, actor: Principal, campaign: str, data: bytes, secret_key: str,
+                      dry_run: bool = False) -> dict[str, Any]:
+    """Register the applicants of a CSV file: every row or none.
+
+    Raises ValidationError listing every problem (row, column, value) before anything is
+    written. A dry run does the same work in a savepoint that it rolls back. The audit log
+    gets one entry per applicant (no name, ID number or date of birth) and one for the file.
+    """
+    row = campaign_row(conn, campaign)
+    _require_status(row, OPEN_FOR_APPLICANTS, "registering applicants")
+    numbers, people, problems = read_applicants(data)
+    if any(p.choices for p in people) and row.status != "application":
+        problems.append(Problem("choices only while applications are open", field="choices",
+                                expected="empty choices until the campaign opens applications"))
+    reg = _registration(conn, row, people)
+    problems += _people_problems(people, reg, numbers)
+    if problems:
+        problems.sort(key=lambda p: p.row or 0)
+        listed = f" (the first {MAX_REPORTED} are listed)" if len(problems) > MAX_REPORTED else ""
+        count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
+        raise ValidationError(f"{count} in the file; nobody was registered{listed}.", problems[:MAX_REPORTED])
+    with conn.begin_nested() as savepoint:
+        made = _register(conn, actor, campaign, reg, people, secret_key)
+        audit.record(conn, actor=actor.username, action="applicant.import", entity="campaign",
+                     entity_key=campaign, after={"rows": len(made),
+                                                 "with_choices": sum(1 for p in people if p.choices)},
+                     note="personal data sealed; not in the log")
+        if dry_run:
+            savepoint.rollback()
+    return {"registered": len(made), "with_choices": sum(1 for p in people if p.choices), "dry_run": dry_run,
+            "numbers": [] if dry_run else [m["number"] for m in made]}
+
+
 def _pks(conn: Connection, campaign_id: int, numbers: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for start in range(0, len(numbers), 500):
@@ -300,7 +438,7 @@ def _pks(conn: Connection, campaign_id: int, numbers: list[str]) -> dict[str, in
 
 
 def _applicant_row(reg: _Registration, person: ApplicantSpec, secret_key: str) -> dict[str, Any]:
-    number = _fresh(reg.numbers, lambda: str(10**9 + secrets.randbelow(9 * 10**9)))
+    number = person.number or _fresh(reg.numbers, lambda: str(10**9 + secrets.randbelow(9 * 10**9)))
     return {
         "campaign_id": reg.campaign.id, "number": number,
         "applicant_id": _fresh(reg.pseudonyms, lambda: "A" + secrets.token_hex(6).upper()),
@@ -432,28 +570,48 @@ def publish(conn: Connection, *, actor: Principal, campaign: str) -> dict[str, A
     return {"code": campaign, "status": "published"}
 
 
-def place(conn: Connection, *, actor: Principal, campaign: str, sources: Sequence[str], home: Path,
-          mechanism: str = Mechanism.CHOICE_ROUNDS.value) -> dict[str, Any]:
-    """Placement (统筹) of everyone not admitted, through the same engine: a second proof bundle."""
+def freeze_placement(conn: Connection, *, actor: Principal, campaign: str, home: Path,
+                     mechanism: str = Mechanism.CHOICE_ROUNDS.value) -> dict[str, Any]:
+    """Write the placement (统筹) case of everyone not admitted and fix its ``pool_digest``.
+
+    Like the lottery, placement takes two steps: this freeze publishes the pool's digest
+    before any randomness exists; :func:`place` then draws on sources named after it.
+    """
     row = campaign_row(conn, campaign)
     require_organiser(conn, actor, row)
-    _require_status(row, {"published"}, "placement")
+    _require_status(row, {"published"}, "freezing the placement pool")
     if mechanism not in set(Mechanism):
         raise ValidationError("Unknown mechanism.", [Problem("unknown mechanism", field="mechanism",
                                                              value=mechanism, expected=", ".join(Mechanism))])
-    sources = _sources(sources)
     case_dir = drawing.campaign_dir(home, campaign) / "placement-case"
     drawing.replace_dir(case_dir)
-    files = drawing.placement_case(conn, row, mechanism)
-    drawing.write_case(case_dir, files)
+    drawing.write_case(case_dir, drawing.placement_case(conn, row, mechanism))
     digest = case.pool_digest(case_dir)
-    outcome = drawing.run(case_dir, drawing.campaign_dir(home, campaign) / "placement", digest, sources)
+    _set_status(conn, row, "placement_frozen", placement_digest=digest)
+    _log(conn, actor, "campaign.freeze_placement", campaign, {"status": "placement_frozen",
+                                                               "pool_digest": digest, "mechanism": mechanism})
+    return {"code": campaign, "status": "placement_frozen", "pool_digest": digest, "mechanism": mechanism}
+
+
+def place(conn: Connection, *, actor: Principal, campaign: str, sources: Sequence[str], home: Path
+          ) -> dict[str, Any]:
+    """Placement (统筹) on public randomness named after the placement freeze: a second proof bundle."""
+    row = campaign_row(conn, campaign)
+    require_organiser(conn, actor, row)
+    _require_status(row, {"placement_frozen"}, "placement")
+    sources = _sources(sources)
+    case_dir = drawing.campaign_dir(home, campaign) / "placement-case"
+    files = drawing.check_frozen_placement(conn, row, case_dir)
+    outcome = drawing.run(case_dir, drawing.campaign_dir(home, campaign) / "placement", row.placement_digest,
+                          sources)
     drawing.store_results(conn, row, "placement", outcome, files)
-    _set_status(conn, row, "placement", placement_digest=digest, placement_sources=sources,
-                placement_seed=outcome.seed, placement_bundle=str(outcome.bundle), placed_at=_now())
-    _log(conn, actor, "campaign.place", campaign, {"status": "placement", "pool_digest": digest,
-                                                    "sources": sources, "seed": outcome.seed})
-    return {"code": campaign, "status": "placement", "pool_digest": digest, "seed": outcome.seed}
+    _set_status(conn, row, "placement", placement_sources=sources, placement_seed=outcome.seed,
+                placement_bundle=str(outcome.bundle), placed_at=_now())
+    _log(conn, actor, "campaign.place", campaign, {"status": "placement", "pool_digest": row.placement_digest,
+                                                    "sources": sources, "seed": outcome.seed,
+                                                    "outputs": outcome.output_digests})
+    return {"code": campaign, "status": "placement", "pool_digest": row.placement_digest,
+            "seed": outcome.seed}
 
 
 def open_appeals(conn: Connection, *, actor: Principal, campaign: str) -> dict[str, Any]:
