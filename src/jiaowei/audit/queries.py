@@ -7,7 +7,6 @@ scope: it is the commission's record of every write, read by the commission.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -17,16 +16,9 @@ from jiaowei.audit import service
 from jiaowei.audit.store import audit_log
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
+from jiaowei.paging import Page
 
 MAX_PAGE = 500
-
-
-@dataclass(frozen=True)
-class EntryPage:
-    items: list[dict[str, Any]]
-    total: int
-    offset: int
-    limit: int
 
 
 def list_entries(
@@ -38,7 +30,7 @@ def list_entries(
     actor: str | None = None,
     offset: int = 0,
     limit: int = 50,
-) -> EntryPage:
+) -> Page:
     """Entries matching every filter given (exact matches), newest first."""
     require_action(principal, Action.AUDIT_READ)
     where = _filters(entity=entity, entity_key=entity_key, actor=actor)
@@ -47,7 +39,7 @@ def list_entries(
     rows = conn.execute(
         select(audit_log).where(*where).order_by(audit_log.c.seq.desc()).offset(offset).limit(limit)
     )
-    return EntryPage([_entry(row) for row in rows], int(total), offset, limit)
+    return Page([_entry(row) for row in rows], int(total), offset, limit)
 
 
 def entities(conn: Connection, *, principal: Principal) -> list[str]:

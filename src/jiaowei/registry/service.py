@@ -19,6 +19,7 @@ from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import in_scope, require_action, require_unit, scope_paths, unit_filter
 from jiaowei.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from jiaowei.paging import Page
 from jiaowei.registry import store
 from jiaowei.registry.model import (
     FOREVER,
@@ -48,14 +49,6 @@ def today() -> dt.date:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    total: int
-    offset: int
-    limit: int
 
 
 # ---------------------------------------------------------------- reading
