@@ -63,6 +63,13 @@ def replace_dir(path: Path) -> None:
     path.mkdir(parents=True)
 
 
+def freeze_case(case_dir: Path, files: CaseFiles) -> str:
+    """Write a case afresh into ``case_dir`` and return its ``pool_digest``."""
+    replace_dir(case_dir)
+    write_case(case_dir, files)
+    return case.pool_digest(case_dir)
+
+
 def _district_codes(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
     wanted = sorted(set(ids))
     return dict(conn.execute(select(registry_store.units.c.id, registry_store.units.c.code).where(

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from jiaowei.admissions import case, crypto, drawing
+from jiaowei.admissions import crypto, drawing
 from jiaowei.admissions.model import Mechanism, Multiples
 from jiaowei.admissions.store import (
     appeals,
@@ -534,9 +534,7 @@ def freeze(conn: Connection, *, actor: Principal, campaign: str, home: Path) -> 
     require_organiser(conn, actor, row)
     _require_status(row, {"application"}, "freezing")
     case_dir = drawing.campaign_dir(home, campaign) / "case"
-    drawing.replace_dir(case_dir)
-    drawing.write_case(case_dir, drawing.lottery_case(conn, row))
-    digest = case.pool_digest(case_dir)
+    digest = drawing.freeze_case(case_dir, drawing.lottery_case(conn, row))
     _set_status(conn, row, "frozen", pool_digest=digest, frozen_at=_now())
     _log(conn, actor, "campaign.freeze", campaign, {"status": "frozen", "pool_digest": digest})
     return {"code": campaign, "status": "frozen", "pool_digest": digest}
@@ -584,9 +582,7 @@ def freeze_placement(conn: Connection, *, actor: Principal, campaign: str, home:
         raise ValidationError("Unknown mechanism.", [Problem("unknown mechanism", field="mechanism",
                                                              value=mechanism, expected=", ".join(Mechanism))])
     case_dir = drawing.campaign_dir(home, campaign) / "placement-case"
-    drawing.replace_dir(case_dir)
-    drawing.write_case(case_dir, drawing.placement_case(conn, row, mechanism))
-    digest = case.pool_digest(case_dir)
+    digest = drawing.freeze_case(case_dir, drawing.placement_case(conn, row, mechanism))
     _set_status(conn, row, "placement_frozen", placement_digest=digest)
     _log(conn, actor, "campaign.freeze_placement", campaign, {"status": "placement_frozen",
                                                                "pool_digest": digest, "mechanism": mechanism})
