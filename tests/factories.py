@@ -78,3 +78,33 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
     marker = 'name="csrf-token" content="'
     start = page.text.index(marker) + len(marker)
     return page.text[start : page.text.index('"', start)]
+
+
+def indicator_setup(conn: Connection) -> dict[str, str]:
+    """``small_tree`` plus a sex category, a combo, three yearly school elements and a data set.
+
+    Elements: ``PUPILS`` (integer, by sex: combos ``M`` and ``F``), ``TEACHERS`` (integer,
+    default combo), ``RATE`` (percentage). Data set ``SCHOOL_Y`` (Yearly, primary schools,
+    due 15 days, never expires). Indicator ``PTR`` (pupils per teacher).
+    """
+    from jiaowei.indicators import metadata
+
+    codes = small_tree(conn)
+    metadata.save_category(conn, principal=SYSTEM, code="SEX", name_zh="性别", name_en="Sex", options=[
+        {"code": "M", "name_zh": "男", "name_en": "Male"},
+        {"code": "F", "name_zh": "女", "name_en": "Female"},
+    ])
+    metadata.save_category_combo(conn, principal=SYSTEM, code="BY_SEX", name_zh="按性别", name_en="By sex",
+                                 categories=["SEX"])
+    metadata.save_data_element(conn, principal=SYSTEM, code="PUPILS", name_zh="在校学生数", name_en="Pupils",
+                               value_type="INTEGER", aggregation_type="SUM", category_combo="BY_SEX")
+    metadata.save_data_element(conn, principal=SYSTEM, code="TEACHERS", name_zh="专任教师数",
+                               name_en="Teachers", value_type="INTEGER", aggregation_type="SUM")
+    metadata.save_data_element(conn, principal=SYSTEM, code="RATE", name_zh="达标率", name_en="Pass rate",
+                               value_type="PERCENTAGE", aggregation_type="AVERAGE")
+    metadata.save_data_set(conn, principal=SYSTEM, code="SCHOOL_Y", name_zh="学校年报", name_en="School annual",
+                           period_type="Yearly", elements=["PUPILS", "TEACHERS", "RATE"],
+                           unit_types=["primary_school"], due_days=15, expiry_days=0)
+    metadata.save_indicator(conn, principal=SYSTEM, code="PTR", name_zh="生师比", name_en="Pupils per teacher",
+                            numerator="#{PUPILS}", denominator="#{TEACHERS}", display="number", decimals=1)
+    return codes

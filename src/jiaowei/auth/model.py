@@ -18,6 +18,8 @@ class Action(StrEnum):
     VIEW = "view"
     REGISTRY_WRITE = "registry.write"
     DATA_CAPTURE = "data.capture"
+    DATA_APPROVE = "data.approve"
+    METADATA_WRITE = "metadata.write"
     MANAGE_USERS = "users.manage"
     AUDIT_READ = "audit.read"
 
@@ -25,14 +27,21 @@ class Action(StrEnum):
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.ADMINISTRATOR: frozenset(Action),
     Role.COMMISSION_STAFF: frozenset(
-        {Action.VIEW, Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.AUDIT_READ}
+        {
+            Action.VIEW, Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE,
+            Action.METADATA_WRITE, Action.AUDIT_READ,
+        }
     ),
-    Role.DISTRICT_STAFF: frozenset({Action.VIEW, Action.REGISTRY_WRITE, Action.DATA_CAPTURE}),
+    Role.DISTRICT_STAFF: frozenset(
+        {Action.VIEW, Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE}
+    ),
     Role.UNIT_REPORTER: frozenset({Action.VIEW, Action.DATA_CAPTURE}),
     Role.VIEWER: frozenset({Action.VIEW}),
 }
 
-WRITE_ACTIONS = frozenset({Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.MANAGE_USERS})
+WRITE_ACTIONS = frozenset(
+    {Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE, Action.METADATA_WRITE, Action.MANAGE_USERS}
+)
 
 
 @dataclass(frozen=True)

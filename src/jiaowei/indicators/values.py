@@ -1,0 +1,809 @@
+"""Data values: import (every format ends here), save one cell, read, export, history.
+
+An import is checked whole before anything is written: every row's element, option combo,
+period, unit, scope, data set assignment, lock and value. With conflicts nothing is written
+unless the caller asks for the valid rows only (DHIS2's ``atomicMode=NONE``). A value equal
+to the stored one is *ignored*, so importing the same file twice changes nothing. Each write
+records every changed value in ``data_value_history`` and one entry in the hash-chained audit
+log carrying the SHA-256 of those changes (decision 0006).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select
+
+from jiaowei.audit import service as audit
+from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_action, scope_paths
+from jiaowei.db.engine import inserted_id
+from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.indicators import periods as pe
+from jiaowei.indicators import store
+from jiaowei.indicators.metadata import Catalog, DataSet, Element, load_catalog
+from jiaowei.indicators.model import (
+    DEFAULT,
+    EXPECTED,
+    ImportConflict,
+    ImportStrategy,
+    ImportSummary,
+    ValueRow,
+    normalise_value,
+)
+from jiaowei.registry import store as registry_store
+from jiaowei.registry.model import path_ids
+
+Key = tuple[int, int, int, int, int]  # period, unit, element, coc, aoc
+Progress = Callable[[int], None]
+CHUNK = 500
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+# ---------------------------------------------------------------- resolving what rows name
+
+
+@dataclass
+class UnitOnPeriod:
+    """A unit as it stood in a period: its path (for scope and locks) and its type."""
+
+    unit_id: int
+    path: str
+    type: str
+
+
+@dataclass
+class Context:
+    """Everything an import resolves once per distinct identifier, shared by every row."""
+
+    conn: Connection
+    principal: Principal
+    catalog: Catalog
+    check_expiry: bool
+    periods: dict[str, pe.Period | None] = field(default_factory=dict)
+    period_ids: dict[str, int] = field(default_factory=dict)
+    unit_ids: dict[str, int] = field(default_factory=dict)
+    on_period: dict[tuple[int, str], UnitOnPeriod | None] = field(default_factory=dict)
+    scope: dict[dt.date, list[str]] = field(default_factory=dict)
+    approved: set[tuple[int, int, int]] = field(default_factory=set)
+    exceptions: dict[tuple[int, int, int], dt.date] = field(default_factory=dict)
+    verdicts: dict[tuple[str, int], tuple[str | None, dict[int, str | None]]] = field(default_factory=dict)
+    _element_sets: dict[int, frozenset[int]] = field(default_factory=dict)
+
+    def element_sets(self, element_id: int) -> frozenset[int]:
+        if element_id not in self._element_sets:
+            self._element_sets[element_id] = frozenset(
+                ds.id for ds in self.catalog.data_sets_with(element_id)
+            )
+        return self._element_sets[element_id]
+
+    def period(self, code: str) -> pe.Period | None:
+        if code not in self.periods:
+            self.periods[code] = pe.parse(code) if pe.is_valid(code) else None
+        return self.periods[code]
+
+
+def _load_units(ctx: Context, rows: Sequence[ValueRow]) -> None:
+    codes = sorted({r.org_unit for r in rows})
+    ctx.unit_ids = registry_store.unit_ids_for(ctx.conn, codes)
+    ids = sorted(set(ctx.unit_ids.values()))
+    segments = registry_store.segments_of(ctx.conn, ids)
+    versions = registry_store.versions_of(ctx.conn, ids)
+    for code in {r.period for r in rows}:
+        period = ctx.period(code)
+        if period is None:
+            continue
+        for unit_id in ids:
+            ctx.on_period[(unit_id, code)] = _unit_on(unit_id, period, segments[unit_id], versions[unit_id])
+
+
+def _unit_on(
+    unit_id: int, period: pe.Period, segments: Sequence[Any], versions: Sequence[Any]
+) -> UnitOnPeriod | None:
+    """The unit's last path and type inside the period; None if it was not open then."""
+    end = period.end + dt.timedelta(days=1)
+    path = next(
+        (s.path for s in reversed(segments) if s.valid_from < end and s.valid_to > period.start), None
+    )
+    version = next((v for v in reversed(versions) if v.valid_from < end and v.valid_to > period.start), None)
+    if path is None or version is None:
+        return None
+    return UnitOnPeriod(unit_id, path, version.type)
+
+
+def _load_periods(ctx: Context, codes: Iterable[str]) -> None:
+    known = [c for c in codes if ctx.period(c) is not None]
+    for start in range(0, len(known), CHUNK):
+        chunk = known[start : start + CHUNK]
+        ctx.period_ids.update(
+            dict(
+                ctx.conn.execute(
+                    select(store.periods.c.code, store.periods.c.id).where(store.periods.c.code.in_(chunk))
+                ).all()
+            )
+        )
+
+
+def ensure_periods(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
+    """Ids of the periods ``codes`` (valid identifiers), inserting the ones not yet stored."""
+    wanted = sorted(set(codes))
+    table = store.periods
+    found = (
+        dict(conn.execute(select(table.c.code, table.c.id).where(table.c.code.in_(wanted))).all())
+        if wanted
+        else {}
+    )
+    for code in wanted:
+        if code not in found:
+            p = pe.parse(code)
+            result = conn.execute(
+                insert(table).values(code=p.id, type=p.type.value, start_date=p.start, end_date=p.end)
+            )
+            found[code] = inserted_id(result)
+    return found
+
+
+def _load_locks(ctx: Context) -> None:
+    ids = list(ctx.period_ids.values())
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        for r in ctx.conn.execute(
+            select(
+                store.approvals.c.data_set_id, store.approvals.c.period_id, store.approvals.c.unit_id
+            ).where(store.approvals.c.period_id.in_(chunk))
+        ):
+            ctx.approved.add((r.data_set_id, r.period_id, r.unit_id))
+        for r in ctx.conn.execute(
+            select(store.lock_exceptions).where(store.lock_exceptions.c.period_id.in_(chunk))
+        ):
+            ctx.exceptions[(r.data_set_id, r.period_id, r.unit_id)] = r.until
+
+
+def _in_scope(ctx: Context, path: str, day: dt.date) -> bool:
+    if ctx.principal.unlimited:
+        return True
+    if day not in ctx.scope:
+        ctx.scope[day] = scope_paths(ctx.conn, ctx.principal, Action.DATA_CAPTURE, day)
+    return any(path.startswith(p) for p in ctx.scope[day])
+
+
+def lock_reason(ctx: Context, ds: DataSet, period: pe.Period, where: UnitOnPeriod) -> str | None:
+    """Why values of ``ds`` at the unit in ``period`` cannot change now, or None."""
+    period_id = ctx.period_ids.get(period.id)
+    if period_id is not None:
+        for ancestor in path_ids(where.path):
+            if (ds.id, period_id, ancestor) in ctx.approved:
+                return f"data set {ds.code} for {period.id} is approved and locked; unapprove it first"
+    if ctx.check_expiry and ds.expiry_days > 0:
+        closes = pe.days_after_end(period, ds.expiry_days)
+        if _today() > closes:
+            granted = ctx.exceptions.get((ds.id, period_id or 0, where.unit_id))
+            if granted is None or granted < _today():
+                return (
+                    f"period {period.id} of data set {ds.code} closed on {closes.isoformat()} "
+                    f"({ds.expiry_days} expiry days); an administrator can grant an exception"
+                )
+    return None
+
+
+def _verdict(
+    ctx: Context, element: Element, period: pe.Period, where: UnitOnPeriod
+) -> tuple[str, str] | None:
+    """(field, reason) if this element may not be written at the unit in the period, else None."""
+    key = (period.id, where.unit_id)
+    if key not in ctx.verdicts:
+        ctx.verdicts[key] = _unit_verdict(ctx, period, where)
+    scope_problem, locks = ctx.verdicts[key]
+    if scope_problem:
+        return "orgUnit", scope_problem
+    mine = [reason for ds_id, reason in locks.items() if ds_id in ctx.element_sets(element.id)]
+    if not mine:
+        field = "period" if ctx.catalog.data_sets_with(element.id) else "dataElement"
+        return field, (
+            f"no data set with period type {period.type.value} collects {element.code} "
+            f"from this unit (type {where.type})"
+        )
+    return ("period", mine[0]) if all(mine) else None
+
+
+def _unit_verdict(
+    ctx: Context, period: pe.Period, where: UnitOnPeriod
+) -> tuple[str | None, dict[int, str | None]]:
+    """The unit's scope problem, and for each data set it reports in this period type, its lock."""
+    day = min(period.end, max(_today(), period.start))
+    if not _in_scope(ctx, where.path, day):
+        return "the unit is outside your capture scope", {}
+    sets = [
+        ds
+        for ds in ctx.catalog.data_sets.values()
+        if ds.period_type == period.type.value
+        and (where.type in ds.unit_types or where.unit_id in ds.unit_ids)
+    ]
+    return None, {ds.id: lock_reason(ctx, ds, period, where) for ds in sets}
+
+
+# ---------------------------------------------------------------- checking rows
+
+
+@dataclass
+class Checked:
+    """The rows that passed, keyed, and what to write."""
+
+    writes: dict[Key, tuple[str, str | None, bool | None, str | None]] = field(default_factory=dict)
+    deletes: dict[Key, int] = field(default_factory=dict)
+    conflicts: list[ImportConflict] = field(default_factory=list)
+
+
+def _check_row(ctx: Context, row: ValueRow, delete_all: bool) -> tuple[Key, str | None] | ImportConflict:
+    """The row's key and normalised value (None: delete), or the conflict that stops it."""
+    element = ctx.catalog.element(row.data_element)
+    if element is None:
+        return ImportConflict(
+            row.row, "dataElement", row.data_element, "unknown data element", "the code of a data element"
+        )
+    coc = ctx.catalog.option_combo(element, row.category_option_combo)
+    if coc is None:
+        known = ", ".join(c.code for c in ctx.catalog.cocs_of(element.combo_id))
+        return ImportConflict(
+            row.row,
+            "categoryOptionCombo",
+            row.category_option_combo,
+            f"data element {element.code} has no such category option combo",
+            known,
+        )
+    if row.attribute_option_combo not in (None, "", DEFAULT, "HllvX50cXC0"):
+        return ImportConflict(
+            row.row,
+            "attributeOptionCombo",
+            row.attribute_option_combo,
+            "unknown attribute option combo",
+            DEFAULT,
+        )
+    period = ctx.period(row.period)
+    if period is None:
+        return ImportConflict(
+            row.row,
+            "period",
+            row.period,
+            "not a period identifier",
+            "e.g. 2020, 2020SY, 2020S1, 2020Q3, 202011, 2020W5, 20200315",
+        )
+    unit_id = ctx.unit_ids.get(row.org_unit)
+    where = ctx.on_period.get((unit_id, row.period)) if unit_id is not None else None
+    if where is None:
+        reason = "unknown unit" if unit_id is None else f"the unit was not open during {period.id}"
+        return ImportConflict(
+            row.row, "orgUnit", row.org_unit, reason, "the code of a unit open in the period"
+        )
+    problem = _verdict(ctx, element, period, where)
+    if problem:
+        field, reason = problem
+        shown = {"orgUnit": row.org_unit, "period": row.period, "dataElement": row.data_element}[field]
+        return ImportConflict(row.row, field, shown, reason)
+    key: Key = (_period_slot(ctx, row.period), where.unit_id, element.id, coc.id, ctx.catalog.default_coc)
+    if delete_all or row.deleted or row.value is None or row.value.strip() == "":
+        return key, None
+    try:
+        return key, normalise_value(element.value_type, row.value)
+    except ValueError as error:
+        return ImportConflict(
+            row.row,
+            "value",
+            row.value,
+            f"{error} for data element {element.code}",
+            EXPECTED[element.value_type],
+        )
+
+
+def check_rows(
+    ctx: Context, rows: Sequence[ValueRow], strategy: ImportStrategy, progress: Progress | None = None
+) -> Checked:
+    out = Checked()
+    seen: dict[Key, int] = {}
+    delete_all = strategy is ImportStrategy.DELETE
+    for i, row in enumerate(rows):
+        if progress and i % 50_000 == 0:
+            progress(i)
+        result = _check_row(ctx, row, delete_all)
+        if isinstance(result, ImportConflict):
+            out.conflicts.append(result)
+            continue
+        key, value = result
+        if key in seen:
+            out.conflicts.append(
+                ImportConflict(
+                    row.row,
+                    "dataValue",
+                    row.data_element,
+                    f"the same value appears again (first in row {seen[key]})",
+                )
+            )
+            continue
+        seen[key] = row.row
+        if value is None:
+            out.deletes[key] = row.row
+        else:
+            out.writes[key] = (value, row.comment, row.followup, row.stored_by)
+    if progress:
+        progress(len(rows))
+    return out
+
+
+def _period_slot(ctx: Context, code: str) -> int:
+    """The period's id, or a negative placeholder for a period not stored yet."""
+    if code not in ctx.period_ids:
+        ctx.period_ids[code] = -1 - len([v for v in ctx.period_ids.values() if v < 0])
+    return ctx.period_ids[code]
+
+
+# ---------------------------------------------------------------- comparing with what is stored
+
+
+def _stored(conn: Connection, keys: Iterable[Key]) -> dict[Key, tuple[str, str | None, bool]]:
+    """The stored value, comment and follow-up flag of every key that has one."""
+    pairs: dict[int, set[int]] = {}
+    for k in keys:
+        if k[0] > 0:
+            pairs.setdefault(k[0], set()).add(k[1])
+    dv = store.data_values
+    out: dict[Key, tuple[str, str | None, bool]] = {}
+    for period_id, unit_set in pairs.items():
+        unit_list = sorted(unit_set)
+        for start in range(0, len(unit_list), CHUNK):
+            rows = conn.execute(
+                select(
+                    dv.c.period_id,
+                    dv.c.unit_id,
+                    dv.c.data_element_id,
+                    dv.c.coc_id,
+                    dv.c.aoc_id,
+                    dv.c.value,
+                    dv.c.comment,
+                    dv.c.followup,
+                ).where(dv.c.period_id == period_id, dv.c.unit_id.in_(unit_list[start : start + CHUNK]))
+            )
+            for r in rows:
+                out[(r[0], r[1], r[2], r[3], r[4])] = (r[5], r[6], bool(r[7]))
+    return out
+
+
+@dataclass
+class Plan:
+    creates: list[tuple[Key, str, str | None, bool, str | None]] = field(default_factory=list)
+    updates: list[tuple[Key, str, str | None, bool, str | None, tuple[str, str | None, bool]]] = field(
+        default_factory=list
+    )
+    deletes: list[tuple[Key, tuple[str, str | None, bool]]] = field(default_factory=list)
+    ignored: int = 0
+
+
+def plan_changes(checked: Checked, stored: dict[Key, tuple[str, str | None, bool]]) -> Plan:
+    plan = Plan()
+    for key, (value, comment, followup, by) in checked.writes.items():
+        before = stored.get(key)
+        if before is None:
+            plan.creates.append((key, value, comment, bool(followup), by))
+            continue
+        new_comment = comment if comment is not None else before[1]
+        new_followup = followup if followup is not None else before[2]
+        if (value, new_comment, new_followup) == before:
+            plan.ignored += 1
+        else:
+            plan.updates.append((key, value, new_comment, new_followup, by, before))
+    for key in checked.deletes:
+        before = stored.get(key)
+        if before is None:
+            plan.ignored += 1
+        else:
+            plan.deletes.append((key, before))
+    return plan
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _bind(conn: Connection, column: Any, value: Any) -> Any:
+    processor = column.type.bind_processor(conn.dialect)
+    return processor(value) if processor else value
+
+
+def _sql(conn: Connection, text: str) -> str:
+    return text.replace("?", _placeholder(conn))
+
+
+def write_plan(
+    conn: Connection, *, plan: Plan, ctx: Context, actor: str, import_id: int, synthetic: bool
+) -> None:
+    """Apply the plan with one executemany per kind, then write each change's history row."""
+    _fix_period_ids(conn, plan, ctx)
+    now = _bind(conn, store.data_values.c.created_at, _now())
+    if plan.creates:
+        conn.exec_driver_sql(
+            _sql(
+                conn,
+                "INSERT INTO data_values (period_id, unit_id, data_element_id, coc_id, "
+                "aoc_id, value, stored_by, comment, followup, synthetic, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ),
+            [(*k, v, by or actor, c, f, synthetic, now, now) for k, v, c, f, by in plan.creates],
+        )
+    if plan.updates:
+        conn.exec_driver_sql(
+            _sql(
+                conn,
+                "UPDATE data_values SET value = ?, comment = ?, followup = ?, "
+                "stored_by = ?, updated_at = ? WHERE period_id = ? AND unit_id = ? AND "
+                "data_element_id = ? AND coc_id = ? AND aoc_id = ?",
+            ),
+            [(v, c, f, by or actor, now, *k) for k, v, c, f, by, _ in plan.updates],
+        )
+    if plan.deletes:
+        conn.exec_driver_sql(
+            _sql(
+                conn,
+                "DELETE FROM data_values WHERE period_id = ? AND unit_id = ? AND "
+                "data_element_id = ? AND coc_id = ? AND aoc_id = ?",
+            ),
+            [k for k, _ in plan.deletes],
+        )
+    history: list[tuple[Any, ...]] = [
+        (*k, "CREATE", None, v, c, f, actor, now, import_id) for k, v, c, f, _ in plan.creates
+    ]
+    history += [(*k, "UPDATE", b[0], v, c, f, actor, now, import_id) for k, v, c, f, _, b in plan.updates]
+    history += [(*k, "DELETE", b[0], None, b[1], b[2], actor, now, import_id) for k, b in plan.deletes]
+    if history:
+        conn.exec_driver_sql(
+            _sql(
+                conn,
+                "INSERT INTO data_value_history (period_id, unit_id, data_element_id, "
+                "coc_id, aoc_id, change, value_before, value_after, comment, followup, actor, "
+                "at, import_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ),
+            history,
+        )
+
+
+def _fix_period_ids(conn: Connection, plan: Plan, ctx: Context) -> None:
+    """Store the periods first used by this import and put their ids into the plan's keys."""
+    new = {code: slot for code, slot in ctx.period_ids.items() if slot < 0}
+    if not new:
+        return
+    ids = ensure_periods(conn, new)
+    swap = {slot: ids[code] for code, slot in new.items()}
+    plan.creates = [((swap.get(k[0], k[0]), *k[1:]), *rest) for k, *rest in plan.creates]  # type: ignore[misc]
+
+
+def changes_digest(plan: Plan) -> str:
+    """SHA-256 over every change, one line each in key order: what the audit entry vouches for."""
+    lines = [f"C|{'|'.join(map(str, k))}|{v}" for k, v, *_ in plan.creates]
+    lines += [f"U|{'|'.join(map(str, k))}|{b[0]}|{v}" for k, v, _c, _f, _by, b in plan.updates]
+    lines += [f"D|{'|'.join(map(str, k))}|{b[0]}" for k, b in plan.deletes]
+    lines.sort()
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- the use cases
+
+
+def import_values(
+    conn: Connection,
+    *,
+    principal: Principal,
+    rows: Sequence[ValueRow],
+    source: str,
+    strategy: ImportStrategy = ImportStrategy.CREATE_AND_UPDATE,
+    dry_run: bool = False,
+    valid_only: bool = False,
+    file_digest: str | None = None,
+    synthetic: bool = False,
+    check_expiry: bool = True,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Check every row, then (unless a dry run, or conflicts without ``valid_only``) write them."""
+    require_action(principal, Action.DATA_CAPTURE)
+    ctx = Context(conn, principal, load_catalog(conn), check_expiry)
+    _load_units(ctx, rows)
+    _load_periods(ctx, {r.period for r in rows})
+    _load_locks(ctx)
+    checked = check_rows(ctx, rows, strategy, progress)
+    summary = ImportSummary(conflicts=checked.conflicts, dry_run=dry_run, valid_only=valid_only)
+    plan = plan_changes(checked, _stored(conn, [*checked.writes, *checked.deletes]))
+    if checked.conflicts and not valid_only:
+        summary.ignored = len(rows)
+        return summary
+    summary.imported, summary.updated = len(plan.creates), len(plan.updates)
+    summary.deleted, summary.ignored = len(plan.deletes), plan.ignored + len(checked.conflicts)
+    if not dry_run and (plan.creates or plan.updates or plan.deletes):
+        _record(
+            conn,
+            principal=principal,
+            plan=plan,
+            ctx=ctx,
+            summary=summary,
+            source=source,
+            file_digest=file_digest,
+            synthetic=synthetic,
+        )
+    return summary
+
+
+def _record(
+    conn: Connection,
+    *,
+    principal: Principal,
+    plan: Plan,
+    ctx: Context,
+    summary: ImportSummary,
+    source: str,
+    file_digest: str | None,
+    synthetic: bool,
+) -> None:
+    digest = changes_digest(plan)
+    counts = summary.as_dict(max_conflicts=20)
+    import_id = inserted_id(
+        conn.execute(
+            insert(store.data_imports).values(
+                at=_now(),
+                actor=principal.username,
+                source=source,
+                file_digest=file_digest,
+                changes_digest=digest,
+                summary=counts,
+            )
+        )
+    )
+    write_plan(conn, plan=plan, ctx=ctx, actor=principal.username, import_id=import_id, synthetic=synthetic)
+    audit.record(
+        conn,
+        actor=principal.username,
+        action="data.import",
+        entity="data_values",
+        entity_key=str(import_id),
+        after={
+            "source": source,
+            "file_digest": file_digest,
+            "changes_digest": digest,
+            "importCount": counts["importCount"],
+            "conflictCount": counts["conflictCount"],
+        },
+    )
+
+
+def save_value(
+    conn: Connection,
+    *,
+    principal: Principal,
+    data_element: str,
+    period: str,
+    org_unit: str,
+    category_option_combo: str | None = None,
+    value: str | None = None,
+    comment: str | None = None,
+    followup: bool | None = None,
+) -> ImportSummary:
+    """Save (or with an empty value, delete) one cell of a form; raises with the reason if refused."""
+    row = ValueRow(
+        data_element=data_element,
+        period=period,
+        org_unit=org_unit,
+        category_option_combo=category_option_combo,
+        value=value,
+        comment=comment,
+        followup=followup,
+        row=1,
+    )
+    if value in (None, "") and (comment or followup is not None):
+        row = _keep_value(conn, row)
+    summary = import_values(conn, principal=principal, rows=[row], source="form")
+    if summary.conflicts:
+        conflict = summary.conflicts[0]
+        raise ValidationError(f"The value was not saved: {conflict.reason}.", [conflict.as_problem()])
+    return summary
+
+
+def _keep_value(conn: Connection, row: ValueRow) -> ValueRow:
+    """A comment or flag without a value keeps the stored value (there must be one)."""
+    stored = read_cell(conn, row=row)
+    if stored is None:
+        raise ValidationError(
+            "A comment or follow-up flag needs a value first.",
+            [
+                Problem(
+                    "no value to comment on", field="value", value=row.value, expected="enter the value first"
+                )
+            ],
+        )
+    return ValueRow(**{**_as_kwargs(row), "value": stored["value"]})
+
+
+def _as_kwargs(row: ValueRow) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in ValueRow.__slots__}  # type: ignore[attr-defined]
+
+
+def read_cell(conn: Connection, *, row: ValueRow) -> dict[str, Any] | None:
+    catalog = load_catalog(conn)
+    element = catalog.element(row.data_element)
+    coc = catalog.option_combo(element, row.category_option_combo) if element else None
+    period_id = conn.execute(select(store.periods.c.id).where(store.periods.c.code == row.period)).scalar()
+    unit_id = registry_store.unit_id_for(conn, row.org_unit)
+    if element is None or coc is None or period_id is None or unit_id is None:
+        return None
+    dv = store.data_values
+    found = conn.execute(
+        select(dv).where(
+            dv.c.period_id == period_id,
+            dv.c.unit_id == unit_id,
+            dv.c.data_element_id == element.id,
+            dv.c.coc_id == coc.id,
+        )
+    ).first()
+    return dict(found._mapping) if found else None
+
+
+# ---------------------------------------------------------------- reading and exporting
+
+
+def _visible_units(
+    conn: Connection, principal: Principal, unit_code: str, children: bool, day: dt.date
+) -> list[int]:
+    from jiaowei.auth.scope import require_unit
+
+    unit_id = registry_store.unit_id_for(conn, unit_code)
+    if unit_id is None:
+        raise NotFound(f"No unit with code {unit_code!r}.")
+    require_unit(conn, principal, Action.VIEW, unit_id, day, unit_code)
+    return registry_store.subtree_ids(conn, unit_id, day) if children else [unit_id]
+
+
+def export_values(
+    conn: Connection,
+    *,
+    principal: Principal,
+    data_set: str | None = None,
+    periods: Sequence[str] = (),
+    units: Sequence[str] = (),
+    children: bool = False,
+) -> list[ValueRow]:
+    """Stored values of a data set (or all elements), periods and units the principal may see."""
+    require_action(principal, Action.VIEW)
+    catalog = load_catalog(conn)
+    problems: list[Problem] = []
+    ds = catalog.data_set(data_set) if data_set else None
+    if data_set and ds is None:
+        problems.append(
+            Problem("unknown data set", field="dataSet", value=data_set, expected="a data set code")
+        )
+    problems += [
+        Problem("not a period", field="period", value=p, expected="e.g. 2020 or 202011")
+        for p in periods
+        if not pe.is_valid(p)
+    ]
+    if not units:
+        problems.append(
+            Problem("name at least one unit", field="orgUnit", value=None, expected="a unit code")
+        )
+    if problems:
+        raise ValidationError("The export cannot be made with these parameters.", problems)
+    wanted = [pe.parse(p) for p in periods]
+    period_rows = _period_rows(conn, wanted)
+    out: list[ValueRow] = []
+    for period_id, code, end in period_rows:
+        unit_ids = sorted({u for c in units for u in _visible_units(conn, principal, c, children, end)})
+        out += _values_of(conn, catalog, ds, period_id, code, unit_ids)
+    return out
+
+
+def _period_rows(conn: Connection, wanted: Sequence[pe.Period]) -> list[tuple[int, str, dt.date]]:
+    table = store.periods
+    query = select(table.c.id, table.c.code, table.c.end_date).order_by(table.c.start_date, table.c.code)
+    if wanted:
+        query = query.where(table.c.code.in_([p.id for p in wanted]))
+    return [(r.id, r.code, r.end_date) for r in conn.execute(query)]
+
+
+def _values_of(
+    conn: Connection,
+    catalog: Catalog,
+    ds: DataSet | None,
+    period_id: int,
+    period: str,
+    unit_ids: Sequence[int],
+) -> list[ValueRow]:
+    from jiaowei.registry.store import units
+
+    dv = store.data_values
+    out: list[ValueRow] = []
+    for start in range(0, len(unit_ids), CHUNK):
+        query = (
+            select(dv, units.c.code.label("unit_code"))
+            .join(units, units.c.id == dv.c.unit_id)
+            .where(dv.c.period_id == period_id, dv.c.unit_id.in_(unit_ids[start : start + CHUNK]))
+            .order_by(units.c.code, dv.c.data_element_id, dv.c.coc_id)
+        )
+        if ds is not None:
+            query = query.where(dv.c.data_element_id.in_(ds.element_ids))
+        for r in conn.execute(query):
+            element = catalog.elements[r.data_element_id]
+            out.append(
+                ValueRow(
+                    data_element=element.code,
+                    period=period,
+                    org_unit=r.unit_code,
+                    category_option_combo=catalog.option_combos[r.coc_id].code,
+                    attribute_option_combo=catalog.option_combos[r.aoc_id].code,
+                    value=r.value,
+                    stored_by=r.stored_by,
+                    comment=r.comment,
+                    followup=bool(r.followup),
+                    row=len(out) + 1,
+                )
+            )
+    return out
+
+
+def history(
+    conn: Connection,
+    *,
+    principal: Principal,
+    data_element: str,
+    period: str,
+    org_unit: str,
+    category_option_combo: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every change of one value, newest first."""
+    catalog = load_catalog(conn)
+    element = catalog.element(data_element)
+    coc = catalog.option_combo(element, category_option_combo) if element else None
+    period_id = conn.execute(select(store.periods.c.id).where(store.periods.c.code == period)).scalar()
+    if element is None or coc is None:
+        raise NotFound(
+            f"No data element {data_element!r} with option combo {category_option_combo or DEFAULT!r}."
+        )
+    day = pe.parse(period).end if pe.is_valid(period) else _today()
+    _visible_units(conn, principal, org_unit, False, day)
+    unit_id = registry_store.unit_id_for(conn, org_unit)
+    h = store.data_value_history
+    rows = conn.execute(
+        select(h)
+        .where(
+            and_(
+                h.c.period_id == (period_id or 0),
+                h.c.unit_id == unit_id,
+                h.c.data_element_id == element.id,
+                h.c.coc_id == coc.id,
+            )
+        )
+        .order_by(h.c.id.desc())
+    ).all()
+    return [
+        {
+            "change": r.change,
+            "value_before": r.value_before,
+            "value_after": r.value_after,
+            "comment": r.comment,
+            "followup": r.followup,
+            "actor": r.actor,
+            "at": r.at.isoformat(),
+            "import_id": r.import_id,
+        }
+        for r in rows
+    ]
+
+
+def digest_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
