@@ -214,7 +214,9 @@ def _verdict(
             f"no data set with period type {period.type.value} collects {element.code} "
             f"from this unit (type {where.type})"
         )
-    return ("period", mine[0]) if all(mine) else None
+    if all(mine):
+        return "period", str(mine[0])
+    return None
 
 
 def _unit_verdict(

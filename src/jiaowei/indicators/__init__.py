@@ -1,0 +1,1 @@
+"""Indicators: data elements, periods, collection, validation, approval, targets (DHIS2-compatible)."""
