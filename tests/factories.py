@@ -81,7 +81,14 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
 
 
 def indicator_setup(conn: Connection) -> dict[str, str]:
-    """``small_tree`` plus a sex category, a combo, three yearly school elements and a data set.
+    """``small_tree`` plus :func:`indicator_metadata`; returns the tree's codes."""
+    codes = small_tree(conn)
+    indicator_metadata(conn)
+    return codes
+
+
+def indicator_metadata(conn: Connection) -> None:
+    """A sex category, a combo, three yearly school elements, a data set and an indicator.
 
     Elements: ``PUPILS`` (integer, by sex: combos ``M`` and ``F``), ``TEACHERS`` (integer,
     default combo), ``RATE`` (percentage). Data set ``SCHOOL_Y`` (Yearly, primary schools,
@@ -89,7 +96,6 @@ def indicator_setup(conn: Connection) -> dict[str, str]:
     """
     from jiaowei.indicators import metadata
 
-    codes = small_tree(conn)
     metadata.save_category(conn, principal=SYSTEM, code="SEX", name_zh="性别", name_en="Sex", options=[
         {"code": "M", "name_zh": "男", "name_en": "Male"},
         {"code": "F", "name_zh": "女", "name_en": "Female"},
@@ -107,4 +113,3 @@ def indicator_setup(conn: Connection) -> dict[str, str]:
                            unit_types=["primary_school"], due_days=15, expiry_days=0)
     metadata.save_indicator(conn, principal=SYSTEM, code="PTR", name_zh="生师比", name_en="Pupils per teacher",
                             numerator="#{PUPILS}", denominator="#{TEACHERS}", display="number", decimals=1)
-    return codes

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,8 +29,9 @@ from sqlalchemy import Connection, func, select
 from starlette.routing import BaseRoute
 
 from jiaowei.auth.model import SYSTEM
+from jiaowei.indicators.store import data_values as dv
 from jiaowei.registry import service, store, transfer
-from tests.factories import login, make_unit, make_user, small_tree, token_for
+from tests.factories import indicator_metadata, login, make_unit, make_user, small_tree, token_for
 
 OUT = ("D2", "S2", "SH")
 DATES = ("1999-06-01", "2000-01-01", "2020-01-01", "2100-01-01")
@@ -432,8 +434,71 @@ ADMISSIONS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
 }
 
 
+# ---------------------------------------------------------------- data values
+# The world has the indicator metadata of tests/factories.indicator_metadata and values for S1
+# and S2 (see ``world``). Every read naming an outside unit shows nothing of it; every write
+# naming one is refused and changes nothing (data_values is part of the snapshot).
+
+
+def dv_json(unit: str) -> bytes:
+    item = {"dataElement": "TEACHERS", "period": "2020", "orgUnit": unit, "value": "9"}
+    return json.dumps({"dataValues": [item]}).encode()
+
+
+def dv_csv(unit: str) -> bytes:
+    return f"dataelement,period,orgunit,catoptcombo,attroptcombo,value\nTEACHERS,2020,{unit},,,9\n".encode()
+
+
+def dv_imports(out: str) -> list[Call]:
+    url = "/api/dataValueSets"
+    return [
+        Call("POST", url, content=dv_json(out), writes_registry=True),
+        Call("POST", url, params={"atomicMode": "NONE"}, content=dv_json(out), writes_registry=False),
+        Call("POST", url, params={"importStrategy": "DELETE"}, content=dv_json(out), writes_registry=True),
+        Call("POST", url, files={"file": ("v.csv", dv_csv(out), "text/csv")}, writes_registry=True),
+    ]
+
+
+def dv_reads(out: str) -> list[Call]:
+    url = "/api/dataValueSets"
+    return [Call("GET", url, params={"orgUnit": out, "period": "2020", **extra})
+            for extra in ({}, {"children": "true"}, {"dataSet": "SCHOOL_Y", "format": "dhis2-csv"},
+                          {"format": "adx", "children": "true"})]
+
+
+DATA_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    ("POST", "/api/dataValueSets"): dv_imports,
+    ("GET", "/api/dataValueSets"): dv_reads,
+    ("GET", "/api/dataValueSets/template"): lambda out: [
+        Call("GET", "/api/dataValueSets/template",
+             params={"dataSet": "SCHOOL_Y", "period": "2020", "orgUnit": out})
+    ],
+    ("POST", "/api/dataValues"): lambda out: [
+        Call("POST", "/api/dataValues", json={"dataElement": "TEACHERS", "period": "2020", "orgUnit": out,
+                                             "value": "7"}, writes_registry=True),
+    ],
+    ("DELETE", "/api/dataValues"): lambda out: [
+        Call("DELETE", "/api/dataValues", params={"de": "TEACHERS", "pe": "2020", "ou": out},
+             writes_registry=True),
+    ],
+    ("GET", "/api/dataValues/history"): lambda out: [
+        Call("GET", "/api/dataValues/history", params={"de": "TEACHERS", "pe": "2020", "ou": out}),
+    ],
+    ("GET", "/data/entry"): lambda out: [
+        Call("GET", "/data/entry", params={"ds": "SCHOOL_Y", "pe": "2020", "ou": out}),
+    ],
+    ("POST", "/data/entry/upload"): lambda out: [
+        Call("POST", "/data/entry/upload", data={"ds": "SCHOOL_Y", "pe": "2020", "ou": "S1"},
+             files={"file": ("v.json", dv_json(out), "application/json")}),
+        Call("POST", "/data/entry/upload", data={"ds": "SCHOOL_Y", "pe": "2020", "ou": out},
+             files={"file": ("v.csv", dv_csv(out), "text/csv")}),
+    ],
+}
+
+
 MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     **ADMISSIONS_MATRIX,
+    **DATA_MATRIX,
     ("GET", "/api/units"): api_list,
     ("POST", "/api/units"): api_create,
     ("POST", "/api/units/import"): api_import,
@@ -518,6 +583,16 @@ class World:
     csrf: str = ""
 
 
+def seed_values(conn: Connection) -> None:
+    """Values for S1 (inside D1) and S2 (outside): the D1 user may read and change only S1's."""
+    from jiaowei.indicators import values
+    from jiaowei.indicators.model import ValueRow
+
+    rows = [ValueRow(data_element="TEACHERS", period="2020", org_unit=unit, value=v, row=i)
+            for i, (unit, v) in enumerate((("S1", "15"), ("S2", "31")), 1)]
+    values.import_values(conn, principal=SYSTEM, rows=rows, source="test")
+
+
 def hide_outside(conn: Connection) -> None:
     """Give SH, D2 and S2 names and attributes that a D1 user must never see; group them with S1."""
     from jiaowei.registry import groups
@@ -532,6 +607,8 @@ def hide_outside(conn: Connection) -> None:
 def world(client: TestClient, conn: Connection) -> World:
     small_tree(conn)
     hide_outside(conn)
+    indicator_metadata(conn)
+    seed_values(conn)
     user = make_user(conn, "d1staff", role="district_staff", capture=["D1"])
     headers = token_for(conn, user)
     if ("POST", "/login") not in app_routes(client):
@@ -600,7 +677,9 @@ def snapshot(conn: Connection) -> tuple[Any, ...]:
         .order_by(store.units.c.code, store.unit_versions.c.valid_from)
     ).all()
     exported = transfer.export_units(conn, principal=SYSTEM, as_of=dt.date(2020, 1, 1), format="csv")
-    return counts, [tuple(map(str, row)) for row in versions], exported
+    data = conn.execute(select(dv.c.unit_id, dv.c.data_element_id, dv.c.value).order_by(dv.c.unit_id)).all()
+    outside = [row for row in data if row.unit_id != store.unit_id_for(conn, "S1")]
+    return counts, [tuple(map(str, row)) for row in versions], exported, [tuple(row) for row in outside]
 
 
 # ---------------------------------------------------------------- the tests

@@ -7,7 +7,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from jiaowei.cli import accounts, admin, lottery, units
+from jiaowei.cli import accounts, admin, data, lottery, units
 from jiaowei.cli.common import err, report_error
 from jiaowei.errors import JiaoweiError
 
@@ -24,6 +24,7 @@ app.add_typer(accounts.tokens, name="token")
 app.add_typer(accounts.audit, name="audit")
 app.add_typer(units.app, name="units")
 app.add_typer(lottery.app, name="lottery")
+app.add_typer(data.app, name="data")
 
 
 def main() -> None:

@@ -809,3 +809,27 @@ def history(
 
 def digest_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def form_state(
+    conn: Connection, *, principal: Principal, data_set: DataSet, period: pe.Period, unit_id: int
+) -> dict[str, Any]:
+    """Whether the principal may enter this form now, and if not, why (scope, assignment, lock)."""
+    catalog = load_catalog(conn)
+    ctx = Context(conn, principal, catalog, check_expiry=True)
+    ctx.periods[period.id] = period
+    _load_periods(ctx, [period.id])
+    _load_locks(ctx)
+    segments = registry_store.segments_of(conn, [unit_id])[unit_id]
+    versions = registry_store.versions_of(conn, [unit_id])[unit_id]
+    where = _unit_on(unit_id, period, segments, versions)
+    if where is None:
+        return {"editable": False, "reason": f"the unit was not open during {period.id}"}
+    if not principal.may(Action.DATA_CAPTURE):
+        return {"editable": False, "reason": "your role may not enter data"}
+    if not _in_scope(ctx, where.path, min(period.end, max(_today(), period.start))):
+        return {"editable": False, "reason": "the unit is outside your capture scope"}
+    if not (where.type in data_set.unit_types or unit_id in data_set.unit_ids):
+        return {"editable": False, "reason": f"data set {data_set.code} is not collected from this unit"}
+    reason = lock_reason(ctx, data_set, period, where)
+    return {"editable": reason is None, "reason": reason}

@@ -41,6 +41,8 @@ def routers() -> list[APIRouter]:
     from jiaowei.audit import api as audit_api
     from jiaowei.audit import pages as audit_pages
     from jiaowei.auth import pages as auth_pages
+    from jiaowei.indicators import api as data_api
+    from jiaowei.indicators import entry_pages
     from jiaowei.registry import api as registry_api
     from jiaowei.registry import group_pages, groups_api
     from jiaowei.registry import pages as registry_pages
@@ -52,11 +54,13 @@ def routers() -> list[APIRouter]:
         groups_api.router,
         audit_api.router,
         admissions_api.router,
+        data_api.router,
         system.router,
         auth_pages.router,
         registry_pages.router,
         group_pages.router,
         audit_pages.router,
         admissions_pages.router,
+        entry_pages.router,
         web_pages.router,
     ]

@@ -15,7 +15,7 @@ from jiaowei.i18n import LANGUAGES, translate
 from jiaowei.web.deps import language
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = ("web", "auth", "registry", "audit", "admissions")
+DOMAINS = ("web", "auth", "registry", "audit", "admissions", "indicators")
 
 environment = Environment(
     loader=ChoiceLoader([FileSystemLoader(str(ROOT / d / "templates")) for d in DOMAINS]),
