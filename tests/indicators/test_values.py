@@ -120,3 +120,28 @@ def test_export_returns_what_was_imported_within_scope(conn) -> None:  # type: i
     d1 = make_user(conn, "d1v", role="district_staff", capture=["D1"])
     mine = values.export_values(conn, principal=d1, periods=["2020"], units=["D1"], children=True)
     assert {r.org_unit for r in mine} == {"S1"}
+
+
+def test_large_imports_copy_their_history_in_one_statement(conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    indicator_setup(conn)
+    monkeypatch.setattr(values, "BULK", 2)
+    values.import_values(conn, principal=SYSTEM, rows=SAMPLE, source="dhis2-json")
+    changes = conn.execute(select(store.data_value_history.c.change, store.data_value_history.c.value_after)).all()
+    assert sorted(changes) == sorted(("CREATE", r.value) for r in SAMPLE)
+    trail = values.history(conn, principal=SYSTEM, data_element="PUPILS", period="2020", org_unit="S2",
+                           category_option_combo="M")
+    assert [(h["change"], h["value_after"], h["actor"]) for h in trail] == [("CREATE", "80", "system")]
+
+
+def test_every_write_is_one_entry_of_the_audit_chain_with_the_digest_of_its_changes(conn) -> None:  # type: ignore[no-untyped-def]
+    from jiaowei.audit import service as audit
+    from jiaowei.audit.store import audit_log
+
+    indicator_setup(conn)
+    before = conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
+    values.import_values(conn, principal=SYSTEM, rows=SAMPLE, source="dhis2-json", file_digest="ab" * 32)
+    entries = conn.execute(select(audit_log).order_by(audit_log.c.seq.desc()).limit(1)).all()
+    assert conn.execute(select(func.count()).select_from(audit_log)).scalar_one() == before + 1
+    imports = conn.execute(select(store.data_imports)).all()
+    assert len(imports) == 1 and imports[0].changes_digest in entries[0].after
+    assert imports[0].file_digest == "ab" * 32 and audit.verify(conn).ok

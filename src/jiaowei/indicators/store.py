@@ -129,46 +129,6 @@ periods = Table(
     Index("ix_periods_dates", "start_date", "end_date"),
 )
 
-data_values = Table(
-    "data_values",
-    metadata,
-    Column("period_id", ForeignKey("periods.id"), primary_key=True),
-    Column("unit_id", ForeignKey("units.id"), primary_key=True),
-    Column("data_element_id", ForeignKey("data_elements.id"), primary_key=True),
-    Column("coc_id", ForeignKey("category_option_combos.id"), primary_key=True),
-    Column("aoc_id", ForeignKey("category_option_combos.id"), primary_key=True),
-    Column("value", Text, nullable=False),
-    Column("stored_by", String(100), nullable=False),
-    Column("comment", Text, nullable=True),
-    Column("followup", Boolean, nullable=False, default=False),
-    Column("synthetic", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Index("ix_data_values_element_period", "data_element_id", "period_id"),
-    sqlite_with_rowid=False,
-)
-
-# Every change of a data value: what it was, what it became, who, when, and through which import.
-data_value_history = Table(
-    "data_value_history",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("period_id", Integer, nullable=False),
-    Column("unit_id", Integer, nullable=False),
-    Column("data_element_id", Integer, nullable=False),
-    Column("coc_id", Integer, nullable=False),
-    Column("aoc_id", Integer, nullable=False),
-    Column("change", String(8), nullable=False),  # CREATE | UPDATE | DELETE
-    Column("value_before", Text, nullable=True),
-    Column("value_after", Text, nullable=True),
-    Column("comment", Text, nullable=True),
-    Column("followup", Boolean, nullable=True),
-    Column("actor", String(100), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("import_id", ForeignKey("data_imports.id"), nullable=True),
-    Index("ix_data_value_history_key", "period_id", "unit_id", "data_element_id", "coc_id"),
-)
-
 # One row per write that changed values (an import, a saved cell, a deletion): its summary and
 # the SHA-256 of its changes, which the hash-chained audit log records.
 data_imports = Table(
@@ -181,6 +141,42 @@ data_imports = Table(
     Column("file_digest", String(64), nullable=True),
     Column("changes_digest", String(64), nullable=False),
     Column("summary", JSONType, nullable=False),
+)
+
+data_values = Table(
+    "data_values",
+    metadata,
+    Column("period_id", ForeignKey("periods.id"), primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), primary_key=True),
+    Column("data_element_id", ForeignKey("data_elements.id"), primary_key=True),
+    Column("coc_id", ForeignKey("category_option_combos.id"), primary_key=True),
+    Column("aoc_id", ForeignKey("category_option_combos.id"), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("stored_by", String(100), nullable=True),  # as the file said; NULL: the import's actor
+    Column("comment", Text, nullable=True),
+    Column("followup", Boolean, nullable=False, default=False),
+    Column("synthetic", Boolean, nullable=False, default=False),
+    Column("import_id", ForeignKey("data_imports.id"), nullable=False),  # the last change: who and when
+    sqlite_with_rowid=False,
+)
+
+# Every change of a data value: what it was and became, through which import (who and when).
+# Clustered by the value's key, so one value's history is one range scan.
+data_value_history = Table(
+    "data_value_history",
+    metadata,
+    Column("period_id", Integer, primary_key=True),
+    Column("unit_id", Integer, primary_key=True),
+    Column("data_element_id", Integer, primary_key=True),
+    Column("coc_id", Integer, primary_key=True),
+    Column("aoc_id", Integer, primary_key=True),
+    Column("import_id", ForeignKey("data_imports.id"), primary_key=True),
+    Column("change", String(8), nullable=False),  # CREATE | UPDATE | DELETE
+    Column("value_before", Text, nullable=True),
+    Column("value_after", Text, nullable=True),
+    Column("comment", Text, nullable=True),
+    Column("followup", Boolean, nullable=True),
+    sqlite_with_rowid=False,
 )
 
 completions = Table(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select
+from sqlalchemy import Connection, insert, select
 
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
@@ -33,6 +33,7 @@ from jiaowei.indicators.model import (
     ImportStrategy,
     ImportSummary,
     ValueRow,
+    ValueType,
     normalise_value,
 )
 from jiaowei.registry import store as registry_store
@@ -80,6 +81,9 @@ class Context:
     exceptions: dict[tuple[int, int, int], dt.date] = field(default_factory=dict)
     verdicts: dict[tuple[str, int], tuple[str | None, dict[int, str | None]]] = field(default_factory=dict)
     _element_sets: dict[int, frozenset[int]] = field(default_factory=dict)
+    cells: dict[tuple[str, str | None], Any] = field(default_factory=dict)
+    places: dict[tuple[str, str], Any] = field(default_factory=dict)
+    allowed: dict[tuple[str, int, int], Any] = field(default_factory=dict)
 
     def element_sets(self, element_id: int) -> frozenset[int]:
         if element_id not in self._element_sets:
@@ -247,24 +251,51 @@ class Checked:
     conflicts: list[ImportConflict] = field(default_factory=list)
 
 
-def _check_row(ctx: Context, row: ValueRow, delete_all: bool) -> tuple[Key, str | None] | ImportConflict:
-    """The row's key and normalised value (None: delete), or the conflict that stops it."""
-    element = ctx.catalog.element(row.data_element)
+Refusal = tuple[str, Any, str, str | None]  # field, value, reason, expected: a conflict without its row
+AOC_DEFAULTS = frozenset({None, "", DEFAULT, "HllvX50cXC0"})
+
+
+def _cell(ctx: Context, element_key: str, coc_key: str | None) -> tuple[Element, int] | Refusal:
+    """The element and option combo id a row names, or why not (cached per pair)."""
+    element = ctx.catalog.element(element_key)
     if element is None:
-        return ImportConflict(
-            row.row, "dataElement", row.data_element, "unknown data element", "the code of a data element"
-        )
-    coc = ctx.catalog.option_combo(element, row.category_option_combo)
+        return "dataElement", element_key, "unknown data element", "the code of a data element"
+    coc = ctx.catalog.option_combo(element, coc_key)
     if coc is None:
         known = ", ".join(c.code for c in ctx.catalog.cocs_of(element.combo_id))
-        return ImportConflict(
-            row.row,
-            "categoryOptionCombo",
-            row.category_option_combo,
-            f"data element {element.code} has no such category option combo",
-            known,
+        reason = f"data element {element.code} has no such category option combo"
+        return "categoryOptionCombo", coc_key, reason, known
+    return element, coc.id
+
+
+def _place(ctx: Context, unit_code: str, period_code: str) -> tuple[pe.Period, UnitOnPeriod, int] | Refusal:
+    """The period, the unit as it stood then and the period's slot, or why not (cached per pair)."""
+    period = ctx.period(period_code)
+    if period is None:
+        return "period", period_code, "not a period identifier", PERIOD_EXAMPLES
+    unit_id = ctx.unit_ids.get(unit_code)
+    where = ctx.on_period.get((unit_id, period_code)) if unit_id is not None else None
+    if where is None:
+        reason = "unknown unit" if unit_id is None else f"the unit was not open during {period.id}"
+        return "orgUnit", unit_code, reason, "the code of a unit open in the period"
+    return period, where, _period_slot(ctx, period_code)
+
+
+PERIOD_EXAMPLES = "e.g. 2020, 2020SY, 2020S1, 2020Q3, 202011, 2020W5, 20200315"
+_NOT_YET = object()
+
+
+def _check_row(ctx: Context, row: ValueRow, delete_all: bool) -> tuple[Key, str | None] | ImportConflict:
+    """The row's key and normalised value (None: delete), or the conflict that stops it."""
+    cell = ctx.cells.get((row.data_element, row.category_option_combo))
+    if cell is None:
+        cell = ctx.cells[(row.data_element, row.category_option_combo)] = _cell(
+            ctx, row.data_element, row.category_option_combo
         )
-    if row.attribute_option_combo not in (None, "", DEFAULT, "HllvX50cXC0"):
+    if len(cell) == 4:
+        return ImportConflict(row.row, *cell)  # type: ignore[arg-type]
+    element, coc_id = cell  # type: ignore[misc]
+    if row.attribute_option_combo not in AOC_DEFAULTS:
         return ImportConflict(
             row.row,
             "attributeOptionCombo",
@@ -272,40 +303,31 @@ def _check_row(ctx: Context, row: ValueRow, delete_all: bool) -> tuple[Key, str 
             "unknown attribute option combo",
             DEFAULT,
         )
-    period = ctx.period(row.period)
-    if period is None:
-        return ImportConflict(
-            row.row,
-            "period",
-            row.period,
-            "not a period identifier",
-            "e.g. 2020, 2020SY, 2020S1, 2020Q3, 202011, 2020W5, 20200315",
-        )
-    unit_id = ctx.unit_ids.get(row.org_unit)
-    where = ctx.on_period.get((unit_id, row.period)) if unit_id is not None else None
-    if where is None:
-        reason = "unknown unit" if unit_id is None else f"the unit was not open during {period.id}"
-        return ImportConflict(
-            row.row, "orgUnit", row.org_unit, reason, "the code of a unit open in the period"
-        )
-    problem = _verdict(ctx, element, period, where)
+    place = ctx.places.get((row.org_unit, row.period))
+    if place is None:
+        place = ctx.places[(row.org_unit, row.period)] = _place(ctx, row.org_unit, row.period)
+    if len(place) == 4:
+        return ImportConflict(row.row, *place)  # type: ignore[arg-type]
+    period, where, slot = place  # type: ignore[misc]
+    verdict_key = (row.period, where.unit_id, element.id)
+    problem = ctx.allowed.get(verdict_key, _NOT_YET)
+    if problem is _NOT_YET:
+        problem = ctx.allowed[verdict_key] = _verdict(ctx, element, period, where)
     if problem:
-        field, reason = problem
+        field, reason = problem  # type: ignore[misc]
         shown = {"orgUnit": row.org_unit, "period": row.period, "dataElement": row.data_element}[field]
         return ImportConflict(row.row, field, shown, reason)
-    key: Key = (_period_slot(ctx, row.period), where.unit_id, element.id, coc.id, ctx.catalog.default_coc)
-    if delete_all or row.deleted or row.value is None or row.value.strip() == "":
+    key: Key = (slot, where.unit_id, element.id, coc_id, ctx.catalog.default_coc)
+    value = row.value
+    if delete_all or row.deleted or value is None or value.strip() == "":
         return key, None
+    if element.value_type is ValueType.INTEGER and value.isdigit() and value.isascii() and value[0] != "0":
+        return key, value  # the common case, already in normal form
     try:
-        return key, normalise_value(element.value_type, row.value)
+        return key, normalise_value(element.value_type, value)
     except ValueError as error:
-        return ImportConflict(
-            row.row,
-            "value",
-            row.value,
-            f"{error} for data element {element.code}",
-            EXPECTED[element.value_type],
-        )
+        reason = f"{error} for data element {element.code}"
+        return ImportConflict(row.row, "value", value, reason, EXPECTED[element.value_type])
 
 
 def check_rows(
@@ -358,24 +380,21 @@ def _stored(conn: Connection, keys: Iterable[Key]) -> dict[Key, tuple[str, str |
     for k in keys:
         if k[0] > 0:
             pairs.setdefault(k[0], set()).add(k[1])
-    dv = store.data_values
     out: dict[Key, tuple[str, str | None, bool]] = {}
     for period_id, unit_set in pairs.items():
         unit_list = sorted(unit_set)
         for start in range(0, len(unit_list), CHUNK):
-            rows = conn.execute(
-                select(
-                    dv.c.period_id,
-                    dv.c.unit_id,
-                    dv.c.data_element_id,
-                    dv.c.coc_id,
-                    dv.c.aoc_id,
-                    dv.c.value,
-                    dv.c.comment,
-                    dv.c.followup,
-                ).where(dv.c.period_id == period_id, dv.c.unit_id.in_(unit_list[start : start + CHUNK]))
+            chunk = unit_list[start : start + CHUNK]
+            marks = ", ".join([_placeholder(conn)] * len(chunk))
+            rows = conn.exec_driver_sql(
+                _sql(
+                    conn,
+                    "SELECT period_id, unit_id, data_element_id, coc_id, aoc_id, value, comment, followup "
+                    f"FROM data_values WHERE period_id = ? AND unit_id IN ({marks})",
+                ),
+                (period_id, *chunk),
             )
-            for r in rows:
+            for r in rows.all():
                 out[(r[0], r[1], r[2], r[3], r[4])] = (r[5], r[6], bool(r[7]))
     return out
 
@@ -419,65 +438,73 @@ def _placeholder(conn: Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
-def _bind(conn: Connection, column: Any, value: Any) -> Any:
-    processor = column.type.bind_processor(conn.dialect)
-    return processor(value) if processor else value
-
-
 def _sql(conn: Connection, text: str) -> str:
     return text.replace("?", _placeholder(conn))
 
 
-def write_plan(
-    conn: Connection, *, plan: Plan, ctx: Context, actor: str, import_id: int, synthetic: bool
-) -> None:
+def write_plan(conn: Connection, *, plan: Plan, ctx: Context, import_id: int, synthetic: bool) -> None:
     """Apply the plan with one executemany per kind, then write each change's history row."""
     _fix_period_ids(conn, plan, ctx)
-    now = _bind(conn, store.data_values.c.created_at, _now())
+    key = "period_id = ? AND unit_id = ? AND data_element_id = ? AND coc_id = ? AND aoc_id = ?"
     if plan.creates:
         conn.exec_driver_sql(
             _sql(
                 conn,
-                "INSERT INTO data_values (period_id, unit_id, data_element_id, coc_id, "
-                "aoc_id, value, stored_by, comment, followup, synthetic, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO data_values (period_id, unit_id, data_element_id, coc_id, aoc_id, value, "
+                "stored_by, comment, followup, synthetic, import_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ),
-            [(*k, v, by or actor, c, f, synthetic, now, now) for k, v, c, f, by in plan.creates],
+            [(*k, v, by, c, f, synthetic, import_id) for k, v, c, f, by in plan.creates],
         )
     if plan.updates:
         conn.exec_driver_sql(
             _sql(
                 conn,
-                "UPDATE data_values SET value = ?, comment = ?, followup = ?, "
-                "stored_by = ?, updated_at = ? WHERE period_id = ? AND unit_id = ? AND "
-                "data_element_id = ? AND coc_id = ? AND aoc_id = ?",
+                "UPDATE data_values SET value = ?, comment = ?, followup = ?, stored_by = ?, "
+                f"import_id = ? WHERE {key}",
             ),
-            [(v, c, f, by or actor, now, *k) for k, v, c, f, by, _ in plan.updates],
+            [(v, c, f, by, import_id, *k) for k, v, c, f, by, _ in plan.updates],
         )
     if plan.deletes:
+        conn.exec_driver_sql(_sql(conn, f"DELETE FROM data_values WHERE {key}"), [k for k, _ in plan.deletes])
+    if len(plan.creates) > BULK:  # one statement copies the new rows: no Python per row
         conn.exec_driver_sql(
             _sql(
                 conn,
-                "DELETE FROM data_values WHERE period_id = ? AND unit_id = ? AND "
-                "data_element_id = ? AND coc_id = ? AND aoc_id = ?",
+                "INSERT INTO data_value_history (period_id, unit_id, data_element_id, coc_id, aoc_id, "
+                "import_id, change, value_before, value_after, comment, followup) SELECT period_id, unit_id, "
+                "data_element_id, coc_id, aoc_id, import_id, 'CREATE', NULL, value, comment, followup "
+                f"FROM data_values WHERE import_id = ? AND period_id IN ({_ids(_periods_of(plan.creates))})",
             ),
-            [k for k, _ in plan.deletes],
+            (import_id,),
         )
-    history: list[tuple[Any, ...]] = [
-        (*k, "CREATE", None, v, c, f, actor, now, import_id) for k, v, c, f, _ in plan.creates
-    ]
-    history += [(*k, "UPDATE", b[0], v, c, f, actor, now, import_id) for k, v, c, f, _, b in plan.updates]
-    history += [(*k, "DELETE", b[0], None, b[1], b[2], actor, now, import_id) for k, b in plan.deletes]
+    history: list[tuple[Any, ...]] = (
+        [] if len(plan.creates) > BULK else [(*k, "CREATE", None, v, c, f) for k, v, c, f, _ in plan.creates]
+    )
+    history += [(*k, "UPDATE", b[0], v, c, f) for k, v, c, f, _, b in plan.updates]
+    history += [(*k, "DELETE", b[0], None, b[1], b[2]) for k, b in plan.deletes]
     if history:
         conn.exec_driver_sql(
             _sql(
                 conn,
-                "INSERT INTO data_value_history (period_id, unit_id, data_element_id, "
-                "coc_id, aoc_id, change, value_before, value_after, comment, followup, actor, "
-                "at, import_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO data_value_history (period_id, unit_id, data_element_id, coc_id, aoc_id, "
+                f"import_id, change, value_before, value_after, comment, followup) "
+                f"VALUES (?, ?, ?, ?, ?, {int(import_id)}, ?, ?, ?, ?, ?)",
             ),
             history,
         )
+
+
+BULK = 20_000
+"""Above this many new values, their history rows are copied by one INSERT … SELECT."""
+
+
+def _periods_of(creates: list[tuple[Key, str, str | None, bool, str | None]]) -> set[int]:
+    return {k[0] for k, *_ in creates}
+
+
+def _ids(ids: Iterable[int]) -> str:
+    return ", ".join(str(int(i)) for i in sorted(ids))
 
 
 def _fix_period_ids(conn: Connection, plan: Plan, ctx: Context) -> None:
@@ -491,12 +518,25 @@ def _fix_period_ids(conn: Connection, plan: Plan, ctx: Context) -> None:
 
 
 def changes_digest(plan: Plan) -> str:
-    """SHA-256 over every change, one line each in key order: what the audit entry vouches for."""
-    lines = [f"C|{'|'.join(map(str, k))}|{v}" for k, v, *_ in plan.creates]
-    lines += [f"U|{'|'.join(map(str, k))}|{b[0]}|{v}" for k, v, _c, _f, _by, b in plan.updates]
-    lines += [f"D|{'|'.join(map(str, k))}|{b[0]}" for k, b in plan.deletes]
-    lines.sort()
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    """SHA-256 over every change in key order, one line each: what the audit entry vouches for.
+
+    Lines are ``C|period|unit|element|coc|aoc|after``, ``U|…|before|after`` and ``D|…|before``,
+    with the numeric ids of the stored rows, joined by newlines.
+    """
+    created, updated, deleted = "C|%d|%d|%d|%d|%d|%s", "U|%d|%d|%d|%d|%d|%s|%s", "D|%d|%d|%d|%d|%d|%s"
+    changes: list[tuple[Key, str]] = [(k, created % (*k, v)) for k, v, *_ in plan.creates]
+    changes += [(k, updated % (*k, b[0], v)) for k, v, _c, _f, _by, b in plan.updates]
+    changes += [(k, deleted % (*k, b[0])) for k, b in plan.deletes]
+    changes.sort(key=_first)
+    digest = hashlib.sha256()
+    for start in range(0, len(changes), 100_000):
+        chunk = "\n".join(line for _, line in changes[start : start + 100_000])
+        digest.update((("\n" if start else "") + chunk).encode())
+    return digest.hexdigest()
+
+
+def _first(item: tuple[Key, str]) -> Key:
+    return item[0]
 
 
 # ---------------------------------------------------------------- the use cases
@@ -569,7 +609,7 @@ def _record(
             )
         )
     )
-    write_plan(conn, plan=plan, ctx=ctx, actor=principal.username, import_id=import_id, synthetic=synthetic)
+    write_plan(conn, plan=plan, ctx=ctx, import_id=import_id, synthetic=synthetic)
     audit.record(
         conn,
         actor=principal.username,
@@ -645,16 +685,23 @@ def read_cell(conn: Connection, *, row: ValueRow) -> dict[str, Any] | None:
     unit_id = registry_store.unit_id_for(conn, row.org_unit)
     if element is None or coc is None or period_id is None or unit_id is None:
         return None
-    dv = store.data_values
+    dv, imports = store.data_values, store.data_imports
     found = conn.execute(
-        select(dv).where(
+        select(dv, imports.c.actor, imports.c.at.label("updated_at"))
+        .join(imports, imports.c.id == dv.c.import_id)
+        .where(
             dv.c.period_id == period_id,
             dv.c.unit_id == unit_id,
             dv.c.data_element_id == element.id,
             dv.c.coc_id == coc.id,
         )
     ).first()
-    return dict(found._mapping) if found else None
+    if found is None:
+        return None
+    cell = dict(found._mapping)
+    cell["stored_by"] = cell["stored_by"] or cell["actor"]
+    cell["updated_at"] = _aware(cell["updated_at"])
+    return cell
 
 
 # ---------------------------------------------------------------- reading and exporting
@@ -732,8 +779,9 @@ def _values_of(
     out: list[ValueRow] = []
     for start in range(0, len(unit_ids), CHUNK):
         query = (
-            select(dv, units.c.code.label("unit_code"))
+            select(dv, units.c.code.label("unit_code"), store.data_imports.c.actor)
             .join(units, units.c.id == dv.c.unit_id)
+            .join(store.data_imports, store.data_imports.c.id == dv.c.import_id)
             .where(dv.c.period_id == period_id, dv.c.unit_id.in_(unit_ids[start : start + CHUNK]))
             .order_by(units.c.code, dv.c.data_element_id, dv.c.coc_id)
         )
@@ -749,7 +797,7 @@ def _values_of(
                     category_option_combo=catalog.option_combos[r.coc_id].code,
                     attribute_option_combo=catalog.option_combos[r.aoc_id].code,
                     value=r.value,
-                    stored_by=r.stored_by,
+                    stored_by=r.stored_by or r.actor,
                     comment=r.comment,
                     followup=bool(r.followup),
                     row=len(out) + 1,
@@ -779,18 +827,17 @@ def history(
     day = pe.parse(period).end if pe.is_valid(period) else _today()
     _visible_units(conn, principal, org_unit, False, day)
     unit_id = registry_store.unit_id_for(conn, org_unit)
-    h = store.data_value_history
+    h, imports = store.data_value_history, store.data_imports
     rows = conn.execute(
-        select(h)
+        select(h, imports.c.actor, imports.c.at, imports.c.source)
+        .join(imports, imports.c.id == h.c.import_id)
         .where(
-            and_(
-                h.c.period_id == (period_id or 0),
-                h.c.unit_id == unit_id,
-                h.c.data_element_id == element.id,
-                h.c.coc_id == coc.id,
-            )
+            h.c.period_id == (period_id or 0),
+            h.c.unit_id == unit_id,
+            h.c.data_element_id == element.id,
+            h.c.coc_id == coc.id,
         )
-        .order_by(h.c.id.desc())
+        .order_by(h.c.import_id.desc())
     ).all()
     return [
         {
@@ -800,11 +847,16 @@ def history(
             "comment": r.comment,
             "followup": r.followup,
             "actor": r.actor,
-            "at": r.at.isoformat(),
+            "at": _aware(r.at).isoformat(),
+            "source": r.source,
             "import_id": r.import_id,
         }
         for r in rows
     ]
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def digest_of(data: bytes) -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-26 07:53:06.067733
+Create Date: 2026-11-26 08:07:58.265558
 """
 
 import sqlalchemy as sa
@@ -283,30 +283,31 @@ def upgrade() -> None:
     )
     op.create_table(
         "data_value_history",
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("period_id", sa.Integer(), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("data_element_id", sa.Integer(), nullable=False),
         sa.Column("coc_id", sa.Integer(), nullable=False),
         sa.Column("aoc_id", sa.Integer(), nullable=False),
+        sa.Column("import_id", sa.Integer(), nullable=False),
         sa.Column("change", sa.String(length=8), nullable=False),
         sa.Column("value_before", sa.Text(), nullable=True),
         sa.Column("value_after", sa.Text(), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("followup", sa.Boolean(), nullable=True),
-        sa.Column("actor", sa.String(length=100), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("import_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["import_id"], ["data_imports.id"], name=op.f("fk_data_value_history_import_id_data_imports")
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_value_history")),
+        sa.PrimaryKeyConstraint(
+            "period_id",
+            "unit_id",
+            "data_element_id",
+            "coc_id",
+            "aoc_id",
+            "import_id",
+            name=op.f("pk_data_value_history"),
+        ),
+        sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("data_value_history", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_data_value_history_key", ["period_id", "unit_id", "data_element_id", "coc_id"], unique=False
-        )
-
     op.create_table(
         "indicator_facts",
         sa.Column("indicator_id", sa.Integer(), nullable=False),
@@ -406,12 +407,11 @@ def upgrade() -> None:
         sa.Column("coc_id", sa.Integer(), nullable=False),
         sa.Column("aoc_id", sa.Integer(), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
-        sa.Column("stored_by", sa.String(length=100), nullable=False),
+        sa.Column("stored_by", sa.String(length=100), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("followup", sa.Boolean(), nullable=False),
         sa.Column("synthetic", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("import_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["aoc_id"],
             ["category_option_combos.id"],
@@ -427,6 +427,9 @@ def upgrade() -> None:
             ["data_elements.id"],
             name=op.f("fk_data_values_data_element_id_data_elements"),
         ),
+        sa.ForeignKeyConstraint(
+            ["import_id"], ["data_imports.id"], name=op.f("fk_data_values_import_id_data_imports")
+        ),
         sa.ForeignKeyConstraint(["period_id"], ["periods.id"], name=op.f("fk_data_values_period_id_periods")),
         sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_data_values_unit_id_units")),
         sa.PrimaryKeyConstraint(
@@ -434,9 +437,6 @@ def upgrade() -> None:
         ),
         sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("data_values", schema=None) as batch_op:
-        batch_op.create_index("ix_data_values_element_period", ["data_element_id", "period_id"], unique=False)
-
     op.create_table(
         "min_max",
         sa.Column("unit_id", sa.Integer(), nullable=False),
@@ -459,23 +459,59 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("unit_id", "data_element_id", "coc_id", name=op.f("pk_min_max")),
     )
+    # DHIS2's default category combo and option combo (no disaggregation), with DHIS2's uids.
+    combos = sa.table(
+        "category_combos",
+        sa.column("id", sa.Integer),
+        sa.column("uid", sa.String),
+        sa.column("code", sa.String),
+        sa.column("name_zh", sa.String),
+        sa.column("name_en", sa.String),
+    )
+    op.bulk_insert(
+        combos, [{"id": 1, "uid": "bjDvmb4bfuf", "code": "default", "name_zh": "默认", "name_en": "default"}]
+    )
+    cocs = sa.table(
+        "category_option_combos",
+        sa.column("id", sa.Integer),
+        sa.column("uid", sa.String),
+        sa.column("combo_id", sa.Integer),
+        sa.column("code", sa.String),
+        sa.column("name_zh", sa.String),
+        sa.column("name_en", sa.String),
+        sa.column("options", sa.JSON),
+        sa.column("position", sa.Integer),
+    )
+    op.bulk_insert(
+        cocs,
+        [
+            {
+                "id": 1,
+                "uid": "HllvX50cXC0",
+                "combo_id": 1,
+                "code": "default",
+                "name_zh": "默认",
+                "name_en": "default",
+                "options": [],
+                "position": 0,
+            }
+        ],
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("SELECT setval('category_combos_id_seq', 1)")
+        op.execute("SELECT setval('category_option_combos_id_seq', 1)")
+    # ### end Alembic commands ###
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     op.drop_table("min_max")
-    with op.batch_alter_table("data_values", schema=None) as batch_op:
-        batch_op.drop_index("ix_data_values_element_period")
-
     op.drop_table("data_values")
     op.drop_table("data_set_elements")
     op.drop_table("targets")
     op.drop_table("lock_exceptions")
     op.drop_table("indicator_facts")
-    with op.batch_alter_table("data_value_history", schema=None) as batch_op:
-        batch_op.drop_index("ix_data_value_history_key")
-
     op.drop_table("data_value_history")
     op.drop_table("data_set_units")
     op.drop_table("data_elements")

@@ -1,0 +1,205 @@
+"""Data value import benchmark: 1,000,000 values from a DHIS2 dataValueSets JSON file.
+
+Builds a fresh SQLite database (commission → 16 districts → 5,000 primary schools), a data set
+of 20 integer elements disaggregated by sex × grade (10 option combos: 200 cells a school),
+writes a dataValueSets JSON of 5,000 × 200 = 1,000,000 values, then measures in one run:
+
+* the import through ``exchange.import_file`` (parse, check every row: element, option combo,
+  period, unit open in the period, scope, data set assignment, locks, value type; then write the
+  values, their history and the audit entry) and the commit; target: at most 20 s;
+* the same file imported again (every value equal: all ignored, nothing written);
+* the baseline: ``json.loads`` of the same file plus a bare ``executemany`` INSERT of the same
+  tuples into a table of the same shape (what any importer must at least pay).
+
+It prints the times, the rate, the ratios against the target and the baseline, and the peak
+resident memory of the process. Run: ``.venv/bin/python benchmarks/import.py [--schools N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from jiaowei.auth.model import SYSTEM
+from jiaowei.db.engine import Database, make_engine
+from jiaowei.db.migrate import upgrade
+from jiaowei.indicators import exchange, metadata
+from jiaowei.registry import service as registry
+
+TARGET_S = 20.0
+ELEMENTS = 20
+PERIOD = "2025"
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build_registry(db: Database, schools: int) -> list[str]:
+    specs = [
+        registry.UnitSpec(
+            code="SH", name_zh="市教委", name_en="Commission", type="commission", opened=dt.date(2000, 1, 1)
+        )
+    ]
+    specs += [
+        registry.UnitSpec(
+            code=f"D{d:02d}",
+            name_zh=f"区{d}",
+            name_en=f"District {d}",
+            type="district_bureau",
+            parent="SH",
+            opened=dt.date(2000, 1, 1),
+        )
+        for d in range(16)
+    ]
+    codes = [f"S{s:05d}" for s in range(schools)]
+    specs += [
+        registry.UnitSpec(
+            code=c,
+            name_zh=f"学校{c}",
+            name_en=f"School {c}",
+            type="primary_school",
+            parent=f"D{i % 16:02d}",
+            opened=dt.date(2000, 1, 1),
+        )
+        for i, c in enumerate(codes)
+    ]
+    with db.transaction() as conn:
+        registry.import_new_units(conn, actor=SYSTEM, specs=specs, rows=[None] * len(specs))
+    return codes
+
+
+def build_metadata(db: Database) -> list[tuple[str, str]]:
+    with db.transaction() as conn:
+        metadata.save_category(
+            conn,
+            principal=SYSTEM,
+            code="SEX",
+            name_zh="性别",
+            name_en="Sex",
+            options=[
+                {"code": "M", "name_zh": "男", "name_en": "Male"},
+                {"code": "F", "name_zh": "女", "name_en": "Female"},
+            ],
+        )
+        metadata.save_category(
+            conn,
+            principal=SYSTEM,
+            code="GRADE",
+            name_zh="年级",
+            name_en="Grade",
+            options=[{"code": f"G{g}", "name_zh": f"{g}年级", "name_en": f"Grade {g}"} for g in range(1, 6)],
+        )
+        metadata.save_category_combo(
+            conn,
+            principal=SYSTEM,
+            code="SEX_GRADE",
+            name_zh="性别年级",
+            name_en="Sex and grade",
+            categories=["SEX", "GRADE"],
+        )
+        elements = [f"E{e:02d}" for e in range(ELEMENTS)]
+        for code in elements:
+            metadata.save_data_element(
+                conn, principal=SYSTEM, code=code, name_zh=code, name_en=code, category_combo="SEX_GRADE"
+            )
+        metadata.save_data_set(
+            conn,
+            principal=SYSTEM,
+            code="BENCH",
+            name_zh="基准",
+            name_en="Benchmark",
+            period_type="Yearly",
+            elements=elements,
+            unit_types=["primary_school"],
+        )
+    combos = [f"{s}_G{g}" for s in ("M", "F") for g in range(1, 6)]
+    return [(e, c) for e in elements for c in combos]
+
+
+def build_file(path: Path, schools: list[str], cells: list[tuple[str, str]]) -> int:
+    values = [
+        {
+            "dataElement": de,
+            "period": PERIOD,
+            "orgUnit": ou,
+            "categoryOptionCombo": co,
+            "value": str((i * 7 + j) % 500),
+        }
+        for i, ou in enumerate(schools)
+        for j, (de, co) in enumerate(cells)
+    ]
+    path.write_text(json.dumps({"dataSet": "BENCH", "dataValues": values}))
+    return len(values)
+
+
+def timed_import(db: Database, data: bytes) -> tuple[float, dict[str, int]]:
+    start = time.perf_counter()
+    with db.transaction() as conn:
+        summary = exchange.import_file(conn, principal=SYSTEM, data=data, filename="values.json")
+    elapsed = time.perf_counter() - start
+    if summary.conflicts:
+        sys.exit(f"the benchmark file has conflicts: {summary.conflicts[:3]}")
+    counts = summary.as_dict()["importCount"]
+    return elapsed, counts
+
+
+def baseline(data: bytes, folder: Path) -> float:
+    start = time.perf_counter()
+    rows = [
+        (r["period"], r["orgUnit"], r["dataElement"], r["categoryOptionCombo"], r["value"])
+        for r in json.loads(data)["dataValues"]
+    ]
+    db = sqlite3.connect(folder / "baseline.sqlite3")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(
+        "CREATE TABLE v (pe TEXT, ou TEXT, de TEXT, co TEXT, value TEXT, "
+        "PRIMARY KEY (pe, ou, de, co)) WITHOUT ROWID"
+    )
+    with db:
+        db.executemany("INSERT INTO v VALUES (?, ?, ?, ?, ?)", rows)
+    db.close()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--schools", type=int, default=5_000, help="schools × 200 values (default 5,000: 1M)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        db = Database(make_engine(f"sqlite:///{folder / 'bench.sqlite3'}"))
+        upgrade(db.engine)
+        schools = build_registry(db, args.schools)
+        cells = build_metadata(db)
+        n = build_file(folder / "values.json", schools, cells)
+        data = (folder / "values.json").read_bytes()
+        print(f"{n:,} values, {len(data) / 1e6:.0f} MB of dataValueSets JSON, {len(schools):,} schools")
+        before = peak_mb()
+        first, counts = timed_import(db, data)
+        after_first = peak_mb()
+        again, counts_again = timed_import(db, data)
+        base = baseline(data, folder)
+    print(f"{'':34}{'seconds':>9}{'values/s':>12}{'vs target':>11}{'vs baseline':>13}")
+    for label, seconds in (
+        ("import (new values)", first),
+        ("re-import (no changes)", again),
+        ("baseline: json + bare INSERT", base),
+    ):
+        print(
+            f"{label:34}{seconds:9.2f}{n / seconds:12,.0f}{seconds / TARGET_S:10.2f}x{seconds / base:12.2f}x"
+        )
+    print(f"first import counts: {counts}; re-import counts: {counts_again}")
+    print(f"peak resident memory: {after_first:,.0f} MB (before the import {before:,.0f} MB)")
+    print(f"target: import of {n:,} values ≤ {TARGET_S:.0f} s → {'met' if first <= TARGET_S else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
