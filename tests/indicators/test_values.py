@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from jiaowei.auth.model import SYSTEM
 from jiaowei.errors import PermissionDenied, ValidationError
@@ -13,19 +13,25 @@ from tests.factories import indicator_setup, make_user
 
 
 def rows(*items: tuple[str, str, str, str | None, str]) -> list[ValueRow]:
-    return [ValueRow(data_element=de, period="2020", org_unit=ou, category_option_combo=coc, value=v, row=i)
-            for i, (de, ou, _p, coc, v) in enumerate(items, 1)]
+    return [
+        ValueRow(data_element=de, period="2020", org_unit=ou, category_option_combo=coc, value=v, row=i)
+        for i, (de, ou, _p, coc, v) in enumerate(items, 1)
+    ]
 
 
-SAMPLE = rows(("PUPILS", "S1", "2020", "M", "120"), ("PUPILS", "S1", "2020", "F", "110"),
-              ("TEACHERS", "S1", "2020", None, "15"), ("PUPILS", "S2", "2020", "M", "80"))
+SAMPLE = rows(
+    ("PUPILS", "S1", "2020", "M", "120"),
+    ("PUPILS", "S1", "2020", "F", "110"),
+    ("TEACHERS", "S1", "2020", None, "15"),
+    ("PUPILS", "S2", "2020", "M", "80"),
+)
 
 
-def count(conn) -> int:  # type: ignore[no-untyped-def]
+def count(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(store.data_values)).scalar_one()
 
 
-def test_import_then_reimport_changes_nothing(conn) -> None:  # type: ignore[no-untyped-def]
+def test_import_then_reimport_changes_nothing(conn: Connection) -> None:
     indicator_setup(conn)
     first = values.import_values(conn, principal=SYSTEM, rows=SAMPLE, source="dhis2-json")
     assert (first.imported, first.updated, first.ignored, first.deleted) == (4, 0, 0, 0)
@@ -36,56 +42,71 @@ def test_import_then_reimport_changes_nothing(conn) -> None:  # type: ignore[no-
     assert conn.execute(select(func.count()).select_from(store.data_value_history)).scalar_one() == history
 
 
-def test_update_and_delete_are_counted_and_kept_in_history(conn) -> None:  # type: ignore[no-untyped-def]
+def test_update_and_delete_are_counted_and_kept_in_history(conn: Connection) -> None:
     indicator_setup(conn)
     values.import_values(conn, principal=SYSTEM, rows=SAMPLE, source="dhis2-json")
     changed = rows(("PUPILS", "S1", "2020", "M", "121"), ("TEACHERS", "S1", "2020", None, "15.0"))
     summary = values.import_values(conn, principal=SYSTEM, rows=changed, source="dhis2-csv")
     assert (summary.imported, summary.updated, summary.ignored) == (0, 1, 1)  # 15.0 is the integer 15
-    gone = values.import_values(conn, principal=SYSTEM, rows=changed[:1], source="dhis2-csv",
-                                strategy=ImportStrategy.DELETE)
+    gone = values.import_values(
+        conn, principal=SYSTEM, rows=changed[:1], source="dhis2-csv", strategy=ImportStrategy.DELETE
+    )
     assert gone.deleted == 1 and count(conn) == 3
-    trail = values.history(conn, principal=SYSTEM, data_element="PUPILS", period="2020", org_unit="S1",
-                           category_option_combo="M")
+    trail = values.history(
+        conn, principal=SYSTEM, data_element="PUPILS", period="2020", org_unit="S1", category_option_combo="M"
+    )
     assert [(h["change"], h["value_before"], h["value_after"]) for h in trail] == [
-        ("DELETE", "121", None), ("UPDATE", "120", "121"), ("CREATE", None, "120")]
+        ("DELETE", "121", None),
+        ("UPDATE", "120", "121"),
+        ("CREATE", None, "120"),
+    ]
 
 
-def test_a_file_with_conflicts_writes_nothing_unless_valid_rows_are_asked_for(conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_with_conflicts_writes_nothing_unless_valid_rows_are_asked_for(conn: Connection) -> None:
     indicator_setup(conn)
-    bad = [*SAMPLE, ValueRow(data_element="PUPILS", period="2020", org_unit="S1", category_option_combo="X",
-                             value="3", row=5),
-           ValueRow(data_element="TEACHERS", period="2020", org_unit="S2", value="many", row=6),
-           ValueRow(data_element="NOPE", period="2020", org_unit="S2", value="1", row=7),
-           ValueRow(data_element="TEACHERS", period="2020-13", org_unit="S2", value="1", row=8),
-           ValueRow(data_element="TEACHERS", period="2020", org_unit="ZZ", value="1", row=9),
-           ValueRow(data_element="TEACHERS", period="202001", org_unit="S2", value="1", row=10)]
+    bad = [
+        *SAMPLE,
+        ValueRow(
+            data_element="PUPILS", period="2020", org_unit="S1", category_option_combo="X", value="3", row=5
+        ),
+        ValueRow(data_element="TEACHERS", period="2020", org_unit="S2", value="many", row=6),
+        ValueRow(data_element="NOPE", period="2020", org_unit="S2", value="1", row=7),
+        ValueRow(data_element="TEACHERS", period="2020-13", org_unit="S2", value="1", row=8),
+        ValueRow(data_element="TEACHERS", period="2020", org_unit="ZZ", value="1", row=9),
+        ValueRow(data_element="TEACHERS", period="202001", org_unit="S2", value="1", row=10),
+    ]
     summary = values.import_values(conn, principal=SYSTEM, rows=bad, source="dhis2-json")
     assert summary.status == "ERROR" and count(conn) == 0
     found = {(c.row, c.field, c.value) for c in summary.conflicts}
-    assert found == {(5, "categoryOptionCombo", "X"), (6, "value", "many"), (7, "dataElement", "NOPE"),
-                     (8, "period", "2020-13"), (9, "orgUnit", "ZZ"), (10, "period", "202001")}
+    assert found == {
+        (5, "categoryOptionCombo", "X"),
+        (6, "value", "many"),
+        (7, "dataElement", "NOPE"),
+        (8, "period", "2020-13"),
+        (9, "orgUnit", "ZZ"),
+        (10, "period", "202001"),
+    }
     by_row = {c.row: c for c in summary.conflicts}
     assert by_row[5].expected == "M, F" and "whole number" in (by_row[6].expected or "")
     partial = values.import_values(conn, principal=SYSTEM, rows=bad, source="dhis2-json", valid_only=True)
     assert partial.status == "WARNING" and partial.imported == 4 and partial.ignored == 6 and count(conn) == 4
 
 
-def test_dry_run_reports_without_writing(conn) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run_reports_without_writing(conn: Connection) -> None:
     indicator_setup(conn)
     summary = values.import_values(conn, principal=SYSTEM, rows=SAMPLE, source="dhis2-json", dry_run=True)
     assert summary.imported == 4 and summary.dry_run and count(conn) == 0
     assert conn.execute(select(func.count()).select_from(store.periods)).scalar_one() == 0
 
 
-def test_duplicate_rows_in_one_file_are_conflicts(conn) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_rows_in_one_file_are_conflicts(conn: Connection) -> None:
     indicator_setup(conn)
     summary = values.import_values(conn, principal=SYSTEM, rows=[*SAMPLE, SAMPLE[0]], source="dhis2-json")
     assert [(c.row, c.field) for c in summary.conflicts] == [(1, "dataValue")]
     assert "first in row 1" in summary.conflicts[0].reason
 
 
-def test_a_district_user_cannot_write_another_districts_values_even_inside_a_file(conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_district_user_cannot_write_another_districts_values_even_inside_a_file(conn: Connection) -> None:
     indicator_setup(conn)
     d1 = make_user(conn, "d1", role="district_staff", capture=["D1"])
     summary = values.import_values(conn, principal=d1, rows=SAMPLE, source="dhis2-json")
@@ -96,44 +117,68 @@ def test_a_district_user_cannot_write_another_districts_values_even_inside_a_fil
         values.import_values(conn, principal=viewer, rows=SAMPLE[:1], source="form")
 
 
-def test_save_value_normalises_and_refuses_with_the_reason(conn) -> None:  # type: ignore[no-untyped-def]
+def test_save_value_normalises_and_refuses_with_the_reason(conn: Connection) -> None:
     indicator_setup(conn)
-    values.save_value(conn, principal=SYSTEM, data_element="RATE", period="2020", org_unit="S1", value="86.50")
+    values.save_value(
+        conn, principal=SYSTEM, data_element="RATE", period="2020", org_unit="S1", value="86.50"
+    )
     cell = values.read_cell(conn, row=ValueRow(data_element="RATE", period="2020", org_unit="S1"))
     assert cell is not None and cell["value"] == "86.5"
     with pytest.raises(ValidationError) as caught:
-        values.save_value(conn, principal=SYSTEM, data_element="RATE", period="2020", org_unit="S1", value="120")
+        values.save_value(
+            conn, principal=SYSTEM, data_element="RATE", period="2020", org_unit="S1", value="120"
+        )
     assert caught.value.problems[0].field == "value" and caught.value.problems[0].value == "120"
-    values.save_value(conn, principal=SYSTEM, data_element="RATE", period="2020", org_unit="S1", value="",
-                      comment="checked with the head teacher", followup=True)
+    values.save_value(
+        conn,
+        principal=SYSTEM,
+        data_element="RATE",
+        period="2020",
+        org_unit="S1",
+        value="",
+        comment="checked with the head teacher",
+        followup=True,
+    )
     cell = values.read_cell(conn, row=ValueRow(data_element="RATE", period="2020", org_unit="S1"))
-    assert cell is not None and cell["value"] == "86.5" and cell["followup"] and cell["comment"].startswith("checked")
+    assert (
+        cell is not None
+        and cell["value"] == "86.5"
+        and cell["followup"]
+        and cell["comment"].startswith("checked")
+    )
 
 
-def test_export_returns_what_was_imported_within_scope(conn) -> None:  # type: ignore[no-untyped-def]
+def test_export_returns_what_was_imported_within_scope(conn: Connection) -> None:
     indicator_setup(conn)
     values.import_values(conn, principal=SYSTEM, rows=SAMPLE, source="dhis2-json")
-    everything = values.export_values(conn, principal=SYSTEM, data_set="SCHOOL_Y", periods=["2020"],
-                                      units=["SH"], children=True)
-    assert sorted((r.org_unit, r.data_element, r.category_option_combo, r.value) for r in everything) == sorted(
-        (r.org_unit, r.data_element, r.category_option_combo or "default", r.value) for r in SAMPLE)
+    everything = values.export_values(
+        conn, principal=SYSTEM, data_set="SCHOOL_Y", periods=["2020"], units=["SH"], children=True
+    )
+    assert sorted(
+        (r.org_unit, r.data_element, r.category_option_combo, r.value) for r in everything
+    ) == sorted((r.org_unit, r.data_element, r.category_option_combo or "default", r.value) for r in SAMPLE)
     d1 = make_user(conn, "d1v", role="district_staff", capture=["D1"])
     mine = values.export_values(conn, principal=d1, periods=["2020"], units=["D1"], children=True)
     assert {r.org_unit for r in mine} == {"S1"}
 
 
-def test_large_imports_copy_their_history_in_one_statement(conn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_large_imports_copy_their_history_in_one_statement(
+    conn: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
     indicator_setup(conn)
     monkeypatch.setattr(values, "BULK", 2)
     values.import_values(conn, principal=SYSTEM, rows=SAMPLE, source="dhis2-json")
-    changes = conn.execute(select(store.data_value_history.c.change, store.data_value_history.c.value_after)).all()
+    changes = conn.execute(
+        select(store.data_value_history.c.change, store.data_value_history.c.value_after)
+    ).all()
     assert sorted(changes) == sorted(("CREATE", r.value) for r in SAMPLE)
-    trail = values.history(conn, principal=SYSTEM, data_element="PUPILS", period="2020", org_unit="S2",
-                           category_option_combo="M")
+    trail = values.history(
+        conn, principal=SYSTEM, data_element="PUPILS", period="2020", org_unit="S2", category_option_combo="M"
+    )
     assert [(h["change"], h["value_after"], h["actor"]) for h in trail] == [("CREATE", "80", "system")]
 
 
-def test_every_write_is_one_entry_of_the_audit_chain_with_the_digest_of_its_changes(conn) -> None:  # type: ignore[no-untyped-def]
+def test_every_write_is_one_entry_of_the_audit_chain_with_the_digest_of_its_changes(conn: Connection) -> None:
     from jiaowei.audit import service as audit
     from jiaowei.audit.store import audit_log
 
