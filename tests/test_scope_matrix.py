@@ -496,9 +496,103 @@ DATA_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
 }
 
 
+# ---------------------------------------------------------------- data quality
+# ``seed_quality`` adds a rule that S1 and S2 both break and min–max bounds at S2; a D1 user
+# sees S1's violations and outliers only, and cannot set, delete or generate bounds outside D1.
+
+QUALITY_RUN = "/api/dataAnalysis/validationRules"
+QUALITY_DATES = {"startDate": "2000-01-01", "endDate": "2020-12-31"}
+
+
+def seed_quality(conn: Connection) -> None:
+    from jiaowei.indicators import metadata, quality
+
+    metadata.save_validation_rule(conn, principal=SYSTEM, code="QR", name_zh="规则", name_en="Rule",
+                                  left="#{TEACHERS}", operator="equal_to", right="99")
+    quality.set_min_max(conn, principal=SYSTEM, unit="S2", element="TEACHERS", coc=None, min_value=1,
+                        max_value=2)
+
+
+def quality_cell(out: str) -> dict[str, Any]:
+    return {"source": {"code": out}, "dataElement": {"code": "TEACHERS"}}
+
+
+QUALITY_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    ("POST", QUALITY_RUN): lambda out: [
+        Call("POST", QUALITY_RUN, json={"ou": ou, **QUALITY_DATES, **extra})
+        for ou in (out, "D1") for extra in ({}, {"ds": "SCHOOL_Y"})],
+    ("GET", "/api/validation/dataSet/{ds}"): lambda out: [
+        Call("GET", "/api/validation/dataSet/SCHOOL_Y", params={"pe": "2020", "ou": out})],
+    ("GET", "/api/outlierDetection"): lambda out: [
+        Call("GET", "/api/outlierDetection", params={"ds": "SCHOOL_Y", "ou": ou, "algorithm": a, **QUALITY_DATES})
+        for ou in (out, "D1") for a in ("Z_SCORE", "MIN_MAX")],
+    ("GET", "/api/minMaxDataElements"): lambda out: [
+        Call("GET", "/api/minMaxDataElements", params={"ou": ou, "children": "true"}) for ou in (out, "D1")],
+    ("POST", "/api/minMaxDataElements"): lambda out: [
+        Call("POST", "/api/minMaxDataElements", json={**quality_cell(out), "min": 0, "max": 5},
+             writes_registry=True)],
+    ("DELETE", "/api/minMaxDataElements"): lambda out: [
+        Call("DELETE", "/api/minMaxDataElements", json=quality_cell(out), writes_registry=True)],
+    ("POST", "/api/minMaxValues/generate"): lambda out: [
+        Call("POST", "/api/minMaxValues/generate", json={"dataSet": "SCHOOL_Y", "orgUnit": out},
+             writes_registry=True)],
+    ("GET", "/quality/validation"): lambda out: [
+        Call("GET", "/quality/validation", params={"ou": ou, "start": "2020-01-01", "end": "2020-12-31"})
+        for ou in (out, "D1")],
+    ("GET", "/quality/outliers"): lambda out: [
+        Call("GET", "/quality/outliers", params={"ou": ou, "ds": "SCHOOL_Y", "algorithm": "MIN_MAX",
+                                                 "start": "2000-01-01", "end": "2020-12-31"})
+        for ou in (out, "D1")],
+}
+
+
+# ---------------------------------------------------------------- indicator values and targets
+# PTR over the world's TEACHERS values: a D1 user reads D1 and S1 only; targets for a unit
+# outside D1 are refused (the first call of each write sets D1's own target, which is allowed).
+
+def target_body(unit: str, **extra: Any) -> dict[str, Any]:
+    return {"indicator": "PTR", "orgUnit": unit, "period": "2020", "value": 12, **extra}
+
+
+INDICATOR_TARGETS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    ("GET", "/api/indicatorValues"): lambda out: [
+        Call("GET", "/api/indicatorValues", params=params)
+        for params in ({"indicator": "PTR", "ou": out, "pe": "2020"}, {"ou": out, "pe": "2020"},
+                       {"indicator": "PTR", "ou": "D1", "pe": "2020"}, {"indicator": "PTR"}, {})],
+    ("GET", "/api/targets"): lambda out: [
+        Call("GET", "/api/targets", params={"indicator": "PTR", "ou": ou}) for ou in (out, "D1")],
+    ("POST", "/api/targets"): lambda out: [
+        Call("POST", "/api/targets", json=target_body("D1")),
+        Call("POST", "/api/targets", json=target_body(out), writes_registry=True),
+        Call("POST", "/api/targets", json=[target_body("S1"), target_body(out)], writes_registry=True)],
+    ("POST", "/api/targets/trajectory"): lambda out: [
+        Call("POST", "/api/targets/trajectory", json={
+            "indicator": "PTR", "orgUnit": out, "startPeriod": "2020", "endPeriod": "2022", "startValue": 1,
+            "endValue": 2}, writes_registry=True)],
+    ("POST", "/api/targets/cascade"): lambda out: [
+        Call("POST", "/api/targets/cascade", json={"indicator": "PTR", "orgUnit": "D1", "period": "2020"}),
+        Call("POST", "/api/targets/cascade", json={"indicator": "PTR", "orgUnit": out, "period": "2020",
+                                                   "overwrite": True}, writes_registry=True)],
+    ("DELETE", "/api/targets"): lambda out: [
+        Call("DELETE", "/api/targets", params={"indicator": "PTR", "ou": out, "pe": "2020"},
+             writes_registry=True)],
+    ("GET", "/indicators"): lambda out: [
+        Call("GET", "/indicators", params=params) for params in ({"ou": out, "pe": "2020"}, {})],
+    ("GET", "/indicators/{code}"): lambda out: [
+        Call("GET", "/indicators/PTR", params=params) for params in ({"ou": out, "pe": "2020"}, {})],
+    ("POST", "/indicators/{code}/targets"): lambda out: [
+        Call("POST", "/indicators/PTR/targets", data={"ou": out, "pe": "2020", "value": "12"},
+             writes_registry=True)],
+    ("POST", "/indicators/{code}/cascade"): lambda out: [
+        Call("POST", "/indicators/PTR/cascade", data={"ou": out, "pe": "2020", "overwrite": "on"},
+             writes_registry=True)],
+}
+
 MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     **ADMISSIONS_MATRIX,
     **DATA_MATRIX,
+    **QUALITY_MATRIX,
+    **INDICATOR_TARGETS_MATRIX,
     ("GET", "/api/units"): api_list,
     ("POST", "/api/units"): api_create,
     ("POST", "/api/units/import"): api_import,
@@ -609,6 +703,7 @@ def world(client: TestClient, conn: Connection) -> World:
     hide_outside(conn)
     indicator_metadata(conn)
     seed_values(conn)
+    seed_quality(conn)
     user = make_user(conn, "d1staff", role="district_staff", capture=["D1"])
     headers = token_for(conn, user)
     if ("POST", "/login") not in app_routes(client):

@@ -865,3 +865,86 @@ def delete_object(conn: Connection, *, principal: Principal, kind: str, code: st
         conn.execute(delete(store.min_max).where(store.min_max.c.data_element_id == found))
     conn.execute(delete(table).where(table.c.id == found))
     audit.record(conn, actor=principal.username, action="delete", entity=kind, entity_key=code)
+
+
+def delete_category(conn: Connection, *, principal: Principal, code: str) -> None:
+    """Delete a category and its options; refused while a category combo uses it."""
+    _require(principal)
+    found = conn.execute(select(store.categories.c.id).where(store.categories.c.code == code)).scalar()
+    if found is None:
+        raise NotFound(f"No category with code {code!r}.")
+    link = store.category_combo_categories
+    used = conn.execute(
+        select(store.category_combos.c.code)
+        .join(link, link.c.combo_id == store.category_combos.c.id)
+        .where(link.c.category_id == found)
+        .order_by(store.category_combos.c.code)
+    ).scalars().all()
+    if used:
+        raise Conflict(
+            f"The category {code!r} is used by category combos and cannot be deleted.",
+            [Problem("used by category combos", field="categoryCombos", value=list(used))],
+        )
+    conn.execute(delete(store.category_options).where(store.category_options.c.category_id == found))
+    conn.execute(delete(store.categories).where(store.categories.c.id == found))
+    audit.record(conn, actor=principal.username, action="delete", entity="category", entity_key=code)
+
+
+def delete_category_combo(conn: Connection, *, principal: Principal, code: str) -> None:
+    """Delete a category combo and its option combos; refused while data elements use it."""
+    _require(principal)
+    combos = store.category_combos
+    found = conn.execute(select(combos.c.id).where(combos.c.code == code)).scalar()
+    if found is None:
+        raise NotFound(f"No category combo with code {code!r}.")
+    if code == DEFAULT:
+        raise Conflict("The default category combo cannot be deleted.")
+    used = conn.execute(
+        select(store.data_elements.c.code).where(store.data_elements.c.combo_id == found).order_by("code")
+    ).scalars().all()
+    if used:
+        raise Conflict(
+            f"The category combo {code!r} is used by data elements and cannot be deleted.",
+            [Problem("used by data elements", field="dataElements", value=list(used))],
+        )
+    cocs = select(store.category_option_combos.c.id).where(store.category_option_combos.c.combo_id == found)
+    if _combo_has_data(conn, found) or conn.execute(
+        select(store.min_max.c.unit_id).where(store.min_max.c.coc_id.in_(cocs)).limit(1)
+    ).first():
+        raise Conflict(f"The category combo {code!r} has data values and cannot be deleted.")
+    conn.execute(delete(store.category_option_combos).where(store.category_option_combos.c.combo_id == found))
+    link = store.category_combo_categories
+    conn.execute(delete(link).where(link.c.combo_id == found))
+    conn.execute(delete(combos).where(combos.c.id == found))
+    audit.record(conn, actor=principal.username, action="delete", entity="category_combo", entity_key=code)
+
+
+def list_categories(conn: Connection) -> list[dict[str, Any]]:
+    """Every category with its number of options, by code (for forms and the combination preview)."""
+    cats, opts = store.categories, store.category_options
+    query = (
+        select(cats.c.code, cats.c.name_zh, cats.c.name_en, func.count(opts.c.id).label("options"))
+        .outerjoin(opts, opts.c.category_id == cats.c.id)
+        .group_by(cats.c.id, cats.c.code, cats.c.name_zh, cats.c.name_en)
+        .order_by(cats.c.code)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def list_category_combos(conn: Connection) -> list[dict[str, Any]]:
+    """Every category combo with its categories (codes, in order) and its option combos."""
+    catalog = load_catalog(conn)
+    combos = store.category_combos
+    rows = conn.execute(
+        select(combos.c.id, combos.c.code, combos.c.name_zh, combos.c.name_en).order_by(combos.c.code)
+    )
+    return [
+        {
+            "code": r.code,
+            "name_zh": r.name_zh,
+            "name_en": r.name_en,
+            "categories": list(catalog.combo_categories.get(r.id, ())),
+            "option_combos": catalog.cocs_of(r.id),
+        }
+        for r in rows
+    ]

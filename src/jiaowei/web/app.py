@@ -42,7 +42,12 @@ def routers() -> list[APIRouter]:
     from jiaowei.audit import pages as audit_pages
     from jiaowei.auth import pages as auth_pages
     from jiaowei.indicators import api as data_api
+    from jiaowei.indicators import approval_api, approval_pages
     from jiaowei.indicators import entry_pages
+    from jiaowei.indicators import metadata_api, metadata_pages
+    from jiaowei.indicators import indicator_api, indicator_pages
+    from jiaowei.indicators import quality_api
+    from jiaowei.indicators import quality_pages
     from jiaowei.registry import api as registry_api
     from jiaowei.registry import group_pages, groups_api
     from jiaowei.registry import pages as registry_pages
@@ -55,6 +60,10 @@ def routers() -> list[APIRouter]:
         audit_api.router,
         admissions_api.router,
         data_api.router,
+        approval_api.router,
+        metadata_api.router,
+        quality_api.router,
+        indicator_api.router,
         system.router,
         auth_pages.router,
         registry_pages.router,
@@ -62,5 +71,9 @@ def routers() -> list[APIRouter]:
         audit_pages.router,
         admissions_pages.router,
         entry_pages.router,
+        approval_pages.router,
+        metadata_pages.router,
+        quality_pages.router,
+        indicator_pages.router,
         web_pages.router,
     ]

@@ -20,7 +20,9 @@ YEAR = 365 * 24 * 3600
 MODULES = [
     ("registry", N_("Unit registry"), N_("Every unit of the system as a hierarchy, on any date."), "/units"),
     ("indicators", N_("Indicators"),
-     N_("Targets and indicators collected from every unit each period."), None),
+     N_("Targets and indicators collected from every unit each period."), "/indicators"),
+    ("metadata", N_("Metadata"),
+     N_("Data elements, data sets, disaggregations and indicators, exchanged with DHIS2."), "/metadata"),
     ("analytics", N_("Analytics"), N_("Aggregates and comparisons across districts and years."), None),
     ("plans", N_("Key tasks"), N_("Key tasks of the year: deploy, advance, assess."), None),
     ("admissions", N_("Admissions"), N_("Simultaneous public-private enrolment and the lottery."),
