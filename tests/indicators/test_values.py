@@ -190,3 +190,20 @@ def test_every_write_is_one_entry_of_the_audit_chain_with_the_digest_of_its_chan
     imports = conn.execute(select(store.data_imports)).all()
     assert len(imports) == 1 and imports[0].changes_digest in entries[0].after
     assert imports[0].file_digest == "ab" * 32 and audit.verify(conn).ok
+
+
+def test_a_changed_history_row_no_longer_matches_the_audited_digest(conn: Connection) -> None:
+    from sqlalchemy import update
+
+    indicator_setup(conn)
+    values.import_values(conn, principal=SYSTEM, rows=SAMPLE, source="dhis2-json")
+    values.import_values(
+        conn, principal=SYSTEM, rows=rows(("PUPILS", "S1", "2020", "M", "125")), source="form"
+    )
+    assert values.verify_imports(conn) == []
+    h = store.data_value_history
+    conn.execute(update(h).where(h.c.change == "UPDATE").values(value_before="99"))
+    last = conn.execute(select(func.max(store.data_imports.c.id))).scalar_one()
+    assert values.verify_imports(conn) == [
+        f"write {last}: its history no longer matches the digest in the audit log"
+    ]

@@ -73,10 +73,15 @@ def create_token(
 
 @audit.command("verify")
 def verify() -> None:
-    """Check the audit hash chain from the first entry to the head."""
+    """Check the audit hash chain, and that every data value write's history matches its digest."""
+    from jiaowei.indicators.values import verify_imports
+
     with transaction() as conn:
         report = audit_service.verify(conn)
+        broken = verify_imports(conn)
     if not report.ok:
         raise IntegrityError(f"Audit chain broken at entry {report.first_bad_seq}: {report.reason} "
                              f"({report.entries} entries before it are intact).")
-    out.print(f"{report.entries} entries, chain intact.", highlight=False)
+    if broken:
+        raise IntegrityError("Data value history does not match the audit log: " + "; ".join(broken[:20]))
+    out.print(f"{report.entries} entries, chain intact; data value history matches.", highlight=False)
