@@ -26,11 +26,14 @@ def database() -> Database:
 
 
 @contextmanager
-def transaction() -> Iterator[Connection]:
-    """The command's one unit of work: committed at the end, rolled back on any error."""
+def transaction(*, write: bool = True) -> Iterator[Connection]:
+    """The command's one unit of work: committed at the end, rolled back on any error.
+
+    Commands take SQLite's write lock at the start, so they wait for a running server's writes.
+    """
     db = database()
     try:
-        with db.transaction() as conn:
+        with db.transaction(write=write) as conn:
             yield conn
     finally:
         db.engine.dispose()

@@ -38,7 +38,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A write takes the write lock at once, so concurrent writers wait (busy_timeout) instead
+        # of failing when a read transaction cannot be upgraded.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
 
 
 class Database:
@@ -48,10 +50,16 @@ class Database:
         self.engine = engine
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One unit of work: commits when the block ends, rolls back on any error."""
-        with self.engine.begin() as conn:
-            yield conn
+    def transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        """One unit of work: commits when the block ends, rolls back on any error.
+
+        ``write`` takes SQLite's write lock at the start (``BEGIN IMMEDIATE``): requests that
+        write queue behind each other instead of failing with "database is locked".
+        """
+        with self.engine.connect() as conn:
+            conn.info["immediate"] = write
+            with conn.begin():
+                yield conn
 
     @property
     def backend(self) -> str:
@@ -66,7 +74,7 @@ class BoundDatabase(Database):
         self.connection = connection
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self, *, write: bool = False) -> Iterator[Connection]:
         with self.connection.begin_nested():
             yield self.connection
 

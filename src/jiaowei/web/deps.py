@@ -22,7 +22,7 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 def get_conn(request: Request) -> Iterator[Connection]:
     """The request's one transaction: committed if the handler returns, rolled back if it raises."""
-    with request.app.state.db.transaction() as conn:
+    with request.app.state.db.transaction(write=request.method in UNSAFE) as conn:
         yield conn
 
 

@@ -51,7 +51,9 @@
     body.value = input.value;
     Object.keys(extra || {}).forEach(function (k) { body[k] = extra[k]; });
     setStatus(input, "saving", form.dataset.msgSaving);
+    input.dataset.pending = input.value;
     return send("POST", "/api/dataValues", body).then(function (result) {
+      delete input.dataset.pending;
       if (result.ok) {
         input.dataset.saved = input.value;
         setStatus(input, "saved", form.dataset.msgSaved);
@@ -84,7 +86,10 @@
       found.forEach(function (v) {
         var item = document.createElement("li");
         item.className = "violation violation--" + String(v.importance || "").toLowerCase();
-        item.textContent = (zh ? v.message_zh : v.message_en) || v.message || "";
+        var rule = document.createElement("strong");
+        rule.textContent = (v.validationRuleDescription || v.rule || "") + ": ";
+        item.appendChild(rule);
+        item.appendChild(document.createTextNode((zh ? v.message_zh : v.message_en) || v.message || ""));
         list.appendChild(item);
       });
       box.appendChild(list);
@@ -131,12 +136,12 @@
     input.dataset.saved = input.value;
     input.addEventListener("focus", function () { focusCell(input); });
     input.addEventListener("change", function () {
-      if (input.value !== input.dataset.saved) { save(input); }
+      if (input.value !== input.dataset.saved && input.value !== input.dataset.pending) { save(input); }
     });
     input.addEventListener("keydown", function (event) {
       if (event.key === "Enter" || event.key === "ArrowDown") {
         event.preventDefault();
-        if (input.value !== input.dataset.saved) { save(input); }
+        if (input.value !== input.dataset.saved && input.value !== input.dataset.pending) { save(input); }
         move(input, event.shiftKey ? -1 : 1);
       } else if (event.key === "ArrowUp") {
         event.preventDefault();
