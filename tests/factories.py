@@ -108,8 +108,10 @@ def indicator_metadata(conn: Connection) -> None:
                                name_en="Teachers", value_type="INTEGER", aggregation_type="SUM")
     metadata.save_data_element(conn, principal=SYSTEM, code="RATE", name_zh="达标率", name_en="Pass rate",
                                value_type="PERCENTAGE", aggregation_type="AVERAGE")
-    metadata.save_data_set(conn, principal=SYSTEM, code="SCHOOL_Y", name_zh="学校年报", name_en="School annual",
-                           period_type="Yearly", elements=["PUPILS", "TEACHERS", "RATE"],
-                           unit_types=["primary_school"], due_days=15, expiry_days=0)
-    metadata.save_indicator(conn, principal=SYSTEM, code="PTR", name_zh="生师比", name_en="Pupils per teacher",
-                            numerator="#{PUPILS}", denominator="#{TEACHERS}", display="number", decimals=1)
+    metadata.save_data_set(conn, principal=SYSTEM, code="SCHOOL_Y", name_zh="学校年报",
+                           name_en="School annual", period_type="Yearly",
+                           elements=["PUPILS", "TEACHERS", "RATE"], unit_types=["primary_school"],
+                           due_days=15, expiry_days=0)
+    metadata.save_indicator(conn, principal=SYSTEM, code="PTR", name_zh="生师比",
+                            name_en="Pupils per teacher", numerator="#{PUPILS}", denominator="#{TEACHERS}",
+                            display="number", decimals=1)

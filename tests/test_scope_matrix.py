@@ -524,7 +524,8 @@ QUALITY_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     ("GET", "/api/validation/dataSet/{ds}"): lambda out: [
         Call("GET", "/api/validation/dataSet/SCHOOL_Y", params={"pe": "2020", "ou": out})],
     ("GET", "/api/outlierDetection"): lambda out: [
-        Call("GET", "/api/outlierDetection", params={"ds": "SCHOOL_Y", "ou": ou, "algorithm": a, **QUALITY_DATES})
+        Call("GET", "/api/outlierDetection",
+             params={"ds": "SCHOOL_Y", "ou": ou, "algorithm": a, **QUALITY_DATES})
         for ou in (out, "D1") for a in ("Z_SCORE", "MIN_MAX")],
     ("GET", "/api/minMaxDataElements"): lambda out: [
         Call("GET", "/api/minMaxDataElements", params={"ou": ou, "children": "true"}) for ou in (out, "D1")],
@@ -588,11 +589,123 @@ INDICATOR_TARGETS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
              writes_registry=True)],
 }
 
+# ---------------------------------------------------------------- metadata (DHIS2 JSON)
+# Metadata is the commission's: a D1 user reads it (a data set lists only the units it may see)
+# and every write is refused, whatever it names.
+
+META_EXISTING = {"dataElements": "PUPILS", "categories": "SEX", "categoryCombos": "BY_SEX",
+                 "dataSets": "SCHOOL_Y", "indicators": "PTR", "validationRules": "QR"}
+
+
+def meta_bundle(out: str) -> dict[str, Any]:
+    return {"dataSets": [{"code": "SCHOOL_Y", "name": "School annual", "periodType": "Yearly",
+                          "organisationUnits": [{"code": out}, {"code": "S1"}],
+                          "dataSetElements": [{"dataElement": {"code": "PUPILS"}}]}],
+            "dataElements": [{"code": f"DE_{out}", "name": out}]}
+
+
+def meta_kind(kind: str) -> dict[tuple[str, str], Callable[[str], list[Call]]]:
+    one, url = f"/api/{kind}/{{code}}", f"/api/{kind}"
+
+    def posts(out: str) -> list[Call]:
+        single = {"code": f"X_{out}", "name": out}
+        return [Call("POST", url, json=body, status=403, writes_registry=True)
+                for body in ({kind: meta_bundle(out).get(kind, [single])}, single)]
+
+    return {
+        ("GET", url): lambda out: [Call("GET", url, params={"pageSize": "500"})],
+        ("POST", url): posts,
+        ("GET", one): lambda out: [Call("GET", f"{url}/{c}") for c in (out, META_EXISTING[kind])],
+        ("DELETE", one): lambda out: [Call("DELETE", f"{url}/{c}", status=403, writes_registry=True)
+                                      for c in (out, META_EXISTING[kind])],
+    }
+
+
+METADATA_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    **{route: calls for kind in META_EXISTING for route, calls in meta_kind(kind).items()},
+    ("GET", "/api/categoryCombos/preview"): lambda out: [
+        Call("GET", "/api/categoryCombos/preview", params={"categories": c}) for c in ("SEX", out)],
+    ("GET", "/api/metadata"): lambda out: [Call("GET", "/api/metadata", params=p)
+                                           for p in ({}, {"kinds": "dataSets"})],
+    ("POST", "/api/metadata"): lambda out: [
+        Call("POST", "/api/metadata", params={"dryRun": d}, json=meta_bundle(out), status=403,
+             writes_registry=True) for d in ("true", "false")],
+    ("GET", "/metadata"): plain("GET", "/metadata"),
+    ("GET", "/metadata/dataElements"): plain("GET", "/metadata/dataElements"),
+    ("GET", "/metadata/dataSets"): plain("GET", "/metadata/dataSets"),
+    ("GET", "/metadata/categoryCombos"): plain("GET", "/metadata/categoryCombos"),
+    ("GET", "/metadata/categoryCombos/new"): plain("GET", "/metadata/categoryCombos/new", status=403),
+    ("POST", "/metadata/categoryCombos/new"): lambda out: [
+        Call("POST", "/metadata/categoryCombos/new", data={"code": out, "name_zh": out, "name_en": out,
+                                                           "categories": "SEX", "action": a},
+             status=403, writes_registry=True) for a in ("preview", "save")],
+}
+
+# ---------------------------------------------------------------- completeness, approval, locks
+# ``seed_approval``: S1 and S2 registered complete, S2 approved, a lock exception at S2. A D1
+# user sees none of S2's (nor D2's); every registration, approval or exception naming a unit
+# outside D1 is refused.
+
+APPROVAL_Q = {"ds": "SCHOOL_Y", "pe": "2020"}
+REG = "/api/completeDataSetRegistrations"
+
+
+def seed_approval(conn: Connection) -> None:
+    from jiaowei.indicators import approval, completeness
+
+    for unit in ("S1", "S2"):
+        completeness.complete(conn, principal=SYSTEM, data_set="SCHOOL_Y", period="2020", unit=unit)
+    approval.approve(conn, principal=SYSTEM, data_set="SCHOOL_Y", period="2020", unit="S2")
+    approval.grant_exception(conn, principal=SYSTEM, data_set="SCHOOL_Y", period="2020", unit="S2",
+                             until=dt.date.today() + dt.timedelta(days=30), reason="mark-s2-private")
+
+
+def approval_registration(unit: str, completed: bool) -> dict[str, Any]:
+    item = {"dataSet": "SCHOOL_Y", "period": "2020", "organisationUnit": unit, "completed": completed}
+    return {"completeDataSetRegistrations": [item]}
+
+
+def approval_calls(method: str, url: str, *units: str, **extra: str) -> Callable[[str], list[Call]]:
+    """One call per unit (``out`` for the unit outside D1), writes refused."""
+    def calls(out: str) -> list[Call]:
+        return [Call(method, url, params={**APPROVAL_Q, "ou": out if u == "out" else u, **extra},
+                     writes_registry=method != "GET") for u in units]
+    return calls
+
+
+APPROVAL_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    ("GET", REG): approval_calls("GET", REG, "out", "D1", children="true"),
+    ("POST", REG): lambda out: [
+        Call("POST", REG, json=approval_registration(out, done), writes_registry=True)
+        for done in (True, False)],
+    ("DELETE", REG): approval_calls("DELETE", REG, "out"),
+    ("GET", "/api/dataApprovals"): approval_calls("GET", "/api/dataApprovals", "out", "D1"),
+    ("POST", "/api/dataApprovals"): approval_calls("POST", "/api/dataApprovals", "out"),
+    ("DELETE", "/api/dataApprovals"): approval_calls("DELETE", "/api/dataApprovals", "out", reason="r"),
+    ("GET", "/api/completeness"): approval_calls("GET", "/api/completeness", "out", "D1"),
+    ("GET", "/api/lockExceptions"): lambda out: [
+        Call("GET", "/api/lockExceptions", params=params) for params in ({}, APPROVAL_Q)],
+    ("POST", "/api/lockExceptions"): approval_calls("POST", "/api/lockExceptions", "out", "S1",
+                                                    until="2100-01-01", reason="r"),
+    ("DELETE", "/api/lockExceptions"): approval_calls("DELETE", "/api/lockExceptions", "out"),
+    ("GET", "/data/approval"): approval_calls("GET", "/data/approval", "out", "D1", "S1"),
+    ("POST", "/data/approval/approve"): lambda out: [
+        Call("POST", "/data/approval/approve", data={**APPROVAL_Q, "ou": out, "back": "D1"},
+             writes_registry=True)],
+    ("POST", "/data/approval/unapprove"): lambda out: [
+        Call("POST", "/data/approval/unapprove", data={**APPROVAL_Q, "ou": out, "reason": "r", "back": "D1"},
+             writes_registry=True)],
+    ("GET", "/data/completeness"): approval_calls("GET", "/data/completeness", "out", "D1"),
+}
+
+
 MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     **ADMISSIONS_MATRIX,
     **DATA_MATRIX,
     **QUALITY_MATRIX,
     **INDICATOR_TARGETS_MATRIX,
+    **APPROVAL_MATRIX,
+    **METADATA_MATRIX,
     ("GET", "/api/units"): api_list,
     ("POST", "/api/units"): api_create,
     ("POST", "/api/units/import"): api_import,
@@ -704,6 +817,7 @@ def world(client: TestClient, conn: Connection) -> World:
     indicator_metadata(conn)
     seed_values(conn)
     seed_quality(conn)
+    seed_approval(conn)
     user = make_user(conn, "d1staff", role="district_staff", capture=["D1"])
     headers = token_for(conn, user)
     if ("POST", "/login") not in app_routes(client):

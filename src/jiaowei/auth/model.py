@@ -39,9 +39,10 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.VIEWER: frozenset({Action.VIEW}),
 }
 
-WRITE_ACTIONS = frozenset(
-    {Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE, Action.METADATA_WRITE, Action.MANAGE_USERS}
-)
+WRITE_ACTIONS = frozenset({
+    Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE, Action.METADATA_WRITE,
+    Action.MANAGE_USERS,
+})
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ def demo(
     """Load the Shanghai 2020 demo (into a new database) and print the demo logins."""
     from jiaowei.admissions import demo as admissions_demo
     from jiaowei.demo import shanghai2020
+    from jiaowei.indicators import demo as indicators_demo
 
     settings = get_settings()
     if settings.environment == "production" and not force:
@@ -57,7 +58,11 @@ def demo(
             with progress_bar("Loading the demo") as report:
                 loaded = shanghai2020.load(conn, progress=report)
                 admissions_demo.load(conn, home=settings.home, progress=report)
-            out.print(f"Loaded the Shanghai 2020 demo: {loaded.get('units', '?')} units.", highlight=False)
+                data = indicators_demo.load(conn, progress=report)
+            out.print(f"Loaded the Shanghai 2020 demo: {loaded.get('units', '?')} units, "
+                      f"{data['values']:,} data values ({data['daily_values']:,} daily), "
+                      f"{data['facts']} facts of the 2020 report, {data['targets']} targets.",
+                      highlight=False)
     db.engine.dispose()
     out.print(_logins(shanghai2020.DEMO_USERS))
 

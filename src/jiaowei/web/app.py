@@ -42,12 +42,17 @@ def routers() -> list[APIRouter]:
     from jiaowei.audit import pages as audit_pages
     from jiaowei.auth import pages as auth_pages
     from jiaowei.indicators import api as data_api
-    from jiaowei.indicators import approval_api, approval_pages
-    from jiaowei.indicators import entry_pages
-    from jiaowei.indicators import metadata_api, metadata_pages
-    from jiaowei.indicators import indicator_api, indicator_pages
-    from jiaowei.indicators import quality_api
-    from jiaowei.indicators import quality_pages
+    from jiaowei.indicators import (
+        approval_api,
+        approval_pages,
+        entry_pages,
+        indicator_api,
+        indicator_pages,
+        metadata_api,
+        metadata_pages,
+        quality_api,
+        quality_pages,
+    )
     from jiaowei.registry import api as registry_api
     from jiaowei.registry import group_pages, groups_api
     from jiaowei.registry import pages as registry_pages
