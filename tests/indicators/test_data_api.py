@@ -221,3 +221,26 @@ def test_the_cli_imports_with_a_dry_run_and_exports_every_format(tmp_path: Path)
     bad.write_text("dataelement,period,orgunit,catoptcombo,attroptcombo,value\nTEACHERS,2020,S1,,,many\n")
     refused = jiaowei(env, "data", "import", str(bad), expect=2)
     assert "many" in refused.stdout and "whole number" in refused.stdout
+
+
+def test_adx_rows_naming_unknown_elements_or_options_are_conflicts_of_their_own(
+    client: TestClient, conn: Connection
+) -> None:
+    headers = admin(client, conn)
+    adx = (
+        '<adx xmlns="urn:ihe:qrph:adx:2015"><group orgUnit="S1" period="2020-01-01/P1Y" dataSet="SCHOOL_Y">'
+        '<dataValue dataElement="TEACHERS" value="15"/><dataValue dataElement="NOPE" value="1"/>'
+        '<dataValue dataElement="PUPILS" SEX="X" value="3"/></group></adx>'
+    )
+    summary = post(client, headers, adx.encode(), format="adx", atomicMode="NONE").json()
+    assert summary["importCount"]["imported"] == 1
+    assert [(c["row"], c["field"]) for c in summary["conflicts"]] == [
+        (2, "dataElement"),
+        (3, "categoryOptionCombo"),
+    ]
+    exported = client.get(
+        "/api/dataValueSets",
+        headers=headers,
+        params={"orgUnit": "S1", "period": "2020", "dataSet": "SCHOOL_Y", "format": "adx"},
+    )
+    assert 'dataSet="SCHOOL_Y"' in exported.text

@@ -263,3 +263,18 @@ def test_bad_targets_name_the_field(conn, field, kwargs) -> None:  # type: ignor
             conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", **{"period": "2020", **kwargs}
         )
     assert error.value.problems[0].field == field
+
+
+def test_cascade_can_be_limited_to_children_of_some_types(conn) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import make_unit
+
+    coverage_setup(conn)
+    make_unit(conn, "U1", parent="SH", type="university")
+    targets.set_target(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020", value=86)
+    everyone = targets.cascade(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020")
+    assert [t.unit for t in everyone.written] == ["D1", "D2", "U1"]
+    targets.delete_target(conn, principal=SYSTEM, indicator="COVERAGE", unit="U1", period="2020")
+    districts = targets.cascade(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020",
+                                unit_types=["district_bureau"])
+    assert [t.unit for t in districts.written] == ["D1", "D2"]
+    assert targets.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="U1", period="2020") == []

@@ -243,6 +243,7 @@ class UnitRef:
     name_zh: str
     name_en: str
     synthetic: bool = False
+    type: str = ""
 
 
 @dataclass
@@ -348,7 +349,7 @@ def units_on(conn: Connection, unit_ids: Iterable[int], day: dt.date) -> list[Un
         return []
     query = registry_store.units_on_select(day).where(registry_store.units.c.id.in_(ids))
     rows = conn.execute(query.order_by(registry_store.units.c.code)).all()
-    return [UnitRef(r.id, r.code, r.name_zh, r.name_en, bool(r.synthetic)) for r in rows]
+    return [UnitRef(r.id, r.code, r.name_zh, r.name_en, bool(r.synthetic), r.type) for r in rows]
 
 
 def _unit_ref_any(conn: Connection, unit_id: int) -> UnitRef:
@@ -369,7 +370,7 @@ def children_of(conn: Connection, unit_id: int, day: dt.date) -> list[UnitRef]:
     versions = registry_store.unit_versions
     query = registry_store.units_on_select(day).where(versions.c.parent_id == unit_id)
     rows = conn.execute(query.order_by(registry_store.units.c.code)).all()
-    return [UnitRef(r.id, r.code, r.name_zh, r.name_en, bool(r.synthetic)) for r in rows]
+    return [UnitRef(r.id, r.code, r.name_zh, r.name_en, bool(r.synthetic), r.type) for r in rows]
 
 
 def expression_value(

@@ -405,7 +405,9 @@ def _targets(conn: Connection) -> int:
         targets.set_target(conn, principal=SYSTEM, indicator=indicator, unit=COMMISSION, period=period,
                            value=value, at_risk_margin=margin, benchmark=benchmark, benchmark_label=label,
                            note=note)
-    return len(written) + len(TARGETS)
+    cascaded = targets.cascade(conn, principal=SYSTEM, indicator="KG_INCLUSIVE_COVERAGE", unit=COMMISSION,
+                               period=YEAR, unit_types=["district_bureau"])
+    return len(written) + len(TARGETS) + len(cascaded.written)
 
 
 def _reports(conn: Connection, rng: random.Random) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -27,14 +28,14 @@ def combo_code_for(catalog: Catalog) -> Callable[[str, dict[str, str]], str | No
     """ADX names a cell by category attributes; this finds the option combo code they mean."""
 
     def combo_code(element_key: str, attributes: dict[str, str]) -> str | None:
+        # Unknown elements and attribute sets that name no combo still get a code (the options
+        # joined), so that the import reports them row by row like every other conflict.
         element = catalog.element(element_key)
-        if element is None:
-            return None
         if not attributes:
             return DEFAULT
-        categories = catalog.combo_categories.get(element.combo_id, ())
-        if set(attributes) != set(categories):
-            return None
+        categories = catalog.combo_categories.get(element.combo_id, ()) if element else ()
+        if element is None or set(attributes) != set(categories):
+            return "_".join(attributes[c] for c in sorted(attributes))
         return "_".join(attributes[c] for c in categories)
 
     return combo_code
@@ -134,7 +135,9 @@ def export_file(
         conn, principal=principal, data_set=data_set, periods=periods, units=units, children=children
     )
     buffer = io.BytesIO()
-    extra = {"combo_attributes": combo_attributes_for(load_catalog(conn))} if format == "adx" else {}
+    extra: dict[str, Any] = {"data_set": data_set} if format in ("adx", "dhis2-json") and data_set else {}
+    if format == "adx":
+        extra["combo_attributes"] = combo_attributes_for(load_catalog(conn))
     formats.write(format, rows, buffer, **extra)
     suffix = {"dhis2-json": "json", "dhis2-csv": "csv", "adx": "adx.xml"}[format]
     name = "-".join(["dataValueSets", *(data_set and [data_set] or []), *periods]) + f".{suffix}"

@@ -116,6 +116,7 @@ class CascadeIn(BaseModel):
     period: PeriodCode
     method: Literal["same", "current_share"] = "same"
     overwrite: bool = False
+    unitTypes: list[str] = Field(default_factory=list, max_length=20)  # noqa: N815
 
 
 @router.post("/targets")
@@ -175,6 +176,7 @@ def cascade_target(conn: Conn, user: User, body: CascadeIn) -> dict[str, Any]:
         period=body.period,
         method=body.method,
         overwrite=body.overwrite,
+        unit_types=body.unitTypes,
     )
     return result.as_dict()
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -465,8 +466,13 @@ def cascade(
     period: str,
     method: str = "same",
     overwrite: bool = False,
+    unit_types: Sequence[str] = (),
 ) -> CascadeResult:
-    """Copy the unit's target to each direct child; a child's own target is kept unless ``overwrite``."""
+    """Copy the unit's target to each direct child; a child's own target is kept unless ``overwrite``.
+
+    ``unit_types`` limits the copies to children of those types (e.g. ``district_bureau``: the
+    commission's districts, not its universities and hospitals).
+    """
     require_action(principal, Action.DATA_APPROVE)
     if method not in METHODS:
         raise ValidationError(
@@ -480,7 +486,7 @@ def cascade(
     if not found:
         raise NotFound(f"No target for {definition.code} at {where.code} in {p.id} to cascade.")
     parent = found[0]
-    children = children_of(conn, where.id, p.end)
+    children = [c for c in children_of(conn, where.id, p.end) if not unit_types or c.type in unit_types]
     shares, basis = (
         ({c.id: 1.0 for c in children}, None) if method == "same" else _shares(conn, definition, children, p)
     )
