@@ -206,10 +206,23 @@ def test_the_city_targets_are_set_and_met(loaded):
     t, p = store.targets, store.periods
     trajectory = conn.execute(select(p.c.code, t.c.value).join(p, p.c.id == t.c.period_id)
                               .join(store.indicators, store.indicators.c.id == t.c.indicator_id)
-                              .where(store.indicators.c.code == "KG_INCLUSIVE_COVERAGE")
+                              .where(store.indicators.c.code == "KG_INCLUSIVE_COVERAGE",
+                                     t.c.cascaded_from.is_(None))
                               .order_by(p.c.code)).all()
     assert [(r.code, r.value) for r in trajectory] == [
         ("2020", 85.0), ("2021", 86.0), ("2022", 87.0), ("2023", 88.0), ("2024", 89.0), ("2025", 90.0)]
+    districts = conn.scalar(select(func.count()).select_from(t).where(t.c.cascaded_from.is_not(None)))
+    assert districts == 16  # the 2020 target, cascaded to the 16 district bureaus only
+
+
+def test_the_city_page_shows_school_year_indicators_in_the_year_they_begin(loaded):
+    from jiaowei.indicators import compute
+
+    conn, _ = loaded
+    shown = {v.indicator.code: v for v in compute.unit_values(conn, principal=SYSTEM,
+                                                             unit=shanghai2020.COMMISSION, period="2020")}
+    assert shown["AS_SCHOOLS"].period == "2020SY" and shown["AS_SCHOOLS"].value == 845
+    assert shown["HE_GRADUATE_COUNT"].period == "2020" and shown["HE_GRADUATE_COUNT"].value == 186_600
 
 
 def test_some_forms_are_complete_and_approved(loaded):

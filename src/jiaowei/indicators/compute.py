@@ -469,12 +469,24 @@ def indicator_table(
 
 
 def unit_values(conn: Connection, *, principal: Principal, unit: str, period: str) -> list[IndicatorValue]:
-    """Every indicator's value at one unit for the period."""
+    """Every indicator's value at one unit for the period.
+
+    For a year, an indicator with no value in the calendar year is shown for the school year
+    that begins in it (2020 → 2020SY), since school data is often collected per school year.
+    """
     require_action(principal, Action.VIEW)
     p = parse_period(period)
     where = visible_unit(conn, principal, unit, p.end)
     catalog = load_catalog(conn)
-    return [compute_value(conn, d, where, p, catalog) for d in all_indicators(conn)]
+    school_year = parse_period(f"{p.id}SY") if p.type is pe.PeriodType.YEARLY else None
+    found = []
+    for definition in all_indicators(conn):
+        value = compute_value(conn, definition, where, p, catalog)
+        if value.value is None and school_year is not None:  # collected per school year (学年)
+            in_school_year = compute_value(conn, definition, where, school_year, catalog)
+            value = in_school_year if in_school_year.value is not None else value
+        found.append(value)
+    return found
 
 
 # ---------------------------------------------------------------- defaults for pages and the API
