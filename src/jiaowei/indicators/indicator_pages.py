@@ -127,7 +127,8 @@ def _indicator(
         "indicators/indicator.html",
         {
             "d": definition,
-            "rows": rows,
+            "rows": [rows[0], *(r for r in rows[1:] if r.value is not None or r.target is not None)],
+            "without_data": [r.unit for r in rows[1:] if r.value is None and r.target is None],
             "unit": rows[0].unit,
             "period": period,
             "trajectory": _trajectory(conn, user, definition, rows[0].unit, period),
