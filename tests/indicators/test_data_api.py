@@ -244,3 +244,46 @@ def test_adx_rows_naming_unknown_elements_or_options_are_conflicts_of_their_own(
         params={"orgUnit": "S1", "period": "2020", "dataSet": "SCHOOL_Y", "format": "adx"},
     )
     assert 'dataSet="SCHOOL_Y"' in exported.text
+
+
+def test_the_cli_moves_metadata_between_databases(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from jiaowei.db.migrate import upgrade
+    from tests.factories import indicator_metadata, small_tree
+    from tests.test_cli import cli_env, jiaowei
+
+    first, second = f"sqlite:///{tmp_path / 'a.sqlite3'}", f"sqlite:///{tmp_path / 'b.sqlite3'}"
+    engine = create_engine(first)
+    upgrade(engine)
+    with engine.begin() as conn:
+        small_tree(conn)
+        indicator_metadata(conn)
+    engine.dispose()
+    exported = jiaowei(cli_env(tmp_path, first), "metadata", "export", "--out", str(tmp_path / "meta.json"))
+    assert "3 dataElements" in exported.stdout and "1 dataSets" in exported.stdout
+    target = cli_env(tmp_path, second)
+    jiaowei(target, "init")
+    jiaowei(target, "units", "import", str(_units_csv(tmp_path)))
+    dry = jiaowei(target, "metadata", "import", str(tmp_path / "meta.json"), "--dry-run")
+    assert "Dry run" in dry.stdout
+    done = jiaowei(target, "metadata", "import", str(tmp_path / "meta.json"))
+    assert "created" in done.stdout and "updated 0" in done.stdout
+    again = jiaowei(target, "metadata", "import", str(tmp_path / "meta.json"))
+    assert "created 0, updated 0" in again.stdout
+    (tmp_path / "bad.json").write_text(
+        '{"dataElements": [{"code": "X", "name": "X", "valueType": "COLOUR"}]}'
+    )
+    refused = jiaowei(target, "metadata", "import", str(tmp_path / "bad.json"), expect=2)
+    assert "COLOUR" in refused.stderr
+
+
+def _units_csv(folder: Path) -> Path:
+    path = folder / "units.csv"
+    path.write_text(
+        "code,name_zh,name_en,type,parent,valid_from\nSH,教委,Commission,commission,,2000-01-01\n"
+        "D1,一区,District 1,district_bureau,SH,2000-01-01\nD2,二区,District 2,district_bureau,SH,2000-01-01\n"
+        "S1,学校一,School 1,primary_school,D1,2000-01-01\nS2,学校二,School 2,primary_school,D2,2000-01-01\n",
+        encoding="utf-8",
+    )
+    return path

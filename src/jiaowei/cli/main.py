@@ -7,7 +7,7 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from jiaowei.cli import accounts, admin, data, lottery, units
+from jiaowei.cli import accounts, admin, data, lottery, metadata, units
 from jiaowei.cli.common import err, report_error
 from jiaowei.errors import JiaoweiError
 
@@ -25,6 +25,7 @@ app.add_typer(accounts.audit, name="audit")
 app.add_typer(units.app, name="units")
 app.add_typer(lottery.app, name="lottery")
 app.add_typer(data.app, name="data")
+app.add_typer(metadata.app, name="metadata")
 
 
 def main() -> None:
