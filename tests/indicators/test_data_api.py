@@ -287,3 +287,17 @@ def _units_csv(folder: Path) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+def test_the_entry_page_offers_the_units_the_user_may_enter_data_for(
+    client: TestClient, conn: Connection
+) -> None:
+    from tests.factories import login
+
+    indicator_setup(conn)
+    make_user(conn, "d1entry", role="district_staff", capture=["D1"])
+    login(client, "d1entry")
+    page = client.get("/data/entry", params={"ds": "SCHOOL_Y"}).text
+    assert '<option value="S1">' in page and '<option value="S2">' not in page
+    form = client.get("/data/entry", params={"ds": "SCHOOL_Y", "pe": "2020", "ou": "S1"}).text
+    assert 'data-de="PUPILS" data-co="M"' in form and "此表单只读" not in form

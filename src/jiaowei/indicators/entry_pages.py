@@ -7,6 +7,7 @@ the page still shows the form's values and takes a filled-in XLSX template or an
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -101,6 +102,24 @@ def _form(
     }
 
 
+def _unit_choices(conn: Connection, user: Principal, ds_code: str, zh: bool) -> list[dict[str, str]]:
+    """Up to 500 units that report the data set and that the user may enter data for (or see)."""
+    from jiaowei.auth.scope import unit_filter
+
+    ds = load_catalog(conn).data_set(ds_code) if ds_code else None
+    if ds is None:
+        return []
+    day = dt.date.today()
+    action = Action.DATA_CAPTURE if user.may(Action.DATA_CAPTURE) else Action.VIEW
+    versions = registry_store.unit_versions
+    query = registry_store.units_on_select(day).where(unit_filter(conn, user, action, day))
+    query = query.where(
+        versions.c.type.in_(sorted(ds.unit_types)) | registry_store.units.c.id.in_(sorted(ds.unit_ids))
+    )
+    rows = conn.execute(query.order_by(registry_store.unit_paths.c.path).limit(500)).all()
+    return [{"code": r.code, "name": r.name_zh if zh else r.name_en} for r in rows]
+
+
 def _choices(conn: Connection, zh: bool) -> list[dict[str, str]]:
     catalog = load_catalog(conn)
     return [
@@ -119,9 +138,12 @@ def entry_page(
     ou: Annotated[str, Query(max_length=64)] = "",
 ) -> HTMLResponse:
     zh = _zh(request)
+    choices = _choices(conn, zh)
+    chosen = ds or (choices[0]["code"] if choices else "")
     context: dict[str, Any] = {
         "active": "data",
-        "choices": _choices(conn, zh),
+        "choices": choices,
+        "units": _unit_choices(conn, user, chosen, zh),
         "query": {"ds": ds, "pe": pe_, "ou": ou},
     }
     if ds and pe_ and ou:
