@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,14 +70,11 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 
     raise RuntimeError("the server did not start in time")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("server")
-    url = f"sqlite:///{home / 'jiaowei.sqlite3'}"
-    seed(url)
+@contextmanager
+def running_server(url: str, home: Path, secret: str) -> Iterator[str]:
+    """``uvicorn`` serving jiaowei on ``url``'s database at a free port; yields the base URL."""
     port = _free_port()
-    env = {**os.environ, "JIAOWEI_DATABASE_URL": url, "JIAOWEI_HOME": str(home),
-           "JIAOWEI_SECRET_KEY": "browser-test-" + "x" * 32}
+    env = {**os.environ, "JIAOWEI_DATABASE_URL": url, "JIAOWEI_HOME": str(home), "JIAOWEI_SECRET_KEY": secret}
     log = (home / "server.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "jiaowei.web.app:create_app",
@@ -90,6 +88,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("server")
+    url = f"sqlite:///{home / 'jiaowei.sqlite3'}"
+    seed(url)
+    with running_server(url, home, "browser-test-" + "x" * 32) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

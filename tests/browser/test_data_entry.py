@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from jiaowei.auth import service as auth
 from jiaowei.auth.model import SYSTEM
 from jiaowei.db.engine import make_engine
 from jiaowei.indicators import metadata
-from tests.browser.conftest import PASSWORD, _free_port, _wait_until_up, seed
+from tests.browser.conftest import PASSWORD, running_server, seed
 from tests.factories import indicator_metadata
 
 pytestmark = pytest.mark.browser
@@ -71,35 +69,8 @@ def entry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{home / 'jiaowei.sqlite3'}"
     seed(url)
     _prepare(url)
-    port = _free_port()
-    env = {**os.environ, "JIAOWEI_DATABASE_URL": url, "JIAOWEI_HOME": str(home), "JIAOWEI_SECRET_KEY": SECRET}
-    log = (home / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "jiaowei.web.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, process)
+    with running_server(url, home, SECRET) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture

@@ -254,15 +254,17 @@ def lookup(request: Request, conn: Conn, user: MaybeUser, code: str, body: Looku
 
 def family_lookup(request: Request, conn: Connection, code: str, number: str,
                   birth_date: str) -> dict[str, Any] | JiaoweiError:
-    """The lookup, with failures recorded in their own transaction (as failed logins are)."""
+    """The lookup, every attempt recorded (failures count towards the throttle).
+
+    A failure is returned, not raised, so the request's transaction commits its record.
+    """
     settings = settings_of(request)
     try:
         found = queries.lookup(conn, code=code, number=number, birth_date=birth_date,
                                secret_key=settings.secret_key, max_failures=settings.login_max_failures,
                                window_minutes=settings.login_window_minutes)
     except (NotFound, TooManyAttempts) as error:
-        with request.app.state.db.transaction() as other:
-            queries.record_lookup(other, code=code, number=number, succeeded=False)
+        queries.record_lookup(conn, code=code, number=number, succeeded=False)
         return error
     queries.record_lookup(conn, code=code, number=number, succeeded=True)
     return found

@@ -30,9 +30,8 @@ def login(request: Request, conn: Conn, form: Form) -> Response:
             conn, username=username, password=form.get("password", ""), remote=remote,
             max_failures=settings.login_max_failures, window_minutes=settings.login_window_minutes)
     except (NotAuthenticated, TooManyAttempts) as error:
-        # Its own transaction: the attempt must be kept whatever happens to the request's.
-        with request.app.state.db.transaction() as other:
-            service.record_attempt(other, username=username, remote=remote, succeeded=False)
+        # The failure is answered, not raised, so the request's transaction keeps the attempt.
+        service.record_attempt(conn, username=username, remote=remote, succeeded=False)
         return page(request, "login.html", {"next": target, "username": username, "error": error},
                     status=error.status)
     service.record_attempt(conn, username=username, remote=remote, succeeded=True)
