@@ -381,21 +381,25 @@ def _stored(conn: Connection, keys: Iterable[Key]) -> dict[Key, tuple[str, str |
         if k[0] > 0:
             pairs.setdefault(k[0], set()).add(k[1])
     out: dict[Key, tuple[str, str | None, bool]] = {}
-    for period_id, unit_set in pairs.items():
-        unit_list = sorted(unit_set)
-        for start in range(0, len(unit_list), CHUNK):
-            chunk = unit_list[start : start + CHUNK]
-            marks = ", ".join([_placeholder(conn)] * len(chunk))
-            rows = conn.exec_driver_sql(
-                _sql(
-                    conn,
-                    "SELECT period_id, unit_id, data_element_id, coc_id, aoc_id, value, comment, followup "
-                    f"FROM data_values WHERE period_id = ? AND unit_id IN ({marks})",
-                ),
-                (period_id, *chunk),
-            )
-            for r in rows.all():
-                out[(r[0], r[1], r[2], r[3], r[4])] = (r[5], r[6], bool(r[7]))
+    cursor = conn.connection.cursor()  # the request's own connection: plain tuples, no row objects
+    try:
+        for period_id, unit_set in pairs.items():
+            unit_list = sorted(unit_set)
+            for start in range(0, len(unit_list), CHUNK):
+                chunk = unit_list[start : start + CHUNK]
+                marks = ", ".join([_placeholder(conn)] * len(chunk))
+                cursor.execute(
+                    _sql(
+                        conn,
+                        "SELECT period_id, unit_id, data_element_id, coc_id, aoc_id, value, comment, "
+                        f"followup FROM data_values WHERE period_id = ? AND unit_id IN ({marks})",
+                    ),
+                    (period_id, *chunk),
+                )
+                for r in cursor.fetchall():
+                    out[r[:5]] = r[5:]  # value, comment, followup (0/1 on SQLite: equal to False/True)
+    finally:
+        cursor.close()
     return out
 
 
