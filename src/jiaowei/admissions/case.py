@@ -15,8 +15,10 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from json.encoder import encode_basestring
@@ -81,6 +83,8 @@ class CaseFiles:
     sources: tuple[str, ...]
     correction: Mapping[str, Any] | None  # the "correction" object of case.json, if any
     columns: Any = field(default=None, repr=False)  # engine.Columns of the applicants, or None
+    # (seed, engine.lottery_digests(seed, columns.ids)) when computed while reading, else None
+    lottery: tuple[bytes, bytes] | None = field(default=None, repr=False)
 
     @cached_property
     def case(self) -> Case:
@@ -158,13 +162,26 @@ def parse_case(files: Mapping[str, bytes], *, need_seed: bool = True, label: str
     schools = _parse_schools(files.get("schools.csv"), "schools.csv", problems)
     school_ids = {s.school_id for s in schools}
     columns = None
+    digests = {name: sha256_hex(data) for name, data in files.items() if name in INPUT_FILES}
+    found: dict[str, Any] = {}
     if not problems.items:  # the fast path; on any doubt the exact checks below say what is wrong
-        columns = _fast_applicants(files.get("applicants.csv"), schools)
+        seed = _seed_if_valid(files, digests) if need_seed else None
+
+        def with_ids(ids: list[str]) -> None:  # Python work, in a thread beside the numpy parsing
+            if seed is not None:
+                found["lottery"] = (seed, _engine().lottery_digests(seed, ids))
+            else:
+                found["ids"] = set(ids)
+
+        columns = _fast_applicants(files.get("applicants.csv"), schools, with_ids=with_ids)
     applicants: list[Applicant] = []
     if columns is not None:
-        applicant_ids: set[str] = set(columns.ids)
-        if len(applicant_ids) != len(columns.ids):
-            columns = None
+        if "ids" not in found and _distinct_values(found["lottery"][1]):  # so the ids are distinct
+            applicant_ids: set[str] = _named_ids(files.get("priorities.csv"), columns.ids)
+        else:
+            applicant_ids = found.get("ids") or set(columns.ids)
+            if len(applicant_ids) != len(columns.ids):
+                columns = None
     if columns is None:
         applicants = _parse_applicants(files.get("applicants.csv"), "applicants.csv", school_ids, problems)
         applicant_ids = {a.applicant_id for a in applicants}
@@ -176,8 +193,39 @@ def parse_case(files: Mapping[str, bytes], *, need_seed: bool = True, label: str
                 multiples=Multiples(settings["multiples"]), default_tier=settings["default_tier"],
                 schools=tuple(schools), applicants=tuple(applicants), priorities=priorities)
     present = {name: data for name, data in files.items() if name in INPUT_FILES}
-    return CaseFiles(files=present, settings=case, sources=tuple(sources),
-                     correction=settings.get("correction"), columns=columns)
+    checked = CaseFiles(files=present, settings=case, sources=tuple(sources),
+                        correction=settings.get("correction"), columns=columns,
+                        lottery=found.get("lottery") if columns is not None else None)
+    checked.__dict__["digests"] = digests  # the cached_property, computed once above
+    return checked
+
+
+def _distinct_values(digests: bytes) -> bool:
+    """True when no two lottery values share their leading 64 bits (so no applicant id is repeated:
+    equal ids have equal values); False says nothing."""
+    top = np.frombuffer(digests, dtype=">u8")[::4].astype(np.uint64)
+    top.sort()
+    return not bool((top[1:] == top[:-1]).any())
+
+
+def _named_ids(priorities: bytes | None, ids: list[str]) -> set[str]:
+    """The applicant ids of priorities.csv that are among ``ids``: all that checking it needs to
+    know, without a set of a million ids."""
+    if priorities is None:
+        return set()
+    _, rows = _rows(priorities, "priorities.csv", ("school_id", "applicant_id", "tier"), (), _Problems())
+    return {cells[1] for _, cells in rows}.intersection(ids)
+
+
+def _seed_if_valid(files: Mapping[str, bytes], digests: Mapping[str, str]) -> bytes | None:
+    """The seed of the draw when seed.json is valid (its problems are reported in order later)."""
+    probe = _Problems()
+    sources = _parse_seed(files.get("seed.json"), probe)
+    if probe.items:
+        return None
+    empty = hashlib.sha256(b"").digest()
+    joined = b"".join(bytes.fromhex(digests[n]) if n in digests else empty for n in POOL_FILES)
+    return derive_seed(hashlib.sha256(joined).hexdigest(), sources)
 
 
 def _read_files(directory: Path, names: Iterable[str]) -> dict[str, bytes]:
@@ -452,8 +500,60 @@ def _lookup(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
     return found
 
 
-def _fast_applicants(data: bytes | None, schools: Sequence[School]) -> Any:
-    """applicants.csv as engine.Columns when it is plain and valid, else None (see above)."""
+_LOW_BYTES = np.array([2 ** (8 * k) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
+
+
+def _short_keys(padded: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Tokens of at most 8 bytes as one little-endian uint64 each, the bytes past the token zero."""
+    words = np.ndarray(shape=(padded.size - 7,), dtype="<u8", buffer=padded, strides=(1,))
+    keys = words[start].astype(np.uint64, copy=False)
+    keys &= _LOW_BYTES[length]
+    return keys
+
+
+def _lookup_short(padded: np.ndarray, start: np.ndarray, length: np.ndarray, table_blob: np.ndarray,
+                  table_length: np.ndarray) -> np.ndarray | None:
+    """``_lookup`` for tokens and table keys of at most 8 bytes: one collision-free hash table.
+
+    Each token's row in the table (in the order of ``table_length``, keys laid end to end in
+    ``table_blob``), or -1; None when this does not apply (long keys, or no multiplier found).
+    """
+    if not table_length.size or int(table_length.max()) > 8 or (length.size and int(length.max()) > 8):
+        return None
+    table = _short_keys(np.ascontiguousarray(table_blob), np.cumsum(table_length) - table_length,
+                        table_length)
+    if np.unique(table).size != table.size:
+        return None
+    bits = max(10, min(22, int(table.size).bit_length() + 10))
+    shift = np.uint64(64 - bits)
+    with np.errstate(over="ignore"):
+        for attempt in range(32):
+            mult = np.uint64((0x9E3779B97F4A7C15 + attempt * 0x632BE59BD9B4E01A) % 2**64 | 1)
+            slots = (table * mult) >> shift
+            if np.unique(slots).size == slots.size:
+                break
+        else:
+            return None
+        lut = np.full(1 << bits, table.size, dtype=np.int16 if table.size < 2**15 else np.int32)
+        lut[slots] = np.arange(table.size)
+        known = np.append(table, np.uint64(0))  # a token is never all zero bytes (no NUL, not empty)
+        keys = _short_keys(padded, start, length)
+        hashed = keys * mult
+        hashed >>= shift
+    rows = lut[hashed].astype(np.int64)
+    hit = known[rows] == keys
+    if not hit.all():
+        rows[~hit] = -1
+    return rows
+
+
+def _fast_applicants(data: bytes | None, schools: Sequence[School],
+                     with_ids: Callable[[list[str]], None] | None = None) -> Any:
+    """applicants.csv as engine.Columns when it is plain and valid, else None (see above).
+
+    ``with_ids(ids)`` is called once the ids are read (unless the file is given up before), in a
+    thread beside the rest of the parsing (numpy work, which releases the GIL) for a large file.
+    """
     if data is None or b'"' in data or b"\r" in data or b"\0" in data:
         return None
     if data.startswith(b"\xef\xbb\xbf"):
@@ -472,9 +572,12 @@ def _fast_applicants(data: bytes | None, schools: Sequence[School]) -> Any:
     width = len(header)
     size = len(data) - head_end - 1
     tail = b"\n" if size and not data.endswith(b"\n") else b""
-    padded = np.frombuffer(data + tail + bytes(_MAX_KEY_BYTES), dtype=np.uint8)[head_end + 1:]  # one copy
+    padded = np.empty(size + len(tail) + _MAX_KEY_BYTES, dtype=np.uint8)  # the body, one copy
+    padded[:size] = np.frombuffer(data, dtype=np.uint8)[head_end + 1:]
+    padded[size:] = 0
+    if tail:
+        padded[size] = 10
     arr = padded[: size + len(tail)]
-    body = padded.data  # a memoryview: slices without copying the file
     ends = np.flatnonzero(arr == 10)
     starts = np.concatenate(([0], ends[:-1] + 1)).astype(np.int64)
     non_blank = ends > starts
@@ -512,6 +615,31 @@ def _fast_applicants(data: bytes | None, schools: Sequence[School]) -> Any:
         return None
     ids = text.split(",")
     ids.pop()
+    if with_ids is None:
+        return _fast_columns(ids, header, padded, arr, field_start, field_end, schools)
+    if len(ids) < _THREAD_FROM:
+        with_ids(ids)
+        return _fast_columns(ids, header, padded, arr, field_start, field_end, schools)
+    switch = sys.getswitchinterval()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        beside = pool.submit(with_ids, ids)
+        sys.setswitchinterval(min(switch, 0.0002))  # hand the GIL back soon after each numpy call
+        try:
+            columns = _fast_columns(ids, header, padded, arr, field_start, field_end, schools)
+        finally:
+            sys.setswitchinterval(switch)
+            beside.result()
+    return columns
+
+
+_THREAD_FROM = 50_000  # applicants; below that a thread costs more than it saves
+
+
+def _fast_columns(ids: list[str], header: list[str], padded: np.ndarray, arr: np.ndarray,
+                  field_start: np.ndarray, field_end: np.ndarray, schools: Sequence[School]) -> Any:
+    """The rest of ``_fast_applicants``: groups, choices and districts, once the ids are read."""
+    n = len(ids)
+    body = padded.data  # a memoryview: slices without copying the file
     # group_id: empty, or a valid id
     group_length = field_end[:, 2] - field_start[:, 2]
     group_ids: list[str] | None = None
@@ -547,9 +675,13 @@ def _fast_applicants(data: bytes | None, schools: Sequence[School]) -> Any:
     school_blob = np.frombuffer("".join(s.school_id for s in schools).encode("utf-8") + bytes(_MAX_KEY_BYTES),
                                 dtype=np.uint8)
     school_length = np.array([len(s.school_id.encode("utf-8")) for s in schools], dtype=np.int64)
-    table = _token_keys(school_blob, np.cumsum(school_length) - school_length, school_length)
-    codes = _lookup(_token_keys(padded, token_start, token_length), table)
-    if (codes < 0).any():
+    codes = _lookup_short(padded, token_start, token_length, school_blob, school_length)
+    if codes is None:
+        table = _token_keys(school_blob, np.cumsum(school_length) - school_length, school_length)
+        codes = _lookup(_token_keys(padded, token_start, token_length), table)
+        if (codes < 0).any():
+            return None
+    elif codes.size and int(codes.min()) < 0:
         return None
     m = int(count.max()) if n else 0
     matrix = np.full((n, max(m, 1)), -1, dtype=np.int64)[:, :m]
@@ -619,6 +751,34 @@ def _engine() -> Any:
     return engine
 
 
+_MALLOC_TUNED: list[bool] = []
+
+
+def _keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse instead of returning it to the OS (once per process).
+
+    A draw at a million applicants makes many numpy temporaries of 8 to 40 MB; by default glibc
+    maps each with mmap and unmaps it when freed, so the next one page-faults again (1.5 to 2 s of
+    system time). With a 32 MiB mmap threshold (the most glibc allows), trimming only past 1 GiB
+    free and 256 MiB of padding, they come from the heap and are reused (the process keeps that
+    memory for its next draw or verification). No-op without glibc's mallopt.
+    """
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED.append(True)
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, ImportError, TypeError):  # not glibc (or no C library to load)
+        return
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    mallopt(m_mmap_threshold, 32 << 20)
+    mallopt(m_trim_threshold, 1 << 30)
+    mallopt(m_top_pad, 256 << 20)
+
+
 def engine_version() -> str:
     engine = _engine()
     return str(engine.ENGINE_VERSION)
@@ -629,7 +789,9 @@ def draw_case(checked: CaseFiles) -> Outcome:
     try:
         engine = _engine()
         if checked.columns is not None:
-            outcome: Outcome = engine.draw_columns(checked.settings, checked.columns, checked.seed)
+            seed = checked.seed
+            digests = checked.lottery[1] if checked.lottery and checked.lottery[0] == seed else None
+            outcome: Outcome = engine.draw_columns(checked.settings, checked.columns, seed, digests)
         else:
             outcome = engine.draw(checked.case, checked.seed)
     except ValueError as error:
@@ -655,7 +817,8 @@ def render_results(outcome: Outcome) -> bytes:
     fast = _render_results_fast(*arrays)
     if fast is not None:
         return fast
-    ids, order, hexes, school, column, school_ids = arrays
+    ids, order, hex_matrix, school, column, school_ids = arrays
+    hexes = hex_matrix.tobytes().decode("ascii")
     n = len(ids)
     width = int(column.max()) + 1 if n else 0
     seats = [f"{s},{c + 1}" for s in school_ids for c in range(width)] + [","]
@@ -669,6 +832,7 @@ def render_results(outcome: Outcome) -> bytes:
 
 
 _RESULTS_HEAD = b"applicant_id,lottery_rank,lottery_value,school_id,choice_rank\n"
+_RESULTS_HEAD_ARRAY = np.frombuffer(_RESULTS_HEAD, dtype=np.uint8)
 
 
 def _padded(blob: bytes, count: int) -> np.ndarray | None:
@@ -691,7 +855,7 @@ def _padded(blob: bytes, count: int) -> np.ndarray | None:
     return matrix
 
 
-def _render_results_fast(ids: list[str], order: np.ndarray, hexes: str, school: np.ndarray,
+def _render_results_fast(ids: list[str], order: np.ndarray, hex_matrix: np.ndarray, school: np.ndarray,
                          column: np.ndarray, school_ids: list[str]) -> bytes | None:
     """results.csv built as one byte matrix, a row per applicant, each field left-aligned in its
     own zero-padded columns; dropping the zero bytes leaves the file. None when a NUL or a line
@@ -719,7 +883,6 @@ def _render_results_fast(ids: list[str], order: np.ndarray, hexes: str, school: 
         shift = count - 1 - k
         rank_matrix[:, k] = np.where(shift >= 0, (rank // 10 ** np.maximum(shift, 0)) % 10 + 48, 0)
     code = np.where(school >= 0, school * width + column, len(seat_text) - 1)
-    hex_matrix = np.frombuffer(hexes.encode("ascii"), dtype=np.uint8).reshape(n, 64)
     parts = [id_matrix[order], None, rank_matrix, None, hex_matrix, None, seat_matrix[code], None]
     widths = [1 if part is None else part.shape[1] for part in parts]
     matrix = np.empty((n, sum(widths)), dtype=np.uint8)
@@ -727,7 +890,8 @@ def _render_results_fast(ids: list[str], order: np.ndarray, hexes: str, school: 
     for part, separator, w in zip(parts, b" , , , \n", widths, strict=True):  # separators at odd places
         matrix[:, at:at + w] = separator if part is None else part
         at += w
-    return _RESULTS_HEAD + matrix.tobytes().replace(b"\0", b"")
+    flat = matrix.reshape(-1)
+    return np.concatenate((_RESULTS_HEAD_ARRAY, flat[flat != 0])).tobytes()
 
 
 def _render_results_slowly(outcome: Outcome) -> bytes:
@@ -792,11 +956,18 @@ def render_manifest(checked: CaseFiles, outcome: Outcome, outputs: Mapping[str, 
     return text[:at] + b'\n "ineligible": ' + listed + b",\n" + text[at + len(empty):]
 
 
+_JSON_ESCAPED = re.compile(r'[\x00-\x1f"\\]')  # what json escapes with ensure_ascii=False
+
+
 def _pairs_json(pairs: Sequence[Sequence[str]]) -> str:
     """A list of lists of strings as ``_dump`` writes it as a value of the top level (indent=1):
     json's own string encoder, the layout of its pure-Python encoder (which is slow on 100k pairs)."""
     if not pairs:
         return "[]"
+    if all(map(len, pairs)) and not _JSON_ESCAPED.search("".join(map("".join, pairs))):
+        # nothing to escape: the same text in two joins, not a call per string
+        joined = '"\n  ],\n  [\n   "'.join(map('",\n   "'.join, pairs))
+        return '[\n  [\n   "' + joined + '"\n  ]\n ]'
     encode = encode_basestring  # what json.dumps uses with ensure_ascii=False
     items = ["  []" if not pair else "  [\n" + ",\n".join(["   " + encode(v) for v in pair]) + "\n  ]"
              for pair in pairs]
@@ -808,7 +979,11 @@ def _dump(doc: Any) -> bytes:
 
 
 def render(checked: CaseFiles, outcome: Outcome) -> dict[str, bytes]:
-    """Every file a draw writes (except inputs/), byte for byte."""
+    """Every file a draw writes (except inputs/), byte for byte.
+
+    (Not in a thread: glibc gives a thread its own arena, where the large temporaries of
+    results.csv would be mapped and unmapped each time, which costs more than the overlap saves.)
+    """
     outputs = {"results.csv": render_results(outcome), "cutoffs.csv": render_cutoffs(outcome),
                "transcript.txt": render_transcript(checked, outcome)}
     outputs[MANIFEST] = render_manifest(checked, outcome, outputs)
@@ -842,12 +1017,25 @@ def run_draw(case_dir: Path | str, out_dir: Path | str) -> dict[str, Any]:
     """Check the case, draw, and write the proof bundle to OUT_DIR; returns the manifest."""
     out = Path(out_dir)
     _refuse_non_empty(out)
+    _keep_freed_memory()
     with _engine()._no_cyclic_gc():
         checked = read_case(case_dir)
-        outputs = render(checked, draw_case(checked))
-    _write_dir(out, {**outputs, **{f"inputs/{n}": d for n, d in checked.files.items()}})
-    manifest: dict[str, Any] = json.loads(outputs[MANIFEST])
-    return manifest
+        outcome = draw_case(checked)
+        outputs = render(checked, outcome)
+        _write_dir(out, {**outputs, **{f"inputs/{n}": d for n, d in checked.files.items()}})
+        return _manifest_doc(outputs[MANIFEST], outcome)
+
+
+def _manifest_doc(manifest: bytes, outcome: Outcome) -> dict[str, Any]:
+    """``json.loads(manifest)`` without parsing the (long) list of ineligible choices."""
+    if not outcome.ineligible:
+        doc: dict[str, Any] = json.loads(manifest)
+        return doc
+    start = manifest.index(b'\n "ineligible": [\n') + len(b'\n "ineligible": ')
+    end = manifest.index(b"\n ],\n", start) + len(b"\n ]")
+    doc = json.loads(manifest[:start] + b"[]" + manifest[end:])
+    doc["ineligible"] = [list(pair) for pair in outcome.ineligible]
+    return doc
 
 
 # ---------------------------------------------------------------- verification
@@ -953,6 +1141,7 @@ def verify(out_dir: Path | str) -> list[str]:
     if not out.is_dir():
         return [f"{out}: no such directory"]
     allowed = {*OUTPUT_FILES, MANIFEST, "inputs"}
+    _keep_freed_memory()
     with _engine()._no_cyclic_gc():
         differences, previous = _verify_draw(out, "", None, allowed | {"corrections"})
     if previous is None:

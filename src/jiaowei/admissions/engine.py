@@ -108,12 +108,12 @@ class _Roster:
     """The applicants as given and their lottery order.
 
     ``ids`` are in input order; ``position[r]`` is input row r's lottery index (rank - 1);
-    ``hexes`` holds the 64-hex-digit values in lottery order.
+    ``values`` holds the 32-byte values in lottery order, one row each.
     """
 
     ids: list[str]
     position: IntArray
-    hexes: str
+    values: NDArray[np.uint8]
     seed: bytes
     ranked_top: NDArray[np.uint64]  # leading 64 bits of the values, in lottery order
 
@@ -156,30 +156,57 @@ class _Roster:
         )
         found = np.minimum(np.searchsorted(self.ranked_top, top), len(self.ids) - 1)
         rows = self.order[found].tolist()
-        ids, positions = self.ids, self._positions
-        indices = [
-            i if ids[r] == a else positions[self._rows.get(a, -1)] if a in self._rows else -1
+        ids = self.ids
+        indices = [  # the list of positions and the dict of rows are made only on a mismatch
+            i if ids[r] == a else self._positions[self._rows[a]] if a in self._rows else -1
             for i, r, a in zip(found.tolist(), rows, applicant_ids, strict=True)
         ]
         return np.array(indices, dtype=np.int64)
 
     def ticket(self, i: int) -> Ticket:
-        return Ticket(rank=i + 1, value=self.hexes[64 * i : 64 * i + 64])
+        return Ticket(rank=i + 1, value=self.values[i].tobytes().hex())
+
+    @cached_property
+    def hexes(self) -> str:
+        """The 64-hex-digit values in lottery order, one after the other."""
+        return self.values.tobytes().hex()
+
+    def hex_matrix(self) -> NDArray[np.uint8]:
+        """The values as lowercase hex digits (ASCII), a row of 64 per applicant in lottery order."""
+        return _HEX_DIGITS[self.values].view(np.uint8).reshape(len(self.ids), 64)
 
 
-def _lottery(seed: bytes, applicant_ids: list[str]) -> _Roster:
-    digests = _digests(seed, _utf8(applicant_ids))
-    words = np.frombuffer(b"".join(digests), dtype=">u8").reshape(len(digests), 4)
+# byte -> its two lowercase hex digits as ASCII, first digit in the low byte (little-endian)
+_HEX_DIGITS = np.array([ord(f"{b:02x}"[0]) | ord(f"{b:02x}"[1]) << 8 for b in range(256)], dtype="<u2")
+
+
+def lottery_digests(seed: bytes, applicant_ids: list[str]) -> bytes:
+    """SHA-256(seed ‖ UTF-8 applicant_id) of every applicant, 32 bytes each, in the order given.
+
+    Pure Python work (it holds the GIL): a caller may run it in a thread beside numpy work and
+    hand the result to ``draw_columns``.
+    """
+    step = 1 << 15  # in slices: a few thousand short-lived objects at a time, not millions
+    return b"".join([b"".join(_digests(seed, _utf8(applicant_ids[k : k + step])))
+                     for k in range(0, len(applicant_ids), step)])
+
+
+def _lottery(seed: bytes, applicant_ids: list[str], digests: bytes | None = None) -> _Roster:
+    if digests is None:
+        digests = lottery_digests(seed, applicant_ids)
+    elif len(digests) != 32 * len(applicant_ids):
+        raise ValueError("lottery digests do not match the applicants")
+    words = np.frombuffer(digests, dtype=">u8").reshape(len(applicant_ids), 4)
     top = words[:, 0].astype(np.uint64)
     order = np.argsort(top, kind="stable")
     ordered_top = top[order]
     if np.any(ordered_top[1:] == ordered_top[:-1]):  # equal leading 64 bits: decide on everything
-        order = _total_order(digests, applicant_ids)
+        order = _total_order([digests[k : k + 32] for k in range(0, len(digests), 32)], applicant_ids)
         ordered_top = top[order]
-    hexes = np.ascontiguousarray(words[order]).tobytes().hex()
+    values = np.frombuffer(digests, dtype=np.uint8).reshape(len(applicant_ids), 32)[order]
     position = np.empty(len(applicant_ids), dtype=np.int64)
     position[order] = np.arange(len(applicant_ids), dtype=np.int64)
-    return _Roster(applicant_ids, position, hexes, seed, ordered_top)
+    return _Roster(applicant_ids, position, values, seed, ordered_top)
 
 
 def _digests(seed: bytes, messages: list[bytes]) -> list[bytes]:
@@ -242,10 +269,16 @@ class _Placements(Mapping[str, Placement | None]):
     def __init__(self, roster: _Roster, school_ids: list[str], school: IntArray, column: IntArray) -> None:
         self._roster = roster
         self._school_array, self._column_array = school, column
-        self._school = school.tolist()
-        self._column = column.tolist()
         self._ids = school_ids
         self._cache: dict[tuple[int, int], Placement] = {}
+
+    @cached_property
+    def _school(self) -> list[int]:  # lists for lookups one by one, made on first use
+        return self._school_array.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def _column(self) -> list[int]:
+        return self._column_array.tolist()  # type: ignore[no-any-return]
 
     def at(self, i: int) -> Placement | None:
         s, c = self._school[i], self._column[i]
@@ -436,7 +469,11 @@ def _hold(held: IntArray, proposals: IntArray, capacity: IntArray, span: int) ->
 
     Only the schools that received proposals are re-sorted; both inputs and ``held`` are sorted.
     """
-    schools = np.unique(proposals // span)
+    school = proposals // span  # sorted
+    distinct = np.empty(school.size, dtype=bool)
+    distinct[:1] = True
+    np.not_equal(school[1:], school[:-1], out=distinct[1:])
+    schools = school[distinct]
     lo, hi = np.searchsorted(held, schools * span), np.searchsorted(held, (schools + 1) * span)
     lengths = hi - lo
     take = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
@@ -615,22 +652,23 @@ def draw(case: Case, seed: bytes) -> Outcome:
         return _draw(case, seed)
 
 
-def draw_columns(case: Case, columns: Columns, seed: bytes) -> Outcome:
+def draw_columns(case: Case, columns: Columns, seed: bytes, digests: bytes | None = None) -> Outcome:
     """``draw`` for a case whose applicants come as ``columns`` (``case.applicants`` is not read).
 
     For callers that have checked the applicants already (case files): the choice matrix is taken
     as given (known schools, none twice in a row). Same rules and same outcome as ``draw``.
+    ``digests``: ``lottery_digests(seed, columns.ids)`` when the caller has computed them already.
     """
     if case.mechanism is Mechanism.DEFERRED_ACCEPTANCE and case.multiples is Multiples.TOGETHER:
         raise ValueError(TOGETHER_WITH_DA_REFUSED)
     with _no_cyclic_gc():
-        return _draw(case, seed, columns)
+        return _draw(case, seed, columns, digests)
 
 
-def _draw(case: Case, seed: bytes, columns: Columns | None = None) -> Outcome:
+def _draw(case: Case, seed: bytes, columns: Columns | None = None, digests: bytes | None = None) -> Outcome:
     index = _school_index(case.schools)
     ids = columns.ids if columns is not None else list(map(attrgetter("applicant_id"), case.applicants))
-    roster = _lottery(seed, ids)
+    roster = _lottery(seed, ids, digests)
     table = _table(case, roster, index, columns)
     capacity = np.array([s.capacity for s in case.schools], dtype=np.int64)
     log = [
@@ -657,18 +695,20 @@ def _draw(case: Case, seed: bytes, columns: Columns | None = None) -> Outcome:
     )
 
 
-def result_arrays(outcome: Outcome) -> tuple[list[str], IntArray, str, IntArray, IntArray, list[str]] | None:
+def result_arrays(
+    outcome: Outcome,
+) -> tuple[list[str], IntArray, NDArray[np.uint8], IntArray, IntArray, list[str]] | None:
     """What results.csv holds, as arrays, for an Outcome made by this engine (else None).
 
-    (ids in input order, ``order`` (lottery index -> input row), the 64-hex values in lottery order
-    as one string, school index and choice column (0-based) per lottery index, -1 when not placed,
-    and the school ids).
+    (ids in input order, ``order`` (lottery index -> input row), the values in lottery order as
+    hex digits (an ASCII matrix, 64 columns), school index and choice column (0-based) per lottery
+    index, -1 when not placed, and the school ids).
     """
     tickets, placements = outcome.tickets, outcome.placements
     if not (isinstance(tickets, _Tickets) and isinstance(placements, _Placements)):
         return None
     roster = tickets._roster
-    return (roster.ids, roster.order, roster.hexes, placements._school_array, placements._column_array,
+    return (roster.ids, roster.order, roster.hex_matrix(), placements._school_array, placements._column_array,
             placements._ids)
 
 
