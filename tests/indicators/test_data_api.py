@@ -301,3 +301,26 @@ def test_the_entry_page_offers_the_units_the_user_may_enter_data_for(
     assert '<option value="S1">' in page and '<option value="S2">' not in page
     form = client.get("/data/entry", params={"ds": "SCHOOL_Y", "pe": "2020", "ou": "S1"}).text
     assert 'data-de="PUPILS" data-co="M"' in form and "此表单只读" not in form
+
+
+def test_saving_a_cell_answers_the_problems_of_its_form(client: TestClient, conn: Connection) -> None:
+    from jiaowei.auth.model import SYSTEM
+    from jiaowei.indicators import metadata
+
+    headers = admin(client, conn)
+    metadata.save_validation_rule(
+        conn,
+        principal=SYSTEM,
+        code="PTR_MAX",
+        name_zh="生师比不超过40",
+        name_en="At most 40 pupils a teacher",
+        left="#{PUPILS}",
+        operator="less_than_or_equal_to",
+        right="#{TEACHERS} * 40",
+    )
+    cell = {"dataElement": "PUPILS", "period": "2020", "orgUnit": "S1", "categoryOptionCombo": "M"}
+    first = client.post("/api/dataValues", json={**cell, "value": "120"}, headers=headers).json()
+    assert [v["rule"] for v in first["validationRuleViolations"]] == ["PTR_MAX"]  # no teachers yet: 120 > 0
+    teachers = {"dataElement": "TEACHERS", "period": "2020", "orgUnit": "S1", "value": "3"}
+    fixed = client.post("/api/dataValues", json=teachers, headers=headers).json()
+    assert fixed["validationRuleViolations"] == []

@@ -140,7 +140,8 @@ class DataValueIn(BaseModel):
 
 @router.post("/dataValues")
 def save_data_value(conn: Conn, user: User, body: DataValueIn) -> dict[str, Any]:
-    """Save one cell (an empty value deletes it); answers the stored cell and the summary."""
+    """Save one cell (an empty value deletes it); answers the stored cell, the summary and the
+    validation problems of its form(s) after the save (rules run on save)."""
     summary = values.save_value(
         conn,
         principal=user,
@@ -152,7 +153,30 @@ def save_data_value(conn: Conn, user: User, body: DataValueIn) -> dict[str, Any]
         comment=body.comment,
         followup=body.followup,
     )
-    return {"importSummary": summary.as_dict(), "dataValue": _cell(conn, body)}
+    return {
+        "importSummary": summary.as_dict(),
+        "dataValue": _cell(conn, body),
+        "validationRuleViolations": _violations(conn, user, body),
+    }
+
+
+def _violations(conn: Any, user: Any, body: DataValueIn) -> list[dict[str, Any]]:
+    """Rules run on save: the problems of every form (data set) the saved cell belongs to."""
+    from jiaowei.indicators import periods, quality
+    from jiaowei.indicators.metadata import load_catalog
+    from jiaowei.registry import store as registry_store
+
+    catalog = load_catalog(conn)
+    element = catalog.element(body.dataElement)
+    period = periods.parse(body.period)
+    unit_id = registry_store.unit_id_for(conn, body.orgUnit) or 0
+    types = {v.type for v in registry_store.versions_of(conn, [unit_id])[unit_id]}
+    found = []
+    for ds in catalog.data_sets_with(element.id) if element else []:
+        if ds.period_type == period.type.value and (ds.unit_types & types or unit_id in ds.unit_ids):
+            found += quality.check_form(conn, principal=user, data_set=ds.code, period=body.period,
+                                        unit=body.orgUnit)
+    return [v.as_dict() for v in found]
 
 
 @router.delete("/dataValues")

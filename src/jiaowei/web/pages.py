@@ -19,6 +19,13 @@ YEAR = 365 * 24 * 3600
 # (key, title, what it is for, where it lives; None while it is not built yet)
 MODULES = [
     ("registry", N_("Unit registry"), N_("Every unit of the system as a hierarchy, on any date."), "/units"),
+    ("data", N_("Data entry"),
+     N_("Each unit's forms, cell by cell or as a filled-in XLSX template; DHIS2 files in and out."),
+     "/data/entry"),
+    ("quality", N_("Data quality"), N_("Validation rules, outliers and min–max bounds over any units."),
+     "/quality/validation"),
+    ("approval", N_("Approval"), N_("Completeness, timeliness and approval of each level's data."),
+     "/data/approval"),
     ("indicators", N_("Indicators"),
      N_("Targets and indicators collected from every unit each period."), "/indicators"),
     ("metadata", N_("Metadata"),
