@@ -324,3 +324,25 @@ def test_saving_a_cell_answers_the_problems_of_its_form(client: TestClient, conn
     teachers = {"dataElement": "TEACHERS", "period": "2020", "orgUnit": "S1", "value": "3"}
     fixed = client.post("/api/dataValues", json=teachers, headers=headers).json()
     assert fixed["validationRuleViolations"] == []
+
+
+def test_a_form_with_synthetic_values_says_so(client: TestClient, conn: Connection) -> None:
+    from jiaowei.auth.model import SYSTEM
+    from jiaowei.indicators import values
+    from jiaowei.indicators.model import ValueRow
+    from tests.factories import login
+
+    indicator_setup(conn)
+    make_user(conn, "synthviewer", role="viewer", view=["SH"])
+    values.import_values(
+        conn,
+        principal=SYSTEM,
+        source="demo",
+        synthetic=True,
+        rows=[ValueRow(data_element="TEACHERS", period="2020", org_unit="S1", value="9", row=1)],
+    )
+    login(client, "synthviewer")
+    synthetic = client.get("/data/entry", params={"ds": "SCHOOL_Y", "pe": "2020", "ou": "S1"}).text
+    real = client.get("/data/entry", params={"ds": "SCHOOL_Y", "pe": "2020", "ou": "S2"}).text
+    assert "badge--synthetic" in synthetic and "badge--synthetic" not in real
+    assert "disabled" in synthetic  # a viewer's form is read-only

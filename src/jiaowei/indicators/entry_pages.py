@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_unit
 from jiaowei.errors import JiaoweiError, NotFound, Problem, ValidationError
-from jiaowei.indicators import exchange, values
+from jiaowei.indicators import exchange, store, values
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.metadata import Catalog, DataSet, load_catalog
 from jiaowei.registry import store as registry_store
@@ -99,6 +99,7 @@ def _form(
         "cells": cells,
         "state": values.form_state(conn, principal=user, data_set=ds, period=the_period, unit_id=unit_id),
         "due": pe.days_after_end(the_period, ds.due_days),
+        "synthetic": _any_synthetic(conn, the_period.id, unit_id),
     }
 
 
@@ -118,6 +119,18 @@ def _unit_choices(conn: Connection, user: Principal, ds_code: str, zh: bool) -> 
     )
     rows = conn.execute(query.order_by(registry_store.unit_paths.c.path).limit(500)).all()
     return [{"code": r.code, "name": r.name_zh if zh else r.name_en} for r in rows]
+
+
+def _any_synthetic(conn: Connection, period: str, unit_id: int) -> bool:
+    """Whether any stored value of the unit in the period is synthetic (labelled on the page)."""
+    dv = store.data_values
+    query = (
+        select(dv.c.value)
+        .join(store.periods, store.periods.c.id == dv.c.period_id)
+        .where(store.periods.c.code == period, dv.c.unit_id == unit_id, dv.c.synthetic.is_(True))
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
 
 
 def _choices(conn: Connection, zh: bool) -> list[dict[str, str]]:
