@@ -33,8 +33,11 @@ def _data_sets(conn: Connection, zh: bool) -> list[dict[str, str]]:
     ]
 
 
-def _range(start: str, end: str) -> tuple[dt.date, dt.date]:
-    year = dt.date.today().year - 1
+def _range(conn: Connection, start: str, end: str) -> tuple[dt.date, dt.date]:
+    """The dates asked for; by default the latest year with data (as the indicator pages choose)."""
+    from jiaowei.indicators.compute import default_period
+
+    year = int(default_period(conn)[:4])
     first = parse_date(start, "start") or dt.date(year, 1, 1)
     last = parse_date(end, "end") or dt.date(year, 12, 31)
     return first, last
@@ -54,7 +57,7 @@ def validation_page(
     }
     if ou:
         try:
-            first, last = _range(start, end)
+            first, last = _range(conn, start, end)
             periods = quality.stored_periods(conn, start=first, end=last, data_set=ds or None)
             context["violations"] = quality.run_rules(
                 conn, principal=user, units=[ou], periods=periods, data_set=ds or None
@@ -95,7 +98,7 @@ def outliers_page(
     }
     if ou:
         try:
-            first, last = _range(start, end)
+            first, last = _range(conn, start, end)
             context["outliers"] = quality.outliers(
                 conn,
                 principal=user,
