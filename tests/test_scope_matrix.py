@@ -505,12 +505,12 @@ QUALITY_DATES = {"startDate": "2000-01-01", "endDate": "2020-12-31"}
 
 
 def seed_quality(conn: Connection) -> None:
-    from jiaowei.indicators import metadata, quality
+    from jiaowei.indicators import metadata, outliers
 
     metadata.save_validation_rule(conn, principal=SYSTEM, code="QR", name_zh="规则", name_en="Rule",
                                   left="#{TEACHERS}", operator="equal_to", right="99")
-    quality.set_min_max(conn, principal=SYSTEM, unit="S2", element="TEACHERS", coc=None, min_value=1,
-                        max_value=2)
+    outliers.set_min_max(conn, principal=SYSTEM, unit="S2", element="TEACHERS", coc=None, min_value=1,
+                         max_value=2)
 
 
 def quality_cell(out: str) -> dict[str, Any]:

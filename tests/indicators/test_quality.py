@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select
 
 from jiaowei.auth.model import SYSTEM
 from jiaowei.errors import NotFound, ValidationError
-from jiaowei.indicators import metadata, quality, store, values
+from jiaowei.indicators import metadata, outliers, quality, store, values
 from jiaowei.indicators.model import ValueRow
 from tests.factories import indicator_setup, make_user
 
@@ -172,7 +172,7 @@ def test_check_form_reports_the_data_sets_rules_and_bounds_quickly(conn: Connect
     store_values(conn, *BASIC)
     rule(conn, "EQ_BAD", "#{TEACHERS}", "equal_to", "16", importance="HIGH")
     rule(conn, "OUTSIDE", "#{OTHER}", "equal_to", "1")  # OTHER is in no form: not this form's rule
-    quality.set_min_max(
+    outliers.set_min_max(
         conn, principal=SYSTEM, unit="S1", element="PUPILS", coc="M", min_value=10, max_value=100
     )
     started = time.perf_counter()
@@ -228,7 +228,7 @@ def test_one_obvious_outlier_is_found_and_normal_values_are_not(
     conn: Connection, algorithm: str, score: str
 ) -> None:
     outlier_series(conn)
-    found = quality.outliers(
+    found = outliers.outliers(
         conn,
         principal=SYSTEM,
         data_set="SCHOOL_Y",
@@ -260,7 +260,7 @@ def test_short_or_flat_series_are_not_judged(conn: Connection) -> None:
         *[("RATE", None, "S1", y, "50") for y in YEARS[:10]],
         ("RATE", None, "S1", "2010", "99"),
     )
-    found = quality.outliers(
+    found = outliers.outliers(
         conn,
         principal=SYSTEM,
         data_set=None,
@@ -272,7 +272,7 @@ def test_short_or_flat_series_are_not_judged(conn: Connection) -> None:
     )
     assert found == []  # TEACHERS has 2 values; RATE's MAD is 0
     with pytest.raises(ValidationError):
-        quality.outliers(
+        outliers.outliers(
             conn,
             principal=SYSTEM,
             data_set=None,
@@ -287,7 +287,7 @@ def test_outliers_stay_inside_the_users_scope(conn: Connection) -> None:
     outlier_series(conn)
     store_values(conn, ("TEACHERS", None, "S2", "2016", "900"))
     d1 = make_user(conn, "d1", role="district_staff", capture=["D1"])
-    found = quality.outliers(
+    found = outliers.outliers(
         conn,
         principal=d1,
         data_set="SCHOOL_Y",
@@ -298,7 +298,7 @@ def test_outliers_stay_inside_the_users_scope(conn: Connection) -> None:
     )
     assert {r["ou"] for r in found} == {"S1"}
     with pytest.raises(NotFound):
-        quality.outliers(
+        outliers.outliers(
             conn,
             principal=d1,
             data_set="SCHOOL_Y",
@@ -315,7 +315,7 @@ def test_outliers_stay_inside_the_users_scope(conn: Connection) -> None:
 def bounds(conn: Connection) -> dict[tuple[str, str, str], tuple[float, float, bool]]:
     return {
         (b["source"], b["dataElement"], b["optionCombo"]): (b["min"], b["max"], b["generated"])
-        for b in quality.min_max_of(conn, principal=SYSTEM, units=["SH"], children=True)
+        for b in outliers.min_max_of(conn, principal=SYSTEM, units=["SH"], children=True)
     }
 
 
@@ -326,18 +326,18 @@ def test_manual_and_generated_bounds(conn: Connection) -> None:
         *[("PUPILS", "M", "S1", y, str(v)) for y, v in zip(YEARS, SERIES, strict=True)],
         ("PUPILS", "F", "S1", "2019", "5"),
     )
-    quality.set_min_max(
+    outliers.set_min_max(
         conn, principal=SYSTEM, unit="S1", element="TEACHERS", coc=None, min_value=90, max_value=110
     )
-    counts = quality.generate_min_max(conn, principal=SYSTEM, data_set="SCHOOL_Y", units=["D1"])
+    counts = outliers.generate_min_max(conn, principal=SYSTEM, data_set="SCHOOL_Y", units=["D1"])
     assert counts == {"generated": 1, "keptManual": 1, "skipped": 1}  # PUPILS.F has one value
     found = bounds(conn)
     assert found[("S1", "TEACHERS", "default")] == (90, 110, False)
     low, high, generated = found[("S1", "PUPILS", "M")]
     assert generated and 90 <= low < 100 < high <= 110 and low == int(low)
-    again = quality.generate_min_max(conn, principal=SYSTEM, data_set="SCHOOL_Y", units=["D1"], factor=100)
+    again = outliers.generate_min_max(conn, principal=SYSTEM, data_set="SCHOOL_Y", units=["D1"], factor=100)
     assert again["generated"] == 1 and bounds(conn)[("S1", "PUPILS", "M")][0] == 0  # floored at 0
-    flagged = quality.outliers(
+    flagged = outliers.outliers(
         conn,
         principal=SYSTEM,
         data_set="SCHOOL_Y",
@@ -359,23 +359,23 @@ def test_manual_and_generated_bounds(conn: Connection) -> None:
 def test_bounds_are_checked_and_scoped(conn: Connection) -> None:
     setup(conn)
     with pytest.raises(ValidationError):
-        quality.set_min_max(
+        outliers.set_min_max(
             conn, principal=SYSTEM, unit="S1", element="TEACHERS", coc=None, min_value=5, max_value=1
         )
     with pytest.raises(ValidationError):
-        quality.set_min_max(
+        outliers.set_min_max(
             conn, principal=SYSTEM, unit="S1", element="PUPILS", coc="X", min_value=1, max_value=5
         )
     d1 = make_user(conn, "d1", role="district_staff", capture=["D1"])
-    quality.set_min_max(conn, principal=d1, unit="S1", element="PUPILS", coc="F", min_value=1, max_value=5)
+    outliers.set_min_max(conn, principal=d1, unit="S1", element="PUPILS", coc="F", min_value=1, max_value=5)
     with pytest.raises(NotFound):
-        quality.set_min_max(
+        outliers.set_min_max(
             conn, principal=d1, unit="S2", element="PUPILS", coc="F", min_value=1, max_value=5
         )
     with pytest.raises(NotFound):
-        quality.generate_min_max(conn, principal=d1, data_set="SCHOOL_Y", units=["D2"])
-    assert [b["source"] for b in quality.min_max_of(conn, principal=d1, units=["D1"], children=True)] == [
+        outliers.generate_min_max(conn, principal=d1, data_set="SCHOOL_Y", units=["D2"])
+    assert [b["source"] for b in outliers.min_max_of(conn, principal=d1, units=["D1"], children=True)] == [
         "S1"
     ]
-    quality.delete_min_max(conn, principal=d1, unit="S1", element="PUPILS", coc="F")
+    outliers.delete_min_max(conn, principal=d1, unit="S1", element="PUPILS", coc="F")
     assert conn.execute(select(store.min_max)).first() is None

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection
 
 from jiaowei.auth.model import SYSTEM
-from jiaowei.indicators import quality
+from jiaowei.indicators import outliers, quality
 from tests.factories import login, make_user, token_for
 from tests.indicators.test_quality import SERIES, YEARS, rule, setup, store_values
 
@@ -70,7 +70,7 @@ def test_too_large_a_run_asks_to_narrow_it(
 
 def test_one_form_is_validated_with_its_bounds(client: TestClient, conn: Connection) -> None:
     admin, _ = world(conn)
-    quality.set_min_max(
+    outliers.set_min_max(
         conn, principal=SYSTEM, unit="S1", element="TEACHERS", coc=None, min_value=20, max_value=40
     )
     response = client.get(
@@ -162,12 +162,12 @@ def test_a_district_user_sees_and_changes_only_their_district(client: TestClient
     _, d1 = world(conn)
     mine = client.post(RUN, headers=d1, json={"ou": "D1", **YEAR_2020})
     assert [v["organisationUnitId"] for v in mine.json()] == ["S1"]
-    outliers = client.get(
+    flagged = client.get(
         "/api/outlierDetection",
         headers=d1,
         params={"ds": "SCHOOL_Y", "ou": "D1", "startDate": "2000-01-01", "endDate": "2019-12-31"},
     )
-    assert {o["ou"] for o in outliers.json()["outlierValues"]} == {"S1"}
+    assert {o["ou"] for o in flagged.json()["outlierValues"]} == {"S1"}
     for out in ("D2", "S2", "SH"):
         calls = [
             client.post(RUN, headers=d1, json={"ou": out, **YEAR_2020}),
@@ -190,7 +190,7 @@ def test_a_district_user_sees_and_changes_only_their_district(client: TestClient
         for response in calls:
             assert response.status_code == 404, response.text
             assert "Unit S2" not in response.text and "Unit D2" not in response.text
-    assert quality.min_max_of(conn, principal=SYSTEM, units=["SH"], children=True) == []
+    assert outliers.min_max_of(conn, principal=SYSTEM, units=["SH"], children=True) == []
 
 
 def test_the_pages_show_plain_messages_in_the_chosen_language(client: TestClient, conn: Connection) -> None:

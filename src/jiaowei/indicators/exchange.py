@@ -21,6 +21,7 @@ from jiaowei.indicators import formats, values
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.metadata import Catalog, load_catalog
 from jiaowei.indicators.model import DEFAULT, ImportStrategy, ImportSummary, ValueRow
+from jiaowei.indicators.template import TemplateForm, TemplateRow, write_template
 from jiaowei.registry import store as registry_store
 
 
@@ -191,7 +192,7 @@ def template(
         for coc in catalog.cocs_of(element.combo_id):
             stored = current.get((element.code, coc.code))
             rows.append(
-                formats.TemplateRow(
+                TemplateRow(
                     element_code=element.code,
                     element_name=element.name_zh if zh else element.name_en,
                     combo_code=coc.code,
@@ -202,7 +203,7 @@ def template(
                 )
             )
     name = unit_name(conn, unit_id, zh)
-    form = formats.TemplateForm(
+    form = TemplateForm(
         data_set=ds.code,
         data_set_name=ds.name_zh if zh else ds.name_en,
         period=period,
@@ -212,7 +213,7 @@ def template(
         rows=rows,
     )
     buffer = io.BytesIO()
-    formats.write_template(buffer, form=form)
+    write_template(buffer, form=form)
     return ExportedFile(buffer.getvalue(), formats.MEDIA_TYPES["xlsx"], f"{ds.code}-{period}-{unit}.xlsx")
 
 

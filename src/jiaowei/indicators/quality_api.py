@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from jiaowei.errors import Problem, ValidationError
-from jiaowei.indicators import quality
+from jiaowei.indicators import outliers, quality
 from jiaowei.web.deps import Conn, User, language, parse_date
 
 router = APIRouter(prefix="/api", tags=["quality"])
@@ -107,11 +107,11 @@ def outlier_detection(
     de: Annotated[list[str] | None, Query(max_length=200)] = None,
     algorithm: Literal["Z_SCORE", "MOD_Z_SCORE", "MIN_MAX"] = "Z_SCORE",
     threshold: Annotated[float | None, Query(gt=0, le=1000)] = None,
-    maxResults: Annotated[int, Query(ge=1, le=quality.MAX_RESULTS)] = 500,  # noqa: N803
+    maxResults: Annotated[int, Query(ge=1, le=outliers.MAX_RESULTS)] = 500,  # noqa: N803
 ) -> dict[str, Any]:
     """Values far from the rest of their series, or outside their min–max bounds."""
     start, end = _dates(startDate, endDate)
-    found = quality.outliers(
+    found = outliers.outliers(
         conn,
         principal=user,
         data_set=ds,
@@ -124,7 +124,7 @@ def outlier_detection(
         threshold=threshold,
         max_results=maxResults,
     )
-    used = threshold if threshold is not None else quality.DEFAULT_THRESHOLDS[algorithm]
+    used = threshold if threshold is not None else outliers.DEFAULT_THRESHOLDS[algorithm]
     return {
         "outlierValues": found,
         "metadata": {
@@ -177,14 +177,14 @@ def list_min_max(
     children: bool = False,
 ) -> dict[str, Any]:
     """Stored min–max bounds at units you may see."""
-    found = quality.min_max_of(conn, principal=user, units=ou, children=children, data_set=ds, elements=de)
+    found = outliers.min_max_of(conn, principal=user, units=ou, children=children, data_set=ds, elements=de)
     return {"minMaxDataElements": found}
 
 
 @router.post("/minMaxDataElements", status_code=201)
 def save_min_max(conn: Conn, user: User, body: MinMaxIn) -> dict[str, Any]:
     """Set a unit's bounds for one cell by hand."""
-    return quality.set_min_max(
+    return outliers.set_min_max(
         conn,
         principal=user,
         unit=body.source.code,
@@ -199,7 +199,7 @@ def save_min_max(conn: Conn, user: User, body: MinMaxIn) -> dict[str, Any]:
 def delete_min_max(conn: Conn, user: User, body: MinMaxKey) -> dict[str, Any]:
     """Remove a unit's bounds for one cell."""
     coc = body.optionCombo.code if body.optionCombo else None
-    quality.delete_min_max(
+    outliers.delete_min_max(
         conn, principal=user, unit=body.source.code, element=body.dataElement.code, coc=coc
     )
     return {"deleted": True}
@@ -208,6 +208,6 @@ def delete_min_max(conn: Conn, user: User, body: MinMaxKey) -> dict[str, Any]:
 @router.post("/minMaxValues/generate")
 def generate_min_max(conn: Conn, user: User, body: GenerateIn) -> dict[str, Any]:
     """Generate bounds (mean ± factor·sd) from history; bounds set by hand are kept."""
-    return quality.generate_min_max(
+    return outliers.generate_min_max(
         conn, principal=user, data_set=body.dataSet, units=[body.orgUnit], children=True, factor=body.factor
     )

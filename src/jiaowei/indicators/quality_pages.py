@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
 from jiaowei.errors import JiaoweiError
-from jiaowei.indicators import quality
+from jiaowei.indicators import outliers, quality
 from jiaowei.indicators.metadata import load_catalog
 from jiaowei.web.deps import Conn, User, language, parse_date
 from jiaowei.web.render import page
@@ -99,7 +99,7 @@ def outliers_page(
     if ou:
         try:
             first, last = _range(conn, start, end)
-            context["outliers"] = quality.outliers(
+            context["outliers"] = outliers.outliers(
                 conn,
                 principal=user,
                 data_set=ds or None,
