@@ -31,7 +31,7 @@ from sqlalchemy import Connection, insert, select
 
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import SYSTEM
-from jiaowei.demo.shanghai2020 import COMMISSION, apportion
+from jiaowei.demo.shanghai2020 import COMMISSION, apportion, refresh_statistics
 from jiaowei.indicators import metadata, store, values
 from jiaowei.indicators.model import ValueRow
 from jiaowei.registry import store as registry_store
@@ -455,6 +455,7 @@ def load(conn: Connection, *, progress: Progress | None = None) -> dict[str, Any
         report("indicators: data values", done, len(batches))
         counts[data_set] = _import(conn, make())
     report("indicators: data values", len(batches), len(batches))
+    refresh_statistics(conn)
     facts = _facts(conn)
     report("indicators: targets and reports", 0, 1)
     set_targets = _targets(conn)
