@@ -58,22 +58,7 @@ def _form(
 ) -> dict[str, Any]:
     catalog = load_catalog(conn)
     ds = catalog.data_set(ds_code)
-    problems = []
-    if ds is None:
-        problems.append(Problem("unknown data set", field="ds", value=ds_code, expected="a data set code"))
-    if not pe.is_valid(period):
-        problems.append(
-            Problem("not a period", field="pe", value=period, expected="e.g. 2020, 2020SY, 202011")
-        )
-    elif ds is not None and pe.parse(period).type.value != ds.period_type:
-        problems.append(
-            Problem(
-                f"data set {ds_code} is collected per {ds.period_type} period",
-                field="pe",
-                value=period,
-                expected=f"a {ds.period_type} period",
-            )
-        )
+    problems = exchange.form_problems(ds, ds_code, period, ds_field="ds", period_field="pe")
     unit_id = registry_store.unit_id_for(conn, unit)
     if unit_id is None:
         problems.append(Problem("unknown unit", field="ou", value=unit, expected="a unit code"))
@@ -81,10 +66,7 @@ def _form(
         raise ValidationError("The form cannot be opened.", problems)
     the_period = pe.parse(period)
     require_unit(conn, user, Action.VIEW, unit_id, the_period.end, unit)
-    stored = {
-        (r.data_element, r.category_option_combo): r
-        for r in values.export_values(conn, principal=user, data_set=ds.code, periods=[period], units=[unit])
-    }
+    stored = exchange.form_values(conn, principal=user, data_set=ds.code, period=period, unit=unit)
     cells = {
         f"{de}.{co}": {"value": r.value, "comment": r.comment or "", "followup": bool(r.followup)}
         for (de, co), r in stored.items()

@@ -19,7 +19,7 @@ from jiaowei.auth.scope import require_unit
 from jiaowei.errors import NotFound, Problem, ValidationError
 from jiaowei.indicators import formats, values
 from jiaowei.indicators import periods as pe
-from jiaowei.indicators.metadata import Catalog, load_catalog
+from jiaowei.indicators.metadata import Catalog, DataSet, load_catalog
 from jiaowei.indicators.model import DEFAULT, ImportStrategy, ImportSummary, ValueRow
 from jiaowei.indicators.template import TemplateForm, TemplateRow, write_template
 from jiaowei.registry import store as registry_store
@@ -102,6 +102,39 @@ def _formats() -> str:
     return ", ".join(formats.FORMATS)
 
 
+def form_problems(
+    ds: DataSet | None, ds_code: str, period: str, *, ds_field: str, period_field: str
+) -> list[Problem]:
+    """What is wrong with naming a form (data set and period), for the entry page and the template."""
+    problems = []
+    if ds is None:
+        problems.append(
+            Problem("unknown data set", field=ds_field, value=ds_code, expected="a data set code")
+        )
+    if not pe.is_valid(period):
+        problems.append(
+            Problem("not a period", field=period_field, value=period, expected="e.g. 2020, 2020SY, 202011")
+        )
+    elif ds is not None and pe.parse(period).type.value != ds.period_type:
+        problems.append(
+            Problem(
+                f"data set {ds_code} is collected per {ds.period_type} period",
+                field=period_field,
+                value=period,
+                expected=f"a {ds.period_type} period",
+            )
+        )
+    return problems
+
+
+def form_values(
+    conn: Connection, *, principal: Principal, data_set: str, period: str, unit: str
+) -> dict[tuple[str, str | None], ValueRow]:
+    """The stored values of one form, by (element code, option combo code)."""
+    rows = values.export_values(conn, principal=principal, data_set=data_set, periods=[period], units=[unit])
+    return {(r.data_element, r.category_option_combo): r for r in rows}
+
+
 @dataclass(frozen=True)
 class ExportedFile:
     data: bytes
@@ -157,34 +190,14 @@ def template(
     """The pre-filled XLSX form for one unit, data set and period (current values filled in)."""
     catalog = load_catalog(conn)
     ds = catalog.data_set(data_set)
-    problems = []
-    if ds is None:
-        problems.append(
-            Problem("unknown data set", field="dataSet", value=data_set, expected="a data set code")
-        )
-    if not pe.is_valid(period):
-        problems.append(Problem("not a period", field="period", value=period, expected="e.g. 2020 or 2020SY"))
-    elif ds is not None and pe.parse(period).type.value != ds.period_type:
-        problems.append(
-            Problem(
-                f"data set {data_set} is collected per {ds.period_type} period",
-                field="period",
-                value=period,
-                expected=f"a {ds.period_type} period",
-            )
-        )
+    problems = form_problems(ds, data_set, period, ds_field="dataSet", period_field="period")
     if problems or ds is None:
         raise ValidationError("No template for these parameters.", problems)
     unit_id = registry_store.unit_id_for(conn, unit)
     if unit_id is None:
         raise NotFound(f"No unit with code {unit!r}.")
     require_unit(conn, principal, Action.VIEW, unit_id, pe.parse(period).end, unit)
-    current = {
-        (r.data_element, r.category_option_combo): r
-        for r in values.export_values(
-            conn, principal=principal, data_set=data_set, periods=[period], units=[unit]
-        )
-    }
+    current = form_values(conn, principal=principal, data_set=ds.code, period=period, unit=unit)
     zh = language.startswith("zh")
     rows = []
     for element_id in ds.element_ids:
