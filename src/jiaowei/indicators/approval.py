@@ -100,9 +100,7 @@ def period_of(ds: DataSet, text: str) -> pe.Period:
 
 def unit_on(conn: Connection, unit_id: int, period: pe.Period) -> values.UnitOnPeriod | None:
     """The unit's last path and type inside the period, as imports see it; None if not open then."""
-    segments = registry_store.segments_of(conn, [unit_id])[unit_id]
-    versions = registry_store.versions_of(conn, [unit_id])[unit_id]
-    return values._unit_on(unit_id, period, segments, versions)
+    return values.unit_on(conn, unit_id, period)
 
 
 def resolve(
@@ -142,12 +140,7 @@ def period_id(conn: Connection, code: str) -> int | None:
 def current_lock(conn: Connection, principal: Principal, target: Target) -> str | None:
     """Why values of the target cannot change now (approval or expiry), exactly as imports decide."""
     where = require_open(target)
-    ctx = values.Context(conn, principal, load_catalog(conn), True)
-    pid = period_id(conn, target.period.id)
-    if pid is not None:
-        ctx.period_ids[target.period.id] = pid
-        values._load_locks(ctx)
-    return values.lock_reason(ctx, target.ds, target.period, where)
+    return values.form_lock(conn, principal=principal, data_set=target.ds, period=target.period, where=where)
 
 
 # ---------------------------------------------------------------- approvals

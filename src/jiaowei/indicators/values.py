@@ -867,18 +867,35 @@ def digest_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _period_context(conn: Connection, principal: Principal, period: pe.Period) -> Context:
+    """A context for one period, with its stored id and the approvals and exceptions in it."""
+    ctx = Context(conn, principal, load_catalog(conn), check_expiry=True)
+    ctx.periods[period.id] = period
+    _load_periods(ctx, [period.id])
+    _load_locks(ctx)
+    return ctx
+
+
+def unit_on(conn: Connection, unit_id: int, period: pe.Period) -> UnitOnPeriod | None:
+    """The unit's last path and type inside the period, as imports see it; None if not open then."""
+    segments = registry_store.segments_of(conn, [unit_id])[unit_id]
+    versions = registry_store.versions_of(conn, [unit_id])[unit_id]
+    return _unit_on(unit_id, period, segments, versions)
+
+
+def form_lock(
+    conn: Connection, *, principal: Principal, data_set: DataSet, period: pe.Period, where: UnitOnPeriod
+) -> str | None:
+    """Why values of a form cannot change now (approval or expiry), exactly as imports decide."""
+    return lock_reason(_period_context(conn, principal, period), data_set, period, where)
+
+
 def form_state(
     conn: Connection, *, principal: Principal, data_set: DataSet, period: pe.Period, unit_id: int
 ) -> dict[str, Any]:
     """Whether the principal may enter this form now, and if not, why (scope, assignment, lock)."""
-    catalog = load_catalog(conn)
-    ctx = Context(conn, principal, catalog, check_expiry=True)
-    ctx.periods[period.id] = period
-    _load_periods(ctx, [period.id])
-    _load_locks(ctx)
-    segments = registry_store.segments_of(conn, [unit_id])[unit_id]
-    versions = registry_store.versions_of(conn, [unit_id])[unit_id]
-    where = _unit_on(unit_id, period, segments, versions)
+    ctx = _period_context(conn, principal, period)
+    where = unit_on(conn, unit_id, period)
     if where is None:
         return {"editable": False, "reason": f"the unit was not open during {period.id}"}
     if not principal.may(Action.DATA_CAPTURE):
