@@ -30,7 +30,8 @@ from pathlib import Path
 from jiaowei.auth.model import SYSTEM
 from jiaowei.db.engine import Database, make_engine
 from jiaowei.db.migrate import upgrade
-from jiaowei.indicators import exchange, metadata
+from jiaowei.indicators.metadata import service as metadata
+from jiaowei.indicators.values import exchange
 from jiaowei.registry import service as registry
 
 TARGET_S = 20.0
@@ -72,7 +73,7 @@ def build_registry(db: Database, schools: int) -> list[str]:
         for i, c in enumerate(codes)
     ]
     with db.transaction() as conn:
-        registry.import_new_units(conn, actor=SYSTEM, specs=specs, rows=[None] * len(specs))
+        registry.import_new_units(conn, principal=SYSTEM, specs=specs, rows=[None] * len(specs))
     return codes
 
 

@@ -162,7 +162,7 @@ def jiaowei_import(engine: Engine, units: list[Unit]) -> float:
 
     def run() -> None:
         with engine.begin() as conn:
-            service.import_new_units(conn, actor=SYSTEM, specs=all_specs, rows=[None] * len(all_specs),
+            service.import_new_units(conn, principal=SYSTEM, specs=all_specs, rows=[None] * len(all_specs),
                                      note="benchmark")
 
     return timed(run)[0]

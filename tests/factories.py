@@ -36,7 +36,7 @@ def make_unit(
         opened=opened,
         **fields,
     )
-    registry.create_unit(conn, actor=SYSTEM, spec=spec)
+    registry.create_unit(conn, principal=SYSTEM, spec=spec)
     return code
 
 
@@ -50,12 +50,12 @@ def make_user(
     password: str = PASSWORD,
 ) -> Principal:
     username = username or f"user{next(_counter)}"
-    return auth.create_user(conn, actor=SYSTEM, username=username, password=password, role=role,
+    return auth.create_user(conn, principal=SYSTEM, username=username, password=password, role=role,
                             capture_scope=capture, view_scope=view)
 
 
 def token_for(conn: Connection, principal: Principal) -> dict[str, str]:
-    token = auth.create_token(conn, actor=SYSTEM, username=principal.username)
+    token = auth.create_token(conn, principal=SYSTEM, username=principal.username)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -94,7 +94,7 @@ def indicator_metadata(conn: Connection) -> None:
     default combo), ``RATE`` (percentage). Data set ``SCHOOL_Y`` (Yearly, primary schools,
     due 15 days, never expires). Indicator ``PTR`` (pupils per teacher).
     """
-    from jiaowei.indicators import metadata
+    from jiaowei.indicators.metadata import service as metadata
 
     metadata.save_category(conn, principal=SYSTEM, code="SEX", name_zh="性别", name_en="Sex", options=[
         {"code": "M", "name_zh": "男", "name_en": "Male"},

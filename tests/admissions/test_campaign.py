@@ -30,16 +30,16 @@ def world(conn: Connection) -> None:
 
 
 def campaign(conn: Connection, code: str = "C2020") -> str:
-    service.create_campaign(conn, actor=SYSTEM, spec=service.CampaignSpec(
+    service.create_campaign(conn, principal=SYSTEM, spec=service.CampaignSpec(
         code=code, year=2020, stage="primary_1", title_zh="2020年小学招生", title_en="Primary 2020",
         organiser="SH", max_choices=2))
-    service.add_schools(conn, actor=SYSTEM, campaign=code, schools=[
+    service.add_schools(conn, principal=SYSTEM, campaign=code, schools=[
         service.SchoolSpec(unit="P1", capacity=2), service.SchoolSpec(unit="P2", capacity=1),
         service.SchoolSpec(unit="S1", capacity=3, kind="public"),
         service.SchoolSpec(unit="S2", capacity=3, kind="public")])
-    service.set_fallback(conn, actor=SYSTEM, campaign=code, district="D1", schools=["S1", "S2"])
-    service.set_fallback(conn, actor=SYSTEM, campaign=code, district="D2", schools=["S2", "S1"])
-    service.open_application(conn, actor=SYSTEM, campaign=code)
+    service.set_fallback(conn, principal=SYSTEM, campaign=code, district="D1", schools=["S1", "S2"])
+    service.set_fallback(conn, principal=SYSTEM, campaign=code, district="D2", schools=["S2", "S1"])
+    service.open_application(conn, principal=SYSTEM, campaign=code)
     return code
 
 
@@ -52,17 +52,18 @@ def person(n: int, district: str, chosen: tuple[str, ...] = ("P1", "P2")) -> ser
 def register(conn: Connection, code: str, count: int = 6) -> list[dict[str, str]]:
     people = [person(n, "D1" if n % 2 else "D2", () if n == count - 1 else ("P1", "P2"))
               for n in range(count)]
-    return service.register_applicants(conn, actor=SYSTEM, campaign=code, secret_key=SECRET, people=people)
+    return service.register_applicants(conn, principal=SYSTEM, campaign=code, secret_key=SECRET,
+                                       people=people)
 
 
 def drawn(conn: Connection, home: Path, *, publish: bool = True) -> tuple[str, list[dict[str, str]]]:
     world(conn)
     code = campaign(conn)
     made = register(conn, code)
-    service.freeze(conn, actor=SYSTEM, campaign=code, home=home)
-    service.draw(conn, actor=SYSTEM, campaign=code, sources=SOURCES, home=home)
+    service.freeze(conn, principal=SYSTEM, campaign=code, home=home)
+    service.draw(conn, principal=SYSTEM, campaign=code, sources=SOURCES, home=home)
     if publish:
-        service.publish(conn, actor=SYSTEM, campaign=code)
+        service.publish(conn, principal=SYSTEM, campaign=code)
     return code, made
 
 
@@ -91,31 +92,31 @@ def test_steps_out_of_order_are_refused(conn: Connection, tmp_path: Path) -> Non
     code = campaign(conn)
     register(conn, code)
     with pytest.raises(Conflict):
-        service.draw(conn, actor=SYSTEM, campaign=code, sources=SOURCES, home=tmp_path)
+        service.draw(conn, principal=SYSTEM, campaign=code, sources=SOURCES, home=tmp_path)
     with pytest.raises(Conflict):
-        service.publish(conn, actor=SYSTEM, campaign=code)
+        service.publish(conn, principal=SYSTEM, campaign=code)
     with pytest.raises(Conflict):
-        service.place(conn, actor=SYSTEM, campaign=code, sources=SOURCES, home=tmp_path)
+        service.place(conn, principal=SYSTEM, campaign=code, sources=SOURCES, home=tmp_path)
     with pytest.raises(Conflict):
-        service.freeze_placement(conn, actor=SYSTEM, campaign=code, home=tmp_path)
-    service.freeze(conn, actor=SYSTEM, campaign=code, home=tmp_path)
+        service.freeze_placement(conn, principal=SYSTEM, campaign=code, home=tmp_path)
+    service.freeze(conn, principal=SYSTEM, campaign=code, home=tmp_path)
     with pytest.raises(ValidationError):
-        service.draw(conn, actor=SYSTEM, campaign=code, sources=["  "], home=tmp_path)
+        service.draw(conn, principal=SYSTEM, campaign=code, sources=["  "], home=tmp_path)
     with pytest.raises(Conflict):
-        service.freeze(conn, actor=SYSTEM, campaign=code, home=tmp_path)
+        service.freeze(conn, principal=SYSTEM, campaign=code, home=tmp_path)
 
 
 def test_freezing_locks_the_applications(conn: Connection, tmp_path: Path) -> None:
     world(conn)
     code = campaign(conn)
     made = register(conn, code)
-    service.freeze(conn, actor=SYSTEM, campaign=code, home=tmp_path)
+    service.freeze(conn, principal=SYSTEM, campaign=code, home=tmp_path)
     with pytest.raises(Conflict):
         register(conn, code, 1)
     with pytest.raises(Conflict):
-        service.submit_choices(conn, actor=SYSTEM, campaign=code, number=made[0]["number"], chosen=["P2"])
+        service.submit_choices(conn, principal=SYSTEM, campaign=code, number=made[0]["number"], chosen=["P2"])
     with pytest.raises(Conflict):
-        service.add_schools(conn, actor=SYSTEM, campaign=code, schools=[service.SchoolSpec(unit="S1",
+        service.add_schools(conn, principal=SYSTEM, campaign=code, schools=[service.SchoolSpec(unit="S1",
                                                                                              capacity=1)])
 
 
@@ -123,10 +124,10 @@ def test_a_change_behind_the_services_back_stops_the_draw(conn: Connection, tmp_
     world(conn)
     code = campaign(conn)
     register(conn, code)
-    service.freeze(conn, actor=SYSTEM, campaign=code, home=tmp_path)
+    service.freeze(conn, principal=SYSTEM, campaign=code, home=tmp_path)
     conn.execute(applicants.update().values(group_id="G1"))
     with pytest.raises(IntegrityError):
-        service.draw(conn, actor=SYSTEM, campaign=code, sources=SOURCES, home=tmp_path)
+        service.draw(conn, principal=SYSTEM, campaign=code, sources=SOURCES, home=tmp_path)
 
 
 def test_choices_are_checked(conn: Connection, tmp_path: Path) -> None:
@@ -135,23 +136,25 @@ def test_choices_are_checked(conn: Connection, tmp_path: Path) -> None:
     made = register(conn, code, 2)
     for chosen in (["S1"], ["P1", "P1"], ["P1", "P2", "P1"], ["NOPE"]):
         with pytest.raises(ValidationError):
-            service.submit_choices(conn, actor=SYSTEM, campaign=code, number=made[0]["number"], chosen=chosen)
-    assert service.submit_choices(conn, actor=SYSTEM, campaign=code, number=made[0]["number"],
+            service.submit_choices(conn, principal=SYSTEM, campaign=code, number=made[0]["number"],
+                                   chosen=chosen)
+    assert service.submit_choices(conn, principal=SYSTEM, campaign=code, number=made[0]["number"],
                                   chosen=["P2"]) == ["P2"]
 
 
 def test_placement_places_those_not_admitted_in_a_second_bundle(conn: Connection, tmp_path: Path) -> None:
     code, made = drawn(conn, tmp_path)
     with pytest.raises(Conflict):  # the placement pool must be frozen, and its digest published, first
-        service.place(conn, actor=SYSTEM, campaign=code, sources=["placement digits 7 7 1"], home=tmp_path)
-    frozen = service.freeze_placement(conn, actor=SYSTEM, campaign=code, home=tmp_path)
+        service.place(conn, principal=SYSTEM, campaign=code, sources=["placement digits 7 7 1"],
+                      home=tmp_path)
+    frozen = service.freeze_placement(conn, principal=SYSTEM, campaign=code, home=tmp_path)
     assert frozen["status"] == "placement_frozen"
     assert queries.campaign(conn, code=code)["placement_digest"] == frozen["pool_digest"]
     with pytest.raises(Conflict):
-        service.set_fallback(conn, actor=SYSTEM, campaign=code, district="D1", schools=["S2"])
+        service.set_fallback(conn, principal=SYSTEM, campaign=code, district="D1", schools=["S2"])
     with pytest.raises(ValidationError):
-        service.place(conn, actor=SYSTEM, campaign=code, sources=[" "], home=tmp_path)
-    placed = service.place(conn, actor=SYSTEM, campaign=code, sources=["placement digits 7 7 1"],
+        service.place(conn, principal=SYSTEM, campaign=code, sources=[" "], home=tmp_path)
+    placed = service.place(conn, principal=SYSTEM, campaign=code, sources=["placement digits 7 7 1"],
                            home=tmp_path)
     assert placed["pool_digest"] == frozen["pool_digest"]
     assert placed["seed"] == case.derive_seed(frozen["pool_digest"], ["placement digits 7 7 1"]).hex()
@@ -164,12 +167,13 @@ def test_placement_places_those_not_admitted_in_a_second_bundle(conn: Connection
         if p["status"] == "placed":
             assert p["placed_at"] in ("S1", "S2")
     assert len(placed["pool_digest"]) == 64
-    service.open_appeals(conn, actor=SYSTEM, campaign=code)
-    appeal = service.file_appeal(conn, actor=SYSTEM, campaign=code, number=made[0]["number"], reason="搬家")
+    service.open_appeals(conn, principal=SYSTEM, campaign=code)
+    appeal = service.file_appeal(conn, principal=SYSTEM, campaign=code, number=made[0]["number"],
+                                 reason="搬家")
     with pytest.raises(Conflict):
-        service.close(conn, actor=SYSTEM, campaign=code)
-    service.decide_appeal(conn, actor=SYSTEM, appeal_id=appeal, decision="rejected", note="理由不足")
-    assert service.close(conn, actor=SYSTEM, campaign=code)["status"] == "closed"
+        service.close(conn, principal=SYSTEM, campaign=code)
+    service.decide_appeal(conn, principal=SYSTEM, appeal_id=appeal, decision="rejected", note="理由不足")
+    assert service.close(conn, principal=SYSTEM, campaign=code)["status"] == "closed"
 
 
 # ---------------------------------------------------------------- personal data
@@ -367,7 +371,7 @@ GOOD = applicants_csv("A-0001,王一,310101201305170011,2013-05-17,D1,1,S1,,P1;P
 def test_a_csv_of_applicants_is_registered_all_or_nothing(conn: Connection) -> None:
     world(conn)
     code = campaign(conn)
-    dry = service.import_applicants(conn, actor=SYSTEM, campaign=code, data=GOOD, secret_key=SECRET,
+    dry = service.import_applicants(conn, principal=SYSTEM, campaign=code, data=GOOD, secret_key=SECRET,
                                     dry_run=True)
     assert dry == {"registered": 3, "with_choices": 2, "dry_run": True, "numbers": []}
     assert conn.scalar(select(func.count()).select_from(applicants)) == 0
@@ -375,21 +379,21 @@ def test_a_csv_of_applicants_is_registered_all_or_nothing(conn: Connection) -> N
                          "A-0001,王二,12,2013-05-17,NOPE,x,P1,,S1",
                          "A-0003,王三,310101201305170033,2013-05-17,D2,1,S2,,P1;P1;P2")
     with pytest.raises(ValidationError) as error:
-        service.import_applicants(conn, actor=SYSTEM, campaign=code, data=bad, secret_key=SECRET)
+        service.import_applicants(conn, principal=SYSTEM, campaign=code, data=bad, secret_key=SECRET)
     found = {(p.row, p.field) for p in error.value.problems}
     assert {(2, "birth_date"), (3, "residence_tier"), (4, "choices")} <= found
     assert all(p.row is not None for p in error.value.problems)
     assert conn.scalar(select(func.count()).select_from(applicants)) == 0
     with pytest.raises(ValidationError) as error:
-        service.import_applicants(conn, actor=SYSTEM, campaign=code, data=b"name,who\nx,y\n",
+        service.import_applicants(conn, principal=SYSTEM, campaign=code, data=b"name,who\nx,y\n",
                                   secret_key=SECRET)
     assert {p.field for p in error.value.problems} >= {"who", "id_number", "birth_date", "district"}
-    done = service.import_applicants(conn, actor=SYSTEM, campaign=code, data=GOOD, secret_key=SECRET)
+    done = service.import_applicants(conn, principal=SYSTEM, campaign=code, data=GOOD, secret_key=SECRET)
     assert done["registered"] == 3 and done["numbers"][:2] == ["A-0001", "A-0002"]
     rows = dict(conn.execute(select(applicants.c.number, applicants.c.group_id)).all())
     assert rows["A-0002"] == "T1" and len(rows) == 3
     with pytest.raises(ValidationError) as error:  # the numbers are taken now
-        service.import_applicants(conn, actor=SYSTEM, campaign=code, data=GOOD, secret_key=SECRET)
+        service.import_applicants(conn, principal=SYSTEM, campaign=code, data=GOOD, secret_key=SECRET)
     assert {(p.row, p.field) for p in error.value.problems} >= {(2, "number"), (3, "number")}
     audit = " ".join(str(row) for row in conn.execute(text("SELECT * FROM audit_log")).all())
     assert "applicant.import" in audit
@@ -401,12 +405,12 @@ def test_a_csv_of_applicants_is_registered_all_or_nothing(conn: Connection) -> N
 
 def test_choices_in_a_csv_wait_for_the_application_stage(conn: Connection) -> None:
     world(conn)
-    service.create_campaign(conn, actor=SYSTEM, spec=service.CampaignSpec(
+    service.create_campaign(conn, principal=SYSTEM, spec=service.CampaignSpec(
         code="R2020", year=2020, stage="primary_1", title_zh="登记", title_en="Registration", organiser="SH"))
-    service.add_schools(conn, actor=SYSTEM, campaign="R2020",
+    service.add_schools(conn, principal=SYSTEM, campaign="R2020",
                         schools=[service.SchoolSpec(unit="P1", capacity=1)])
     with pytest.raises(ValidationError) as error:
-        service.import_applicants(conn, actor=SYSTEM, campaign="R2020", data=GOOD, secret_key=SECRET)
+        service.import_applicants(conn, principal=SYSTEM, campaign="R2020", data=GOOD, secret_key=SECRET)
     assert "choices" in {p.field for p in error.value.problems}
 
 
@@ -455,7 +459,7 @@ def test_the_campaign_page_takes_schools_fallback_orders_and_a_csv(client: Any, 
 
 def test_a_change_after_the_placement_freeze_stops_the_placement(conn: Connection, tmp_path: Path) -> None:
     code, _made = drawn(conn, tmp_path)
-    service.freeze_placement(conn, actor=SYSTEM, campaign=code, home=tmp_path)
+    service.freeze_placement(conn, principal=SYSTEM, campaign=code, home=tmp_path)
     conn.execute(applicants.update().where(applicants.c.status != "admitted").values(residence_tier=5))
     with pytest.raises(IntegrityError):
-        service.place(conn, actor=SYSTEM, campaign=code, sources=SOURCES, home=tmp_path)
+        service.place(conn, principal=SYSTEM, campaign=code, sources=SOURCES, home=tmp_path)

@@ -44,9 +44,9 @@ def seed(url: str) -> None:
             spec = registry.UnitSpec(code=code, parent=parent, type=kind, name_zh=name_zh, name_en=name_en,
                                      opened=dt.date(2000, 1, 1), synthetic=parent is not None,
                                      attributes={"学段": "小学"} if kind == "primary_school" else {})
-            registry.create_unit(conn, actor=SYSTEM, spec=spec)
-        registry.close_unit(conn, actor=SYSTEM, code="XH02", effective=CLOSED_ON, note="撤销")
-        auth.create_user(conn, actor=SYSTEM, username="admin", password=PASSWORD, role="administrator",
+            registry.create_unit(conn, principal=SYSTEM, spec=spec)
+        registry.close_unit(conn, principal=SYSTEM, code="XH02", effective=CLOSED_ON, note="撤销")
+        auth.create_user(conn, principal=SYSTEM, username="admin", password=PASSWORD, role="administrator",
                          display_name="市教委管理员")
     engine.dispose()
 

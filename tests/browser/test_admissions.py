@@ -30,31 +30,32 @@ def _campaign(url: str, home: Path) -> dict[str, Any]:
     engine = make_engine(url)
     with engine.begin() as conn:
         for n in (1, 2):
-            registry.create_unit(conn, actor=SYSTEM, spec=registry.UnitSpec(
+            registry.create_unit(conn, principal=SYSTEM, spec=registry.UnitSpec(
                 code=f"HP-P{n}", parent="HP", type="primary_school", ownership="private", synthetic=True,
                 name_zh=f"黄浦区民办第{n}小学（合成）", name_en=f"Huangpu Private Primary No.{n} (synthetic)",
                 opened=dt.date(2000, 1, 1)))
-        service.create_campaign(conn, actor=SYSTEM, spec=service.CampaignSpec(
+        service.create_campaign(conn, principal=SYSTEM, spec=service.CampaignSpec(
             code="HP2020", year=2020, stage="primary_1", title_zh="2020年黄浦区民办小学招生",
             title_en="Huangpu private primary 2020", organiser="HP", max_choices=2, synthetic=True))
-        service.add_schools(conn, actor=SYSTEM, campaign="HP2020", schools=[
+        service.add_schools(conn, principal=SYSTEM, campaign="HP2020", schools=[
             service.SchoolSpec(unit="HP-P1", capacity=4), service.SchoolSpec(unit="HP-P2", capacity=3)])
-        service.open_application(conn, actor=SYSTEM, campaign="HP2020")
-        made = service.register_applicants(conn, actor=SYSTEM, campaign="HP2020", secret_key=SECRET, people=[
+        service.open_application(conn, principal=SYSTEM, campaign="HP2020")
+        made = service.register_applicants(conn, principal=SYSTEM, campaign="HP2020", secret_key=SECRET,
+                                           people=[
             service.ApplicantSpec(name=f"合成{n}", id_number=f"31010120131002{n:03d}X", birth_date=BIRTH,
                                   district="HP", choices=("HP-P1", "HP-P2") if n % 2 else ("HP-P2",))
             for n in range(12)])
-        service.freeze(conn, actor=SYSTEM, campaign="HP2020", home=home)
-        service.draw(conn, actor=SYSTEM, campaign="HP2020", sources=["synthetic 1 2 3"], home=home)
-        service.publish(conn, actor=SYSTEM, campaign="HP2020")
+        service.freeze(conn, principal=SYSTEM, campaign="HP2020", home=home)
+        service.draw(conn, principal=SYSTEM, campaign="HP2020", sources=["synthetic 1 2 3"], home=home)
+        service.publish(conn, principal=SYSTEM, campaign="HP2020")
         summary = queries.campaign(conn, code="HP2020")
-        service.create_campaign(conn, actor=SYSTEM, spec=service.CampaignSpec(
+        service.create_campaign(conn, principal=SYSTEM, spec=service.CampaignSpec(
             code="HP2021", year=2021, stage="primary_1", title_zh="2021年黄浦区民办小学招生",
             title_en="Huangpu private primary 2021", organiser="HP", max_choices=2, synthetic=True))
-        service.add_schools(conn, actor=SYSTEM, campaign="HP2021", schools=[
+        service.add_schools(conn, principal=SYSTEM, campaign="HP2021", schools=[
             service.SchoolSpec(unit="HP-P1", capacity=4),
             service.SchoolSpec(unit="HP01", capacity=9, kind="public")])
-        service.open_application(conn, actor=SYSTEM, campaign="HP2021")
+        service.open_application(conn, principal=SYSTEM, campaign="HP2021")
     engine.dispose()
     return {"number": made[1]["number"], "applicant_id": made[1]["applicant_id"], **summary}
 

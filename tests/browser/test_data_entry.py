@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from jiaowei.auth import service as auth
 from jiaowei.auth.model import SYSTEM
 from jiaowei.db.engine import make_engine
-from jiaowei.indicators import metadata
+from jiaowei.indicators.metadata import service as metadata
 from tests.browser.conftest import PASSWORD, running_server, seed
 from tests.factories import indicator_metadata
 
@@ -46,7 +46,7 @@ def _prepare(url: str) -> None:
         )
         auth.create_user(
             conn,
-            actor=SYSTEM,
+            principal=SYSTEM,
             username="hp01",
             password=PASSWORD,
             role="unit_reporter",
@@ -54,7 +54,7 @@ def _prepare(url: str) -> None:
         )
         auth.create_user(
             conn,
-            actor=SYSTEM,
+            principal=SYSTEM,
             username="hpstaff",
             password=PASSWORD,
             role="district_staff",

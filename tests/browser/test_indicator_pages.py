@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 
 from jiaowei.auth.model import SYSTEM
 from jiaowei.db.engine import make_engine
-from jiaowei.indicators import values
 from jiaowei.indicators.model import ValueRow
+from jiaowei.indicators.values import service as values
 from tests.browser.conftest import PASSWORD, running_server, seed
 from tests.factories import indicator_metadata
 

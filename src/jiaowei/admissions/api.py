@@ -116,7 +116,7 @@ def list_campaigns(conn: Conn, user: User) -> list[dict[str, Any]]:
 
 @router.post("/campaigns", status_code=201, responses=CONFLICT)
 def create_campaign(conn: Conn, user: User, body: CampaignCreate) -> dict[str, Any]:
-    service.create_campaign(conn, actor=user, spec=service.CampaignSpec(**body.model_dump()))
+    service.create_campaign(conn, principal=user, spec=service.CampaignSpec(**body.model_dump()))
     return queries.campaign(conn, code=body.code)
 
 
@@ -129,13 +129,13 @@ def get_campaign(conn: Conn, user: User, code: str) -> dict[str, Any]:
 def add_schools(conn: Conn, user: User, code: str, body: SchoolsIn) -> dict[str, Any]:
     specs = [service.SchoolSpec(unit=s.unit, capacity=s.capacity, kind=s.kind, program=s.program,
                                 districts=tuple(s.districts)) for s in body.schools]
-    return {"school_ids": service.add_schools(conn, actor=user, campaign=code, schools=specs)}
+    return {"school_ids": service.add_schools(conn, principal=user, campaign=code, schools=specs)}
 
 
 @router.put("/campaigns/{code}/fallback", responses=CONFLICT)
 def set_fallback(conn: Conn, user: User, code: str, body: FallbackIn) -> dict[str, Any]:
     """A district's fallback order of public schools for placement (统筹)."""
-    schools = service.set_fallback(conn, actor=user, campaign=code, district=body.district,
+    schools = service.set_fallback(conn, principal=user, campaign=code, district=body.district,
                                    schools=body.schools)
     return {"district": body.district, "schools": schools}
 
@@ -149,7 +149,7 @@ def register_applicant(request: Request, conn: Conn, user: User, code: str,
                                    district=body.district, residence_tier=body.residence_tier,
                                    catchment=body.catchment, group_id=body.group_id,
                                    choices=tuple(body.choices))
-    made = service.register_applicants(conn, actor=user, campaign=code, people=[person],
+    made = service.register_applicants(conn, principal=user, campaign=code, people=[person],
                                        secret_key=settings_of(request).secret_key)
     return made[0]
 
@@ -162,7 +162,7 @@ def import_applicants(request: Request, conn: Conn, user: User, code: str,
     Columns: number, name, id_number, birth_date, district, residence_tier, catchment,
     group_id, choices (school ids separated by ``;``). Problems name the row and column.
     """
-    return service.import_applicants(conn, actor=user, campaign=code, data=upload.data,
+    return service.import_applicants(conn, principal=user, campaign=code, data=upload.data,
                                      dry_run=upload.dry_run, secret_key=settings_of(request).secret_key)
 
 
@@ -177,7 +177,7 @@ def staff_results(request: Request, conn: Conn, user: User, code: str,
 
 @router.put("/campaigns/{code}/applicants/{number}/choices", responses=CONFLICT)
 def submit_choices(conn: Conn, user: User, code: str, number: str, body: ChoicesIn) -> dict[str, Any]:
-    return {"choices": service.submit_choices(conn, actor=user, campaign=code, number=number,
+    return {"choices": service.submit_choices(conn, principal=user, campaign=code, number=number,
                                               chosen=body.choices)}
 
 
@@ -195,32 +195,33 @@ def run_step(request: Request, conn: Connection, user: Principal, code: str, ste
              sources: list[str], mechanism: str) -> dict[str, Any]:
     home = settings_of(request).home
     if step == "open":
-        return service.open_application(conn, actor=user, campaign=code)
+        return service.open_application(conn, principal=user, campaign=code)
     if step == "freeze":
-        return service.freeze(conn, actor=user, campaign=code, home=home)
+        return service.freeze(conn, principal=user, campaign=code, home=home)
     if step == "draw":
-        return service.draw(conn, actor=user, campaign=code, sources=sources, home=home)
+        return service.draw(conn, principal=user, campaign=code, sources=sources, home=home)
     if step == "publish":
-        return service.publish(conn, actor=user, campaign=code)
+        return service.publish(conn, principal=user, campaign=code)
     if step == "freeze_placement":
-        return service.freeze_placement(conn, actor=user, campaign=code, home=home, mechanism=mechanism)
+        return service.freeze_placement(conn, principal=user, campaign=code, home=home, mechanism=mechanism)
     if step == "place":
-        return service.place(conn, actor=user, campaign=code, sources=sources, home=home)
+        return service.place(conn, principal=user, campaign=code, sources=sources, home=home)
     if step == "appeals":
-        return service.open_appeals(conn, actor=user, campaign=code)
-    return service.close(conn, actor=user, campaign=code)
+        return service.open_appeals(conn, principal=user, campaign=code)
+    return service.close(conn, principal=user, campaign=code)
 
 
 @router.post("/campaigns/{code}/appeals", status_code=201, responses=CONFLICT)
 def file_appeal(conn: Conn, user: User, code: str, body: AppealIn) -> dict[str, Any]:
-    appeal_id = service.file_appeal(conn, actor=user, campaign=code, number=body.number, reason=body.reason)
+    appeal_id = service.file_appeal(conn, principal=user, campaign=code, number=body.number,
+                                    reason=body.reason)
     return {"id": appeal_id}
 
 
 @router.post("/appeals/{appeal_id}/decision", responses=CONFLICT)
 def decide_appeal(conn: Conn, user: User, appeal_id: Annotated[int, Path(ge=1, le=2**31)],
                   body: DecisionIn) -> dict[str, Any]:
-    return service.decide_appeal(conn, actor=user, appeal_id=appeal_id, decision=body.decision,
+    return service.decide_appeal(conn, principal=user, appeal_id=appeal_id, decision=body.decision,
                                  note=body.note)
 
 

@@ -113,31 +113,31 @@ def load(conn: Connection, *, home: Path, progress: Progress | None = None,
     for done, (code, stage, attribute, title_zh, title_en, birth_year) in enumerate(CAMPAIGNS):
         report("admissions", done, len(CAMPAIGNS))
         schools = private_schools(conn, attribute)
-        service.create_campaign(conn, actor=SYSTEM, spec=service.CampaignSpec(
+        service.create_campaign(conn, principal=SYSTEM, spec=service.CampaignSpec(
             code=code, year=2020, stage=stage, title_zh=title_zh, title_en=title_en, organiser=COMMISSION,
             max_choices=2, synthetic=True))
         shutil.rmtree(drawing.campaign_dir(home, code), ignore_errors=True)
         capacity = {school: rng.randint(30, 60) for school, _district, _lottery in schools}
         public = public_schools(conn, stage, PLACEMENT_DISTRICT)
-        service.add_schools(conn, actor=SYSTEM, campaign=code, schools=[
+        service.add_schools(conn, principal=SYSTEM, campaign=code, schools=[
             *(service.SchoolSpec(unit=school, capacity=capacity[school]) for school, _d, _l in schools),
             *(service.SchoolSpec(unit=school, capacity=rng.randint(2, 6), kind="public",
                                  districts=(PLACEMENT_DISTRICT,)) for school in public)])
         if public:
-            service.set_fallback(conn, actor=SYSTEM, campaign=code, district=PLACEMENT_DISTRICT,
+            service.set_fallback(conn, principal=SYSTEM, campaign=code, district=PLACEMENT_DISTRICT,
                                  schools=public)
-        service.open_application(conn, actor=SYSTEM, campaign=code)
+        service.open_application(conn, principal=SYSTEM, campaign=code)
         people = [replace(p, catchment=rng.choice(public))
                   if public and p.district == PLACEMENT_DISTRICT else p
                   for p in applicants_for(rng, schools, capacity, birth_year)]
-        service.register_applicants(conn, actor=SYSTEM, campaign=code, secret_key=secret, people=people)
-        service.freeze(conn, actor=SYSTEM, campaign=code, home=home)
-        service.draw(conn, actor=SYSTEM, campaign=code, sources=SOURCES, home=home)
-        service.publish(conn, actor=SYSTEM, campaign=code)
+        service.register_applicants(conn, principal=SYSTEM, campaign=code, secret_key=secret, people=people)
+        service.freeze(conn, principal=SYSTEM, campaign=code, home=home)
+        service.draw(conn, principal=SYSTEM, campaign=code, sources=SOURCES, home=home)
+        service.publish(conn, principal=SYSTEM, campaign=code)
         summary = queries.campaign(conn, code=code)
         shares[code] = (summary["lottery_schools"], summary["private_schools"], summary["lottery_share"])
-        service.freeze_placement(conn, actor=SYSTEM, campaign=code, home=home)
-        service.place(conn, actor=SYSTEM, campaign=code, sources=PLACEMENT_SOURCES, home=home)
+        service.freeze_placement(conn, principal=SYSTEM, campaign=code, home=home)
+        service.place(conn, principal=SYSTEM, campaign=code, sources=PLACEMENT_SOURCES, home=home)
         placed[code] = _placed(conn, code)
     report("admissions", len(CAMPAIGNS), len(CAMPAIGNS))
     return {"campaigns": shares, "placement": placed}

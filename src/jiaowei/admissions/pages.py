@@ -120,7 +120,7 @@ def create(request: Request, conn: Conn, user: User, form: Form) -> Response:
                 title_en=form.get("title_en", ""), organiser=form.get("organiser", "").strip(),
                 max_choices=_int(form.get("max_choices"), "max_choices"),
                 mechanism=form.get("mechanism", Mechanism.CHOICE_ROUNDS.value))
-            service.create_campaign(conn, actor=user, spec=spec)
+            service.create_campaign(conn, principal=user, spec=spec)
     except ValidationError as error:
         return _render(request, "admissions.html", {"campaigns": queries.list_campaigns(conn), "values": form,
                                                     "may_write": True, "error": error}, status=error.status)
@@ -182,7 +182,7 @@ def add_school(request: Request, conn: Conn, user: User, code: str, form: Form) 
                                         capacity=_int(form.get("capacity"), "capacity", "e.g. 45"),
                                         kind=form.get("kind", "private"),
                                         program=form.get("program", "").strip(), districts=districts)
-            service.add_schools(conn, actor=user, campaign=code, schools=[school])
+            service.add_schools(conn, principal=user, campaign=code, schools=[school])
     except (ValidationError, Conflict) as error:
         return _campaign(request, conn, user, code, 0, {"school_error": error, "school_values": form},
                          error.status)
@@ -195,7 +195,8 @@ def set_fallback(request: Request, conn: Conn, user: User, code: str, form: Form
     try:
         with conn.begin_nested():
             order = [s.strip() for s in form.get("schools", "").replace(";", "\n").splitlines() if s.strip()]
-            service.set_fallback(conn, actor=user, campaign=code, district=form.get("district", "").strip(),
+            service.set_fallback(conn, principal=user, campaign=code, district=form.get("district",
+                                                                                        "").strip(),
                                  schools=order)
     except (ValidationError, Conflict) as error:
         return _campaign(request, conn, user, code, 0, {"fallback_error": error, "fallback_values": form},
@@ -216,7 +217,8 @@ def import_applicants(request: Request, conn: Conn, user: User, code: str, form:
             raise ValidationError("Choose a file to import.", [
                 Problem("no file chosen", field="file", expected="a .csv file")])
         with conn.begin_nested():
-            summary = service.import_applicants(conn, actor=user, campaign=code, data=data, dry_run=dry_run,
+            summary = service.import_applicants(conn, principal=user, campaign=code, data=data,
+                                                dry_run=dry_run,
                                                 secret_key=request.app.state.settings.secret_key)
     except (ValidationError, Conflict) as error:
         return _campaign(request, conn, user, code, 0, {**context, "import_error": error}, error.status)

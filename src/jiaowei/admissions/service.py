@@ -78,10 +78,10 @@ def _unit_id(conn: Connection, code: str, field: str) -> int:
     return unit_id
 
 
-def require_organiser(conn: Connection, actor: Principal, campaign: Any) -> None:
+def require_organiser(conn: Connection, principal: Principal, campaign: Any) -> None:
     code = conn.scalar(select(registry_store.units.c.code).where(registry_store.units.c.id ==
                                                                  campaign.organiser_id))
-    require_unit(conn, actor, Action.DATA_CAPTURE, campaign.organiser_id, _today(), str(code))
+    require_unit(conn, principal, Action.DATA_CAPTURE, campaign.organiser_id, _today(), str(code))
 
 
 def _require_status(campaign: Any, allowed: Iterable[str], step: str) -> None:
@@ -128,18 +128,18 @@ def _spec_problems(spec: CampaignSpec) -> list[Problem]:
     return [Problem(m, field=f, value=v, expected=e) for ok, m, f, v, e in checks if not ok]
 
 
-def create_campaign(conn: Connection, *, actor: Principal, spec: CampaignSpec) -> dict[str, Any]:
+def create_campaign(conn: Connection, *, principal: Principal, spec: CampaignSpec) -> dict[str, Any]:
     if problems := _spec_problems(spec):
         raise ValidationError("The campaign cannot be created.", problems)
     organiser_id = _unit_id(conn, spec.organiser, "organiser")
-    require_unit(conn, actor, Action.DATA_CAPTURE, organiser_id, _today(), spec.organiser)
+    require_unit(conn, principal, Action.DATA_CAPTURE, organiser_id, _today(), spec.organiser)
     if conn.scalar(select(campaigns.c.id).where(campaigns.c.code == spec.code)) is not None:
         raise Conflict(f"A campaign with code {spec.code!r} already exists.")
     values = {**spec.__dict__, "organiser_id": organiser_id}
     del values["organiser"]
     conn.execute(insert(campaigns).values(**values, status="registration", fallback={},
                                           created_at=_now()))
-    audit.record(conn, actor=actor.username, action="campaign.create", entity="campaign",
+    audit.record(conn, actor=principal.username, action="campaign.create", entity="campaign",
                  entity_key=spec.code, after=audit.jsonable(spec.__dict__))
     return {"code": spec.code, "status": "registration"}
 
@@ -153,11 +153,11 @@ class SchoolSpec:
     districts: tuple[str, ...] = ()
 
 
-def add_schools(conn: Connection, *, actor: Principal, campaign: str,
+def add_schools(conn: Connection, *, principal: Principal, campaign: str,
                 schools: Sequence[SchoolSpec]) -> list[str]:
     """Add schools (or programs of a school) with their capacities; returns their ids in the case."""
     row = campaign_row(conn, campaign)
-    require_organiser(conn, actor, row)
+    require_organiser(conn, principal, row)
     _require_status(row, OPEN_FOR_APPLICANTS, "adding schools")
     known = set(conn.scalars(select(campaign_schools.c.school_id).where(
         campaign_schools.c.campaign_id == row.id)))
@@ -174,12 +174,12 @@ def add_schools(conn: Connection, *, actor: Principal, campaign: str,
     if problems:
         raise ValidationError("The schools cannot be added.", problems)
     for unit_id, school in zip([r["unit_id"] for r in rows], schools, strict=True):
-        require_unit(conn, actor, Action.VIEW, unit_id, _today(), school.unit)
+        require_unit(conn, principal, Action.VIEW, unit_id, _today(), school.unit)
         for district in school.districts:
-            require_unit(conn, actor, Action.VIEW, ids[district], _today(), district)
+            require_unit(conn, principal, Action.VIEW, ids[district], _today(), district)
     if rows:
         conn.execute(insert(campaign_schools), rows)
-    audit.record_many(conn, actor=actor.username, entries=[
+    audit.record_many(conn, actor=principal.username, entries=[
         {"action": "campaign.school_add", "entity": "campaign", "entity_key": campaign,
          "after": {k: v for k, v in r.items() if k not in ("campaign_id", "unit_id")}} for r in rows])
     return [r["school_id"] for r in rows]
@@ -206,13 +206,13 @@ def _school_problems(n: int, school: SchoolSpec, school_id: str, ids: dict[str, 
     return found
 
 
-def set_fallback(conn: Connection, *, actor: Principal, campaign: str, district: str,
+def set_fallback(conn: Connection, *, principal: Principal, campaign: str, district: str,
                  schools: Sequence[str]) -> list[str]:
     """The district's fallback order of public schools for placement (统筹)."""
     row = campaign_row(conn, campaign)
-    require_organiser(conn, actor, row)
+    require_organiser(conn, principal, row)
     _require_status(row, OPEN_FOR_APPLICANTS | {"frozen", "drawn", "published"}, "setting a fallback order")
-    require_unit(conn, actor, Action.VIEW, _unit_id(conn, district, "district"), _today(), district)
+    require_unit(conn, principal, Action.VIEW, _unit_id(conn, district, "district"), _today(), district)
     public = _school_kinds(conn, row.id)
     bad = [Problem("not a public school of this campaign", field="schools", value=s) for s in schools
            if public.get(s) != "public"]
@@ -221,7 +221,7 @@ def set_fallback(conn: Connection, *, actor: Principal, campaign: str, district:
             Problem("a school is listed twice", field="schools", expected="each school once")])
     fallback = {**dict(row.fallback or {}), district: list(schools)}
     conn.execute(update(campaigns).where(campaigns.c.id == row.id).values(fallback=fallback))
-    audit.record(conn, actor=actor.username, action="campaign.fallback", entity="campaign",
+    audit.record(conn, actor=principal.username, action="campaign.fallback", entity="campaign",
                  entity_key=campaign,
                  before=(row.fallback or {}).get(district), after=list(schools), note=district)
     return list(schools)
@@ -291,7 +291,7 @@ def _people_problems(people: Sequence[ApplicantSpec], reg: _Registration,
     return found
 
 
-def register_applicants(conn: Connection, *, actor: Principal, campaign: str, secret_key: str,
+def register_applicants(conn: Connection, *, principal: Principal, campaign: str, secret_key: str,
                         people: Sequence[ApplicantSpec]) -> list[dict[str, str]]:
     """Register applicants (with their choices, if any); returns each one's number and pseudonymous id."""
     row = campaign_row(conn, campaign)
@@ -301,14 +301,14 @@ def register_applicants(conn: Connection, *, actor: Principal, campaign: str, se
     reg = _registration(conn, row, people)
     if problems := _people_problems(people, reg):
         raise ValidationError("The applicants cannot be registered.", problems)
-    return _register(conn, actor, campaign, reg, people, secret_key)
+    return _register(conn, principal, campaign, reg, people, secret_key)
 
 
-def _register(conn: Connection, actor: Principal, campaign: str, reg: _Registration,
+def _register(conn: Connection, principal: Principal, campaign: str, reg: _Registration,
               people: Sequence[ApplicantSpec], secret_key: str) -> list[dict[str, str]]:
     row = reg.campaign
     for district, district_id in reg.districts.items():
-        require_unit(conn, actor, Action.DATA_CAPTURE, district_id, _today(), district)
+        require_unit(conn, principal, Action.DATA_CAPTURE, district_id, _today(), district)
     reg.numbers |= {p.number for p in people if p.number}
     made = [_applicant_row(reg, person, secret_key) for person in people]
     if made:
@@ -319,7 +319,7 @@ def _register(conn: Connection, actor: Principal, campaign: str, reg: _Registrat
                    for rank, school in enumerate(person.choices, start=1)]
     if choice_rows:
         conn.execute(insert(choices), choice_rows)
-    audit.record_many(conn, actor=actor.username, entries=[
+    audit.record_many(conn, actor=principal.username, entries=[
         {"action": "applicant.register", "entity": "applicant", "entity_key": f"{campaign}/{m['number']}",
          "after": {"applicant_id": m["applicant_id"], "district": person.district,
                    "residence_tier": person.residence_tier, "catchment": person.catchment,
@@ -395,7 +395,7 @@ def _applicant_from(n: int, cell: dict[str, str], problems: list[Problem]) -> Ap
                          choices=chosen, number=cell.get("number", ""))
 
 
-def import_applicants(conn: Connection, *, actor: Principal, campaign: str, data: bytes, secret_key: str,
+def import_applicants(conn: Connection, *, principal: Principal, campaign: str, data: bytes, secret_key: str,
                       dry_run: bool = False) -> dict[str, Any]:
     """Register the applicants of a CSV file: every row or none.
 
@@ -417,8 +417,8 @@ def import_applicants(conn: Connection, *, actor: Principal, campaign: str, data
         count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
         raise ValidationError(f"{count} in the file; nobody was registered{listed}.", problems[:MAX_REPORTED])
     with conn.begin_nested() as savepoint:
-        made = _register(conn, actor, campaign, reg, people, secret_key)
-        audit.record(conn, actor=actor.username, action="applicant.import", entity="campaign",
+        made = _register(conn, principal, campaign, reg, people, secret_key)
+        audit.record(conn, actor=principal.username, action="applicant.import", entity="campaign",
                      entity_key=campaign, after={"rows": len(made),
                                                  "with_choices": sum(1 for p in people if p.choices)},
                      note="personal data sealed; not in the log")
@@ -486,12 +486,12 @@ def choice_problems(chosen: Sequence[str], kinds: dict[str, str], max_choices: i
     return found
 
 
-def submit_choices(conn: Connection, *, actor: Principal, campaign: str, number: str,
+def submit_choices(conn: Connection, *, principal: Principal, campaign: str, number: str,
                    chosen: Sequence[str]) -> list[str]:
     """Replace an applicant's ranked choices (only while the application stage is open)."""
     row = campaign_row(conn, campaign)
     person = _applicant(conn, row, number)
-    require_unit(conn, actor, Action.DATA_CAPTURE, person.district_id, _today(), "district")
+    require_unit(conn, principal, Action.DATA_CAPTURE, person.district_id, _today(), "district")
     _require_status(row, {"application"}, "submitting choices")
     if problems := choice_problems(chosen, _school_kinds(conn, row.id), row.max_choices):
         raise ValidationError("The choices cannot be accepted.", problems)
@@ -503,7 +503,7 @@ def submit_choices(conn: Connection, *, actor: Principal, campaign: str, number:
                                        for r, s in enumerate(chosen, start=1)])
     conn.execute(update(applicants).where(applicants.c.id == person.id).values(
         status="applied" if chosen else "registered"))
-    audit.record(conn, actor=actor.username, action="applicant.choices", entity="applicant",
+    audit.record(conn, actor=principal.username, action="applicant.choices", entity="applicant",
                  entity_key=f"{campaign}/{number}", before=before, after=list(chosen))
     return list(chosen)
 
@@ -519,32 +519,32 @@ def _applicant(conn: Connection, campaign: Any, number: str) -> Any:
 # ---------------------------------------------------------------- the stages
 
 
-def open_application(conn: Connection, *, actor: Principal, campaign: str) -> dict[str, Any]:
+def open_application(conn: Connection, *, principal: Principal, campaign: str) -> dict[str, Any]:
     row = campaign_row(conn, campaign)
-    require_organiser(conn, actor, row)
+    require_organiser(conn, principal, row)
     _require_status(row, {"registration"}, "opening applications")
     _set_status(conn, row, "application")
-    _log(conn, actor, "campaign.open", campaign, {"status": "application"})
+    _log(conn, principal, "campaign.open", campaign, {"status": "application"})
     return {"code": campaign, "status": "application"}
 
 
-def freeze(conn: Connection, *, actor: Principal, campaign: str, home: Path) -> dict[str, Any]:
+def freeze(conn: Connection, *, principal: Principal, campaign: str, home: Path) -> dict[str, Any]:
     """Write the case files from the database and fix their ``pool_digest``; no change after this."""
     row = campaign_row(conn, campaign)
-    require_organiser(conn, actor, row)
+    require_organiser(conn, principal, row)
     _require_status(row, {"application"}, "freezing")
     case_dir = drawing.campaign_dir(home, campaign) / "case"
     digest = drawing.freeze_case(case_dir, drawing.lottery_case(conn, row))
     _set_status(conn, row, "frozen", pool_digest=digest, frozen_at=_now())
-    _log(conn, actor, "campaign.freeze", campaign, {"status": "frozen", "pool_digest": digest})
+    _log(conn, principal, "campaign.freeze", campaign, {"status": "frozen", "pool_digest": digest})
     return {"code": campaign, "status": "frozen", "pool_digest": digest}
 
 
-def draw(conn: Connection, *, actor: Principal, campaign: str, sources: Sequence[str], home: Path
+def draw(conn: Connection, *, principal: Principal, campaign: str, sources: Sequence[str], home: Path
          ) -> dict[str, Any]:
     """Draw on public randomness named after the freeze; store the results; keep the proof bundle."""
     row = campaign_row(conn, campaign)
-    require_organiser(conn, actor, row)
+    require_organiser(conn, principal, row)
     _require_status(row, {"frozen"}, "drawing")
     sources = _sources(sources)
     case_dir = drawing.campaign_dir(home, campaign) / "case"
@@ -554,21 +554,22 @@ def draw(conn: Connection, *, actor: Principal, campaign: str, sources: Sequence
     drawing.store_results(conn, row, "lottery", outcome, files)
     _set_status(conn, row, "drawn", seed_sources=sources, seed=outcome.seed, bundle=str(outcome.bundle),
                 drawn_at=_now())
-    _log(conn, actor, "campaign.draw", campaign, {"status": "drawn", "sources": sources, "seed": outcome.seed,
+    _log(conn, principal, "campaign.draw", campaign, {"status": "drawn", "sources": sources,
+                                                      "seed": outcome.seed,
                                                    "outputs": outcome.output_digests})
     return {"code": campaign, "status": "drawn", "seed": outcome.seed, "pool_digest": row.pool_digest}
 
 
-def publish(conn: Connection, *, actor: Principal, campaign: str) -> dict[str, Any]:
+def publish(conn: Connection, *, principal: Principal, campaign: str) -> dict[str, Any]:
     row = campaign_row(conn, campaign)
-    require_organiser(conn, actor, row)
+    require_organiser(conn, principal, row)
     _require_status(row, {"drawn"}, "publishing")
     _set_status(conn, row, "published", published_at=_now())
-    _log(conn, actor, "campaign.publish", campaign, {"status": "published"})
+    _log(conn, principal, "campaign.publish", campaign, {"status": "published"})
     return {"code": campaign, "status": "published"}
 
 
-def freeze_placement(conn: Connection, *, actor: Principal, campaign: str, home: Path,
+def freeze_placement(conn: Connection, *, principal: Principal, campaign: str, home: Path,
                      mechanism: str = Mechanism.CHOICE_ROUNDS.value) -> dict[str, Any]:
     """Write the placement (统筹) case of everyone not admitted and fix its ``pool_digest``.
 
@@ -576,7 +577,7 @@ def freeze_placement(conn: Connection, *, actor: Principal, campaign: str, home:
     before any randomness exists; :func:`place` then draws on sources named after it.
     """
     row = campaign_row(conn, campaign)
-    require_organiser(conn, actor, row)
+    require_organiser(conn, principal, row)
     _require_status(row, {"published"}, "freezing the placement pool")
     if mechanism not in set(Mechanism):
         raise ValidationError("Unknown mechanism.", [Problem("unknown mechanism", field="mechanism",
@@ -584,16 +585,16 @@ def freeze_placement(conn: Connection, *, actor: Principal, campaign: str, home:
     case_dir = drawing.campaign_dir(home, campaign) / "placement-case"
     digest = drawing.freeze_case(case_dir, drawing.placement_case(conn, row, mechanism))
     _set_status(conn, row, "placement_frozen", placement_digest=digest)
-    _log(conn, actor, "campaign.freeze_placement", campaign, {"status": "placement_frozen",
+    _log(conn, principal, "campaign.freeze_placement", campaign, {"status": "placement_frozen",
                                                                "pool_digest": digest, "mechanism": mechanism})
     return {"code": campaign, "status": "placement_frozen", "pool_digest": digest, "mechanism": mechanism}
 
 
-def place(conn: Connection, *, actor: Principal, campaign: str, sources: Sequence[str], home: Path
+def place(conn: Connection, *, principal: Principal, campaign: str, sources: Sequence[str], home: Path
           ) -> dict[str, Any]:
     """Placement (统筹) on public randomness named after the placement freeze: a second proof bundle."""
     row = campaign_row(conn, campaign)
-    require_organiser(conn, actor, row)
+    require_organiser(conn, principal, row)
     _require_status(row, {"placement_frozen"}, "placement")
     sources = _sources(sources)
     case_dir = drawing.campaign_dir(home, campaign) / "placement-case"
@@ -603,37 +604,38 @@ def place(conn: Connection, *, actor: Principal, campaign: str, sources: Sequenc
     drawing.store_results(conn, row, "placement", outcome, files)
     _set_status(conn, row, "placement", placement_sources=sources, placement_seed=outcome.seed,
                 placement_bundle=str(outcome.bundle), placed_at=_now())
-    _log(conn, actor, "campaign.place", campaign, {"status": "placement", "pool_digest": row.placement_digest,
+    _log(conn, principal, "campaign.place", campaign, {"status": "placement",
+                                                       "pool_digest": row.placement_digest,
                                                     "sources": sources, "seed": outcome.seed,
                                                     "outputs": outcome.output_digests})
     return {"code": campaign, "status": "placement", "pool_digest": row.placement_digest,
             "seed": outcome.seed}
 
 
-def open_appeals(conn: Connection, *, actor: Principal, campaign: str) -> dict[str, Any]:
+def open_appeals(conn: Connection, *, principal: Principal, campaign: str) -> dict[str, Any]:
     row = campaign_row(conn, campaign)
-    require_organiser(conn, actor, row)
+    require_organiser(conn, principal, row)
     _require_status(row, {"placement"}, "opening appeals")
     _set_status(conn, row, "appeals")
-    _log(conn, actor, "campaign.appeals", campaign, {"status": "appeals"})
+    _log(conn, principal, "campaign.appeals", campaign, {"status": "appeals"})
     return {"code": campaign, "status": "appeals"}
 
 
-def close(conn: Connection, *, actor: Principal, campaign: str) -> dict[str, Any]:
+def close(conn: Connection, *, principal: Principal, campaign: str) -> dict[str, Any]:
     row = campaign_row(conn, campaign)
-    require_organiser(conn, actor, row)
+    require_organiser(conn, principal, row)
     _require_status(row, {"appeals"}, "closing")
     pending = conn.scalar(select(appeals.c.id).join(applicants, applicants.c.id == appeals.c.applicant_pk)
                           .where(applicants.c.campaign_id == row.id, appeals.c.decision.is_(None)).limit(1))
     if pending is not None:
         raise Conflict(f"Campaign {campaign} has appeals without a decision; decide them first.")
     _set_status(conn, row, "closed", closed_at=_now())
-    _log(conn, actor, "campaign.close", campaign, {"status": "closed"})
+    _log(conn, principal, "campaign.close", campaign, {"status": "closed"})
     return {"code": campaign, "status": "closed"}
 
 
-def _log(conn: Connection, actor: Principal, action: str, campaign: str, after: dict[str, Any]) -> None:
-    audit.record(conn, actor=actor.username, action=action, entity="campaign", entity_key=campaign,
+def _log(conn: Connection, principal: Principal, action: str, campaign: str, after: dict[str, Any]) -> None:
+    audit.record(conn, actor=principal.username, action=action, entity="campaign", entity_key=campaign,
                  after=after)
 
 
@@ -650,41 +652,41 @@ def _sources(sources: Sequence[str]) -> list[str]:
 # ---------------------------------------------------------------- appeals
 
 
-def file_appeal(conn: Connection, *, actor: Principal, campaign: str, number: str, reason: str) -> int:
+def file_appeal(conn: Connection, *, principal: Principal, campaign: str, number: str, reason: str) -> int:
     row = campaign_row(conn, campaign)
     person = _applicant(conn, row, number)
-    require_unit(conn, actor, Action.DATA_CAPTURE, person.district_id, _today(), "district")
+    require_unit(conn, principal, Action.DATA_CAPTURE, person.district_id, _today(), "district")
     _require_status(row, PUBLISHED - {"closed"}, "recording an appeal")
     if not 0 < len(reason.strip()) <= 4000:
         raise ValidationError("The appeal needs a reason.", [
             Problem("reason missing or too long", field="reason", expected="1 to 4000 characters")])
     appeal_id = inserted_id(conn.execute(insert(appeals).values(
-        applicant_pk=person.id, reason=reason.strip(), decision_note="", recorded_by=actor.username,
+        applicant_pk=person.id, reason=reason.strip(), decision_note="", recorded_by=principal.username,
         recorded_at=_now())))
-    audit.record(conn, actor=actor.username, action="appeal.record", entity="appeal",
+    audit.record(conn, actor=principal.username, action="appeal.record", entity="appeal",
                  entity_key=str(appeal_id),
                  after={"campaign": campaign, "number": number}, note="reason kept with the appeal")
     return appeal_id
 
 
-def decide_appeal(conn: Connection, *, actor: Principal, appeal_id: int, decision: str, note: str = ""
+def decide_appeal(conn: Connection, *, principal: Principal, appeal_id: int, decision: str, note: str = ""
                   ) -> dict[str, Any]:
     found = conn.execute(select(appeals, applicants.c.campaign_id, applicants.c.district_id)
                          .join(applicants, applicants.c.id == appeals.c.applicant_pk)
                          .where(appeals.c.id == appeal_id)).first()
     if found is None:
         raise NotFound(f"No appeal {appeal_id}.")
-    require_unit(conn, actor, Action.DATA_CAPTURE, found.district_id, _today(), "district")
+    require_unit(conn, principal, Action.DATA_CAPTURE, found.district_id, _today(), "district")
     row = conn.execute(select(campaigns).where(campaigns.c.id == found.campaign_id)).one()
-    require_organiser(conn, actor, row)
+    require_organiser(conn, principal, row)
     if decision not in ("upheld", "rejected"):
         raise ValidationError("Unknown decision.", [
             Problem("unknown decision", field="decision", value=decision, expected="upheld, rejected")])
     if found.decision is not None:
         raise Conflict(f"Appeal {appeal_id} was decided already ({found.decision}).")
     conn.execute(update(appeals).where(appeals.c.id == appeal_id).values(
-        decision=decision, decision_note=note.strip(), decided_by=actor.username, decided_at=_now()))
-    audit.record(conn, actor=actor.username, action="appeal.decide", entity="appeal",
+        decision=decision, decision_note=note.strip(), decided_by=principal.username, decided_at=_now()))
+    audit.record(conn, actor=principal.username, action="appeal.decide", entity="appeal",
                  entity_key=str(appeal_id),
                  before=None, after={"decision": decision, "note": note.strip()})
     return {"id": appeal_id, "decision": decision}

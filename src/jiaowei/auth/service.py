@@ -51,7 +51,7 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 def create_user(
     conn: Connection,
     *,
-    actor: Principal,
+    principal: Principal,
     username: str,
     password: str,
     role: str,
@@ -60,7 +60,7 @@ def create_user(
     display_name: str = "",
     language: str | None = None,
 ) -> Principal:
-    require_action(actor, Action.MANAGE_USERS)
+    require_action(principal, Action.MANAGE_USERS)
     problems = []
     if not USERNAME.match(username):
         problems.append(Problem("invalid username", field="username", value=username,
@@ -93,7 +93,7 @@ def create_user(
     for kind, ids in scope_ids.items():
         for unit_id in set(ids):
             conn.execute(insert(user_scopes).values(user_id=user_id, unit_id=unit_id, kind=kind))
-    audit.record(conn, actor=actor.username, action="user.create", entity="user",
+    audit.record(conn, actor=principal.username, action="user.create", entity="user",
                  entity_key=username, after={"role": role, "capture": capture_scope or [],
                                              "view": view_scope or []})
     return principal_for(conn, user_id=user_id)
@@ -180,13 +180,13 @@ def end_session(conn: Connection, *, token: str) -> None:
     conn.execute(delete(sessions).where(sessions.c.token_hash == _digest(token)))
 
 
-def create_token(conn: Connection, *, actor: Principal, username: str, label: str = "") -> str:
-    require_action(actor, Action.MANAGE_USERS)
+def create_token(conn: Connection, *, principal: Principal, username: str, label: str = "") -> str:
+    require_action(principal, Action.MANAGE_USERS)
     user_id = user_id_for(conn, username=username)
     token = "jw_" + secrets.token_urlsafe(32)
     conn.execute(insert(api_tokens).values(user_id=user_id, token_hash=_digest(token),
                                            label=label, created_at=_now(), revoked=False))
-    audit.record(conn, actor=actor.username, action="token.create", entity="user",
+    audit.record(conn, actor=principal.username, action="token.create", entity="user",
                  entity_key=username, after={"label": label, "prefix": token[:7]})
     return token
 
@@ -208,8 +208,8 @@ def set_language(conn: Connection, *, principal: Principal, language: str) -> No
         conn.execute(update(users).where(users.c.id == principal.user_id).values(language=language))
 
 
-def list_users(conn: Connection, *, actor: Principal) -> list[dict[str, Any]]:
-    require_action(actor, Action.MANAGE_USERS)
+def list_users(conn: Connection, *, principal: Principal) -> list[dict[str, Any]]:
+    require_action(principal, Action.MANAGE_USERS)
     return [dict(r._mapping) for r in conn.execute(
         select(users.c.username, users.c.display_name, users.c.role, users.c.active)
         .order_by(users.c.username))]

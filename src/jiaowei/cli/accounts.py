@@ -37,7 +37,7 @@ def create_user(
     """Create a user (as the system administrator)."""
     password = _read_password(password_stdin)
     with transaction() as conn:
-        principal = auth.create_user(conn, actor=SYSTEM, username=username, password=password, role=role,
+        principal = auth.create_user(conn, principal=SYSTEM, username=username, password=password, role=role,
                                      capture_scope=scope or [], view_scope=view_scope or [],
                                      display_name=display_name)
     out.print(f"Created user {principal.username} ({principal.role.value}).", highlight=False)
@@ -65,7 +65,7 @@ def create_token(
 ) -> None:
     """Create an API token; it is printed once, alone on the last line."""
     with transaction() as conn:
-        token = auth.create_token(conn, actor=SYSTEM, username=user, label=label)
+        token = auth.create_token(conn, principal=SYSTEM, username=user, label=label)
     err.print(f"API token for {user} (shown once; send it as 'Authorization: Bearer <token>'):",
               highlight=False)
     print(token)
@@ -74,7 +74,7 @@ def create_token(
 @audit.command("verify")
 def verify() -> None:
     """Check the audit hash chain, and that every data value write's history matches its digest."""
-    from jiaowei.indicators.values import verify_imports
+    from jiaowei.indicators.values.service import verify_imports
 
     with transaction() as conn:
         report = audit_service.verify(conn)

@@ -10,8 +10,8 @@ import typer
 from jiaowei.auth.model import SYSTEM
 from jiaowei.cli.common import out, problem_table, progress_bar, transaction
 from jiaowei.errors import NotFound
-from jiaowei.indicators import exchange
 from jiaowei.indicators.model import ImportStrategy
+from jiaowei.indicators.values import exchange
 
 app = typer.Typer(
     help="Import and export data values (DHIS2 JSON/CSV, ADX, XLSX templates).", no_args_is_help=True

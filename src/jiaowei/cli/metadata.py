@@ -11,7 +11,7 @@ import typer
 from jiaowei.auth.model import SYSTEM
 from jiaowei.cli.common import out, transaction
 from jiaowei.errors import NotFound, Problem, ValidationError
-from jiaowei.indicators import bundle
+from jiaowei.indicators.metadata import bundle
 
 app = typer.Typer(
     help="Import and export metadata (data elements, data sets, indicators…) as DHIS2 JSON.",

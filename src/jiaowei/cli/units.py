@@ -26,7 +26,7 @@ def import_units(
         raise NotFound(f"No file {str(file)!r}.")
     data = file.read_bytes()
     with progress_bar("Importing") as report, transaction() as conn:
-        summary = transfer.import_units(conn, actor=SYSTEM, data=data, filename=file.name,
+        summary = transfer.import_units(conn, principal=SYSTEM, data=data, filename=file.name,
                                         dry_run=dry_run, progress=report)
     what = "Dry run, nothing written: would have" if dry_run else "Imported:"
     out.print(f"{what} created {summary.created}, changed {summary.changed}, closed {summary.closed}; "

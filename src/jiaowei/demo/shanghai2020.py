@@ -376,16 +376,17 @@ def load(conn: Connection, *, progress: Progress | None = None) -> dict[str, Any
     report = progress or (lambda stage, done, total: None)
     plan = build_plan()
     report("units", 0, len(plan.specs))
-    registry.import_new_units(conn, actor=SYSTEM, specs=plan.specs, rows=[None] * len(plan.specs), note=NOTE)
+    registry.import_new_units(conn, principal=SYSTEM, specs=plan.specs, rows=[None] * len(plan.specs),
+                              note=NOTE)
     report("units", len(plan.specs), len(plan.specs))
     for done, (kind, args) in enumerate(plan.history, start=1):
         _apply(conn, kind, args)
         report("history", done, len(plan.history))
     for done, group in enumerate(plan.groups, start=1):
-        groups.create_group(conn, actor=SYSTEM, note=NOTE, **group)
+        groups.create_group(conn, principal=SYSTEM, note=NOTE, **group)
         report("groups", done, len(plan.groups))
     for group_set in plan.group_sets:
-        groups.create_group_set(conn, actor=SYSTEM, note=NOTE, **group_set)
+        groups.create_group_set(conn, principal=SYSTEM, note=NOTE, **group_set)
     for done, user in enumerate(DEMO_USERS, start=1):
         _create_user(conn, user)
         report("users", done, len(DEMO_USERS))
@@ -403,17 +404,17 @@ def refresh_statistics(conn: Connection) -> None:
 
 def _apply(conn: Connection, kind: str, args: dict[str, Any]) -> None:
     if kind == "close":
-        registry.close_unit(conn, actor=SYSTEM, **args)
+        registry.close_unit(conn, principal=SYSTEM, **args)
     elif kind == "merge":
-        registry.merge_unit(conn, actor=SYSTEM, **args)
+        registry.merge_unit(conn, principal=SYSTEM, **args)
     else:
-        registry.change_unit(conn, actor=SYSTEM, **args)
+        registry.change_unit(conn, principal=SYSTEM, **args)
 
 
 def _create_user(conn: Connection, user: dict[str, Any]) -> None:
     scope = [user["scope"]] if user["scope"] else []
     read_only = user["role"] == Role.VIEWER.value
-    auth.create_user(conn, actor=SYSTEM, username=user["username"], password=user["password"],
+    auth.create_user(conn, principal=SYSTEM, username=user["username"], password=user["password"],
                      role=user["role"], capture_scope=[] if read_only else scope,
                      view_scope=scope if read_only else [], display_name=user["description"])
 

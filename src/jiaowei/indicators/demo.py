@@ -32,8 +32,10 @@ from sqlalchemy import Connection, insert, select
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import SYSTEM
 from jiaowei.demo.shanghai2020 import COMMISSION, apportion, refresh_statistics
-from jiaowei.indicators import metadata, store, values
+from jiaowei.indicators import store
+from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.model import ValueRow
+from jiaowei.indicators.values import service as values
 from jiaowei.registry import store as registry_store
 
 Progress = Callable[[str, int, int], None]
@@ -395,7 +397,7 @@ TARGETS = [
 
 
 def _targets(conn: Connection) -> int:
-    from jiaowei.indicators import targets
+    from jiaowei.indicators.targets import service as targets
 
     written = targets.set_trajectory(
         conn, principal=SYSTEM, indicator="KG_INCLUSIVE_COVERAGE", unit=COMMISSION, start_period="2020",
@@ -414,7 +416,8 @@ def _reports(conn: Connection, rng: random.Random) -> dict[str, int]:
     """Forms completed (most on time) and approved, for the completeness and approval pages: every
     higher-education unit's 2020 return (the commission approves the 双一流 universities') and the
     2020SY after-school form of Huangpu's schools but two (the district approves half of them)."""
-    from jiaowei.indicators import approval, completeness
+    from jiaowei.indicators.approval import completeness
+    from jiaowei.indicators.approval import service as approval
 
     district = registry_store.unit_id_for(conn, HEALTH_DISTRICT)
     schools = [s.code for s in units_on(conn, END_2020SY, SCHOOLS) if s.parent_id == district]

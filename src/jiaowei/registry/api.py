@@ -127,7 +127,7 @@ async def read_upload(request: Request) -> Upload:
 @router.post("/import")
 def import_units(conn: Conn, user: User, upload: Annotated[Upload, Depends(read_upload)]) -> dict[str, Any]:
     """Import units from CSV or XLSX: all rows or none (problems come back as problem+json)."""
-    summary = transfer.import_units(conn, actor=user, data=upload.data, filename=upload.filename,
+    summary = transfer.import_units(conn, principal=user, data=upload.data, filename=upload.filename,
                                     dry_run=upload.dry_run)
     return summary.as_dict()
 
@@ -160,7 +160,7 @@ def create_unit(conn: Conn, user: User, body: UnitCreate) -> dict[str, Any]:
         opened=parse_date(body.opened, "opened") or service.today(), attributes=body.attributes,
         synthetic=body.synthetic,
     )
-    service.create_unit(conn, actor=user, spec=spec, note=body.note)
+    service.create_unit(conn, principal=user, spec=spec, note=body.note)
     return service.get_unit(conn, principal=user, code=body.code, as_of=spec.opened)
 
 
@@ -169,7 +169,7 @@ def change_unit(conn: Conn, user: User, code: str, body: UnitChange) -> dict[str
     """Rename, move or update a unit from ``effective`` on."""
     effective = parse_date(body.effective, "effective") or service.today()
     changes = body.model_dump(exclude={"effective", "note"}, exclude_unset=True)
-    service.change_unit(conn, actor=user, code=code, effective=effective, changes=changes, note=body.note)
+    service.change_unit(conn, principal=user, code=code, effective=effective, changes=changes, note=body.note)
     return service.get_unit(conn, principal=user, code=code, as_of=effective)
 
 
@@ -178,6 +178,6 @@ def close_unit(conn: Conn, user: User, code: str, body: UnitClose) -> dict[str, 
     """Close a unit, or merge it into another (its children move there)."""
     effective = parse_date(body.effective, "effective") or service.today()
     if body.merged_into:
-        return service.merge_unit(conn, actor=user, code=code, into=body.merged_into,
+        return service.merge_unit(conn, principal=user, code=code, into=body.merged_into,
                                   effective=effective, note=body.note)
-    return service.close_unit(conn, actor=user, code=code, effective=effective, note=body.note)
+    return service.close_unit(conn, principal=user, code=code, effective=effective, note=body.note)

@@ -36,7 +36,7 @@ from jiaowei.registry.store import (
 def create_group(
     conn: Connection,
     *,
-    actor: Principal,
+    principal: Principal,
     code: str,
     name_zh: str,
     name_en: str,
@@ -44,53 +44,53 @@ def create_group(
     note: str = "",
 ) -> dict[str, Any]:
     """Create a group of units; ``members`` are unit codes."""
-    require_action(actor, Action.REGISTRY_WRITE)
+    require_action(principal, Action.REGISTRY_WRITE)
     _check_new(conn, unit_groups, code, name_zh, name_en, "group")
     ids = _member_ids(conn, members)
-    _require_writable(conn, actor, list(ids.values()))
+    _require_writable(conn, principal, list(ids.values()))
     group_id = inserted_id(conn.execute(
         insert(unit_groups).values(code=code, name_zh=name_zh.strip(), name_en=name_en.strip())
     ))
     _insert_members(conn, group_id, ids.values())
-    audit.record(conn, actor=actor.username, action="unit_group.create", entity="unit_group",
+    audit.record(conn, actor=principal.username, action="unit_group.create", entity="unit_group",
                  entity_key=code, after={"name_zh": name_zh, "name_en": name_en,
                                          "members": sorted(ids)}, note=note)
     return {"code": code, "members": sorted(ids)}
 
 
 def add_members(
-    conn: Connection, *, actor: Principal, code: str, members: Sequence[str], note: str = ""
+    conn: Connection, *, principal: Principal, code: str, members: Sequence[str], note: str = ""
 ) -> dict[str, Any]:
     """Add units to a group; units already in it are left as they are."""
-    require_action(actor, Action.REGISTRY_WRITE)
+    require_action(principal, Action.REGISTRY_WRITE)
     group_id = _group_id(conn, code)
     ids = _member_ids(conn, members)
     current = set(conn.scalars(select(unit_group_members.c.unit_id)
                                .where(unit_group_members.c.group_id == group_id)))
-    _require_writable(conn, actor, sorted(current | set(ids.values())))
+    _require_writable(conn, principal, sorted(current | set(ids.values())))
     added = {c: i for c, i in ids.items() if i not in current}
     _insert_members(conn, group_id, added.values())
-    audit.record(conn, actor=actor.username, action="unit_group.add", entity="unit_group",
+    audit.record(conn, actor=principal.username, action="unit_group.add", entity="unit_group",
                  entity_key=code, after={"added": sorted(added)}, note=note)
     return {"code": code, "added": sorted(added)}
 
 
 def remove_members(
-    conn: Connection, *, actor: Principal, code: str, members: Sequence[str], note: str = ""
+    conn: Connection, *, principal: Principal, code: str, members: Sequence[str], note: str = ""
 ) -> dict[str, Any]:
     """Take units out of a group; codes not in it are ignored."""
-    require_action(actor, Action.REGISTRY_WRITE)
+    require_action(principal, Action.REGISTRY_WRITE)
     group_id = _group_id(conn, code)
     ids = _member_ids(conn, members)
     current = set(conn.scalars(select(unit_group_members.c.unit_id)
                                .where(unit_group_members.c.group_id == group_id)))
-    _require_writable(conn, actor, sorted(current))
+    _require_writable(conn, principal, sorted(current))
     removed = {c: i for c, i in ids.items() if i in current}
     if removed:
         conn.execute(delete(unit_group_members).where(
             unit_group_members.c.group_id == group_id,
             unit_group_members.c.unit_id.in_(list(removed.values()))))
-    audit.record(conn, actor=actor.username, action="unit_group.remove", entity="unit_group",
+    audit.record(conn, actor=principal.username, action="unit_group.remove", entity="unit_group",
                  entity_key=code, before={"removed": sorted(removed)}, note=note)
     return {"code": code, "removed": sorted(removed)}
 
@@ -98,7 +98,7 @@ def remove_members(
 def change_members(
     conn: Connection,
     *,
-    actor: Principal,
+    principal: Principal,
     code: str,
     add: Sequence[str] = (),
     remove: Sequence[str] = (),
@@ -112,15 +112,16 @@ def change_members(
                     expected="each code in only one of the two lists") for c in both]
             or [Problem("no unit codes given", field="members",
                         expected="at least one unit code to add or to remove")])
-    added = add_members(conn, actor=actor, code=code, members=add, note=note)["added"] if add else []
-    removed = remove_members(conn, actor=actor, code=code, members=remove, note=note) if remove else {}
+    added = add_members(conn, principal=principal, code=code, members=add, note=note)["added"] if add else []
+    removed = remove_members(conn, principal=principal, code=code, members=remove,
+                             note=note) if remove else {}
     return {"code": code, "added": added, "removed": removed.get("removed", [])}
 
 
 def create_group_set(
     conn: Connection,
     *,
-    actor: Principal,
+    principal: Principal,
     code: str,
     name_zh: str,
     name_en: str,
@@ -128,7 +129,7 @@ def create_group_set(
     note: str = "",
 ) -> dict[str, Any]:
     """Create a set of groups; ``groups`` are group codes."""
-    require_action(actor, Action.REGISTRY_WRITE)
+    require_action(principal, Action.REGISTRY_WRITE)
     _check_new(conn, unit_group_sets, code, name_zh, name_en, "group set")
     found = dict(conn.execute(select(unit_groups.c.code, unit_groups.c.id)
                               .where(unit_groups.c.code.in_(list(groups)))).all())
@@ -139,14 +140,14 @@ def create_group_set(
             for g in missing])
     members = conn.scalars(select(unit_group_members.c.unit_id)
                            .where(unit_group_members.c.group_id.in_(list(found.values()))))
-    _require_writable(conn, actor, sorted(set(members)))
+    _require_writable(conn, principal, sorted(set(members)))
     set_id = inserted_id(conn.execute(
         insert(unit_group_sets).values(code=code, name_zh=name_zh.strip(), name_en=name_en.strip())
     ))
     if found:
         conn.execute(insert(unit_group_set_members),
                      [{"set_id": set_id, "group_id": g} for g in sorted(set(found.values()))])
-    audit.record(conn, actor=actor.username, action="unit_group_set.create", entity="unit_group_set",
+    audit.record(conn, actor=principal.username, action="unit_group_set.create", entity="unit_group_set",
                  entity_key=code, after={"name_zh": name_zh, "name_en": name_en,
                                          "groups": sorted(found)}, note=note)
     return {"code": code, "groups": sorted(found)}
@@ -183,12 +184,12 @@ def _insert_members(conn: Connection, group_id: int, unit_ids: Any) -> None:
         conn.execute(insert(unit_group_members), rows)
 
 
-def _require_writable(conn: Connection, actor: Principal, unit_ids: Sequence[int]) -> None:
+def _require_writable(conn: Connection, principal: Principal, unit_ids: Sequence[int]) -> None:
     """Every unit must lie in the actor's capture scope (on its last day open, if closed)."""
-    if actor.unlimited or not unit_ids:
+    if principal.unlimited or not unit_ids:
         return
     day = today()
-    roots = scope_paths(conn, actor, Action.REGISTRY_WRITE, day)
+    roots = scope_paths(conn, principal, Action.REGISTRY_WRITE, day)
     for segments in store.segments_of(conn, unit_ids).values():
         past = [s for s in segments if s.valid_from <= day] or segments
         path = past[-1].path if past else ""

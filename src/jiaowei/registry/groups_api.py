@@ -57,7 +57,7 @@ def list_unit_groups(conn: Conn, user: User, as_of: AsOf) -> dict[str, Any]:
 @router.post("/unitGroups", status_code=201)
 def create_unit_group(conn: Conn, user: User, body: GroupCreate) -> dict[str, Any]:
     """Create a group; the caller must be allowed to write every member."""
-    groups.create_group(conn, actor=user, code=body.code, name_zh=body.name_zh, name_en=body.name_en,
+    groups.create_group(conn, principal=user, code=body.code, name_zh=body.name_zh, name_en=body.name_en,
                         members=body.members, note=body.note)
     return _group(conn, user, body.code)
 
@@ -72,7 +72,7 @@ def get_unit_group(conn: Conn, user: User, code: str, as_of: AsOf) -> dict[str, 
 @router.post("/unitGroups/{code}/members")
 def change_unit_group_members(conn: Conn, user: User, code: str, body: MembersChange) -> dict[str, Any]:
     """Add units to a group and take others out: ``{"add": [...], "remove": [...]}``."""
-    change = groups.change_members(conn, actor=user, code=code, add=body.add, remove=body.remove,
+    change = groups.change_members(conn, principal=user, code=code, add=body.add, remove=body.remove,
                                    note=body.note)
     return {**_group(conn, user, code), "added": change["added"], "removed": change["removed"]}
 
@@ -86,7 +86,7 @@ def list_unit_group_sets(conn: Conn, user: User) -> dict[str, Any]:
 @router.post("/unitGroupSets", status_code=201)
 def create_unit_group_set(conn: Conn, user: User, body: GroupSetCreate) -> dict[str, Any]:
     """Create a set of groups; the caller must be allowed to write every member of every group."""
-    return groups.create_group_set(conn, actor=user, code=body.code, name_zh=body.name_zh,
+    return groups.create_group_set(conn, principal=user, code=body.code, name_zh=body.name_zh,
                                    name_en=body.name_en, groups=body.groups, note=body.note)
 
 

@@ -154,7 +154,7 @@ def create(request: Request, conn: Conn, user: User, form: Form) -> Response:
     try:
         with conn.begin_nested():
             spec = _spec(form)
-            service.create_unit(conn, actor=user, spec=spec, note=form.get("note", ""))
+            service.create_unit(conn, principal=user, spec=spec, note=form.get("note", ""))
     except ValidationError as error:
         return _render(request, "unit_new.html", {"values": form, "error": error}, status=error.status)
     return see_other(_unit_url(spec.code, spec.opened))
@@ -181,7 +181,8 @@ def import_file(request: Request, conn: Conn, user: User, form: Form,
             raise ValidationError("Choose a file to import.", [
                 Problem("no file chosen", field="file", expected="a .csv or .xlsx file")])
         with conn.begin_nested():
-            summary = transfer.import_units(conn, actor=user, data=data, filename=filename, dry_run=dry_run)
+            summary = transfer.import_units(conn, principal=user, data=data, filename=filename,
+                                            dry_run=dry_run)
     except ValidationError as error:
         return _render(request, "import.html", {**context, "error": error}, status=error.status)
     return _render(request, "import.html", {**context, "summary": summary})
@@ -232,7 +233,7 @@ def edit(request: Request, conn: Conn, user: User, code: str, form: Form) -> Res
         with conn.begin_nested():
             effective = parse_date(form.get("effective"), "effective") or service.today()
             current = service.get_unit(conn, principal=user, code=code, as_of=effective)
-            service.change_unit(conn, actor=user, code=code, effective=effective,
+            service.change_unit(conn, principal=user, code=code, effective=effective,
                                 changes=_changes(current, form), note=form.get("note", ""))
     except ValidationError as error:
         return _edit_page(request, conn, user, code, _date_or_today(form.get("effective")),
@@ -255,10 +256,10 @@ def close(request: Request, conn: Conn, user: User, code: str, form: Form) -> Re
         with conn.begin_nested():
             effective = parse_date(form.get("effective"), "effective") or service.today()
             if into:
-                service.merge_unit(conn, actor=user, code=code, into=into, effective=effective,
+                service.merge_unit(conn, principal=user, code=code, into=into, effective=effective,
                                    note=form.get("note", ""))
             else:
-                service.close_unit(conn, actor=user, code=code, effective=effective,
+                service.close_unit(conn, principal=user, code=code, effective=effective,
                                    note=form.get("note", ""))
     except ValidationError as error:
         return _edit_page(request, conn, user, code, service.today(),

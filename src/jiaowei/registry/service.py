@@ -328,22 +328,22 @@ def check_fields(values: Mapping[str, Any], row: int | None = None) -> list[Prob
     return problems
 
 
-def create_unit(conn: Connection, *, actor: Principal, spec: UnitSpec, note: str = "") -> dict[str, Any]:
+def create_unit(conn: Connection, *, principal: Principal, spec: UnitSpec, note: str = "") -> dict[str, Any]:
     """Open a new unit under ``spec.parent`` on ``spec.opened``."""
-    created = import_new_units(conn, actor=actor, specs=[spec], rows=[None], note=note)
+    created = import_new_units(conn, principal=principal, specs=[spec], rows=[None], note=note)
     return {"code": created[0]}
 
 
 def import_new_units(
     conn: Connection,
     *,
-    actor: Principal,
+    principal: Principal,
     specs: Sequence[UnitSpec],
     rows: Sequence[int | None],
     note: str = "",
 ) -> list[str]:
     """Open many units at once (parents first or in the same batch); all or nothing."""
-    require_action(actor, Action.REGISTRY_WRITE)
+    require_action(principal, Action.REGISTRY_WRITE)
     problems = []
     for spec, row in zip(specs, rows, strict=True):
         problems += check_fields(spec.__dict__, row)
@@ -375,8 +375,9 @@ def import_new_units(
         raise ValidationError("The units cannot be created.", problems)
     for spec in specs:
         if spec.parent in existing:
-            require_unit(conn, actor, Action.REGISTRY_WRITE, existing[spec.parent], spec.opened, spec.parent)
-        elif not spec.parent and not actor.unlimited:
+            require_unit(conn, principal, Action.REGISTRY_WRITE, existing[spec.parent], spec.opened,
+                         spec.parent)
+        elif not spec.parent and not principal.unlimited:
             raise ValidationError(
                 "Only an administrator can open a unit at the top of the tree.",
                 [Problem("a parent is required", field="parent", expected="a unit code")],
@@ -391,11 +392,11 @@ def import_new_units(
     store.insert_versions(conn, [(u, vs[0]) for u, vs in versions.items()])
     _index_new(conn, versions, {ids[s.code]: row for s, row in zip(specs, rows, strict=True)})
     for s in specs:  # a new unit follows its parent: it must stay in the actor's scope all its life
-        _require_reach(conn, actor, ids[s.code], s.code, s.opened, ([], []), versions[ids[s.code]])
-    _record_events(conn, actor, [(ids[s.code], EventKind.OPEN, s.opened, None, {}) for s in specs], note)
+        _require_reach(conn, principal, ids[s.code], s.code, s.opened, ([], []), versions[ids[s.code]])
+    _record_events(conn, principal, [(ids[s.code], EventKind.OPEN, s.opened, None, {}) for s in specs], note)
     audit.record_many(
         conn,
-        actor=actor.username,
+        actor=principal.username,
         entries=[
             {
                 "action": "unit.open",
@@ -493,7 +494,7 @@ def _tree_error(conn: Connection, broken: TreeBroken, rows: Mapping[int, int | N
 
 def _record_events(
     conn: Connection,
-    actor: Principal,
+    principal: Principal,
     events: Sequence[tuple[int, EventKind, dt.date, int | None, dict[str, Any]]],
     note: str,
 ) -> None:
@@ -511,7 +512,7 @@ def _record_events(
                 "detail": audit.jsonable(detail),
                 "note": note,
                 "recorded_at": now,
-                "recorded_by": actor.username,
+                "recorded_by": principal.username,
             }
             for u, k, d, r, detail in events
         ],
@@ -521,14 +522,14 @@ def _record_events(
 def change_unit(
     conn: Connection,
     *,
-    actor: Principal,
+    principal: Principal,
     code: str,
     effective: dt.date,
     changes: Mapping[str, Any],
     note: str = "",
 ) -> dict[str, Any]:
     """Rename, move or update a unit from ``effective`` on; history before it stays."""
-    unit_id = _visible_id(conn, actor, code, effective, Action.REGISTRY_WRITE)
+    unit_id = _visible_id(conn, principal, code, effective, Action.REGISTRY_WRITE)
     allowed = {"name_zh", "name_en", "type", "ownership", "sector", "parent", "attributes"}
     unknown = [k for k in changes if k not in allowed]
     problems = [
@@ -542,13 +543,13 @@ def change_unit(
     if "parent" in values:
         parent = values.pop("parent")
         parent_id = _known_id(conn, parent, "parent") if parent else None
-        if parent_id is None and not actor.unlimited:
+        if parent_id is None and not principal.unlimited:
             raise ValidationError(
                 "Only an administrator can move a unit to the top of the tree.",
                 [Problem("a parent is required", field="parent", expected="a unit code")],
             )
         if parent_id is not None:
-            require_unit(conn, actor, Action.REGISTRY_WRITE, parent_id, effective, parent)
+            require_unit(conn, principal, Action.REGISTRY_WRITE, parent_id, effective, parent)
         values["parent_id"] = parent_id
     versions = store.versions_of(conn, [unit_id])[unit_id]
     current = next((v for v in versions if v.covers(effective)), None)
@@ -572,7 +573,7 @@ def change_unit(
     store.replace_versions(conn, unit_id, updated)
     if "parent_id" in diff:
         _reindex(conn, {unit_id: updated})
-    _require_reach(conn, actor, unit_id, code, effective, (versions, old_segments), updated)
+    _require_reach(conn, principal, unit_id, code, effective, (versions, old_segments), updated)
     kinds = _change_kinds(diff)
     codes = _codes(conn, {current.parent_id, diff.get("parent_id")} - {None})  # type: ignore[arg-type]
     before = {k: getattr(current, k) for k in diff}
@@ -582,7 +583,7 @@ def change_unit(
             side["parent"] = codes.get(side.pop("parent_id"))
     _record_events(
         conn,
-        actor,
+        principal,
         [
             (
                 unit_id,
@@ -597,7 +598,7 @@ def change_unit(
     )
     audit.record(
         conn,
-        actor=actor.username,
+        actor=principal.username,
         action="unit.change",
         entity="unit",
         entity_key=code,
@@ -610,7 +611,7 @@ def change_unit(
 
 def _require_reach(
     conn: Connection,
-    actor: Principal,
+    principal: Principal,
     unit_id: int,
     code: str,
     effective: dt.date,
@@ -618,8 +619,8 @@ def _require_reach(
     new: Sequence[UnitVersion],
 ) -> None:
     """A change reaches every later date it alters (up to the field's next recorded change),
-    so the actor must hold the unit, where it was and where it goes, on each of those dates."""
-    if actor.unlimited:
+    so the principal must hold the unit, where it was and where it goes, on each of those dates."""
+    if principal.unlimited:
         return
     new_segments = store.segments_of(conn, [unit_id])[unit_id]
     starts = {v.valid_from for v in (*old[0], *new)} | {g.valid_from for g in (*old[1], *new_segments)}
@@ -628,7 +629,8 @@ def _require_reach(
         before = (_fields_on(old[0], day), _path_on(old[1], day))
         after = (_fields_on(new, day), _path_on(new_segments, day))
         paths = {p for p in (before[1], after[1]) if p}
-        if before != after and not all(in_scope(conn, actor, Action.REGISTRY_WRITE, p, day) for p in paths):
+        if before != after and not all(in_scope(conn, principal, Action.REGISTRY_WRITE, p,
+                                                day) for p in paths):
             raise PermissionDenied(
                 f"Unit {code!r} is outside your capture scope on {day.isoformat()}, and the change "
                 f"from {effective.isoformat()} would reach that date; record it from that date "
@@ -666,14 +668,14 @@ def _change_kinds(diff: Mapping[str, Any]) -> list[EventKind]:
 def close_unit(
     conn: Connection,
     *,
-    actor: Principal,
+    principal: Principal,
     code: str,
     effective: dt.date,
     note: str = "",
     merged_into: int | None = None,
 ) -> dict[str, Any]:
     """Close a unit from ``effective`` on. Its children must be moved or closed first."""
-    unit_id = _visible_id(conn, actor, code, effective, Action.REGISTRY_WRITE)
+    unit_id = _visible_id(conn, principal, code, effective, Action.REGISTRY_WRITE)
     versions = store.versions_of(conn, [unit_id])[unit_id]
     try:
         closed = close_versions(versions, effective)
@@ -685,12 +687,12 @@ def close_unit(
     old_segments = store.segments_of(conn, [unit_id])[unit_id]
     store.replace_versions(conn, unit_id, closed)
     _reindex(conn, {unit_id: closed})
-    _require_reach(conn, actor, unit_id, code, effective, (versions, old_segments), closed)
+    _require_reach(conn, principal, unit_id, code, effective, (versions, old_segments), closed)
     kind = EventKind.MERGE if merged_into else EventKind.CLOSE
-    _record_events(conn, actor, [(unit_id, kind, effective, merged_into, {})], note)
+    _record_events(conn, principal, [(unit_id, kind, effective, merged_into, {})], note)
     audit.record(
         conn,
-        actor=actor.username,
+        actor=principal.username,
         action=f"unit.{kind.value}",
         entity="unit",
         entity_key=code,
@@ -702,10 +704,10 @@ def close_unit(
 
 
 def merge_unit(
-    conn: Connection, *, actor: Principal, code: str, into: str, effective: dt.date, note: str = ""
+    conn: Connection, *, principal: Principal, code: str, into: str, effective: dt.date, note: str = ""
 ) -> dict[str, Any]:
     """Merge ``code`` into ``into``: its children move to ``into``, then it closes."""
-    target = _visible_id(conn, actor, into, effective, Action.REGISTRY_WRITE)
+    target = _visible_id(conn, principal, into, effective, Action.REGISTRY_WRITE)
     if into == code:
         raise ValidationError(
             "A unit cannot be merged into itself.",
@@ -721,7 +723,7 @@ def merge_unit(
                 )
             ],
         )
-    source = _visible_id(conn, actor, code, effective, Action.REGISTRY_WRITE)
+    source = _visible_id(conn, principal, code, effective, Action.REGISTRY_WRITE)
     v = store.unit_versions
     kids = (
         conn.execute(
@@ -735,13 +737,13 @@ def merge_unit(
     for kid in kids:
         change_unit(
             conn,
-            actor=actor,
+            principal=principal,
             code=kid,
             effective=effective,
             changes={"parent": into},
             note=note or f"merge of {code} into {into}",
         )
-    close_unit(conn, actor=actor, code=code, effective=effective, note=note, merged_into=target)
+    close_unit(conn, principal=principal, code=code, effective=effective, note=note, merged_into=target)
     return {"code": code, "merged_into": into, "moved_children": list(kids)}
 
 

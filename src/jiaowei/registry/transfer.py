@@ -393,7 +393,7 @@ def codes_for(conn: Connection, unit_ids: Iterable[int]) -> dict[int, str]:
 # ---------------------------------------------------------------- importing
 
 
-def import_units(conn: Connection, *, actor: Principal, data: bytes, filename: str, dry_run: bool = False,
+def import_units(conn: Connection, *, principal: Principal, data: bytes, filename: str, dry_run: bool = False,
                  progress: Progress | None = None) -> ImportSummary:
     """Import units from a CSV or XLSX file: all rows or none.
 
@@ -401,7 +401,7 @@ def import_units(conn: Connection, *, actor: Principal, data: bytes, filename: s
     found while writing (such as a parent closed on a child's date); nothing is written
     then. A dry run does the same work in a savepoint that it rolls back.
     """
-    require_action(actor, Action.REGISTRY_WRITE)
+    require_action(principal, Action.REGISTRY_WRITE)
     report = progress or (lambda what, done, total: None)
     rows, problems = parse(data, filename)
     report("checking rows", 0, len(rows))
@@ -414,32 +414,34 @@ def import_units(conn: Connection, *, actor: Principal, data: bytes, filename: s
         count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
         raise ValidationError(f"{count} in the file; nothing was imported{listed}.", shown)
     with conn.begin_nested() as savepoint:
-        summary = _write(conn, actor, the_plan, report)
+        summary = _write(conn, principal, the_plan, report)
         summary.dry_run = dry_run
         if dry_run:
             savepoint.rollback()
     return summary
 
 
-def _write(conn: Connection, actor: Principal, the_plan: Plan, report: Progress) -> ImportSummary:
+def _write(conn: Connection, principal: Principal, the_plan: Plan, report: Progress) -> ImportSummary:
     total = len(the_plan.new) + len(the_plan.changes) + len(the_plan.closes)
     summary = ImportSummary(created=len(the_plan.new), changed=len(the_plan.changes),
                             unchanged=the_plan.unchanged, closed=len(the_plan.closes))
     if the_plan.new:
         report("opening new units", 0, total)
-        service.import_new_units(conn, actor=actor, specs=[_spec(r) for r in the_plan.new],
+        service.import_new_units(conn, principal=principal, specs=[_spec(r) for r in the_plan.new],
                                  rows=[r.number for r in the_plan.new], note="import")
     done = len(the_plan.new)
     for row, diff in the_plan.changes:
         with _at_row(row):
-            service.change_unit(conn, actor=actor, code=row.code, effective=row.effective, changes=diff,
+            service.change_unit(conn, principal=principal, code=row.code, effective=row.effective,
+                                changes=diff,
                                 note="import")
         done += 1
         report("changing units", done, total)
     for row in _deepest_first(conn, the_plan.closes):
         assert row.valid_to is not None
         with _at_row(row):
-            service.close_unit(conn, actor=actor, code=row.code, effective=row.valid_to, note="import")
+            service.close_unit(conn, principal=principal, code=row.code, effective=row.valid_to,
+                               note="import")
         done += 1
         report("closing units", done, total)
     report("done", total, total)

@@ -41,20 +41,19 @@ def routers() -> list[APIRouter]:
     from jiaowei.audit import api as audit_api
     from jiaowei.audit import pages as audit_pages
     from jiaowei.auth import pages as auth_pages
-    from jiaowei.indicators import api as data_api
-    from jiaowei.indicators import (
-        approval_api,
-        approval_pages,
-        entry_pages,
-        indicator_api,
-        indicator_pages,
-        metadata_api,
-        metadata_pages,
-        quality_api,
-        quality_pages,
-    )
+    from jiaowei.indicators.approval import api as approval_api
+    from jiaowei.indicators.approval import pages as approval_pages
+    from jiaowei.indicators.metadata import api as metadata_api
+    from jiaowei.indicators.metadata import pages as metadata_pages
+    from jiaowei.indicators.quality import api as quality_api
+    from jiaowei.indicators.quality import pages as quality_pages
+    from jiaowei.indicators.targets import api as indicator_api
+    from jiaowei.indicators.targets import pages as indicator_pages
+    from jiaowei.indicators.values import api as data_api
+    from jiaowei.indicators.values import pages as entry_pages
     from jiaowei.registry import api as registry_api
-    from jiaowei.registry import group_pages, groups_api
+    from jiaowei.registry import groups_api
+    from jiaowei.registry import groups_pages as group_pages
     from jiaowei.registry import pages as registry_pages
     from jiaowei.web import pages as web_pages
     from jiaowei.web import system

@@ -1,0 +1,367 @@
+"""Complete data set registrations, and the completeness and timeliness report built on them.
+
+A unit registers a data set *complete* for a period when its form is filled in (DHIS2's
+complete data set registration). The report counts, for each period and for a unit and each
+of its direct children (every row over its whole subtree, on the registry as it stood on the
+period's last day): the reports *expected* (units that report the data set and were open
+then), those *received* (registered complete) and those received *on time* (registered on or
+before the period's end plus the data set's due days, DHIS2's timely days), with the
+percentages (DHIS2's reporting rate and reporting rate on time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from jiaowei.audit import service as audit
+from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_action, require_unit
+from jiaowei.errors import Conflict, JiaoweiError, NotFound, PermissionDenied, Problem, ValidationError
+from jiaowei.indicators import periods as pe
+from jiaowei.indicators import store
+from jiaowei.indicators.approval.service import (
+    Target,
+    current_lock,
+    data_set_of,
+    period_id,
+    period_of,
+    require_open,
+    resolve,
+)
+from jiaowei.indicators.metadata.service import DataSet
+from jiaowei.indicators.values import service as values
+from jiaowei.registry import store as registry_store
+from jiaowei.registry.model import path_ids
+
+MAX_PERIODS = 120
+MAX_ROWS = 10_000
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _local_day(at: dt.datetime) -> dt.date:
+    """The day a registration was made on, in the server's time zone (the one ``date.today`` uses)."""
+    return at.astimezone().date() if at.tzinfo else at.date()
+
+
+# ---------------------------------------------------------------- registrations
+
+
+def _writable(conn: Connection, principal: Principal, data_set: str, period: str, unit: str) -> Target:
+    """The target of a registration: in capture scope, reporting the data set, and not locked."""
+    require_action(principal, Action.DATA_CAPTURE)
+    target = resolve(
+        conn, principal=principal, action=Action.DATA_CAPTURE, data_set=data_set, period=period, unit=unit
+    )
+    where = require_open(target)
+    if not target.assigned:
+        raise ValidationError(
+            f"Unit {unit} (type {where.type}) does not report data set {target.ds.code}.",
+            [
+                Problem(
+                    "the data set is not assigned to the unit",
+                    field="orgUnit",
+                    value=unit,
+                    expected="a unit that reports the data set",
+                )
+            ],
+        )
+    if reason := current_lock(conn, principal, target):
+        raise Conflict(
+            f"The registration cannot change: {reason}.", [Problem(reason, field="period", value=period)]
+        )
+    return target
+
+
+def _row(conn: Connection, target: Target, pid: int | None) -> Any:
+    if pid is None:
+        return None
+    c = store.completions
+    return conn.execute(
+        select(c).where(c.c.data_set_id == target.ds.id, c.c.period_id == pid, c.c.unit_id == target.unit_id)
+    ).first()
+
+
+def _shown(target: Target, row: Any) -> dict[str, Any]:
+    """A registration in DHIS2's shape."""
+    due = pe.days_after_end(target.period, target.ds.due_days)
+    return {
+        "dataSet": target.ds.code,
+        "period": target.period.id,
+        "organisationUnit": target.code,
+        "attributeOptionCombo": "default",
+        "completed": row is not None,
+        "date": row.completed_at.isoformat() if row is not None else None,
+        "storedBy": row.completed_by if row is not None else None,
+        "due": due.isoformat(),
+        "onTime": row is not None and _local_day(row.completed_at) <= due,
+    }
+
+
+def complete(
+    conn: Connection,
+    *,
+    principal: Principal,
+    data_set: str,
+    period: str,
+    unit: str,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Register the data set complete for the period at the unit (again: nothing changes).
+
+    ``at`` back-dates the registration (loading past registrations); administrators only.
+    """
+    if at is not None and not principal.unlimited:
+        raise PermissionDenied("Only an administrator may give a registration another date than now.")
+    target = _writable(conn, principal, data_set, period, unit)
+    pid = values.ensure_periods(conn, [target.period.id])[target.period.id]
+    found = _row(conn, target, pid)
+    if found is not None:
+        return _shown(target, found)
+    when = at or _now()
+    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    conn.execute(
+        insert(store.completions).values(
+            data_set_id=target.ds.id,
+            period_id=pid,
+            unit_id=target.unit_id,
+            completed_by=principal.username,
+            completed_at=when,
+        )
+    )
+    shown = _shown(target, _row(conn, target, pid))
+    audit.record(
+        conn,
+        actor=principal.username,
+        action="data.complete",
+        entity="completion",
+        entity_key=target.key,
+        after=shown,
+    )
+    return shown
+
+
+def uncomplete(conn: Connection, *, principal: Principal, data_set: str, period: str, unit: str) -> bool:
+    """Withdraw the registration; False if there was none."""
+    target = _writable(conn, principal, data_set, period, unit)
+    pid = period_id(conn, target.period.id)
+    found = _row(conn, target, pid)
+    if found is None:
+        return False
+    c = store.completions
+    conn.execute(
+        delete(c).where(c.c.data_set_id == target.ds.id, c.c.period_id == pid, c.c.unit_id == target.unit_id)
+    )
+    audit.record(
+        conn,
+        actor=principal.username,
+        action="data.uncomplete",
+        entity="completion",
+        entity_key=target.key,
+        before=_shown(target, found),
+    )
+    return True
+
+
+def completion_of(
+    conn: Connection, *, principal: Principal, data_set: str, period: str, unit: str
+) -> dict[str, Any]:
+    """The registration of the data set for the period at the unit (``completed`` False if none)."""
+    target = resolve(
+        conn, principal=principal, action=Action.VIEW, data_set=data_set, period=period, unit=unit
+    )
+    return _shown(target, _row(conn, target, period_id(conn, target.period.id)))
+
+
+def register_all(
+    conn: Connection, *, principal: Principal, items: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Complete (or with ``completed`` false, uncomplete) each item; DHIS2's import summary.
+
+    Each item is applied on its own: one refused item is a conflict, the others still count.
+    """
+    counts = {"imported": 0, "updated": 0, "ignored": 0, "deleted": 0}
+    conflicts = []
+    for i, item in enumerate(items):
+        names = {
+            k: str(item.get(f) or "")
+            for k, f in (("data_set", "dataSet"), ("period", "period"), ("unit", "organisationUnit"))
+        }
+        try:
+            with conn.begin_nested():
+                counts[_register_one(conn, principal, names, item.get("completed", True) is not False)] += 1
+        except JiaoweiError as error:
+            counts["ignored"] += 1
+            conflicts.append(
+                {
+                    "object": names["unit"],
+                    "value": str(error.detail or error.title),
+                    "indexes": [i],
+                    "property": (error.problems[0].field if error.problems else None) or "",
+                    "errorCode": error.code,
+                }
+            )
+    status = "SUCCESS" if not conflicts else "WARNING" if counts["imported"] + counts["deleted"] else "ERROR"
+    return {"responseType": "ImportSummary", "status": status, "importCount": counts, "conflicts": conflicts}
+
+
+def _register_one(conn: Connection, principal: Principal, names: dict[str, str], completed: bool) -> str:
+    if completed:
+        ds, period, unit = names["data_set"], names["period"], names["unit"]
+        before = completion_of(conn, principal=principal, data_set=ds, period=period, unit=unit)
+        complete(conn, principal=principal, data_set=ds, period=period, unit=unit)
+        return "ignored" if before["completed"] else "imported"
+    return "deleted" if uncomplete(conn, principal=principal, **names) else "ignored"
+
+
+def registrations(
+    conn: Connection,
+    *,
+    principal: Principal,
+    data_set: str,
+    periods: Sequence[str],
+    unit: str,
+    children: bool = False,
+) -> list[dict[str, Any]]:
+    """Registrations of the data set for the periods at the unit (and, with ``children``, below it)."""
+    ds = data_set_of(conn, data_set)
+    out = []
+    for p in _periods(ds, periods):
+        root = _root(conn, principal, ds, p, unit)
+        units = _tree(conn, p, root.path) if children else [root]
+        done = _completed(conn, ds, period_id(conn, p.id), [u.id for u in units])
+        for u in sorted(units, key=lambda u: u.code):
+            if u.id in done:
+                target = Target(ds, p, u.id, u.code, None)
+                out.append(_shown(target, done[u.id]))
+    return out
+
+
+# ---------------------------------------------------------------- the report
+
+
+def _periods(ds: DataSet, periods: Sequence[str]) -> list[pe.Period]:
+    if not periods or len(periods) > MAX_PERIODS:
+        raise ValidationError(
+            "Name the periods of the report.",
+            [
+                Problem(
+                    "name 1 to 120 periods",
+                    field="period",
+                    value=len(periods),
+                    expected=f"1 to {MAX_PERIODS} period identifiers",
+                )
+            ],
+        )
+    return sorted({period_of(ds, p) for p in periods})
+
+
+def _root(conn: Connection, principal: Principal, ds: DataSet, p: pe.Period, unit: str) -> Any:
+    """The unit as it stood on the period's last day; it must be visible to the principal."""
+    unit_id = registry_store.unit_id_for(conn, unit)
+    if unit_id is None:
+        raise NotFound(f"No unit with code {unit!r}.")
+    require_unit(conn, principal, Action.VIEW, unit_id, p.end, unit)
+    query = registry_store.units_on_select(p.end).where(registry_store.units.c.id == unit_id)
+    found = conn.execute(query).first()
+    if found is None:
+        raise ValidationError(
+            f"Unit {unit} was not open on {p.end.isoformat()}, the last day of {p.id}.",
+            [
+                Problem(
+                    "the unit was not open at the end of the period",
+                    field="orgUnit",
+                    value=unit,
+                    expected="a unit open on the period's last day",
+                )
+            ],
+        )
+    return found
+
+
+def _tree(conn: Connection, p: pe.Period, path: str) -> list[Any]:
+    query = registry_store.units_on_select(p.end).where(registry_store.in_paths([path]))
+    return list(conn.execute(query.order_by(registry_store.unit_paths.c.path)))
+
+
+def _completed(conn: Connection, ds: DataSet, pid: int | None, unit_ids: list[int]) -> dict[int, Any]:
+    if pid is None:
+        return {}
+    c = store.completions
+    found: dict[int, Any] = {}
+    for start in range(0, len(unit_ids), 500):
+        chunk = unit_ids[start : start + 500]
+        for r in conn.execute(
+            select(c).where(c.c.data_set_id == ds.id, c.c.period_id == pid, c.c.unit_id.in_(chunk))
+        ):
+            found[r.unit_id] = r
+    return found
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def completeness(
+    conn: Connection,
+    *,
+    principal: Principal,
+    data_set: str,
+    periods: list[str],
+    unit: str,
+    children: bool = True,
+) -> list[dict[str, Any]]:
+    """Expected, received and on-time reports per period for the unit and each direct child."""
+    ds = data_set_of(conn, data_set)
+    rows: list[dict[str, Any]] = []
+    for p in _periods(ds, periods):
+        rows += _period_rows(conn, principal, ds, p, unit, children)
+    return rows
+
+
+def _period_rows(
+    conn: Connection, principal: Principal, ds: DataSet, p: pe.Period, unit: str, children: bool
+) -> list[dict[str, Any]]:
+    root = _root(conn, principal, ds, p, unit)
+    tree = _tree(conn, p, root.path)
+    shown = [root] + (
+        sorted((u for u in tree if u.parent_id == root.id), key=lambda u: u.code) if children else []
+    )
+    counts = {u.id: [0, 0, 0] for u in shown}
+    expected = [u for u in tree if u.type in ds.unit_types or u.id in ds.unit_ids]
+    done = _completed(conn, ds, period_id(conn, p.id), [u.id for u in expected])
+    due = pe.days_after_end(p, ds.due_days)
+    depth = len(path_ids(root.path))
+    for u in expected:
+        chain = path_ids(u.path)
+        groups = [root.id] + ([chain[depth]] if len(chain) > depth and chain[depth] in counts else [])
+        for group in groups:
+            tally = counts[group]
+            tally[0] += 1
+            if u.id in done:
+                tally[1] += 1
+                tally[2] += _local_day(done[u.id].completed_at) <= due
+    return [_report_row(p, u, counts[u.id], due, u.id == root.id) for u in shown]
+
+
+def _report_row(p: pe.Period, u: Any, tally: list[int], due: dt.date, is_root: bool) -> dict[str, Any]:
+    expected, received, on_time = tally
+    return {
+        "period": p.id,
+        "unit": u.code,
+        "name_zh": u.name_zh,
+        "name_en": u.name_en,
+        "parent": is_root,
+        "due": due.isoformat(),
+        "expected": expected,
+        "received": received,
+        "on_time": on_time,
+        "received_percent": _percent(received, expected),
+        "on_time_percent": _percent(on_time, expected),
+    }

@@ -1,0 +1,185 @@
+"""JSON routes for metadata in DHIS2's shapes: /api/dataElements, /api/categories, …, /api/metadata.
+
+Lists answer ``{"pager": {...}, "<kind>": [...]}``; writes take DHIS2 JSON (one object, a list
+under the kind's key, or a whole bundle) and answer DHIS2's import report. Reads need a login or
+token; writes need the metadata.write action (administrators and commission staff).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from sqlalchemy import Connection, select
+
+from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_action
+from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.indicators.metadata import bundle
+from jiaowei.indicators.metadata import service as metadata
+from jiaowei.indicators.model import MAX_COMBINATIONS
+from jiaowei.web.deps import Conn, User
+
+router = APIRouter(prefix="/api", tags=["metadata"])
+
+API_KINDS = ("dataElements", "categories", "categoryCombos", "dataSets", "indicators", "validationRules")
+MAX_CATEGORIES = 20
+Responses = dict[int | str, dict[str, Any]]
+CONFLICT: Responses = {409: {"description": "A change that saved data or other metadata forbids"}}
+Document = Annotated[dict[str, Any], Body(description="DHIS2 metadata JSON")]
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
+PageSize = Annotated[int, Query(ge=1, le=500)]
+Fields = Annotated[
+    str | None, Query(max_length=2000, description="accepted and ignored: every field is sent")
+]
+
+
+@router.get("/categoryCombos/preview")
+def preview_combo(
+    conn: Conn,
+    user: User,
+    categories: Annotated[str, Query(max_length=2000, description="category codes, comma-separated")] = "",
+) -> dict[str, Any]:
+    """How many option combos a combo of these categories would have, before it is saved."""
+    require_action(user, Action.VIEW)
+    codes = [c.strip() for c in categories.split(",") if c.strip()]
+    if len(codes) > MAX_CATEGORIES:
+        raise ValidationError(
+            "Too many categories.",
+            [
+                Problem(
+                    "too many categories",
+                    field="categories",
+                    value=len(codes),
+                    expected=f"at most {MAX_CATEGORIES}",
+                )
+            ],
+        )
+    count = metadata.count_combinations(conn, categories=codes)
+    return {"categories": codes, "combinations": count, "limit": MAX_COMBINATIONS}
+
+
+@router.get("/metadata")
+def export_metadata(
+    conn: Conn,
+    user: User,
+    kinds: Annotated[
+        str | None, Query(max_length=500, description="kinds, comma-separated; default all")
+    ] = None,
+) -> dict[str, Any]:
+    """The metadata as one DHIS2 bundle, which POST /api/metadata imports."""
+    chosen = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
+    return bundle.export_bundle(conn, kinds=chosen, principal=user)
+
+
+@router.post("/metadata", responses=CONFLICT)
+def import_metadata(
+    conn: Conn,
+    user: User,
+    document: Document,
+    dryRun: bool = False,  # noqa: N803 - DHIS2's parameter name
+    importStrategy: Annotated[str, Query(max_length=40)] = "CREATE_AND_UPDATE",  # noqa: N803
+) -> dict[str, Any]:
+    """Import a DHIS2 metadata bundle: everything or nothing; ``dryRun=true`` writes nothing."""
+    if importStrategy != "CREATE_AND_UPDATE":
+        raise ValidationError(
+            "Unsupported import strategy.",
+            [
+                Problem(
+                    "unsupported", field="importStrategy", value=importStrategy, expected="CREATE_AND_UPDATE"
+                )
+            ],
+        )
+    return bundle.import_bundle(conn, principal=user, bundle=document, dry_run=dryRun)
+
+
+def _one_kind(kind: str, document: dict[str, Any]) -> dict[str, Any]:
+    """``{"<kind>": [...]}`` as it is, or one object as a list of one."""
+    if kind in document and isinstance(document[kind], list):
+        return {kind: document[kind]}
+    return {kind: [document]}
+
+
+def _found(conn: Connection, user: Principal, kind: str, key: str) -> dict[str, Any]:
+    objects = bundle.export_objects(conn, kind=kind, keys=[key], principal=user)
+    if not objects:
+        raise NotFound(f"No {kind[:-1]} with code or id {key!r}.")
+    return objects[0]
+
+
+def _delete(conn: Connection, user: Principal, kind: str, key: str) -> dict[str, Any]:
+    table = bundle.TABLES[kind]
+    code = conn.execute(select(table.c.code).where((table.c.code == key) | (table.c.uid == key))).scalar()
+    if code is None:
+        require_action(user, Action.METADATA_WRITE)
+        raise NotFound(f"No {kind[:-1]} with code or id {key!r}.")
+    if kind == "categories":
+        metadata.delete_category(conn, principal=user, code=code)
+    elif kind == "categoryCombos":
+        metadata.delete_category_combo(conn, principal=user, code=code)
+    else:
+        metadata.delete_object(conn, principal=user, kind=kind, code=code)
+    stats = {"created": 0, "updated": 0, "deleted": 1, "ignored": 0, "total": 1}
+    return {"status": "OK", "stats": stats, "typeReports": [{"klass": kind, "stats": stats}]}
+
+
+def _add_routes(kind: str) -> None:
+    def list_objects(
+        conn: Conn,
+        user: User,
+        page: PageNumber = 1,
+        pageSize: PageSize = 50,  # noqa: N803
+        fields: Fields = None,
+    ) -> dict[str, Any]:
+        objects = bundle.export_objects(conn, kind=kind, principal=user)
+        total = len(objects)
+        start = (page - 1) * pageSize
+        pager = {
+            "page": page,
+            "pageCount": max(1, math.ceil(total / pageSize)),
+            "total": total,
+            "pageSize": pageSize,
+        }
+        return {"pager": pager, kind: objects[start : start + pageSize]}
+
+    def create_objects(conn: Conn, user: User, document: Document) -> dict[str, Any]:
+        return bundle.import_bundle(conn, principal=user, bundle=_one_kind(kind, document))
+
+    def get_object(conn: Conn, user: User, code: str, fields: Fields = None) -> dict[str, Any]:
+        return _found(conn, user, kind, code)
+
+    def delete_object(conn: Conn, user: User, code: str) -> dict[str, Any]:
+        return _delete(conn, user, kind, code)
+
+    singular = kind[:-1]
+    router.add_api_route(
+        f"/{kind}", list_objects, methods=["GET"], name=f"list_{kind}", summary=f"List {kind} (DHIS2 pager)"
+    )
+    router.add_api_route(
+        f"/{kind}",
+        create_objects,
+        methods=["POST"],
+        name=f"create_{kind}",
+        summary=f'Create or update {kind}: one object or {{"{kind}": [...]}}',
+        responses=CONFLICT,
+    )
+    router.add_api_route(
+        f"/{kind}/{{code}}",
+        get_object,
+        methods=["GET"],
+        name=f"get_{singular}",
+        summary=f"One {singular}, by code or id",
+    )
+    router.add_api_route(
+        f"/{kind}/{{code}}",
+        delete_object,
+        methods=["DELETE"],
+        name=f"delete_{singular}",
+        summary=f"Delete a {singular}; refused (409) while it is in use",
+        responses=CONFLICT,
+    )
+
+
+for _kind in API_KINDS:
+    _add_routes(_kind)

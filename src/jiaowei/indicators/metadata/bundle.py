@@ -1,0 +1,851 @@
+"""DHIS2's metadata JSON in and out of the metadata services.
+
+:func:`import_bundle` reads a DHIS2 metadata document (``categoryOptions``, ``categories``,
+``categoryCombos``, ``dataElements``, ``dataSets``, ``indicators``, ``validationRules``), in that
+order so that every reference points at something already saved, all or nothing. Objects and
+references are matched by ``code``, falling back to ``id`` (the uid). :func:`export_bundle`
+writes the same shape, so an export imports into an empty database as the same metadata.
+
+Names: DHIS2's ``name`` is the English name; a ``translations`` entry for ``zh_CN`` (or ``zh``)
+and property ``NAME`` is the Chinese one (the ``name`` when there is none). jiaowei's own
+``name_zh``/``name_en`` are accepted as well.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+from sqlalchemy.exc import DBAPIError
+
+from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_action, unit_filter
+from jiaowei.errors import Conflict, JiaoweiError, Problem, ValidationError
+from jiaowei.indicators import store
+from jiaowei.indicators.metadata import service as metadata
+from jiaowei.indicators.metadata.bundle_read import ZH_LOCALES, Reader, ref_key, short, translation
+from jiaowei.indicators.model import DEFAULT
+
+KINDS = (
+    "categoryOptions",
+    "categories",
+    "categoryCombos",
+    "dataElements",
+    "dataSets",
+    "indicators",
+    "validationRules",
+)
+"""The kinds a bundle may carry, in the order they are imported."""
+READ_ONLY = frozenset({"system", "date", "categoryOptionCombos", "indicatorTypes"})
+"""Keys of DHIS2 exports that are read (indicatorTypes, for their factors) or skipped, never saved."""
+MAX_OBJECTS = 50_000
+MAX_PROBLEMS = 200
+DEFAULT_UIDS = frozenset({"bjDvmb4bfuf", "GLevLNI9wkl", "xYerKDKCefk", "HllvX50cXC0"})
+"""DHIS2's default category combo, category, option and option combo: jiaowei has its own."""
+FACTOR_DISPLAY = {1: "number", 100: "percent", 1000: "per_mille"}
+DISPLAY_FACTOR = {"number": 1, "ratio": 1, "percent": 100, "per_mille": 1000}
+TABLES: dict[str, Table] = {
+    "categories": store.categories,
+    "categoryCombos": store.category_combos,
+    "dataElements": store.data_elements,
+    "dataSets": store.data_sets,
+    "indicators": store.indicators,
+    "validationRules": store.validation_rules,
+}
+
+
+@dataclass
+class Context:
+    """What converting an object needs besides the object: the connection and the bundle's lookups."""
+
+    conn: Connection
+    options: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # categoryOptions by code and id
+    factors: dict[str, Any] = field(default_factory=dict)  # indicatorTypes' factors by code and id
+    aliases: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> bundle id -> saved code
+
+
+# ---------------------------------------------------------------- the shape of a bundle
+
+
+def check_shape(bundle: Any) -> dict[str, list[Any]]:
+    """The bundle's lists by kind; raises naming every key or list that is not as expected."""
+    if not isinstance(bundle, Mapping):
+        raise ValidationError(
+            "A metadata bundle is a JSON object.",
+            [Problem("not an object", value=type(bundle).__name__, expected='{"dataElements": [...], ...}')],
+        )
+    problems, lists, total = [], {}, 0
+    for key, value in bundle.items():
+        if key in READ_ONLY and key != "indicatorTypes":
+            continue
+        if key not in KINDS and key != "indicatorTypes":
+            problems.append(
+                Problem(
+                    "not a kind of metadata jiaowei imports", field=str(key)[:100], expected=", ".join(KINDS)
+                )
+            )
+        elif not isinstance(value, list) or not all(isinstance(o, Mapping) for o in value):
+            problems.append(
+                Problem(
+                    "not a list of objects", field=key, value=short(value), expected="a JSON array of objects"
+                )
+            )
+        else:
+            lists[key] = value
+            total += len(value)
+    if total > MAX_OBJECTS:
+        problems.append(
+            Problem("too many objects", value=total, expected=f"at most {MAX_OBJECTS:,} in one bundle")
+        )
+    if problems:
+        raise ValidationError("The metadata bundle is not valid.", problems)
+    return lists
+
+
+# ---------------------------------------------------------------- DHIS2 objects → service arguments
+
+
+def _identity(obj: Reader) -> dict[str, Any]:
+    """code, uid and names of any object."""
+    code, uid = obj.code(), obj.uid()
+    translated, name = translation(obj, "NAME"), obj.text("name")
+    name_zh, name_en = obj.text("name_zh"), obj.text("name_en")
+    return {
+        "code": code,
+        "name_zh": name_zh or translated or name or name_en,
+        "name_en": name_en or name or translated or name_zh,
+        "uid": uid,
+    }
+
+
+def is_default(kind: str, data: Mapping[str, Any]) -> bool:
+    """DHIS2's own default combo, category or option, which jiaowei has already."""
+    if data.get("id") in DEFAULT_UIDS or data.get("code") == DEFAULT:
+        return True
+    return kind != "dataElements" and data.get("name") == DEFAULT and not data.get("code")
+
+
+def _lookup(conn: Connection, table: Table, ref: Mapping[str, Any]) -> str | None:
+    """The code of the row that ``ref`` ({code} or {id}) names, or None."""
+    for column, key in ((table.c.code, "code"), (table.c.uid, "id")):
+        value = ref.get(key)
+        if isinstance(value, str) and value:
+            found = conn.execute(select(table.c.code).where(column == value)).scalar()
+            if found is not None:
+                return str(found)
+    return None
+
+
+def _reference(
+    obj: Reader, ctx: Context, table: Table, ref: Mapping[str, Any], field: str, what: str
+) -> str | None:
+    code = _lookup(ctx.conn, table, ref)
+    if code is None and isinstance(ref.get("id"), str):  # an id of the bundle, on an object saved before
+        code = ctx.aliases.get(table.name, {}).get(ref["id"])
+    if code is None:
+        obj.problem(
+            f"unknown {what}", field, ref_key(ref), f"the code or id of a {what} saved or in the bundle"
+        )
+    return code
+
+
+def option_spec(
+    ctx: Context, obj: Reader, category_code: str | None, ref: Mapping[str, Any], i: int
+) -> dict[str, Any] | None:
+    """One option of a category: from the bundle's categoryOptions, inline, or as saved."""
+    key = ref_key(ref)
+    defined = ctx.options.get(key) or ctx.options.get(str(ref.get("id") or ""))
+    merged = Reader({**(defined or {}), **ref}, prefix=f"categoryOptions[{i}]")
+    spec = _identity(merged)
+    obj.problems += merged.problems
+    if spec["name_zh"] and spec["name_en"]:
+        return spec
+    saved = _saved_option(ctx.conn, category_code, ref)
+    if saved is None:
+        obj.problem(
+            "unknown category option",
+            f"categoryOptions[{i}]",
+            key,
+            "an option listed in categoryOptions, or one with a name",
+        )
+        return None
+    return saved
+
+
+def _saved_option(
+    conn: Connection, category_code: str | None, ref: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    opts, cats = store.category_options, store.categories
+    query = select(opts.c.code, opts.c.uid, opts.c.name_zh, opts.c.name_en).join(
+        cats, cats.c.id == opts.c.category_id
+    )
+    code, uid = ref.get("code"), ref.get("id")
+    candidates = []
+    if isinstance(code, str) and category_code:
+        candidates.append(query.where(cats.c.code == category_code, opts.c.code == code))
+    if isinstance(uid, str):
+        candidates.append(query.where(opts.c.uid == uid))
+    if isinstance(code, str):
+        candidates.append(query.where(opts.c.code == code).order_by(opts.c.id))
+    for candidate in candidates:
+        row = conn.execute(candidate.limit(1)).first()
+        if row is not None:
+            return {"code": row.code, "name_zh": row.name_zh, "name_en": row.name_en, "uid": row.uid}
+    return None
+
+
+def category_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
+    spec = _identity(obj)
+    refs = obj.refs("categoryOptions")
+    options = [option_spec(ctx, obj, spec["code"], ref, i) for i, ref in enumerate(refs)]
+    return {**spec, "options": [o for o in options if o is not None]}
+
+
+def combo_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
+    spec = _identity(obj)
+    kind = obj.text("dataDimensionType") or "DISAGGREGATION"
+    if kind != "DISAGGREGATION":
+        obj.problem("only disaggregation combos are imported", "dataDimensionType", kind, "DISAGGREGATION")
+    categories = [
+        _reference(obj, ctx, store.categories, ref, f"categories[{i}]", "category")
+        for i, ref in enumerate(obj.refs("categories"))
+    ]
+    return {**spec, "categories": [c for c in categories if c]}
+
+
+def element_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
+    spec = _identity(obj)
+    domain = obj.text("domainType") or "AGGREGATE"
+    if domain != "AGGREGATE":
+        obj.problem("only aggregate data elements are imported", "domainType", domain, "AGGREGATE")
+    combo_ref = obj.ref("categoryCombo")
+    combo = None
+    if combo_ref is not None and not is_default("categoryCombos", combo_ref):
+        combo = _reference(obj, ctx, store.category_combos, combo_ref, "categoryCombo", "category combo")
+    return {
+        **spec,
+        "value_type": obj.text("valueType") or "INTEGER",
+        "aggregation_type": obj.text("aggregationType") or "SUM",
+        "category_combo": combo,
+        "short_name": obj.text("shortName", max_len=100) or str(spec["name_en"])[:100],
+        "description": obj.text("description", max_len=50_000),
+        "zero_is_significant": obj.flag("zeroIsSignificant", False),
+    }
+
+
+def data_set_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
+    spec = _identity(obj)
+    elements = []
+    for i, member in enumerate(obj.list_of("dataSetElements")):
+        ref = Reader(member, prefix=f"dataSetElements[{i}]").ref("dataElement", required=True)
+        if ref is None:
+            obj.problem("no dataElement", f"dataSetElements[{i}].dataElement", short(member), '{"code": …}')
+            continue
+        code = _reference(obj, ctx, store.data_elements, ref, f"dataSetElements[{i}]", "data element")
+        if code:
+            elements.append(code)
+    units = _unit_codes(ctx.conn, obj)
+    return {
+        **spec,
+        "period_type": obj.text("periodType", required=True),
+        "elements": elements,
+        "units": sorted(set(units)),
+        "unit_types": sorted(set(obj.strings("unitTypes"))),
+        "due_days": obj.integer("timelyDays", 15, 0, 3660),
+        "expiry_days": obj.integer("expiryDays", 0, 0, 3660),
+        "description": obj.text("description", max_len=50_000),
+    }
+
+
+def _unit_codes(conn: Connection, obj: Reader) -> list[str]:
+    """The codes of the units a data set names (units have codes only: an id is read as a code)."""
+    from jiaowei.registry.store import units
+
+    wanted = [ref_key(ref) for ref in obj.refs("organisationUnits")]
+    known = set(conn.execute(select(units.c.code).where(units.c.code.in_(wanted))).scalars())
+    for i, code in enumerate(wanted):
+        if code not in known:
+            obj.problem("unknown unit", f"organisationUnits[{i}]", code, "the code of a unit in the registry")
+    return [c for c in wanted if c in known]
+
+
+def indicator_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
+    spec = _identity(obj)
+    return {
+        **spec,
+        "numerator": obj.text("numerator", required=True, max_len=20_000),
+        "denominator": obj.text("denominator", max_len=20_000) or "1",
+        "display": _display(ctx, obj),
+        "decimals": obj.integer("decimals", 1, 0, 6),
+        "numerator_description": obj.text("numeratorDescription"),
+        "denominator_description": obj.text("denominatorDescription"),
+        "description": obj.text("description", max_len=50_000),
+        "higher_is_better": obj.flag("higherIsBetter", True),
+    }
+
+
+def _display(ctx: Context, obj: Reader) -> str:
+    display = obj.text("display")
+    if display:
+        return display
+    kind = obj.ref("indicatorType", identified=False)
+    if kind is None:
+        return "percent"
+    factor = kind.get("factor", ctx.factors.get(ref_key(kind)))
+    if isinstance(factor, int | float) and not isinstance(factor, bool) and int(factor) in FACTOR_DISPLAY:
+        return FACTOR_DISPLAY[int(factor)]
+    obj.problem(
+        "unknown indicator type",
+        "indicatorType",
+        short(kind),
+        "an indicatorType with factor 1, 100 or 1000, or a display (percent, per_mille, ratio, number)",
+    )
+    return "percent"
+
+
+def rule_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
+    spec = _identity(obj)
+    sides = {}
+    for side in ("leftSide", "rightSide"):
+        found = obj.ref(side, required=True, identified=False)
+        part = Reader(found or {}, prefix=side)
+        sides[side] = (
+            part.text("expression", required=found is not None, max_len=20_000),
+            part.text("missingValueStrategy") or "NEVER_SKIP",
+        )
+        obj.problems += part.problems
+    return {
+        **spec,
+        "left": sides["leftSide"][0],
+        "left_missing": sides["leftSide"][1],
+        "operator": obj.text("operator", required=True),
+        "right": sides["rightSide"][0],
+        "right_missing": sides["rightSide"][1],
+        "period_type": obj.text("periodType") or "Yearly",
+        "importance": obj.text("importance") or "MEDIUM",
+        "description": obj.text("description", max_len=50_000),
+        "instruction": obj.text("instruction", max_len=50_000),
+    }
+
+
+SPECS: dict[str, Callable[[Context, Reader], dict[str, Any]]] = {
+    "categories": category_spec,
+    "categoryCombos": combo_spec,
+    "dataElements": element_spec,
+    "dataSets": data_set_spec,
+    "indicators": indicator_spec,
+    "validationRules": rule_spec,
+}
+SAVERS: dict[str, Callable[..., int]] = {
+    "categories": metadata.save_category,
+    "categoryCombos": metadata.save_category_combo,
+    "dataElements": metadata.save_data_element,
+    "dataSets": metadata.save_data_set,
+    "indicators": metadata.save_indicator,
+    "validationRules": metadata.save_validation_rule,
+}
+
+
+def comparable(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec without uids (which never change on update), to tell an update from a no-op."""
+    out = {k: v for k, v in spec.items() if k != "uid"}
+    if "options" in out:
+        out["options"] = [{k: v for k, v in o.items() if k != "uid"} for o in out["options"]]
+    return out
+
+
+# ---------------------------------------------------------------- import
+
+
+@dataclass
+class Stats:
+    created: int = 0
+    updated: int = 0
+    ignored: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        total = self.created + self.updated + self.ignored
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": 0,
+            "ignored": self.ignored,
+            "total": total,
+        }
+
+
+@dataclass
+class Run:
+    conn: Connection
+    principal: Principal
+    ctx: Context
+    stats: dict[str, Stats] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    conflicts_only: bool = True
+
+    def fail(self, kind: str, index: int, error: JiaoweiError) -> None:
+        self.conflicts_only = self.conflicts_only and isinstance(error, Conflict)
+        problems = error.problems or [Problem(error.detail or error.title)]
+        self.problems += [_placed(kind, index, p) for p in problems]
+
+
+def _placed(kind: str, index: int, problem: Problem) -> Problem:
+    """A service's problem, placed in the bundle: ``dataSets[2].dataSetElements[0]``, row 3."""
+    place = f"{kind}[{index}]"
+    field_name = {"name_en": "name", "name_zh": "translations"}.get(problem.field or "", problem.field)
+    if field_name and field_name.startswith(place):
+        where = field_name
+    elif field_name:
+        where = f"{place}.{field_name}" + (f"[{problem.row - 1}]" if problem.row else "")
+    else:
+        where = place
+    return Problem(
+        problem.message, row=index + 1, field=where, value=problem.value, expected=problem.expected
+    )
+
+
+def import_bundle(
+    conn: Connection, *, principal: Principal, bundle: dict[str, Any], dry_run: bool = False
+) -> dict[str, Any]:
+    """Import a DHIS2 metadata bundle, all or nothing; returns DHIS2's import report.
+
+    Raises ValidationError (Conflict when every failure is one, e.g. a change data forbids) whose
+    problems name ``kind[index].field``, the row (index + 1) and the value; nothing is written then,
+    nor on a dry run.
+    """
+    require_action(principal, Action.METADATA_WRITE)
+    lists = check_shape(bundle)
+    run = Run(conn, principal, Context(conn))
+    savepoint = conn.begin_nested()
+    try:
+        _import_lists(run, lists)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if run.problems:
+        savepoint.rollback()
+        error = Conflict if run.conflicts_only else ValidationError
+        count = len(run.problems)
+        raise error(
+            f"Nothing was imported: the bundle has {count} problem{'s' if count != 1 else ''}.",
+            run.problems[:MAX_PROBLEMS],
+        )
+    if dry_run:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    return report(run.stats, dry_run=dry_run)
+
+
+def report(stats: Mapping[str, Stats], *, dry_run: bool) -> dict[str, Any]:
+    total = Stats(
+        sum(s.created for s in stats.values()),
+        sum(s.updated for s in stats.values()),
+        sum(s.ignored for s in stats.values()),
+    )
+    return {
+        "status": "OK",
+        "dryRun": dry_run,
+        "stats": total.as_dict(),
+        "typeReports": [{"klass": kind, "stats": stats[kind].as_dict()} for kind in KINDS if kind in stats],
+    }
+
+
+def _import_lists(run: Run, lists: dict[str, list[Any]]) -> None:
+    run.ctx.factors = _factors(lists.get("indicatorTypes", []))
+    saved_options = _saved_option_names(run.conn)
+    if "categoryOptions" in lists:
+        _read_options(run, lists["categoryOptions"])
+    for kind in KINDS[1:]:
+        if kind in lists:
+            run.stats[kind] = Stats()
+            seen: set[str] = set()
+            for index, data in enumerate(lists[kind]):
+                if len(run.problems) >= MAX_PROBLEMS:
+                    return
+                _import_one(run, kind, index, data, seen)
+    if "categoryOptions" in lists:
+        run.stats["categoryOptions"] = _option_stats(run.conn, lists["categoryOptions"], saved_options)
+
+
+def _factors(types: list[Mapping[str, Any]]) -> dict[str, Any]:
+    found = {}
+    for t in types:
+        for key in ("code", "id"):
+            if isinstance(t.get(key), str):
+                found[t[key]] = t.get("factor")
+    return found
+
+
+def _read_options(run: Run, options: list[Mapping[str, Any]]) -> None:
+    for index, data in enumerate(options):
+        if is_default("categoryOptions", data):
+            continue
+        obj = Reader(data)
+        spec = _identity(obj)
+        problems = obj.problems + [p for p in metadata._names(spec, "category option") if p]
+        if problems:
+            run.fail("categoryOptions", index, ValidationError("Invalid category option.", problems))
+            continue
+        run.ctx.options[spec["code"]] = data
+        if spec["uid"]:
+            run.ctx.options[spec["uid"]] = data
+
+
+def _saved_option_names(conn: Connection) -> dict[str, tuple[str, str]]:
+    opts = store.category_options
+    rows = conn.execute(select(opts.c.code, opts.c.name_zh, opts.c.name_en).order_by(opts.c.id.desc())).all()
+    return {r.code: (r.name_zh, r.name_en) for r in rows}
+
+
+def _option_stats(
+    conn: Connection, options: list[Mapping[str, Any]], before: dict[str, tuple[str, str]]
+) -> Stats:
+    """Options are saved with the categories that list them; those no category lists are ignored."""
+    after = _saved_option_names(conn)
+    stats = Stats()
+    for data in options:
+        spec = _identity(Reader(data))
+        code = spec["code"]
+        if code not in after or is_default("categoryOptions", data):
+            stats.ignored += 1
+        elif code not in before:
+            stats.created += 1
+        elif before[code] != after[code]:
+            stats.updated += 1
+        else:
+            stats.ignored += 1
+    return stats
+
+
+def _import_one(run: Run, kind: str, index: int, data: Mapping[str, Any], seen: set[str]) -> None:
+    stats = run.stats[kind]
+    if kind in ("categories", "categoryCombos") and is_default(kind, data):
+        stats.ignored += 1
+        return
+    try:
+        with run.conn.begin_nested():
+            outcome = _save(run, kind, data, seen)
+    except JiaoweiError as error:
+        run.fail(kind, index, error)
+        return
+    except DBAPIError as error:
+        run.fail(
+            kind,
+            index,
+            ValidationError(
+                "The database refused the object.",
+                [Problem("refused by the database", value=str(error.orig)[:300])],
+            ),
+        )
+        return
+    setattr(stats, outcome, getattr(stats, outcome) + 1)
+
+
+def _save(run: Run, kind: str, data: Mapping[str, Any], seen: set[str]) -> str:
+    obj = Reader(data)
+    spec = SPECS[kind](run.ctx, obj)
+    code = spec["code"]
+    if isinstance(code, str) and code in seen:
+        obj.problem("appears twice in the bundle", "code", code, "each code once per list")
+    seen.add(str(code))
+    _check_uid(run.conn, TABLES[kind], obj, code, spec["uid"])
+    if spec["uid"] and isinstance(code, str):
+        run.ctx.aliases.setdefault(TABLES[kind].name, {})[spec["uid"]] = code
+    if obj.problems:
+        raise ValidationError("Invalid object.", obj.problems)
+    current = current_spec(run.conn, kind, code)
+    if current is not None and comparable(current) == comparable(spec):
+        return "ignored"
+    SAVERS[kind](run.conn, principal=run.principal, **spec)
+    return "created" if current is None else "updated"
+
+
+def _check_uid(conn: Connection, table: Table, obj: Reader, code: Any, uid: str | None) -> None:
+    if uid is None:
+        return
+    owner = conn.execute(select(table.c.code).where(table.c.uid == uid)).scalar()
+    if owner is not None and owner != code:
+        obj.problem(f"the id is already the id of {owner!r}", "id", uid, "an unused id, or the same code")
+
+
+def current_spec(conn: Connection, kind: str, code: Any) -> dict[str, Any] | None:
+    """The saved object as the arguments that would save it again, or None if there is none."""
+    if not isinstance(code, str):
+        return None
+    found = EXPORTERS[kind](conn, [code], None)
+    if not found:
+        return None
+    obj = Reader(found[0])
+    return SPECS[kind](Context(conn), obj)
+
+
+# ---------------------------------------------------------------- export
+
+
+def _names_out(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.uid,
+        "code": row.code,
+        "name": row.name_en,
+        "translations": [{"locale": ZH_LOCALES[0], "property": "NAME", "value": row.name_zh}],
+    }
+
+
+def _rows(conn: Connection, table: Table, keys: Sequence[str] | None) -> list[Any]:
+    query = select(table).order_by(table.c.code)
+    if keys is not None:
+        query = query.where(table.c.code.in_(list(keys)) | table.c.uid.in_(list(keys)))
+    return list(conn.execute(query).all())
+
+
+def export_options(
+    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
+) -> list[dict[str, Any]]:
+    opts, cats = store.category_options, store.categories
+    query = select(opts).join(cats, cats.c.id == opts.c.category_id).order_by(cats.c.code, opts.c.position)
+    out, seen = [], set()
+    for row in conn.execute(query):
+        if row.code not in seen:  # an option code shared by two categories is listed once
+            seen.add(row.code)
+            out.append(_names_out(row))
+    return out
+
+
+def export_categories(
+    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
+) -> list[dict[str, Any]]:
+    opts = store.category_options
+    out = []
+    for row in _rows(conn, store.categories, keys):
+        options = conn.execute(
+            select(opts.c.uid, opts.c.code).where(opts.c.category_id == row.id).order_by(opts.c.position)
+        ).all()
+        out.append(
+            {
+                **_names_out(row),
+                "dataDimensionType": "DISAGGREGATION",
+                "categoryOptions": [{"id": o.uid, "code": o.code} for o in options],
+            }
+        )
+    return out
+
+
+def export_combos(
+    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
+) -> list[dict[str, Any]]:
+    link, cats, cocs = store.category_combo_categories, store.categories, store.category_option_combos
+    out = []
+    for row in _rows(conn, store.category_combos, keys):
+        if row.code == DEFAULT:
+            continue
+        categories = conn.execute(
+            select(cats.c.uid, cats.c.code)
+            .join(link, link.c.category_id == cats.c.id)
+            .where(link.c.combo_id == row.id)
+            .order_by(link.c.position)
+        ).all()
+        combos = conn.execute(select(cocs).where(cocs.c.combo_id == row.id).order_by(cocs.c.position)).all()
+        out.append(
+            {
+                **_names_out(row),
+                "dataDimensionType": "DISAGGREGATION",
+                "categories": [{"id": c.uid, "code": c.code} for c in categories],
+                "categoryOptionCombos": [
+                    {**_names_out(c), "categoryOptions": [{"code": o} for o in c.options]} for c in combos
+                ],
+            }
+        )
+    return out
+
+
+def export_elements(
+    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
+) -> list[dict[str, Any]]:
+    combos = {
+        r.id: r
+        for r in conn.execute(
+            select(store.category_combos.c.id, store.category_combos.c.uid, store.category_combos.c.code)
+        )
+    }
+    out = []
+    for row in _rows(conn, store.data_elements, keys):
+        combo = combos[row.combo_id]
+        out.append(
+            {
+                **_names_out(row),
+                "shortName": row.short_name,
+                "description": row.description,
+                "domainType": "AGGREGATE",
+                "valueType": row.value_type,
+                "aggregationType": row.aggregation_type,
+                "zeroIsSignificant": bool(row.zero_is_significant),
+                "categoryCombo": {"id": combo.uid, "code": combo.code},
+            }
+        )
+    return out
+
+
+def export_data_sets(
+    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
+) -> list[dict[str, Any]]:
+    members, des = store.data_set_elements, store.data_elements
+    visible = _visible_units(conn, principal)
+    out = []
+    for row in _rows(conn, store.data_sets, keys):
+        elements = conn.execute(
+            select(des.c.uid, des.c.code)
+            .join(members, members.c.data_element_id == des.c.id)
+            .where(members.c.data_set_id == row.id)
+            .order_by(members.c.position)
+        ).all()
+        units = _units_of(conn, row.id, visible)
+        out.append(
+            {
+                **_names_out(row),
+                "periodType": row.period_type,
+                "timelyDays": row.due_days,
+                "expiryDays": row.expiry_days,
+                "description": row.description,
+                "dataSetElements": [{"dataElement": {"id": e.uid, "code": e.code}} for e in elements],
+                "organisationUnits": [{"code": u} for u in units],
+                "unitTypes": list(row.unit_types or []),
+            }
+        )
+    return out
+
+
+def _visible_units(conn: Connection, principal: Principal | None) -> Any:
+    """A select of the unit ids the principal may see today (None: every unit)."""
+    if principal is None or principal.unlimited:
+        return None
+    from jiaowei.registry.store import unit_paths, valid_on
+
+    day = dt.date.today()
+    return select(unit_paths.c.unit_id).where(
+        valid_on(unit_paths, day), unit_filter(conn, principal, Action.VIEW, day)
+    )
+
+
+def _units_of(conn: Connection, data_set_id: int, visible: Any) -> list[str]:
+    from jiaowei.registry.store import units
+
+    link = store.data_set_units
+    query = (
+        select(units.c.code)
+        .join(link, link.c.unit_id == units.c.id)
+        .where(link.c.data_set_id == data_set_id)
+        .order_by(units.c.code)
+    )
+    if visible is not None:
+        query = query.where(units.c.id.in_(visible))
+    return list(conn.execute(query).scalars())
+
+
+def export_indicators(
+    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            **_names_out(row),
+            "description": row.description,
+            "numerator": row.numerator,
+            "numeratorDescription": row.numerator_description,
+            "denominator": row.denominator,
+            "denominatorDescription": row.denominator_description,
+            "decimals": row.decimals,
+            "indicatorType": {"factor": DISPLAY_FACTOR.get(row.display, 1)},
+            "display": row.display,
+            "higherIsBetter": bool(row.higher_is_better),
+        }
+        for row in _rows(conn, store.indicators, keys)
+    ]
+
+
+def export_rules(
+    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            **_names_out(row),
+            "description": row.description,
+            "instruction": row.instruction,
+            "importance": row.importance,
+            "operator": row.operator,
+            "periodType": row.period_type,
+            "leftSide": {"expression": row.left_expression, "missingValueStrategy": row.left_missing},
+            "rightSide": {"expression": row.right_expression, "missingValueStrategy": row.right_missing},
+        }
+        for row in _rows(conn, store.validation_rules, keys)
+    ]
+
+
+Exporter = Callable[[Connection, Sequence[str] | None, Principal | None], list[dict[str, Any]]]
+EXPORTERS: dict[str, Exporter] = {
+    "categoryOptions": export_options,
+    "categories": export_categories,
+    "categoryCombos": export_combos,
+    "dataElements": export_elements,
+    "dataSets": export_data_sets,
+    "indicators": export_indicators,
+    "validationRules": export_rules,
+}
+
+
+def export_bundle(
+    conn: Connection, *, kinds: Sequence[str] | None = None, principal: Principal | None = None
+) -> dict[str, Any]:
+    """The metadata as a DHIS2 bundle. A principal limits the data sets' units to those it may see."""
+    if principal is not None:
+        require_action(principal, Action.VIEW)
+    chosen = check_kinds(kinds)
+    out: dict[str, Any] = {
+        "system": {"name": "jiaowei"},
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    for kind in chosen:
+        out[kind] = EXPORTERS[kind](conn, None, principal)
+    return out
+
+
+def check_kinds(kinds: Sequence[str] | None) -> list[str]:
+    """The kinds asked for, in import order (categories bring their options along)."""
+    if kinds is None:
+        return list(KINDS)
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise ValidationError(
+            "Unknown kind of metadata.",
+            [
+                Problem("unknown kind", field="kinds", value=k[:100], expected=", ".join(KINDS))
+                for k in unknown[:20]
+            ],
+        )
+    wanted = set(kinds) | ({"categoryOptions"} if "categories" in kinds else set())
+    return [k for k in KINDS if k in wanted]
+
+
+def export_objects(
+    conn: Connection, *, kind: str, keys: Sequence[str] | None = None, principal: Principal | None = None
+) -> list[dict[str, Any]]:
+    """Objects of one kind (those with ``keys`` as code or uid, when given), as DHIS2 JSON."""
+    if principal is not None:
+        require_action(principal, Action.VIEW)
+    check_kinds([kind])
+    return EXPORTERS[kind](conn, keys, principal)
+
+
+def count_objects(conn: Connection) -> dict[str, int]:
+    """How many objects of each kind are saved (the default combo not counted)."""
+    from sqlalchemy import func
+
+    found = {}
+    for kind, table in TABLES.items():
+        query = select(func.count()).select_from(table)
+        if kind == "categoryCombos":
+            query = query.where(table.c.code != DEFAULT)
+        found[kind] = int(conn.execute(query).scalar_one())
+    return found

@@ -1,0 +1,130 @@
+"""Data quality pages: a validation run over a unit's subtree and outlier detection.
+
+Both are GET forms: the query string holds the choices, so a result can be bookmarked and
+shared. Problems with the choices are shown above the form, never as an error page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection
+
+from jiaowei.errors import JiaoweiError
+from jiaowei.indicators.metadata.service import load_catalog
+from jiaowei.indicators.quality import outliers
+from jiaowei.indicators.quality import service as quality
+from jiaowei.web.deps import Conn, User, language, parse_date
+from jiaowei.web.render import page
+
+router = APIRouter(include_in_schema=False)
+Text = Annotated[str, Query(max_length=64)]
+ALGORITHM_NAMES = {"Z_SCORE": "Z-score", "MOD_Z_SCORE": "Modified z-score", "MIN_MAX": "Min–max bounds"}
+
+
+def _data_sets(conn: Connection, zh: bool) -> list[dict[str, str]]:
+    catalog = load_catalog(conn)
+    unique = {ds.id: ds for ds in catalog.data_sets.values()}.values()
+    return [
+        {"code": ds.code, "name": ds.name_zh if zh else ds.name_en}
+        for ds in sorted(unique, key=lambda d: d.code)
+    ]
+
+
+def _range(conn: Connection, start: str, end: str) -> tuple[dt.date, dt.date]:
+    """The dates asked for; by default the latest year with data (as the indicator pages choose)."""
+    from jiaowei.indicators.targets.compute import default_period
+
+    year = int(default_period(conn)[:4])
+    first = parse_date(start, "start") or dt.date(year, 1, 1)
+    last = parse_date(end, "end") or dt.date(year, 12, 31)
+    return first, last
+
+
+@router.get("/quality/validation", response_class=HTMLResponse)
+def validation_page(
+    request: Request, conn: Conn, user: User, ou: Text = "", start: Text = "", end: Text = "", ds: Text = ""
+) -> HTMLResponse:
+    """Choose a unit, dates and (optionally) a data set; see every rule broken below the unit."""
+    zh = language(request) == "zh_CN"
+    context: dict[str, Any] = {
+        "active": "quality",
+        "data_sets": _data_sets(conn, zh),
+        "zh": zh,
+        "query": {"ou": ou, "start": start, "end": end, "ds": ds},
+    }
+    if ou:
+        try:
+            first, last = _range(conn, start, end)
+            periods = quality.stored_periods(conn, start=first, end=last, data_set=ds or None)
+            context["violations"] = quality.run_rules(
+                conn, principal=user, units=[ou], periods=periods, data_set=ds or None
+            )
+            context["periods"] = periods
+        except JiaoweiError as error:
+            context["error"] = error
+    return page(request, "indicators/quality_validation.html", context)
+
+
+@router.get("/quality/outliers", response_class=HTMLResponse)
+def outliers_page(
+    request: Request,
+    conn: Conn,
+    user: User,
+    ou: Text = "",
+    start: Text = "",
+    end: Text = "",
+    ds: Text = "",
+    algorithm: Text = "Z_SCORE",
+    threshold: Text = "",
+) -> HTMLResponse:
+    """Values far from the rest of their series, or outside their min–max bounds."""
+    zh = language(request) == "zh_CN"
+    context: dict[str, Any] = {
+        "active": "quality",
+        "data_sets": _data_sets(conn, zh),
+        "zh": zh,
+        "algorithms": ALGORITHM_NAMES,
+        "query": {
+            "ou": ou,
+            "start": start,
+            "end": end,
+            "ds": ds,
+            "algorithm": algorithm,
+            "threshold": threshold,
+        },
+    }
+    if ou:
+        try:
+            first, last = _range(conn, start, end)
+            context["outliers"] = outliers.outliers(
+                conn,
+                principal=user,
+                data_set=ds or None,
+                elements=None,
+                units=[ou],
+                start=first,
+                end=last,
+                algorithm=algorithm,
+                threshold=_threshold(threshold),
+            )
+        except JiaoweiError as error:
+            context["error"] = error
+    return page(request, "indicators/quality_outliers.html", context)
+
+
+def _threshold(text: str) -> float | None:
+    from jiaowei.errors import Problem, ValidationError
+
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValidationError(
+            "The threshold is not a number.",
+            [Problem("not a number", field="threshold", value=text, expected="a number such as 3")],
+        ) from None

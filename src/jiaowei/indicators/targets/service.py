@@ -1,0 +1,547 @@
+"""Targets: what an indicator should reach at a unit in a period, and how it stands against it.
+
+A target is on the indicator's value scale (86.0 for 86%; a 1:200 ratio is 0.005) with an
+*at-risk margin* (a value short of the target by no more than the margin is at risk, not missed)
+and an optional *benchmark* (e.g. the national standard of 80%). The commission sets the city's
+targets and the districts their own: setting one needs ``data.approve`` on the unit.
+
+- :func:`set_target` sets (or replaces) one target; :func:`set_trajectory` sets yearly targets
+  on a straight line between a start and an end value; :func:`cascade` copies a unit's target to
+  each direct child (the same value for rates; for counts each child's current share of the
+  numerator), marking them ``cascaded_from`` and keeping a child's own target unless asked.
+- :func:`status` compares a value with a target: ``met``, ``at_risk``, ``missed`` or ``no_data``,
+  mirrored when lower is better. Values are compared as shown (rounded to the indicator's
+  decimals), so 85.96 shown as 86.0% meets a target of 86.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from jiaowei.audit import service as audit
+from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_action
+from jiaowei.db.engine import inserted_id
+from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.indicators import periods as pe
+from jiaowei.indicators import store
+from jiaowei.indicators.metadata.service import load_catalog
+from jiaowei.indicators.model import Display
+from jiaowei.indicators.targets.compute import (
+    IndicatorDef,
+    UnitRef,
+    children_of,
+    expression_value,
+    format_value,
+    load_indicator,
+    parse_period,
+    visible_unit,
+)
+from jiaowei.indicators.values.service import ensure_periods
+from jiaowei.registry import store as registry_store
+
+STATUSES = ("met", "at_risk", "missed", "no_data")
+METHODS = ("same", "current_share")
+MAX_TRAJECTORY = 50
+"""A trajectory spans at most this many periods."""
+SHARE_LOOKBACK = 10
+"""How many periods back cascade(current_share) looks for current data to split by."""
+
+
+# ---------------------------------------------------------------- status (pure)
+
+
+def status(
+    value: float | None, target: float, *, at_risk_margin: float = 0.0, higher_is_better: bool = True
+) -> str:
+    """``met`` if the value reaches the target, ``at_risk`` if it falls short by at most the
+    margin, else ``missed``; ``no_data`` without a value. Lower-is-better mirrors it."""
+    if value is None:
+        return "no_data"
+    shortfall = (target - value) if higher_is_better else (value - target)
+    if shortfall <= 1e-12:
+        return "met"
+    return "at_risk" if shortfall <= at_risk_margin + 1e-12 else "missed"
+
+
+def meets(value: float | None, benchmark: float | None, higher_is_better: bool = True) -> bool | None:
+    """Whether the value is at least (lower is better: at most) the benchmark."""
+    if value is None or benchmark is None:
+        return None
+    return value >= benchmark - 1e-12 if higher_is_better else value <= benchmark + 1e-12
+
+
+def interpolate(start: float, end: float, count: int) -> list[float]:
+    """``count`` values on a straight line from ``start`` to ``end`` (both included)."""
+    if count == 1:
+        return [end]
+    return [start + (end - start) * i / (count - 1) for i in range(count)]
+
+
+# ---------------------------------------------------------------- shapes
+
+
+@dataclass(frozen=True)
+class Target:
+    indicator: str
+    unit: str
+    unit_name_zh: str
+    unit_name_en: str
+    period: str
+    value: float
+    formatted: str
+    at_risk_margin: float
+    benchmark: float | None
+    benchmark_label: str
+    cascaded_from: str | None  # the unit whose target this was copied from
+    note: str
+    set_by: str
+    set_at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "indicator": self.indicator,
+            "orgUnit": self.unit,
+            "orgUnitName_zh": self.unit_name_zh,
+            "orgUnitName_en": self.unit_name_en,
+            "period": self.period,
+            "value": self.value,
+            "formatted": self.formatted,
+            "atRiskMargin": self.at_risk_margin,
+            "benchmark": self.benchmark,
+            "benchmarkLabel": self.benchmark_label,
+            "cascadedFrom": self.cascaded_from,
+            "note": self.note,
+            "setBy": self.set_by,
+            "setAt": self.set_at,
+        }
+
+
+@dataclass(frozen=True)
+class TargetEvaluation:
+    """A value against the target for its unit and period."""
+
+    value: float
+    formatted: str
+    at_risk_margin: float
+    status: str
+    benchmark: float | None
+    benchmark_formatted: str | None
+    benchmark_label: str
+    meets_benchmark: bool | None
+    cascaded_from: str | None
+    note: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "formatted": self.formatted,
+            "atRiskMargin": self.at_risk_margin,
+            "cascadedFrom": self.cascaded_from,
+            "note": self.note,
+        }
+
+    def benchmark_dict(self) -> dict[str, Any] | None:
+        if self.benchmark is None:
+            return None
+        return {
+            "value": self.benchmark,
+            "formatted": self.benchmark_formatted,
+            "label": self.benchmark_label,
+            "met": self.meets_benchmark,
+        }
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    written: list[Target]
+    kept: list[str]  # children whose own target was kept
+    basis_period: str | None  # the period whose numerators gave the shares (current_share)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "targets": [t.as_dict() for t in self.written],
+            "kept": self.kept,
+            "basisPeriod": self.basis_period,
+        }
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _rows(conn: Connection, **where: Any) -> list[Any]:
+    t, periods, units = store.targets, store.periods, registry_store.units
+    parent = store.targets.alias("parent")
+    parent_unit = registry_store.units.alias("parent_unit")
+    query = (
+        select(
+            t,
+            periods.c.code.label("period"),
+            periods.c.start_date,
+            units.c.code.label("unit_code"),
+            parent_unit.c.code.label("parent_code"),
+        )
+        .join(periods, periods.c.id == t.c.period_id)
+        .join(units, units.c.id == t.c.unit_id)
+        .outerjoin(parent, parent.c.id == t.c.cascaded_from)
+        .outerjoin(parent_unit, parent_unit.c.id == parent.c.unit_id)
+    )
+    for name, value in where.items():
+        column = periods.c.code if name == "period" else t.c[name]
+        query = query.where(column == value)
+    return list(conn.execute(query.order_by(periods.c.start_date, units.c.code)))
+
+
+def evaluate(
+    conn: Connection, definition: IndicatorDef, unit_id: int, period: pe.Period, value: float | None
+) -> TargetEvaluation | None:
+    """The value against the unit's target for the period, or None when it has none."""
+    found = _rows(conn, indicator_id=definition.id, unit_id=unit_id, period=period.id)
+    if not found:
+        return None
+    row = found[0]
+    compared = value
+    if value is not None and definition.display != Display.RATIO:
+        compared = round(value, definition.decimals)
+    better = definition.higher_is_better
+
+    def shown(number: float) -> str:
+        return format_value(number, definition.display, definition.decimals)
+
+    return TargetEvaluation(
+        value=row.value,
+        formatted=shown(row.value),
+        at_risk_margin=row.at_risk_margin,
+        status=status(compared, row.value, at_risk_margin=row.at_risk_margin, higher_is_better=better),
+        benchmark=row.benchmark,
+        benchmark_formatted=shown(row.benchmark) if row.benchmark is not None else None,
+        benchmark_label=row.benchmark_label,
+        meets_benchmark=meets(compared, row.benchmark, better),
+        cascaded_from=row.parent_code,
+        note=row.note,
+    )
+
+
+def _target(row: Any, definition: IndicatorDef, unit: UnitRef) -> Target:
+    return Target(
+        definition.code,
+        unit.code,
+        unit.name_zh,
+        unit.name_en,
+        row.period,
+        row.value,
+        format_value(row.value, definition.display, definition.decimals),
+        row.at_risk_margin,
+        row.benchmark,
+        row.benchmark_label,
+        row.parent_code,
+        row.note,
+        row.set_by,
+        row.set_at.isoformat(),
+    )
+
+
+def targets_of(
+    conn: Connection, *, principal: Principal, indicator: str, unit: str, period: str | None = None
+) -> list[Target]:
+    """The unit's targets for the indicator: one period's, or every period's (its trajectory)."""
+    require_action(principal, Action.VIEW)
+    definition = load_indicator(conn, indicator)
+    day = parse_period(period).end if period else dt.date.today()
+    where = visible_unit(conn, principal, unit, day)
+    filters: dict[str, Any] = {"indicator_id": definition.id, "unit_id": where.id}
+    if period:
+        filters["period"] = parse_period(period).id
+    return [_target(r, definition, where) for r in _rows(conn, **filters)]
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _finite(value: Any, field: str, *, minimum: float | None = None) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (minimum is not None and value < minimum):
+        expected = "a finite number" + (f" of at least {minimum:g}" if minimum is not None else "")
+        raise ValidationError(
+            f"The {field} is not valid.",
+            [Problem("not a valid number", field=field, value=value, expected=expected)],
+        )
+    return float(value)
+
+
+def _text(value: str, field: str, limit: int) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        raise ValidationError(
+            f"The {field} is too long.",
+            [Problem("too long", field=field, value=str(value)[:50], expected=f"at most {limit} characters")],
+        )
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class _Spec:
+    value: float
+    at_risk_margin: float
+    benchmark: float | None
+    benchmark_label: str
+    note: str
+
+
+def _spec(value: Any, at_risk_margin: Any, benchmark: Any, benchmark_label: str, note: str) -> _Spec:
+    return _Spec(
+        _finite(value, "value"),
+        _finite(at_risk_margin, "atRiskMargin", minimum=0.0),
+        None if benchmark is None else _finite(benchmark, "benchmark"),
+        _text(benchmark_label, "benchmarkLabel", 230),
+        _text(note, "note", 5000),
+    )
+
+
+def _write(
+    conn: Connection,
+    principal: Principal,
+    definition: IndicatorDef,
+    unit: UnitRef,
+    period: pe.Period,
+    spec: _Spec,
+    cascaded_from: int | None = None,
+) -> Target:
+    """Insert or replace the target row; one audit entry with before and after."""
+    period_id = ensure_periods(conn, [period.id])[period.id]
+    t = store.targets
+    key = (t.c.indicator_id == definition.id, t.c.unit_id == unit.id, t.c.period_id == period_id)
+    old = conn.execute(select(t).where(*key)).first()
+    values = {
+        "value": spec.value,
+        "at_risk_margin": spec.at_risk_margin,
+        "benchmark": spec.benchmark,
+        "benchmark_label": spec.benchmark_label,
+        "note": spec.note,
+        "cascaded_from": cascaded_from,
+        "set_by": principal.username,
+        "set_at": dt.datetime.now(dt.UTC),
+    }
+    if old is None:
+        inserted_id(
+            conn.execute(
+                insert(t).values(indicator_id=definition.id, unit_id=unit.id, period_id=period_id, **values)
+            )
+        )
+    else:
+        conn.execute(update(t).where(t.c.id == old.id).values(**values))
+    shown = {k: v for k, v in values.items() if k not in ("set_at", "set_by")}
+    before = {k: getattr(old, k) for k in shown} if old is not None else None
+    audit.record(
+        conn,
+        actor=principal.username,
+        action="create" if old is None else "update",
+        entity="target",
+        entity_key=f"{definition.code}/{unit.code}/{period.id}",
+        before=before,
+        after=shown,
+    )
+    return _target(
+        _rows(conn, indicator_id=definition.id, unit_id=unit.id, period=period.id)[0], definition, unit
+    )
+
+
+def set_target(
+    conn: Connection,
+    *,
+    principal: Principal,
+    indicator: str,
+    unit: str,
+    period: str,
+    value: float,
+    at_risk_margin: float = 0.0,
+    benchmark: float | None = None,
+    benchmark_label: str = "",
+    note: str = "",
+) -> Target:
+    """Set the unit's target for the indicator and period (replacing any, cascaded or not)."""
+    require_action(principal, Action.DATA_APPROVE)
+    p = parse_period(period)
+    definition = load_indicator(conn, indicator)
+    where = visible_unit(conn, principal, unit, p.end, Action.DATA_APPROVE)
+    return _write(
+        conn, principal, definition, where, p, _spec(value, at_risk_margin, benchmark, benchmark_label, note)
+    )
+
+
+def set_trajectory(
+    conn: Connection,
+    *,
+    principal: Principal,
+    indicator: str,
+    unit: str,
+    start_period: str,
+    end_period: str,
+    start_value: float,
+    end_value: float,
+    at_risk_margin: float = 0.0,
+    benchmark: float | None = None,
+    benchmark_label: str = "",
+    note: str = "",
+) -> list[Target]:
+    """Targets for every period from ``start_period`` to ``end_period`` (same type), on a line."""
+    require_action(principal, Action.DATA_APPROVE)
+    first, last = parse_period(start_period, "startPeriod"), parse_period(end_period, "endPeriod")
+    if first.type != last.type or last < first:
+        raise ValidationError(
+            "The trajectory's periods are not valid.",
+            [
+                Problem(
+                    "the end period must be of the same type as the start and not before it",
+                    field="endPeriod",
+                    value=end_period,
+                    expected=f"a {first.type.value} period from {first.id} on",
+                )
+            ],
+        )
+    steps = pe.periods_between(first.type, first.start, last.end)
+    if len(steps) > MAX_TRAJECTORY:
+        raise ValidationError(
+            "The trajectory is too long.",
+            [
+                Problem(
+                    "too many periods",
+                    field="endPeriod",
+                    value=end_period,
+                    expected=f"at most {MAX_TRAJECTORY} periods after {first.id}",
+                )
+            ],
+        )
+    definition = load_indicator(conn, indicator)
+    where = visible_unit(conn, principal, unit, last.end, Action.DATA_APPROVE)
+    base = _spec(start_value, at_risk_margin, benchmark, benchmark_label, note)
+    _finite(end_value, "endValue")
+    note = base.note or f"trajectory {first.id}–{last.id}: {start_value:g} → {end_value:g}"
+    return [
+        _write(
+            conn,
+            principal,
+            definition,
+            where,
+            step,
+            _Spec(v, base.at_risk_margin, base.benchmark, base.benchmark_label, note),
+        )
+        for step, v in zip(steps, interpolate(float(start_value), float(end_value), len(steps)), strict=True)
+    ]
+
+
+def delete_target(conn: Connection, *, principal: Principal, indicator: str, unit: str, period: str) -> None:
+    """Delete one target; targets cascaded from it become the children's own."""
+    require_action(principal, Action.DATA_APPROVE)
+    p = parse_period(period)
+    definition = load_indicator(conn, indicator)
+    where = visible_unit(conn, principal, unit, p.end, Action.DATA_APPROVE)
+    found = _rows(conn, indicator_id=definition.id, unit_id=where.id, period=p.id)
+    if not found:
+        raise NotFound(f"No target for {definition.code} at {where.code} in {p.id}.")
+    t = store.targets
+    conn.execute(update(t).where(t.c.cascaded_from == found[0].id).values(cascaded_from=None))
+    conn.execute(delete(t).where(t.c.id == found[0].id))
+    audit.record(
+        conn,
+        actor=principal.username,
+        action="delete",
+        entity="target",
+        entity_key=f"{definition.code}/{where.code}/{p.id}",
+        before={"value": found[0].value},
+    )
+
+
+def cascade(
+    conn: Connection,
+    *,
+    principal: Principal,
+    indicator: str,
+    unit: str,
+    period: str,
+    method: str = "same",
+    overwrite: bool = False,
+    unit_types: Sequence[str] = (),
+) -> CascadeResult:
+    """Copy the unit's target to each direct child; a child's own target is kept unless ``overwrite``.
+
+    ``unit_types`` limits the copies to children of those types (e.g. ``district_bureau``: the
+    commission's districts, not its universities and hospitals).
+    """
+    require_action(principal, Action.DATA_APPROVE)
+    if method not in METHODS:
+        raise ValidationError(
+            "Unknown cascade method.",
+            [Problem("unknown method", field="method", value=method, expected=", ".join(METHODS))],
+        )
+    p = parse_period(period)
+    definition = load_indicator(conn, indicator)
+    where = visible_unit(conn, principal, unit, p.end, Action.DATA_APPROVE)
+    found = _rows(conn, indicator_id=definition.id, unit_id=where.id, period=p.id)
+    if not found:
+        raise NotFound(f"No target for {definition.code} at {where.code} in {p.id} to cascade.")
+    parent = found[0]
+    children = [c for c in children_of(conn, where.id, p.end) if not unit_types or c.type in unit_types]
+    shares, basis = (
+        ({c.id: 1.0 for c in children}, None) if method == "same" else _shares(conn, definition, children, p)
+    )
+    written, kept = [], []
+    for child in children:
+        own = _rows(conn, indicator_id=definition.id, unit_id=child.id, period=p.id)
+        if own and own[0].cascaded_from is None and not overwrite:
+            kept.append(child.code)
+            continue
+        spec = _Spec(
+            parent.value * shares[child.id],
+            parent.at_risk_margin * shares[child.id],
+            None if parent.benchmark is None else parent.benchmark * shares[child.id],
+            parent.benchmark_label,
+            parent.note,
+        )
+        written.append(_write(conn, principal, definition, child, p, spec, cascaded_from=parent.id))
+    return CascadeResult(written, kept, basis)
+
+
+def _shares(
+    conn: Connection, definition: IndicatorDef, children: list[UnitRef], period: pe.Period
+) -> tuple[dict[int, float], str]:
+    """Each child's share of the children's summed numerator, in the latest period with data."""
+    if definition.display != Display.NUMBER:
+        raise ValidationError(
+            "A rate is cascaded with the same value.",
+            [
+                Problem(
+                    "current_share splits counts; this indicator is a rate",
+                    field="method",
+                    value="current_share",
+                    expected="same",
+                )
+            ],
+        )
+    catalog = load_catalog(conn)
+    basis = period
+    for _ in range(SHARE_LOOKBACK):
+        numerators = {
+            c.id: expression_value(conn, catalog, definition.numerator, c.id, basis)[0] or 0.0
+            for c in children
+        }
+        total = math.fsum(numerators.values())
+        if total > 0:
+            return {k: v / total for k, v in numerators.items()}, basis.id
+        basis = pe.previous_period(basis)
+    raise ValidationError(
+        "There is no current data to split the target by.",
+        [
+            Problem(
+                "no numerator data at the children",
+                field="method",
+                value="current_share",
+                expected=f"data in {period.id} or the {SHARE_LOOKBACK - 1} periods before it, or method same",
+            )
+        ],
+    )

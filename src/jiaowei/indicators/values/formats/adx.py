@@ -1,0 +1,211 @@
+"""ADX (IHE's Aggregate Data Exchange) in and out: data values as ``<group>``s of ``<dataValue>``s.
+
+Periods are written and read in ADX's ``start/duration`` form and become DHIS2 identifiers.
+A combo is written as category attributes when ``combo_attributes`` knows them (none, for
+``default``); a group's attribute combo as ``attributeOptionCombo``, except ``default``, which
+DHIS2 would read as a category. Deleted rows are left out: ADX cannot say a value was deleted.
+
+Divergence from DHIS2: ``<annotation>`` is read as the comment. DHIS2 writes a *text* data
+element's value there (with ``value="0"``), which this reader cannot tell apart without the
+element's value type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import BinaryIO
+from xml.parsers import expat
+from xml.sax.saxutils import escape, quoteattr
+
+from jiaowei.errors import Problem, ValidationError
+from jiaowei.indicators.model import DEFAULT, ValueRow
+from jiaowei.indicators.values.formats.common import add_problem, decode, raise_any, unreadable
+
+ComboCode = Callable[[str, dict[str, str]], str | None]
+"""``combo_code(element code, {category code: option code})``: the combo code, None if unknown."""
+ComboAttributes = Callable[[str, str], dict[str, str] | None]
+"""``combo_attributes(element code, combo code)``: the combo's ``{category code: option code}``."""
+
+ADX_NAMESPACE = "urn:ihe:qrph:adx:2015"
+_ADX = "ADX"
+_ADX_SHAPE = (f'<adx xmlns="{ADX_NAMESPACE}"><group orgUnit="..." period="2020-01-01/P1Y" dataSet="...">'
+              '<dataValue dataElement="..." value="..."/></group></adx>')
+_GROUP_OWN = frozenset({"orgUnit", "period", "dataSet", "completeDate", "attributeOptionCombo"})
+_NO_COMBO = "the data element is unknown or has no combo of these category options"
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+@dataclass(frozen=True)
+class _Group:
+    org_unit: str
+    period: str
+    attribute_option_combo: str | None
+
+
+def read_adx(data: bytes, *, combo_code: ComboCode | None = None) -> list[ValueRow]:
+    """The data values of an ADX document; periods become DHIS2 identifiers.
+
+    A ``dataValue``'s attributes other than ``dataElement`` and ``value`` are its categories;
+    ``combo_code`` turns them into a combo code (default: the option codes in the order
+    written, joined by ``_``, or ``default`` without any). An explicit ``categoryOptionCombo``
+    attribute wins. A group's attributes beyond its own are attribute categories, joined the
+    same way. ``<annotation>`` is the comment.
+    """
+    root = _parse_xml(data)
+    rows: list[ValueRow] = []
+    problems: list[Problem] = []
+    for element in root:
+        if _local(element, "group", len(rows) + 1, problems):
+            group = _adx_group(element, len(rows) + 1, problems)
+            rows += [_adx_row(value, len(rows) + n, group, combo_code, problems)
+                     for n, value in enumerate(_values(element, len(rows) + 1, problems), 1)]
+    raise_any(problems, _ADX)
+    return rows
+
+
+def _parse_xml(data: bytes) -> ET.Element:
+    decode(data, _ADX)
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise unreadable(_ADX, "the document declares a DOCTYPE or entities, which are refused for safety",
+                         "plain ADX XML without <!DOCTYPE> or <!ENTITY>")
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        line, column = exc.position
+        message = f"not well-formed XML at line {line}, column {column + 1}: {expat.ErrorString(exc.code)}"
+        raise unreadable(_ADX, message, _ADX_SHAPE) from None
+    if root.tag not in (f"{{{ADX_NAMESPACE}}}adx", "adx"):
+        raise unreadable(_ADX, f"the document is <{root.tag}>, not <adx>", _ADX_SHAPE)
+    return root
+
+
+def _local(element: ET.Element, name: str, row: int, problems: list[Problem]) -> bool:
+    """Whether ``element`` is the ADX element ``name``; if not, a problem (at the next value's row)."""
+    if element.tag in (f"{{{ADX_NAMESPACE}}}{name}", name):
+        return True
+    add_problem(problems, Problem("unknown element", row=row, field=str(element.tag), expected=f"<{name}>"),
+                _ADX)
+    return False
+
+
+def _values(group: ET.Element, row: int, problems: list[Problem]) -> list[ET.Element]:
+    return [value for value in group if _local(value, "dataValue", row, problems)]
+
+
+def _adx_group(group: ET.Element, row: int, problems: list[Problem]) -> _Group:
+    attributes = dict(group.attrib)
+    for name in ("orgUnit", "period"):
+        if not attributes.get(name):
+            add_problem(problems, Problem(f"the group has no {name}", row=row, field=name,
+                                          expected=f"a {name} attribute on <group>"), _ADX)
+    extra = [value for name, value in attributes.items() if name not in _GROUP_OWN and "{" not in name]
+    attribute = attributes.get("attributeOptionCombo") or ("_".join(extra) if extra else None)
+    period = _adx_period(attributes.get("period"), row, problems)
+    return _Group(attributes.get("orgUnit", ""), period, attribute)
+
+
+def _adx_period(text: str | None, row: int, problems: list[Problem]) -> str:
+    from jiaowei.indicators import periods
+
+    if not text:
+        return ""
+    try:
+        return periods.from_adx(text).id
+    except ValidationError as exc:
+        cause = exc.problems[0] if exc.problems else Problem(exc.detail)
+        problem = Problem(cause.message, row=row, field="period", value=text, expected=cause.expected)
+        add_problem(problems, problem, _ADX)
+        return ""
+
+
+def _adx_row(element: ET.Element, row: int, group: _Group, combo_code: ComboCode | None,
+             problems: list[Problem]) -> ValueRow:
+    attributes = {name: value for name, value in element.attrib.items() if "{" not in name}
+    data_element, value = attributes.pop("dataElement", ""), attributes.pop("value", "") or None
+    combo = attributes.pop("categoryOptionCombo", None) or _combo(data_element, attributes, combo_code)
+    if not data_element:
+        add_problem(problems, Problem("the dataValue has no dataElement", row=row, field="dataElement",
+                                      expected="a dataElement attribute with the data element code"), _ADX)
+    elif combo is None:
+        shown = ", ".join(f"{name}={option}" for name, option in attributes.items())
+        add_problem(problems, Problem(_NO_COMBO, row=row, field="categoryOptionCombo", value=shown or None,
+                                      expected="one option of each category of the data element"), _ADX)
+    return ValueRow(data_element, group.period, group.org_unit, combo, group.attribute_option_combo, value,
+                    comment=_annotation(element, row, problems), row=row)
+
+
+def _combo(data_element: str, categories: dict[str, str], combo_code: ComboCode | None) -> str | None:
+    if combo_code is not None:
+        return combo_code(data_element, categories)
+    return "_".join(categories.values()) or DEFAULT
+
+
+def _annotation(element: ET.Element, row: int, problems: list[Problem]) -> str | None:
+    texts = [child.text or "" for child in element if _local(child, "annotation", row, problems)]
+    return "\n".join(texts) or None
+
+
+def write_adx(rows: Iterable[ValueRow], out: BinaryIO, *, data_set: str | None = None,
+              combo_attributes: ComboAttributes | None = None, exported: str | None = None) -> None:
+    """Write an ADX document: one ``<group>`` for each unit, period and attribute combo.
+
+    ``combo_attributes`` gives each combo's category attributes; without it, or when it
+    returns None, a combo other than ``default`` is written as a ``categoryOptionCombo``
+    attribute. ADX (and DHIS2) want the ``dataSet`` of each group: give ``data_set``.
+    Deleted rows are left out: ADX cannot say that a value was deleted.
+    """
+    stamp = exported or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<adx xmlns="{ADX_NAMESPACE}" exported='
+              f'{quoteattr(stamp)}>\n'.encode())
+    for key, group in _adx_groups(rows).items():
+        out.write(_adx_group_tag(*key, data_set).encode())
+        out.write("".join(_adx_value(row, combo_attributes) for row in group).encode())
+        out.write(b"  </group>\n")
+    out.write(b"</adx>\n")
+
+
+def _adx_groups(rows: Iterable[ValueRow]) -> dict[tuple[str, str, str | None], list[ValueRow]]:
+    groups: dict[tuple[str, str, str | None], list[ValueRow]] = {}
+    for row in rows:
+        if not row.deleted:
+            groups.setdefault((row.org_unit, row.period, row.attribute_option_combo), []).append(row)
+    return groups
+
+
+def _adx_group_tag(unit: str, period: str, attribute: str | None, data_set: str | None) -> str:
+    from jiaowei.indicators import periods
+
+    adx_period = periods.to_adx(periods.parse(period))
+    attributes = {"orgUnit": unit, "period": adx_period, "dataSet": data_set,
+                  "attributeOptionCombo": attribute if attribute != DEFAULT else None}
+    return f"  <group {_xml_attributes(attributes)}>\n"
+
+
+def _xml_attributes(attributes: dict[str, str | None]) -> str:
+    return " ".join(f"{name}={quoteattr(value)}" for name, value in attributes.items() if value is not None)
+
+
+def _adx_value(row: ValueRow, combo_attributes: ComboAttributes | None) -> str:
+    categories = _adx_categories(row, combo_attributes)
+    attributes = {"dataElement": row.data_element, **categories, "value": row.value}
+    if row.comment is None:
+        return f"    <dataValue {_xml_attributes(attributes)}/>\n"
+    return (f"    <dataValue {_xml_attributes(attributes)}><annotation>{escape(row.comment)}</annotation>"
+            "</dataValue>\n")
+
+
+def _adx_categories(row: ValueRow, combo_attributes: ComboAttributes | None) -> dict[str, str | None]:
+    combo = row.category_option_combo or DEFAULT
+    options = combo_attributes(row.data_element, combo) if combo_attributes is not None else None
+    if options is None:
+        return {} if combo == DEFAULT else {"categoryOptionCombo": combo}
+    for name in options:
+        if not _XML_NAME.match(name) or name in ("dataElement", "value", "categoryOptionCombo"):
+            raise ValidationError("A category code cannot be written as an ADX attribute.", [
+                Problem("not an XML attribute name", row=row.row or None, field="category", value=name,
+                        expected="a category code that begins with a letter or '_'")])
+    return dict(options)

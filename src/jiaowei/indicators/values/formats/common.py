@@ -1,0 +1,60 @@
+"""What the file formats share: problems collected while reading, text decoding, value text.
+
+A reader collects the problems of a file with :func:`add_problem` and raises them together
+with :func:`raise_any`; at :data:`MAX_PROBLEMS` it stops reading. Used by the DHIS2 JSON and CSV
+readers (:mod:`~jiaowei.indicators.values.formats`), ADX
+(:mod:`~jiaowei.indicators.values.formats.adx`) and the XLSX
+template (:mod:`~jiaowei.indicators.values.formats.xlsx`); this module imports none of them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NoReturn
+
+from jiaowei.errors import Problem, ValidationError
+
+MAX_PROBLEMS = 1000
+
+
+def add_problem(problems: list[Problem], problem: Problem, what: str) -> None:
+    """Collect ``problem``; at :data:`MAX_PROBLEMS` stop reading and raise them all."""
+    problems.append(problem)
+    if len(problems) >= MAX_PROBLEMS:
+        _fail(problems, what)
+
+
+def raise_any(problems: list[Problem], what: str) -> None:
+    if problems:
+        _fail(problems, what)
+
+
+def _fail(problems: list[Problem], what: str) -> NoReturn:
+    count = f"at least {MAX_PROBLEMS}" if len(problems) >= MAX_PROBLEMS else str(len(problems))
+    detail = f"The {what} file has {count} problem(s); nothing was read."
+    raise ValidationError(detail, problems[:MAX_PROBLEMS])
+
+
+def unreadable(what: str, message: str, expected: str) -> ValidationError:
+    return ValidationError(f"The file is not readable as {what}.", [Problem(message, expected=expected)])
+
+
+def decode(data: bytes, what: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise unreadable(what, f"not UTF-8 text (line {line})", "a file saved as UTF-8") from None
+
+
+def json_value(raw: Any) -> str | None:
+    """The text of a JSON value: text as is, ``12`` and ``12.0`` as ``"12"``, booleans true/false."""
+    if raw is None or isinstance(raw, str):
+        return raw
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, int):
+        return str(raw)
+    if isinstance(raw, float) and math.isfinite(raw):
+        return str(int(raw)) if raw.is_integer() else repr(raw)
+    raise ValueError("not a value" if not isinstance(raw, float) else "not a finite number")

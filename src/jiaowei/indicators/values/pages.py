@@ -1,0 +1,198 @@
+"""The data entry page: one unit, data set and period as a keyboard-friendly grid.
+
+Each cell saves itself through ``POST /api/dataValues`` as it is left (``static/entry.js``);
+validation problems appear at once from ``/api/validation/dataSet/…``. Without JavaScript
+the page still shows the form's values and takes a filled-in XLSX template or any data file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection, select
+
+from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_unit
+from jiaowei.errors import JiaoweiError, NotFound, Problem, ValidationError
+from jiaowei.indicators import periods as pe
+from jiaowei.indicators import store
+from jiaowei.indicators.metadata.service import Catalog, DataSet, load_catalog
+from jiaowei.indicators.values import exchange
+from jiaowei.indicators.values import service as values
+from jiaowei.registry import store as registry_store
+from jiaowei.web.deps import Conn, User
+from jiaowei.web.render import page
+
+router = APIRouter(include_in_schema=False)
+
+
+def _sections(catalog: Catalog, ds: DataSet, zh: bool) -> list[dict[str, Any]]:
+    """The form's elements grouped by their disaggregation, in data set order (DHIS2's default form)."""
+    sections: dict[int, dict[str, Any]] = {}
+    for element_id in ds.element_ids:
+        element = catalog.elements[element_id]
+        section = sections.setdefault(
+            element.combo_id,
+            {
+                "combo": catalog.combos.get(element.combo_id, ""),
+                "cocs": [
+                    {"code": c.code, "name": c.name_zh if zh else c.name_en}
+                    for c in catalog.cocs_of(element.combo_id)
+                ],
+                "elements": [],
+            },
+        )
+        section["elements"].append(
+            {
+                "code": element.code,
+                "name": element.name_zh if zh else element.name_en,
+                "value_type": element.value_type.value,
+            }
+        )
+    return list(sections.values())
+
+
+def _form(
+    conn: Connection, user: Principal, ds_code: str, period: str, unit: str, zh: bool
+) -> dict[str, Any]:
+    catalog = load_catalog(conn)
+    ds = catalog.data_set(ds_code)
+    problems = exchange.form_problems(ds, ds_code, period, ds_field="ds", period_field="pe")
+    unit_id = registry_store.unit_id_for(conn, unit)
+    if unit_id is None:
+        problems.append(Problem("unknown unit", field="ou", value=unit, expected="a unit code"))
+    if problems or ds is None or unit_id is None:
+        raise ValidationError("The form cannot be opened.", problems)
+    the_period = pe.parse(period)
+    require_unit(conn, user, Action.VIEW, unit_id, the_period.end, unit)
+    stored = exchange.form_values(conn, principal=user, data_set=ds.code, period=period, unit=unit)
+    cells = {
+        f"{de}.{co}": {"value": r.value, "comment": r.comment or "", "followup": bool(r.followup)}
+        for (de, co), r in stored.items()
+    }
+    return {
+        "ds": ds,
+        "ds_name": ds.name_zh if zh else ds.name_en,
+        "period": the_period,
+        "unit": unit,
+        "unit_name": exchange.unit_name(conn, unit_id, zh),
+        "sections": _sections(catalog, ds, zh),
+        "cells": cells,
+        "state": values.form_state(conn, principal=user, data_set=ds, period=the_period, unit_id=unit_id),
+        "due": pe.days_after_end(the_period, ds.due_days),
+        "synthetic": _any_synthetic(conn, the_period.id, unit_id),
+    }
+
+
+def _unit_choices(conn: Connection, user: Principal, ds_code: str, zh: bool) -> list[dict[str, str]]:
+    """Up to 500 units that report the data set and that the user may enter data for (or see)."""
+    from jiaowei.auth.scope import unit_filter
+
+    ds = load_catalog(conn).data_set(ds_code) if ds_code else None
+    if ds is None:
+        return []
+    day = dt.date.today()
+    action = Action.DATA_CAPTURE if user.may(Action.DATA_CAPTURE) else Action.VIEW
+    versions = registry_store.unit_versions
+    query = registry_store.units_on_select(day).where(unit_filter(conn, user, action, day))
+    query = query.where(
+        versions.c.type.in_(sorted(ds.unit_types)) | registry_store.units.c.id.in_(sorted(ds.unit_ids))
+    )
+    rows = conn.execute(query.order_by(registry_store.unit_paths.c.path).limit(500)).all()
+    return [{"code": r.code, "name": r.name_zh if zh else r.name_en} for r in rows]
+
+
+def _any_synthetic(conn: Connection, period: str, unit_id: int) -> bool:
+    """Whether any stored value of the unit in the period is synthetic (labelled on the page)."""
+    dv = store.data_values
+    query = (
+        select(dv.c.value)
+        .join(store.periods, store.periods.c.id == dv.c.period_id)
+        .where(store.periods.c.code == period, dv.c.unit_id == unit_id, dv.c.synthetic.is_(True))
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
+def _choices(conn: Connection, zh: bool) -> list[dict[str, str]]:
+    catalog = load_catalog(conn)
+    return [
+        {"code": ds.code, "name": ds.name_zh if zh else ds.name_en, "period_type": ds.period_type}
+        for ds in sorted({d.id: d for d in catalog.data_sets.values()}.values(), key=lambda d: d.code)
+    ]
+
+
+@router.get("/data/entry", response_class=HTMLResponse)
+def entry_page(
+    request: Request,
+    conn: Conn,
+    user: User,
+    ds: Annotated[str, Query(max_length=50)] = "",
+    pe_: Annotated[str, Query(alias="pe", max_length=16)] = "",
+    ou: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    zh = _zh(request)
+    choices = _choices(conn, zh)
+    chosen = ds or (choices[0]["code"] if choices else "")
+    context: dict[str, Any] = {
+        "active": "data",
+        "choices": choices,
+        "units": _unit_choices(conn, user, chosen, zh),
+        "query": {"ds": ds, "pe": pe_, "ou": ou},
+    }
+    if ds and pe_ and ou:
+        try:
+            context["form"] = _form(conn, user, ds, pe_, ou, zh)
+        except ValidationError as error:
+            context["error"] = error
+    return page(request, "indicators/entry.html", context)
+
+
+@router.post("/data/entry/upload", response_class=HTMLResponse)
+async def entry_upload(
+    request: Request,
+    conn: Conn,
+    user: User,
+    file: Annotated[UploadFile, File()],
+    ds: Annotated[str, Form(max_length=50)] = "",
+    pe_: Annotated[str, Form(alias="pe", max_length=16)] = "",
+    ou: Annotated[str, Form(max_length=64)] = "",
+    dry_run: Annotated[str, Form()] = "",
+    valid_only: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Import a filled-in template (or any data file) and show the import summary with the form."""
+    zh = _zh(request)
+    data = await file.read()
+    context: dict[str, Any] = {
+        "active": "data",
+        "choices": _choices(conn, zh),
+        "query": {"ds": ds, "pe": pe_, "ou": ou},
+    }
+    try:
+        summary = exchange.import_file(
+            conn,
+            principal=user,
+            data=data,
+            filename=file.filename or "",
+            content_type=file.content_type,
+            dry_run=bool(dry_run),
+            valid_only=bool(valid_only),
+        )
+        context["summary"] = summary
+    except JiaoweiError as error:
+        context["upload_error"] = error
+    if ds and pe_ and ou:
+        try:
+            context["form"] = _form(conn, user, ds, pe_, ou, zh)
+        except (ValidationError, NotFound) as error:
+            context["error"] = error
+    return page(request, "indicators/entry.html", context, status=200)
+
+
+def _zh(request: Request) -> bool:
+    from jiaowei.web.deps import language
+
+    return language(request) == "zh_CN"
