@@ -105,6 +105,7 @@ _API_ERRORS = {
     "404": "Not found, or outside your scope",
     "422": "Invalid input: each problem names its row, field and value",
 }
+_WRITE_ERRORS = {"409": "Conflict with the stored state (e.g. the code exists already, or the step is done)"}
 
 
 def document_problems(app: FastAPI) -> None:
@@ -121,11 +122,14 @@ def document_problems(app: FastAPI) -> None:
         components["Problem"], components["ProblemItem"] = _PROBLEM, _PROBLEM_ITEM
         content = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
         for path, operations in schema.get("paths", {}).items():
-            for operation in operations.values():
+            for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
                 if path.startswith("/api/") and path != "/api/health":
                     for status, description in _API_ERRORS.items():
+                        responses[status] = {"description": description, "content": content}
+                if path.startswith("/api/") and method != "get":
+                    for status, description in _WRITE_ERRORS.items():
                         responses[status] = {"description": description, "content": content}
         app.openapi_schema = schema
         return schema
