@@ -130,7 +130,8 @@ def document_problems(app: FastAPI) -> None:
                         responses[status] = {"description": description, "content": content}
                 if path.startswith("/api/") and method != "get":
                     for status, description in _WRITE_ERRORS.items():
-                        responses[status] = {"description": description, "content": content}
+                        documented = responses.setdefault(status, {"description": description})
+                        documented.setdefault("content", content)
         app.openapi_schema = schema
         return schema
 
