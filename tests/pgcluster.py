@@ -76,7 +76,8 @@ def start_cluster() -> Cluster:
     found = bindir()
     if found is None:
         raise RuntimeError("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin; "
-                           "install the Debian package postgresql (make test does).")
+                           "run scripts/install-test-deps (make test runs it) to install the Debian "
+                           "package postgresql, or set JIAOWEI_TEST_DATABASES=sqlite to leave it out.")
     root = Path(tempfile.mkdtemp(prefix="jiaowei-pg-"))
     os.chmod(root, 0o755)
     return Cluster(found, root, free_port()).start()
