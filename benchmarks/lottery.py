@@ -3,9 +3,9 @@
 1. 1,000,000 applicants, 2,000 schools, 5 choices each (synthetic, seeded, with a popularity
    skew: a few schools are chosen far more often than the rest; 10% of schools admit only from
    their own district; 2% of applicants have a sibling priority at their first choice).
-   Times ``engine.draw`` (lottery numbers + deferred acceptance), and, when the case module is
-   there, the whole proof: reading the case files, drawing, writing results.csv, cutoffs.csv,
-   transcript.txt and manifest.json (``case.run_draw``), then ``case.verify``. Target: ≤ 5 s.
+   Times ``engine.draw`` (lottery numbers + deferred acceptance), and the whole proof: reading
+   the case files, drawing, writing results.csv, cutoffs.csv, transcript.txt and manifest.json
+   (``proof.run_draw``), then ``proof.verify``. Target: ≤ 5 s.
 2. 10,000 applicants, 100 schools, 3 choices: jiaowei's deferred acceptance against
    ``matching.games.HospitalResident`` (resident-optimal) on the same instance, where each
    school's preference list is the applicants who chose it ordered by (tier, lottery rank).
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from jiaowei.admissions import engine
+from jiaowei.admissions import engine, proof
 from jiaowei.admissions.model import Applicant, Case, Mechanism, Multiples, School
 
 SEED = b"jiaowei-benchmark".ljust(32, b"\0")
@@ -131,22 +131,16 @@ def city_scale(n: int) -> None:
     rounds = sum(1 for line in outcome.transcript if line.startswith("round "))
     print(f"  placed {placed:,} of {n:,}; {rounds} DA rounds; {len(outcome.ineligible):,} ineligible choices")
     rows: list[tuple[str, float]] = [("draw (tickets + DA)", t_draw)]
-    try:
-        from jiaowei.admissions import case as case_files
-    except ImportError:
-        print("  (src/jiaowei/admissions/case.py absent: proof not timed)")
-        case_files = None
-    if case_files is not None and hasattr(case_files, "run_draw") and hasattr(case_files, "verify"):
-        with tempfile.TemporaryDirectory() as tmp:
-            case_dir, out_dir = Path(tmp) / "case", Path(tmp) / "out"
-            timed("write the case files (not timed)", lambda: write_case_dir(case, case_dir))
-            _, t_proof = timed(
-                "proof: read + check + draw + write (run_draw)",
-                lambda: case_files.run_draw(case_dir, out_dir),
-            )
-            differences, t_verify = timed("verify", lambda: case_files.verify(out_dir))
-            print(f"  verify: {'OK' if not differences else differences[:3]}")
-            rows += [("proof (case.run_draw)", t_proof), ("verify (case.verify)", t_verify)]
+    with tempfile.TemporaryDirectory() as tmp:
+        case_dir, out_dir = Path(tmp) / "case", Path(tmp) / "out"
+        timed("write the case files (not timed)", lambda: write_case_dir(case, case_dir))
+        _, t_proof = timed(
+            "proof: read + check + draw + write (run_draw)",
+            lambda: proof.run_draw(case_dir, out_dir),
+        )
+        differences, t_verify = timed("verify", lambda: proof.verify(out_dir))
+        print(f"  verify: {'OK' if not differences else differences[:3]}")
+        rows += [("proof (proof.run_draw)", t_proof), ("verify (proof.verify)", t_verify)]
     print(f"\n  {'what':<28}{'seconds':>10}{'target':>10}  within")
     for label, took in rows:
         print(f"  {label:<28}{took:10.3f}{5.0:10.1f}  {'yes' if took <= 5.0 else 'NO'}")

@@ -8,7 +8,7 @@ districts → schools → campuses), then on one fresh database measures
   bulk INSERT into a plain table ``(id, parent_id, name, valid_from, valid_to)``;
 * one district's subtree as of a date, as ids only (``store.subtree_ids``, one range scan:
   what aggregation up the tree uses) against the recursive CTE's ids; and as full rows:
-  ``registry.service.list_units(descendants_of=…,
+  ``registry.queries.list_units(descendants_of=…,
   as_of=…, limit=500)`` paging through all pages, and the same rows in one query with
   ``store.units_on_select`` + ``store.in_paths``, against a plain ``WITH RECURSIVE`` query
   on the adjacency table (median of several runs each).
@@ -51,7 +51,7 @@ from sqlalchemy.engine import make_url
 from jiaowei.auth.model import SYSTEM
 from jiaowei.db.engine import make_engine
 from jiaowei.db.migrate import upgrade
-from jiaowei.registry import service, store
+from jiaowei.registry import queries, service, store
 
 UNITS = 50_000
 FANOUT = (16, 14, 7, 6)  # commission → districts → towns → school districts → schools; the rest are campuses
@@ -171,8 +171,8 @@ def jiaowei_import(engine: Engine, units: list[Unit]) -> float:
 def list_units_pages(conn: Connection, code: str) -> int:
     count = 0
     while True:
-        page = service.list_units(conn, principal=SYSTEM, descendants_of=code, as_of=AS_OF,
-                                  offset=count, limit=service.MAX_PAGE)
+        page = queries.list_units(conn, principal=SYSTEM, descendants_of=code, as_of=AS_OF,
+                                  offset=count, limit=queries.MAX_PAGE)
         count += len(page.items)
         if count >= page.total or not page.items:
             return count

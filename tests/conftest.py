@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from jiaowei.db.engine import BoundDatabase, make_engine
 from jiaowei.db.migrate import upgrade
@@ -53,7 +53,7 @@ def db(engine: Engine) -> Iterator[BoundDatabase]:
 
 
 @pytest.fixture
-def conn(db: BoundDatabase):  # type: ignore[no-untyped-def]
+def conn(db: BoundDatabase) -> Connection:
     return db.connection
 
 
@@ -67,3 +67,10 @@ def client(db: BoundDatabase, settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, database=db)
     with TestClient(app, raise_server_exceptions=True) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def browser(client: TestClient) -> TestClient:
+    """The test client, asking for HTML as a browser does (test modules may define their own)."""
+    client.headers["accept"] = "text/html,application/xhtml+xml"
+    return client

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from typer.models import CommandInfo
 
 from jiaowei.cli.main import app as cli_app
 from jiaowei.errors import ConfigurationError
@@ -18,22 +19,22 @@ from jiaowei.web.app import create_app
 OPERATORS = (Path(__file__).parent.parent / "docs" / "operators.md").read_text(encoding="utf-8")
 
 
-def test_production_with_the_default_secret_is_refused(tmp_path):
+def test_production_with_the_default_secret_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="JIAOWEI_SECRET_KEY"):
         create_app(Settings(home=tmp_path, environment="production", secret_key=DEFAULT_SECRET))
 
 
-def test_production_with_a_real_secret_starts(tmp_path):
+def test_production_with_a_real_secret_starts(tmp_path: Path) -> None:
     app = create_app(Settings(home=tmp_path, environment="production", secret_key="s" * 48))
     assert app.state.settings.environment == "production"
 
 
-def test_an_unknown_environment_is_refused(tmp_path):
+def test_an_unknown_environment_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="development, production"):
         create_app(Settings(home=tmp_path, environment="staging", secret_key="s" * 48))
 
 
-def test_serve_in_production_with_the_default_secret_exits_with_a_message(tmp_path):
+def test_serve_in_production_with_the_default_secret_exits_with_a_message(tmp_path: Path) -> None:
     env = {**os.environ, "JIAOWEI_ENVIRONMENT": "production", "JIAOWEI_HOME": str(tmp_path)}
     env.pop("JIAOWEI_SECRET_KEY", None)
     done = subprocess.run([sys.executable, "-m", "jiaowei", "serve", "--port", "1"], env=env,
@@ -43,21 +44,28 @@ def test_serve_in_production_with_the_default_secret_exits_with_a_message(tmp_pa
     assert "Traceback" not in done.stderr
 
 
-def test_every_setting_is_documented():
+def test_every_setting_is_documented() -> None:
     missing = [f"JIAOWEI_{name.upper()}" for name in Settings.model_fields
                if f"JIAOWEI_{name.upper()}" not in OPERATORS]
     assert missing == []
 
 
 def _commands(group: typer.Typer, prefix: str = "jiaowei") -> list[str]:
-    found = [f"{prefix} {c.name or c.callback.__name__.replace('_', '-')}"  # type: ignore[union-attr]
-             for c in group.registered_commands]
+    found = [f"{prefix} {_name_of(c)}" for c in group.registered_commands]
     for sub in group.registered_groups:
-        found += _commands(sub.typer_instance, f"{prefix} {sub.name}")  # type: ignore[arg-type]
+        assert sub.typer_instance is not None, sub.name
+        found += _commands(sub.typer_instance, f"{prefix} {sub.name}")
     return found
 
 
-def test_every_command_is_documented():
+def _name_of(command: CommandInfo) -> str:
+    if command.name:
+        return command.name
+    assert command.callback is not None
+    return command.callback.__name__.replace("_", "-")
+
+
+def test_every_command_is_documented() -> None:
     commands = _commands(cli_app)
     assert len(commands) >= 10
     assert [c for c in commands if f"`{c}" not in OPERATORS] == []

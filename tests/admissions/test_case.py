@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from jiaowei.admissions import case
+from jiaowei.admissions import case, proof
 from jiaowei.errors import Conflict, IntegrityError, ValidationError
 
 EXAMPLE = Path(case.__file__).parent / "examples" / "private-primary"
@@ -25,7 +25,7 @@ def case_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def drawn(case_dir: Path, tmp_path: Path) -> Path:
     out = tmp_path / "out"
-    case.run_draw(case_dir, out)
+    proof.run_draw(case_dir, out)
     return out
 
 
@@ -82,7 +82,7 @@ def test_bad_input_names_file_row_and_value_and_writes_nothing(case_dir, tmp_pat
     edit(case_dir / file, old, new)
     out = tmp_path / "out"
     with pytest.raises(ValidationError) as caught:
-        case.run_draw(case_dir, out)
+        proof.run_draw(case_dir, out)
     problems = [p for p in caught.value.problems if p.field == field]
     assert problems, caught.value.problems
     assert file in problems[0].message
@@ -96,7 +96,7 @@ def test_bad_input_names_file_row_and_value_and_writes_nothing(case_dir, tmp_pat
 def test_missing_seed_is_refused(case_dir, tmp_path):
     (case_dir / "seed.json").unlink()
     with pytest.raises(ValidationError) as caught:
-        case.run_draw(case_dir, tmp_path / "out")
+        proof.run_draw(case_dir, tmp_path / "out")
     assert [p.field for p in caught.value.problems] == ["seed.json"]
     assert not (tmp_path / "out").exists()
 
@@ -106,7 +106,7 @@ def test_every_problem_of_every_file_is_reported_at_once(case_dir, tmp_path):
     edit(case_dir / "applicants.csv", "P003,MB02;MB01", "P003,MB02;MB09")
     edit(case_dir / "case.json", "together", "triplets")
     with pytest.raises(ValidationError) as caught:
-        case.run_draw(case_dir, tmp_path / "out")
+        proof.run_draw(case_dir, tmp_path / "out")
     fields = {p.field for p in caught.value.problems}
     assert {"schools.csv:capacity", "applicants.csv:choices", "case.json:multiples"} <= fields
 
@@ -114,20 +114,20 @@ def test_every_problem_of_every_file_is_reported_at_once(case_dir, tmp_path):
 def test_a_combination_the_engine_refuses_writes_nothing(case_dir, tmp_path):
     edit(case_dir / "case.json", "choice-rounds", "deferred-acceptance")
     with pytest.raises(ValidationError, match="refuses"):
-        case.run_draw(case_dir, tmp_path / "out")
+        proof.run_draw(case_dir, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def test_a_non_empty_out_dir_is_refused(case_dir, drawn):
     before = snapshot(drawn)
     with pytest.raises(Conflict, match="not empty"):
-        case.run_draw(case_dir, drawn)
+        proof.run_draw(case_dir, drawn)
     assert snapshot(drawn) == before
 
 
 def test_an_empty_out_dir_is_used(case_dir, tmp_path):
     (tmp_path / "empty").mkdir()
-    case.run_draw(case_dir, tmp_path / "empty")
+    proof.run_draw(case_dir, tmp_path / "empty")
     assert (tmp_path / "empty" / "results.csv").is_file()
 
 
@@ -193,8 +193,8 @@ def test_the_bundle_has_every_output_and_an_exact_copy_of_the_inputs(case_dir, d
 
 
 def test_the_same_case_gives_byte_identical_bundles(case_dir, tmp_path):
-    case.run_draw(case_dir, tmp_path / "one")
-    case.run_draw(case_dir, tmp_path / "two")
+    proof.run_draw(case_dir, tmp_path / "one")
+    proof.run_draw(case_dir, tmp_path / "two")
     assert snapshot(tmp_path / "one") == snapshot(tmp_path / "two")
 
 
@@ -202,7 +202,7 @@ def test_the_same_case_gives_byte_identical_bundles(case_dir, tmp_path):
 
 
 def test_an_untouched_draw_verifies(drawn):
-    assert case.verify(drawn) == []
+    assert proof.verify(drawn) == []
 
 
 def _change_seat(out: Path) -> None:
@@ -224,14 +224,14 @@ def _change_input_byte(out: Path) -> None:
 def _change_manifest_field(out: Path) -> None:
     manifest = json.loads((out / "manifest.json").read_bytes())
     manifest["seed_sources"][0] = "example only: 739202"
-    (out / "manifest.json").write_bytes(case._dump(manifest))
+    (out / "manifest.json").write_bytes(proof.dump_json(manifest))
 
 
 def _change_input_and_its_digest(out: Path) -> None:
     edit(out / "inputs" / "schools.csv", "MB03,4", "MB03,5")
     manifest = json.loads((out / "manifest.json").read_bytes())
     manifest["inputs"]["schools.csv"] = sha256(out / "inputs" / "schools.csv")
-    (out / "manifest.json").write_bytes(case._dump(manifest))
+    (out / "manifest.json").write_bytes(proof.dump_json(manifest))
 
 
 TAMPERING = [
@@ -254,7 +254,7 @@ TAMPERING = [
 @pytest.mark.parametrize(("tamper", "first"), [t[1:] for t in TAMPERING], ids=[t[0] for t in TAMPERING])
 def test_verify_names_the_first_difference(drawn, tamper, first):
     tamper(drawn)
-    differences = case.verify(drawn)
+    differences = proof.verify(drawn)
     assert differences, "tampering was not detected"
     assert differences[0].startswith(first), differences
 
@@ -272,62 +272,79 @@ def additions(tmp_path: Path) -> Path:
     return directory
 
 
-def test_a_correction_is_a_new_recorded_draw_and_leaves_the_original_unchanged(drawn, additions):
+REASON = "appeal decision: one seat added"
+
+
+@pytest.fixture
+def corrected(drawn, additions) -> tuple[Path, dict[str, bytes], dict[str, Any]]:
+    """The drawn example with correction 1 (one seat and one applicant added): (bundle, before, manifest)."""
     before = snapshot(drawn)
-    manifest = case.run_correction(drawn, ["example only: 51234"], "appeal decision: one seat added",
-                                   additions)
+    manifest = proof.run_correction(drawn, ["example only: 51234"], REASON, additions)
+    return drawn, before, manifest
+
+
+def test_a_correction_leaves_the_original_draw_unchanged_and_verifies(corrected):
+    drawn, before, _manifest = corrected
     assert snapshot(drawn) == {**before, **{k: v for k, v in snapshot(drawn).items()
                                            if k.startswith("corrections/")}}
+    assert proof.verify(drawn) == []
+
+
+def test_a_correction_records_its_number_reason_predecessor_and_seed(corrected):
+    drawn, before, manifest = corrected
     fix = drawn / "corrections" / "1"
     assert manifest["correction"]["number"] == 1
-    assert manifest["correction"]["reason"] == "appeal decision: one seat added"
+    assert manifest["correction"]["reason"] == REASON
     assert manifest["correction"]["previous_manifest_sha256"] == hashlib.sha256(
         before["manifest.json"]).hexdigest()
     assert manifest["seed_sources"] == ["example only: 51234"]
     assert manifest["pool_digest"] == independent_pool_digest(fix / "inputs")
     transcript = (fix / "transcript.txt").read_text(encoding="utf-8")
-    assert "reason: \"appeal decision: one seat added\"" in transcript
+    assert f"reason: \"{REASON}\"" in transcript
     assert "source 1: \"example only: 51234\"" in transcript
-    # the free seats and the added seat, among those not yet placed and the added applicant
+
+
+def test_a_correction_draws_the_free_and_added_seats_among_those_not_yet_placed(corrected):
+    drawn, _before, _manifest = corrected
+    fix = drawn / "corrections" / "1"
     assert "MB01,1,," in (fix / "inputs" / "schools.csv").read_text(encoding="utf-8")
     rows = (fix / "inputs" / "applicants.csv").read_text().splitlines()[1:]
     waiting = [line.split(",")[0] for line in rows]
     placed = {line.split(",")[0] for line in (drawn / "results.csv").read_text().splitlines()[1:]
               if line.split(",")[3]}
     assert "P013" in waiting and not placed & set(waiting)
-    assert case.verify(drawn) == []
 
 
 def test_corrections_chain_and_are_verified(drawn, additions):
-    case.run_correction(drawn, ["example only: 51234"], "first appeal")
-    case.run_correction(drawn, ["example only: 777"], "second appeal", additions)
-    assert case.verify(drawn) == []
+    proof.run_correction(drawn, ["example only: 51234"], "first appeal")
+    proof.run_correction(drawn, ["example only: 777"], "second appeal", additions)
+    assert proof.verify(drawn) == []
     edit(drawn / "corrections" / "2" / "results.csv", "P013,", "P014,")
-    assert case.verify(drawn)[0].startswith("corrections/2/results.csv line")
+    assert proof.verify(drawn)[0].startswith("corrections/2/results.csv line")
 
 
 def test_a_correction_whose_inputs_do_not_follow_from_the_draw_is_detected(drawn, additions):
-    case.run_correction(drawn, ["example only: 51234"], "appeal", additions)
+    proof.run_correction(drawn, ["example only: 51234"], "appeal", additions)
     fix = drawn / "corrections" / "1"
     edit(fix / "inputs" / "schools.csv", "MB01,1,", "MB01,2,")
     manifest = json.loads((fix / "manifest.json").read_bytes())
     manifest["inputs"]["schools.csv"] = sha256(fix / "inputs" / "schools.csv")
-    (fix / "manifest.json").write_bytes(case._dump(manifest))
-    assert case.verify(drawn)[0].startswith("corrections/1/inputs/schools.csv line 2")
+    (fix / "manifest.json").write_bytes(proof.dump_json(manifest))
+    assert proof.verify(drawn)[0].startswith("corrections/1/inputs/schools.csv line 2")
 
 
 def test_a_correction_needs_new_randomness_and_a_reason(drawn):
     with pytest.raises(ValidationError, match="correction"):
-        case.run_correction(drawn, ["example only: 739201"], "reusing the old source")
+        proof.run_correction(drawn, ["example only: 739201"], "reusing the old source")
     with pytest.raises(ValidationError):
-        case.run_correction(drawn, ["fresh"], " ")
+        proof.run_correction(drawn, ["fresh"], " ")
     assert not (drawn / "corrections").exists()
 
 
 def test_an_added_applicant_must_be_new(drawn, additions):
     (additions / "applicants.csv").write_text("applicant_id,choices,group_id\nP001,MB01,\n", encoding="utf-8")
     with pytest.raises(ValidationError) as caught:
-        case.run_correction(drawn, ["fresh"], "appeal", additions)
+        proof.run_correction(drawn, ["fresh"], "appeal", additions)
     assert caught.value.problems[0].field == "additions/applicants.csv:applicant_id"
     assert caught.value.problems[0].row == 2
 
@@ -335,5 +352,5 @@ def test_an_added_applicant_must_be_new(drawn, additions):
 def test_a_tampered_draw_cannot_be_corrected(drawn):
     _change_seat(drawn)
     with pytest.raises(IntegrityError, match="results.csv"):
-        case.run_correction(drawn, ["fresh"], "appeal")
+        proof.run_correction(drawn, ["fresh"], "appeal")
     assert not (drawn / "corrections").exists()

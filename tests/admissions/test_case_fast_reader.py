@@ -1,6 +1,6 @@
 """The fast reader of applicants.csv says exactly what the exact reader says.
 
-Large cases are read as columns (``case._fast_applicants``); any file the fast path is
+Large cases are read as columns (``csv_reader.fast_applicants``); any file the fast path is
 unsure of falls back to the exact reader. Here random plain files, with byte-order marks,
 non-ASCII ids, twins' group ids and long district names, go through both.
 """
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jiaowei.admissions import case as case_files
-from jiaowei.admissions import engine
+from jiaowei.admissions import engine, proof
 
 ID_CHARS = st.sampled_from(list("abcXYZ019-_") + ["张", "王", "é", "学"])
 IDS = st.text(ID_CHARS, min_size=1, max_size=12)
@@ -44,13 +44,13 @@ def case_bytes(draw: st.DrawFn) -> dict[str, bytes]:
 @given(case_bytes())
 def test_fast_reader_agrees_with_the_exact_reader(files):
     checked = case_files.parse_case(files)
-    problems = case_files._Problems()
-    exact = case_files._parse_applicants(files["applicants.csv"], "applicants.csv",
-                                         {s.school_id for s in checked.settings.schools}, problems)
+    problems = case_files.Problems()
+    exact = case_files.parse_applicants(files["applicants.csv"], "applicants.csv",
+                                        {s.school_id for s in checked.settings.schools}, problems)
     assert problems.items == []
     assert list(checked.case.applicants) == exact
     slow = engine.draw(checked.case, checked.seed)
-    assert case_files.render_results(case_files.draw_case(checked)) == case_files.render_results(slow)
+    assert proof.render_results(proof.draw_case(checked)) == proof.render_results(slow)
 
 
 def test_a_plain_file_takes_the_fast_path():

@@ -1,7 +1,7 @@
 """The shortcuts a large case takes say exactly what the plain code says.
 
 The lottery values are hashed in a thread while applicants.csv is parsed (from
-``case._THREAD_FROM`` applicants), short school ids are looked up in one collision-free hash
+``csv_reader._THREAD_FROM`` applicants), short school ids are looked up in one collision-free hash
 table, and ``run_draw`` returns the manifest without parsing its list of ineligible choices.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from jiaowei.admissions import case as case_files
-from jiaowei.admissions import engine
+from jiaowei.admissions import csv_reader, engine, proof
 from jiaowei.errors import ValidationError
 
 EXAMPLE = Path(case_files.__file__).parent / "examples" / "private-primary"
@@ -28,20 +28,20 @@ def example_files() -> dict[str, bytes]:
 def test_the_threaded_reader_reads_the_same_case(monkeypatch: pytest.MonkeyPatch) -> None:
     files = example_files()
     plain = case_files.parse_case(files)
-    expected = case_files.render(plain, engine.draw(plain.case, plain.seed))
-    monkeypatch.setattr(case_files, "_THREAD_FROM", 1)  # the reader hashes in a thread
+    expected = proof.render(plain, engine.draw(plain.case, plain.seed))
+    monkeypatch.setattr(csv_reader, "_THREAD_FROM", 1)  # the reader hashes in a thread
     threaded = case_files.parse_case(files)
     assert threaded.columns is not None and plain.columns is not None
     assert threaded.case == plain.case
     assert threaded.lottery == (plain.seed, engine.lottery_digests(plain.seed, plain.columns.ids))
-    assert case_files.render(threaded, case_files.draw_case(threaded)) == expected
+    assert proof.render(threaded, proof.draw_case(threaded)) == expected
     assert list(expected) == ["results.csv", "cutoffs.csv", "transcript.txt", "manifest.json"]
 
 
 @pytest.mark.parametrize("thread_from", [1, 10**9])
 def test_a_repeated_applicant_is_still_named_with_its_row(monkeypatch: pytest.MonkeyPatch,
                                                           thread_from: int) -> None:
-    monkeypatch.setattr(case_files, "_THREAD_FROM", thread_from)
+    monkeypatch.setattr(csv_reader, "_THREAD_FROM", thread_from)
     files = example_files()
     files["applicants.csv"] += b"P002,MB01,,pudong\n"
     with pytest.raises(ValidationError) as raised:
@@ -71,9 +71,9 @@ def test_the_short_lookup_agrees_with_the_general_one() -> None:
 
     blob, start, length = laid_out(tokens)
     table_blob, table_start, table_length = laid_out(names)
-    general = case_files._lookup(case_files._token_keys(blob, start, length),
-                                 case_files._token_keys(table_blob, table_start, table_length))
-    short = case_files._lookup_short(blob, start, length, table_blob, table_length)
+    general = csv_reader._lookup(csv_reader._token_keys(blob, start, length),
+                                 csv_reader._token_keys(table_blob, table_start, table_length))
+    short = csv_reader._lookup_short(blob, start, length, table_blob, table_length)
     assert short is not None
     assert short.tolist() == general.tolist()
     assert (short < 0).any() and (short >= 0).any()
@@ -81,7 +81,7 @@ def test_the_short_lookup_agrees_with_the_general_one() -> None:
 
 def test_run_draw_returns_the_manifest_it_writes(tmp_path: Path) -> None:
     case_dir = Path(shutil.copytree(EXAMPLE, tmp_path / "case"))
-    manifest = case_files.run_draw(case_dir, tmp_path / "out")
+    manifest = proof.run_draw(case_dir, tmp_path / "out")
     written = json.loads((tmp_path / "out" / "manifest.json").read_bytes())
     assert manifest["ineligible"]
     assert manifest == written and list(manifest) == list(written)
@@ -90,7 +90,7 @@ def test_run_draw_returns_the_manifest_it_writes(tmp_path: Path) -> None:
 def test_ineligible_pairs_that_need_escaping_take_the_exact_encoder() -> None:
     pairs = [("a", "b"), ('q"uote', "back\\slash"), ("tab\there", "é")]
     expected = json.dumps({"ineligible": [list(p) for p in pairs]}, ensure_ascii=False, indent=1)
-    assert expected == '{\n "ineligible": ' + case_files._pairs_json(pairs) + "\n}"
+    assert expected == '{\n "ineligible": ' + proof._pairs_json(pairs) + "\n}"
     plain = [("a", "b"), ("中文", "S2")]
     expected = json.dumps({"ineligible": [list(p) for p in plain]}, ensure_ascii=False, indent=1)
-    assert expected == '{\n "ineligible": ' + case_files._pairs_json(plain) + "\n}"
+    assert expected == '{\n "ineligible": ' + proof._pairs_json(plain) + "\n}"

@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jiaowei.admissions import case as case_files
+from jiaowei.admissions import proof
 
 TEXT = st.text(st.characters(codec="utf-8"), min_size=1, max_size=10)
 
@@ -19,4 +19,4 @@ def test_ineligible_pairs_are_written_as_json_dumps_would(pairs, title):
                           ensure_ascii=False, sort_keys=True, indent=1)
     marker = json.dumps({"a": 1, "ineligible": "\0X", "title": title},
                         ensure_ascii=False, sort_keys=True, indent=1)
-    assert marker.replace('"\\u0000X"', case_files._pairs_json(tuple(pairs)), 1) == expected
+    assert marker.replace('"\\u0000X"', proof._pairs_json(tuple(pairs)), 1) == expected

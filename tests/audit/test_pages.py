@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import update
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, update
 
 from jiaowei.audit.store import audit_log
 from jiaowei.auth.model import SYSTEM
@@ -13,13 +14,9 @@ from jiaowei.registry import service as registry
 from tests.factories import login, make_unit, make_user, small_tree, token_for
 
 
-@pytest.fixture
-def browser(client):  # type: ignore[no-untyped-def]
-    client.headers["accept"] = "text/html,application/xhtml+xml"
-    return client
-
-
-def test_the_page_lists_entries_newest_first_with_the_chain_check(browser, conn):
+def test_the_page_lists_entries_newest_first_with_the_chain_check(
+    browser: TestClient, conn: Connection
+) -> None:
     small_tree(conn)
     registry.change_unit(conn, principal=SYSTEM, code="S1", effective=dt.date(2020, 1, 1),
                          changes={"name_zh": "一号学校"})
@@ -37,7 +34,7 @@ def test_the_page_lists_entries_newest_first_with_the_chain_check(browser, conn)
     assert "No entries match these filters." in by_actor.text
 
 
-def test_the_page_pages(browser, conn):
+def test_the_page_pages(browser: TestClient, conn: Connection) -> None:
     for n in range(55):
         make_unit(conn, f"P{n:02d}")
     make_user(conn, "wang")
@@ -49,7 +46,7 @@ def test_the_page_pages(browser, conn):
     assert "P04" in second.text and "P54" not in second.text and ">Newer<" in second.text
 
 
-def test_a_broken_chain_is_shown(browser, conn):
+def test_a_broken_chain_is_shown(browser: TestClient, conn: Connection) -> None:
     small_tree(conn)
     conn.execute(update(audit_log).where(audit_log.c.seq == 2).values(actor="mallory"))
     make_user(conn, "wang")
@@ -58,7 +55,9 @@ def test_a_broken_chain_is_shown(browser, conn):
     assert "Chain broken" in page.text and "No. 2" in page.text
 
 
-def test_the_unit_page_links_to_its_audit_log_for_audit_readers_only(browser, conn):
+def test_the_unit_page_links_to_its_audit_log_for_audit_readers_only(
+    browser: TestClient, conn: Connection
+) -> None:
     small_tree(conn)
     make_user(conn, "wang", role="commission_staff", capture=["SH"])
     make_user(conn, "district", role="district_staff", capture=["D1"])
@@ -70,7 +69,7 @@ def test_the_unit_page_links_to_its_audit_log_for_audit_readers_only(browser, co
 
 
 @pytest.mark.parametrize("role", ["district_staff", "unit_reporter", "viewer"])
-def test_other_roles_may_not_read_the_audit_log(browser, conn, role):
+def test_other_roles_may_not_read_the_audit_log(browser: TestClient, conn: Connection, role: str) -> None:
     small_tree(conn)
     user = make_user(conn, "someone", role=role, capture=["D1"])
     login(browser, "someone")
@@ -82,7 +81,7 @@ def test_other_roles_may_not_read_the_audit_log(browser, conn, role):
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_the_api_filters_pages_and_verifies(client, conn):
+def test_the_api_filters_pages_and_verifies(client: TestClient, conn: Connection) -> None:
     small_tree(conn)
     headers = token_for(conn, make_user(conn, "wang", role="commission_staff", capture=["SH"]))
     listed = client.get("/api/audit", headers=headers, params={"entity": "unit", "limit": 2})

@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute
 
 from jiaowei.auth.model import SYSTEM
 from jiaowei.indicators.store import data_values as dv
-from jiaowei.registry import service, store, transfer
+from jiaowei.registry import queries, service, store, transfer
 from tests.factories import indicator_metadata, login, make_unit, make_user, small_tree, token_for
 
 OUT = ("D2", "S2", "SH")
@@ -1062,4 +1062,4 @@ def change(conn: Connection, code: str, effective: str, **changes: Any) -> None:
 
 
 def state(conn: Connection, code: str, on: str) -> dict[str, Any]:
-    return service.get_unit(conn, principal=SYSTEM, code=code, as_of=dt.date.fromisoformat(on))
+    return queries.get_unit(conn, principal=SYSTEM, code=code, as_of=dt.date.fromisoformat(on))

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def _campaign(url: str, home: Path) -> dict[str, Any]:
             service.SchoolSpec(unit="HP01", capacity=9, kind="public")])
         service.open_application(conn, principal=SYSTEM, campaign="HP2021")
     engine.dispose()
-    return {"number": made[1]["number"], "applicant_id": made[1]["applicant_id"], **summary}
+    return {"number": made[1].number, "applicant_id": made[1].applicant_id, **asdict(summary)}
 
 
 @pytest.fixture(scope="module")

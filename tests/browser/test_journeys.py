@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tests.browser.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 
-def log_in(page, next_path: str = "/units") -> None:  # type: ignore[no-untyped-def]
+def log_in(page: Page, next_path: str = "/units") -> None:
     page.goto("/login?" + urlencode({"next": next_path}))
     page.get_by_label(re.compile("用户名|Username")).fill("admin")
     page.get_by_label(re.compile("密码|Password")).fill(PASSWORD)
@@ -24,7 +25,7 @@ def log_in(page, next_path: str = "/units") -> None:  # type: ignore[no-untyped-
         expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
 
 
-def test_log_in_and_browse_the_tree_to_a_school(new_page):
+def test_log_in_and_browse_the_tree_to_a_school(new_page: Callable[..., Page]) -> None:
     page = new_page()
     page.goto("/units")
     assert "/login?next=/units" in page.url
@@ -40,7 +41,7 @@ def test_log_in_and_browse_the_tree_to_a_school(new_page):
     page.screenshot(path="/tmp/jiaowei-unit-zh.png", full_page=True)
 
 
-def test_changing_the_as_of_date_hides_a_closed_unit(new_page):
+def test_changing_the_as_of_date_hides_a_closed_unit(new_page: Callable[..., Page]) -> None:
     page = new_page(locale="en-GB")
     log_in(page, "/units?as_of=2021-06-30")
     page.get_by_role("button", name="English").click()
@@ -56,14 +57,14 @@ def test_changing_the_as_of_date_hides_a_closed_unit(new_page):
     expect(page.get_by_role("link", name="徐汇区示范第一小学")).to_be_visible()
 
 
-def test_an_import_with_a_bad_row_shows_the_row_and_imports_nothing(new_page):
+def test_an_import_with_a_bad_row_shows_the_row_and_imports_nothing(new_page: Callable[..., Page]) -> None:
     page = new_page()
     log_in(page, "/units/import")
     csv = ("code,name_zh,name_en,type,parent,valid_from\n"
            "HP03,黄浦区新建小学,Huangpu New Primary,primary_school,HP,2022-09-01\n"
            "HP04,黄浦区城堡,Huangpu Castle,castle,HP,2022-09-01\n")
     page.get_by_label("文件", exact=True).set_input_files(
-        files=[{"name": "units.csv", "mimeType": "text/csv", "buffer": csv.encode()}])
+        files=[FilePayload(name="units.csv", mimeType="text/csv", buffer=csv.encode())])
     page.get_by_label(re.compile("试运行")).uncheck()
     page.get_by_role("button", name="导入", exact=True).click()
     page.wait_for_load_state()
@@ -76,7 +77,7 @@ def test_an_import_with_a_bad_row_shows_the_row_and_imports_nothing(new_page):
     expect(page.get_by_text("该日期没有与“HP03”匹配的单位。")).to_be_visible()
 
 
-def test_screens_on_a_laptop_and_a_phone(new_page):
+def test_screens_on_a_laptop_and_a_phone(new_page: Callable[..., Page]) -> None:
     laptop = new_page()
     log_in(laptop, "/units?as_of=2021-06-30&open=SH,HP,XH")
     laptop.screenshot(path="/tmp/jiaowei-tree-zh.png", full_page=True)
@@ -91,7 +92,7 @@ def test_screens_on_a_laptop_and_a_phone(new_page):
     assert laptop.evaluate("document.activeElement.className") == "skip-link"
 
 
-def test_create_a_group_of_two_schools_and_find_it_in_the_audit_log(new_page):
+def test_create_a_group_of_two_schools_and_find_it_in_the_audit_log(new_page: Callable[..., Page]) -> None:
     page = new_page()
     log_in(page, "/")
     page.get_by_role("navigation", name="模块").get_by_role("link", name="单位分组").click()

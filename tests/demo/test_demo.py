@@ -12,8 +12,7 @@ from sqlalchemy import Connection, Engine, select
 from jiaowei.auth import service as auth
 from jiaowei.auth.model import SYSTEM, Principal, Role
 from jiaowei.demo import shanghai2020
-from jiaowei.registry import groups
-from jiaowei.registry import service as registry
+from jiaowei.registry import groups, queries
 from jiaowei.registry.store import unit_versions, units
 
 END_2020 = dt.date(2020, 12, 31)
@@ -34,11 +33,11 @@ def demo(engine: Engine) -> Iterator[tuple[Connection, dict[str, Any]]]:
 
 
 def every_unit(conn: Connection, principal: Principal = SYSTEM, **filters: Any) -> list[dict[str, Any]]:
-    """All pages of registry.list_units."""
+    """All pages of queries.list_units."""
     items: list[dict[str, Any]] = []
     filters.setdefault("as_of", END_2020)
     while True:
-        page = registry.list_units(conn, principal=principal, offset=len(items), limit=500, **filters)
+        page = queries.list_units(conn, principal=principal, offset=len(items), limit=500, **filters)
         items += page.items
         if len(items) >= page.total:
             return items
@@ -107,13 +106,13 @@ def test_real_units_are_named_and_synthetic_ones_say_so(demo):
 def test_fourteen_double_first_class_universities_in_their_group(demo):
     conn, _ = demo
     syl = groups.get_group(conn, principal=SYSTEM, code="SYL", as_of=END_2020)
-    assert syl["member_count"] == 14 and syl["sets"] == ["UNIVERSITY-CLASSES"]
+    assert syl.member_count == 14 and syl.sets == ["UNIVERSITY-CLASSES"]
     flagged = [u for u in every_unit(conn, type="university") if u["attributes"].get("双一流")]
-    assert {u["code"] for u in flagged} == {m["code"] for m in syl["members"]}
-    assert "复旦大学" in {m["name_zh"] for m in syl["members"]}
+    assert {u["code"] for u in flagged} == {m.code for m in syl.members}
+    assert "复旦大学" in {m.name_zh for m in syl.members}
     hospitals = groups.get_group(conn, principal=SYSTEM, code="MUNICIPAL-HOSPITALS")
-    assert hospitals["member_count"] > 20
-    assert all(m["type"] == "hospital" for m in hospitals["members"])
+    assert hospitals.member_count > 20
+    assert all(m.type == "hospital" for m in hospitals.members)
 
 
 def test_history_closes_moves_renames_and_merges(demo):
@@ -127,17 +126,17 @@ def test_history_closes_moves_renames_and_merges(demo):
     assert set(closed) <= earlier
     moved = next(args for kind, args in plan.history if kind == "move")
     day_before = moved["effective"] - dt.timedelta(days=1)
-    assert registry.get_unit(conn, principal=SYSTEM, code=moved["code"], as_of=day_before)["parent"] \
+    assert queries.get_unit(conn, principal=SYSTEM, code=moved["code"], as_of=day_before)["parent"] \
         != moved["changes"]["parent"]
-    after = registry.get_unit(conn, principal=SYSTEM, code=moved["code"], as_of=END_2020)
+    after = queries.get_unit(conn, principal=SYSTEM, code=moved["code"], as_of=END_2020)
     assert after["parent"] == moved["changes"]["parent"]
     assert [e["note"] for e in after["events"] if e["kind"] == "move"][0].startswith("合成数据")
     merge = next(args for kind, args in plan.history if kind == "merge")
-    merged = registry.get_unit(conn, principal=SYSTEM, code=merge["code"], as_of=END_2020)
+    merged = queries.get_unit(conn, principal=SYSTEM, code=merge["code"], as_of=END_2020)
     assert merged["closed"] == "2020-07-01"
     assert [e["related"] for e in merged["events"] if e["kind"] == "merge"] == [merge["into"]]
     rename = next(args for kind, args in plan.history if kind == "rename")
-    renamed = registry.get_unit(conn, principal=SYSTEM, code=rename["code"], as_of=END_2020)
+    renamed = queries.get_unit(conn, principal=SYSTEM, code=rename["code"], as_of=END_2020)
     assert renamed["name_zh"] == rename["changes"]["name_zh"] and "实验小学" in renamed["name_zh"]
     assert len(renamed["versions"]) == 2
 

@@ -31,19 +31,19 @@ def test_group_lists_members_and_sets(conn):
     groups.create_group_set(conn, principal=SYSTEM, code="SET1", name_zh="分类", name_en="Classes",
                             groups=["G1"])
     [group] = groups.list_groups(conn, principal=SYSTEM)
-    assert group["code"] == "G1" and group["sets"] == ["SET1"]
-    assert [m["code"] for m in group["members"]] == ["S1", "S2"] and group["member_count"] == 2
+    assert group.code == "G1" and group.sets == ["SET1"]
+    assert [m.code for m in group.members] == ["S1", "S2"] and group.member_count == 2
     assert groups.list_group_sets(conn, principal=SYSTEM) == [
-        {"code": "SET1", "name_zh": "分类", "name_en": "Classes", "groups": ["G1"]}]
+        groups.GroupSet(code="SET1", name_zh="分类", name_en="Classes", groups=["G1"])]
 
 
 def test_members_are_filtered_by_view_scope(conn):
     two_district_group(conn)
     district = make_user(conn, role="district_staff", capture=["D1"])
     group = groups.get_group(conn, principal=district, code="G1")
-    assert [m["code"] for m in group["members"]] == ["S1"]
+    assert [m.code for m in group.members] == ["S1"]
     stranger = make_user(conn, role="viewer")
-    assert groups.get_group(conn, principal=stranger, code="G1")["members"] == []
+    assert groups.get_group(conn, principal=stranger, code="G1").members == []
 
 
 def test_members_are_shown_as_of_a_date(conn):
@@ -51,19 +51,19 @@ def test_members_are_shown_as_of_a_date(conn):
     registry.close_unit(conn, principal=SYSTEM, code="S2", effective=dt.date(2020, 7, 1))
     before = groups.get_group(conn, principal=SYSTEM, code="G1", as_of=dt.date(2020, 6, 30))
     after = groups.get_group(conn, principal=SYSTEM, code="G1", as_of=dt.date(2020, 7, 1))
-    assert [m["code"] for m in before["members"]] == ["S1", "S2"]
-    assert [m["code"] for m in after["members"]] == ["S1"]
+    assert [m.code for m in before.members] == ["S1", "S2"]
+    assert [m.code for m in after.members] == ["S1"]
 
 
 def test_add_and_remove_members_are_audited(conn):
     two_district_group(conn)
     make_unit(conn, "S3", parent="D1")
-    assert groups.add_members(conn, principal=SYSTEM, code="G1", members=["S3", "S1"]) == {
-        "code": "G1", "added": ["S3"]}
-    assert groups.remove_members(conn, principal=SYSTEM, code="G1", members=["S2"]) == {
-        "code": "G1", "removed": ["S2"]}
-    assert [m["code"] for m in groups.get_group(conn, principal=SYSTEM, code="G1")["members"]] == ["S1", "S3"]
-    actions = [e["action"] for e in audit.history(conn, entity="unit_group", entity_key="G1")]
+    assert groups.add_members(conn, principal=SYSTEM, code="G1", members=["S3", "S1"]) == (
+        groups.MembersChanged(code="G1", added=["S3"]))
+    assert groups.remove_members(conn, principal=SYSTEM, code="G1", members=["S2"]) == (
+        groups.MembersChanged(code="G1", removed=["S2"]))
+    assert [m.code for m in groups.get_group(conn, principal=SYSTEM, code="G1").members] == ["S1", "S3"]
+    actions = [e.action for e in audit.history(conn, entity="unit_group", entity_key="G1")]
     assert actions == ["unit_group.remove", "unit_group.add", "unit_group.create"]
     assert audit.verify(conn).ok
 
@@ -141,7 +141,7 @@ def test_api_creates_a_group_and_changes_its_members(api, conn):
     body = changed.json()
     assert body["added"] == ["D1"] and body["removed"] == ["S2"]
     assert [m["code"] for m in body["members"]] == ["D1", "S1"]
-    actions = [e["action"] for e in audit.history(conn, entity="unit_group", entity_key="G1")]
+    actions = [e.action for e in audit.history(conn, entity="unit_group", entity_key="G1")]
     assert actions == ["unit_group.remove", "unit_group.add", "unit_group.create"]
     made = api.post("/api/unitGroupSets", headers=headers,
                     json={"code": "SET1", "name_zh": "分类", "name_en": "Classes", "groups": ["G1"]})
@@ -161,7 +161,7 @@ def test_api_refuses_a_group_with_another_districts_unit(api, conn):
     assert api.post("/api/unitGroups", headers=headers, json={**body, "members": ["S1"]}).status_code == 201
     added = api.post("/api/unitGroups/G1/members", headers=headers, json={"add": ["S2"]})
     assert added.status_code == 403
-    assert [m["code"] for m in groups.get_group(conn, principal=SYSTEM, code="G1")["members"]] == ["S1"]
+    assert [m.code for m in groups.get_group(conn, principal=SYSTEM, code="G1").members] == ["S1"]
     viewer = token_for(conn, make_user(conn, role="viewer"))
     assert api.post("/api/unitGroups", headers=viewer, json={**body, "code": "G2"}).status_code == 403
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection
 
 from jiaowei.auth.model import SYSTEM
 from jiaowei.registry import groups
@@ -10,22 +11,16 @@ from jiaowei.registry.groups_pages import unit_codes
 from tests.factories import login, make_user, small_tree
 
 
-@pytest.fixture
-def browser(client):  # type: ignore[no-untyped-def]
-    client.headers["accept"] = "text/html,application/xhtml+xml"
-    return client
+def members(conn: Connection, code: str) -> list[str]:
+    return [m.code for m in groups.get_group(conn, principal=SYSTEM, code=code).members]
 
 
-def members(conn, code: str) -> list[str]:  # type: ignore[no-untyped-def]
-    return [m["code"] for m in groups.get_group(conn, principal=SYSTEM, code=code)["members"]]
-
-
-def test_unit_codes_are_read_one_a_line_or_comma_separated():
+def test_unit_codes_are_read_one_a_line_or_comma_separated() -> None:
     assert unit_codes("S1\nS2, S3，S4、S1\n\n") == ["S1", "S2", "S3", "S4"]
     assert unit_codes(None) == []
 
 
-def test_create_a_group_list_it_and_open_it(browser, conn):
+def test_create_a_group_list_it_and_open_it(browser: TestClient, conn: Connection) -> None:
     small_tree(conn)
     make_user(conn, "wang")
     csrf = login(browser, "wang")
@@ -45,7 +40,7 @@ def test_create_a_group_list_it_and_open_it(browser, conn):
     assert "/audit?entity=unit_group&amp;key=SF" in one.text
 
 
-def test_add_and_remove_members_through_the_form(browser, conn):
+def test_add_and_remove_members_through_the_form(browser: TestClient, conn: Connection) -> None:
     small_tree(conn)
     groups.create_group(conn, principal=SYSTEM, code="G1", name_zh="组", name_en="Group", members=["S1"])
     make_user(conn, "wang")
@@ -55,7 +50,7 @@ def test_add_and_remove_members_through_the_form(browser, conn):
     assert changed.status_code == 303 and members(conn, "G1") == ["D1", "S2"]
 
 
-def test_a_bad_code_is_shown_again_and_nothing_is_written(browser, conn):
+def test_a_bad_code_is_shown_again_and_nothing_is_written(browser: TestClient, conn: Connection) -> None:
     small_tree(conn)
     groups.create_group(conn, principal=SYSTEM, code="G1", name_zh="组", name_en="Group", members=["S1"])
     make_user(conn, "wang")
@@ -63,7 +58,7 @@ def test_a_bad_code_is_shown_again_and_nothing_is_written(browser, conn):
     bad = browser.post("/groups/new", data={"csrf_token": csrf, "code": "G2", "name_zh": "组二",
                                              "name_en": "Two", "members": "S1, NOPE"})
     assert bad.status_code == 422 and "NOPE" in bad.text and 'value="G2"' in bad.text
-    assert [g["code"] for g in groups.list_groups(conn, principal=SYSTEM)] == ["G1"]
+    assert [g.code for g in groups.list_groups(conn, principal=SYSTEM)] == ["G1"]
     again = browser.post("/groups/new", data={"csrf_token": csrf, "code": "G1", "name_zh": "x",
                                                "name_en": "x"})
     assert again.status_code == 409 and "G1" in again.text
@@ -73,7 +68,9 @@ def test_a_bad_code_is_shown_again_and_nothing_is_written(browser, conn):
     assert empty.status_code == 422
 
 
-def test_a_district_user_sees_only_members_in_scope_and_cannot_change_others(browser, conn):
+def test_a_district_user_sees_only_members_in_scope_and_cannot_change_others(
+    browser: TestClient, conn: Connection
+) -> None:
     small_tree(conn)
     groups.create_group(conn, principal=SYSTEM, code="G1", name_zh="组", name_en="Group", members=["S1",
                                                                                                   "S2"])
@@ -92,7 +89,7 @@ def test_a_district_user_sees_only_members_in_scope_and_cannot_change_others(bro
     assert fine.status_code == 303 and members(conn, "G3") == ["S1"]
 
 
-def test_a_form_without_the_csrf_token_is_refused(browser, conn):
+def test_a_form_without_the_csrf_token_is_refused(browser: TestClient, conn: Connection) -> None:
     small_tree(conn)
     make_user(conn, "wang")
     login(browser, "wang")

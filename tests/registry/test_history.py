@@ -20,7 +20,7 @@ from sqlalchemy import Connection, func, select
 
 from jiaowei.auth.model import SYSTEM, Principal, Role
 from jiaowei.errors import JiaoweiError, ValidationError
-from jiaowei.registry import service, store
+from jiaowei.registry import queries, service, store
 from jiaowei.registry.model import VERSIONED_FIELDS, Segment, UnitVersion
 from tests.registry.test_model import (
     Op,
@@ -152,7 +152,7 @@ def counts(conn: Connection) -> tuple[int, ...]:
 
 def check_listing(conn: Connection, versions: Versions, dates: list[dt.date]) -> None:
     for d in dates:
-        page = service.list_units(conn, principal=SYSTEM, as_of=d, limit=500)
+        page = queries.list_units(conn, principal=SYSTEM, as_of=d, limit=500)
         shown = {item["code"]: item["parent"] for item in page.items}
         expected = {
             code(u): (code(v.parent_id) if v.parent_id else None)
@@ -161,7 +161,7 @@ def check_listing(conn: Connection, versions: Versions, dates: list[dt.date]) ->
         }
         assert shown == expected, d
         for top in expected:
-            below = service.list_units(conn, principal=SYSTEM, as_of=d, descendants_of=top, limit=500)
+            below = queries.list_units(conn, principal=SYSTEM, as_of=d, descendants_of=top, limit=500)
             walked = {
                 code(u)
                 for u, vs in versions.items()

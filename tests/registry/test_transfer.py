@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from jiaowei.audit.store import audit_log
 from jiaowei.auth.model import SYSTEM
 from jiaowei.errors import ValidationError
-from jiaowei.registry import service
+from jiaowei.registry import queries, service
 from jiaowei.registry.store import unit_events, unit_paths, unit_versions, units
 from jiaowei.registry.transfer import COLUMNS, export_units, import_units
 from tests.factories import make_user, small_tree, token_for
@@ -38,7 +38,7 @@ def run(conn, text: str, *, filename: str = "units.csv", dry_run: bool = False):
 def test_parents_after_children_in_the_file_are_opened_in_order(conn):
     summary = run(conn, TREE)
     assert (summary.created, summary.changed, summary.unchanged) == (4, 0, 0)
-    unit = service.get_unit(conn, principal=SYSTEM, code="K1", as_of=dt.date(2020, 1, 1))
+    unit = queries.get_unit(conn, principal=SYSTEM, code="K1", as_of=dt.date(2020, 1, 1))
     assert [a["code"] for a in unit["ancestors"]] == ["SH9", "D9", "S9"]
     assert unit["attributes"] == {"双语": True} and unit["ownership"] == "private" and unit["synthetic"]
     assert unit["opened"] == "2012-09-01"
@@ -82,7 +82,7 @@ def test_xlsx_cells_may_be_numbers_dates_and_booleans(conn):
     buffer = io.BytesIO()
     book.save(buffer)
     assert import_units(conn, principal=SYSTEM, data=buffer.getvalue(), filename="u.xlsx").created == 1
-    unit = service.get_unit(conn, principal=SYSTEM, code="310999", as_of=dt.date(2001, 2, 3))
+    unit = queries.get_unit(conn, principal=SYSTEM, code="310999", as_of=dt.date(2001, 2, 3))
     assert unit["opened"] == "2001-02-03" and unit["synthetic"] is True
 
 
@@ -142,7 +142,7 @@ def test_dry_run_reports_and_writes_nothing(conn):
     summary = run(conn, text, dry_run=True)
     assert (summary.created, summary.changed, summary.dry_run) == (4, 1, True)
     assert counts(conn) == before
-    assert service.get_unit(conn, principal=SYSTEM, code="S1")["parent"] == "D1"
+    assert queries.get_unit(conn, principal=SYSTEM, code="S1")["parent"] == "D1"
 
 
 def test_import_changing_a_parent_records_a_move(conn):
@@ -150,17 +150,17 @@ def test_import_changing_a_parent_records_a_move(conn):
     text = "code,parent,valid_from\nS1,D2,2021-09-01\n"
     summary = run(conn, text)
     assert (summary.changed, summary.created) == (1, 0)
-    unit = service.get_unit(conn, principal=SYSTEM, code="S1", as_of=dt.date(2021, 9, 1))
+    unit = queries.get_unit(conn, principal=SYSTEM, code="S1", as_of=dt.date(2021, 9, 1))
     assert unit["parent"] == "D2"
     assert [e["kind"] for e in unit["events"]] == ["open", "move"]
-    assert service.get_unit(conn, principal=SYSTEM, code="S1", as_of=dt.date(2021, 8, 31))["parent"] == "D1"
+    assert queries.get_unit(conn, principal=SYSTEM, code="S1", as_of=dt.date(2021, 8, 31))["parent"] == "D1"
 
 
 def test_import_closes_children_before_parents(conn):
     small_tree(conn)
     summary = run(conn, "code,valid_from,valid_to\nD1,2020-01-01,2022-01-01\nS1,2020-01-01,2021-01-01\n")
     assert (summary.unchanged, summary.closed) == (2, 2)
-    assert service.get_unit(conn, principal=SYSTEM, code="D1")["closed"] == "2022-01-01"
+    assert queries.get_unit(conn, principal=SYSTEM, code="D1")["closed"] == "2022-01-01"
 
 
 def test_export_is_limited_to_the_principals_scope(conn):

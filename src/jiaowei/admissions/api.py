@@ -7,16 +7,15 @@ a campaign's published results, and a family's lookup of its own application (th
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection
 
 from jiaowei.admissions import queries, service
-from jiaowei.auth.model import Principal
-from jiaowei.errors import JiaoweiError, NotFound, TooManyAttempts
+from jiaowei.errors import JiaoweiError
 from jiaowei.registry.api import Upload, read_upload
 from jiaowei.web.deps import Conn, MaybeUser, User, parse_date
 from jiaowei.web.errors import respond
@@ -111,18 +110,18 @@ def settings_of(request: Request) -> Any:
 
 @router.get("/campaigns")
 def list_campaigns(conn: Conn, user: User) -> list[dict[str, Any]]:
-    return queries.list_campaigns(conn)
+    return [asdict(c) for c in queries.list_campaigns(conn)]
 
 
 @router.post("/campaigns", status_code=201, responses=CONFLICT)
 def create_campaign(conn: Conn, user: User, body: CampaignCreate) -> dict[str, Any]:
     service.create_campaign(conn, principal=user, spec=service.CampaignSpec(**body.model_dump()))
-    return queries.campaign(conn, code=body.code)
+    return asdict(queries.campaign(conn, code=body.code))
 
 
 @router.get("/campaigns/{code}")
 def get_campaign(conn: Conn, user: User, code: str) -> dict[str, Any]:
-    return queries.campaign(conn, code=code)
+    return asdict(queries.campaign(conn, code=code))
 
 
 @router.post("/campaigns/{code}/schools", status_code=201, responses=CONFLICT)
@@ -151,7 +150,7 @@ def register_applicant(request: Request, conn: Conn, user: User, code: str,
                                    choices=tuple(body.choices))
     made = service.register_applicants(conn, principal=user, campaign=code, people=[person],
                                        secret_key=settings_of(request).secret_key)
-    return made[0]
+    return asdict(made[0])
 
 
 @router.post("/campaigns/{code}/applicants/import", responses=CONFLICT)
@@ -162,8 +161,9 @@ def import_applicants(request: Request, conn: Conn, user: User, code: str,
     Columns: number, name, id_number, birth_date, district, residence_tier, catchment,
     group_id, choices (school ids separated by ``;``). Problems name the row and column.
     """
-    return service.import_applicants(conn, principal=user, campaign=code, data=upload.data,
-                                     dry_run=upload.dry_run, secret_key=settings_of(request).secret_key)
+    summary = service.import_applicants(conn, principal=user, campaign=code, data=upload.data,
+                                        dry_run=upload.dry_run, secret_key=settings_of(request).secret_key)
+    return asdict(summary)
 
 
 @router.get("/campaigns/{code}/applicants")
@@ -171,8 +171,9 @@ def staff_results(request: Request, conn: Conn, user: User, code: str,
                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
                   limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 100) -> dict[str, Any]:
     """Applicants of the districts in your scope with their results; names and ID numbers unless a viewer."""
-    return queries.staff_results(conn, principal=user, code=code, secret_key=settings_of(request).secret_key,
-                                 offset=offset, limit=limit)
+    found = queries.staff_results(conn, principal=user, code=code, secret_key=settings_of(request).secret_key,
+                                  offset=offset, limit=limit)
+    return asdict(found)
 
 
 @router.put("/campaigns/{code}/applicants/{number}/choices", responses=CONFLICT)
@@ -188,27 +189,9 @@ def step(request: Request, conn: Conn, user: User, code: str, step: Step, body: 
     ``draw`` and ``place`` need ``sources``; ``freeze_placement`` takes a ``mechanism`` and
     publishes the placement pool's digest before ``place`` draws.
     """
-    return run_step(request, conn, user, code, step, body.sources, body.mechanism)
-
-
-def run_step(request: Request, conn: Connection, user: Principal, code: str, step: str,
-             sources: list[str], mechanism: str) -> dict[str, Any]:
-    home = settings_of(request).home
-    if step == "open":
-        return service.open_application(conn, principal=user, campaign=code)
-    if step == "freeze":
-        return service.freeze(conn, principal=user, campaign=code, home=home)
-    if step == "draw":
-        return service.draw(conn, principal=user, campaign=code, sources=sources, home=home)
-    if step == "publish":
-        return service.publish(conn, principal=user, campaign=code)
-    if step == "freeze_placement":
-        return service.freeze_placement(conn, principal=user, campaign=code, home=home, mechanism=mechanism)
-    if step == "place":
-        return service.place(conn, principal=user, campaign=code, sources=sources, home=home)
-    if step == "appeals":
-        return service.open_appeals(conn, principal=user, campaign=code)
-    return service.close(conn, principal=user, campaign=code)
+    return asdict(service.take_step(conn, principal=user, campaign=code, step=step,
+                                    home=settings_of(request).home, sources=body.sources,
+                                    mechanism=body.mechanism))
 
 
 @router.post("/campaigns/{code}/appeals", status_code=201, responses=CONFLICT)
@@ -221,8 +204,8 @@ def file_appeal(conn: Conn, user: User, code: str, body: AppealIn) -> dict[str, 
 @router.post("/appeals/{appeal_id}/decision", responses=CONFLICT)
 def decide_appeal(conn: Conn, user: User, appeal_id: Annotated[int, Path(ge=1, le=2**31)],
                   body: DecisionIn) -> dict[str, Any]:
-    return service.decide_appeal(conn, principal=user, appeal_id=appeal_id, decision=body.decision,
-                                 note=body.note)
+    return asdict(service.decide_appeal(conn, principal=user, appeal_id=appeal_id, decision=body.decision,
+                                        note=body.note))
 
 
 # ---------------------------------------------------------------- public
@@ -233,8 +216,8 @@ def public_results(conn: Conn, user: MaybeUser, code: str,
                    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
                    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 200) -> dict[str, Any]:
     """No login: digests, seed sources, seed, cutoffs and the masked list once results are published."""
-    return {**queries.campaign(conn, code=code),
-            "results": queries.masked_results(conn, code=code, offset=offset, limit=limit)}
+    return {**asdict(queries.campaign(conn, code=code)),
+            "results": asdict(queries.masked_results(conn, code=code, offset=offset, limit=limit))}
 
 
 @router.get("/public/{code}/proof/{stage}/{name:path}", response_class=FileResponse)
@@ -249,24 +232,9 @@ def proof_file(conn: Conn, user: MaybeUser, code: str, stage: Literal["lottery",
 @router.post("/public/{code}/lookup", responses=THROTTLED)
 def lookup(request: Request, conn: Conn, user: MaybeUser, code: str, body: LookupIn) -> Any:
     """No login: a family's application by its number and the child's date of birth (throttled)."""
-    found = family_lookup(request, conn, code, body.number, body.birth_date)
-    return respond(request, found) if isinstance(found, JiaoweiError) else found
-
-
-def family_lookup(request: Request, conn: Connection, code: str, number: str,
-                  birth_date: str) -> dict[str, Any] | JiaoweiError:
-    """The lookup, every attempt recorded (failures count towards the throttle).
-
-    A failure is returned, not raised, so the request's transaction commits its record.
-    """
     settings = settings_of(request)
-    try:
-        found = queries.lookup(conn, code=code, number=number, birth_date=birth_date,
-                               secret_key=settings.secret_key, max_failures=settings.login_max_failures,
-                               window_minutes=settings.login_window_minutes)
-    except (NotFound, TooManyAttempts) as error:
-        queries.record_lookup(conn, code=code, number=number, succeeded=False)
-        return error
-    queries.record_lookup(conn, code=code, number=number, succeeded=True)
-    return found
+    found = service.family_lookup(conn, code=code, number=body.number, birth_date=body.birth_date,
+                                  secret_key=settings.secret_key, max_failures=settings.login_max_failures,
+                                  window_minutes=settings.login_window_minutes)
+    return respond(request, found) if isinstance(found, JiaoweiError) else asdict(found)
 

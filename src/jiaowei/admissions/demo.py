@@ -33,7 +33,7 @@ from sqlalchemy import Connection, func, select
 from jiaowei.admissions import drawing, queries, service
 from jiaowei.admissions.store import applicants, campaigns
 from jiaowei.auth.model import SYSTEM
-from jiaowei.registry import store as registry_store
+from jiaowei.registry import queries as registry
 from jiaowei.settings import get_settings
 
 Progress = Callable[[str, int, int], None]
@@ -58,18 +58,18 @@ CAMPAIGNS = [
 
 def private_schools(conn: Connection, attribute: str) -> list[tuple[str, str, bool]]:
     """(code, district code, drawn by lottery) of the schools carrying ``attribute`` on the draw day."""
-    rows = conn.execute(registry_store.units_on_select(DRAW_DAY).where(
-        registry_store.unit_versions.c.ownership == "private")).all()
-    parents = dict(conn.execute(select(registry_store.units.c.id, registry_store.units.c.code)).all())
+    rows = conn.execute(registry.units_on_select(DRAW_DAY).where(
+        registry.UNIT_OWNERSHIP == "private")).all()
+    parents = registry.codes_of(conn, {r.parent_id for r in rows})
     return sorted((r.code, parents[r.parent_id], bool(r.attributes[attribute])) for r in rows
                   if attribute in (r.attributes or {}))
 
 
 def public_schools(conn: Connection, stage: str, district: str) -> list[str]:
     """Codes of the district's public schools open on the draw day that take the stage's grade."""
-    rows = conn.execute(registry_store.units_on_select(DRAW_DAY).where(
-        registry_store.unit_versions.c.ownership == "public")).all()
-    parent = registry_store.unit_id_for(conn, district)
+    rows = conn.execute(registry.units_on_select(DRAW_DAY).where(
+        registry.UNIT_OWNERSHIP == "public")).all()
+    parent = registry.id_of(conn, district)
     if stage == "primary_1":
         wanted = [r for r in rows if "-PS-" in r.code or "-NY-" in r.code]
     else:
@@ -135,7 +135,7 @@ def load(conn: Connection, *, home: Path, progress: Progress | None = None,
         service.draw(conn, principal=SYSTEM, campaign=code, sources=SOURCES, home=home)
         service.publish(conn, principal=SYSTEM, campaign=code)
         summary = queries.campaign(conn, code=code)
-        shares[code] = (summary["lottery_schools"], summary["private_schools"], summary["lottery_share"])
+        shares[code] = (summary.lottery_schools, summary.private_schools, summary.lottery_share)
         service.freeze_placement(conn, principal=SYSTEM, campaign=code, home=home)
         service.place(conn, principal=SYSTEM, campaign=code, sources=PLACEMENT_SOURCES, home=home)
         placed[code] = _placed(conn, code)

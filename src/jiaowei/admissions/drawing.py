@@ -3,7 +3,7 @@
 A campaign's case files (``case.json``, ``schools.csv``, ``applicants.csv``,
 ``priorities.csv``, then ``seed.json``) are written from the database in a stable order, so
 the same applications always give the same ``pool_digest``. The draw runs through
-:func:`jiaowei.admissions.case.run_draw` into ``JIAOWEI_HOME/lottery/<campaign>/``, and
+:func:`jiaowei.admissions.proof.run_draw` into ``JIAOWEI_HOME/lottery/<campaign>/``, and
 its results and cutoffs are stored back. Never commits.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from jiaowei.admissions import case
+from jiaowei.admissions import case, proof
 from jiaowei.admissions.model import FORMAT
 from jiaowei.admissions.store import (
     applicants,
@@ -34,7 +34,7 @@ from jiaowei.admissions.store import (
     results,
 )
 from jiaowei.errors import IntegrityError
-from jiaowei.registry import store as registry_store
+from jiaowei.registry import queries as registry
 
 DEFAULT_TIER = 9
 
@@ -71,9 +71,7 @@ def freeze_case(case_dir: Path, files: CaseFiles) -> str:
 
 
 def _district_codes(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
-    wanted = sorted(set(ids))
-    return dict(conn.execute(select(registry_store.units.c.id, registry_store.units.c.code).where(
-        registry_store.units.c.id.in_(wanted))).all()) if wanted else {}
+    return registry.codes_of(conn, ids)
 
 
 def lottery_case(conn: Connection, campaign: Any) -> CaseFiles:
@@ -192,7 +190,7 @@ def run(case_dir: Path, out_dir: Path, digest: str, sources: list[str]) -> DrawO
                                          .encode() + b"\n")
     if out_dir.exists():  # left by a draw whose transaction did not commit: kept aside, never reused
         out_dir.rename(out_dir.with_name(f"{out_dir.name}.abandoned-{_now():%Y%m%dT%H%M%S%f}"))
-    manifest = case.run_draw(case_dir, out_dir)
+    manifest = proof.run_draw(case_dir, out_dir)
     if manifest.get("pool_digest", digest) != digest:
         raise IntegrityError("The draw ran on a pool other than the frozen one.")
     seed = case.derive_seed(digest, sources).hex()

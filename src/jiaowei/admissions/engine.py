@@ -88,7 +88,7 @@ TOGETHER_WITH_DA_REFUSED = (
 
 
 @contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
+def no_cyclic_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while millions of acyclic objects are made.
 
     Its generation-2 passes would walk every object of a large case again and again (seconds
@@ -239,7 +239,7 @@ def _total_order(digests: list[bytes], applicant_ids: Sequence[str]) -> IntArray
 
 def tickets(seed: bytes, applicant_ids: Iterable[str]) -> dict[str, Ticket]:
     """Every applicant's lottery number: value and rank (1 is the best) over all of them."""
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         roster = _lottery(seed, list(applicant_ids))
         return {a: roster.ticket(i) for i, a in enumerate(roster.ranked_ids)}
 
@@ -648,7 +648,7 @@ def draw(case: Case, seed: bytes) -> Outcome:
     """Run the lottery and the case's mechanism; see the module docstring for the rules."""
     if case.mechanism is Mechanism.DEFERRED_ACCEPTANCE and case.multiples is Multiples.TOGETHER:
         raise ValueError(TOGETHER_WITH_DA_REFUSED)
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         return _draw(case, seed)
 
 
@@ -661,7 +661,7 @@ def draw_columns(case: Case, columns: Columns, seed: bytes, digests: bytes | Non
     """
     if case.mechanism is Mechanism.DEFERRED_ACCEPTANCE and case.multiples is Multiples.TOGETHER:
         raise ValueError(TOGETHER_WITH_DA_REFUSED)
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         return _draw(case, seed, columns, digests)
 
 

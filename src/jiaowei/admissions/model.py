@@ -1,16 +1,28 @@
 """Pure admissions model: the inputs and outputs of a draw. No database, no web.
 
 This is the contract between the engine (``engine.py``), the case files (``case.py``)
-and the campaign in the platform (``service.py``).
+and the campaign in the platform (``service.py``), with the stages a campaign goes through.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 FORMAT = "jiaowei-lottery/1"
+# a school, applicant or group id in the case files: no spaces, commas, semicolons or quotes
+CASE_ID = re.compile(r'[^\s,;"]+')
+
+# A campaign's stages, in order, and the steps each allows
+STATUSES = ("registration", "application", "frozen", "drawn", "published", "placement_frozen", "placement",
+            "appeals", "closed")
+STAGES = ("primary_1", "junior_6", "childcare", "after_school")
+KINDS = ("private", "public")
+PUBLISHED = frozenset(STATUSES[STATUSES.index("published"):])
+OPEN_FOR_APPLICANTS = frozenset({"registration", "application"})
+FALLBACK_OPEN = OPEN_FOR_APPLICANTS | {"frozen", "drawn", "published"}  # a fallback order may be set
 
 
 class Mechanism(StrEnum):
@@ -86,3 +98,212 @@ class Outcome:
     cutoffs: tuple[Cutoff, ...]  # in the order of case.schools
     ineligible: tuple[tuple[str, str], ...]  # (applicant_id, school_id) choices that were not eligible
     transcript: tuple[str, ...]  # human-readable lines of what the engine did, deterministic
+
+
+# ---------------------------------------------------------------- what the campaign services answer
+
+
+@dataclass(frozen=True)
+class StepDone:
+    """A campaign created or moved on: its code and the stage it is at now."""
+
+    code: str
+    status: str
+
+
+@dataclass(frozen=True)
+class PoolFrozen(StepDone):
+    pool_digest: str  # published before any randomness exists
+
+
+@dataclass(frozen=True)
+class Drawn(StepDone):
+    seed: str
+    pool_digest: str
+
+
+@dataclass(frozen=True)
+class PlacementFrozen(PoolFrozen):
+    mechanism: str
+
+
+@dataclass(frozen=True)
+class Placed(PoolFrozen):
+    seed: str
+
+
+@dataclass(frozen=True)
+class Registered:
+    """An applicant registered: the application number and the pseudonymous id of the draw."""
+
+    number: str
+    applicant_id: str
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    registered: int
+    with_choices: int
+    dry_run: bool
+    numbers: list[str]  # empty for a dry run
+
+
+@dataclass(frozen=True)
+class AppealDecision:
+    id: int
+    decision: str
+
+
+# ---------------------------------------------------------------- what the campaign queries answer
+
+
+@dataclass(frozen=True)
+class CampaignListed:
+    code: str
+    year: int
+    stage: str
+    title_zh: str
+    title_en: str
+    status: str
+    applicants: int
+    synthetic: bool
+
+
+@dataclass(frozen=True)
+class UnitName:
+    code: str
+    name_zh: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class SchoolCutoff:
+    """A school's cutoff at one stage (lottery or placement), with how many it turned away."""
+
+    capacity: int
+    admitted: int
+    last_tier: int | None
+    last_lottery_rank: int | None
+    turned_away: int
+
+
+@dataclass(frozen=True)
+class CampaignSchool:
+    school_id: str
+    kind: str  # private (drawn by choice) or public (placement)
+    capacity: int
+    program: str
+    districts: list[str]
+    code: str
+    name_zh: str
+    name_en: str
+    cutoff: SchoolCutoff | None  # once published
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    """Everything about a campaign that is public at its stage (no applicant, no identity)."""
+
+    code: str
+    year: int
+    stage: str
+    title_zh: str
+    title_en: str
+    status: str
+    max_choices: int
+    mechanism: str
+    multiples: str
+    synthetic: bool
+    organiser: UnitName
+    fallback: dict[str, list[str]]
+    pool_digest: str | None
+    seed_sources: list[str] | None
+    seed: str | None
+    placement_digest: str | None
+    placement_sources: list[str] | None
+    placement_seed: str | None
+    published: bool
+    schools: list[CampaignSchool]
+    applicants: int
+    lottery_schools: int | None
+    private_schools: int
+    lottery_share: float | None
+    bundles: dict[str, list[str]]  # stage -> files of its published proof bundle
+    dates: dict[str, str | None]  # created, frozen, drawn, published, placed, closed (ISO)
+
+
+@dataclass(frozen=True)
+class MaskedResult:
+    applicant_id: str
+    lottery_rank: int
+    admitted: bool
+
+
+@dataclass(frozen=True)
+class MaskedResults:
+    items: list[MaskedResult]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class StaffResult:
+    """An applicant as staff in scope see them; ``name`` and ``id_number`` None for viewers."""
+
+    number: str
+    applicant_id: str
+    district: str
+    name: str | None
+    id_number: str | None
+    residence_tier: int
+    catchment: str
+    group_id: str
+    choices: list[str]
+    status: str
+    lottery_rank: int | None
+    admitted_to: str | None
+    choice_rank: int | None
+    placed_at: str | None
+
+
+@dataclass(frozen=True)
+class StaffResults:
+    items: list[StaffResult]
+    total: int
+    offset: int
+    limit: int
+    identities: bool
+
+
+@dataclass(frozen=True)
+class FamilyChoice:
+    """One of a family's ranked choices, with the school's public facts."""
+
+    rank: int
+    school_id: str
+    kind: str
+    capacity: int
+    program: str
+    districts: list[str]
+    code: str
+    name_zh: str
+    name_en: str
+    cutoff: SchoolCutoff | None
+
+
+@dataclass(frozen=True)
+class FamilyView:
+    """A family's own application, found by its number and the child's date of birth."""
+
+    campaign: CampaignView
+    number: str
+    applicant_id: str
+    status: str
+    choices: list[FamilyChoice]
+    lottery_rank: int | None
+    lottery_value: str | None
+    admitted_to: CampaignSchool | None
+    choice_rank: int | None
+    placement_rank: int | None
+    placed_at: CampaignSchool | None

@@ -11,11 +11,10 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
-from jiaowei.admissions import queries, service
-from jiaowei.admissions.api import family_lookup, run_step
+from jiaowei.admissions import model, queries, service
 from jiaowei.admissions.model import Mechanism
-from jiaowei.auth.model import Action, Principal
-from jiaowei.errors import Conflict, JiaoweiError, NotFound, Problem, ValidationError
+from jiaowei.auth.model import Principal
+from jiaowei.errors import Conflict, JiaoweiError, Problem, ValidationError
 from jiaowei.web.deps import Conn, MaybeUser, User
 from jiaowei.web.forms import N_, Form, problems_by_field, see_other
 from jiaowei.web.render import page
@@ -51,12 +50,11 @@ NEXT_STEP = {
 
 
 KINDS = {"private": N_("Private (drawn by choice)"), "public": N_("Public (placement)")}
-FALLBACK_OPEN = service.OPEN_FOR_APPLICANTS | {"frozen", "drawn", "published"}
 
 
 def _labels() -> dict[str, Any]:
     return {"statuses": STATUSES, "stages": STAGES, "applicant_statuses": APPLICANT_STATUSES,
-            "mechanisms": MECHANISMS, "order": service.STATUSES}
+            "mechanisms": MECHANISMS, "order": model.STATUSES}
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
@@ -94,7 +92,11 @@ def lookup(request: Request, conn: Conn, user: MaybeUser, code: str, form: Form)
     """A family's own application: lottery number, cutoffs of the schools chosen, result, proof."""
     campaign = queries.campaign(conn, code=code)
     values = {"number": form.get("number", "").strip()[:20], "birth_date": form.get("birth_date", "").strip()}
-    found = family_lookup(request, conn, code, values["number"], values["birth_date"][:10])
+    settings = request.app.state.settings
+    found = service.family_lookup(conn, code=code, number=values["number"],
+                                  birth_date=values["birth_date"][:10], secret_key=settings.secret_key,
+                                  max_failures=settings.login_max_failures,
+                                  window_minutes=settings.login_window_minutes)
     if isinstance(found, JiaoweiError):
         return _render(request, "admissions_lookup.html", {"c": campaign, "values": values, "failed": found},
                        status=found.status)
@@ -107,7 +109,7 @@ def lookup(request: Request, conn: Conn, user: MaybeUser, code: str, form: Form)
 @router.get("/admissions", response_class=HTMLResponse)
 def campaigns(request: Request, conn: Conn, user: User) -> HTMLResponse:
     return _render(request, "admissions.html", {"campaigns": queries.list_campaigns(conn), "values": {},
-                                                "may_write": user.may(Action.DATA_CAPTURE)})
+                                                "may_write": service.may_manage(user)})
 
 
 @router.post("/admissions")
@@ -150,10 +152,10 @@ def _campaign(request: Request, conn: Connection, user: Principal, code: str, of
     forms = {f"{name}_errors": problems_by_field(extra.get(f"{name}_error"))
              for name in ("school", "fallback")}
     return _render(request, "admissions_campaign.html", {
-        "c": campaign, "people": people, "next_step": NEXT_STEP.get(campaign["status"]),
-        "may_write": user.may(Action.DATA_CAPTURE), "values": {}, "school_values": {"kind": "private"},
-        "fallback_values": {}, "open_for_applicants": campaign["status"] in service.OPEN_FOR_APPLICANTS,
-        "fallback_open": campaign["status"] in FALLBACK_OPEN, "import_columns": service.APPLICANT_COLUMNS,
+        "c": campaign, "people": people, "next_step": NEXT_STEP.get(campaign.status),
+        "may_write": service.may_manage(user), "values": {}, "school_values": {"kind": "private"},
+        "fallback_values": {}, "open_for_applicants": campaign.status in model.OPEN_FOR_APPLICANTS,
+        "fallback_open": campaign.status in model.FALLBACK_OPEN, "import_columns": service.APPLICANT_COLUMNS,
         "kinds": KINDS, "dry_run": True, **forms, **extra}, status)
 
 
@@ -163,9 +165,9 @@ def step(request: Request, conn: Conn, user: User, code: str, step: str, form: F
     sources = form.get("sources", "").splitlines()
     try:
         with conn.begin_nested():
-            if step not in {s for s, _label, _seed in NEXT_STEP.values()}:
-                raise NotFound(f"No step {step!r}.")
-            run_step(request, conn, user, code, step, sources, form.get("mechanism", "choice-rounds"))
+            service.take_step(conn, principal=user, campaign=code, step=step,
+                              home=request.app.state.settings.home, sources=sources,
+                              mechanism=form.get("mechanism", "choice-rounds"))
     except ValidationError as error:
         return _campaign(request, conn, user, code, 0, {"error": error, "values": form}, error.status)
     return see_other(f"/admissions/{code}")

@@ -9,15 +9,31 @@ applicants of the districts in their scope, with names and ID numbers unless the
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 
 from jiaowei.admissions import crypto
-from jiaowei.admissions.service import PUBLISHED, campaign_row
+from jiaowei.admissions.model import (
+    PUBLISHED,
+    CampaignListed,
+    CampaignSchool,
+    CampaignView,
+    FamilyChoice,
+    FamilyView,
+    MaskedResult,
+    MaskedResults,
+    SchoolCutoff,
+    StaffResult,
+    StaffResults,
+    UnitName,
+)
 from jiaowei.admissions.store import (
     applicants,
+    campaign_id,
+    campaign_row,
     campaign_schools,
     campaigns,
     choices,
@@ -28,7 +44,7 @@ from jiaowei.admissions.store import (
 from jiaowei.auth.model import Action, Principal, Role
 from jiaowei.auth.scope import in_scope, require_action
 from jiaowei.errors import NotFound, TooManyAttempts
-from jiaowei.registry import store as registry_store
+from jiaowei.registry import queries as registry
 
 BUNDLE_FILES = ("results.csv", "cutoffs.csv", "manifest.json", "transcript.txt", "inputs/case.json",
                 "inputs/schools.csv", "inputs/applicants.csv", "inputs/priorities.csv", "inputs/seed.json")
@@ -40,31 +56,22 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def unit_names(conn: Connection, ids: set[int]) -> dict[int, dict[str, str]]:
+def unit_names(conn: Connection, ids: set[int]) -> dict[int, UnitName]:
     """The newest names of units, by id."""
-    versions = registry_store.unit_versions
-    found: dict[int, dict[str, str]] = {}
-    wanted = sorted(ids)
-    for start in range(0, len(wanted), 500):
-        rows = conn.execute(select(versions.c.unit_id, versions.c.name_zh, versions.c.name_en,
-                                   registry_store.units.c.code)
-                            .join(registry_store.units, registry_store.units.c.id == versions.c.unit_id)
-                            .where(versions.c.unit_id.in_(wanted[start:start + 500]))
-                            .order_by(versions.c.valid_from))
-        for r in rows:
-            found[r.unit_id] = {"code": r.code, "name_zh": r.name_zh, "name_en": r.name_en}
-    return found
+    return {i: UnitName(code=u.code, name_zh=u.name_zh, name_en=u.name_en)
+            for i, u in registry.last_known(conn, ids).items()}
 
 
-def list_campaigns(conn: Connection) -> list[dict[str, Any]]:
+def list_campaigns(conn: Connection) -> list[CampaignListed]:
     rows = conn.execute(select(campaigns).order_by(campaigns.c.year.desc(), campaigns.c.code)).all()
     counts: dict[int, int] = dict(conn.execute(select(applicants.c.campaign_id, func.count()).group_by(
         applicants.c.campaign_id)).all())
-    return [{"code": r.code, "year": r.year, "stage": r.stage, "title_zh": r.title_zh, "title_en": r.title_en,
-             "status": r.status, "applicants": counts.get(r.id, 0), "synthetic": r.synthetic} for r in rows]
+    return [CampaignListed(code=r.code, year=r.year, stage=r.stage, title_zh=r.title_zh, title_en=r.title_en,
+                           status=r.status, applicants=counts.get(r.id, 0), synthetic=r.synthetic)
+            for r in rows]
 
 
-def campaign(conn: Connection, *, code: str) -> dict[str, Any]:
+def campaign(conn: Connection, *, code: str) -> CampaignView:
     """Everything about a campaign that is public at its stage (no applicant, no identity)."""
     row = campaign_row(conn, code)
     published = row.status in PUBLISHED
@@ -72,57 +79,60 @@ def campaign(conn: Connection, *, code: str) -> dict[str, Any]:
                            .order_by(campaign_schools.c.kind, campaign_schools.c.school_id)).all()
     names = unit_names(conn, {s.unit_id for s in schools} | {row.organiser_id})
     cut = _cutoffs(conn, row.id) if published else {}
-    listed = []
-    for s in schools:
-        stage = "lottery" if s.kind == "private" else "placement"
-        listed.append({"school_id": s.school_id, "kind": s.kind, "capacity": s.capacity, "program": s.program,
-                       "districts": list(s.districts or []), **names[s.unit_id],
-                       "cutoff": cut.get((stage, s.school_id))})
-    private = [s for s in listed if s["kind"] == "private"]
-    drawn = [s for s in private if s["cutoff"] and s["cutoff"]["turned_away"] > 0]
-    return {
-        "code": row.code, "year": row.year, "stage": row.stage, "title_zh": row.title_zh,
-        "title_en": row.title_en, "status": row.status, "max_choices": row.max_choices,
-        "mechanism": row.mechanism, "multiples": row.multiples, "synthetic": row.synthetic,
-        "organiser": names[row.organiser_id], "fallback": dict(row.fallback or {}),
-        "pool_digest": row.pool_digest, "seed_sources": row.seed_sources, "seed": row.seed,
-        "placement_digest": row.placement_digest, "placement_sources": row.placement_sources,
-        "placement_seed": row.placement_seed, "published": published, "schools": listed,
-        "applicants": conn.scalar(select(func.count()).select_from(applicants).where(
-            applicants.c.campaign_id == row.id)),
-        "lottery_schools": len(drawn) if published else None, "private_schools": len(private),
-        "lottery_share": round(100 * len(drawn) / len(private), 2) if published and private else None,
-        "bundles": {"lottery": _files(row.bundle) if published else [],
-                    "placement": _files(row.placement_bundle) if published else []},
-        "dates": {k: getattr(row, f"{k}_at").isoformat() if getattr(row, f"{k}_at") else None
-                  for k in ("created", "frozen", "drawn", "published", "placed", "closed")},
-    }
+    listed = [_school(s, names[s.unit_id], cut.get(("lottery" if s.kind == "private" else "placement",
+                                                     s.school_id))) for s in schools]
+    private = [s for s in listed if s.kind == "private"]
+    drawn = [s for s in private if s.cutoff and s.cutoff.turned_away > 0]
+    return CampaignView(
+        code=row.code, year=row.year, stage=row.stage, title_zh=row.title_zh,
+        title_en=row.title_en, status=row.status, max_choices=row.max_choices,
+        mechanism=row.mechanism, multiples=row.multiples, synthetic=row.synthetic,
+        organiser=names[row.organiser_id], fallback=dict(row.fallback or {}),
+        pool_digest=row.pool_digest, seed_sources=row.seed_sources, seed=row.seed,
+        placement_digest=row.placement_digest, placement_sources=row.placement_sources,
+        placement_seed=row.placement_seed, published=published, schools=listed,
+        applicants=conn.scalar(select(func.count()).select_from(applicants).where(
+            applicants.c.campaign_id == row.id)) or 0,
+        lottery_schools=len(drawn) if published else None, private_schools=len(private),
+        lottery_share=round(100 * len(drawn) / len(private), 2) if published and private else None,
+        bundles={"lottery": _files(row.bundle) if published else [],
+                 "placement": _files(row.placement_bundle) if published else []},
+        dates={k: getattr(row, f"{k}_at").isoformat() if getattr(row, f"{k}_at") else None
+               for k in ("created", "frozen", "drawn", "published", "placed", "closed")},
+    )
+
+
+def _school(s: Any, name: UnitName, cutoff: SchoolCutoff | None) -> CampaignSchool:
+    return CampaignSchool(school_id=s.school_id, kind=s.kind, capacity=s.capacity, program=s.program,
+                          districts=list(s.districts or []), code=name.code, name_zh=name.name_zh,
+                          name_en=name.name_en, cutoff=cutoff)
 
 
 def _files(bundle: str | None) -> list[str]:
     return [name for name in BUNDLE_FILES if bundle and (Path(bundle) / name).is_file()]
 
 
-def _cutoffs(conn: Connection, campaign_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+def _cutoffs(conn: Connection, campaign_id: int) -> dict[tuple[str, str], SchoolCutoff]:
     rows = conn.execute(select(cutoffs).where(cutoffs.c.campaign_id == campaign_id))
-    return {(r.stage, r.school_id): {"capacity": r.capacity, "admitted": r.admitted, "last_tier": r.last_tier,
-                                     "last_lottery_rank": r.last_lottery_rank, "turned_away": r.turned_away}
+    return {(r.stage, r.school_id): SchoolCutoff(capacity=r.capacity, admitted=r.admitted,
+                                                 last_tier=r.last_tier, last_lottery_rank=r.last_lottery_rank,
+                                                 turned_away=r.turned_away)
             for r in rows}
 
 
-def masked_results(conn: Connection, *, code: str, offset: int = 0, limit: int = 200) -> dict[str, Any]:
+def masked_results(conn: Connection, *, code: str, offset: int = 0, limit: int = 200) -> MaskedResults:
     """The published list: pseudonymous id, lottery rank, placed or not. Nothing before publication."""
     row = campaign_row(conn, code)
     if row.status not in PUBLISHED:
-        return {"items": [], "total": 0, "offset": offset, "limit": limit}
+        return MaskedResults(items=[], total=0, offset=offset, limit=limit)
     query = (select(applicants.c.applicant_id, results.c.lottery_rank, results.c.school_id)
              .join(results, results.c.applicant_pk == applicants.c.id)
              .where(applicants.c.campaign_id == row.id, results.c.stage == "lottery"))
     total = conn.scalar(select(func.count()).select_from(query.subquery()))
-    items = [{"applicant_id": r.applicant_id, "lottery_rank": r.lottery_rank,
-              "admitted": r.school_id is not None}
+    items = [MaskedResult(applicant_id=r.applicant_id, lottery_rank=r.lottery_rank,
+                          admitted=r.school_id is not None)
              for r in conn.execute(query.order_by(results.c.lottery_rank).offset(offset).limit(limit))]
-    return {"items": items, "total": total, "offset": offset, "limit": limit}
+    return MaskedResults(items=items, total=total or 0, offset=offset, limit=limit)
 
 
 def bundle_file(conn: Connection, *, code: str, stage: str, name: str) -> Path:
@@ -141,7 +151,7 @@ def bundle_file(conn: Connection, *, code: str, stage: str, name: str) -> Path:
 
 
 def staff_results(conn: Connection, *, principal: Principal, code: str, secret_key: str, offset: int = 0,
-                  limit: int = 100) -> dict[str, Any]:
+                  limit: int = 100) -> StaffResults:
     """Applicants of the districts in the principal's view scope, with identities unless a viewer."""
     require_action(principal, Action.VIEW)
     row = campaign_row(conn, code)
@@ -158,15 +168,15 @@ def staff_results(conn: Connection, *, principal: Principal, code: str, secret_k
     rows = conn.execute(query.order_by(lottery.c.lottery_rank.nulls_last(), applicants.c.number)
                         .offset(offset).limit(limit)).all()
     chosen = _choices(conn, [r.id for r in rows])
-    items = [{
-        "number": r.number, "applicant_id": r.applicant_id, "district": districts[r.district_id],
-        "name": crypto.unseal(secret_key, r.name_sealed) if identities else None,
-        "id_number": crypto.unseal(secret_key, r.id_number_sealed) if identities else None,
-        "residence_tier": r.residence_tier, "catchment": r.catchment, "group_id": r.group_id,
-        "choices": chosen.get(r.id, []), "status": r.status, "lottery_rank": r.lottery_rank,
-        "admitted_to": r.admitted_to, "choice_rank": r.choice_rank, "placed_at": r.placed_at,
-    } for r in rows]
-    return {"items": items, "total": total, "offset": offset, "limit": limit, "identities": identities}
+    items = [StaffResult(
+        number=r.number, applicant_id=r.applicant_id, district=districts[r.district_id],
+        name=crypto.unseal(secret_key, r.name_sealed) if identities else None,
+        id_number=crypto.unseal(secret_key, r.id_number_sealed) if identities else None,
+        residence_tier=r.residence_tier, catchment=r.catchment, group_id=r.group_id,
+        choices=chosen.get(r.id, []), status=r.status, lottery_rank=r.lottery_rank,
+        admitted_to=r.admitted_to, choice_rank=r.choice_rank, placed_at=r.placed_at,
+    ) for r in rows]
+    return StaffResults(items=items, total=total or 0, offset=offset, limit=limit, identities=identities)
 
 
 def visible_districts(conn: Connection, principal: Principal, campaign_id: int) -> dict[int, str]:
@@ -174,11 +184,10 @@ def visible_districts(conn: Connection, principal: Principal, campaign_id: int) 
     ids = set(conn.scalars(select(applicants.c.district_id).where(applicants.c.campaign_id == campaign_id)
                            .distinct()))
     day = dt.date.today()
-    codes = dict(conn.execute(select(registry_store.units.c.id, registry_store.units.c.code).where(
-        registry_store.units.c.id.in_(sorted(ids)))).all()) if ids else {}
+    codes = registry.codes_of(conn, ids)
     visible = {}
     for unit_id in ids:
-        path = registry_store.last_path(conn, unit_id, day)
+        path = registry.last_path(conn, unit_id, day)
         if path and in_scope(conn, principal, Action.VIEW, path, day):
             visible[unit_id] = codes[unit_id]
     return visible
@@ -200,24 +209,15 @@ def check_lookup_throttle(conn: Connection, *, code: str, number: str, max_failu
                           window_minutes: int) -> None:
     since = _now() - dt.timedelta(minutes=window_minutes)
     failures = conn.scalar(select(func.count()).select_from(lookup_attempts).where(
-        lookup_attempts.c.campaign_id == _campaign_id(conn, code), lookup_attempts.c.number == number[:20],
+        lookup_attempts.c.campaign_id == campaign_id(conn, code), lookup_attempts.c.number == number[:20],
         lookup_attempts.c.succeeded.is_(False), lookup_attempts.c.at >= since))
     if (failures or 0) >= max_failures:
         raise TooManyAttempts(f"Too many failed look-ups of application {number[:20]!r}; "
                               f"try again in {window_minutes} minutes.")
 
 
-def _campaign_id(conn: Connection, code: str) -> int:
-    return int(conn.scalar(select(campaigns.c.id).where(campaigns.c.code == code)) or 0)
-
-
-def record_lookup(conn: Connection, *, code: str, number: str, succeeded: bool) -> None:
-    conn.execute(insert(lookup_attempts).values(campaign_id=_campaign_id(conn, code), number=number[:20],
-                                                succeeded=succeeded, at=_now()))
-
-
 def lookup(conn: Connection, *, code: str, number: str, birth_date: str, secret_key: str,
-           max_failures: int = 5, window_minutes: int = 15) -> dict[str, Any]:
+           max_failures: int = 5, window_minutes: int = 15) -> FamilyView:
     """A family's own application. Any mismatch is the same generic NotFound; the caller records it."""
     check_lookup_throttle(conn, code=code, number=number, max_failures=max_failures,
                           window_minutes=window_minutes)
@@ -231,22 +231,26 @@ def lookup(conn: Connection, *, code: str, number: str, birth_date: str, secret_
     return _family_view(conn, row, person)
 
 
-def _family_view(conn: Connection, row: Any, person: Any) -> dict[str, Any]:
+def _family_view(conn: Connection, row: Any, person: Any) -> FamilyView:
     published = row.status in PUBLISHED
     summary = campaign(conn, code=row.code)
-    schools = {s["school_id"]: s for s in summary["schools"]}
+    schools = {s.school_id: s for s in summary.schools}
     mine = {r.stage: r for r in conn.execute(select(results).where(results.c.applicant_pk == person.id))}
     listed = _choices(conn, [person.id]).get(person.id, [])
     lottery = mine.get("lottery") if published else None
     placement = mine.get("placement") if published else None
-    return {
-        "campaign": summary, "number": person.number, "applicant_id": person.applicant_id,
-        "status": person.status if published else ("applied" if listed else "registered"),
-        "choices": [{"rank": n, **schools[s]} for n, s in enumerate(listed, start=1)],
-        "lottery_rank": lottery.lottery_rank if lottery else None,
-        "lottery_value": lottery.lottery_value if lottery else None,
-        "admitted_to": schools.get(lottery.school_id) if lottery and lottery.school_id else None,
-        "choice_rank": lottery.choice_rank if lottery else None,
-        "placement_rank": placement.lottery_rank if placement else None,
-        "placed_at": schools.get(placement.school_id) if placement and placement.school_id else None,
-    }
+    return FamilyView(
+        campaign=summary, number=person.number, applicant_id=person.applicant_id,
+        status=person.status if published else ("applied" if listed else "registered"),
+        choices=[_choice(n, schools[s]) for n, s in enumerate(listed, start=1)],
+        lottery_rank=lottery.lottery_rank if lottery else None,
+        lottery_value=lottery.lottery_value if lottery else None,
+        admitted_to=schools.get(lottery.school_id) if lottery and lottery.school_id else None,
+        choice_rank=lottery.choice_rank if lottery else None,
+        placement_rank=placement.lottery_rank if placement else None,
+        placed_at=schools.get(placement.school_id) if placement and placement.school_id else None,
+    )
+
+
+def _choice(rank: int, school: CampaignSchool) -> FamilyChoice:
+    return FamilyChoice(rank=rank, **{f.name: getattr(school, f.name) for f in fields(school)})

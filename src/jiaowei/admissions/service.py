@@ -4,7 +4,7 @@
 Every function takes keyword arguments, acts for a principal, writes the audit log and never
 commits. Campaign steps need capture scope over the organising unit; applicants and their
 choices need capture scope over the applicant's district. The draw and the placement run the
-published algorithm through :mod:`jiaowei.admissions.case`, which writes a proof bundle that
+published algorithm through :mod:`jiaowei.admissions.proof`, which writes a proof bundle that
 anyone can re-check with ``jiaowei lottery verify``.
 """
 
@@ -22,28 +22,42 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from jiaowei.admissions import crypto, drawing
-from jiaowei.admissions.model import Mechanism, Multiples
+from jiaowei.admissions import crypto, drawing, queries
+from jiaowei.admissions.model import (
+    FALLBACK_OPEN,
+    KINDS,
+    OPEN_FOR_APPLICANTS,
+    PUBLISHED,
+    STAGES,
+    AppealDecision,
+    Drawn,
+    FamilyView,
+    ImportSummary,
+    Mechanism,
+    Multiples,
+    Placed,
+    PlacementFrozen,
+    PoolFrozen,
+    Registered,
+    StepDone,
+)
 from jiaowei.admissions.store import (
     appeals,
     applicants,
+    campaign_id,
+    campaign_row,
     campaign_schools,
     campaigns,
     choices,
+    lookup_attempts,
 )
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_unit
 from jiaowei.db.engine import inserted_id
-from jiaowei.errors import Conflict, NotFound, Problem, ValidationError
-from jiaowei.registry import store as registry_store
+from jiaowei.errors import Conflict, JiaoweiError, NotFound, Problem, TooManyAttempts, ValidationError
+from jiaowei.registry import queries as registry
 
-STATUSES = ("registration", "application", "frozen", "drawn", "published", "placement_frozen", "placement",
-            "appeals", "closed")
-STAGES = ("primary_1", "junior_6", "childcare", "after_school")
-KINDS = ("private", "public")
-PUBLISHED = frozenset(STATUSES[STATUSES.index("published"):])
-OPEN_FOR_APPLICANTS = frozenset({"registration", "application"})
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ID_NUMBER = re.compile(r"^[0-9]{6,17}[0-9Xx]$")
 NUMBER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,19}$")
@@ -64,24 +78,22 @@ def _today() -> dt.date:
     return dt.date.today()
 
 
-def campaign_row(conn: Connection, code: str) -> Any:
-    row = conn.execute(select(campaigns).where(campaigns.c.code == code)).first()
-    if row is None:
-        raise NotFound(f"No admissions campaign with code {code!r}.")
-    return row
-
-
 def _unit_id(conn: Connection, code: str, field: str) -> int:
-    unit_id = registry_store.unit_id_for(conn, code)
+    unit_id = registry.id_of(conn, code)
     if unit_id is None:
         raise NotFound(f"No unit with code {code!r}.", [Problem("no such unit", field=field, value=code)])
     return unit_id
 
 
 def require_organiser(conn: Connection, principal: Principal, campaign: Any) -> None:
-    code = conn.scalar(select(registry_store.units.c.code).where(registry_store.units.c.id ==
-                                                                 campaign.organiser_id))
+    code = registry.codes_of(conn, [campaign.organiser_id]).get(campaign.organiser_id)
     require_unit(conn, principal, Action.DATA_CAPTURE, campaign.organiser_id, _today(), str(code))
+
+
+def may_manage(principal: Principal) -> bool:
+    """Whether the principal's role may create campaigns and take their steps (pages show the forms);
+    each step still checks the principal's scope over the organising unit."""
+    return principal.may(Action.DATA_CAPTURE)
 
 
 def _require_status(campaign: Any, allowed: Iterable[str], step: str) -> None:
@@ -128,7 +140,7 @@ def _spec_problems(spec: CampaignSpec) -> list[Problem]:
     return [Problem(m, field=f, value=v, expected=e) for ok, m, f, v, e in checks if not ok]
 
 
-def create_campaign(conn: Connection, *, principal: Principal, spec: CampaignSpec) -> dict[str, Any]:
+def create_campaign(conn: Connection, *, principal: Principal, spec: CampaignSpec) -> StepDone:
     if problems := _spec_problems(spec):
         raise ValidationError("The campaign cannot be created.", problems)
     organiser_id = _unit_id(conn, spec.organiser, "organiser")
@@ -141,7 +153,7 @@ def create_campaign(conn: Connection, *, principal: Principal, spec: CampaignSpe
                                           created_at=_now()))
     audit.record(conn, actor=principal.username, action="campaign.create", entity="campaign",
                  entity_key=spec.code, after=audit.jsonable(spec.__dict__))
-    return {"code": spec.code, "status": "registration"}
+    return StepDone(code=spec.code, status="registration")
 
 
 @dataclass(frozen=True)
@@ -161,7 +173,7 @@ def add_schools(conn: Connection, *, principal: Principal, campaign: str,
     _require_status(row, OPEN_FOR_APPLICANTS, "adding schools")
     known = set(conn.scalars(select(campaign_schools.c.school_id).where(
         campaign_schools.c.campaign_id == row.id)))
-    ids = registry_store.unit_ids_for(conn, [s.unit for s in schools]
+    ids = registry.ids_of(conn, [s.unit for s in schools]
                                       + [d for s in schools for d in s.districts])
     problems, rows = [], []
     for n, school in enumerate(schools, start=1):
@@ -211,7 +223,7 @@ def set_fallback(conn: Connection, *, principal: Principal, campaign: str, distr
     """The district's fallback order of public schools for placement (统筹)."""
     row = campaign_row(conn, campaign)
     require_organiser(conn, principal, row)
-    _require_status(row, OPEN_FOR_APPLICANTS | {"frozen", "drawn", "published"}, "setting a fallback order")
+    _require_status(row, FALLBACK_OPEN, "setting a fallback order")
     require_unit(conn, principal, Action.VIEW, _unit_id(conn, district, "district"), _today(), district)
     public = _school_kinds(conn, row.id)
     bad = [Problem("not a public school of this campaign", field="schools", value=s) for s in schools
@@ -268,7 +280,7 @@ def _fresh(taken: set[str], make: Any) -> str:
 
 def _registration(conn: Connection, row: Any, people: Sequence[ApplicantSpec]) -> _Registration:
     reg = _Registration(row, _school_kinds(conn, row.id),
-                        registry_store.unit_ids_for(conn, sorted({p.district for p in people})))
+                        registry.ids_of(conn, sorted({p.district for p in people})))
     existing = conn.execute(select(applicants.c.number, applicants.c.applicant_id).where(
         applicants.c.campaign_id == row.id)).all()
     reg.numbers, reg.pseudonyms = {r.number for r in existing}, {r.applicant_id for r in existing}
@@ -292,7 +304,7 @@ def _people_problems(people: Sequence[ApplicantSpec], reg: _Registration,
 
 
 def register_applicants(conn: Connection, *, principal: Principal, campaign: str, secret_key: str,
-                        people: Sequence[ApplicantSpec]) -> list[dict[str, str]]:
+                        people: Sequence[ApplicantSpec]) -> list[Registered]:
     """Register applicants (with their choices, if any); returns each one's number and pseudonymous id."""
     row = campaign_row(conn, campaign)
     _require_status(row, OPEN_FOR_APPLICANTS, "registering applicants")
@@ -305,7 +317,7 @@ def register_applicants(conn: Connection, *, principal: Principal, campaign: str
 
 
 def _register(conn: Connection, principal: Principal, campaign: str, reg: _Registration,
-              people: Sequence[ApplicantSpec], secret_key: str) -> list[dict[str, str]]:
+              people: Sequence[ApplicantSpec], secret_key: str) -> list[Registered]:
     row = reg.campaign
     for district, district_id in reg.districts.items():
         require_unit(conn, principal, Action.DATA_CAPTURE, district_id, _today(), district)
@@ -325,7 +337,7 @@ def _register(conn: Connection, principal: Principal, campaign: str, reg: _Regis
                    "residence_tier": person.residence_tier, "catchment": person.catchment,
                    "group_id": person.group_id, "choices": list(person.choices)},
          "note": "personal data sealed; not in the log"} for m, person in zip(made, people, strict=True)])
-    return [{"number": m["number"], "applicant_id": m["applicant_id"]} for m in made]
+    return [Registered(number=m["number"], applicant_id=m["applicant_id"]) for m in made]
 
 
 def read_applicants(data: bytes) -> tuple[list[int], list[ApplicantSpec], list[Problem]]:
@@ -396,7 +408,7 @@ def _applicant_from(n: int, cell: dict[str, str], problems: list[Problem]) -> Ap
 
 
 def import_applicants(conn: Connection, *, principal: Principal, campaign: str, data: bytes, secret_key: str,
-                      dry_run: bool = False) -> dict[str, Any]:
+                      dry_run: bool = False) -> ImportSummary:
     """Register the applicants of a CSV file: every row or none.
 
     Raises ValidationError listing every problem (row, column, value) before anything is
@@ -424,8 +436,8 @@ def import_applicants(conn: Connection, *, principal: Principal, campaign: str, 
                      note="personal data sealed; not in the log")
         if dry_run:
             savepoint.rollback()
-    return {"registered": len(made), "with_choices": sum(1 for p in people if p.choices), "dry_run": dry_run,
-            "numbers": [] if dry_run else [m["number"] for m in made]}
+    return ImportSummary(registered=len(made), with_choices=sum(1 for p in people if p.choices),
+                         dry_run=dry_run, numbers=[] if dry_run else [m.number for m in made])
 
 
 def _pks(conn: Connection, campaign_id: int, numbers: list[str]) -> dict[str, int]:
@@ -519,16 +531,16 @@ def _applicant(conn: Connection, campaign: Any, number: str) -> Any:
 # ---------------------------------------------------------------- the stages
 
 
-def open_application(conn: Connection, *, principal: Principal, campaign: str) -> dict[str, Any]:
+def open_application(conn: Connection, *, principal: Principal, campaign: str) -> StepDone:
     row = campaign_row(conn, campaign)
     require_organiser(conn, principal, row)
     _require_status(row, {"registration"}, "opening applications")
     _set_status(conn, row, "application")
     _log(conn, principal, "campaign.open", campaign, {"status": "application"})
-    return {"code": campaign, "status": "application"}
+    return StepDone(code=campaign, status="application")
 
 
-def freeze(conn: Connection, *, principal: Principal, campaign: str, home: Path) -> dict[str, Any]:
+def freeze(conn: Connection, *, principal: Principal, campaign: str, home: Path) -> PoolFrozen:
     """Write the case files from the database and fix their ``pool_digest``; no change after this."""
     row = campaign_row(conn, campaign)
     require_organiser(conn, principal, row)
@@ -537,11 +549,11 @@ def freeze(conn: Connection, *, principal: Principal, campaign: str, home: Path)
     digest = drawing.freeze_case(case_dir, drawing.lottery_case(conn, row))
     _set_status(conn, row, "frozen", pool_digest=digest, frozen_at=_now())
     _log(conn, principal, "campaign.freeze", campaign, {"status": "frozen", "pool_digest": digest})
-    return {"code": campaign, "status": "frozen", "pool_digest": digest}
+    return PoolFrozen(code=campaign, status="frozen", pool_digest=digest)
 
 
 def draw(conn: Connection, *, principal: Principal, campaign: str, sources: Sequence[str], home: Path
-         ) -> dict[str, Any]:
+         ) -> Drawn:
     """Draw on public randomness named after the freeze; store the results; keep the proof bundle."""
     row = campaign_row(conn, campaign)
     require_organiser(conn, principal, row)
@@ -557,20 +569,20 @@ def draw(conn: Connection, *, principal: Principal, campaign: str, sources: Sequ
     _log(conn, principal, "campaign.draw", campaign, {"status": "drawn", "sources": sources,
                                                       "seed": outcome.seed,
                                                    "outputs": outcome.output_digests})
-    return {"code": campaign, "status": "drawn", "seed": outcome.seed, "pool_digest": row.pool_digest}
+    return Drawn(code=campaign, status="drawn", seed=outcome.seed, pool_digest=row.pool_digest)
 
 
-def publish(conn: Connection, *, principal: Principal, campaign: str) -> dict[str, Any]:
+def publish(conn: Connection, *, principal: Principal, campaign: str) -> StepDone:
     row = campaign_row(conn, campaign)
     require_organiser(conn, principal, row)
     _require_status(row, {"drawn"}, "publishing")
     _set_status(conn, row, "published", published_at=_now())
     _log(conn, principal, "campaign.publish", campaign, {"status": "published"})
-    return {"code": campaign, "status": "published"}
+    return StepDone(code=campaign, status="published")
 
 
 def freeze_placement(conn: Connection, *, principal: Principal, campaign: str, home: Path,
-                     mechanism: str = Mechanism.CHOICE_ROUNDS.value) -> dict[str, Any]:
+                     mechanism: str = Mechanism.CHOICE_ROUNDS.value) -> PlacementFrozen:
     """Write the placement (统筹) case of everyone not admitted and fix its ``pool_digest``.
 
     Like the lottery, placement takes two steps: this freeze publishes the pool's digest
@@ -587,11 +599,11 @@ def freeze_placement(conn: Connection, *, principal: Principal, campaign: str, h
     _set_status(conn, row, "placement_frozen", placement_digest=digest)
     _log(conn, principal, "campaign.freeze_placement", campaign, {"status": "placement_frozen",
                                                                "pool_digest": digest, "mechanism": mechanism})
-    return {"code": campaign, "status": "placement_frozen", "pool_digest": digest, "mechanism": mechanism}
+    return PlacementFrozen(code=campaign, status="placement_frozen", pool_digest=digest, mechanism=mechanism)
 
 
 def place(conn: Connection, *, principal: Principal, campaign: str, sources: Sequence[str], home: Path
-          ) -> dict[str, Any]:
+          ) -> Placed:
     """Placement (统筹) on public randomness named after the placement freeze: a second proof bundle."""
     row = campaign_row(conn, campaign)
     require_organiser(conn, principal, row)
@@ -608,20 +620,19 @@ def place(conn: Connection, *, principal: Principal, campaign: str, sources: Seq
                                                        "pool_digest": row.placement_digest,
                                                     "sources": sources, "seed": outcome.seed,
                                                     "outputs": outcome.output_digests})
-    return {"code": campaign, "status": "placement", "pool_digest": row.placement_digest,
-            "seed": outcome.seed}
+    return Placed(code=campaign, status="placement", pool_digest=row.placement_digest, seed=outcome.seed)
 
 
-def open_appeals(conn: Connection, *, principal: Principal, campaign: str) -> dict[str, Any]:
+def open_appeals(conn: Connection, *, principal: Principal, campaign: str) -> StepDone:
     row = campaign_row(conn, campaign)
     require_organiser(conn, principal, row)
     _require_status(row, {"placement"}, "opening appeals")
     _set_status(conn, row, "appeals")
     _log(conn, principal, "campaign.appeals", campaign, {"status": "appeals"})
-    return {"code": campaign, "status": "appeals"}
+    return StepDone(code=campaign, status="appeals")
 
 
-def close(conn: Connection, *, principal: Principal, campaign: str) -> dict[str, Any]:
+def close(conn: Connection, *, principal: Principal, campaign: str) -> StepDone:
     row = campaign_row(conn, campaign)
     require_organiser(conn, principal, row)
     _require_status(row, {"appeals"}, "closing")
@@ -631,7 +642,32 @@ def close(conn: Connection, *, principal: Principal, campaign: str) -> dict[str,
         raise Conflict(f"Campaign {campaign} has appeals without a decision; decide them first.")
     _set_status(conn, row, "closed", closed_at=_now())
     _log(conn, principal, "campaign.close", campaign, {"status": "closed"})
-    return {"code": campaign, "status": "closed"}
+    return StepDone(code=campaign, status="closed")
+
+
+def take_step(conn: Connection, *, principal: Principal, campaign: str, step: str, home: Path,
+              sources: Sequence[str] = (), mechanism: str = Mechanism.CHOICE_ROUNDS.value) -> StepDone:
+    """Move the campaign on by the step named (the one entry of the API and the campaign page).
+
+    ``draw`` and ``place`` need ``sources``; ``freeze_placement`` takes a ``mechanism``.
+    """
+    if step == "open":
+        return open_application(conn, principal=principal, campaign=campaign)
+    if step == "freeze":
+        return freeze(conn, principal=principal, campaign=campaign, home=home)
+    if step == "draw":
+        return draw(conn, principal=principal, campaign=campaign, sources=sources, home=home)
+    if step == "publish":
+        return publish(conn, principal=principal, campaign=campaign)
+    if step == "freeze_placement":
+        return freeze_placement(conn, principal=principal, campaign=campaign, home=home, mechanism=mechanism)
+    if step == "place":
+        return place(conn, principal=principal, campaign=campaign, sources=sources, home=home)
+    if step == "appeals":
+        return open_appeals(conn, principal=principal, campaign=campaign)
+    if step == "close":
+        return close(conn, principal=principal, campaign=campaign)
+    raise NotFound(f"No step {step!r}.")
 
 
 def _log(conn: Connection, principal: Principal, action: str, campaign: str, after: dict[str, Any]) -> None:
@@ -670,7 +706,7 @@ def file_appeal(conn: Connection, *, principal: Principal, campaign: str, number
 
 
 def decide_appeal(conn: Connection, *, principal: Principal, appeal_id: int, decision: str, note: str = ""
-                  ) -> dict[str, Any]:
+                  ) -> AppealDecision:
     found = conn.execute(select(appeals, applicants.c.campaign_id, applicants.c.district_id)
                          .join(applicants, applicants.c.id == appeals.c.applicant_pk)
                          .where(appeals.c.id == appeal_id)).first()
@@ -689,4 +725,29 @@ def decide_appeal(conn: Connection, *, principal: Principal, appeal_id: int, dec
     audit.record(conn, actor=principal.username, action="appeal.decide", entity="appeal",
                  entity_key=str(appeal_id),
                  before=None, after={"decision": decision, "note": note.strip()})
-    return {"id": appeal_id, "decision": decision}
+    return AppealDecision(id=appeal_id, decision=decision)
+
+
+# ---------------------------------------------------------------- families
+
+
+def record_lookup(conn: Connection, *, code: str, number: str, succeeded: bool) -> None:
+    """Record a family's lookup; failures count towards the throttle."""
+    conn.execute(insert(lookup_attempts).values(campaign_id=campaign_id(conn, code), number=number[:20],
+                                                succeeded=succeeded, at=_now()))
+
+
+def family_lookup(conn: Connection, *, code: str, number: str, birth_date: str, secret_key: str,
+                  max_failures: int, window_minutes: int) -> FamilyView | JiaoweiError:
+    """A family's application by its number and the child's date of birth, every attempt recorded.
+
+    A failure is returned, not raised, so the request's transaction commits its record.
+    """
+    try:
+        found = queries.lookup(conn, code=code, number=number, birth_date=birth_date, secret_key=secret_key,
+                               max_failures=max_failures, window_minutes=window_minutes)
+    except (NotFound, TooManyAttempts) as error:
+        record_lookup(conn, code=code, number=number, succeeded=False)
+        return error
+    record_lookup(conn, code=code, number=number, succeeded=True)
+    return found

@@ -8,9 +8,12 @@ from anything about the applicant.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     DateTime,
     ForeignKey,
     Index,
@@ -19,9 +22,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    select,
 )
 
 from jiaowei.db.base import JSONType, metadata
+from jiaowei.errors import NotFound
 
 campaigns = Table(
     "campaigns",
@@ -155,3 +160,16 @@ lookup_attempts = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_admission_lookups_number_at", "campaign_id", "number", "at"),
 )
+
+
+def campaign_row(conn: Connection, code: str) -> Any:
+    """The campaign's row, by its code; NotFound when there is none."""
+    row = conn.execute(select(campaigns).where(campaigns.c.code == code)).first()
+    if row is None:
+        raise NotFound(f"No admissions campaign with code {code!r}.")
+    return row
+
+
+def campaign_id(conn: Connection, code: str) -> int:
+    """The campaign's id, or 0 when there is none (a look-up of an unknown campaign is still recorded)."""
+    return int(conn.scalar(select(campaigns.c.id).where(campaigns.c.code == code)) or 0)

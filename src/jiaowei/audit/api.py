@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from jiaowei.audit import queries
+from jiaowei.audit.service import ChainReport
 from jiaowei.web.deps import Conn, User
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -25,10 +27,16 @@ def list_audit_entries(
     """Audit entries, newest first, with ``before`` and ``after`` as JSON values."""
     page = queries.list_entries(conn, principal=user, entity=entity, entity_key=key, actor=actor,
                                 offset=offset, limit=limit)
-    return {"items": page.items, "total": page.total, "offset": page.offset, "limit": page.limit}
+    return {"items": [asdict(entry) for entry in page.items], "total": page.total, "offset": page.offset,
+            "limit": page.limit}
 
 
 @router.get("/verify")
 def verify_audit_chain(conn: Conn, user: User) -> dict[str, Any]:
     """Check the hash chain from the first entry to the head: ``ok`` or the first broken entry."""
-    return queries.report_dict(queries.verify_chain(conn, principal=user))
+    return _report(queries.verify_chain(conn, principal=user))
+
+
+def _report(report: ChainReport) -> dict[str, Any]:
+    return {"ok": report.ok, "entries": report.entries, "first_bad_seq": report.first_bad_seq,
+            "reason": report.reason}

@@ -6,13 +6,11 @@ scope: it is the commission's record of every write, read by the commission.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from sqlalchemy import Connection, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from jiaowei.audit import service
+from jiaowei.audit.model import AuditEntry
 from jiaowei.audit.store import audit_log
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
@@ -30,7 +28,7 @@ def list_entries(
     actor: str | None = None,
     offset: int = 0,
     limit: int = 50,
-) -> Page:
+) -> Page[AuditEntry]:
     """Entries matching every filter given (exact matches), newest first."""
     require_action(principal, Action.AUDIT_READ)
     where = _filters(entity=entity, entity_key=entity_key, actor=actor)
@@ -39,7 +37,7 @@ def list_entries(
     rows = conn.execute(
         select(audit_log).where(*where).order_by(audit_log.c.seq.desc()).offset(offset).limit(limit)
     )
-    return Page([_entry(row) for row in rows], int(total), offset, limit)
+    return Page([service.entry_of(row) for row in rows], int(total), offset, limit)
 
 
 def entities(conn: Connection, *, principal: Principal) -> list[str]:
@@ -54,19 +52,7 @@ def verify_chain(conn: Connection, *, principal: Principal) -> service.ChainRepo
     return service.verify(conn)
 
 
-def report_dict(report: service.ChainReport) -> dict[str, Any]:
-    return {"ok": report.ok, "entries": report.entries, "first_bad_seq": report.first_bad_seq,
-            "reason": report.reason}
-
-
 def _filters(*, entity: str | None, entity_key: str | None, actor: str | None) -> list[ColumnElement[bool]]:
     wanted = ((audit_log.c.entity, entity), (audit_log.c.entity_key, entity_key), (audit_log.c.actor, actor))
     return [column == value for column, value in wanted if value]
 
-
-def _entry(row: Any) -> dict[str, Any]:
-    return {
-        "seq": row.seq, "at": row.at, "actor": row.actor, "action": row.action, "entity": row.entity,
-        "entity_key": row.entity_key, "before": json.loads(row.before), "after": json.loads(row.after),
-        "note": row.note, "hash": row.hash, "prev_hash": row.prev_hash,
-    }

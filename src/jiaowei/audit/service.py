@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from jiaowei.audit.model import AuditEntry
 from jiaowei.audit.store import audit_head, audit_log
 
 GENESIS = "0" * 64
@@ -119,11 +120,21 @@ def _entries(conn: Connection) -> Iterator[Any]:
     return iter(conn.execute(select(audit_log).order_by(audit_log.c.seq)))
 
 
-def history(conn: Connection, *, entity: str, entity_key: str, limit: int = 100) -> list[dict[str, Any]]:
+def history(conn: Connection, *, entity: str, entity_key: str, limit: int = 100) -> list[AuditEntry]:
+    """The newest entries about one thing (a unit, a group …), newest first."""
     rows = conn.execute(
         select(audit_log)
         .where(audit_log.c.entity == entity, audit_log.c.entity_key == entity_key)
         .order_by(audit_log.c.seq.desc())
         .limit(limit)
     )
-    return [{**r._mapping, "before": json.loads(r.before), "after": json.loads(r.after)} for r in rows]
+    return [entry_of(row) for row in rows]
+
+
+def entry_of(row: Any) -> AuditEntry:
+    """An ``audit_log`` row as an entry, ``before`` and ``after`` decoded from their JSON text."""
+    return AuditEntry(
+        seq=row.seq, at=row.at, actor=row.actor, action=row.action, entity=row.entity,
+        entity_key=row.entity_key, before=json.loads(row.before), after=json.loads(row.after),
+        note=row.note, hash=row.hash, prev_hash=row.prev_hash,
+    )

@@ -25,7 +25,7 @@ from jiaowei.errors import (
     TooManyAttempts,
     ValidationError,
 )
-from jiaowei.registry import store as registry_store
+from jiaowei.registry import queries as registry
 
 _hasher = PasswordHasher()
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
@@ -73,11 +73,8 @@ def create_user(
                                 expected=f"at least {MIN_PASSWORD} characters"))
     scope_ids: dict[str, list[int]] = {}
     for kind, codes in (("capture", capture_scope or []), ("view", view_scope or [])):
-        found = registry_store.unit_ids_for(conn, codes)
-        for code in codes:
-            if code not in found:
-                problems.append(Problem("no such unit", field=f"{kind}_scope", value=code,
-                                        expected="the code of an existing unit"))
+        found, missing = registry.check_unit_codes(conn, codes, field=f"{kind}_scope")
+        problems += missing
         scope_ids[kind] = [found[c] for c in codes if c in found]
     if problems:
         raise ValidationError("The user cannot be created.", problems)

@@ -14,6 +14,7 @@ from jiaowei.auth import service as auth
 from jiaowei.auth.model import SYSTEM, Role
 from jiaowei.cli.common import err, out, transaction
 from jiaowei.errors import IntegrityError, Problem, ValidationError
+from jiaowei.indicators.values.service import verify_imports
 
 users = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 tokens = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
@@ -74,8 +75,6 @@ def create_token(
 @audit.command("verify")
 def verify() -> None:
     """Check the audit hash chain, and that every data value write's history matches its digest."""
-    from jiaowei.indicators.values.service import verify_imports
-
     with transaction() as conn:
         report = audit_service.verify(conn)
         broken = verify_imports(conn)

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
 
 from jiaowei.cli.common import confirm_or_refuse, database, out, progress_bar, safe_url
 from jiaowei.db import backup as backups
 from jiaowei.db.migrate import upgrade
 from jiaowei.errors import ConfigurationError, Conflict
+from jiaowei.registry.queries import unit_count
 from jiaowei.settings import get_settings
 
 
@@ -36,6 +36,7 @@ def demo(
     = False,
 ) -> None:
     """Load the Shanghai 2020 demo (into a new database) and print the demo logins."""
+    # Imported here: the demo data and loaders would slow every other command's start.
     from jiaowei.admissions import demo as admissions_demo
     from jiaowei.demo import shanghai2020
     from jiaowei.indicators import demo as indicators_demo
@@ -48,7 +49,7 @@ def demo(
         backups.reset(db.engine)
     upgrade(db.engine)
     with db.transaction() as conn:
-        count = _unit_count(conn)
+        count = unit_count(conn)
         if count and keep:
             out.print(f"The database already has {count} units; keeping them.", highlight=False)
         elif count:
@@ -67,12 +68,6 @@ def demo(
     out.print(_logins(shanghai2020.DEMO_USERS))
 
 
-def _unit_count(conn: Any) -> int:
-    from jiaowei.registry.store import units
-
-    return int(conn.scalar(select(func.count()).select_from(units)) or 0)
-
-
 def _logins(users: list[dict[str, Any]]) -> Table:
     table = Table("username", "password", "role", "scope", "who", title="Demo logins")
     for user in users:
@@ -86,7 +81,7 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
 ) -> None:
     """Serve the web pages and the API (uvicorn)."""
-    import uvicorn
+    import uvicorn  # imported here: only this command needs the server, and it slows every start
 
     get_settings().check_production()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.prompt import Confirm
 from rich.table import Table
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 
 from jiaowei.db.engine import Database, make_engine
 from jiaowei.errors import JiaoweiError, Problem, ValidationError
@@ -40,8 +41,6 @@ def transaction(*, write: bool = True) -> Iterator[Connection]:
 
 
 def safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 

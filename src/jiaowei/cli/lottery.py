@@ -11,8 +11,7 @@ from typing import Annotated
 
 import typer
 
-from jiaowei.admissions import case as lottery_case
-from jiaowei.admissions import rfc3797
+from jiaowei.admissions import case, proof, rfc3797
 from jiaowei.cli.common import out
 from jiaowei.errors import IntegrityError, NotFound, Problem
 
@@ -26,7 +25,7 @@ def _say(text: str) -> None:
 @app.command("commit")
 def commit(case_dir: Annotated[Path, typer.Argument(help="the case directory")]) -> None:
     """Check the case and print its pool_digest (alone on the last line), to publish before the seed."""
-    checked = lottery_case.read_case(case_dir, need_seed=False)
+    checked = case.read_case(case_dir, need_seed=False)
     _say(f"{len(checked.case.applicants)} applicants, {len(checked.case.schools)} schools; "
          "publish this pool_digest before the seed exists:")
     _say(checked.pool_digest)
@@ -38,7 +37,7 @@ def draw(
     out_dir: Annotated[Path, typer.Option("--out", help="new or empty directory for the proof bundle")],
 ) -> None:
     """Check every input, draw, and write results, cutoffs, transcript, manifest and inputs/."""
-    manifest = lottery_case.run_draw(case_dir, out_dir)
+    manifest = proof.run_draw(case_dir, out_dir)
     _say(f"Drawn: {out_dir}")
     _say(f"pool_digest: {manifest['pool_digest']}")
     _say(f"seed: {manifest['seed']}")
@@ -53,11 +52,11 @@ def verify(
     """Re-derive every output from inputs/; exit 0 only if all are byte-identical (9 otherwise)."""
     if not out_dir.is_dir():
         raise NotFound(f"No directory {str(out_dir)!r}.")
-    differences = lottery_case.verify(out_dir)
+    differences = proof.verify(out_dir)
     if differences:
         raise IntegrityError(f"The draw does not verify; first difference: {differences[0]}",
                              [Problem(d) for d in differences[1:20]])
-    manifest = json.loads((out_dir / lottery_case.MANIFEST).read_bytes())
+    manifest = json.loads((out_dir / case.MANIFEST).read_bytes())
     if pool_digest and pool_digest.strip().lower() != manifest["pool_digest"]:
         raise IntegrityError(f"manifest.json field pool_digest is {manifest['pool_digest']}, "
                              f"not the published {pool_digest}.")
@@ -78,7 +77,7 @@ def correct(
     ] = None,
 ) -> None:
     """Add a correction: a new draw for the free and added seats among everyone not yet placed."""
-    manifest = lottery_case.run_correction(out_dir, sources, reason, additions)
+    manifest = proof.run_correction(out_dir, sources, reason, additions)
     number = manifest["correction"]["number"]
     _say(f"Correction {number} written to {out_dir / 'corrections' / str(number)}")
     _say(f"pool_digest: {manifest['pool_digest']}")

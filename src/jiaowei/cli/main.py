@@ -1,4 +1,7 @@
-"""The ``jiaowei`` command line. Every command has ``--help``; see docs/operators.md."""
+"""The ``jiaowei`` command line: the administration commands, then each domain's groups.
+
+Every command has ``--help``; see docs/operators.md.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import sys
 import typer
 from sqlalchemy.exc import OperationalError
 
-from jiaowei.cli import accounts, admin, data, lottery, metadata, units
+from jiaowei import domains
+from jiaowei.cli import admin
 from jiaowei.cli.common import err, report_error
 from jiaowei.errors import JiaoweiError
 
@@ -19,13 +23,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 admin.register(app)
-app.add_typer(accounts.users, name="user")
-app.add_typer(accounts.tokens, name="token")
-app.add_typer(accounts.audit, name="audit")
-app.add_typer(units.app, name="units")
-app.add_typer(lottery.app, name="lottery")
-app.add_typer(data.app, name="data")
-app.add_typer(metadata.app, name="metadata")
+for group in domains.cli_groups():
+    app.add_typer(domains.load(group.app), name=group.name)
 
 
 def main() -> None:

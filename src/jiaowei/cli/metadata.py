@@ -11,7 +11,7 @@ import typer
 from jiaowei.auth.model import SYSTEM
 from jiaowei.cli.common import out, transaction
 from jiaowei.errors import NotFound, Problem, ValidationError
-from jiaowei.indicators.metadata import bundle
+from jiaowei.indicators.metadata import service as metadata
 
 app = typer.Typer(
     help="Import and export metadata (data elements, data sets, indicators…) as DHIS2 JSON.",
@@ -35,7 +35,7 @@ def import_metadata(
             [Problem(str(error), field="file", value=file.name, expected="a DHIS2 metadata JSON document")],
         ) from None
     with transaction() as conn:
-        report = bundle.import_bundle(conn, principal=SYSTEM, bundle=document, dry_run=dry_run)
+        report = metadata.import_bundle(conn, principal=SYSTEM, bundle=document, dry_run=dry_run)
     stats = report["stats"]
     what = "Dry run, nothing written:" if dry_run else "Metadata:"
     out.print(
@@ -54,7 +54,7 @@ def export_metadata(
 ) -> None:
     """Export the metadata as a DHIS2 bundle that `jiaowei metadata import` (or DHIS2) reads back."""
     with transaction(write=False) as conn:
-        document = bundle.export_bundle(conn, kinds=kind or None)
+        document = metadata.export_bundle(conn, kinds=kind or None)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     counts = ", ".join(f"{len(v)} {k}" for k, v in document.items() if isinstance(v, list))

@@ -33,10 +33,13 @@ from jiaowei.audit import service as audit
 from jiaowei.auth.model import SYSTEM
 from jiaowei.demo.shanghai2020 import COMMISSION, apportion, refresh_statistics
 from jiaowei.indicators import store
+from jiaowei.indicators.approval import completeness
+from jiaowei.indicators.approval import service as approval
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.model import ValueRow
+from jiaowei.indicators.targets import service as targets
 from jiaowei.indicators.values import service as values
-from jiaowei.registry import store as registry_store
+from jiaowei.registry import queries as registry
 
 Progress = Callable[[str, int, int], None]
 SOURCE = "demo"
@@ -221,21 +224,16 @@ def _metadata(conn: Connection, units: dict[str, list[str]]) -> None:
 # ---------------------------------------------------------------- the units that report
 
 
-def units_on(conn: Connection, day: dt.date, types: Sequence[str]) -> list[Any]:
-    """The units of ``types`` open on ``day`` (code, type, ownership, attributes, parent), by code."""
-    query = registry_store.units_on_select(day).where(registry_store.unit_versions.c.type.in_(list(types)))
-    return list(conn.execute(query.order_by(registry_store.units.c.code)))
-
-
-def private_schools(conn: Connection) -> list[Any]:
+def private_schools(conn: Connection) -> list[registry.Unit]:
     """Private schools with a primary or junior entry grade (the registry demo's lottery flags)."""
-    rows = units_on(conn, END_2020, (*SCHOOLS, "secondary_school"))
+    rows = registry.units_on(conn, END_2020, types=(*SCHOOLS, "secondary_school"))
     return [r for r in rows if {"lottery_primary_2020", "lottery_junior_2020"} & set(r.attributes or {})]
 
 
-def health_schools(conn: Connection) -> list[Any]:
-    district = registry_store.unit_id_for(conn, HEALTH_DISTRICT)
-    return [r for r in units_on(conn, END_2020, (*SCHOOLS, "secondary_school")) if r.parent_id == district]
+def health_schools(conn: Connection) -> list[registry.Unit]:
+    district = registry.id_of(conn, HEALTH_DISTRICT)
+    schools = registry.units_on(conn, END_2020, types=(*SCHOOLS, "secondary_school"))
+    return [r for r in schools if r.parent_id == district]
 
 
 def school_days() -> list[dt.date]:
@@ -280,7 +278,7 @@ def _row(element: str, period: str, unit: str, value: Any, combo: str | None = N
 
 def kindergarten_rows(conn: Connection, rng: random.Random) -> list[ValueRow]:
     """在园幼儿数 by ownership class; the 普惠 kindergartens hold KG_INCLUSIVE of KG_CHILDREN."""
-    kgs = units_on(conn, END_2020, ["kindergarten"])
+    kgs = registry.units_on(conn, END_2020, types=["kindergarten"])
     inclusive = [k for k in kgs if (k.attributes or {}).get("普惠")]
     others = [k for k in kgs if not (k.attributes or {}).get("普惠")]
     rows = []
@@ -300,7 +298,7 @@ def _ownership_class(kindergarten: Any) -> str:
 
 def after_school_rows(conn: Connection, rng: random.Random) -> list[ValueRow]:
     """2020SY: every school with primary grades answers; 845 run the service, 377,000 pupils take part."""
-    schools = units_on(conn, END_2020SY, SCHOOLS)
+    schools = registry.units_on(conn, END_2020SY, types=SCHOOLS)
     weights = [rng.randint(50, 150) if s.type == "primary_school" else rng.randint(30, 100) for s in schools]
     sizes = apportion(PRIMARY_PUPILS, weights)  # a nine-year school's primary grades are smaller
     rows, cells = [], []
@@ -332,7 +330,7 @@ def admission_rows(schools: Sequence[Any]) -> list[ValueRow]:
 
 def higher_education_rows(conn: Connection, rng: random.Random) -> list[ValueRow]:
     """Graduates (186,600; 92.51% employed), students and counsellors (1:159), branches (97.1%)."""
-    units = units_on(conn, END_2020, HIGHER)
+    units = registry.units_on(conn, END_2020, types=HIGHER)
     size = [rng.randint(40, 160) * (3 if u.type == "university" else 1) for u in units]
     graduates = [by_sex(rng, n, (0.45, 0.60)) for n in apportion(GRADUATES, size)]
     cells = [n for pair in graduates for n in pair]
@@ -372,7 +370,7 @@ def health_rows(schools: Sequence[Any], rng: random.Random) -> list[ValueRow]:
 
 
 def _facts(conn: Connection) -> int:
-    root = registry_store.unit_id_for(conn, COMMISSION)
+    root = registry.id_of(conn, COMMISSION)
     figures = [f for f in INDICATORS if f.fact is not None]
     periods = values.ensure_periods(conn, {f.period for f in figures})
     ids = dict(conn.execute(select(store.indicators.c.code, store.indicators.c.id)).all())
@@ -397,8 +395,6 @@ TARGETS = [
 
 
 def _targets(conn: Connection) -> int:
-    from jiaowei.indicators.targets import service as targets
-
     written = targets.set_trajectory(
         conn, principal=SYSTEM, indicator="KG_INCLUSIVE_COVERAGE", unit=COMMISSION, start_period="2020",
         end_period="2025", start_value=85.0, end_value=90.0, at_risk_margin=1.0, benchmark=80.0,
@@ -416,12 +412,9 @@ def _reports(conn: Connection, rng: random.Random) -> dict[str, int]:
     """Forms completed (most on time) and approved, for the completeness and approval pages: every
     higher-education unit's 2020 return (the commission approves the 双一流 universities') and the
     2020SY after-school form of Huangpu's schools but two (the district approves half of them)."""
-    from jiaowei.indicators.approval import completeness
-    from jiaowei.indicators.approval import service as approval
-
-    district = registry_store.unit_id_for(conn, HEALTH_DISTRICT)
-    schools = [s.code for s in units_on(conn, END_2020SY, SCHOOLS) if s.parent_id == district]
-    higher = units_on(conn, END_2020, HIGHER)
+    district = registry.id_of(conn, HEALTH_DISTRICT)
+    schools = [s.code for s in registry.units_on(conn, END_2020SY, types=SCHOOLS) if s.parent_id == district]
+    higher = registry.units_on(conn, END_2020, types=HIGHER)
     forms = [("HE_ANNUAL", YEAR, u.code) for u in higher] + [("AFTER_SCHOOL", SCHOOL_YEAR, c)
                                                               for c in schools[:-2]]
     for data_set, period, code in forms:

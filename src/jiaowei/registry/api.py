@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from jiaowei.errors import Problem, ValidationError
-from jiaowei.registry import service, transfer
+from jiaowei.registry import queries, service, transfer
 from jiaowei.web.deps import AsOf, Conn, User, parse_date
 
 MAX_UPLOAD = 64 * 1024 * 1024
@@ -84,13 +84,13 @@ def list_units(
     ownership: str | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50,
 ) -> dict[str, Any]:
     """Units visible to the caller as they stood on ``as_of``."""
-    page = service.list_units(conn, principal=user, as_of=as_of, type=type, parent=parent,
+    page = queries.list_units(conn, principal=user, as_of=as_of, type=type, parent=parent,
                               descendants_of=descendants_of, ownership=ownership, q=q,
                               offset=offset, limit=limit)
-    day = as_of or service.today()
+    day = as_of or queries.today()
     return {"items": page.items, "total": page.total, "offset": page.offset, "limit": page.limit,
             "as_of": day.isoformat()}
 
@@ -135,7 +135,7 @@ def import_units(conn: Conn, user: User, upload: Annotated[Upload, Depends(read_
 @router.get("/export", response_class=Response)
 def export_units(conn: Conn, user: User, as_of: AsOf, format: Literal["csv", "xlsx"] = "csv") -> Response:
     """The units visible to the caller on ``as_of``, parents before children."""
-    day = as_of or service.today()
+    day = as_of or queries.today()
     content = transfer.export_units(conn, principal=user, as_of=day, format=format)
     return Response(content, media_type=transfer.MEDIA_TYPES[format], headers={
         "Content-Disposition": f'attachment; filename="units-{day.isoformat()}.{format}"'})
@@ -144,12 +144,12 @@ def export_units(conn: Conn, user: User, as_of: AsOf, format: Literal["csv", "xl
 @router.get("/{code}")
 def get_unit(conn: Conn, user: User, code: str, as_of: AsOf) -> dict[str, Any]:
     """One unit with its versions and events (its history)."""
-    return service.get_unit(conn, principal=user, code=code, as_of=as_of)
+    return queries.get_unit(conn, principal=user, code=code, as_of=as_of)
 
 
 @router.get("/{code}/children")
 def unit_children(conn: Conn, user: User, code: str, as_of: AsOf) -> list[dict[str, Any]]:
-    return service.children(conn, principal=user, code=code, as_of=as_of)
+    return queries.children(conn, principal=user, code=code, as_of=as_of)
 
 
 @router.post("", status_code=201)
@@ -157,27 +157,27 @@ def create_unit(conn: Conn, user: User, body: UnitCreate) -> dict[str, Any]:
     spec = service.UnitSpec(
         code=body.code, name_zh=body.name_zh, name_en=body.name_en, type=body.type,
         ownership=body.ownership, sector=body.sector, parent=body.parent,
-        opened=parse_date(body.opened, "opened") or service.today(), attributes=body.attributes,
+        opened=parse_date(body.opened, "opened") or queries.today(), attributes=body.attributes,
         synthetic=body.synthetic,
     )
     service.create_unit(conn, principal=user, spec=spec, note=body.note)
-    return service.get_unit(conn, principal=user, code=body.code, as_of=spec.opened)
+    return queries.get_unit(conn, principal=user, code=body.code, as_of=spec.opened)
 
 
 @router.patch("/{code}")
 def change_unit(conn: Conn, user: User, code: str, body: UnitChange) -> dict[str, Any]:
     """Rename, move or update a unit from ``effective`` on."""
-    effective = parse_date(body.effective, "effective") or service.today()
+    effective = parse_date(body.effective, "effective") or queries.today()
     changes = body.model_dump(exclude={"effective", "note"}, exclude_unset=True)
     service.change_unit(conn, principal=user, code=code, effective=effective, changes=changes, note=body.note)
-    return service.get_unit(conn, principal=user, code=code, as_of=effective)
+    return queries.get_unit(conn, principal=user, code=code, as_of=effective)
 
 
 @router.post("/{code}/close")
 def close_unit(conn: Conn, user: User, code: str, body: UnitClose) -> dict[str, Any]:
     """Close a unit, or merge it into another (its children move there)."""
-    effective = parse_date(body.effective, "effective") or service.today()
+    effective = parse_date(body.effective, "effective") or queries.today()
     if body.merged_into:
-        return service.merge_unit(conn, principal=user, code=code, into=body.merged_into,
-                                  effective=effective, note=body.note)
-    return service.close_unit(conn, principal=user, code=code, effective=effective, note=body.note)
+        return asdict(service.merge_unit(conn, principal=user, code=code, into=body.merged_into,
+                                         effective=effective, note=body.note))
+    return asdict(service.close_unit(conn, principal=user, code=code, effective=effective, note=body.note))

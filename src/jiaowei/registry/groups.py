@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
@@ -21,7 +22,8 @@ from jiaowei.auth.scope import require_action, scope_paths, unit_filter
 from jiaowei.db.engine import inserted_id
 from jiaowei.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.registry import store
-from jiaowei.registry.service import CODE, today
+from jiaowei.registry.queries import today
+from jiaowei.registry.service import CODE
 from jiaowei.registry.store import (
     unit_group_members,
     unit_group_set_members,
@@ -29,6 +31,63 @@ from jiaowei.registry.store import (
     unit_groups,
     units,
 )
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    """A member unit of a group as it stood on the date asked."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    type: str
+    synthetic: bool
+
+
+@dataclass(frozen=True)
+class UnitGroup:
+    """A group with the sets it belongs to and the members the principal may view."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    sets: list[str]
+    member_count: int
+    members: list[GroupMember]
+
+
+@dataclass(frozen=True)
+class GroupSet:
+    """A group set with the codes of its groups."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    groups: list[str]
+
+
+@dataclass(frozen=True)
+class GroupCreated:
+    code: str
+    members: list[str]
+
+
+@dataclass(frozen=True)
+class MembersChanged:
+    """The unit codes a change really added to a group and really took out."""
+
+    code: str
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GroupSetCreated:
+    code: str
+    groups: list[str]
+
 
 # ---------------------------------------------------------------- writing
 
@@ -42,7 +101,7 @@ def create_group(
     name_en: str,
     members: Sequence[str] = (),
     note: str = "",
-) -> dict[str, Any]:
+) -> GroupCreated:
     """Create a group of units; ``members`` are unit codes."""
     require_action(principal, Action.REGISTRY_WRITE)
     _check_new(conn, unit_groups, code, name_zh, name_en, "group")
@@ -55,12 +114,12 @@ def create_group(
     audit.record(conn, actor=principal.username, action="unit_group.create", entity="unit_group",
                  entity_key=code, after={"name_zh": name_zh, "name_en": name_en,
                                          "members": sorted(ids)}, note=note)
-    return {"code": code, "members": sorted(ids)}
+    return GroupCreated(code=code, members=sorted(ids))
 
 
 def add_members(
     conn: Connection, *, principal: Principal, code: str, members: Sequence[str], note: str = ""
-) -> dict[str, Any]:
+) -> MembersChanged:
     """Add units to a group; units already in it are left as they are."""
     require_action(principal, Action.REGISTRY_WRITE)
     group_id = _group_id(conn, code)
@@ -72,12 +131,12 @@ def add_members(
     _insert_members(conn, group_id, added.values())
     audit.record(conn, actor=principal.username, action="unit_group.add", entity="unit_group",
                  entity_key=code, after={"added": sorted(added)}, note=note)
-    return {"code": code, "added": sorted(added)}
+    return MembersChanged(code=code, added=sorted(added))
 
 
 def remove_members(
     conn: Connection, *, principal: Principal, code: str, members: Sequence[str], note: str = ""
-) -> dict[str, Any]:
+) -> MembersChanged:
     """Take units out of a group; codes not in it are ignored."""
     require_action(principal, Action.REGISTRY_WRITE)
     group_id = _group_id(conn, code)
@@ -92,7 +151,7 @@ def remove_members(
             unit_group_members.c.unit_id.in_(list(removed.values()))))
     audit.record(conn, actor=principal.username, action="unit_group.remove", entity="unit_group",
                  entity_key=code, before={"removed": sorted(removed)}, note=note)
-    return {"code": code, "removed": sorted(removed)}
+    return MembersChanged(code=code, removed=sorted(removed))
 
 
 def change_members(
@@ -103,7 +162,7 @@ def change_members(
     add: Sequence[str] = (),
     remove: Sequence[str] = (),
     note: str = "",
-) -> dict[str, Any]:
+) -> MembersChanged:
     """Add some units to a group and take others out, as one change."""
     both = sorted(set(add) & set(remove))
     if not add and not remove or both:
@@ -112,10 +171,10 @@ def change_members(
                     expected="each code in only one of the two lists") for c in both]
             or [Problem("no unit codes given", field="members",
                         expected="at least one unit code to add or to remove")])
-    added = add_members(conn, principal=principal, code=code, members=add, note=note)["added"] if add else []
+    added = add_members(conn, principal=principal, code=code, members=add, note=note).added if add else []
     removed = remove_members(conn, principal=principal, code=code, members=remove,
-                             note=note) if remove else {}
-    return {"code": code, "added": added, "removed": removed.get("removed", [])}
+                             note=note).removed if remove else []
+    return MembersChanged(code=code, added=added, removed=removed)
 
 
 def create_group_set(
@@ -127,7 +186,7 @@ def create_group_set(
     name_en: str,
     groups: Sequence[str],
     note: str = "",
-) -> dict[str, Any]:
+) -> GroupSetCreated:
     """Create a set of groups; ``groups`` are group codes."""
     require_action(principal, Action.REGISTRY_WRITE)
     _check_new(conn, unit_group_sets, code, name_zh, name_en, "group set")
@@ -150,7 +209,7 @@ def create_group_set(
     audit.record(conn, actor=principal.username, action="unit_group_set.create", entity="unit_group_set",
                  entity_key=code, after={"name_zh": name_zh, "name_en": name_en,
                                          "groups": sorted(found)}, note=note)
-    return {"code": code, "groups": sorted(found)}
+    return GroupSetCreated(code=code, groups=sorted(found))
 
 
 def _check_new(conn: Connection, table: Any, code: str, name_zh: str, name_en: str, what: str) -> None:
@@ -210,20 +269,21 @@ def _group_id(conn: Connection, code: str) -> int:
 
 def list_groups(
     conn: Connection, *, principal: Principal, as_of: dt.date | None = None
-) -> list[dict[str, Any]]:
+) -> list[UnitGroup]:
     """Every group, with the members the principal may view as they stood on ``as_of``."""
     return _groups(conn, principal, as_of or today(), None)
 
 
 def get_group(
     conn: Connection, *, principal: Principal, code: str, as_of: dt.date | None = None
-) -> dict[str, Any]:
+) -> UnitGroup:
     """One group, with the members the principal may view on ``as_of``."""
     found = _groups(conn, principal, as_of or today(), _group_id(conn, code))
     return found[0]
 
 
-def list_group_sets(conn: Connection, *, principal: Principal) -> list[dict[str, Any]]:
+def list_group_sets(conn: Connection, *, principal: Principal) -> list[GroupSet]:
+    """Every group set with the codes of its groups."""
     require_action(principal, Action.VIEW)
     sets = conn.execute(select(unit_group_sets).order_by(unit_group_sets.c.code)).all()
     rows = conn.execute(
@@ -231,13 +291,13 @@ def list_group_sets(conn: Connection, *, principal: Principal) -> list[dict[str,
         .join(unit_groups, unit_groups.c.id == unit_group_set_members.c.group_id)
         .order_by(unit_groups.c.code)
     ).all()
-    return [{"code": s.code, "name_zh": s.name_zh, "name_en": s.name_en,
-             "groups": [r.code for r in rows if r.set_id == s.id]} for s in sets]
+    return [GroupSet(code=s.code, name_zh=s.name_zh, name_en=s.name_en,
+                     groups=[r.code for r in rows if r.set_id == s.id]) for s in sets]
 
 
 def _groups(
     conn: Connection, principal: Principal, day: dt.date, group_id: int | None
-) -> list[dict[str, Any]]:
+) -> list[UnitGroup]:
     require_action(principal, Action.VIEW)
     query = select(unit_groups).order_by(unit_groups.c.code)
     if group_id is not None:
@@ -246,15 +306,15 @@ def _groups(
     members = _visible_members(conn, principal, day, group_id)
     sets = _sets_of(conn, group_id)
     return [
-        {"code": g.code, "name_zh": g.name_zh, "name_en": g.name_en, "sets": sets.get(g.id, []),
-         "member_count": len(members.get(g.id, [])), "members": members.get(g.id, [])}
+        UnitGroup(code=g.code, name_zh=g.name_zh, name_en=g.name_en, sets=sets.get(g.id, []),
+                  member_count=len(members.get(g.id, [])), members=members.get(g.id, []))
         for g in groups
     ]
 
 
 def _visible_members(
     conn: Connection, principal: Principal, day: dt.date, group_id: int | None
-) -> dict[int, list[dict[str, Any]]]:
+) -> dict[int, list[GroupMember]]:
     m = unit_group_members
     query = (
         store.units_on_select(day)
@@ -265,11 +325,11 @@ def _visible_members(
     )
     if group_id is not None:
         query = query.where(m.c.group_id == group_id)
-    out: dict[int, list[dict[str, Any]]] = {}
+    out: dict[int, list[GroupMember]] = {}
     for row in conn.execute(query):
         out.setdefault(row.group_id, []).append(
-            {"code": row.code, "name_zh": row.name_zh, "name_en": row.name_en, "type": row.type,
-             "synthetic": bool(row.synthetic)})
+            GroupMember(code=row.code, name_zh=row.name_zh, name_en=row.name_en, type=row.type,
+                        synthetic=bool(row.synthetic)))
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,7 +12,7 @@ from sqlalchemy import Connection
 
 from jiaowei.auth.model import Principal
 from jiaowei.registry import groups
-from jiaowei.registry.service import today
+from jiaowei.registry.queries import today
 from jiaowei.web.deps import AsOf, Conn, User
 
 router = APIRouter(prefix="/api", tags=["registry"])
@@ -48,8 +50,8 @@ def list_unit_groups(conn: Conn, user: User, as_of: AsOf) -> dict[str, Any]:
     """Every group with the members the caller may view on ``as_of``, and the group sets."""
     day = as_of or today()
     return {
-        "items": groups.list_groups(conn, principal=user, as_of=day),
-        "sets": groups.list_group_sets(conn, principal=user),
+        "items": [asdict(g) for g in groups.list_groups(conn, principal=user, as_of=day)],
+        "sets": _sets(conn, user),
         "as_of": day.isoformat(),
     }
 
@@ -65,8 +67,7 @@ def create_unit_group(conn: Conn, user: User, body: GroupCreate) -> dict[str, An
 @router.get("/unitGroups/{code}")
 def get_unit_group(conn: Conn, user: User, code: str, as_of: AsOf) -> dict[str, Any]:
     """One group with the members the caller may view on ``as_of``."""
-    day = as_of or today()
-    return {**groups.get_group(conn, principal=user, code=code, as_of=day), "as_of": day.isoformat()}
+    return _group(conn, user, code, as_of or today())
 
 
 @router.post("/unitGroups/{code}/members")
@@ -74,22 +75,26 @@ def change_unit_group_members(conn: Conn, user: User, code: str, body: MembersCh
     """Add units to a group and take others out: ``{"add": [...], "remove": [...]}``."""
     change = groups.change_members(conn, principal=user, code=code, add=body.add, remove=body.remove,
                                    note=body.note)
-    return {**_group(conn, user, code), "added": change["added"], "removed": change["removed"]}
+    return {**_group(conn, user, code), "added": change.added, "removed": change.removed}
 
 
 @router.get("/unitGroupSets")
 def list_unit_group_sets(conn: Conn, user: User) -> dict[str, Any]:
     """Every group set with the codes of its groups."""
-    return {"items": groups.list_group_sets(conn, principal=user)}
+    return {"items": _sets(conn, user)}
 
 
 @router.post("/unitGroupSets", status_code=201)
 def create_unit_group_set(conn: Conn, user: User, body: GroupSetCreate) -> dict[str, Any]:
     """Create a set of groups; the caller must be allowed to write every member of every group."""
-    return groups.create_group_set(conn, principal=user, code=body.code, name_zh=body.name_zh,
-                                   name_en=body.name_en, groups=body.groups, note=body.note)
+    return asdict(groups.create_group_set(conn, principal=user, code=body.code, name_zh=body.name_zh,
+                                          name_en=body.name_en, groups=body.groups, note=body.note))
 
 
-def _group(conn: Connection, user: Principal, code: str) -> dict[str, Any]:
-    day = today()
-    return {**groups.get_group(conn, principal=user, code=code, as_of=day), "as_of": day.isoformat()}
+def _group(conn: Connection, user: Principal, code: str, day: dt.date | None = None) -> dict[str, Any]:
+    day = day or today()
+    return {**asdict(groups.get_group(conn, principal=user, code=code, as_of=day)), "as_of": day.isoformat()}
+
+
+def _sets(conn: Connection, user: Principal) -> list[dict[str, Any]]:
+    return [asdict(s) for s in groups.list_group_sets(conn, principal=user)]

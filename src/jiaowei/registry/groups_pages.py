@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.errors import Conflict, ValidationError
-from jiaowei.registry import groups, service
+from jiaowei.registry import groups, queries
 from jiaowei.registry.pages import TYPES
 from jiaowei.web.deps import AsOf, Conn, User
 from jiaowei.web.forms import N_, Form, problems_by_field, see_other
@@ -44,7 +44,7 @@ def _group_url(code: str) -> str:
 @router.get("/groups", response_class=HTMLResponse)
 def groups_page(request: Request, conn: Conn, user: User, as_of: AsOf) -> HTMLResponse:
     """Every group with its member count on the date, and the group sets."""
-    day = as_of or service.today()
+    day = as_of or queries.today()
     return _render(request, "groups.html", {
         "as_of": day.isoformat(), "groups": groups.list_groups(conn, principal=user, as_of=day),
         "sets": groups.list_group_sets(conn, principal=user), "may_write": user.may(Action.REGISTRY_WRITE)})
@@ -79,7 +79,7 @@ def _group_page(request: Request, conn: Connection, user: Principal, code: str, 
 @router.get("/groups/{code}", response_class=HTMLResponse)
 def group_page(request: Request, conn: Conn, user: User, code: str, as_of: AsOf) -> HTMLResponse:
     """One group's members on the date, those within the viewer's scope."""
-    return _group_page(request, conn, user, code, as_of or service.today(), {})
+    return _group_page(request, conn, user, code, as_of or queries.today(), {})
 
 
 @router.post("/groups/{code}/members")
@@ -90,6 +90,6 @@ def change_members(request: Request, conn: Conn, user: User, code: str, form: Fo
             groups.change_members(conn, principal=user, code=code, add=unit_codes(form.get("add")),
                                   remove=unit_codes(form.get("remove")), note=form.get("note", ""))
     except ValidationError as error:
-        return _group_page(request, conn, user, code, service.today(), {"error": error, "values": form},
+        return _group_page(request, conn, user, code, queries.today(), {"error": error, "values": form},
                            status=error.status)
     return see_other(_group_url(code))

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.errors import Problem, ValidationError
-from jiaowei.registry import service, transfer
+from jiaowei.registry import queries, service, transfer
 from jiaowei.registry.model import EventKind, Ownership, Sector, UnitType
 from jiaowei.web.deps import AsOf, Conn, User, parse_date
 from jiaowei.web.forms import N_, Form, problems_by_field, see_other
@@ -71,7 +71,7 @@ def _expanded(conn: Connection, user: Principal, nodes: list[dict[str, Any]], op
     while queue:
         node = queue.pop(0)
         if node["code"] in open_codes and node["children"] and node["code"] not in below:
-            below[node["code"]] = service.children(conn, principal=user, code=node["code"], as_of=day)
+            below[node["code"]] = queries.children(conn, principal=user, code=node["code"], as_of=day)
             queue += below[node["code"]]
     return below
 
@@ -89,13 +89,13 @@ def tree(request: Request, conn: Conn, user: User, as_of: AsOf,
          q: Annotated[str, Query(max_length=100)] = "", open: str | None = None,
          offset: Annotated[int, Query(ge=0)] = 0) -> HTMLResponse:
     """The principal's top units, open nodes expanded; or search results when ``q`` is given."""
-    day = as_of or service.today()
-    roots = service.children(conn, principal=user, code=None, as_of=day)
+    day = as_of or queries.today()
+    roots = queries.children(conn, principal=user, code=None, as_of=day)
     if open is None:
         open_codes = [roots[0]["code"]] if len(roots) == 1 else []
     else:
         open_codes = [c for c in open.split(",") if c][:MAX_OPEN]
-    found = service.list_units(conn, principal=user, as_of=day, q=q.strip(), offset=offset,
+    found = queries.list_units(conn, principal=user, as_of=day, q=q.strip(), offset=offset,
                                limit=PAGE_SIZE) if q.strip() else None
     return _render(request, "units.html", {
         "as_of": day.isoformat(), "q": q, "roots": roots, "open_codes": open_codes,
@@ -108,10 +108,10 @@ def tree(request: Request, conn: Conn, user: User, as_of: AsOf,
 def children_fragment(request: Request, conn: Conn, user: User, code: str, as_of: AsOf,
                       open: str = "") -> HTMLResponse:
     """The ``<ul>`` of a node's children, fetched by the tree's script when a node opens."""
-    day = as_of or service.today()
+    day = as_of or queries.today()
     open_codes = [c for c in open.split(",") if c][:MAX_OPEN]
     return _render(request, "_children.html", {
-        "as_of": day.isoformat(), "nodes": service.children(conn, principal=user, code=code, as_of=day),
+        "as_of": day.isoformat(), "nodes": queries.children(conn, principal=user, code=code, as_of=day),
         "below": {}, "open_codes": open_codes, "toggle_url": _toggler(day, open_codes)})
 
 
@@ -137,14 +137,14 @@ def _spec(form: dict[str, str]) -> service.UnitSpec:
         code=form.get("code", "").strip(), name_zh=form.get("name_zh", ""), name_en=form.get("name_en", ""),
         type=form.get("type", ""), ownership=form.get("ownership", Ownership.PUBLIC),
         sector=form.get("sector", Sector.EDUCATION), parent=form.get("parent", "").strip() or None,
-        opened=parse_date(form.get("opened"), "opened") or service.today(),
+        opened=parse_date(form.get("opened"), "opened") or queries.today(),
         attributes=_attributes(form.get("attributes")), synthetic=form.get("synthetic") == "on",
     )
 
 
 @router.get("/units/new", response_class=HTMLResponse)
 def new_form(request: Request, user: User, parent: str = "") -> HTMLResponse:
-    values = {"parent": parent, "opened": service.today().isoformat(), "type": UnitType.PRIMARY_SCHOOL,
+    values = {"parent": parent, "opened": queries.today().isoformat(), "type": UnitType.PRIMARY_SCHOOL,
               "ownership": Ownership.PUBLIC, "sector": Sector.EDUCATION}
     return _render(request, "unit_new.html", {"values": values})
 
@@ -193,9 +193,9 @@ def import_file(request: Request, conn: Conn, user: User, form: Form,
 
 @router.get("/units/{code}", response_class=HTMLResponse)
 def unit_page(request: Request, conn: Conn, user: User, code: str, as_of: AsOf) -> HTMLResponse:
-    day = as_of or service.today()
-    unit = service.get_unit(conn, principal=user, code=code, as_of=day)
-    kids = service.children(conn, principal=user, code=code, as_of=day)
+    day = as_of or queries.today()
+    unit = queries.get_unit(conn, principal=user, code=code, as_of=day)
+    kids = queries.children(conn, principal=user, code=code, as_of=day)
     return _render(request, "unit.html", {"unit": unit, "as_of": day.isoformat(), "kids": kids,
                                           "may_write": user.may(Action.REGISTRY_WRITE),
                                           "may_audit": user.may(Action.AUDIT_READ)})
@@ -203,7 +203,7 @@ def unit_page(request: Request, conn: Conn, user: User, code: str, as_of: AsOf) 
 
 def _edit_page(request: Request, conn: Connection, user: Principal, code: str, day: dt.date,
                extra: dict[str, Any], status: int = 200) -> HTMLResponse:
-    unit = service.get_unit(conn, principal=user, code=code, as_of=day)
+    unit = queries.get_unit(conn, principal=user, code=code, as_of=day)
     values = {name: unit[name] or "" for name in CHANGEABLE if name != "attributes"}
     values["attributes"] = json.dumps(unit["attributes"], ensure_ascii=False) if unit["attributes"] else ""
     values["effective"] = day.isoformat()
@@ -213,7 +213,7 @@ def _edit_page(request: Request, conn: Connection, user: Principal, code: str, d
 
 @router.get("/units/{code}/edit", response_class=HTMLResponse)
 def edit_form(request: Request, conn: Conn, user: User, code: str, as_of: AsOf) -> HTMLResponse:
-    return _edit_page(request, conn, user, code, as_of or service.today(), {})
+    return _edit_page(request, conn, user, code, as_of or queries.today(), {})
 
 
 def _changes(current: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
@@ -231,8 +231,8 @@ def edit(request: Request, conn: Conn, user: User, code: str, form: Form) -> Res
     """Rename, move or update a unit from the effective date on."""
     try:
         with conn.begin_nested():
-            effective = parse_date(form.get("effective"), "effective") or service.today()
-            current = service.get_unit(conn, principal=user, code=code, as_of=effective)
+            effective = parse_date(form.get("effective"), "effective") or queries.today()
+            current = queries.get_unit(conn, principal=user, code=code, as_of=effective)
             service.change_unit(conn, principal=user, code=code, effective=effective,
                                 changes=_changes(current, form), note=form.get("note", ""))
     except ValidationError as error:
@@ -243,9 +243,9 @@ def edit(request: Request, conn: Conn, user: User, code: str, form: Form) -> Res
 
 def _date_or_today(value: str | None) -> dt.date:
     try:
-        return parse_date(value) or service.today()
+        return parse_date(value) or queries.today()
     except ValidationError:
-        return service.today()
+        return queries.today()
 
 
 @router.post("/units/{code}/close")
@@ -254,7 +254,7 @@ def close(request: Request, conn: Conn, user: User, code: str, form: Form) -> Re
     into = form.get("merged_into", "").strip()
     try:
         with conn.begin_nested():
-            effective = parse_date(form.get("effective"), "effective") or service.today()
+            effective = parse_date(form.get("effective"), "effective") or queries.today()
             if into:
                 service.merge_unit(conn, principal=user, code=code, into=into, effective=effective,
                                    note=form.get("note", ""))
@@ -262,7 +262,7 @@ def close(request: Request, conn: Conn, user: User, code: str, form: Form) -> Re
                 service.close_unit(conn, principal=user, code=code, effective=effective,
                                    note=form.get("note", ""))
     except ValidationError as error:
-        return _edit_page(request, conn, user, code, service.today(),
+        return _edit_page(request, conn, user, code, queries.today(),
                           {"close_error": error, "close_errors": problems_by_field(error),
                            "close_values": form}, status=error.status)
     return see_other(_unit_url(code, effective))

@@ -1,4 +1,6 @@
-"""Registry use cases: browse the tree on a date, open, change, move, close, merge, import.
+"""Registry use cases that write: open, change, move, close, merge units.
+
+Reads (browsing the tree on a date) are in :mod:`jiaowei.registry.queries`.
 
 Every function takes keyword arguments, acts for a principal, writes the audit log and
 never commits: the caller's transaction decides.
@@ -13,13 +15,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select
+from sqlalchemy import Connection, insert, select
 
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
-from jiaowei.auth.scope import in_scope, require_action, require_unit, scope_paths, unit_filter
-from jiaowei.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
-from jiaowei.paging import Page
+from jiaowei.auth.scope import in_scope, require_action, require_unit
+from jiaowei.errors import Conflict, PermissionDenied, Problem, ValidationError
 from jiaowei.registry import store
 from jiaowei.registry.model import (
     FOREVER,
@@ -35,250 +36,15 @@ from jiaowei.registry.model import (
     choices,
     close_versions,
     compute_paths,
-    path_ids,
 )
-from jiaowei.registry.store import unit_events, unit_paths, units
+from jiaowei.registry.queries import codes_of, known_id, today, version_dict, visible_id
+from jiaowei.registry.store import unit_events, units
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MAX_PAGE = 500
-
-
-def today() -> dt.date:
-    return dt.date.today()
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-# ---------------------------------------------------------------- reading
-
-
-def _unit_dict(row: Any, parent_codes: Mapping[int, str]) -> dict[str, Any]:
-    return {
-        "code": row.code,
-        "name_zh": row.name_zh,
-        "name_en": row.name_en,
-        "type": row.type,
-        "ownership": row.ownership,
-        "sector": row.sector,
-        "parent": parent_codes.get(row.parent_id) if row.parent_id else None,
-        "level": row.depth,
-        "attributes": dict(row.attributes or {}),
-        "synthetic": bool(row.synthetic),
-    }
-
-
-def _codes(conn: Connection, ids: set[int]) -> dict[int, str]:
-    out: dict[int, str] = {}
-    id_list = [i for i in ids if i is not None]
-    for start in range(0, len(id_list), 500):
-        chunk = id_list[start : start + 500]
-        out.update(dict(conn.execute(select(units.c.id, units.c.code).where(units.c.id.in_(chunk))).all()))
-    return out
-
-
-def _rows_to_dicts(conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
-    parents = _codes(conn, {r.parent_id for r in rows if r.parent_id})
-    return [_unit_dict(r, parents) for r in rows]
-
-
-def list_units(
-    conn: Connection,
-    *,
-    principal: Principal,
-    as_of: dt.date | None = None,
-    type: str | None = None,
-    parent: str | None = None,
-    descendants_of: str | None = None,
-    ownership: str | None = None,
-    q: str | None = None,
-    offset: int = 0,
-    limit: int = 50,
-) -> Page:
-    """Units visible to ``principal`` as they stood on ``as_of``, paged."""
-    day = as_of or today()
-    problems = _filter_problems(type=type, ownership=ownership, offset=offset, limit=limit)
-    if problems:
-        raise ValidationError("The unit list cannot be filtered that way.", problems)
-    query = store.units_on_select(day).where(unit_filter(conn, principal, Action.VIEW, day))
-    if type:
-        query = query.where(store.unit_versions.c.type == type)
-    if ownership:
-        query = query.where(store.unit_versions.c.ownership == ownership)
-    if parent:
-        query = query.where(store.unit_versions.c.parent_id == _known_id(conn, parent, "parent"))
-    if descendants_of:
-        path = store.path_on(conn, _known_id(conn, descendants_of, "descendants_of"), day)
-        query = query.where(store.in_paths([path] if path else []))
-    if q:
-        like = f"%{q}%"
-        query = query.where(
-            or_(
-                units.c.code.ilike(like),
-                store.unit_versions.c.name_zh.like(like),
-                store.unit_versions.c.name_en.ilike(like),
-            )
-        )
-    total = store.count_rows(conn, query)
-    rows = conn.execute(query.order_by(unit_paths.c.path).offset(offset).limit(limit)).all()
-    return Page(_rows_to_dicts(conn, rows), total, offset, limit)
-
-
-def _filter_problems(*, type: str | None, ownership: str | None, offset: int, limit: int) -> list[Problem]:
-    problems = []
-    if type and type not in {t.value for t in UnitType}:
-        problems.append(Problem("unknown unit type", field="type", value=type, expected=choices(UnitType)))
-    if ownership and ownership not in {o.value for o in Ownership}:
-        problems.append(
-            Problem("unknown ownership", field="ownership", value=ownership, expected=choices(Ownership))
-        )
-    if offset < 0:
-        problems.append(Problem("offset must not be negative", field="offset", value=offset, expected=">= 0"))
-    if not 1 <= limit <= MAX_PAGE:
-        problems.append(
-            Problem("limit out of range", field="limit", value=limit, expected=f"1 to {MAX_PAGE}")
-        )
-    return problems
-
-
-def _known_id(conn: Connection, code: str, field_name: str) -> int:
-    unit_id = store.unit_id_for(conn, code)
-    if unit_id is None:
-        raise ValidationError(
-            "Unknown unit.",
-            [Problem("no such unit", field=field_name, value=code, expected="the code of an existing unit")],
-        )
-    return unit_id
-
-
-def _visible_id(
-    conn: Connection, principal: Principal, code: str, day: dt.date, action: Action = Action.VIEW
-) -> int:
-    unit_id = store.unit_id_for(conn, code)
-    if unit_id is None:
-        raise NotFound(f"No unit with code {code!r}.")
-    require_unit(conn, principal, action, unit_id, day, code)
-    return unit_id
-
-
-def children(
-    conn: Connection, *, principal: Principal, code: str | None, as_of: dt.date | None = None
-) -> list[dict[str, Any]]:
-    """Children of a unit on a date (or the principal's top units when ``code`` is None)."""
-    day = as_of or today()
-    query = store.units_on_select(day).where(unit_filter(conn, principal, Action.VIEW, day))
-    if code is not None:
-        unit_id = _visible_id(conn, principal, code, day)
-        query = query.where(store.unit_versions.c.parent_id == unit_id)
-    elif principal.unlimited:
-        query = query.where(store.unit_versions.c.parent_id.is_(None))
-    else:
-        roots = scope_paths(conn, principal, Action.VIEW, day)
-        top = [p for p in roots if not any(p != o and p.startswith(o) for o in roots)]
-        query = query.where(unit_paths.c.path.in_(top))
-    rows = conn.execute(query.order_by(units.c.code)).all()
-    items = _rows_to_dicts(conn, rows)
-    counts = _child_counts(conn, [r.id for r in rows], day)
-    for item, row in zip(items, rows, strict=True):
-        item["children"] = counts.get(row.id, 0)
-    return items
-
-
-def _child_counts(conn: Connection, ids: list[int], day: dt.date) -> dict[int, int]:
-    if not ids:
-        return {}
-    v = store.unit_versions
-    rows = conn.execute(
-        select(v.c.parent_id, func.count())
-        .where(v.c.parent_id.in_(ids), store.valid_on(v, day))
-        .group_by(v.c.parent_id)
-    )
-    return {r[0]: r[1] for r in rows}
-
-
-def get_unit(
-    conn: Connection, *, principal: Principal, code: str, as_of: dt.date | None = None
-) -> dict[str, Any]:
-    """One unit: its state on ``as_of`` (if open then), ancestors, every version and event."""
-    day = as_of or today()
-    unit_id = _visible_id(conn, principal, code, day)
-    unit = conn.execute(select(units).where(units.c.id == unit_id)).one()
-    versions = store.versions_of(conn, [unit_id])[unit_id]
-    current = next((v for v in versions if v.covers(day)), None)
-    shown = current or versions[-1]
-    ids = {v.parent_id for v in versions if v.parent_id}
-    path = store.last_path(conn, unit_id, day) or ""
-    ids |= set(path_ids(path))
-    codes = _codes(conn, ids)
-    names = _names(conn, set(path_ids(path)), day)
-    return {
-        "code": unit.code,
-        "synthetic": bool(unit.synthetic),
-        "open_on_date": current is not None,
-        "as_of": day.isoformat(),
-        "opened": versions[0].valid_from.isoformat(),
-        "closed": None if versions[-1].valid_to == FOREVER else versions[-1].valid_to.isoformat(),
-        **_version_dict(shown, codes),
-        "level": max(len(path_ids(path)) - 1, 0),
-        "ancestors": [
-            {"code": codes[i], "name_zh": names.get(i, ("", ""))[0], "name_en": names.get(i, ("", ""))[1]}
-            for i in path_ids(path)[:-1]
-        ],
-        "versions": [
-            {
-                "valid_from": v.valid_from.isoformat(),
-                "valid_to": None if v.valid_to == FOREVER else v.valid_to.isoformat(),
-                **_version_dict(v, codes),
-            }
-            for v in versions
-        ],
-        "events": _events(conn, unit_id),
-    }
-
-
-def _names(conn: Connection, ids: set[int], day: dt.date) -> dict[int, tuple[str, str]]:
-    if not ids:
-        return {}
-    v = store.unit_versions
-    rows = conn.execute(
-        select(v.c.unit_id, v.c.name_zh, v.c.name_en, v.c.valid_from)
-        .where(v.c.unit_id.in_(ids), v.c.valid_from <= day)
-        .order_by(v.c.valid_from)
-    )
-    return {r.unit_id: (r.name_zh, r.name_en) for r in rows}
-
-
-def _version_dict(v: UnitVersion, codes: Mapping[int, str]) -> dict[str, Any]:
-    return {
-        "name_zh": v.name_zh,
-        "name_en": v.name_en,
-        "type": v.type,
-        "ownership": v.ownership,
-        "sector": v.sector,
-        "parent": codes.get(v.parent_id) if v.parent_id else None,
-        "attributes": dict(v.attributes),
-    }
-
-
-def _events(conn: Connection, unit_id: int) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(unit_events)
-        .where(unit_events.c.unit_id == unit_id)
-        .order_by(unit_events.c.effective, unit_events.c.id)
-    ).all()
-    related = _codes(conn, {r.related_unit_id for r in rows if r.related_unit_id})
-    return [
-        {
-            "kind": r.kind,
-            "effective": r.effective.isoformat(),
-            "detail": r.detail,
-            "related": related.get(r.related_unit_id),
-            "note": r.note,
-            "recorded_by": r.recorded_by,
-        }
-        for r in rows
-    ]
 
 
 # ---------------------------------------------------------------- writing
@@ -298,6 +64,33 @@ class UnitSpec:
     opened: dt.date = field(default_factory=today)
     attributes: dict[str, Any] = field(default_factory=dict)
     synthetic: bool = False
+
+
+@dataclass(frozen=True)
+class UnitCreated:
+    code: str
+
+
+@dataclass(frozen=True)
+class UnitChanged:
+    """Whether a change altered the unit, and the kinds of event it recorded."""
+
+    code: str
+    changed: bool
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UnitClosed:
+    code: str
+    closed: str  # ISO date
+
+
+@dataclass(frozen=True)
+class UnitMerged:
+    code: str
+    merged_into: str
+    moved_children: list[str]
 
 
 ENUM_FIELDS: dict[str, tuple[frozenset[str], type[StrEnum]]] = {
@@ -328,10 +121,10 @@ def check_fields(values: Mapping[str, Any], row: int | None = None) -> list[Prob
     return problems
 
 
-def create_unit(conn: Connection, *, principal: Principal, spec: UnitSpec, note: str = "") -> dict[str, Any]:
+def create_unit(conn: Connection, *, principal: Principal, spec: UnitSpec, note: str = "") -> UnitCreated:
     """Open a new unit under ``spec.parent`` on ``spec.opened``."""
     created = import_new_units(conn, principal=principal, specs=[spec], rows=[None], note=note)
-    return {"code": created[0]}
+    return UnitCreated(code=created[0])
 
 
 def import_new_units(
@@ -404,7 +197,7 @@ def import_new_units(
                 "entity_key": s.code,
                 "before": None,
                 "after": {
-                    **_version_dict(versions[ids[s.code]][0], {ids[s.parent]: s.parent} if s.parent else {}),
+                    **version_dict(versions[ids[s.code]][0], {ids[s.parent]: s.parent} if s.parent else {}),
                     "opened": s.opened,
                     "synthetic": s.synthetic,
                 },
@@ -477,7 +270,7 @@ def _reindex(
 
 
 def _tree_error(conn: Connection, broken: TreeBroken, rows: Mapping[int, int | None]) -> ValidationError:
-    codes = _codes(conn, {broken.unit_id} | ({broken.parent_id} if broken.parent_id else set()))
+    codes = codes_of(conn, {broken.unit_id} | ({broken.parent_id} if broken.parent_id else set()))
     code = codes.get(broken.unit_id, str(broken.unit_id))
     if broken.reason == "cycle":
         message = f"unit {code} would be its own ancestor on {broken.date.isoformat()}"
@@ -527,9 +320,9 @@ def change_unit(
     effective: dt.date,
     changes: Mapping[str, Any],
     note: str = "",
-) -> dict[str, Any]:
+) -> UnitChanged:
     """Rename, move or update a unit from ``effective`` on; history before it stays."""
-    unit_id = _visible_id(conn, principal, code, effective, Action.REGISTRY_WRITE)
+    unit_id = visible_id(conn, principal, code, effective, Action.REGISTRY_WRITE)
     allowed = {"name_zh", "name_en", "type", "ownership", "sector", "parent", "attributes"}
     unknown = [k for k in changes if k not in allowed]
     problems = [
@@ -542,7 +335,7 @@ def change_unit(
     values = dict(changes)
     if "parent" in values:
         parent = values.pop("parent")
-        parent_id = _known_id(conn, parent, "parent") if parent else None
+        parent_id = known_id(conn, parent, "parent") if parent else None
         if parent_id is None and not principal.unlimited:
             raise ValidationError(
                 "Only an administrator can move a unit to the top of the tree.",
@@ -567,7 +360,7 @@ def change_unit(
         )
     diff = {k: v for k, v in values.items() if getattr(current, k) != v}
     if not diff:
-        return {"code": code, "changed": False}
+        return UnitChanged(code=code, changed=False)
     updated = apply_change(versions, effective, diff)
     old_segments = store.segments_of(conn, [unit_id])[unit_id]
     store.replace_versions(conn, unit_id, updated)
@@ -575,7 +368,7 @@ def change_unit(
         _reindex(conn, {unit_id: updated})
     _require_reach(conn, principal, unit_id, code, effective, (versions, old_segments), updated)
     kinds = _change_kinds(diff)
-    codes = _codes(conn, {current.parent_id, diff.get("parent_id")} - {None})  # type: ignore[arg-type]
+    codes = codes_of(conn, {current.parent_id, diff.get("parent_id")} - {None})  # type: ignore[arg-type]
     before = {k: getattr(current, k) for k in diff}
     after = dict(diff)
     for side in (before, after):
@@ -606,7 +399,7 @@ def change_unit(
         after={**after, "effective": effective},
         note=note,
     )
-    return {"code": code, "changed": True, "events": [k.value for k in kinds]}
+    return UnitChanged(code=code, changed=True, events=[k.value for k in kinds])
 
 
 def _require_reach(
@@ -673,9 +466,9 @@ def close_unit(
     effective: dt.date,
     note: str = "",
     merged_into: int | None = None,
-) -> dict[str, Any]:
+) -> UnitClosed:
     """Close a unit from ``effective`` on. Its children must be moved or closed first."""
-    unit_id = _visible_id(conn, principal, code, effective, Action.REGISTRY_WRITE)
+    unit_id = visible_id(conn, principal, code, effective, Action.REGISTRY_WRITE)
     versions = store.versions_of(conn, [unit_id])[unit_id]
     try:
         closed = close_versions(versions, effective)
@@ -700,14 +493,14 @@ def close_unit(
         after={"closed": effective, "merged_into": merged_into},
         note=note,
     )
-    return {"code": code, "closed": effective.isoformat()}
+    return UnitClosed(code=code, closed=effective.isoformat())
 
 
 def merge_unit(
     conn: Connection, *, principal: Principal, code: str, into: str, effective: dt.date, note: str = ""
-) -> dict[str, Any]:
+) -> UnitMerged:
     """Merge ``code`` into ``into``: its children move to ``into``, then it closes."""
-    target = _visible_id(conn, principal, into, effective, Action.REGISTRY_WRITE)
+    target = visible_id(conn, principal, into, effective, Action.REGISTRY_WRITE)
     if into == code:
         raise ValidationError(
             "A unit cannot be merged into itself.",
@@ -723,7 +516,7 @@ def merge_unit(
                 )
             ],
         )
-    source = _visible_id(conn, principal, code, effective, Action.REGISTRY_WRITE)
+    source = visible_id(conn, principal, code, effective, Action.REGISTRY_WRITE)
     v = store.unit_versions
     kids = (
         conn.execute(
@@ -744,15 +537,7 @@ def merge_unit(
             note=note or f"merge of {code} into {into}",
         )
     close_unit(conn, principal=principal, code=code, effective=effective, note=note, merged_into=target)
-    return {"code": code, "merged_into": into, "moved_children": list(kids)}
-
-
-def check_unit_codes(conn: Connection, codes: Sequence[str]) -> dict[str, int]:
-    found = store.unit_ids_for(conn, codes)
-    missing = [c for c in codes if c not in found]
-    if missing:
-        raise NotFound(f"No unit with code {missing[0]!r}.")
-    return found
+    return UnitMerged(code=code, merged_into=into, moved_children=list(kids))
 
 
 def ensure_new_code(conn: Connection, code: str) -> None:

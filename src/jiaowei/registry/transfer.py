@@ -27,7 +27,7 @@ from sqlalchemy import Connection, func, select
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, unit_filter
 from jiaowei.errors import Problem, ValidationError
-from jiaowei.registry import service, store
+from jiaowei.registry import queries, service, store
 from jiaowei.registry.model import FOREVER, Ownership, Sector, UnitVersion
 from jiaowei.registry.store import unit_paths, unit_versions, units
 
@@ -81,7 +81,7 @@ class Row:
 
     @property
     def effective(self) -> dt.date:
-        return self.valid_from or service.today()
+        return self.valid_from or queries.today()
 
 
 # ---------------------------------------------------------------- reading files
@@ -112,7 +112,7 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook
+    from openpyxl import load_workbook  # imported here: slow to import, and only XLSX files need it
 
     try:
         with warnings.catch_warnings():
@@ -490,7 +490,7 @@ def export_rows(
     ``valid_from`` is the date from which the row holds as written (never before its
     parent's), so that importing the rows, here or into an empty registry, changes nothing.
     """
-    day = as_of or service.today()
+    day = as_of or queries.today()
     query = (store.units_on_select(day).add_columns(unit_versions.c.valid_from.label("version_from"))
              .where(unit_filter(conn, principal, Action.VIEW, day)).order_by(unit_paths.c.path))
     found = conn.execute(query).all()
@@ -543,7 +543,7 @@ def _csv_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
 
 
 def _xlsx_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    from openpyxl import Workbook
+    from openpyxl import Workbook  # imported here: slow to import, and only XLSX files need it
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("units")

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jiaowei.errors import JiaoweiError, NotAuthenticated, NotFound, Problem, ValidationError
+from jiaowei.web.render import page
 
 PROBLEM = "application/problem+json"
 
@@ -37,8 +38,6 @@ def respond(request: Request, error: JiaoweiError) -> Response:
         return JSONResponse(problem_body(error, request), status_code=error.status, media_type=PROBLEM)
     if isinstance(error, NotAuthenticated):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    from jiaowei.web.render import page
-
     return page(request, "error.html", {"error": error}, status=error.status)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 
+from jiaowei.domains import N_ as N_  # the marker, re-exported for the pages
 from jiaowei.errors import JiaoweiError, Problem
 
 
@@ -18,11 +19,6 @@ async def form_fields(request: Request) -> dict[str, str]:
 
 
 Form = Annotated[dict[str, str], Depends(form_fields)]
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
 
 
 def local_path(value: str | None, default: str = "/") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from jiaowei import domains
 from jiaowei.auth import service as auth
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.i18n import LANGUAGES, normalise
@@ -15,27 +16,7 @@ from jiaowei.web.render import page
 router = APIRouter(include_in_schema=False)
 
 YEAR = 365 * 24 * 3600
-
-# (key, title, what it is for, where it lives; None while it is not built yet)
-MODULES = [
-    ("registry", N_("Unit registry"), N_("Every unit of the system as a hierarchy, on any date."), "/units"),
-    ("data", N_("Data entry"),
-     N_("Each unit's forms, cell by cell or as a filled-in XLSX template; DHIS2 files in and out."),
-     "/data/entry"),
-    ("quality", N_("Data quality"), N_("Validation rules, outliers and min–max bounds over any units."),
-     "/quality/validation"),
-    ("approval", N_("Approval"), N_("Completeness, timeliness and approval of each level's data."),
-     "/data/approval"),
-    ("indicators", N_("Indicators"),
-     N_("Targets and indicators collected from every unit each period."), "/indicators"),
-    ("metadata", N_("Metadata"),
-     N_("Data elements, data sets, disaggregations and indicators, exchanged with DHIS2."), "/metadata"),
-    ("analytics", N_("Analytics"), N_("Aggregates and comparisons across districts and years."), None),
-    ("plans", N_("Key tasks"), N_("Key tasks of the year: deploy, advance, assess."), None),
-    ("admissions", N_("Admissions"), N_("Simultaneous public-private enrolment and the lottery."),
-     "/admissions"),
-    ("reports", N_("Reports"), N_("The annual report, its figures drawn from the data."), None),
-]
+CARDS = domains.home_cards()  # the map of modules: every domain's cards, and those not built yet
 
 # The titles of jiaowei.errors, shown on error pages and form summaries.
 ERROR_TITLES = (N_("Error"), N_("Invalid input"), N_("Not found"), N_("Conflict"), N_("Login required"),
@@ -45,7 +26,7 @@ ERROR_TITLES = (N_("Error"), N_("Invalid input"), N_("Not found"), N_("Conflict"
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, user: User) -> HTMLResponse:
-    return page(request, "home.html", {"modules": MODULES})
+    return page(request, "home.html", {"cards": CARDS})
 
 
 @router.post("/language")

@@ -1,28 +1,28 @@
-"""Server-rendered pages: one Jinja environment over every domain's templates."""
+"""Server-rendered pages: one Jinja environment over every domain's templates, and the navigation."""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from jiaowei import __version__
+from jiaowei import __version__, domains
 from jiaowei.i18n import LANGUAGES, translate
 from jiaowei.web.deps import language
 
-ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = ("web", "auth", "registry", "audit", "admissions", "indicators")
+SEARCHED = domains.with_templates()
+DOMAINS = tuple(domain.name for domain in SEARCHED)  # whose templates the pages render, in search order
 
 environment = Environment(
-    loader=ChoiceLoader([FileSystemLoader(str(ROOT / d / "templates")) for d in DOMAINS]),
+    loader=ChoiceLoader([FileSystemLoader(str(domain.templates)) for domain in SEARCHED]),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
 )
+environment.globals["navigation"] = domains.navigation()
 
 
 def page(

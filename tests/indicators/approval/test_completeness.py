@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, TypedDict
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from jiaowei.audit.store import audit_log
 from jiaowei.auth.model import SYSTEM
 from jiaowei.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from jiaowei.indicators.approval import completeness
 from jiaowei.indicators.approval import service as approval
+from jiaowei.indicators.approval.model import CompletenessRow
 from tests.factories import indicator_setup, make_unit, make_user
 
-DS = {"data_set": "SCHOOL_Y", "period": "2020"}
+
+class DataSetPeriod(TypedDict):
+    data_set: str
+    period: str
+
+
+DS: DataSetPeriod = {"data_set": "SCHOOL_Y", "period": "2020"}
 
 
 def noon(day: str) -> dt.datetime:
     return dt.datetime.fromisoformat(day).replace(hour=12, tzinfo=dt.UTC)
 
 
-def audited(conn, action: str) -> list[str]:  # type: ignore[no-untyped-def]
+def audited(conn: Connection, action: str) -> list[str]:
     return list(conn.scalars(select(audit_log.c.entity_key).where(audit_log.c.action == action)))
 
 
-def test_complete_then_uncomplete_a_registration(conn) -> None:  # type: ignore[no-untyped-def]
+def test_complete_then_uncomplete_a_registration(conn: Connection) -> None:
     indicator_setup(conn)
     reporter = make_user(conn, role="unit_reporter", capture=["S1"])
     assert completeness.completion_of(conn, principal=reporter, **DS, unit="S1")["completed"] is False
@@ -41,7 +49,9 @@ def test_complete_then_uncomplete_a_registration(conn) -> None:  # type: ignore[
     assert audited(conn, "data.uncomplete") == ["SCHOOL_Y/2020/S1"]
 
 
-def test_registrations_are_refused_outside_the_assignment_the_period_type_and_the_scope(conn) -> None:  # type: ignore[no-untyped-def]
+def test_registrations_are_refused_outside_the_assignment_the_period_type_and_the_scope(
+    conn: Connection,
+) -> None:
     indicator_setup(conn)
     reporter = make_user(conn, role="unit_reporter", capture=["S1"])
     viewer = make_user(conn, role="viewer", view=["SH"])
@@ -61,7 +71,7 @@ def test_registrations_are_refused_outside_the_assignment_the_period_type_and_th
         completeness.complete(conn, principal=reporter, **DS, unit="S1", at=noon("2021-01-01"))
 
 
-def test_approved_data_cannot_be_completed_or_uncompleted(conn) -> None:  # type: ignore[no-untyped-def]
+def test_approved_data_cannot_be_completed_or_uncompleted(conn: Connection) -> None:
     indicator_setup(conn)
     completeness.complete(conn, principal=SYSTEM, **DS, unit="S1")
     approval.approve(conn, principal=SYSTEM, **DS, unit="S1")
@@ -74,10 +84,10 @@ def test_approved_data_cannot_be_completed_or_uncompleted(conn) -> None:  # type
         completeness.complete(conn, principal=SYSTEM, **DS, unit="S3")  # locked by D1's approval
 
 
-def test_register_all_answers_an_import_summary(conn) -> None:  # type: ignore[no-untyped-def]
+def test_register_all_answers_an_import_summary(conn: Connection) -> None:
     indicator_setup(conn)
     district = make_user(conn, role="district_staff", capture=["D1"])
-    items = [
+    items: list[dict[str, Any]] = [
         {"dataSet": "SCHOOL_Y", "period": "2020", "organisationUnit": "S1", "completed": True},
         {"dataSet": "SCHOOL_Y", "period": "2020", "organisationUnit": "S1"},
         {"dataSet": "SCHOOL_Y", "period": "2020", "organisationUnit": "S2", "completed": True},
@@ -98,7 +108,7 @@ def test_register_all_answers_an_import_summary(conn) -> None:  # type: ignore[n
 
 
 @pytest.fixture
-def reported(conn):  # type: ignore[no-untyped-def]
+def reported(conn: Connection) -> Connection:
     """S1 on time, S3 late (both in D1), S2 (D2) not reported; S4 opened after 2020."""
     indicator_setup(conn)
     make_unit(conn, "S3", parent="D1")
@@ -109,28 +119,25 @@ def reported(conn):  # type: ignore[no-untyped-def]
     return conn
 
 
-def counts(rows: list[dict]) -> dict[str, tuple]:  # type: ignore[type-arg]
-    return {
-        r["unit"]: (r["expected"], r["received"], r["on_time"], r["received_percent"], r["on_time_percent"])
-        for r in rows
-    }
+def counts(rows: list[CompletenessRow]) -> dict[str, tuple[Any, ...]]:
+    return {r.unit: (r.expected, r.received, r.on_time, r.received_percent, r.on_time_percent) for r in rows}
 
 
-def test_completeness_and_timeliness_per_child(reported) -> None:  # type: ignore[no-untyped-def]
+def test_completeness_and_timeliness_per_child(reported: Connection) -> None:
     rows = completeness.completeness(
         reported, principal=SYSTEM, data_set="SCHOOL_Y", periods=["2020"], unit="SH"
     )
-    assert [r["unit"] for r in rows] == ["SH", "D1", "D2"] and rows[0]["parent"] and not rows[1]["parent"]
+    assert [r.unit for r in rows] == ["SH", "D1", "D2"] and rows[0].parent and not rows[1].parent
     assert counts(rows) == {
         "SH": (3, 2, 1, 66.7, 33.3),
         "D1": (2, 2, 1, 100.0, 50.0),
         "D2": (1, 0, 0, 0.0, 0.0),
     }
-    assert rows[0]["due"] == "2021-01-15"
+    assert rows[0].due == "2021-01-15"
     district = completeness.completeness(
         reported, principal=SYSTEM, data_set="SCHOOL_Y", periods=["2020", "2021"], unit="D1", children=False
     )
-    assert [(r["period"], r["unit"], r["expected"], r["received"]) for r in district] == [
+    assert [(r.period, r.unit, r.expected, r.received) for r in district] == [
         ("2020", "D1", 2, 2),
         ("2021", "D1", 2, 0),
     ]
@@ -144,12 +151,12 @@ def test_completeness_and_timeliness_per_child(reported) -> None:  # type: ignor
     assert counts(nothing) == {"K1": (0, 0, 0, None, None)}
 
 
-def test_the_report_keeps_to_the_scope_and_checks_its_periods(reported) -> None:  # type: ignore[no-untyped-def]
+def test_the_report_keeps_to_the_scope_and_checks_its_periods(reported: Connection) -> None:
     district = make_user(reported, role="district_staff", capture=["D1"])
     rows = completeness.completeness(
         reported, principal=district, data_set="SCHOOL_Y", periods=["2020"], unit="D1"
     )
-    assert [r["unit"] for r in rows] == ["D1", "K1", "S1", "S3"]
+    assert [r.unit for r in rows] == ["D1", "K1", "S1", "S3"]
     with pytest.raises(NotFound):
         completeness.completeness(
             reported, principal=district, data_set="SCHOOL_Y", periods=["2020"], unit="SH"

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, select
 from jiaowei.auth.model import SYSTEM
 from jiaowei.errors import Conflict, PermissionDenied, ValidationError
 from jiaowei.indicators import store
-from jiaowei.indicators.metadata import bundle
+from jiaowei.indicators.metadata import bundle, bundle_export
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.model import ValueRow
 from tests.factories import make_user, small_tree
@@ -180,9 +180,15 @@ def klass(report: dict[str, Any], kind: str) -> dict[str, int]:
     return next(t["stats"] for t in report["typeReports"] if t["klass"] == kind)
 
 
-def test_a_dhis2_document_creates_everything(conn: Connection) -> None:
+@pytest.fixture
+def imported(conn: Connection) -> dict[str, Any]:
+    """The small tree, and the DHIS2 document imported into it; the import report."""
     small_tree(conn)
-    report = bundle.import_bundle(conn, principal=SYSTEM, bundle=dhis2_document())
+    return bundle.import_bundle(conn, principal=SYSTEM, bundle=dhis2_document())
+
+
+def test_a_dhis2_document_is_imported_and_reported_kind_by_kind(imported: dict[str, Any]) -> None:
+    report = imported
     assert report["status"] == "OK" and report["dryRun"] is False
     assert klass(report, "dataElements") == {
         "created": 3,
@@ -196,10 +202,23 @@ def test_a_dhis2_document_creates_everything(conn: Connection) -> None:
         klass(report, "categoryOptions")["created"] == 2 and klass(report, "categoryOptions")["ignored"] == 1
     )
     assert report["stats"]["created"] == 2 + 2 + 1 + 3 + 1 + 2 + 1
+
+
+def test_an_imported_data_element_keeps_its_id_translation_and_combo(
+    conn: Connection, imported: dict[str, Any]
+) -> None:
     catalog = metadata.load_catalog(conn)
     pupils = catalog.element("PUPILS")
     assert pupils is not None and pupils.uid == "DePupils001" and pupils.name_zh == "在校学生数"
     assert pupils.zero_is_significant and catalog.combos[pupils.combo_id] == "SEX_STAGE"
+
+
+def test_an_imported_combo_crosses_its_options_in_order_with_translated_names(
+    conn: Connection, imported: dict[str, Any]
+) -> None:
+    catalog = metadata.load_catalog(conn)
+    pupils = catalog.element("PUPILS")
+    assert pupils is not None
     assert [c.code for c in catalog.cocs_of(pupils.combo_id)] == [
         "M_PRI",
         "M_JUN",
@@ -209,14 +228,35 @@ def test_a_dhis2_document_creates_everything(conn: Connection) -> None:
         "F_SEN",
     ]
     assert catalog.cocs_of(pupils.combo_id)[0].name_zh == "男，小学"
+
+
+def test_an_untranslated_data_element_takes_its_name_and_the_default_combo(
+    conn: Connection, imported: dict[str, Any]
+) -> None:
+    catalog = metadata.load_catalog(conn)
     rate = catalog.element("RATE")
     assert rate is not None and rate.name_zh == "Pass rate" and catalog.combos[rate.combo_id] == "default"
-    ds = catalog.data_set("SCHOOL_Y")
+
+
+def test_an_imported_data_set_keeps_its_days_units_and_elements(
+    conn: Connection, imported: dict[str, Any]
+) -> None:
+    ds = metadata.load_catalog(conn).data_set("SCHOOL_Y")
     assert ds is not None and ds.due_days == 15 and ds.expiry_days == 30 and len(ds.unit_ids) == 2
     assert ds.unit_types == {"primary_school"} and len(ds.element_ids) == 3
+
+
+def test_imported_indicators_keep_their_display_and_descriptions(
+    conn: Connection, imported: dict[str, Any]
+) -> None:
     indicators = {r.code: r for r in conn.execute(select(store.indicators))}
     assert indicators["PTR"].display == "number" and indicators["GIRLS"].display == "percent"
     assert indicators["GIRLS"].numerator_description == "Girls"
+
+
+def test_an_imported_validation_rule_keeps_its_importance_strategy_and_translation(
+    conn: Connection, imported: dict[str, Any]
+) -> None:
     rule = conn.execute(select(store.validation_rules)).one()
     assert (rule.importance, rule.left_missing, rule.name_zh) == (
         "HIGH",
@@ -341,7 +381,8 @@ def test_a_change_forbidden_by_data_is_a_conflict(conn: Connection) -> None:
     changed = {"dataElements": [{"code": "TEACHERS", "name": "Teachers", "valueType": "NUMBER"}]}
     with pytest.raises(Conflict) as raised:
         bundle.import_bundle(conn, principal=SYSTEM, bundle=changed)
-    assert raised.value.problems[0].field.startswith("dataElements[0]")
+    field = raised.value.problems[0].field
+    assert field is not None and field.startswith("dataElements[0]")
 
 
 def test_dry_run_reports_and_writes_nothing(conn: Connection) -> None:
@@ -362,13 +403,13 @@ def test_only_metadata_writers_import(conn: Connection) -> None:
 
 
 def kinds_only(document: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in document.items() if k in bundle.KINDS}
+    return {k: v for k, v in document.items() if k in bundle_export.KINDS}
 
 
 def test_export_then_import_into_an_empty_database_reproduces_the_metadata(conn: Connection) -> None:
     small_tree(conn)
     bundle.import_bundle(conn, principal=SYSTEM, bundle=dhis2_document())
-    exported = bundle.export_bundle(conn)
+    exported = bundle_export.export_bundle(conn)
     assert exported["dataElements"][0]["translations"][0] == {
         "locale": "zh_CN",
         "property": "NAME",
@@ -376,7 +417,7 @@ def test_export_then_import_into_an_empty_database_reproduces_the_metadata(conn:
     }
     combo = next(c for c in exported["categoryCombos"] if c["code"] == "SEX_STAGE")
     assert [c["code"] for c in combo["categoryOptionCombos"]][:2] == ["M_PRI", "M_JUN"]
-    for kind in reversed(bundle.KINDS[1:]):  # empty the metadata through the services
+    for kind in reversed(bundle_export.KINDS[1:]):  # empty the metadata through the services
         for obj in exported[kind]:
             delete = {
                 "categories": metadata.delete_category,
@@ -389,7 +430,7 @@ def test_export_then_import_into_an_empty_database_reproduces_the_metadata(conn:
     assert counts(conn)[0] == 0 and counts(conn)[4] == 0
     report = bundle.import_bundle(conn, principal=SYSTEM, bundle=copy.deepcopy(exported))
     assert report["stats"]["updated"] == 0 and report["stats"]["created"] > 0
-    assert _same_but_coc_ids(kinds_only(bundle.export_bundle(conn)), kinds_only(exported))
+    assert _same_but_coc_ids(kinds_only(bundle_export.export_bundle(conn)), kinds_only(exported))
 
 
 def _without_coc_ids(combo: dict[str, Any]) -> dict[str, Any]:
@@ -411,15 +452,15 @@ def _same_but_coc_ids(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def test_export_of_chosen_kinds_and_unknown_kinds(conn: Connection) -> None:
     small_tree(conn)
     bundle.import_bundle(conn, principal=SYSTEM, bundle=dhis2_document())
-    only = bundle.export_bundle(conn, kinds=["categories"])
-    assert {k for k in only if k in bundle.KINDS} == {"categoryOptions", "categories"}
+    only = bundle_export.export_bundle(conn, kinds=["categories"])
+    assert {k for k in only if k in bundle_export.KINDS} == {"categoryOptions", "categories"}
     with pytest.raises(ValidationError):
-        bundle.export_bundle(conn, kinds=["organisationUnits"])
+        bundle_export.export_bundle(conn, kinds=["organisationUnits"])
 
 
 def test_a_district_principal_sees_only_its_units_of_a_data_set(conn: Connection) -> None:
     small_tree(conn)
     bundle.import_bundle(conn, principal=SYSTEM, bundle=dhis2_document())
     district = make_user(conn, role="district_staff", capture=["D1"])
-    shown = bundle.export_objects(conn, kind="dataSets", keys=["SCHOOL_Y"], principal=district)
+    shown = bundle_export.export_objects(conn, kind="dataSets", keys=["SCHOOL_Y"], principal=district)
     assert shown[0]["organisationUnits"] == [{"code": "S1"}]

@@ -18,6 +18,8 @@ from jiaowei.indicators.quality import service as quality
 from jiaowei.indicators.values import service as values
 from tests.factories import indicator_setup, make_user
 
+Cell = tuple[str, str | None, str, str, str]  # element, option combo, unit, period, value
+
 
 def setup(conn: Connection) -> None:
     """``indicator_setup`` plus BOYS and GIRLS (in SCHOOL_Y) and OTHER (in no data set)."""
@@ -40,7 +42,7 @@ def setup(conn: Connection) -> None:
     )
 
 
-def store_values(conn: Connection, *cells: tuple[str, str | None, str, str, str]) -> None:
+def store_values(conn: Connection, *cells: Cell) -> None:
     """Cells (element, combo, unit, period, value)."""
     rows = [
         ValueRow(data_element=de, category_option_combo=coc, org_unit=ou, period=p, value=v, row=i)
@@ -133,7 +135,7 @@ def test_rules_run_on_each_units_own_values_in_the_subtree(conn: Connection) -> 
         ("NEVER_SKIP", [], True),
     ],
 )
-def test_missing_value_strategies(conn: Connection, strategy: str, cells: list, broken: bool) -> None:  # type: ignore[type-arg]
+def test_missing_value_strategies(conn: Connection, strategy: str, cells: list[Cell], broken: bool) -> None:
     setup(conn)
     store_values(conn, ("PUPILS", "M", "S1", "2020", "100"), ("PUPILS", "F", "S1", "2020", "100"), *cells)
     rule(conn, "SUM", "#{BOYS} + #{GIRLS}", "equal_to", "#{PUPILS}", left_missing=strategy)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import Connection
+
 from jiaowei.auth.model import SYSTEM
 from jiaowei.indicators.targets import service as targets
 from tests.factories import make_user, token_for
 from tests.indicators.targets.test_service import coverage_setup
 
 
-def test_indicator_values_have_the_documented_shape(client, conn) -> None:  # type: ignore[no-untyped-def]
+def test_indicator_values_have_the_documented_shape(client: TestClient, conn: Connection) -> None:
     coverage_setup(conn)
     targets.set_target(
         conn,
@@ -50,10 +55,16 @@ def test_indicator_values_have_the_documented_shape(client, conn) -> None:  # ty
     assert {r["indicator"] for r in every.json()["rows"]} == {"COVERAGE", "PTR"}
 
 
-def test_targets_are_set_listed_cascaded_and_deleted(client, conn) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def staff(conn: Connection) -> dict[str, str]:
+    """The coverage set-up, and the headers of the commission's staff."""
     coverage_setup(conn)
-    headers = token_for(conn, make_user(conn, "staff", role="commission_staff", capture=["SH"]))
-    one = client.post(
+    return token_for(conn, make_user(conn, "staff", role="commission_staff", capture=["SH"]))
+
+
+def set_the_city_target(client: TestClient, headers: dict[str, str]) -> Response:
+    """86% for SH in 2020, at risk within 1, against the national standard of 80%."""
+    return client.post(
         "/api/targets",
         headers=headers,
         json={
@@ -66,10 +77,11 @@ def test_targets_are_set_listed_cascaded_and_deleted(client, conn) -> None:  # t
             "benchmarkLabel": "国家标准",
         },
     )
-    assert one.status_code == 200, one.text
-    saved = one.json()["targets"][0]
-    assert saved["formatted"] == "86.0%" and saved["setBy"] == "staff" and saved["cascadedFrom"] is None
-    many = client.post(
+
+
+def set_the_next_city_targets(client: TestClient, headers: dict[str, str]) -> Response:
+    """87% and 88% for SH in 2021 and 2022, posted as a list."""
+    return client.post(
         "/api/targets",
         headers=headers,
         json=[
@@ -77,8 +89,11 @@ def test_targets_are_set_listed_cascaded_and_deleted(client, conn) -> None:  # t
             for p, v in (("2021", 87), ("2022", 88))
         ],
     )
-    assert [t["period"] for t in many.json()["targets"]] == ["2021", "2022"]
-    line = client.post(
+
+
+def set_a_district_trajectory(client: TestClient, headers: dict[str, str]) -> Response:
+    """D1 from 88% in 2020 to 92% in 2022."""
+    return client.post(
         "/api/targets/trajectory",
         headers=headers,
         json={
@@ -90,27 +105,59 @@ def test_targets_are_set_listed_cascaded_and_deleted(client, conn) -> None:  # t
             "endValue": 92,
         },
     )
+
+
+def test_a_target_is_set_and_formatted(client: TestClient, staff: dict[str, str]) -> None:
+    one = set_the_city_target(client, staff)
+    assert one.status_code == 200, one.text
+    saved = one.json()["targets"][0]
+    assert saved["formatted"] == "86.0%" and saved["setBy"] == "staff" and saved["cascadedFrom"] is None
+
+
+def test_a_list_of_targets_is_set(client: TestClient, staff: dict[str, str]) -> None:
+    many = set_the_next_city_targets(client, staff)
+    assert [t["period"] for t in many.json()["targets"]] == ["2021", "2022"]
+
+
+def test_a_trajectory_sets_a_target_each_year(client: TestClient, staff: dict[str, str]) -> None:
+    line = set_a_district_trajectory(client, staff)
     assert [t["value"] for t in line.json()["targets"]] == [88, 90, 92]
+
+
+def test_a_cascade_keeps_a_childs_own_target(client: TestClient, staff: dict[str, str]) -> None:
+    set_the_city_target(client, staff)
+    set_a_district_trajectory(client, staff)
     cascaded = client.post(
         "/api/targets/cascade",
-        headers=headers,
+        headers=staff,
         json={"indicator": "COVERAGE", "orgUnit": "SH", "period": "2020"},
     )
     assert cascaded.json()["kept"] == ["D1"] and cascaded.json()["basisPeriod"] is None
     assert [(t["orgUnit"], t["cascadedFrom"]) for t in cascaded.json()["targets"]] == [("D2", "SH")]
-    listed = client.get("/api/targets", headers=headers, params={"indicator": "COVERAGE", "ou": "SH"})
+
+
+@pytest.fixture
+def three_years(client: TestClient, staff: dict[str, str]) -> dict[str, str]:
+    """SH has targets for 2020, 2021 and 2022."""
+    set_the_city_target(client, staff)
+    set_the_next_city_targets(client, staff)
+    return staff
+
+
+def test_targets_are_listed_by_period(client: TestClient, three_years: dict[str, str]) -> None:
+    listed = client.get("/api/targets", headers=three_years, params={"indicator": "COVERAGE", "ou": "SH"})
     assert [t["period"] for t in listed.json()["targets"]] == ["2020", "2021", "2022"]
-    gone = client.delete(
-        "/api/targets", headers=headers, params={"indicator": "COVERAGE", "ou": "SH", "pe": "2021"}
-    )
+
+
+def test_a_target_is_deleted(client: TestClient, three_years: dict[str, str]) -> None:
+    params = {"indicator": "COVERAGE", "ou": "SH", "pe": "2021"}
+    gone = client.delete("/api/targets", headers=three_years, params=params)
     assert gone.status_code == 200 and gone.json()["deleted"]["period"] == "2021"
-    again = client.get(
-        "/api/targets", headers=headers, params={"indicator": "COVERAGE", "ou": "SH", "pe": "2021"}
-    )
+    again = client.get("/api/targets", headers=three_years, params=params)
     assert again.json() == {"targets": []}
 
 
-def test_a_list_of_targets_is_all_or_nothing(client, conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_list_of_targets_is_all_or_nothing(client: TestClient, conn: Connection) -> None:
     coverage_setup(conn)
     headers = token_for(conn, make_user(conn, "admin"))
     bad = client.post(
@@ -133,7 +180,7 @@ def test_a_list_of_targets_is_all_or_nothing(client, conn) -> None:  # type: ign
     assert junk.status_code == 422
 
 
-def test_a_district_user_sees_and_sets_only_their_district(client, conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_district_user_sees_and_sets_only_their_district(client: TestClient, conn: Connection) -> None:
     coverage_setup(conn)
     targets.set_target(
         conn,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from jiaowei.auth.model import SYSTEM
 from jiaowei.errors import NotFound, ValidationError
@@ -21,7 +21,7 @@ from tests.factories import indicator_setup, make_unit, make_user
 SCHOOLS = {"D1": ["S1", "S3", "S5"], "D2": ["S2", "S4"]}
 
 
-def load(conn, *items: tuple[str, str, str | None, str], period: str = "2020") -> None:  # type: ignore[no-untyped-def]
+def load(conn: Connection, *items: tuple[str, str, str | None, str], period: str = "2020") -> None:
     rows = [
         ValueRow(data_element=de, period=period, org_unit=ou, category_option_combo=coc, value=v, row=i)
         for i, (de, ou, coc, v) in enumerate(items, 1)
@@ -30,19 +30,30 @@ def load(conn, *items: tuple[str, str, str | None, str], period: str = "2020") -
     assert summary.status == "SUCCESS", summary.as_dict()
 
 
-def element_keys(conn, *codes: str) -> set[tuple[int, int | None]]:  # type: ignore[no-untyped-def]
+def element_keys(conn: Connection, *codes: str) -> set[tuple[int, int | None]]:
     catalog = metadata.load_catalog(conn)
-    return {(catalog.element(c).id, None) for c in codes}  # type: ignore[union-attr]
+    keys: set[tuple[int, int | None]] = set()
+    for code in codes:
+        element = catalog.element(code)
+        assert element is not None, code
+        keys.add((element.id, None))
+    return keys
 
 
-def total(conn, unit: str, code: str, period: str = "2020") -> float | None:  # type: ignore[no-untyped-def]
+def unit_id(conn: Connection, code: str) -> int:
+    found = unit_id_for(conn, code)
+    assert found is not None, code
+    return found
+
+
+def total(conn: Connection, unit: str, code: str, period: str = "2020") -> float | None:
     got = compute.aggregate(
-        conn, elements=element_keys(conn, code), unit_id=unit_id_for(conn, unit), period=pe.parse(period)
+        conn, elements=element_keys(conn, code), unit_id=unit_id(conn, unit), period=pe.parse(period)
     )
     return got.get((code, None))
 
 
-def test_aggregation_over_the_tree_adds_up(conn) -> None:  # type: ignore[no-untyped-def]
+def test_aggregation_over_the_tree_adds_up(conn: Connection) -> None:
     """Property: the commission's SUM is the districts' sum, each the sum of its schools."""
     indicator_setup(conn)
     for district, schools in SCHOOLS.items():
@@ -66,7 +77,7 @@ def test_aggregation_over_the_tree_adds_up(conn) -> None:  # type: ignore[no-unt
     check()
 
 
-def test_element_totals_sum_option_combos_and_a_combo_stands_alone(conn) -> None:  # type: ignore[no-untyped-def]
+def test_element_totals_sum_option_combos_and_a_combo_stands_alone(conn: Connection) -> None:
     indicator_setup(conn)
     load(conn, ("PUPILS", "S1", "M", "120"), ("PUPILS", "S1", "F", "110"), ("PUPILS", "S2", "M", "80"))
     catalog = metadata.load_catalog(conn)
@@ -77,13 +88,13 @@ def test_element_totals_sum_option_combos_and_a_combo_stands_alone(conn) -> None
     got = compute.aggregate(
         conn,
         elements={(pupils.id, None), (pupils.id, male.id)},
-        unit_id=unit_id_for(conn, "SH"),
+        unit_id=unit_id(conn, "SH"),
         period=pe.parse("2020"),
     )
     assert got == {("PUPILS", None): 310.0, ("PUPILS", "M"): 200.0}
 
 
-def test_an_indicator_is_the_ratio_of_sums_not_the_average_of_ratios(conn) -> None:  # type: ignore[no-untyped-def]
+def test_an_indicator_is_the_ratio_of_sums_not_the_average_of_ratios(conn: Connection) -> None:
     indicator_setup(conn)
     # S1: 200 pupils / 10 teachers = 20; S2: 30 pupils / 1 teacher = 30. Average of ratios 25;
     # ratio of sums 230 / 11 = 20.9.
@@ -102,7 +113,7 @@ def test_an_indicator_is_the_ratio_of_sums_not_the_average_of_ratios(conn) -> No
     assert [(r.unit.code, r.formatted) for r in rows] == [("SH", "20.9"), ("D1", "20.0"), ("D2", "30.0")]
 
 
-def test_no_value_without_data_or_with_a_zero_denominator(conn) -> None:  # type: ignore[no-untyped-def]
+def test_no_value_without_data_or_with_a_zero_denominator(conn: Connection) -> None:
     indicator_setup(conn)
     empty = compute.indicator_value(conn, principal=SYSTEM, indicator="PTR", unit="SH", period="2020")
     assert empty.value is None and empty.formatted == "–" and empty.numerator is None
@@ -111,7 +122,7 @@ def test_no_value_without_data_or_with_a_zero_denominator(conn) -> None:  # type
     assert zero.value is None and zero.numerator == 5 and zero.denominator == 0
 
 
-def monthly_setup(conn) -> None:  # type: ignore[no-untyped-def]
+def monthly_setup(conn: Connection) -> None:
     indicator_setup(conn)
     metadata.save_data_element(
         conn,
@@ -148,7 +159,7 @@ def monthly_setup(conn) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def test_a_stock_takes_the_last_month_and_a_flow_sums_the_months(conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_stock_takes_the_last_month_and_a_flow_sums_the_months(conn: Connection) -> None:
     monthly_setup(conn)
     for month, (s1, s2) in {"202009": (100, 50), "202010": (104, 52), "202012": (110, 49)}.items():
         load(
@@ -169,13 +180,13 @@ def test_a_stock_takes_the_last_month_and_a_flow_sums_the_months(conn) -> None: 
     assert total(conn, "SH", "ENROLLED", "2019") is None
 
 
-def test_average_elements_average_over_units(conn) -> None:  # type: ignore[no-untyped-def]
+def test_average_elements_average_over_units(conn: Connection) -> None:
     indicator_setup(conn)
     load(conn, ("RATE", "S1", None, "90"), ("RATE", "S2", None, "70"))
     assert total(conn, "SH", "RATE") == 80
 
 
-def test_a_unit_closed_before_the_period_ends_no_longer_counts(conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_unit_closed_before_the_period_ends_no_longer_counts(conn: Connection) -> None:
     import datetime as dt
 
     from jiaowei.registry import service as registry
@@ -197,7 +208,9 @@ def test_a_unit_closed_before_the_period_ends_no_longer_counts(conn) -> None:  #
         ("number", 2, ("2469", "2"), "1,234.50"),
     ],
 )
-def test_formats_by_display(conn, display, decimals, numbers, shown) -> None:  # type: ignore[no-untyped-def]
+def test_formats_by_display(
+    conn: Connection, display: str, decimals: int, numbers: tuple[str, str], shown: str
+) -> None:
     indicator_setup(conn)
     metadata.save_indicator(
         conn,
@@ -215,7 +228,7 @@ def test_formats_by_display(conn, display, decimals, numbers, shown) -> None:  #
     assert found.formatted == shown
 
 
-def test_a_published_fact_stands_for_the_value_with_the_computed_one_alongside(conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_published_fact_stands_for_the_value_with_the_computed_one_alongside(conn: Connection) -> None:
     indicator_setup(conn)
     load(conn, ("PUPILS", "S1", "M", "200"), ("TEACHERS", "S1", None, "10"))
     period_id = values.ensure_periods(conn, ["2020"])["2020"]
@@ -225,7 +238,7 @@ def test_a_published_fact_stands_for_the_value_with_the_computed_one_alongside(c
     conn.execute(
         insert(store.indicator_facts).values(
             indicator_id=indicator_id,
-            unit_id=unit_id_for(conn, "SH"),
+            unit_id=unit_id(conn, "SH"),
             period_id=period_id,
             value=20.0,
             source="2020 年报 p.3",
@@ -246,16 +259,16 @@ def test_a_published_fact_stands_for_the_value_with_the_computed_one_alongside(c
     assert district.source == "data" and district.fact_source is None
 
 
-def test_values_from_synthetic_data_are_labelled(conn) -> None:  # type: ignore[no-untyped-def]
+def test_values_from_synthetic_data_are_labelled(conn: Connection) -> None:
     indicator_setup(conn)
     load(conn, ("PUPILS", "S1", "M", "200"), ("TEACHERS", "S1", None, "10"), ("TEACHERS", "S2", None, "4"))
-    s2 = unit_id_for(conn, "S2")
+    s2 = unit_id(conn, "S2")
     conn.execute(update(store.data_values).where(store.data_values.c.unit_id == s2).values(synthetic=True))
     rows = compute.indicator_table(conn, principal=SYSTEM, indicator="PTR", unit="SH", period="2020")
     assert [(r.unit.code, r.synthetic) for r in rows] == [("SH", True), ("D1", False), ("D2", True)]
 
 
-def test_a_district_user_cannot_read_another_district(conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_district_user_cannot_read_another_district(conn: Connection) -> None:
     indicator_setup(conn)
     load(conn, ("PUPILS", "S2", "M", "200"), ("TEACHERS", "S2", None, "10"))
     user = make_user(conn, role="district_staff", capture=["D1"])
@@ -268,7 +281,7 @@ def test_a_district_user_cannot_read_another_district(conn) -> None:  # type: ig
     assert compute.default_unit(conn, SYSTEM, pe.parse("2020").end) == "SH"
 
 
-def test_bad_parameters_name_the_field(conn) -> None:  # type: ignore[no-untyped-def]
+def test_bad_parameters_name_the_field(conn: Connection) -> None:
     indicator_setup(conn)
     with pytest.raises(ValidationError) as error:
         compute.indicator_value(conn, principal=SYSTEM, indicator="PTR", unit="SH", period="2020-13")
@@ -279,7 +292,7 @@ def test_bad_parameters_name_the_field(conn) -> None:  # type: ignore[no-untyped
         compute.indicator_value(conn, principal=SYSTEM, indicator="PTR", unit="NOPE", period="2020")
 
 
-def test_the_default_period_is_the_latest_year_with_data(conn) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_period_is_the_latest_year_with_data(conn: Connection) -> None:
     indicator_setup(conn)
     assert compute.default_period(conn, today=pe.parse("2024").start) == "2023"
     load(conn, ("TEACHERS", "S1", None, "1"), period="2019")

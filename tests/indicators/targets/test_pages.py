@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir, extract_from_file
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection
 
 from jiaowei.auth.model import SYSTEM
 from jiaowei.i18n import catalog
@@ -15,12 +17,6 @@ from tests.factories import login, make_user
 from tests.indicators.targets.test_service import coverage_setup
 
 SRC = Path(__file__).resolve().parents[3] / "src" / "jiaowei"
-
-
-@pytest.fixture
-def browser(client):  # type: ignore[no-untyped-def]
-    client.headers["accept"] = "text/html,application/xhtml+xml"
-    return client
 
 
 def _text(html: str) -> str:
@@ -34,7 +30,9 @@ def _text(html: str) -> str:
         ("en", ["Indicators", "Inclusive pre-school coverage", "86.0%", "Met", "国家标准", "Target"]),
     ],
 )
-def test_the_indicator_list_speaks_the_chosen_language(browser, conn, lang, words) -> None:  # type: ignore[no-untyped-def]
+def test_the_indicator_list_speaks_the_chosen_language(
+    browser: TestClient, conn: Connection, lang: str, words: list[str]
+) -> None:
     coverage_setup(conn)
     targets.set_target(
         conn,
@@ -63,7 +61,7 @@ def test_the_indicator_list_speaks_the_chosen_language(browser, conn, lang, word
     assert re.search(r'card__title">\s*<a href="/indicators">', browser.get("/").text)  # the home page's tile
 
 
-def test_staff_set_and_cascade_a_target_through_the_forms(browser, conn) -> None:  # type: ignore[no-untyped-def]
+def test_staff_set_and_cascade_a_target_through_the_forms(browser: TestClient, conn: Connection) -> None:
     coverage_setup(conn)
     make_user(conn, "wang", role="commission_staff", capture=["SH"])
     csrf = login(browser, "wang")
@@ -104,7 +102,7 @@ def test_staff_set_and_cascade_a_target_through_the_forms(browser, conn) -> None
     assert refused.status_code == 422
 
 
-def test_a_ratio_target_can_be_typed_as_one_to_n(browser, conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_ratio_target_can_be_typed_as_one_to_n(browser: TestClient, conn: Connection) -> None:
     from jiaowei.indicators.metadata import service as metadata
 
     coverage_setup(conn)
@@ -129,7 +127,7 @@ def test_a_ratio_target_can_be_typed_as_one_to_n(browser, conn) -> None:  # type
     assert found[0].value == pytest.approx(0.005) and found[0].formatted == "1:200"
 
 
-def test_a_district_user_sees_their_district_only(browser, conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_district_user_sees_their_district_only(browser: TestClient, conn: Connection) -> None:
     coverage_setup(conn)
     make_user(conn, "d1", role="district_staff", capture=["D1"])
     csrf = login(browser, "d1")

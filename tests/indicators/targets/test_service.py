@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from jiaowei.audit.store import audit_log
 from jiaowei.auth.model import SYSTEM
@@ -18,7 +20,7 @@ from jiaowei.indicators.values import service as values
 from tests.factories import indicator_setup, make_user
 
 
-def load(conn, *items: tuple[str, str, str | None, str], period: str = "2020") -> None:  # type: ignore[no-untyped-def]
+def load(conn: Connection, *items: tuple[str, str, str | None, str], period: str = "2020") -> None:
     rows = [
         ValueRow(data_element=de, period=period, org_unit=ou, category_option_combo=coc, value=v, row=i)
         for i, (de, ou, coc, v) in enumerate(items, 1)
@@ -26,7 +28,7 @@ def load(conn, *items: tuple[str, str, str | None, str], period: str = "2020") -
     assert values.import_values(conn, principal=SYSTEM, rows=rows, source="dhis2-json").status == "SUCCESS"
 
 
-def coverage_setup(conn) -> None:  # type: ignore[no-untyped-def]
+def coverage_setup(conn: Connection) -> None:
     """普惠性学前教育覆盖率 as a percent: 86% at the city (S1 90/100, S2 82/100)."""
     indicator_setup(conn)
     metadata.save_data_element(
@@ -82,7 +84,7 @@ def coverage_setup(conn) -> None:  # type: ignore[no-untyped-def]
         (4.0, 3.2, 0.5, False, "missed"),
     ],
 )
-def test_status(value, target, margin, higher, expected) -> None:  # type: ignore[no-untyped-def]
+def test_status(value: float | None, target: float, margin: float, higher: bool, expected: str) -> None:
     assert targets.status(value, target, at_risk_margin=margin, higher_is_better=higher) == expected
 
 
@@ -93,7 +95,7 @@ def test_lower_is_better_mirrors_higher_is_better(value: float, target: float, m
     )
 
 
-def test_the_value_is_judged_against_target_and_benchmark(conn) -> None:  # type: ignore[no-untyped-def]
+def test_the_value_is_judged_against_target_and_benchmark(conn: Connection) -> None:
     coverage_setup(conn)
     targets.set_target(
         conn,
@@ -124,7 +126,7 @@ def test_the_value_is_judged_against_target_and_benchmark(conn) -> None:  # type
     assert list(entries) == ["create", "update"]
 
 
-def test_a_trajectory_interpolates_yearly_targets(conn) -> None:  # type: ignore[no-untyped-def]
+def test_a_trajectory_interpolates_yearly_targets(conn: Connection) -> None:
     coverage_setup(conn)
     made = targets.set_trajectory(
         conn,
@@ -164,7 +166,7 @@ def test_a_trajectory_interpolates_yearly_targets(conn) -> None:  # type: ignore
     assert error.value.problems[0].field == "endPeriod"
 
 
-def test_cascade_copies_a_rate_without_overwriting_a_childs_own_target(conn) -> None:  # type: ignore[no-untyped-def]
+def test_cascade_copies_a_rate_without_overwriting_a_childs_own_target(conn: Connection) -> None:
     coverage_setup(conn)
     targets.set_target(
         conn,
@@ -194,7 +196,7 @@ def test_cascade_copies_a_rate_without_overwriting_a_childs_own_target(conn) -> 
         )
 
 
-def test_cascade_splits_a_count_by_current_share(conn) -> None:  # type: ignore[no-untyped-def]
+def test_cascade_splits_a_count_by_current_share(conn: Connection) -> None:
     indicator_setup(conn)
     metadata.save_indicator(
         conn,
@@ -218,7 +220,7 @@ def test_cascade_splits_a_count_by_current_share(conn) -> None:  # type: ignore[
         targets.cascade(conn, principal=SYSTEM, indicator="TEACHER_COUNT", unit="SH", period="2023")
 
 
-def test_deleting_a_target_leaves_its_cascaded_copies_as_the_childrens_own(conn) -> None:  # type: ignore[no-untyped-def]
+def test_deleting_a_target_leaves_its_cascaded_copies_as_the_childrens_own(conn: Connection) -> None:
     coverage_setup(conn)
     targets.set_target(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020", value=86)
     targets.cascade(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020")
@@ -230,7 +232,7 @@ def test_deleting_a_target_leaves_its_cascaded_copies_as_the_childrens_own(conn)
         targets.delete_target(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020")
 
 
-def test_districts_set_their_own_targets_only(conn) -> None:  # type: ignore[no-untyped-def]
+def test_districts_set_their_own_targets_only(conn: Connection) -> None:
     coverage_setup(conn)
     district = make_user(conn, role="district_staff", capture=["D1"])
     targets.set_target(conn, principal=district, indicator="COVERAGE", unit="D1", period="2020", value=88)
@@ -259,7 +261,7 @@ def test_districts_set_their_own_targets_only(conn) -> None:  # type: ignore[no-
         ("pe", {"value": 1, "period": "20201"}),
     ],
 )
-def test_bad_targets_name_the_field(conn, field, kwargs) -> None:  # type: ignore[no-untyped-def]
+def test_bad_targets_name_the_field(conn: Connection, field: str, kwargs: dict[str, Any]) -> None:
     coverage_setup(conn)
     with pytest.raises(ValidationError) as error:
         targets.set_target(
@@ -268,7 +270,7 @@ def test_bad_targets_name_the_field(conn, field, kwargs) -> None:  # type: ignor
     assert error.value.problems[0].field == field
 
 
-def test_cascade_can_be_limited_to_children_of_some_types(conn) -> None:  # type: ignore[no-untyped-def]
+def test_cascade_can_be_limited_to_children_of_some_types(conn: Connection) -> None:
     from tests.factories import make_unit
 
     coverage_setup(conn)
@@ -277,7 +279,8 @@ def test_cascade_can_be_limited_to_children_of_some_types(conn) -> None:  # type
     everyone = targets.cascade(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020")
     assert [t.unit for t in everyone.written] == ["D1", "D2", "U1"]
     targets.delete_target(conn, principal=SYSTEM, indicator="COVERAGE", unit="U1", period="2020")
-    districts = targets.cascade(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020",
-                                unit_types=["district_bureau"])
+    districts = targets.cascade(
+        conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020", unit_types=["district_bureau"]
+    )
     assert [t.unit for t in districts.written] == ["D1", "D2"]
     assert targets.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="U1", period="2020") == []

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import openpyxl
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Connection, func, select
 
 from jiaowei.indicators import store
@@ -30,7 +31,7 @@ def stored(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(store.data_values)).scalar_one()
 
 
-def post(client: TestClient, headers: dict[str, str], body: bytes, **params: str):  # type: ignore[no-untyped-def]
+def post(client: TestClient, headers: dict[str, str], body: bytes, **params: str) -> Response:
     return client.post("/api/dataValueSets", content=body, params=params, headers=headers)
 
 

@@ -49,11 +49,11 @@ def only_problem(excinfo: pytest.ExceptionInfo[ValidationError]) -> Problem:
 # ---------------------------------------------------------------- DHIS2 JSON
 
 
-def test_json_round_trip_keeps_every_field():
+def test_json_round_trip_keeps_every_field() -> None:
     assert formats.read("dhis2-json", written("dhis2-json", ROWS)) == numbered(ROWS)
 
 
-def test_json_writes_dhis2_shape_without_empty_fields():
+def test_json_writes_dhis2_shape_without_empty_fields() -> None:
     document = json.loads(written("dhis2-json", ROWS[1:2], data_set="DS_SCHOOL"))
     assert document == {"dataSet": "DS_SCHOOL", "dataValues": [{
         "dataElement": "DE_PUPILS", "period": "2020", "orgUnit": "U001", "categoryOptionCombo": "F_Y6_11",
@@ -61,11 +61,11 @@ def test_json_writes_dhis2_shape_without_empty_fields():
     assert json.loads(written("dhis2-json", ROWS[4:]))["dataValues"][0]["deleted"] is True
 
 
-def test_json_writes_an_empty_set():
+def test_json_writes_an_empty_set() -> None:
     assert json.loads(written("dhis2-json", [])) == {"dataValues": []}
 
 
-def test_json_reads_dhis2_document_with_top_level_defaults_and_typed_values():
+def test_json_reads_dhis2_document_with_top_level_defaults_and_typed_values() -> None:
     document = {
         "dataSet": "DS_SCHOOL", "completeDate": "2020-02-01", "period": "202001", "orgUnit": "U001",
         "attributeOptionCombo": "default",
@@ -91,7 +91,7 @@ def test_json_reads_dhis2_document_with_top_level_defaults_and_typed_values():
     assert rows[4] == ValueRow("E", "202001", "U001", "M", "default", "007", "x", "c", False, True, 5)
 
 
-def test_json_reads_utf8_with_bom_and_empty_values():
+def test_json_reads_utf8_with_bom_and_empty_values() -> None:
     data = b"\xef\xbb\xbf" + json.dumps({"dataValues": [{"dataElement": "A", "period": "2020",
                                                          "orgUnit": "U", "value": None}]}).encode()
     assert formats.read_json(data) == [ValueRow("A", "2020", "U", row=1)]
@@ -102,7 +102,7 @@ def test_json_reads_utf8_with_bom_and_empty_values():
     (b"\xff\xfe\x00", "not JSON"),
     (b'{"dataValues": [{"value": NaN}]}', "not JSON: NaN is not a number JSON allows"),
 ])
-def test_json_unreadable(data, message):
+def test_json_unreadable(data: bytes, message: str) -> None:
     with pytest.raises(ValidationError) as excinfo:
         formats.read_json(data)
     assert only_problem(excinfo).message.startswith(message)
@@ -114,21 +114,21 @@ def test_json_unreadable(data, message):
     ({"dataValue": []}, "the document is an object without a dataValues list"),
     ({"dataValues": {"dataElement": "A"}}, "the document is an object without a dataValues list"),
 ])
-def test_json_not_a_data_value_set(document, found):
+def test_json_not_a_data_value_set(document: object, found: str) -> None:
     with pytest.raises(ValidationError) as excinfo:
         formats.read_json(json.dumps(document).encode())
     assert only_problem(excinfo).message == found
     assert only_problem(excinfo).field == "dataValues"
 
 
-def test_json_top_level_default_must_be_text():
+def test_json_top_level_default_must_be_text() -> None:
     with pytest.raises(ValidationError) as excinfo:
         formats.read_json(json.dumps({"orgUnit": 110101, "dataValues": []}).encode())
     assert only_problem(excinfo) == Problem("not text", field="orgUnit", value=110101,
                                             expected='text in quotes, e.g. "orgUnit": "CODE"')
 
 
-def test_json_every_problem_names_row_field_value_and_what_is_accepted():
+def test_json_every_problem_names_row_field_value_and_what_is_accepted() -> None:
     document = {"period": "2020", "dataValues": [
         {"dataElement": "A", "orgUnit": "U", "value": "1"},
         "A,2020,U,1",
@@ -154,7 +154,7 @@ def test_json_every_problem_names_row_field_value_and_what_is_accepted():
     assert "8 problem(s)" in excinfo.value.detail
 
 
-def test_json_problems_stop_at_the_limit():
+def test_json_problems_stop_at_the_limit() -> None:
     data = json.dumps({"dataValues": [{"value": "1"}] * 2000}).encode()
     with pytest.raises(ValidationError) as excinfo:
         formats.read_json(data)
@@ -171,7 +171,9 @@ JSON_ITEM = st.dictionaries(st.sampled_from(formats._JSON_KEYS), JSON_FIELD)
 @given(JSON_ITEM, st.sampled_from([None, "P"]), st.sampled_from([None, "U"]))
 @example({"dataElement": "A", "period": "P", "orgUnit": 0}, None, "U")
 @example({"dataElement": "A", "period": False, "orgUnit": ""}, "P", "U")
-def test_json_fast_path_agrees_with_checked_path(item, period, unit):
+def test_json_fast_path_agrees_with_checked_path(
+    item: dict[str, object], period: str | None, unit: str | None
+) -> None:
     fast = formats._plain_json_row(item, 7, period, unit, None)
     checked = formats._checked_json_row(item, 7, (period, unit, None), [])
     if fast is not None:
@@ -182,19 +184,19 @@ def test_json_fast_path_agrees_with_checked_path(item, period, unit):
 # ---------------------------------------------------------------- DHIS2 CSV
 
 
-def test_csv_round_trip_keeps_every_field():
+def test_csv_round_trip_keeps_every_field() -> None:
     data = written("dhis2-csv", ROWS)
     assert data.splitlines()[0] == b",".join(name.encode() for name in formats.CSV_HEADER)
     assert formats.read("dhis2-csv", data) == numbered(ROWS)
 
 
-def test_csv_bom_is_written_on_request_and_read():
+def test_csv_bom_is_written_on_request_and_read() -> None:
     data = written("dhis2-csv", ROWS, bom=True)
     assert data.startswith(b"\xef\xbb\xbfdataelement,")
     assert formats.read_csv(data) == numbered(ROWS)
 
 
-def test_csv_reads_dhis2_export_with_old_lower_case_header():
+def test_csv_reads_dhis2_export_with_old_lower_case_header() -> None:
     data = (b"dataelement,period,orgunit,catoptcombo,attroptcombo,value,storedby,lastupdated,comment,"
             b"followup\r\n"
             b"A,202001,U1,default,default,12,admin,2020-02-01T10:00:00.000+0000,,false\r\n"
@@ -206,12 +208,12 @@ def test_csv_reads_dhis2_export_with_old_lower_case_header():
     ]
 
 
-def test_csv_reads_json_names_in_any_order_and_case():
+def test_csv_reads_json_names_in_any_order_and_case() -> None:
     data = b"Value,OrgUnit,dataElement,PERIOD,categoryOptionCombo,Created\n5,U1,A,2020,default,x\n"
     assert formats.read_csv(data) == [ValueRow("A", "2020", "U1", "default", None, "5", row=1)]
 
 
-def test_csv_without_header_uses_dhis2_column_order():
+def test_csv_without_header_uses_dhis2_column_order() -> None:
     data = "\ufeffA,2020,U1,default,,7\nB,2020,U1,,,,,,备注,,true\n".encode()
     assert formats.read_csv(data) == [
         ValueRow("A", "2020", "U1", "default", None, "7", row=1),
@@ -219,11 +221,11 @@ def test_csv_without_header_uses_dhis2_column_order():
     ]
 
 
-def test_csv_empty_file_has_no_rows():
+def test_csv_empty_file_has_no_rows() -> None:
     assert formats.read_csv(b"") == []
 
 
-def test_csv_header_problems():
+def test_csv_header_problems() -> None:
     with pytest.raises(ValidationError) as excinfo:
         formats.read_csv(b"dataelement,perod,value,value\nA,2020,1,1\n")
     found = [(p.field, p.message) for p in problems_of(excinfo)]
@@ -232,7 +234,7 @@ def test_csv_header_problems():
     assert "dataelement, period, orgunit" in (problems_of(excinfo)[0].expected or "")
 
 
-def test_csv_row_problems_name_the_row():
+def test_csv_row_problems_name_the_row() -> None:
     data = (b"dataelement,period,orgunit,value,followup\n"
             b"A,2020,U,1,\n,2020,U,2,\nC,2020,U,3,maybe\nD,2020,U,4,,x\n")
     with pytest.raises(ValidationError) as excinfo:
@@ -248,7 +250,7 @@ def test_csv_row_problems_name_the_row():
     (b'A,2020,U,1\nB,2020,U,"2\n', "malformed CSV at line 2"),
     (b"A,2020,U,\xff\n", "not UTF-8 text (line 1)"),
 ])
-def test_csv_unreadable(data, message):
+def test_csv_unreadable(data: bytes, message: str) -> None:
     with pytest.raises(ValidationError) as excinfo:
         formats.read_csv(data)
     assert only_problem(excinfo).message.startswith(message)
@@ -277,20 +279,20 @@ def adx_rows(rows: list[ValueRow]) -> list[ValueRow]:
                                          attribute_option_combo=None) for row in rows])
 
 
-def test_adx_round_trip_with_category_attributes():
+def test_adx_round_trip_with_category_attributes() -> None:
     data = written("adx", ROWS, data_set="DS_SCHOOL", combo_attributes=combo_attributes,
                    exported="2020-04-01T00:00:00+00:00")
     assert b'SEX="M" AGE="Y6_11"' in data and b"categoryOptionCombo" not in data
     assert formats.read("adx", data, combo_code=combo_code) == adx_rows(ADX_ROWS)
 
 
-def test_adx_round_trip_without_callables_writes_combo_codes():
+def test_adx_round_trip_without_callables_writes_combo_codes() -> None:
     data = written("adx", ADX_ROWS, data_set="DS_SCHOOL")
     assert b'categoryOptionCombo="M_Y6_11"' in data
     assert formats.read_adx(data) == adx_rows(ADX_ROWS)
 
 
-def test_adx_writes_groups_periods_and_escapes():
+def test_adx_writes_groups_periods_and_escapes() -> None:
     rows = [ValueRow("A", "2020Q1", "U1", value="1", comment="<b> & \"c\""),
             ValueRow("A", "2020SY", "U1", attribute_option_combo="FUND_X", value="2"),
             ValueRow("B", "2020Q1", "U1", value="3")]
@@ -304,7 +306,7 @@ def test_adx_writes_groups_periods_and_escapes():
         ("A", "2020Q1", None, '<b> & "c"'), ("B", "2020Q1", None, None), ("A", "2020SY", "FUND_X", None)]
 
 
-def test_adx_refuses_category_codes_that_are_not_attribute_names():
+def test_adx_refuses_category_codes_that_are_not_attribute_names() -> None:
     with pytest.raises(ValidationError) as excinfo:
         written("adx", ROWS[:1], combo_attributes=lambda e, c: {"1SEX": "M"})
     assert only_problem(excinfo).value == "1SEX"
@@ -323,7 +325,7 @@ ADX_DOCUMENT = b"""<?xml version="1.0" encoding="UTF-8"?>
 </adx>"""
 
 
-def test_adx_reads_categories_through_the_callable():
+def test_adx_reads_categories_through_the_callable() -> None:
     seen: list[tuple[str, dict[str, str]]] = []
 
     def code(element: str, categories: dict[str, str]) -> str | None:
@@ -340,12 +342,12 @@ def test_adx_reads_categories_through_the_callable():
     assert seen[1] == ("A", {"AGE": "Y6_11", "SEX": "M"})
 
 
-def test_adx_without_callable_joins_options_in_written_order():
+def test_adx_without_callable_joins_options_in_written_order() -> None:
     rows = formats.read_adx(ADX_DOCUMENT)
     assert [r.category_option_combo for r in rows] == ["F_Y6_11", "Y6_11_M", "default", "default"]
 
 
-def test_adx_unknown_categories_name_the_row():
+def test_adx_unknown_categories_name_the_row() -> None:
     with pytest.raises(ValidationError) as excinfo:
         formats.read_adx(ADX_DOCUMENT.replace(b'SEX="M"', b'SEX="X"'), combo_code=combo_code)
     assert only_problem(excinfo) == Problem(
@@ -354,7 +356,7 @@ def test_adx_unknown_categories_name_the_row():
         expected="one option of each category of the data element")
 
 
-def test_adx_structure_problems_name_the_row():
+def test_adx_structure_problems_name_the_row() -> None:
     document = ADX_DOCUMENT.replace(b'period="2020-01-01/P1M"', b'period="2020-01-02/P1M"').replace(
         b'<dataValue dataElement="B"', b'<dataValue dataElemnt="B"').replace(
         b'orgUnit="U2" ', b"").replace(b"<annotation>late</annotation>", b"<note>late</note>")
@@ -374,13 +376,13 @@ def test_adx_structure_problems_name_the_row():
     (b'<dataValueSet xmlns="http://dhis2.org/schema/dxf/2.0"/>', "the document is <{http://dhis2.org"),
     (b"<adx>\xff</adx>", "not UTF-8 text"),
 ])
-def test_adx_unreadable(data, message):
+def test_adx_unreadable(data: bytes, message: str) -> None:
     with pytest.raises(ValidationError) as excinfo:
         formats.read_adx(data)
     assert message in only_problem(excinfo).message
 
 
-def test_adx_without_namespace_and_empty_value_reads():
+def test_adx_without_namespace_and_empty_value_reads() -> None:
     data = b'<adx><group orgUnit="U" period="2020-01-01/P1Y"><dataValue dataElement="A"/></group></adx>'
     assert formats.read_adx(data) == [ValueRow("A", "2020", "U", "default", None, None, row=1)]
 
@@ -406,7 +408,7 @@ def template_bytes(template: TemplateForm) -> bytes:
     return out.getvalue()
 
 
-def test_template_reads_back_current_values():
+def test_template_reads_back_current_values() -> None:
     rows = formats.read_template(template_bytes(form()))
     assert rows == [
         ValueRow("DE_PUPILS", "2020SY", "U001", "M_Y6_11", None, "120", row=8),
@@ -417,7 +419,7 @@ def test_template_reads_back_current_values():
     ]
 
 
-def test_template_layout_names_validation_and_languages():
+def test_template_layout_names_validation_and_languages() -> None:
     book = load_workbook(io.BytesIO(template_bytes(form())))
     sheet = book[formats.SHEET]
     assert {name: book.defined_names[name].attr_text for name in formats.DEFINED_NAMES} == {
@@ -432,7 +434,7 @@ def test_template_layout_names_validation_and_languages():
     assert english["E7"].value == "Value" and english["A5"].value.startswith("Fill in only")
 
 
-def test_filled_template_gives_changed_and_cleared_values():
+def test_filled_template_gives_changed_and_cleared_values() -> None:
     book = load_workbook(io.BytesIO(template_bytes(form())))
     sheet = book[formats.SHEET]
     sheet["E8"] = None  # cleared
@@ -448,7 +450,7 @@ def test_filled_template_gives_changed_and_cleared_values():
         (8, None, None), (9, "98", None), (10, "90.5", None), (11, "false", None), (12, "007", "新备注")]
 
 
-def test_template_with_changed_grey_cells_is_refused():
+def test_template_with_changed_grey_cells_is_refused() -> None:
     book = load_workbook(io.BytesIO(template_bytes(form())))
     sheet = book[formats.SHEET]
     sheet["B4"] = None
@@ -466,9 +468,11 @@ def test_template_with_changed_grey_cells_is_refused():
                                             expected="the code the template was downloaded with")
 
 
-def test_workbook_that_is_not_a_template_is_refused():
+def test_workbook_that_is_not_a_template_is_refused() -> None:
     book = Workbook()
-    book.active["A1"] = "dataelement"  # type: ignore[index]
+    sheet = book.active
+    assert sheet is not None
+    sheet["A1"] = "dataelement"
     out = io.BytesIO()
     book.save(out)
     with pytest.raises(ValidationError) as excinfo:
@@ -481,7 +485,7 @@ def test_workbook_that_is_not_a_template_is_refused():
     assert only_problem(excinfo).message.startswith("not a readable XLSX workbook")
 
 
-def test_xlsx_writer_fills_a_form_or_makes_a_plain_one():
+def test_xlsx_writer_fills_a_form_or_makes_a_plain_one() -> None:
     stored = [ValueRow("DE_PUPILS", "2020SY", "U001", "F_Y6_11", value="77", comment="新")]
     rows = formats.read("xlsx", written("xlsx", stored, form=form()))
     assert (rows[1].value, rows[1].comment, rows[0].value) == ("77", "新", "120")
@@ -512,18 +516,18 @@ def test_xlsx_writer_fills_a_form_or_makes_a_plain_one():
     ("", None, b"\n<?xml version='1.0'?><adx/>", "adx"),
     ("", None, b"DataElement,Period\n", "dhis2-csv"),
 ])
-def test_detect_format(filename, content_type, data, format):
+def test_detect_format(filename: str, content_type: str | None, data: bytes, format: str) -> None:
     assert formats.detect_format(filename, content_type, data) == format
 
 
-def test_undetectable_format_lists_the_formats():
+def test_undetectable_format_lists_the_formats() -> None:
     with pytest.raises(ValidationError) as excinfo:
         formats.detect_format("values.txt", "text/plain", b"A,2020,U,1")
     assert only_problem(excinfo).value == "values.txt"
     assert all(name in (only_problem(excinfo).expected or "") for name in formats.FORMATS)
 
 
-def test_unknown_format_is_refused_by_read_and_write():
+def test_unknown_format_is_refused_by_read_and_write() -> None:
     with pytest.raises(ValidationError):
         formats.read("dxf", b"")
     with pytest.raises(ValidationError) as excinfo:

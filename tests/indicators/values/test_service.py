@@ -10,6 +10,7 @@ from jiaowei.errors import PermissionDenied, ValidationError
 from jiaowei.indicators import store
 from jiaowei.indicators.model import ImportStrategy, ValueRow
 from jiaowei.indicators.values import service as values
+from jiaowei.indicators.values import writing
 from tests.factories import indicator_setup, make_user
 
 
@@ -56,7 +57,7 @@ def test_update_and_delete_are_counted_and_kept_in_history(conn: Connection) -> 
     trail = values.history(
         conn, principal=SYSTEM, data_element="PUPILS", period="2020", org_unit="S1", category_option_combo="M"
     )
-    assert [(h["change"], h["value_before"], h["value_after"]) for h in trail] == [
+    assert [(h.change, h.value_before, h.value_after) for h in trail] == [
         ("DELETE", "121", None),
         ("UPDATE", "120", "121"),
         ("CREATE", None, "120"),
@@ -124,7 +125,7 @@ def test_save_value_normalises_and_refuses_with_the_reason(conn: Connection) -> 
         conn, principal=SYSTEM, data_element="RATE", period="2020", org_unit="S1", value="86.50"
     )
     cell = values.read_cell(conn, row=ValueRow(data_element="RATE", period="2020", org_unit="S1"))
-    assert cell is not None and cell["value"] == "86.5"
+    assert cell is not None and cell.value == "86.5"
     with pytest.raises(ValidationError) as caught:
         values.save_value(
             conn, principal=SYSTEM, data_element="RATE", period="2020", org_unit="S1", value="120"
@@ -143,9 +144,10 @@ def test_save_value_normalises_and_refuses_with_the_reason(conn: Connection) -> 
     cell = values.read_cell(conn, row=ValueRow(data_element="RATE", period="2020", org_unit="S1"))
     assert (
         cell is not None
-        and cell["value"] == "86.5"
-        and cell["followup"]
-        and cell["comment"].startswith("checked")
+        and cell.value == "86.5"
+        and cell.followup
+        and cell.comment is not None
+        and cell.comment.startswith("checked")
     )
 
 
@@ -167,7 +169,7 @@ def test_large_imports_copy_their_history_in_one_statement(
     conn: Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     indicator_setup(conn)
-    monkeypatch.setattr(values, "BULK", 2)
+    monkeypatch.setattr(writing, "BULK", 2)
     values.import_values(conn, principal=SYSTEM, rows=SAMPLE, source="dhis2-json")
     changes = conn.execute(
         select(store.data_value_history.c.change, store.data_value_history.c.value_after)
@@ -176,7 +178,7 @@ def test_large_imports_copy_their_history_in_one_statement(
     trail = values.history(
         conn, principal=SYSTEM, data_element="PUPILS", period="2020", org_unit="S2", category_option_combo="M"
     )
-    assert [(h["change"], h["value_after"], h["actor"]) for h in trail] == [("CREATE", "80", "system")]
+    assert [(h.change, h.value_after, h.actor) for h in trail] == [("CREATE", "80", "system")]
 
 
 def test_every_write_is_one_entry_of_the_audit_chain_with_the_digest_of_its_changes(conn: Connection) -> None:

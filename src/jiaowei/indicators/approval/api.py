@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -118,14 +119,14 @@ def approval_status(
     conn: Conn, user: User, ds: DataSetParam, pe: PeriodParam, ou: UnitParam
 ) -> dict[str, Any]:
     """State (unapproved, approved, approved_above), who and when, what you may do, history, lock."""
-    return approval.approval_status(conn, principal=user, data_set=ds, period=pe, unit=ou)
+    return asdict(approval.approval_status(conn, principal=user, data_set=ds, period=pe, unit=ou))
 
 
 @router.post("/dataApprovals", responses=CONFLICT)
 def approve(conn: Conn, user: User, ds: DataSetParam, pe: PeriodParam, ou: UnitParam) -> dict[str, Any]:
     """Approve the unit's data: the level above approves it (a district its schools, the commission
     districts)."""
-    return approval.approve(conn, principal=user, data_set=ds, period=pe, unit=ou)
+    return asdict(approval.approve(conn, principal=user, data_set=ds, period=pe, unit=ou))
 
 
 @router.delete("/dataApprovals", responses=CONFLICT)
@@ -138,7 +139,8 @@ def unapprove(
     reason: Annotated[str, Query(max_length=approval.MAX_REASON, description="why (required)")] = "",
 ) -> dict[str, Any]:
     """Undo an approval, saying why; refused while a higher approval stands."""
-    return approval.unapprove(conn, principal=user, data_set=ds, period=pe, unit=ou, reason=reason)
+    status = approval.unapprove(conn, principal=user, data_set=ds, period=pe, unit=ou, reason=reason)
+    return asdict(status)
 
 
 # ---------------------------------------------------------------- completeness
@@ -152,7 +154,7 @@ def completeness_report(
     rows = completeness.completeness(
         conn, principal=user, data_set=ds, periods=pe, unit=ou, children=children
     )
-    return {"dataSet": ds, "rows": rows}
+    return {"dataSet": ds, "rows": [asdict(r) for r in rows]}
 
 
 # ---------------------------------------------------------------- lock exceptions
@@ -166,7 +168,8 @@ def lock_exceptions(
     pe: Annotated[str | None, Query(max_length=16)] = None,
 ) -> dict[str, Any]:
     """Exceptions to period locks, for units you may see."""
-    return {"lockExceptions": approval.list_exceptions(conn, principal=user, data_set=ds, period=pe)}
+    found = approval.list_exceptions(conn, principal=user, data_set=ds, period=pe)
+    return {"lockExceptions": [asdict(x) for x in found]}
 
 
 def _date(value: str, field: str) -> dt.date:
@@ -189,9 +192,10 @@ def grant_exception(
     reason: Annotated[str, Query(max_length=approval.MAX_REASON)] = "",
 ) -> dict[str, Any]:
     """Re-open a closed period for one unit until a day (administrators only)."""
-    return approval.grant_exception(
+    granted = approval.grant_exception(
         conn, principal=user, data_set=ds, period=pe, unit=ou, until=_date(until, "until"), reason=reason
     )
+    return asdict(granted)
 
 
 @router.delete("/lockExceptions", status_code=204)

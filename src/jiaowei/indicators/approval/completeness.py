@@ -23,6 +23,7 @@ from jiaowei.auth.scope import require_action, require_unit
 from jiaowei.errors import Conflict, JiaoweiError, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
+from jiaowei.indicators.approval.model import CompletenessRow
 from jiaowei.indicators.approval.service import (
     Target,
     current_lock,
@@ -32,9 +33,9 @@ from jiaowei.indicators.approval.service import (
     require_open,
     resolve,
 )
-from jiaowei.indicators.metadata.service import DataSet
+from jiaowei.indicators.metadata.catalog import DataSet
 from jiaowei.indicators.values import service as values
-from jiaowei.registry import store as registry_store
+from jiaowei.registry import queries as registry
 from jiaowei.registry.model import path_ids
 
 MAX_PERIODS = 120
@@ -89,7 +90,7 @@ def _row(conn: Connection, target: Target, pid: int | None) -> Any:
 
 
 def _shown(target: Target, row: Any) -> dict[str, Any]:
-    """A registration in DHIS2's shape."""
+    """A registration in DHIS2's shape (completeDataSetRegistrations), passed through as is: a dict."""
     due = pe.days_after_end(target.period, target.ds.due_days)
     return {
         "dataSet": target.ds.code,
@@ -113,7 +114,8 @@ def complete(
     unit: str,
     at: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """Register the data set complete for the period at the unit (again: nothing changes).
+    """Register the data set complete for the period at the unit (again: nothing changes);
+    the registration in DHIS2's shape, so a dict.
 
     ``at`` back-dates the registration (loading past registrations); administrators only.
     """
@@ -172,7 +174,8 @@ def uncomplete(conn: Connection, *, principal: Principal, data_set: str, period:
 def completion_of(
     conn: Connection, *, principal: Principal, data_set: str, period: str, unit: str
 ) -> dict[str, Any]:
-    """The registration of the data set for the period at the unit (``completed`` False if none)."""
+    """The registration of the data set for the period at the unit (``completed`` False if none),
+    in DHIS2's shape, so a dict."""
     target = resolve(
         conn, principal=principal, action=Action.VIEW, data_set=data_set, period=period, unit=unit
     )
@@ -182,7 +185,7 @@ def completion_of(
 def register_all(
     conn: Connection, *, principal: Principal, items: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
-    """Complete (or with ``completed`` false, uncomplete) each item; DHIS2's import summary.
+    """Complete (or with ``completed`` false, uncomplete) each item; DHIS2's import summary (a dict).
 
     Each item is applied on its own: one refused item is a conflict, the others still count.
     """
@@ -229,7 +232,8 @@ def registrations(
     unit: str,
     children: bool = False,
 ) -> list[dict[str, Any]]:
-    """Registrations of the data set for the periods at the unit (and, with ``children``, below it)."""
+    """Registrations of the data set for the periods at the unit (and, with ``children``, below it),
+    in DHIS2's shape, so dicts."""
     ds = data_set_of(conn, data_set)
     out = []
     for p in _periods(ds, periods):
@@ -262,14 +266,13 @@ def _periods(ds: DataSet, periods: Sequence[str]) -> list[pe.Period]:
     return sorted({period_of(ds, p) for p in periods})
 
 
-def _root(conn: Connection, principal: Principal, ds: DataSet, p: pe.Period, unit: str) -> Any:
+def _root(conn: Connection, principal: Principal, ds: DataSet, p: pe.Period, unit: str) -> registry.Unit:
     """The unit as it stood on the period's last day; it must be visible to the principal."""
-    unit_id = registry_store.unit_id_for(conn, unit)
+    unit_id = registry.id_of(conn, unit)
     if unit_id is None:
         raise NotFound(f"No unit with code {unit!r}.")
     require_unit(conn, principal, Action.VIEW, unit_id, p.end, unit)
-    query = registry_store.units_on_select(p.end).where(registry_store.units.c.id == unit_id)
-    found = conn.execute(query).first()
+    found = registry.unit_on(conn, unit_id, p.end)
     if found is None:
         raise ValidationError(
             f"Unit {unit} was not open on {p.end.isoformat()}, the last day of {p.id}.",
@@ -286,8 +289,8 @@ def _root(conn: Connection, principal: Principal, ds: DataSet, p: pe.Period, uni
 
 
 def _tree(conn: Connection, p: pe.Period, path: str) -> list[Any]:
-    query = registry_store.units_on_select(p.end).where(registry_store.in_paths([path]))
-    return list(conn.execute(query.order_by(registry_store.unit_paths.c.path)))
+    query = registry.units_on_select(p.end).where(registry.in_paths([path]))
+    return list(conn.execute(query.order_by(registry.UNIT_PATH)))
 
 
 def _completed(conn: Connection, ds: DataSet, pid: int | None, unit_ids: list[int]) -> dict[int, Any]:
@@ -316,10 +319,10 @@ def completeness(
     periods: list[str],
     unit: str,
     children: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[CompletenessRow]:
     """Expected, received and on-time reports per period for the unit and each direct child."""
     ds = data_set_of(conn, data_set)
-    rows: list[dict[str, Any]] = []
+    rows: list[CompletenessRow] = []
     for p in _periods(ds, periods):
         rows += _period_rows(conn, principal, ds, p, unit, children)
     return rows
@@ -327,7 +330,7 @@ def completeness(
 
 def _period_rows(
     conn: Connection, principal: Principal, ds: DataSet, p: pe.Period, unit: str, children: bool
-) -> list[dict[str, Any]]:
+) -> list[CompletenessRow]:
     root = _root(conn, principal, ds, p, unit)
     tree = _tree(conn, p, root.path)
     shown = [root] + (
@@ -350,18 +353,18 @@ def _period_rows(
     return [_report_row(p, u, counts[u.id], due, u.id == root.id) for u in shown]
 
 
-def _report_row(p: pe.Period, u: Any, tally: list[int], due: dt.date, is_root: bool) -> dict[str, Any]:
+def _report_row(p: pe.Period, u: Any, tally: list[int], due: dt.date, is_root: bool) -> CompletenessRow:
     expected, received, on_time = tally
-    return {
-        "period": p.id,
-        "unit": u.code,
-        "name_zh": u.name_zh,
-        "name_en": u.name_en,
-        "parent": is_root,
-        "due": due.isoformat(),
-        "expected": expected,
-        "received": received,
-        "on_time": on_time,
-        "received_percent": _percent(received, expected),
-        "on_time_percent": _percent(on_time, expected),
-    }
+    return CompletenessRow(
+        period=p.id,
+        unit=u.code,
+        name_zh=u.name_zh,
+        name_en=u.name_en,
+        parent=is_root,
+        due=due.isoformat(),
+        expected=expected,
+        received=received,
+        on_time=on_time,
+        received_percent=_percent(received, expected),
+        on_time_percent=_percent(on_time, expected),
+    )

@@ -10,6 +10,7 @@ bookmarked; problems with them are shown above the form, never as an error page.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import asdict
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -21,7 +22,7 @@ from jiaowei.auth.model import Principal
 from jiaowei.errors import JiaoweiError
 from jiaowei.indicators.approval import completeness
 from jiaowei.indicators.approval import service as approval
-from jiaowei.indicators.metadata.service import load_catalog
+from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.web.deps import Conn, User, language
 from jiaowei.web.forms import N_, Form, see_other
 from jiaowei.web.render import page
@@ -68,12 +69,12 @@ def _approval_view(conn: Connection, user: Principal, ds: str, pe: str, ou: str)
     names = {"data_set": ds, "period": pe, "unit": ou}
     status = approval.approval_status(conn, principal=user, **names)
     rows = completeness.completeness(conn, principal=user, data_set=ds, periods=[pe], unit=ou)
-    counts = {r["unit"]: r for r in rows}
+    counts = {r.unit: asdict(r) for r in rows}
     children = approval.children_status(conn, principal=user, **names)
     return {
         "status": status,
         "own": counts.get(ou),
-        "children": [{**c, **counts.get(c["unit"], {})} for c in children],
+        "children": [{**asdict(c), **counts.get(c.unit, {})} for c in children],
     }
 
 

@@ -17,7 +17,7 @@ both locks to every write; this module records them and says where they stand.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
@@ -28,9 +28,16 @@ from jiaowei.auth.scope import in_scope, require_action, require_unit, scope_pat
 from jiaowei.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
-from jiaowei.indicators.metadata.service import DataSet, load_catalog
+from jiaowei.indicators.approval.model import (
+    ApprovalEvent,
+    ApprovalStatus,
+    ChildApproval,
+    LockException,
+    LockState,
+)
+from jiaowei.indicators.metadata.catalog import DataSet, load_catalog
 from jiaowei.indicators.values import service as values
-from jiaowei.registry import store as registry_store
+from jiaowei.registry import queries as registry
 from jiaowei.registry.model import path_ids
 
 MAX_REASON = 2000
@@ -55,7 +62,7 @@ class Target:
     period: pe.Period
     unit_id: int
     code: str
-    where: values.UnitOnPeriod | None
+    where: registry.Unit | None
 
     @property
     def day(self) -> dt.date:
@@ -70,7 +77,7 @@ class Target:
     def assigned(self) -> bool:
         """Whether the unit reports the data set (its type, or named in the data set)."""
         w = self.where
-        return w is not None and (w.type in self.ds.unit_types or w.unit_id in self.ds.unit_ids)
+        return w is not None and (w.type in self.ds.unit_types or w.id in self.ds.unit_ids)
 
 
 def data_set_of(conn: Connection, code: str) -> DataSet:
@@ -99,26 +106,21 @@ def period_of(ds: DataSet, text: str) -> pe.Period:
     return period
 
 
-def unit_on(conn: Connection, unit_id: int, period: pe.Period) -> values.UnitOnPeriod | None:
-    """The unit's last path and type inside the period, as imports see it; None if not open then."""
-    return values.unit_on(conn, unit_id, period)
-
-
 def resolve(
     conn: Connection, *, principal: Principal, action: Action, data_set: str, period: str, unit: str
 ) -> Target:
     """Resolve the names; the unit must be visible (else NotFound) and in scope for ``action``."""
     ds = data_set_of(conn, data_set)
     p = period_of(ds, period)
-    unit_id = registry_store.unit_id_for(conn, unit)
+    unit_id = registry.id_of(conn, unit)
     if unit_id is None:
         raise NotFound(f"No unit with code {unit!r}.")
     target = Target(ds, p, unit_id, unit, None)
     require_unit(conn, principal, action, unit_id, target.day, unit)
-    return Target(ds, p, unit_id, unit, unit_on(conn, unit_id, p))
+    return Target(ds, p, unit_id, unit, registry.unit_in_period(conn, unit_id, p.start, p.end))
 
 
-def require_open(target: Target) -> values.UnitOnPeriod:
+def require_open(target: Target) -> registry.Unit:
     if target.where is None:
         raise ValidationError(
             f"Unit {target.code} was not open during {target.period.id}.",
@@ -150,11 +152,11 @@ def current_lock(conn: Connection, principal: Principal, target: Target) -> str 
 def _approval(conn: Connection, ds_id: int, pid: int | None, unit_ids: list[int]) -> list[Any]:
     if pid is None or not unit_ids:
         return []
-    a = store.approvals
+    a, units = store.approvals, registry.unit_codes()
     return list(
         conn.execute(
-            select(a, registry_store.units.c.code)
-            .join(registry_store.units, registry_store.units.c.id == a.c.unit_id)
+            select(a, units.c.code)
+            .join(units, units.c.id == a.c.unit_id)
             .where(a.c.data_set_id == ds_id, a.c.period_id == pid, a.c.unit_id.in_(unit_ids))
         )
     )
@@ -198,7 +200,7 @@ def _subtree(conn: Connection, target: Target) -> list[Any]:
     if target.where is None:
         return []
     day = target.period.end
-    query = registry_store.units_on_select(day).where(registry_store.in_paths([target.where.path]))
+    query = registry.units_on_select(day).where(registry.in_paths([target.where.path]))
     return list(conn.execute(query))
 
 
@@ -279,7 +281,7 @@ def _covers(conn: Connection, target: Target) -> bool:
 
 def children_status(
     conn: Connection, *, principal: Principal, data_set: str, period: str, unit: str
-) -> list[dict[str, Any]]:
+) -> list[ChildApproval]:
     """The approval state of each direct child of the unit, and what the principal may do there."""
     target = resolve(
         conn, principal=principal, action=Action.VIEW, data_set=data_set, period=period, unit=unit
@@ -299,23 +301,20 @@ def children_status(
         state = "approved" if approved is not None else "approved_above" if held_above else "unapproved"
         waiting = below.waiting(child) if state == "unapproved" else []
         out.append(
-            {
-                "unit": child.code,
-                "name_zh": child.name_zh,
-                "name_en": child.name_en,
-                "state": state,
-                "reported": child.id in below.reported,
-                "approved_by": approved.approved_by if approved is not None else None,
-                "approved_at": approved.approved_at.isoformat() if approved is not None else None,
-                "waiting": waiting,
-                "may_approve": mine
-                and state == "unapproved"
-                and not waiting
-                and below.covers(child, target.ds),
-                "may_unapprove": mine and state == "approved" and not held_above,
-            }
+            ChildApproval(
+                unit=child.code,
+                name_zh=child.name_zh,
+                name_en=child.name_en,
+                state=state,
+                reported=child.id in below.reported,
+                approved_by=approved.approved_by if approved is not None else None,
+                approved_at=approved.approved_at.isoformat() if approved is not None else None,
+                waiting=waiting,
+                may_approve=mine and state == "unapproved" and not waiting and below.covers(child, target.ds),
+                may_unapprove=mine and state == "approved" and not held_above,
+            )
         )
-    return sorted(out, key=lambda c: c["unit"])
+    return sorted(out, key=lambda c: c.unit)
 
 
 def _event(
@@ -349,7 +348,7 @@ def _event(
 
 def approve(
     conn: Connection, *, principal: Principal, data_set: str, period: str, unit: str
-) -> dict[str, Any]:
+) -> ApprovalStatus:
     """Approve the unit's data (and so lock it and everything below it); returns the new status."""
     require_action(principal, Action.DATA_APPROVE)
     target = resolve(
@@ -411,7 +410,7 @@ def _reason(reason: Any) -> str:
 
 def unapprove(
     conn: Connection, *, principal: Principal, data_set: str, period: str, unit: str, reason: str
-) -> dict[str, Any]:
+) -> ApprovalStatus:
     """Undo an approval, with a reason; refused while a higher approval stands."""
     require_action(principal, Action.DATA_APPROVE)
     text = _reason(reason)
@@ -436,7 +435,7 @@ def unapprove(
     return approval_status(conn, principal=principal, data_set=data_set, period=period, unit=unit)
 
 
-def _history(conn: Connection, target: Target, pid: int | None) -> list[dict[str, Any]]:
+def _history(conn: Connection, target: Target, pid: int | None) -> list[ApprovalEvent]:
     if pid is None:
         return []
     e = store.approval_events
@@ -445,12 +444,12 @@ def _history(conn: Connection, target: Target, pid: int | None) -> list[dict[str
         .where(e.c.data_set_id == target.ds.id, e.c.period_id == pid, e.c.unit_id == target.unit_id)
         .order_by(e.c.id.desc())
     )
-    return [{"action": r.action, "reason": r.reason, "actor": r.actor, "at": r.at.isoformat()} for r in rows]
+    return [ApprovalEvent(r.action, r.reason, r.actor, r.at.isoformat()) for r in rows]
 
 
 def approval_status(
     conn: Connection, *, principal: Principal, data_set: str, period: str, unit: str
-) -> dict[str, Any]:
+) -> ApprovalStatus:
     """Where the unit's data stands: state, who approved it and when, what the principal may do."""
     target = resolve(
         conn, principal=principal, action=Action.VIEW, data_set=data_set, period=period, unit=unit
@@ -461,21 +460,21 @@ def approval_status(
     state = "approved" if here is not None else "approved_above" if above is not None else "unapproved"
     waiting = waiting_below(conn, target, pid) if state == "unapproved" else []
     may = _may_approve_here(conn, principal, target)
-    return {
-        "data_set": target.ds.code,
-        "period": target.period.id,
-        "unit": target.code,
-        "state": state,
-        "approved_unit": approval.code if approval is not None else None,
-        "approved_by": approval.approved_by if approval is not None else None,
-        "approved_at": approval.approved_at.isoformat() if approval is not None else None,
-        "approved_above": above.code if above is not None else None,
-        "waiting": waiting,
-        "may_approve": may and state == "unapproved" and not waiting and _covers(conn, target),
-        "may_unapprove": may and state == "approved" and above is None,
-        "lock": lock_state(conn, data_set=data_set, period=period, unit=unit),
-        "history": _history(conn, target, pid),
-    }
+    return ApprovalStatus(
+        data_set=target.ds.code,
+        period=target.period.id,
+        unit=target.code,
+        state=state,
+        approved_unit=approval.code if approval is not None else None,
+        approved_by=approval.approved_by if approval is not None else None,
+        approved_at=approval.approved_at.isoformat() if approval is not None else None,
+        approved_above=above.code if above is not None else None,
+        waiting=waiting,
+        may_approve=may and state == "unapproved" and not waiting and _covers(conn, target),
+        may_unapprove=may and state == "approved" and above is None,
+        lock=lock_state(conn, data_set=data_set, period=period, unit=unit),
+        history=_history(conn, target, pid),
+    )
 
 
 # ---------------------------------------------------------------- period locks and exceptions
@@ -483,33 +482,25 @@ def approval_status(
 
 def lock_state(
     conn: Connection, *, data_set: str, period: str, unit: str, today: dt.date | None = None
-) -> dict[str, Any]:
+) -> LockState:
     """The period lock of the data set at the unit on ``today``: ``open`` (never closes), ``closes``
     (on ``closes``), ``locked`` (since ``locked_since``) or ``exception`` (open until ``until``)."""
     day = today or _today()
     ds = data_set_of(conn, data_set)
     p = period_of(ds, period)
-    unit_id = registry_store.unit_id_for(conn, unit)
+    unit_id = registry.id_of(conn, unit)
     if unit_id is None:
         raise NotFound(f"No unit with code {unit!r}.")
-    out: dict[str, Any] = {
-        "state": "open",
-        "expiry_days": ds.expiry_days,
-        "closes": None,
-        "locked_since": None,
-        "until": None,
-        "reason": None,
-    }
     if ds.expiry_days <= 0:
-        return out
+        return LockState("open", ds.expiry_days)
     closes = pe.days_after_end(p, ds.expiry_days)
-    out["closes"] = closes.isoformat()
+    shut = LockState("closes", ds.expiry_days, closes=closes.isoformat())
     if day <= closes:
-        return {**out, "state": "closes"}
+        return shut
     granted = _exception(conn, ds.id, period_id(conn, p.id), unit_id)
     if granted is not None and granted.until >= day:
-        return {**out, "state": "exception", "until": granted.until.isoformat(), "reason": granted.reason}
-    return {**out, "state": "locked", "locked_since": (closes + dt.timedelta(days=1)).isoformat()}
+        return replace(shut, state="exception", until=granted.until.isoformat(), reason=granted.reason)
+    return replace(shut, state="locked", locked_since=(closes + dt.timedelta(days=1)).isoformat())
 
 
 def _exception(conn: Connection, ds_id: int, pid: int | None, unit_id: int) -> Any:
@@ -536,7 +527,7 @@ def grant_exception(
     until: dt.date,
     reason: str,
     today: dt.date | None = None,
-) -> dict[str, Any]:
+) -> LockException:
     """Let the unit write values of a closed period until ``until`` (inclusive); administrators only."""
     _require_administrator(principal)
     problems = []
@@ -591,22 +582,22 @@ def grant_exception(
         action="lock.exception.grant",
         entity="lock_exception",
         entity_key=target.key,
-        before=_shown(target, before._mapping) if before else None,
-        after=shown,
+        before=asdict(_shown(target, before._mapping)) if before else None,
+        after=asdict(shown),
     )
     return shown
 
 
-def _shown(target: Target, row: Any) -> dict[str, Any]:
-    return {
-        "data_set": target.ds.code,
-        "period": target.period.id,
-        "unit": target.code,
-        "until": row["until"].isoformat(),
-        "reason": row["reason"],
-        "granted_by": row["granted_by"],
-        "granted_at": row["granted_at"].isoformat(),
-    }
+def _shown(target: Target, row: Any) -> LockException:
+    return LockException(
+        data_set=target.ds.code,
+        period=target.period.id,
+        unit=target.code,
+        until=row["until"].isoformat(),
+        reason=row["reason"],
+        granted_by=row["granted_by"],
+        granted_at=row["granted_at"].isoformat(),
+    )
 
 
 def revoke_exception(
@@ -631,16 +622,16 @@ def revoke_exception(
         action="lock.exception.revoke",
         entity="lock_exception",
         entity_key=target.key,
-        before=_shown(target, before._mapping),
+        before=asdict(_shown(target, before._mapping)),
     )
 
 
 def list_exceptions(
     conn: Connection, *, principal: Principal, data_set: str | None = None, period: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[LockException]:
     """Lock exceptions for units the principal may see, optionally of one data set and period."""
     require_action(principal, Action.VIEW)
-    x, p, u, d = store.lock_exceptions, store.periods, registry_store.units, store.data_sets
+    x, p, u, d = store.lock_exceptions, store.periods, registry.unit_codes(), store.data_sets
     query = (
         select(x, p.c.code.label("period"), p.c.end_date, u.c.code.label("unit"), d.c.code.label("data_set"))
         .join(p, p.c.id == x.c.period_id)
@@ -654,17 +645,17 @@ def list_exceptions(
         query = query.where(p.c.code == period)
     out = []
     for r in conn.execute(query):
-        path = registry_store.last_path(conn, r.unit_id, r.end_date)
+        path = registry.last_path(conn, r.unit_id, r.end_date)
         if principal.unlimited or (path and in_scope(conn, principal, Action.VIEW, path, r.end_date)):
             out.append(
-                {
-                    "data_set": r.data_set,
-                    "period": r.period,
-                    "unit": r.unit,
-                    "until": r.until.isoformat(),
-                    "reason": r.reason,
-                    "granted_by": r.granted_by,
-                    "granted_at": r.granted_at.isoformat(),
-                }
+                LockException(
+                    data_set=r.data_set,
+                    period=r.period,
+                    unit=r.unit,
+                    until=r.until.isoformat(),
+                    reason=r.reason,
+                    granted_by=r.granted_by,
+                    granted_at=r.granted_at.isoformat(),
+                )
             )
     return out

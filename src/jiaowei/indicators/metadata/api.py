@@ -11,20 +11,16 @@ import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from jiaowei.auth.model import Action, Principal
-from jiaowei.auth.scope import require_action
+from jiaowei.auth.model import Principal
 from jiaowei.errors import NotFound, Problem, ValidationError
-from jiaowei.indicators.metadata import bundle
 from jiaowei.indicators.metadata import service as metadata
-from jiaowei.indicators.model import MAX_COMBINATIONS
 from jiaowei.web.deps import Conn, User
 
 router = APIRouter(prefix="/api", tags=["metadata"])
 
 API_KINDS = ("dataElements", "categories", "categoryCombos", "dataSets", "indicators", "validationRules")
-MAX_CATEGORIES = 20
 Responses = dict[int | str, dict[str, Any]]
 CONFLICT: Responses = {409: {"description": "A change that saved data or other metadata forbids"}}
 Document = Annotated[dict[str, Any], Body(description="DHIS2 metadata JSON")]
@@ -42,22 +38,9 @@ def preview_combo(
     categories: Annotated[str, Query(max_length=2000, description="category codes, comma-separated")] = "",
 ) -> dict[str, Any]:
     """How many option combos a combo of these categories would have, before it is saved."""
-    require_action(user, Action.VIEW)
     codes = [c.strip() for c in categories.split(",") if c.strip()]
-    if len(codes) > MAX_CATEGORIES:
-        raise ValidationError(
-            "Too many categories.",
-            [
-                Problem(
-                    "too many categories",
-                    field="categories",
-                    value=len(codes),
-                    expected=f"at most {MAX_CATEGORIES}",
-                )
-            ],
-        )
-    count = metadata.count_combinations(conn, categories=codes)
-    return {"categories": codes, "combinations": count, "limit": MAX_COMBINATIONS}
+    preview = metadata.preview_combo(conn, principal=user, categories=codes)
+    return {"categories": preview.categories, "combinations": preview.combinations, "limit": preview.limit}
 
 
 @router.get("/metadata")
@@ -70,7 +53,7 @@ def export_metadata(
 ) -> dict[str, Any]:
     """The metadata as one DHIS2 bundle, which POST /api/metadata imports."""
     chosen = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
-    return bundle.export_bundle(conn, kinds=chosen, principal=user)
+    return metadata.export_bundle(conn, kinds=chosen, principal=user)
 
 
 @router.post("/metadata", responses=CONFLICT)
@@ -91,7 +74,7 @@ def import_metadata(
                 )
             ],
         )
-    return bundle.import_bundle(conn, principal=user, bundle=document, dry_run=dryRun)
+    return metadata.import_bundle(conn, principal=user, bundle=document, dry_run=dryRun)
 
 
 def _one_kind(kind: str, document: dict[str, Any]) -> dict[str, Any]:
@@ -102,24 +85,14 @@ def _one_kind(kind: str, document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _found(conn: Connection, user: Principal, kind: str, key: str) -> dict[str, Any]:
-    objects = bundle.export_objects(conn, kind=kind, keys=[key], principal=user)
+    objects = metadata.export_objects(conn, kind=kind, keys=[key], principal=user)
     if not objects:
         raise NotFound(f"No {kind[:-1]} with code or id {key!r}.")
     return objects[0]
 
 
 def _delete(conn: Connection, user: Principal, kind: str, key: str) -> dict[str, Any]:
-    table = bundle.TABLES[kind]
-    code = conn.execute(select(table.c.code).where((table.c.code == key) | (table.c.uid == key))).scalar()
-    if code is None:
-        require_action(user, Action.METADATA_WRITE)
-        raise NotFound(f"No {kind[:-1]} with code or id {key!r}.")
-    if kind == "categories":
-        metadata.delete_category(conn, principal=user, code=code)
-    elif kind == "categoryCombos":
-        metadata.delete_category_combo(conn, principal=user, code=code)
-    else:
-        metadata.delete_object(conn, principal=user, kind=kind, code=code)
+    metadata.delete_by_key(conn, principal=user, kind=kind, key=key)
     stats = {"created": 0, "updated": 0, "deleted": 1, "ignored": 0, "total": 1}
     return {"status": "OK", "stats": stats, "typeReports": [{"klass": kind, "stats": stats}]}
 
@@ -132,7 +105,7 @@ def _add_routes(kind: str) -> None:
         pageSize: PageSize = 50,  # noqa: N803
         fields: Fields = None,
     ) -> dict[str, Any]:
-        objects = bundle.export_objects(conn, kind=kind, principal=user)
+        objects = metadata.export_objects(conn, kind=kind, principal=user)
         total = len(objects)
         start = (page - 1) * pageSize
         pager = {
@@ -144,7 +117,7 @@ def _add_routes(kind: str) -> None:
         return {"pager": pager, kind: objects[start : start + pageSize]}
 
     def create_objects(conn: Conn, user: User, document: Document) -> dict[str, Any]:
-        return bundle.import_bundle(conn, principal=user, bundle=_one_kind(kind, document))
+        return metadata.import_bundle(conn, principal=user, bundle=_one_kind(kind, document))
 
     def get_object(conn: Conn, user: User, code: str, fields: Fields = None) -> dict[str, Any]:
         return _found(conn, user, kind, code)

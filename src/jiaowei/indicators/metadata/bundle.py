@@ -1,9 +1,9 @@
-"""DHIS2's metadata JSON in and out of the metadata services.
+"""DHIS2's metadata JSON into the metadata services (``bundle_export`` writes it back out).
 
 :func:`import_bundle` reads a DHIS2 metadata document (``categoryOptions``, ``categories``,
 ``categoryCombos``, ``dataElements``, ``dataSets``, ``indicators``, ``validationRules``), in that
 order so that every reference points at something already saved, all or nothing. Objects and
-references are matched by ``code``, falling back to ``id`` (the uid). :func:`export_bundle`
+references are matched by ``code``, falling back to ``id`` (the uid). ``bundle_export``
 writes the same shape, so an export imports into an empty database as the same metadata.
 
 Names: DHIS2's ``name`` is the English name; a ``translations`` entry for ``zh_CN`` (or ``zh``)
@@ -13,8 +13,7 @@ and property ``NAME`` is the Chinese one (the ``name`` when there is none). jiao
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,23 +21,16 @@ from sqlalchemy import Connection, Table, select
 from sqlalchemy.exc import DBAPIError
 
 from jiaowei.auth.model import Action, Principal
-from jiaowei.auth.scope import require_action, unit_filter
+from jiaowei.auth.scope import require_action
 from jiaowei.errors import Conflict, JiaoweiError, Problem, ValidationError
 from jiaowei.indicators import store
-from jiaowei.indicators.metadata import service as metadata
-from jiaowei.indicators.metadata.bundle_read import ZH_LOCALES, Reader, ref_key, short, translation
+from jiaowei.indicators.metadata import combos, objects
+from jiaowei.indicators.metadata.bundle_export import EXPORTERS, KINDS, TABLES
+from jiaowei.indicators.metadata.bundle_read import Reader, ref_key, short, translation
+from jiaowei.indicators.metadata.writing import name_problems
 from jiaowei.indicators.model import DEFAULT
+from jiaowei.registry import queries as registry
 
-KINDS = (
-    "categoryOptions",
-    "categories",
-    "categoryCombos",
-    "dataElements",
-    "dataSets",
-    "indicators",
-    "validationRules",
-)
-"""The kinds a bundle may carry, in the order they are imported."""
 READ_ONLY = frozenset({"system", "date", "categoryOptionCombos", "indicatorTypes"})
 """Keys of DHIS2 exports that are read (indicatorTypes, for their factors) or skipped, never saved."""
 MAX_OBJECTS = 50_000
@@ -46,15 +38,6 @@ MAX_PROBLEMS = 200
 DEFAULT_UIDS = frozenset({"bjDvmb4bfuf", "GLevLNI9wkl", "xYerKDKCefk", "HllvX50cXC0"})
 """DHIS2's default category combo, category, option and option combo: jiaowei has its own."""
 FACTOR_DISPLAY = {1: "number", 100: "percent", 1000: "per_mille"}
-DISPLAY_FACTOR = {"number": 1, "ratio": 1, "percent": 100, "per_mille": 1000}
-TABLES: dict[str, Table] = {
-    "categories": store.categories,
-    "categoryCombos": store.category_combos,
-    "dataElements": store.data_elements,
-    "dataSets": store.data_sets,
-    "indicators": store.indicators,
-    "validationRules": store.validation_rules,
-}
 
 
 @dataclass
@@ -262,10 +245,8 @@ def data_set_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
 
 def _unit_codes(conn: Connection, obj: Reader) -> list[str]:
     """The codes of the units a data set names (units have codes only: an id is read as a code)."""
-    from jiaowei.registry.store import units
-
     wanted = [ref_key(ref) for ref in obj.refs("organisationUnits")]
-    known = set(conn.execute(select(units.c.code).where(units.c.code.in_(wanted))).scalars())
+    known = set(registry.ids_of(conn, wanted))
     for i, code in enumerate(wanted):
         if code not in known:
             obj.problem("unknown unit", f"organisationUnits[{i}]", code, "the code of a unit in the registry")
@@ -340,12 +321,12 @@ SPECS: dict[str, Callable[[Context, Reader], dict[str, Any]]] = {
     "validationRules": rule_spec,
 }
 SAVERS: dict[str, Callable[..., int]] = {
-    "categories": metadata.save_category,
-    "categoryCombos": metadata.save_category_combo,
-    "dataElements": metadata.save_data_element,
-    "dataSets": metadata.save_data_set,
-    "indicators": metadata.save_indicator,
-    "validationRules": metadata.save_validation_rule,
+    "categories": combos.save_category,
+    "categoryCombos": combos.save_category_combo,
+    "dataElements": objects.save_data_element,
+    "dataSets": objects.save_data_set,
+    "indicators": objects.save_indicator,
+    "validationRules": objects.save_validation_rule,
 }
 
 
@@ -486,7 +467,7 @@ def _read_options(run: Run, options: list[Mapping[str, Any]]) -> None:
             continue
         obj = Reader(data)
         spec = _identity(obj)
-        problems = obj.problems + [p for p in metadata._names(spec, "category option") if p]
+        problems = obj.problems + [p for p in name_problems(spec, "category option") if p]
         if problems:
             run.fail("categoryOptions", index, ValidationError("Invalid category option.", problems))
             continue
@@ -581,271 +562,3 @@ def current_spec(conn: Connection, kind: str, code: Any) -> dict[str, Any] | Non
         return None
     obj = Reader(found[0])
     return SPECS[kind](Context(conn), obj)
-
-
-# ---------------------------------------------------------------- export
-
-
-def _names_out(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.uid,
-        "code": row.code,
-        "name": row.name_en,
-        "translations": [{"locale": ZH_LOCALES[0], "property": "NAME", "value": row.name_zh}],
-    }
-
-
-def _rows(conn: Connection, table: Table, keys: Sequence[str] | None) -> list[Any]:
-    query = select(table).order_by(table.c.code)
-    if keys is not None:
-        query = query.where(table.c.code.in_(list(keys)) | table.c.uid.in_(list(keys)))
-    return list(conn.execute(query).all())
-
-
-def export_options(
-    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
-) -> list[dict[str, Any]]:
-    opts, cats = store.category_options, store.categories
-    query = select(opts).join(cats, cats.c.id == opts.c.category_id).order_by(cats.c.code, opts.c.position)
-    out, seen = [], set()
-    for row in conn.execute(query):
-        if row.code not in seen:  # an option code shared by two categories is listed once
-            seen.add(row.code)
-            out.append(_names_out(row))
-    return out
-
-
-def export_categories(
-    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
-) -> list[dict[str, Any]]:
-    opts = store.category_options
-    out = []
-    for row in _rows(conn, store.categories, keys):
-        options = conn.execute(
-            select(opts.c.uid, opts.c.code).where(opts.c.category_id == row.id).order_by(opts.c.position)
-        ).all()
-        out.append(
-            {
-                **_names_out(row),
-                "dataDimensionType": "DISAGGREGATION",
-                "categoryOptions": [{"id": o.uid, "code": o.code} for o in options],
-            }
-        )
-    return out
-
-
-def export_combos(
-    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
-) -> list[dict[str, Any]]:
-    link, cats, cocs = store.category_combo_categories, store.categories, store.category_option_combos
-    out = []
-    for row in _rows(conn, store.category_combos, keys):
-        if row.code == DEFAULT:
-            continue
-        categories = conn.execute(
-            select(cats.c.uid, cats.c.code)
-            .join(link, link.c.category_id == cats.c.id)
-            .where(link.c.combo_id == row.id)
-            .order_by(link.c.position)
-        ).all()
-        combos = conn.execute(select(cocs).where(cocs.c.combo_id == row.id).order_by(cocs.c.position)).all()
-        out.append(
-            {
-                **_names_out(row),
-                "dataDimensionType": "DISAGGREGATION",
-                "categories": [{"id": c.uid, "code": c.code} for c in categories],
-                "categoryOptionCombos": [
-                    {**_names_out(c), "categoryOptions": [{"code": o} for o in c.options]} for c in combos
-                ],
-            }
-        )
-    return out
-
-
-def export_elements(
-    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
-) -> list[dict[str, Any]]:
-    combos = {
-        r.id: r
-        for r in conn.execute(
-            select(store.category_combos.c.id, store.category_combos.c.uid, store.category_combos.c.code)
-        )
-    }
-    out = []
-    for row in _rows(conn, store.data_elements, keys):
-        combo = combos[row.combo_id]
-        out.append(
-            {
-                **_names_out(row),
-                "shortName": row.short_name,
-                "description": row.description,
-                "domainType": "AGGREGATE",
-                "valueType": row.value_type,
-                "aggregationType": row.aggregation_type,
-                "zeroIsSignificant": bool(row.zero_is_significant),
-                "categoryCombo": {"id": combo.uid, "code": combo.code},
-            }
-        )
-    return out
-
-
-def export_data_sets(
-    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
-) -> list[dict[str, Any]]:
-    members, des = store.data_set_elements, store.data_elements
-    visible = _visible_units(conn, principal)
-    out = []
-    for row in _rows(conn, store.data_sets, keys):
-        elements = conn.execute(
-            select(des.c.uid, des.c.code)
-            .join(members, members.c.data_element_id == des.c.id)
-            .where(members.c.data_set_id == row.id)
-            .order_by(members.c.position)
-        ).all()
-        units = _units_of(conn, row.id, visible)
-        out.append(
-            {
-                **_names_out(row),
-                "periodType": row.period_type,
-                "timelyDays": row.due_days,
-                "expiryDays": row.expiry_days,
-                "description": row.description,
-                "dataSetElements": [{"dataElement": {"id": e.uid, "code": e.code}} for e in elements],
-                "organisationUnits": [{"code": u} for u in units],
-                "unitTypes": list(row.unit_types or []),
-            }
-        )
-    return out
-
-
-def _visible_units(conn: Connection, principal: Principal | None) -> Any:
-    """A select of the unit ids the principal may see today (None: every unit)."""
-    if principal is None or principal.unlimited:
-        return None
-    from jiaowei.registry.store import unit_paths, valid_on
-
-    day = dt.date.today()
-    return select(unit_paths.c.unit_id).where(
-        valid_on(unit_paths, day), unit_filter(conn, principal, Action.VIEW, day)
-    )
-
-
-def _units_of(conn: Connection, data_set_id: int, visible: Any) -> list[str]:
-    from jiaowei.registry.store import units
-
-    link = store.data_set_units
-    query = (
-        select(units.c.code)
-        .join(link, link.c.unit_id == units.c.id)
-        .where(link.c.data_set_id == data_set_id)
-        .order_by(units.c.code)
-    )
-    if visible is not None:
-        query = query.where(units.c.id.in_(visible))
-    return list(conn.execute(query).scalars())
-
-
-def export_indicators(
-    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
-) -> list[dict[str, Any]]:
-    return [
-        {
-            **_names_out(row),
-            "description": row.description,
-            "numerator": row.numerator,
-            "numeratorDescription": row.numerator_description,
-            "denominator": row.denominator,
-            "denominatorDescription": row.denominator_description,
-            "decimals": row.decimals,
-            "indicatorType": {"factor": DISPLAY_FACTOR.get(row.display, 1)},
-            "display": row.display,
-            "higherIsBetter": bool(row.higher_is_better),
-        }
-        for row in _rows(conn, store.indicators, keys)
-    ]
-
-
-def export_rules(
-    conn: Connection, keys: Sequence[str] | None, principal: Principal | None
-) -> list[dict[str, Any]]:
-    return [
-        {
-            **_names_out(row),
-            "description": row.description,
-            "instruction": row.instruction,
-            "importance": row.importance,
-            "operator": row.operator,
-            "periodType": row.period_type,
-            "leftSide": {"expression": row.left_expression, "missingValueStrategy": row.left_missing},
-            "rightSide": {"expression": row.right_expression, "missingValueStrategy": row.right_missing},
-        }
-        for row in _rows(conn, store.validation_rules, keys)
-    ]
-
-
-Exporter = Callable[[Connection, Sequence[str] | None, Principal | None], list[dict[str, Any]]]
-EXPORTERS: dict[str, Exporter] = {
-    "categoryOptions": export_options,
-    "categories": export_categories,
-    "categoryCombos": export_combos,
-    "dataElements": export_elements,
-    "dataSets": export_data_sets,
-    "indicators": export_indicators,
-    "validationRules": export_rules,
-}
-
-
-def export_bundle(
-    conn: Connection, *, kinds: Sequence[str] | None = None, principal: Principal | None = None
-) -> dict[str, Any]:
-    """The metadata as a DHIS2 bundle. A principal limits the data sets' units to those it may see."""
-    if principal is not None:
-        require_action(principal, Action.VIEW)
-    chosen = check_kinds(kinds)
-    out: dict[str, Any] = {
-        "system": {"name": "jiaowei"},
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    for kind in chosen:
-        out[kind] = EXPORTERS[kind](conn, None, principal)
-    return out
-
-
-def check_kinds(kinds: Sequence[str] | None) -> list[str]:
-    """The kinds asked for, in import order (categories bring their options along)."""
-    if kinds is None:
-        return list(KINDS)
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown:
-        raise ValidationError(
-            "Unknown kind of metadata.",
-            [
-                Problem("unknown kind", field="kinds", value=k[:100], expected=", ".join(KINDS))
-                for k in unknown[:20]
-            ],
-        )
-    wanted = set(kinds) | ({"categoryOptions"} if "categories" in kinds else set())
-    return [k for k in KINDS if k in wanted]
-
-
-def export_objects(
-    conn: Connection, *, kind: str, keys: Sequence[str] | None = None, principal: Principal | None = None
-) -> list[dict[str, Any]]:
-    """Objects of one kind (those with ``keys`` as code or uid, when given), as DHIS2 JSON."""
-    if principal is not None:
-        require_action(principal, Action.VIEW)
-    check_kinds([kind])
-    return EXPORTERS[kind](conn, keys, principal)
-
-
-def count_objects(conn: Connection) -> dict[str, int]:
-    """How many objects of each kind are saved (the default combo not counted)."""
-    from sqlalchemy import func
-
-    found = {}
-    for kind, table in TABLES.items():
-        query = select(func.count()).select_from(table)
-        if kind == "categoryCombos":
-            query = query.where(table.c.code != DEFAULT)
-        found[kind] = int(conn.execute(query).scalar_one())
-    return found

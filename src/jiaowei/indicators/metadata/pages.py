@@ -12,10 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from jiaowei.auth.model import Action
-from jiaowei.auth.scope import require_action
-from jiaowei.errors import Conflict, JiaoweiError, Problem, ValidationError
-from jiaowei.indicators.metadata import bundle
+from jiaowei.auth.model import Action, Principal
+from jiaowei.errors import Conflict, JiaoweiError, ValidationError
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.model import MAX_COMBINATIONS
 from jiaowei.web.deps import Conn, User
@@ -63,8 +61,7 @@ def _render(request: Request, template: str, context: dict[str, Any], status: in
 @router.get("/metadata", response_class=HTMLResponse)
 def index(request: Request, conn: Conn, user: User) -> HTMLResponse:
     """How many objects of each kind there are, with links to their lists and to the JSON API."""
-    require_action(user, Action.VIEW)
-    counts = bundle.count_objects(conn)
+    counts = metadata.object_counts(conn, principal=user)
     return _render(
         request,
         "metadata_index.html",
@@ -74,26 +71,24 @@ def index(request: Request, conn: Conn, user: User) -> HTMLResponse:
 
 @router.get("/metadata/dataElements", response_class=HTMLResponse)
 def data_elements(request: Request, conn: Conn, user: User) -> HTMLResponse:
-    require_action(user, Action.VIEW)
-    catalog = metadata.load_catalog(conn)
+    catalog = metadata.read_catalog(conn, principal=user)
     elements = sorted(catalog.elements.values(), key=lambda e: e.code)
     return _render(request, "metadata_elements.html", {"elements": elements, "combos": catalog.combos})
 
 
 @router.get("/metadata/dataSets", response_class=HTMLResponse)
 def data_sets(request: Request, conn: Conn, user: User) -> HTMLResponse:
-    require_action(user, Action.VIEW)
-    catalog = metadata.load_catalog(conn)
+    catalog = metadata.read_catalog(conn, principal=user)
     return _render(request, "metadata_data_sets.html", {"data_sets": list(catalog.data_sets.values())})
 
 
 @router.get("/metadata/categoryCombos", response_class=HTMLResponse)
 def category_combos(request: Request, conn: Conn, user: User) -> HTMLResponse:
-    require_action(user, Action.VIEW)
+    combos = metadata.category_combos(conn, principal=user)
     return _render(
         request,
         "metadata_combos.html",
-        {"combos": metadata.list_category_combos(conn), "may_write": user.may(Action.METADATA_WRITE)},
+        {"combos": combos, "may_write": user.may(Action.METADATA_WRITE)},
     )
 
 
@@ -108,41 +103,31 @@ Chosen = Annotated[list[str], Depends(chosen_categories)]
 
 @router.get("/metadata/categoryCombos/new", response_class=HTMLResponse)
 def new_combo_form(request: Request, conn: Conn, user: User) -> HTMLResponse:
-    require_action(user, Action.METADATA_WRITE)
-    return _combo_form(request, conn, {}, [])
+    return _combo_form(request, conn, user, {}, [])
 
 
 @router.post("/metadata/categoryCombos/new", response_model=None)
 def new_combo(request: Request, conn: Conn, user: User, form: Form, chosen: Chosen) -> Response:
     """``action=preview`` shows the number of combinations; ``action=save`` saves the combo."""
-    require_action(user, Action.METADATA_WRITE)
     values = {k: form.get(k, "").strip()[:230] for k in ("code", "name_zh", "name_en")}
     try:
-        count = _count(conn, chosen)
+        count = metadata.count_new_combo(conn, principal=user, categories=chosen)
     except ValidationError as error:
-        return _combo_form(request, conn, values, chosen, error=error)
+        return _combo_form(request, conn, user, values, chosen, error=error)
     if form.get("action") != "save" or count > MAX_COMBINATIONS:
-        return _combo_form(request, conn, values, chosen, count=count)
+        return _combo_form(request, conn, user, values, chosen, count=count)
     try:
         with conn.begin_nested():
             metadata.save_category_combo(conn, principal=user, categories=chosen, **values)
     except (ValidationError, Conflict) as error:
-        return _combo_form(request, conn, values, chosen, count=count, error=error)
+        return _combo_form(request, conn, user, values, chosen, count=count, error=error)
     return see_other("/metadata/categoryCombos")
-
-
-def _count(conn: Conn, chosen: list[str]) -> int:
-    if not chosen:
-        raise ValidationError(
-            "Choose at least one category.",
-            [Problem("no category chosen", field="categories", expected="one or more categories")],
-        )
-    return metadata.count_combinations(conn, categories=chosen)
 
 
 def _combo_form(
     request: Request,
     conn: Conn,
+    user: Principal,
     values: dict[str, str],
     chosen: list[str],
     *,
@@ -150,7 +135,7 @@ def _combo_form(
     error: JiaoweiError | None = None,
 ) -> HTMLResponse:
     context = {
-        "categories": metadata.list_categories(conn),
+        "categories": metadata.categories_for_new_combo(conn, principal=user),
         "values": values,
         "chosen": chosen,
         "count": count,

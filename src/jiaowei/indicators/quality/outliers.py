@@ -24,18 +24,16 @@ from jiaowei.auth.scope import require_action
 from jiaowei.errors import NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
-from jiaowei.indicators.metadata.service import Catalog, DataSet, Element, OptionCombo, load_catalog
+from jiaowei.indicators.metadata.catalog import Catalog, DataSet, Element, OptionCombo, load_catalog
 from jiaowei.indicators.model import NUMERIC_TYPES, ValueType, numeric
 from jiaowei.indicators.quality.service import (
     CHUNK,
-    UnitInfo,
     cell_labels,
     data_set_of,
     number_text,
-    units_on,
     visible_units,
 )
-from jiaowei.registry import store as registry_store
+from jiaowei.registry import queries as registry
 
 MAX_RESULTS = 10_000
 ALGORITHMS = ("Z_SCORE", "MOD_Z_SCORE", "MIN_MAX")
@@ -49,7 +47,7 @@ MIN_SERIES = 3
 
 @dataclass
 class _Series:
-    unit: UnitInfo
+    unit: registry.Unit
     element: Element
     coc: OptionCombo
     points: list[tuple[str, float]] = field(default_factory=list)  # (period, value)
@@ -70,7 +68,10 @@ def outliers(
     max_results: int = 500,
 ) -> list[dict[str, Any]]:
     """Values far from the rest of their series (unit, element, combo over the periods in
-    [start, end]), or outside stored min–max bounds; the furthest first."""
+    [start, end]), or outside stored min–max bounds; the furthest first.
+
+    Each is a dict in DHIS2's outlierDetection shape (its keys depend on the algorithm), which
+    ``/api/outlierDetection`` passes through as is, plus names and a reason in both languages."""
     require_action(principal, Action.VIEW)
     catalog = load_catalog(conn)
     limit = _check_outlier_args(algorithm, threshold, max_results, start, end)
@@ -159,7 +160,7 @@ def _series(
     codes = dict(stored)
     if not codes or not elements or not unit_ids:
         return []
-    infos = units_on(conn, unit_ids, end)
+    infos = {u.id: u for u in registry.units_on(conn, end, ids=unit_ids)}
     dv = store.data_values
     out: dict[tuple[int, int, int], _Series] = {}
     for first in range(0, len(unit_ids), CHUNK):
@@ -194,6 +195,7 @@ def _bounds(conn: Connection, unit_ids: Sequence[int]) -> dict[tuple[int, int, i
 def _judge(
     s: _Series, algorithm: str, threshold: float, bounds: Mapping[tuple[int, int, int], tuple[float, float]]
 ) -> list[dict[str, Any]]:
+    """The series' outliers, in DHIS2's outlierDetection shape (see :func:`outliers`)."""
     numbers = [v for _, v in s.points]
     if algorithm == "MIN_MAX":
         found = bounds.get((s.unit.id, s.element.id, s.coc.id))
@@ -265,6 +267,7 @@ def _judge(
 
 
 def _outlier(s: _Series, period: str, value: float, stats: dict[str, Any]) -> dict[str, Any]:
+    """One outlier in DHIS2's outlierDetection shape, the algorithm's ``stats`` among its keys."""
     zh, en = cell_labels(s.element, s.coc)
     low, high = number_text(stats["lowerBound"]), number_text(stats["upperBound"])
     where_zh, where_en = f"{s.unit.name_zh} {period}", f"{s.unit.name_en} {period}"
@@ -341,7 +344,8 @@ def set_min_max(
     min_value: float,
     max_value: float,
 ) -> dict[str, Any]:
-    """Set a unit's bounds for one cell by hand (generation will not overwrite them)."""
+    """Set a unit's bounds for one cell by hand (generation will not overwrite them); answers the
+    bounds in DHIS2's minMaxDataElements shape, a dict the API passes through as is."""
     unit_id = visible_units(conn, principal, [unit], False, dt.date.today(), Action.DATA_CAPTURE)[0]
     the_element, the_coc = _resolve_cell(conn, load_catalog(conn), element, coc)
     if not (math.isfinite(min_value) and math.isfinite(max_value)) or min_value > max_value:
@@ -374,6 +378,7 @@ def set_min_max(
 def _write_bound(
     conn: Connection, key: dict[str, int], low: float, high: float, generated: bool
 ) -> dict[str, Any] | None:
+    """Store the bounds; the old ones as the audit log's ``before`` (a dict), None if there were none."""
     mm = store.min_max
     where = [mm.c[k] == v for k, v in key.items()]
     old = conn.execute(select(mm).where(*where)).first()
@@ -413,7 +418,8 @@ def min_max_of(
     data_set: str | None = None,
     elements: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Stored bounds at the units (and below them) the principal may see."""
+    """Stored bounds at the units (and below them) the principal may see, in DHIS2's
+    minMaxDataElements shape: dicts the API passes through as is."""
     require_action(principal, Action.VIEW)
     catalog = load_catalog(conn)
     ds = data_set_of(catalog, data_set)
@@ -421,17 +427,7 @@ def min_max_of(
     wanted = set(ds.element_ids) if ds else None
     if elements:
         wanted = (wanted or set()) | {e.id for c in elements if (e := catalog.element(c))}
-    codes = (
-        dict(
-            conn.execute(
-                select(registry_store.units.c.id, registry_store.units.c.code).where(
-                    registry_store.units.c.id.in_(unit_ids)
-                )
-            ).all()
-        )
-        if unit_ids
-        else {}
-    )
+    codes = registry.codes_of(conn, unit_ids)
     out = []
     for (unit_id, element_id, coc_id), (low, high, generated) in sorted(_bound_rows(conn, unit_ids).items()):
         if wanted is None or element_id in wanted:

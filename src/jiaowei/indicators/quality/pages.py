@@ -13,10 +13,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
-from jiaowei.errors import JiaoweiError
-from jiaowei.indicators.metadata.service import load_catalog
+from jiaowei.errors import JiaoweiError, Problem, ValidationError
+from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.quality import outliers
 from jiaowei.indicators.quality import service as quality
+from jiaowei.indicators.targets.compute import default_period
 from jiaowei.web.deps import Conn, User, language, parse_date
 from jiaowei.web.render import page
 
@@ -36,8 +37,6 @@ def _data_sets(conn: Connection, zh: bool) -> list[dict[str, str]]:
 
 def _range(conn: Connection, start: str, end: str) -> tuple[dt.date, dt.date]:
     """The dates asked for; by default the latest year with data (as the indicator pages choose)."""
-    from jiaowei.indicators.targets.compute import default_period
-
     year = int(default_period(conn)[:4])
     first = parse_date(start, "start") or dt.date(year, 1, 1)
     last = parse_date(end, "end") or dt.date(year, 12, 31)
@@ -117,8 +116,6 @@ def outliers_page(
 
 
 def _threshold(text: str) -> float | None:
-    from jiaowei.errors import Problem, ValidationError
-
     if not text:
         return None
     try:

@@ -27,9 +27,9 @@ from jiaowei.errors import NotFound, Problem, ValidationError
 from jiaowei.indicators import expressions as ex
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
-from jiaowei.indicators.metadata.service import Catalog, DataSet, Element, OptionCombo, load_catalog
+from jiaowei.indicators.metadata.catalog import Catalog, DataSet, Element, OptionCombo, load_catalog
 from jiaowei.indicators.model import DEFAULT, Importance, numeric
-from jiaowei.registry import store as registry_store
+from jiaowei.registry import queries as registry
 
 CHUNK = 500
 MAX_PAIRS = 5_000
@@ -147,15 +147,6 @@ class Violation:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class UnitInfo:
-    id: int
-    code: str
-    name_zh: str
-    name_en: str
-    type: str
-
-
 def number_text(value: float | None) -> str:
     if value is None:
         return "–"
@@ -215,7 +206,7 @@ def rule_messages(
 
 
 def _evaluate(
-    catalog: Catalog, rule: Rule, values: ex.Values, unit: UnitInfo, period: str
+    catalog: Catalog, rule: Rule, values: ex.Values, unit: registry.Unit, period: str
 ) -> Violation | None:
     left, right = ex.evaluate(rule.left, values), ex.evaluate(rule.right, values)
     if ex.skipped(rule.left_missing, left) or ex.skipped(rule.right_missing, right):
@@ -293,18 +284,6 @@ def _ref_values(catalog: Catalog, refs: Iterable[ex.Ref], raw: Raw) -> dict[tupl
     return out
 
 
-def units_on(conn: Connection, unit_ids: Sequence[int], day: dt.date) -> dict[int, UnitInfo]:
-    units = registry_store.units
-    out: dict[int, UnitInfo] = {}
-    for start in range(0, len(unit_ids), CHUNK):
-        query = registry_store.units_on_select(day).where(
-            units.c.id.in_(list(unit_ids[start : start + CHUNK]))
-        )
-        for r in conn.execute(query):
-            out[r.id] = UnitInfo(r.id, r.code, r.name_zh, r.name_en, r.type)
-    return out
-
-
 def visible_units(
     conn: Connection,
     principal: Principal,
@@ -314,13 +293,13 @@ def visible_units(
     action: Action = Action.VIEW,
 ) -> list[int]:
     """Ids of the units named (and below them, with ``children``) on ``day``, scope checked."""
-    ids = registry_store.unit_ids_for(conn, codes)
+    ids = registry.ids_of(conn, codes)
     found: set[int] = set()
     for code in codes:
         if code not in ids:
             raise NotFound(f"No unit with code {code!r}.")
         require_unit(conn, principal, action, ids[code], day, code)
-        found.update(registry_store.subtree_ids(conn, ids[code], day) if children else [ids[code]])
+        found.update(registry.subtree_ids(conn, ids[code], day) if children else [ids[code]])
     return sorted(found)
 
 
@@ -350,7 +329,7 @@ def data_set_of(catalog: Catalog, code: str | None) -> DataSet | None:
     return ds
 
 
-def _applies(catalog: Catalog, rule: Rule, unit: UnitInfo) -> bool:
+def _applies(catalog: Catalog, rule: Rule, unit: registry.Unit) -> bool:
     """Whether the unit reports, in the rule's period type, a data set holding any of its elements."""
     ids = {_element_id(catalog, ref) for ref in rule.refs}
     return any(
@@ -444,10 +423,9 @@ def _run_period(
 ) -> list[Violation]:
     refs = frozenset(ref for rule in rules for ref in rule.refs)
     element_ids = {i for ref in refs if (i := _element_id(catalog, ref)) is not None}
-    infos = units_on(conn, unit_ids, period.end)
     raw = _load_values(conn, catalog, period_id, unit_ids, element_ids)
     out = []
-    for unit in sorted(infos.values(), key=lambda u: u.code):
+    for unit in registry.units_on(conn, period.end, ids=unit_ids):
         values = _ref_values(catalog, refs, raw[unit.id])
         for rule in rules:
             if _applies(catalog, rule, unit) and (v := _evaluate(catalog, rule, values, unit, period.id)):
@@ -464,7 +442,7 @@ def check_form(
     assert ds is not None
     p = _period_objects([period])[0]
     unit_id = visible_units(conn, principal, [unit], False, p.end)[0]
-    info = units_on(conn, [unit_id], p.end).get(unit_id) or _closed_unit(conn, unit_id)
+    info = registry.unit_on(conn, unit_id, p.end) or registry.last_known(conn, [unit_id])[unit_id]
     rules = load_rules(conn, catalog, data_set=ds, period_type=p.type.value)
     period_id = conn.execute(select(store.periods.c.id).where(store.periods.c.code == p.id)).scalar()
     raw = _load_values(conn, catalog, period_id, [unit_id], ds.element_ids)[unit_id]
@@ -474,17 +452,8 @@ def check_form(
     return out + _bound_violations(conn, catalog, info, p.id, raw)
 
 
-def _closed_unit(conn: Connection, unit_id: int) -> UnitInfo:
-    versions = registry_store.versions_of(conn, [unit_id])[unit_id]
-    code = conn.execute(
-        select(registry_store.units.c.code).where(registry_store.units.c.id == unit_id)
-    ).scalar()
-    last = versions[-1]
-    return UnitInfo(unit_id, str(code), last.name_zh, last.name_en, last.type)
-
-
 def _bound_violations(
-    conn: Connection, catalog: Catalog, unit: UnitInfo, period: str, raw: Raw
+    conn: Connection, catalog: Catalog, unit: registry.Unit, period: str, raw: Raw
 ) -> list[Violation]:
     mm = store.min_max
     rows = conn.execute(select(mm).where(mm.c.unit_id == unit.id)).all()

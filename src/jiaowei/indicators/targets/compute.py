@@ -46,7 +46,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from statistics import fmean
 from typing import Any
@@ -58,9 +57,10 @@ from jiaowei.auth.scope import require_action, require_unit, scope_paths
 from jiaowei.errors import NotFound, Problem, ValidationError
 from jiaowei.indicators import expressions, store
 from jiaowei.indicators import periods as pe
-from jiaowei.indicators.metadata.service import Catalog, load_catalog
+from jiaowei.indicators.metadata.catalog import Catalog, load_catalog
 from jiaowei.indicators.model import FACTORS, AggregationType, Display, numeric
-from jiaowei.registry import store as registry_store
+from jiaowei.indicators.targets.model import TargetEvaluation
+from jiaowei.registry import queries as registry
 from jiaowei.registry.model import path_ids
 
 ElementKey = tuple[int, int | None]  # element id, option combo id (None: the element's total)
@@ -131,13 +131,10 @@ def aggregate_with_flags(
 
 def _stored_rows(conn: Connection, element_ids: set[int], unit_id: int, period: pe.Period) -> list[Any]:
     day = period.end
-    path = registry_store.path_on(conn, unit_id, day)
+    path = registry.path_on(conn, unit_id, day)
     if path is None:
         return []
-    paths = registry_store.unit_paths
-    subtree = select(paths.c.unit_id).where(
-        registry_store.in_paths([path]), registry_store.valid_on(paths, day)
-    )
+    subtree = registry.unit_ids_on_select(day).where(registry.in_paths([path]))
     dv, periods = store.data_values, store.periods
     query = (
         select(
@@ -236,22 +233,12 @@ class IndicatorDef:
     higher_is_better: bool
 
 
-@dataclass(frozen=True)
-class UnitRef:
-    id: int
-    code: str
-    name_zh: str
-    name_en: str
-    synthetic: bool = False
-    type: str = ""
-
-
 @dataclass
 class IndicatorValue:
     """An indicator at a unit for a period: its value, where it came from, and its target."""
 
     indicator: IndicatorDef
-    unit: UnitRef
+    unit: registry.Unit
     period: str
     numerator: float | None
     denominator: float | None
@@ -263,7 +250,7 @@ class IndicatorValue:
     computed_formatted: str = "–"
     agrees: bool | None = None  # whether fact and computed value agree as shown
     synthetic: bool = False
-    target: Any = None  # targets.TargetEvaluation | None
+    target: TargetEvaluation | None = None
 
     def as_dict(self) -> dict[str, Any]:
         target = self.target
@@ -333,44 +320,13 @@ def all_indicators(conn: Connection) -> list[IndicatorDef]:
 
 def visible_unit(
     conn: Connection, principal: Principal, code: str, day: dt.date, action: Action = Action.VIEW
-) -> UnitRef:
-    """The unit named ``code`` as it stood on ``day``, if the principal may act on it."""
-    unit_id = registry_store.unit_id_for(conn, code)
+) -> registry.Unit:
+    """The unit named ``code`` as it stood on ``day`` (else last), if the principal may act on it."""
+    unit_id = registry.id_of(conn, code)
     if unit_id is None:
         raise NotFound(f"No unit with code {code!r}.")
     require_unit(conn, principal, action, unit_id, day, code)
-    found = units_on(conn, [unit_id], day)
-    return found[0] if found else _unit_ref_any(conn, unit_id)
-
-
-def units_on(conn: Connection, unit_ids: Iterable[int], day: dt.date) -> list[UnitRef]:
-    ids = sorted(set(unit_ids))
-    if not ids:
-        return []
-    query = registry_store.units_on_select(day).where(registry_store.units.c.id.in_(ids))
-    rows = conn.execute(query.order_by(registry_store.units.c.code)).all()
-    return [UnitRef(r.id, r.code, r.name_zh, r.name_en, bool(r.synthetic), r.type) for r in rows]
-
-
-def _unit_ref_any(conn: Connection, unit_id: int) -> UnitRef:
-    """A unit not open on the day asked: its last version's names."""
-    u, v = registry_store.units, registry_store.unit_versions
-    row = conn.execute(
-        select(u.c.id, u.c.code, u.c.synthetic, v.c.name_zh, v.c.name_en)
-        .join(v, v.c.unit_id == u.c.id)
-        .where(u.c.id == unit_id)
-        .order_by(v.c.valid_from.desc())
-        .limit(1)
-    ).one()
-    return UnitRef(row.id, row.code, row.name_zh, row.name_en, bool(row.synthetic))
-
-
-def children_of(conn: Connection, unit_id: int, day: dt.date) -> list[UnitRef]:
-    """The unit's direct children on ``day``, by code."""
-    versions = registry_store.unit_versions
-    query = registry_store.units_on_select(day).where(versions.c.parent_id == unit_id)
-    rows = conn.execute(query.order_by(registry_store.units.c.code)).all()
-    return [UnitRef(r.id, r.code, r.name_zh, r.name_en, bool(r.synthetic), r.type) for r in rows]
+    return registry.unit_on(conn, unit_id, day) or registry.last_known(conn, [unit_id])[unit_id]
 
 
 def expression_value(
@@ -409,9 +365,10 @@ def indicator_value(
 
 
 def compute_value(
-    conn: Connection, definition: IndicatorDef, unit: UnitRef, p: pe.Period, catalog: Catalog
+    conn: Connection, definition: IndicatorDef, unit: registry.Unit, p: pe.Period, catalog: Catalog
 ) -> IndicatorValue:
     """:func:`indicator_value` once the caller has checked the principal may see the unit."""
+    # Imported here: targets.service imports this module (a cycle at import time).
     from jiaowei.indicators.targets import service as targets
 
     numerator, num_present, num_synthetic = expression_value(conn, catalog, definition.numerator, unit.id, p)
@@ -464,7 +421,7 @@ def indicator_table(
     definition = load_indicator(conn, indicator)
     where = visible_unit(conn, principal, unit, p.end)
     catalog = load_catalog(conn)
-    units = [where, *(children_of(conn, where.id, p.end) if children else [])]
+    units = [where, *(registry.units_on(conn, p.end, parent_id=where.id) if children else [])]
     return [compute_value(conn, definition, u, p, catalog) for u in units]
 
 
@@ -495,16 +452,14 @@ def unit_values(conn: Connection, *, principal: Principal, unit: str, period: st
 def default_unit(conn: Connection, principal: Principal, day: dt.date) -> str | None:
     """The highest unit the principal can see on ``day`` (the commission for city staff)."""
     if principal.unlimited:
-        v = registry_store.unit_versions
-        query = registry_store.units_on_select(day).where(v.c.parent_id.is_(None))
-        rows = conn.execute(query.order_by(registry_store.units.c.code)).all()
+        rows = registry.units_on(conn, day, top_level=True)
         ranked = sorted(rows, key=lambda r: (r.type != "commission", r.code))
         return ranked[0].code if ranked else None
     paths = sorted(scope_paths(conn, principal, Action.VIEW, day), key=lambda p: (p.count("/"), p))
     for path in paths:
-        found = units_on(conn, [path_ids(path)[-1]], day)
+        found = registry.unit_on(conn, path_ids(path)[-1], day)
         if found:
-            return found[0].code
+            return found.code
     return None
 
 

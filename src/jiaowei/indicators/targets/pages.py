@@ -17,10 +17,11 @@ from sqlalchemy import Connection
 from jiaowei.auth.model import Action, Principal
 from jiaowei.errors import Conflict, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
-from jiaowei.indicators.metadata.service import load_catalog
+from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.model import Display
 from jiaowei.indicators.targets import compute
 from jiaowei.indicators.targets import service as targets
+from jiaowei.registry import queries as registry
 from jiaowei.web.deps import Conn, User
 from jiaowei.web.forms import N_, Form, problems_by_field, see_other
 from jiaowei.web.render import page
@@ -90,7 +91,7 @@ def indicators_page(
     )
 
 
-def _unit(conn: Connection, user: Principal, unit: str, period: str) -> compute.UnitRef:
+def _unit(conn: Connection, user: Principal, unit: str, period: str) -> registry.Unit:
     return compute.visible_unit(conn, user, unit, compute.parse_period(period).end)
 
 
@@ -145,7 +146,7 @@ def _indicator(
 
 
 def _trajectory(
-    conn: Connection, user: Principal, definition: compute.IndicatorDef, unit: compute.UnitRef, period: str
+    conn: Connection, user: Principal, definition: compute.IndicatorDef, unit: registry.Unit, period: str
 ) -> list[compute.IndicatorValue]:
     """The value and target of every period the unit has a target for, and the years up to this one."""
     shown = {

@@ -31,20 +31,19 @@ from jiaowei.db.engine import inserted_id
 from jiaowei.errors import NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
-from jiaowei.indicators.metadata.service import load_catalog
+from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.model import Display
 from jiaowei.indicators.targets.compute import (
     IndicatorDef,
-    UnitRef,
-    children_of,
     expression_value,
     format_value,
     load_indicator,
     parse_period,
     visible_unit,
 )
-from jiaowei.indicators.values.service import ensure_periods
-from jiaowei.registry import store as registry_store
+from jiaowei.indicators.targets.model import CascadeResult, Target, TargetEvaluation
+from jiaowei.indicators.values.checking import ensure_periods
+from jiaowei.registry import queries as registry
 
 STATUSES = ("met", "at_risk", "missed", "no_data")
 METHODS = ("same", "current_share")
@@ -84,101 +83,13 @@ def interpolate(start: float, end: float, count: int) -> list[float]:
     return [start + (end - start) * i / (count - 1) for i in range(count)]
 
 
-# ---------------------------------------------------------------- shapes
-
-
-@dataclass(frozen=True)
-class Target:
-    indicator: str
-    unit: str
-    unit_name_zh: str
-    unit_name_en: str
-    period: str
-    value: float
-    formatted: str
-    at_risk_margin: float
-    benchmark: float | None
-    benchmark_label: str
-    cascaded_from: str | None  # the unit whose target this was copied from
-    note: str
-    set_by: str
-    set_at: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "indicator": self.indicator,
-            "orgUnit": self.unit,
-            "orgUnitName_zh": self.unit_name_zh,
-            "orgUnitName_en": self.unit_name_en,
-            "period": self.period,
-            "value": self.value,
-            "formatted": self.formatted,
-            "atRiskMargin": self.at_risk_margin,
-            "benchmark": self.benchmark,
-            "benchmarkLabel": self.benchmark_label,
-            "cascadedFrom": self.cascaded_from,
-            "note": self.note,
-            "setBy": self.set_by,
-            "setAt": self.set_at,
-        }
-
-
-@dataclass(frozen=True)
-class TargetEvaluation:
-    """A value against the target for its unit and period."""
-
-    value: float
-    formatted: str
-    at_risk_margin: float
-    status: str
-    benchmark: float | None
-    benchmark_formatted: str | None
-    benchmark_label: str
-    meets_benchmark: bool | None
-    cascaded_from: str | None
-    note: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "value": self.value,
-            "formatted": self.formatted,
-            "atRiskMargin": self.at_risk_margin,
-            "cascadedFrom": self.cascaded_from,
-            "note": self.note,
-        }
-
-    def benchmark_dict(self) -> dict[str, Any] | None:
-        if self.benchmark is None:
-            return None
-        return {
-            "value": self.benchmark,
-            "formatted": self.benchmark_formatted,
-            "label": self.benchmark_label,
-            "met": self.meets_benchmark,
-        }
-
-
-@dataclass(frozen=True)
-class CascadeResult:
-    written: list[Target]
-    kept: list[str]  # children whose own target was kept
-    basis_period: str | None  # the period whose numerators gave the shares (current_share)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "targets": [t.as_dict() for t in self.written],
-            "kept": self.kept,
-            "basisPeriod": self.basis_period,
-        }
-
-
 # ---------------------------------------------------------------- reading
 
 
 def _rows(conn: Connection, **where: Any) -> list[Any]:
-    t, periods, units = store.targets, store.periods, registry_store.units
+    t, periods, units = store.targets, store.periods, registry.unit_codes()
     parent = store.targets.alias("parent")
-    parent_unit = registry_store.units.alias("parent_unit")
+    parent_unit = registry.unit_codes("parent_unit")
     query = (
         select(
             t,
@@ -228,7 +139,7 @@ def evaluate(
     )
 
 
-def _target(row: Any, definition: IndicatorDef, unit: UnitRef) -> Target:
+def _target(row: Any, definition: IndicatorDef, unit: registry.Unit) -> Target:
     return Target(
         definition.code,
         unit.code,
@@ -307,7 +218,7 @@ def _write(
     conn: Connection,
     principal: Principal,
     definition: IndicatorDef,
-    unit: UnitRef,
+    unit: registry.Unit,
     period: pe.Period,
     spec: _Spec,
     cascaded_from: int | None = None,
@@ -486,7 +397,7 @@ def cascade(
     if not found:
         raise NotFound(f"No target for {definition.code} at {where.code} in {p.id} to cascade.")
     parent = found[0]
-    children = [c for c in children_of(conn, where.id, p.end) if not unit_types or c.type in unit_types]
+    children = registry.units_on(conn, p.end, parent_id=where.id, types=unit_types or None)
     shares, basis = (
         ({c.id: 1.0 for c in children}, None) if method == "same" else _shares(conn, definition, children, p)
     )
@@ -508,7 +419,7 @@ def cascade(
 
 
 def _shares(
-    conn: Connection, definition: IndicatorDef, children: list[UnitRef], period: pe.Period
+    conn: Connection, definition: IndicatorDef, children: list[registry.Unit], period: pe.Period
 ) -> tuple[dict[int, float], str]:
     """Each child's share of the children's summed numerator, in the latest period with data."""
     if definition.display != Display.NUMBER:

@@ -7,11 +7,13 @@ with the import summary, as DHIS2 does; ``atomicMode=NONE`` imports the valid ro
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection
 
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators.model import ImportStrategy, ValueRow
@@ -157,28 +159,13 @@ def save_data_value(conn: Conn, user: User, body: DataValueIn) -> dict[str, Any]
     return {
         "importSummary": summary.as_dict(),
         "dataValue": _cell(conn, body),
-        "validationRuleViolations": _violations(conn, user, body),
+        "validationRuleViolations": [
+            v.as_dict()
+            for v in values.violations_after_save(
+                conn, principal=user, data_element=body.dataElement, period=body.period, org_unit=body.orgUnit
+            )
+        ],
     }
-
-
-def _violations(conn: Any, user: Any, body: DataValueIn) -> list[dict[str, Any]]:
-    """Rules run on save: the problems of every form (data set) the saved cell belongs to."""
-    from jiaowei.indicators import periods
-    from jiaowei.indicators.metadata.service import load_catalog
-    from jiaowei.indicators.quality import service as quality
-    from jiaowei.registry import store as registry_store
-
-    catalog = load_catalog(conn)
-    element = catalog.element(body.dataElement)
-    period = periods.parse(body.period)
-    unit_id = registry_store.unit_id_for(conn, body.orgUnit) or 0
-    types = {v.type for v in registry_store.versions_of(conn, [unit_id])[unit_id]}
-    found = []
-    for ds in catalog.data_sets_with(element.id) if element else []:
-        if ds.period_type == period.type.value and (ds.unit_types & types or unit_id in ds.unit_ids):
-            found += quality.check_form(conn, principal=user, data_set=ds.code, period=body.period,
-                                        unit=body.orgUnit)
-    return [v.as_dict() for v in found]
 
 
 @router.delete("/dataValues")
@@ -191,16 +178,9 @@ def delete_data_value(
     co: str | None = None,
 ) -> dict[str, Any]:
     """Delete one cell (DHIS2's parameter names: de, pe, ou, co)."""
-    summary = values.import_values(
-        conn,
-        principal=user,
-        source="form",
-        strategy=ImportStrategy.DELETE,
-        rows=[ValueRow(data_element=de, period=pe, org_unit=ou, category_option_combo=co, row=1)],
+    summary = values.delete_value(
+        conn, principal=user, data_element=de, period=pe, org_unit=ou, category_option_combo=co
     )
-    if summary.conflicts:
-        conflict = summary.conflicts[0]
-        raise ValidationError(f"The value was not deleted: {conflict.reason}.", [conflict.as_problem()])
     return {"importSummary": summary.as_dict()}
 
 
@@ -222,11 +202,11 @@ def data_value_history(
         "period": pe,
         "orgUnit": ou,
         "categoryOptionCombo": co or "default",
-        "changes": changes,
+        "changes": [dataclasses.asdict(c) for c in changes],
     }
 
 
-def _cell(conn: Any, body: DataValueIn) -> dict[str, Any] | None:
+def _cell(conn: Connection, body: DataValueIn) -> dict[str, Any] | None:
     found = values.read_cell(
         conn,
         row=ValueRow(
@@ -239,9 +219,9 @@ def _cell(conn: Any, body: DataValueIn) -> dict[str, Any] | None:
     if found is None:
         return None
     return {
-        "value": found["value"],
-        "comment": found["comment"],
-        "followup": bool(found["followup"]),
-        "storedBy": found["stored_by"],
-        "lastUpdated": found["updated_at"].isoformat(),
+        "value": found.value,
+        "comment": found.comment,
+        "followup": found.followup,
+        "storedBy": found.stored_by,
+        "lastUpdated": found.updated_at.isoformat(),
     }

@@ -12,18 +12,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_unit
 from jiaowei.errors import NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
-from jiaowei.indicators.metadata.service import Catalog, DataSet, load_catalog
+from jiaowei.indicators.metadata.catalog import Catalog, load_catalog
 from jiaowei.indicators.model import DEFAULT, ImportStrategy, ImportSummary, ValueRow
 from jiaowei.indicators.values import formats
 from jiaowei.indicators.values import service as values
+from jiaowei.indicators.values.checking import Progress
 from jiaowei.indicators.values.formats.xlsx import TemplateForm, TemplateRow, write_template
-from jiaowei.registry import store as registry_store
+from jiaowei.indicators.values.queries import form_problems, form_values, unit_name
+from jiaowei.registry import queries as registry
 
 
 def combo_code_for(catalog: Catalog) -> Callable[[str, dict[str, str]], str | None]:
@@ -73,7 +75,7 @@ def import_file(
     dry_run: bool = False,
     valid_only: bool = False,
     strategy: ImportStrategy = ImportStrategy.CREATE_AND_UPDATE,
-    progress: values.Progress | None = None,
+    progress: Progress | None = None,
 ) -> ImportSummary:
     """Read a file in any format and import its values; see values.import_values."""
     if not data:
@@ -101,39 +103,6 @@ def import_file(
 
 def _formats() -> str:
     return ", ".join(formats.FORMATS)
-
-
-def form_problems(
-    ds: DataSet | None, ds_code: str, period: str, *, ds_field: str, period_field: str
-) -> list[Problem]:
-    """What is wrong with naming a form (data set and period), for the entry page and the template."""
-    problems = []
-    if ds is None:
-        problems.append(
-            Problem("unknown data set", field=ds_field, value=ds_code, expected="a data set code")
-        )
-    if not pe.is_valid(period):
-        problems.append(
-            Problem("not a period", field=period_field, value=period, expected="e.g. 2020, 2020SY, 202011")
-        )
-    elif ds is not None and pe.parse(period).type.value != ds.period_type:
-        problems.append(
-            Problem(
-                f"data set {ds_code} is collected per {ds.period_type} period",
-                field=period_field,
-                value=period,
-                expected=f"a {ds.period_type} period",
-            )
-        )
-    return problems
-
-
-def form_values(
-    conn: Connection, *, principal: Principal, data_set: str, period: str, unit: str
-) -> dict[tuple[str, str | None], ValueRow]:
-    """The stored values of one form, by (element code, option combo code)."""
-    rows = values.export_values(conn, principal=principal, data_set=data_set, periods=[period], units=[unit])
-    return {(r.data_element, r.category_option_combo): r for r in rows}
 
 
 @dataclass(frozen=True)
@@ -194,7 +163,7 @@ def template(
     problems = form_problems(ds, data_set, period, ds_field="dataSet", period_field="period")
     if problems or ds is None:
         raise ValidationError("No template for these parameters.", problems)
-    unit_id = registry_store.unit_id_for(conn, unit)
+    unit_id = registry.id_of(conn, unit)
     if unit_id is None:
         raise NotFound(f"No unit with code {unit!r}.")
     require_unit(conn, principal, Action.VIEW, unit_id, pe.parse(period).end, unit)
@@ -229,14 +198,3 @@ def template(
     buffer = io.BytesIO()
     write_template(buffer, form=form)
     return ExportedFile(buffer.getvalue(), formats.MEDIA_TYPES["xlsx"], f"{ds.code}-{period}-{unit}.xlsx")
-
-
-def unit_name(conn: Connection, unit_id: int, zh: bool) -> str:
-    version = registry_store.unit_versions
-    row = conn.execute(
-        select(version.c.name_zh, version.c.name_en)
-        .where(version.c.unit_id == unit_id)
-        .order_by(version.c.valid_from.desc())
-        .limit(1)
-    ).first()
-    return "" if row is None else (row.name_zh if zh else row.name_en)

@@ -7,23 +7,18 @@ the page still shows the form's values and takes a filled-in XLSX template or an
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from jiaowei.auth.model import Action, Principal
-from jiaowei.auth.scope import require_unit
-from jiaowei.errors import JiaoweiError, NotFound, Problem, ValidationError
-from jiaowei.indicators import periods as pe
-from jiaowei.indicators import store
-from jiaowei.indicators.metadata.service import Catalog, DataSet, load_catalog
+from jiaowei.auth.model import Principal
+from jiaowei.errors import JiaoweiError, NotFound, ValidationError
+from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
 from jiaowei.indicators.values import exchange
 from jiaowei.indicators.values import service as values
-from jiaowei.registry import store as registry_store
-from jiaowei.web.deps import Conn, User
+from jiaowei.web.deps import Conn, User, language
 from jiaowei.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -58,63 +53,30 @@ def _sections(catalog: Catalog, ds: DataSet, zh: bool) -> list[dict[str, Any]]:
 def _form(
     conn: Connection, user: Principal, ds_code: str, period: str, unit: str, zh: bool
 ) -> dict[str, Any]:
-    catalog = load_catalog(conn)
-    ds = catalog.data_set(ds_code)
-    problems = exchange.form_problems(ds, ds_code, period, ds_field="ds", period_field="pe")
-    unit_id = registry_store.unit_id_for(conn, unit)
-    if unit_id is None:
-        problems.append(Problem("unknown unit", field="ou", value=unit, expected="a unit code"))
-    if problems or ds is None or unit_id is None:
-        raise ValidationError("The form cannot be opened.", problems)
-    the_period = pe.parse(period)
-    require_unit(conn, user, Action.VIEW, unit_id, the_period.end, unit)
-    stored = exchange.form_values(conn, principal=user, data_set=ds.code, period=period, unit=unit)
+    form = values.open_form(conn, principal=user, data_set=ds_code, period=period, unit=unit)
+    ds = form.data_set
     cells = {
         f"{de}.{co}": {"value": r.value, "comment": r.comment or "", "followup": bool(r.followup)}
-        for (de, co), r in stored.items()
+        for (de, co), r in form.values.items()
     }
     return {
         "ds": ds,
         "ds_name": ds.name_zh if zh else ds.name_en,
-        "period": the_period,
+        "period": form.period,
         "unit": unit,
-        "unit_name": exchange.unit_name(conn, unit_id, zh),
-        "sections": _sections(catalog, ds, zh),
+        "unit_name": values.unit_name(conn, form.unit_id, zh),
+        "sections": _sections(form.catalog, ds, zh),
         "cells": cells,
-        "state": values.form_state(conn, principal=user, data_set=ds, period=the_period, unit_id=unit_id),
-        "due": pe.days_after_end(the_period, ds.due_days),
-        "synthetic": _any_synthetic(conn, the_period.id, unit_id),
+        "state": form.state,
+        "due": form.due,
+        "synthetic": form.synthetic,
     }
 
 
 def _unit_choices(conn: Connection, user: Principal, ds_code: str, zh: bool) -> list[dict[str, str]]:
     """Up to 500 units that report the data set and that the user may enter data for (or see)."""
-    from jiaowei.auth.scope import unit_filter
-
-    ds = load_catalog(conn).data_set(ds_code) if ds_code else None
-    if ds is None:
-        return []
-    day = dt.date.today()
-    action = Action.DATA_CAPTURE if user.may(Action.DATA_CAPTURE) else Action.VIEW
-    versions = registry_store.unit_versions
-    query = registry_store.units_on_select(day).where(unit_filter(conn, user, action, day))
-    query = query.where(
-        versions.c.type.in_(sorted(ds.unit_types)) | registry_store.units.c.id.in_(sorted(ds.unit_ids))
-    )
-    rows = conn.execute(query.order_by(registry_store.unit_paths.c.path).limit(500)).all()
-    return [{"code": r.code, "name": r.name_zh if zh else r.name_en} for r in rows]
-
-
-def _any_synthetic(conn: Connection, period: str, unit_id: int) -> bool:
-    """Whether any stored value of the unit in the period is synthetic (labelled on the page)."""
-    dv = store.data_values
-    query = (
-        select(dv.c.value)
-        .join(store.periods, store.periods.c.id == dv.c.period_id)
-        .where(store.periods.c.code == period, dv.c.unit_id == unit_id, dv.c.synthetic.is_(True))
-        .limit(1)
-    )
-    return conn.execute(query).first() is not None
+    units = values.unit_choices(conn, principal=user, data_set=ds_code)
+    return [{"code": u.code, "name": u.name_zh if zh else u.name_en} for u in units]
 
 
 def _choices(conn: Connection, zh: bool) -> list[dict[str, str]]:
@@ -193,6 +155,4 @@ async def entry_upload(
 
 
 def _zh(request: Request) -> bool:
-    from jiaowei.web.deps import language
-
     return language(request) == "zh_CN"

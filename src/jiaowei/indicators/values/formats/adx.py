@@ -22,6 +22,7 @@ from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
 from jiaowei.errors import Problem, ValidationError
+from jiaowei.indicators import periods
 from jiaowei.indicators.model import DEFAULT, ValueRow
 from jiaowei.indicators.values.formats.common import add_problem, decode, raise_any, unreadable
 
@@ -109,8 +110,6 @@ def _adx_group(group: ET.Element, row: int, problems: list[Problem]) -> _Group:
 
 
 def _adx_period(text: str | None, row: int, problems: list[Problem]) -> str:
-    from jiaowei.indicators import periods
-
     if not text:
         return ""
     try:
@@ -177,8 +176,6 @@ def _adx_groups(rows: Iterable[ValueRow]) -> dict[tuple[str, str, str | None], l
 
 
 def _adx_group_tag(unit: str, period: str, attribute: str | None, data_set: str | None) -> str:
-    from jiaowei.indicators import periods
-
     adx_period = periods.to_adx(periods.parse(period))
     attributes = {"orgUnit": unit, "period": adx_period, "dataSet": data_set,
                   "attributeOptionCombo": attribute if attribute != DEFAULT else None}

@@ -22,6 +22,9 @@ from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators.model import DEFAULT, ValueRow, ValueType
 from jiaowei.indicators.values.formats.common import add_problem, json_value, raise_any, unreadable
 
+# openpyxl (about 130 ms to import) is imported inside the functions that use it, so that
+# the command line and the requests that never touch a workbook do not pay for it.
+
 SHEET = "data"
 DEFINED_NAMES = {"JW_DATASET": "$B$2", "JW_UNIT": "$B$3", "JW_PERIOD": "$B$4", "JW_TABLE": "$A$7"}
 """Named cells of the template: data set, unit and period codes, and the header of the value table."""

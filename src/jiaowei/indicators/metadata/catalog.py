@@ -1,0 +1,142 @@
+"""The metadata catalog: every data element, option combo and data set, read once into plain
+lookups by code and uid for the fast paths (imports, forms, rule runs, computations).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, select
+
+from jiaowei.indicators import store
+from jiaowei.indicators.model import DEFAULT, AggregationType, ValueType
+
+
+@dataclass(frozen=True)
+class Element:
+    id: int
+    uid: str
+    code: str
+    name_zh: str
+    name_en: str
+    value_type: ValueType
+    aggregation_type: AggregationType
+    combo_id: int
+    zero_is_significant: bool
+
+
+@dataclass(frozen=True)
+class OptionCombo:
+    id: int
+    uid: str
+    code: str
+    combo_id: int
+    name_zh: str
+    name_en: str
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DataSet:
+    id: int
+    uid: str
+    code: str
+    name_zh: str
+    name_en: str
+    period_type: str
+    due_days: int
+    expiry_days: int
+    unit_types: frozenset[str]
+    unit_ids: frozenset[int]
+    element_ids: tuple[int, ...]
+
+
+@dataclass
+class Catalog:
+    """Every data element, option combo and data set, with lookups by code and uid."""
+
+    elements: dict[int, Element] = field(default_factory=dict)
+    element_by_key: dict[str, Element] = field(default_factory=dict)
+    combos: dict[int, str] = field(default_factory=dict)  # combo id -> code
+    combo_categories: dict[int, tuple[str, ...]] = field(default_factory=dict)  # category codes
+    option_combos: dict[int, OptionCombo] = field(default_factory=dict)
+    coc_by_key: dict[tuple[int, str], OptionCombo] = field(default_factory=dict)  # (combo id, code|uid)
+    data_sets: dict[int, DataSet] = field(default_factory=dict)
+    data_set_by_key: dict[str, DataSet] = field(default_factory=dict)
+    default_coc: int = 0
+
+    def element(self, key: str) -> Element | None:
+        return self.element_by_key.get(key)
+
+    def option_combo(self, element: Element, key: str | None) -> OptionCombo | None:
+        return self.coc_by_key.get((element.combo_id, key or DEFAULT))
+
+    def cocs_of(self, combo_id: int) -> list[OptionCombo]:
+        return [c for c in self.option_combos.values() if c.combo_id == combo_id]
+
+    def data_set(self, key: str) -> DataSet | None:
+        return self.data_set_by_key.get(key)
+
+    def data_sets_with(self, element_id: int) -> list[DataSet]:
+        return [ds for ds in self.data_sets.values() if element_id in ds.element_ids]
+
+
+def load_catalog(conn: Connection) -> Catalog:
+    catalog = Catalog()
+    for r in conn.execute(select(store.category_combos.c.id, store.category_combos.c.code)):
+        catalog.combos[r.id] = r.code
+    cats = dict(conn.execute(select(store.categories.c.id, store.categories.c.code)).all())
+    links = conn.execute(select(store.category_combo_categories).order_by("combo_id", "position")).all()
+    for combo_id, group in itertools.groupby(links, key=lambda r: r.combo_id):
+        catalog.combo_categories[combo_id] = tuple(cats[r.category_id] for r in group)
+    for r in conn.execute(select(store.category_option_combos).order_by("combo_id", "position")):
+        coc = OptionCombo(r.id, r.uid, r.code, r.combo_id, r.name_zh, r.name_en, tuple(r.options))
+        catalog.option_combos[r.id] = coc
+        catalog.coc_by_key[(r.combo_id, r.code)] = coc
+        catalog.coc_by_key[(r.combo_id, r.uid)] = coc
+        if r.code == DEFAULT and catalog.combos.get(r.combo_id) == DEFAULT:
+            catalog.default_coc = r.id
+    for r in conn.execute(select(store.data_elements)):
+        element = Element(
+            r.id,
+            r.uid,
+            r.code,
+            r.name_zh,
+            r.name_en,
+            ValueType(r.value_type),
+            AggregationType(r.aggregation_type),
+            r.combo_id,
+            bool(r.zero_is_significant),
+        )
+        catalog.elements[r.id] = element
+        catalog.element_by_key[r.code] = element
+        catalog.element_by_key[r.uid] = element
+    _load_data_sets(conn, catalog)
+    return catalog
+
+
+def _load_data_sets(conn: Connection, catalog: Catalog) -> None:
+    members: dict[int, list[int]] = {}
+    for r in conn.execute(select(store.data_set_elements).order_by("data_set_id", "position")):
+        members.setdefault(r.data_set_id, []).append(r.data_element_id)
+    units: dict[int, set[int]] = {}
+    for r in conn.execute(select(store.data_set_units)):
+        units.setdefault(r.data_set_id, set()).add(r.unit_id)
+    for r in conn.execute(select(store.data_sets).order_by(store.data_sets.c.code)):
+        ds = DataSet(
+            r.id,
+            r.uid,
+            r.code,
+            r.name_zh,
+            r.name_en,
+            r.period_type,
+            r.due_days,
+            r.expiry_days,
+            frozenset(r.unit_types or []),
+            frozenset(units.get(r.id, set())),
+            tuple(members.get(r.id, [])),
+        )
+        catalog.data_sets[r.id] = ds
+        catalog.data_set_by_key[r.code] = ds
+        catalog.data_set_by_key[r.uid] = ds

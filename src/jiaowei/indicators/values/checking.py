@@ -1,0 +1,367 @@
+"""The first half of a data value import: resolve what the rows name and check every row.
+
+An import resolves each distinct identifier once (elements, option combos, periods, units as
+they stood in the period, the principal's capture scope, approvals and lock exceptions) into a
+:class:`Context`, then :func:`check_rows` turns each row into a key and a normalised value, or
+into the conflict that stops it. Nothing here writes data values; ``writing`` does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, insert, select
+
+from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import scope_paths
+from jiaowei.db.engine import inserted_id
+from jiaowei.indicators import periods as pe
+from jiaowei.indicators import store
+from jiaowei.indicators.metadata.catalog import Catalog, DataSet, Element
+from jiaowei.indicators.model import (
+    DEFAULT,
+    EXPECTED,
+    ImportConflict,
+    ImportStrategy,
+    ValueRow,
+    ValueType,
+    normalise_value,
+)
+from jiaowei.registry import queries as registry
+from jiaowei.registry.model import path_ids
+
+Key = tuple[int, int, int, int, int]  # period, unit, element, coc, aoc
+Progress = Callable[[int], None]
+CHUNK = 500
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+# ---------------------------------------------------------------- resolving what rows name
+
+
+@dataclass
+class Context:
+    """Everything an import resolves once per distinct identifier, shared by every row."""
+
+    conn: Connection
+    principal: Principal
+    catalog: Catalog
+    check_expiry: bool
+    periods: dict[str, pe.Period | None] = field(default_factory=dict)
+    period_ids: dict[str, int] = field(default_factory=dict)
+    unit_ids: dict[str, int] = field(default_factory=dict)
+    on_period: dict[tuple[int, str], registry.Unit | None] = field(default_factory=dict)
+    scope: dict[dt.date, list[str]] = field(default_factory=dict)
+    approved: set[tuple[int, int, int]] = field(default_factory=set)
+    exceptions: dict[tuple[int, int, int], dt.date] = field(default_factory=dict)
+    verdicts: dict[tuple[str, int], tuple[str | None, dict[int, str | None]]] = field(default_factory=dict)
+    _element_sets: dict[int, frozenset[int]] = field(default_factory=dict)
+    cells: dict[tuple[str, str | None], Cell | Refusal] = field(default_factory=dict)
+    places: dict[tuple[str, str], Place | Refusal] = field(default_factory=dict)
+    allowed: dict[tuple[str, int, int], Verdict | None] = field(default_factory=dict)
+
+    def element_sets(self, element_id: int) -> frozenset[int]:
+        if element_id not in self._element_sets:
+            self._element_sets[element_id] = frozenset(
+                ds.id for ds in self.catalog.data_sets_with(element_id)
+            )
+        return self._element_sets[element_id]
+
+    def period(self, code: str) -> pe.Period | None:
+        if code not in self.periods:
+            self.periods[code] = pe.parse(code) if pe.is_valid(code) else None
+        return self.periods[code]
+
+
+def load_units(ctx: Context, rows: Sequence[ValueRow]) -> None:
+    codes = sorted({r.org_unit for r in rows})
+    ctx.unit_ids = registry.ids_of(ctx.conn, codes)
+    histories = registry.histories(ctx.conn, ctx.unit_ids.values())
+    for code in {r.period for r in rows}:
+        period = ctx.period(code)
+        if period is None:
+            continue
+        for unit_id, history in histories.items():
+            ctx.on_period[(unit_id, code)] = history.in_period(period.start, period.end)
+
+
+def load_periods(ctx: Context, codes: Iterable[str]) -> None:
+    known = [c for c in codes if ctx.period(c) is not None]
+    for start in range(0, len(known), CHUNK):
+        chunk = known[start : start + CHUNK]
+        ctx.period_ids.update(
+            dict(
+                ctx.conn.execute(
+                    select(store.periods.c.code, store.periods.c.id).where(store.periods.c.code.in_(chunk))
+                ).all()
+            )
+        )
+
+
+def ensure_periods(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
+    """Ids of the periods ``codes`` (valid identifiers), inserting the ones not yet stored."""
+    wanted = sorted(set(codes))
+    table = store.periods
+    found = (
+        dict(conn.execute(select(table.c.code, table.c.id).where(table.c.code.in_(wanted))).all())
+        if wanted
+        else {}
+    )
+    for code in wanted:
+        if code not in found:
+            p = pe.parse(code)
+            result = conn.execute(
+                insert(table).values(code=p.id, type=p.type.value, start_date=p.start, end_date=p.end)
+            )
+            found[code] = inserted_id(result)
+    return found
+
+
+def load_locks(ctx: Context) -> None:
+    ids = list(ctx.period_ids.values())
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        for r in ctx.conn.execute(
+            select(
+                store.approvals.c.data_set_id, store.approvals.c.period_id, store.approvals.c.unit_id
+            ).where(store.approvals.c.period_id.in_(chunk))
+        ):
+            ctx.approved.add((r.data_set_id, r.period_id, r.unit_id))
+        for r in ctx.conn.execute(
+            select(store.lock_exceptions).where(store.lock_exceptions.c.period_id.in_(chunk))
+        ):
+            ctx.exceptions[(r.data_set_id, r.period_id, r.unit_id)] = r.until
+
+
+def in_scope(ctx: Context, path: str, day: dt.date) -> bool:
+    if ctx.principal.unlimited:
+        return True
+    if day not in ctx.scope:
+        ctx.scope[day] = scope_paths(ctx.conn, ctx.principal, Action.DATA_CAPTURE, day)
+    return any(path.startswith(p) for p in ctx.scope[day])
+
+
+def lock_reason(ctx: Context, ds: DataSet, period: pe.Period, where: registry.Unit) -> str | None:
+    """Why values of ``ds`` at the unit in ``period`` cannot change now, or None."""
+    period_id = ctx.period_ids.get(period.id)
+    if period_id is not None:
+        for ancestor in path_ids(where.path):
+            if (ds.id, period_id, ancestor) in ctx.approved:
+                return f"data set {ds.code} for {period.id} is approved and locked; unapprove it first"
+    if ctx.check_expiry and ds.expiry_days > 0:
+        closes = pe.days_after_end(period, ds.expiry_days)
+        if today() > closes:
+            granted = ctx.exceptions.get((ds.id, period_id or 0, where.id))
+            if granted is None or granted < today():
+                return (
+                    f"period {period.id} of data set {ds.code} closed on {closes.isoformat()} "
+                    f"({ds.expiry_days} expiry days); an administrator can grant an exception"
+                )
+    return None
+
+
+def _verdict(ctx: Context, element: Element, period: pe.Period, where: registry.Unit) -> Verdict | None:
+    """Why this element may not be written at the unit in the period, or None if it may."""
+    key = (period.id, where.id)
+    if key not in ctx.verdicts:
+        ctx.verdicts[key] = _unit_verdict(ctx, period, where)
+    scope_problem, locks = ctx.verdicts[key]
+    if scope_problem:
+        return Verdict("orgUnit", scope_problem)
+    mine = [reason for ds_id, reason in locks.items() if ds_id in ctx.element_sets(element.id)]
+    if not mine:
+        field = "period" if ctx.catalog.data_sets_with(element.id) else "dataElement"
+        return Verdict(
+            field,
+            f"no data set with period type {period.type.value} collects {element.code} "
+            f"from this unit (type {where.type})",
+        )
+    if all(mine):
+        return Verdict("period", str(mine[0]))
+    return None
+
+
+def _unit_verdict(
+    ctx: Context, period: pe.Period, where: registry.Unit
+) -> tuple[str | None, dict[int, str | None]]:
+    """The unit's scope problem, and for each data set it reports in this period type, its lock."""
+    day = min(period.end, max(today(), period.start))
+    if not in_scope(ctx, where.path, day):
+        return "the unit is outside your capture scope", {}
+    sets = [
+        ds
+        for ds in ctx.catalog.data_sets.values()
+        if ds.period_type == period.type.value
+        and (where.type in ds.unit_types or where.id in ds.unit_ids)
+    ]
+    return None, {ds.id: lock_reason(ctx, ds, period, where) for ds in sets}
+
+
+# ---------------------------------------------------------------- checking rows
+
+
+@dataclass
+class Checked:
+    """The rows that passed, keyed, and what to write."""
+
+    writes: dict[Key, tuple[str, str | None, bool | None, str | None]] = field(default_factory=dict)
+    deletes: dict[Key, int] = field(default_factory=dict)
+    conflicts: list[ImportConflict] = field(default_factory=list)
+
+
+class Refusal(NamedTuple):
+    """Why a row cannot be written: a conflict without its row number."""
+
+    field: str
+    value: Any
+    reason: str
+    expected: str | None
+
+
+class Cell(NamedTuple):
+    """The element and option combo a row names."""
+
+    element: Element
+    coc_id: int
+
+
+class Place(NamedTuple):
+    """The period a row names, the unit as it stood then and the period's slot (id or placeholder)."""
+
+    period: pe.Period
+    where: registry.Unit
+    slot: int
+
+
+class Verdict(NamedTuple):
+    """Why an element may not be written at a unit in a period: the field to blame and the reason."""
+
+    field: str
+    reason: str
+
+
+AOC_DEFAULTS = frozenset({None, "", DEFAULT, "HllvX50cXC0"})
+
+
+def _cell(ctx: Context, element_key: str, coc_key: str | None) -> Cell | Refusal:
+    """The element and option combo id a row names, or why not (cached per pair)."""
+    element = ctx.catalog.element(element_key)
+    if element is None:
+        return Refusal("dataElement", element_key, "unknown data element", "the code of a data element")
+    coc = ctx.catalog.option_combo(element, coc_key)
+    if coc is None:
+        known = ", ".join(c.code for c in ctx.catalog.cocs_of(element.combo_id))
+        reason = f"data element {element.code} has no such category option combo"
+        return Refusal("categoryOptionCombo", coc_key, reason, known)
+    return Cell(element, coc.id)
+
+
+def _place(ctx: Context, unit_code: str, period_code: str) -> Place | Refusal:
+    """The period, the unit as it stood then and the period's slot, or why not (cached per pair)."""
+    period = ctx.period(period_code)
+    if period is None:
+        return Refusal("period", period_code, "not a period identifier", PERIOD_EXAMPLES)
+    unit_id = ctx.unit_ids.get(unit_code)
+    where = ctx.on_period.get((unit_id, period_code)) if unit_id is not None else None
+    if where is None:
+        reason = "unknown unit" if unit_id is None else f"the unit was not open during {period.id}"
+        return Refusal("orgUnit", unit_code, reason, "the code of a unit open in the period")
+    return Place(period, where, _period_slot(ctx, period_code))
+
+
+PERIOD_EXAMPLES = "e.g. 2020, 2020SY, 2020S1, 2020Q3, 202011, 2020W5, 20200315"
+
+
+def _check_row(ctx: Context, row: ValueRow, delete_all: bool) -> tuple[Key, str | None] | ImportConflict:
+    """The row's key and normalised value (None: delete), or the conflict that stops it."""
+    cell = ctx.cells.get((row.data_element, row.category_option_combo))
+    if cell is None:
+        cell = ctx.cells[(row.data_element, row.category_option_combo)] = _cell(
+            ctx, row.data_element, row.category_option_combo
+        )
+    if isinstance(cell, Refusal):
+        return ImportConflict(row.row, *cell)
+    element, coc_id = cell
+    if row.attribute_option_combo not in AOC_DEFAULTS:
+        return ImportConflict(
+            row.row,
+            "attributeOptionCombo",
+            row.attribute_option_combo,
+            "unknown attribute option combo",
+            DEFAULT,
+        )
+    place = ctx.places.get((row.org_unit, row.period))
+    if place is None:
+        place = ctx.places[(row.org_unit, row.period)] = _place(ctx, row.org_unit, row.period)
+    if isinstance(place, Refusal):
+        return ImportConflict(row.row, *place)
+    period, where, slot = place
+    verdict_key = (row.period, where.id, element.id)
+    if verdict_key in ctx.allowed:
+        problem = ctx.allowed[verdict_key]
+    else:
+        problem = ctx.allowed[verdict_key] = _verdict(ctx, element, period, where)
+    if problem:
+        field, reason = problem
+        shown = {"orgUnit": row.org_unit, "period": row.period, "dataElement": row.data_element}[field]
+        return ImportConflict(row.row, field, shown, reason)
+    key: Key = (slot, where.id, element.id, coc_id, ctx.catalog.default_coc)
+    value = row.value
+    if delete_all or row.deleted or value is None or value.strip() == "":
+        return key, None
+    if element.value_type is ValueType.INTEGER and value.isdigit() and value.isascii() and value[0] != "0":
+        return key, value  # the common case, already in normal form
+    try:
+        return key, normalise_value(element.value_type, value)
+    except ValueError as error:
+        reason = f"{error} for data element {element.code}"
+        return ImportConflict(row.row, "value", value, reason, EXPECTED[element.value_type])
+
+
+def check_rows(
+    ctx: Context, rows: Sequence[ValueRow], strategy: ImportStrategy, progress: Progress | None = None
+) -> Checked:
+    out = Checked()
+    seen: dict[Key, int] = {}
+    delete_all = strategy is ImportStrategy.DELETE
+    for i, row in enumerate(rows):
+        if progress and i % 50_000 == 0:
+            progress(i)
+        result = _check_row(ctx, row, delete_all)
+        if isinstance(result, ImportConflict):
+            out.conflicts.append(result)
+            continue
+        key, value = result
+        if key in seen:
+            out.conflicts.append(
+                ImportConflict(
+                    row.row,
+                    "dataValue",
+                    row.data_element,
+                    f"the same value appears again (first in row {seen[key]})",
+                )
+            )
+            continue
+        seen[key] = row.row
+        if value is None:
+            out.deletes[key] = row.row
+        else:
+            out.writes[key] = (value, row.comment, row.followup, row.stored_by)
+    if progress:
+        progress(len(rows))
+    return out
+
+
+def _period_slot(ctx: Context, code: str) -> int:
+    """The period's id, or a negative placeholder for a period not stored yet."""
+    if code not in ctx.period_ids:
+        ctx.period_ids[code] = -1 - len([v for v in ctx.period_ids.values() if v < 0])
+    return ctx.period_ids[code]
+
+

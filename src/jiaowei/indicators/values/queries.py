@@ -1,0 +1,307 @@
+"""Reads of stored data values: one cell, a value's history, exports, and the entry page's lists.
+
+Every read that names units checks the principal may see them (or, for lists, selects only
+the units in the principal's scope).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_action, require_unit, unit_filter
+from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.indicators import periods as pe
+from jiaowei.indicators import store
+from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
+from jiaowei.indicators.model import DEFAULT, ValueRow
+from jiaowei.indicators.values.checking import CHUNK, today
+from jiaowei.registry import queries as registry
+
+
+@dataclass(frozen=True)
+class StoredCell:
+    """One stored value with its comment and flag, who stored it and when."""
+
+    value: str
+    comment: str | None
+    followup: bool
+    stored_by: str
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a value in its history (the API sends it as it is)."""
+
+    change: str
+    value_before: str | None
+    value_after: str | None
+    comment: str | None
+    followup: bool | None
+    actor: str
+    at: str
+    source: str
+    import_id: int
+
+
+def read_cell(conn: Connection, *, row: ValueRow) -> StoredCell | None:
+    """The stored value of the cell a row names, with who stored it and when; None if empty."""
+    catalog = load_catalog(conn)
+    element = catalog.element(row.data_element)
+    coc = catalog.option_combo(element, row.category_option_combo) if element else None
+    period_id = conn.execute(select(store.periods.c.id).where(store.periods.c.code == row.period)).scalar()
+    unit_id = registry.id_of(conn, row.org_unit)
+    if element is None or coc is None or period_id is None or unit_id is None:
+        return None
+    dv, imports = store.data_values, store.data_imports
+    found = conn.execute(
+        select(dv, imports.c.actor, imports.c.at.label("updated_at"))
+        .join(imports, imports.c.id == dv.c.import_id)
+        .where(
+            dv.c.period_id == period_id,
+            dv.c.unit_id == unit_id,
+            dv.c.data_element_id == element.id,
+            dv.c.coc_id == coc.id,
+        )
+    ).first()
+    if found is None:
+        return None
+    return StoredCell(
+        value=found.value,
+        comment=found.comment,
+        followup=bool(found.followup),
+        stored_by=found.stored_by or found.actor,
+        updated_at=_aware(found.updated_at),
+    )
+
+
+
+
+def _visible_units(
+    conn: Connection, principal: Principal, unit_code: str, children: bool, day: dt.date
+) -> list[int]:
+    unit_id = registry.id_of(conn, unit_code)
+    if unit_id is None:
+        raise NotFound(f"No unit with code {unit_code!r}.")
+    require_unit(conn, principal, Action.VIEW, unit_id, day, unit_code)
+    return registry.subtree_ids(conn, unit_id, day) if children else [unit_id]
+
+
+def export_values(
+    conn: Connection,
+    *,
+    principal: Principal,
+    data_set: str | None = None,
+    periods: Sequence[str] = (),
+    units: Sequence[str] = (),
+    children: bool = False,
+) -> list[ValueRow]:
+    """Stored values of a data set (or all elements), periods and units the principal may see."""
+    require_action(principal, Action.VIEW)
+    catalog = load_catalog(conn)
+    problems: list[Problem] = []
+    ds = catalog.data_set(data_set) if data_set else None
+    if data_set and ds is None:
+        problems.append(
+            Problem("unknown data set", field="dataSet", value=data_set, expected="a data set code")
+        )
+    problems += [
+        Problem("not a period", field="period", value=p, expected="e.g. 2020 or 202011")
+        for p in periods
+        if not pe.is_valid(p)
+    ]
+    if not units:
+        problems.append(
+            Problem("name at least one unit", field="orgUnit", value=None, expected="a unit code")
+        )
+    if problems:
+        raise ValidationError("The export cannot be made with these parameters.", problems)
+    wanted = [pe.parse(p) for p in periods]
+    period_rows = _period_rows(conn, wanted)
+    out: list[ValueRow] = []
+    for period_id, code, end in period_rows:
+        unit_ids = sorted({u for c in units for u in _visible_units(conn, principal, c, children, end)})
+        out += _values_of(conn, catalog, ds, period_id, code, unit_ids)
+    return out
+
+
+def _period_rows(conn: Connection, wanted: Sequence[pe.Period]) -> list[tuple[int, str, dt.date]]:
+    table = store.periods
+    query = select(table.c.id, table.c.code, table.c.end_date).order_by(table.c.start_date, table.c.code)
+    if wanted:
+        query = query.where(table.c.code.in_([p.id for p in wanted]))
+    return [(r.id, r.code, r.end_date) for r in conn.execute(query)]
+
+
+def _values_of(
+    conn: Connection,
+    catalog: Catalog,
+    ds: DataSet | None,
+    period_id: int,
+    period: str,
+    unit_ids: Sequence[int],
+) -> list[ValueRow]:
+    dv, units = store.data_values, registry.unit_codes()
+    out: list[ValueRow] = []
+    for start in range(0, len(unit_ids), CHUNK):
+        query = (
+            select(dv, units.c.code.label("unit_code"), store.data_imports.c.actor)
+            .join(units, units.c.id == dv.c.unit_id)
+            .join(store.data_imports, store.data_imports.c.id == dv.c.import_id)
+            .where(dv.c.period_id == period_id, dv.c.unit_id.in_(unit_ids[start : start + CHUNK]))
+            .order_by(units.c.code, dv.c.data_element_id, dv.c.coc_id)
+        )
+        if ds is not None:
+            query = query.where(dv.c.data_element_id.in_(ds.element_ids))
+        for r in conn.execute(query):
+            element = catalog.elements[r.data_element_id]
+            out.append(
+                ValueRow(
+                    data_element=element.code,
+                    period=period,
+                    org_unit=r.unit_code,
+                    category_option_combo=catalog.option_combos[r.coc_id].code,
+                    attribute_option_combo=catalog.option_combos[r.aoc_id].code,
+                    value=r.value,
+                    stored_by=r.stored_by or r.actor,
+                    comment=r.comment,
+                    followup=bool(r.followup),
+                    row=len(out) + 1,
+                )
+            )
+    return out
+
+
+def history(
+    conn: Connection,
+    *,
+    principal: Principal,
+    data_element: str,
+    period: str,
+    org_unit: str,
+    category_option_combo: str | None = None,
+) -> list[Change]:
+    """Every change of one value, newest first."""
+    catalog = load_catalog(conn)
+    element = catalog.element(data_element)
+    coc = catalog.option_combo(element, category_option_combo) if element else None
+    period_id = conn.execute(select(store.periods.c.id).where(store.periods.c.code == period)).scalar()
+    if element is None or coc is None:
+        raise NotFound(
+            f"No data element {data_element!r} with option combo {category_option_combo or DEFAULT!r}."
+        )
+    day = pe.parse(period).end if pe.is_valid(period) else today()
+    _visible_units(conn, principal, org_unit, False, day)
+    unit_id = registry.id_of(conn, org_unit)
+    h, imports = store.data_value_history, store.data_imports
+    rows = conn.execute(
+        select(h, imports.c.actor, imports.c.at, imports.c.source)
+        .join(imports, imports.c.id == h.c.import_id)
+        .where(
+            h.c.period_id == (period_id or 0),
+            h.c.unit_id == unit_id,
+            h.c.data_element_id == element.id,
+            h.c.coc_id == coc.id,
+        )
+        .order_by(h.c.import_id.desc())
+    ).all()
+    return [
+        Change(
+            change=r.change,
+            value_before=r.value_before,
+            value_after=r.value_after,
+            comment=r.comment,
+            followup=r.followup,
+            actor=r.actor,
+            at=_aware(r.at).isoformat(),
+            source=r.source,
+            import_id=r.import_id,
+        )
+        for r in rows
+    ]
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
+# ---------------------------------------------------------------- forms and the entry page
+
+
+def form_problems(
+    ds: DataSet | None, ds_code: str, period: str, *, ds_field: str, period_field: str
+) -> list[Problem]:
+    """What is wrong with naming a form (data set and period), for the entry page and the template."""
+    problems = []
+    if ds is None:
+        problems.append(
+            Problem("unknown data set", field=ds_field, value=ds_code, expected="a data set code")
+        )
+    if not pe.is_valid(period):
+        problems.append(
+            Problem("not a period", field=period_field, value=period, expected="e.g. 2020, 2020SY, 202011")
+        )
+    elif ds is not None and pe.parse(period).type.value != ds.period_type:
+        problems.append(
+            Problem(
+                f"data set {ds_code} is collected per {ds.period_type} period",
+                field=period_field,
+                value=period,
+                expected=f"a {ds.period_type} period",
+            )
+        )
+    return problems
+
+
+def form_values(
+    conn: Connection, *, principal: Principal, data_set: str, period: str, unit: str
+) -> dict[tuple[str, str | None], ValueRow]:
+    """The stored values of one form, by (element code, option combo code)."""
+    rows = export_values(conn, principal=principal, data_set=data_set, periods=[period], units=[unit])
+    return {(r.data_element, r.category_option_combo): r for r in rows}
+
+
+@dataclass(frozen=True)
+class UnitChoice:
+    """A unit the entry page offers for a data set."""
+
+    code: str
+    name_zh: str
+    name_en: str
+
+
+def unit_choices(conn: Connection, *, principal: Principal, data_set: str) -> list[UnitChoice]:
+    """Up to 500 units that report the data set and that the principal may enter data for (or see)."""
+    ds = load_catalog(conn).data_set(data_set) if data_set else None
+    if ds is None:
+        return []
+    day = dt.date.today()
+    action = Action.DATA_CAPTURE if principal.may(Action.DATA_CAPTURE) else Action.VIEW
+    query = registry.units_on_select(day).where(unit_filter(conn, principal, action, day))
+    query = query.where(
+        registry.UNIT_TYPE.in_(sorted(ds.unit_types)) | registry.UNIT_ID.in_(sorted(ds.unit_ids))
+    )
+    rows = conn.execute(query.order_by(registry.UNIT_PATH).limit(500)).all()
+    return [UnitChoice(r.code, r.name_zh, r.name_en) for r in rows]
+
+
+def any_synthetic(conn: Connection, period: str, unit_id: int) -> bool:
+    """Whether any stored value of the unit in the period is synthetic (labelled on the page)."""
+    dv = store.data_values
+    query = (
+        select(dv.c.value)
+        .join(store.periods, store.periods.c.id == dv.c.period_id)
+        .where(store.periods.c.code == period, dv.c.unit_id == unit_id, dv.c.synthetic.is_(True))
+        .limit(1)
+    )
+    return conn.execute(query).first() is not None
+
+
+def unit_name(conn: Connection, unit_id: int, zh: bool) -> str:
+    unit = registry.last_known(conn, [unit_id]).get(unit_id)
+    return "" if unit is None else (unit.name_zh if zh else unit.name_en)

@@ -1,0 +1,215 @@
+"""The second half of a data value import: compare with what is stored, plan, write, digest.
+
+:func:`plan_changes` sorts the checked rows into creates, updates and deletes (a value equal to
+the stored one is ignored); :func:`write_plan` applies them with one ``executemany`` per kind and
+writes their history rows; :func:`changes_digest` is the SHA-256 the audit entry vouches for, and
+:func:`verify_imports` recomputes it from the history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from jiaowei.indicators import store
+from jiaowei.indicators.values.checking import CHUNK, Checked, Context, Key, ensure_periods
+
+
+def stored_values(conn: Connection, keys: Iterable[Key]) -> dict[Key, tuple[str, str | None, bool]]:
+    """The stored value, comment and follow-up flag of every key that has one."""
+    pairs: dict[int, set[int]] = {}
+    for k in keys:
+        if k[0] > 0:
+            pairs.setdefault(k[0], set()).add(k[1])
+    out: dict[Key, tuple[str, str | None, bool]] = {}
+    cursor = conn.connection.cursor()  # the request's own connection: plain tuples, no row objects
+    try:
+        for period_id, unit_set in pairs.items():
+            unit_list = sorted(unit_set)
+            for start in range(0, len(unit_list), CHUNK):
+                chunk = unit_list[start : start + CHUNK]
+                marks = ", ".join([_placeholder(conn)] * len(chunk))
+                cursor.execute(
+                    _sql(
+                        conn,
+                        "SELECT period_id, unit_id, data_element_id, coc_id, aoc_id, value, comment, "
+                        f"followup FROM data_values WHERE period_id = ? AND unit_id IN ({marks})",
+                    ),
+                    (period_id, *chunk),
+                )
+                for r in cursor.fetchall():
+                    out[r[:5]] = r[5:]  # value, comment, followup (0/1 on SQLite: equal to False/True)
+    finally:
+        cursor.close()
+    return out
+
+
+@dataclass
+class Plan:
+    creates: list[tuple[Key, str, str | None, bool, str | None]] = field(default_factory=list)
+    updates: list[tuple[Key, str, str | None, bool, str | None, tuple[str, str | None, bool]]] = field(
+        default_factory=list
+    )
+    deletes: list[tuple[Key, tuple[str, str | None, bool]]] = field(default_factory=list)
+    ignored: int = 0
+
+
+def plan_changes(checked: Checked, stored: dict[Key, tuple[str, str | None, bool]]) -> Plan:
+    plan = Plan()
+    for key, (value, comment, followup, by) in checked.writes.items():
+        before = stored.get(key)
+        if before is None:
+            plan.creates.append((key, value, comment, bool(followup), by))
+            continue
+        new_comment = comment if comment is not None else before[1]
+        new_followup = followup if followup is not None else before[2]
+        if (value, new_comment, new_followup) == before:
+            plan.ignored += 1
+        else:
+            plan.updates.append((key, value, new_comment, new_followup, by, before))
+    for key in checked.deletes:
+        before = stored.get(key)
+        if before is None:
+            plan.ignored += 1
+        else:
+            plan.deletes.append((key, before))
+    return plan
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _sql(conn: Connection, text: str) -> str:
+    return text.replace("?", _placeholder(conn))
+
+
+def write_plan(conn: Connection, *, plan: Plan, import_id: int, synthetic: bool) -> None:
+    """Apply the plan with one executemany per kind, then write each change's history row."""
+    key = "period_id = ? AND unit_id = ? AND data_element_id = ? AND coc_id = ? AND aoc_id = ?"
+    if plan.creates:
+        conn.exec_driver_sql(
+            _sql(
+                conn,
+                "INSERT INTO data_values (period_id, unit_id, data_element_id, coc_id, aoc_id, value, "
+                "stored_by, comment, followup, synthetic, import_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ),
+            [(*k, v, by, c, f, synthetic, import_id) for k, v, c, f, by in plan.creates],
+        )
+    if plan.updates:
+        conn.exec_driver_sql(
+            _sql(
+                conn,
+                "UPDATE data_values SET value = ?, comment = ?, followup = ?, stored_by = ?, "
+                f"import_id = ? WHERE {key}",
+            ),
+            [(v, c, f, by, import_id, *k) for k, v, c, f, by, _ in plan.updates],
+        )
+    if plan.deletes:
+        conn.exec_driver_sql(_sql(conn, f"DELETE FROM data_values WHERE {key}"), [k for k, _ in plan.deletes])
+    if len(plan.creates) > BULK:  # one statement copies the new rows: no Python per row
+        conn.exec_driver_sql(
+            _sql(
+                conn,
+                "INSERT INTO data_value_history (period_id, unit_id, data_element_id, coc_id, aoc_id, "
+                "import_id, change, value_before, value_after, comment, followup) SELECT period_id, unit_id, "
+                "data_element_id, coc_id, aoc_id, import_id, 'CREATE', NULL, value, comment, followup "
+                f"FROM data_values WHERE import_id = ? AND period_id IN ({_ids(_periods_of(plan.creates))})",
+            ),
+            (import_id,),
+        )
+    history: list[tuple[Any, ...]] = (
+        [] if len(plan.creates) > BULK else [(*k, "CREATE", None, v, c, f) for k, v, c, f, _ in plan.creates]
+    )
+    history += [(*k, "UPDATE", b[0], v, c, f) for k, v, c, f, _, b in plan.updates]
+    history += [(*k, "DELETE", b[0], None, b[1], b[2]) for k, b in plan.deletes]
+    if history:
+        conn.exec_driver_sql(
+            _sql(
+                conn,
+                "INSERT INTO data_value_history (period_id, unit_id, data_element_id, coc_id, aoc_id, "
+                f"import_id, change, value_before, value_after, comment, followup) "
+                f"VALUES (?, ?, ?, ?, ?, {int(import_id)}, ?, ?, ?, ?, ?)",
+            ),
+            history,
+        )
+
+
+BULK = 20_000
+"""Above this many new values, their history rows are copied by one INSERT … SELECT."""
+
+
+def _periods_of(creates: list[tuple[Key, str, str | None, bool, str | None]]) -> set[int]:
+    return {k[0] for k, *_ in creates}
+
+
+def _ids(ids: Iterable[int]) -> str:
+    return ", ".join(str(int(i)) for i in sorted(ids))
+
+
+def fix_period_ids(conn: Connection, plan: Plan, ctx: Context) -> None:
+    """Store the periods first used by this import and put their ids into the plan's keys."""
+    new = {code: slot for code, slot in ctx.period_ids.items() if slot < 0}
+    if not new:
+        return
+    ids = ensure_periods(conn, new)
+    swap = {slot: ids[code] for code, slot in new.items()}
+    plan.creates = [
+        ((swap.get(k[0], k[0]), k[1], k[2], k[3], k[4]), v, c, f, by) for k, v, c, f, by in plan.creates
+    ]
+
+
+def changes_digest(plan: Plan) -> str:
+    """SHA-256 over every change in key order, one line each: what the audit entry vouches for.
+
+    Lines are ``C|period|unit|element|coc|aoc|after``, ``U|…|before|after`` and ``D|…|before``,
+    with the numeric ids of the stored rows, joined by newlines.
+    """
+    created, updated, deleted = "C|%d|%d|%d|%d|%d|%s", "U|%d|%d|%d|%d|%d|%s|%s", "D|%d|%d|%d|%d|%d|%s"
+    changes: list[tuple[Key, str]] = [(k, created % (*k, v)) for k, v, *_ in plan.creates]
+    changes += [(k, updated % (*k, b[0], v)) for k, v, _c, _f, _by, b in plan.updates]
+    changes += [(k, deleted % (*k, b[0])) for k, b in plan.deletes]
+    changes.sort(key=_first)
+    digest = hashlib.sha256()
+    for start in range(0, len(changes), 100_000):
+        chunk = "\n".join(line for _, line in changes[start : start + 100_000])
+        digest.update((("\n" if start else "") + chunk).encode())
+    return digest.hexdigest()
+
+
+def _first(item: tuple[Key, str]) -> Key:
+    return item[0]
+
+
+
+
+def verify_imports(conn: Connection) -> list[str]:
+    """Recompute every write's ``changes_digest`` from the history rows; the writes that differ.
+
+    The audit chain vouches for each write's digest, so together with ``audit.verify`` this
+    shows that no history row was changed, added or removed since.
+    """
+    h, imports = store.data_value_history, store.data_imports
+    key = (h.c.period_id, h.c.unit_id, h.c.data_element_id, h.c.coc_id, h.c.aoc_id)
+    broken = []
+    for record in conn.execute(select(imports.c.id, imports.c.changes_digest).order_by(imports.c.id)).all():
+        plan = Plan()
+        for r in conn.execute(select(h).where(h.c.import_id == record.id).order_by(*key)):
+            k: Key = (r.period_id, r.unit_id, r.data_element_id, r.coc_id, r.aoc_id)
+            if r.change == "CREATE":
+                plan.creates.append((k, r.value_after, None, False, None))
+            elif r.change == "UPDATE":
+                plan.updates.append((k, r.value_after, None, False, None, (r.value_before, None, False)))
+            else:
+                plan.deletes.append((k, (r.value_before, None, False)))
+        if changes_digest(plan) != record.changes_digest:
+            broken.append(f"write {record.id}: its history no longer matches the digest in the audit log")
+    return broken

@@ -1,0 +1,25 @@
+"""The registry domain as the app and the command line see it: units and groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jiaowei.domains import N_, CliGroup, Domain, HomeCard, NavEntry
+
+DOMAIN = Domain(
+    name="registry",
+    api=("jiaowei.registry.api", "jiaowei.registry.groups_api"),
+    pages=("jiaowei.registry.pages", "jiaowei.registry.groups_pages"),
+    templates=Path(__file__).parent / "templates",
+    tables="jiaowei.registry.store",
+    cli=(CliGroup("units", "jiaowei.cli.units:app", order=40),),
+    nav=(
+        NavEntry("registry", N_("Unit registry"), "/units", order=10),
+        NavEntry("import", N_("Import"), "/units/import", order=20),
+        NavEntry("groups", N_("Groups"), "/groups", order=30),
+    ),
+    cards=(
+        HomeCard("registry", N_("Unit registry"), N_("Every unit of the system as a hierarchy, on any date."),
+                 "/units", order=10),
+    ),
+)

@@ -1,0 +1,505 @@
+"""The registry's public read API: units as they stood on a day or in a period.
+
+Every other domain reads units through this module, never through
+:mod:`jiaowei.registry.store`; a layering test holds that line. It offers
+
+- typed results: :class:`Unit` (a unit on a day or in a period) and :class:`UnitHistory`
+  (every version and path segment of a unit);
+- look-ups: :func:`unit_on`, :func:`units_on`, :func:`unit_in_period`, :func:`last_known`,
+  :func:`histories`, :func:`ids_of`, :func:`id_of`, :func:`codes_of`, :func:`check_unit_codes`,
+  :func:`subtree_ids`, :func:`path_on`, :func:`last_path`, :func:`versions_of`, :func:`segments_of`;
+- for domains that join units into their own SQL, small selectable builders instead of the
+  tables: :func:`units_on_select` with its columns (``UNIT_ID``, ``UNIT_CODE``, ``UNIT_TYPE``,
+  ``UNIT_OWNERSHIP``, ``UNIT_PARENT_ID``, ``UNIT_PATH``), :func:`unit_codes`,
+  :func:`unit_ids_on_select`, :func:`in_paths` and :func:`count_rows`.
+
+The registry's own browsing use cases (:func:`list_units`, :func:`children`, :func:`get_unit`),
+which apply the principal's scope and answer the API, are here too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, func, or_, select
+from sqlalchemy.sql import Subquery
+from sqlalchemy.sql.elements import ColumnElement
+
+from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_unit, scope_paths, unit_filter
+from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.paging import Page
+from jiaowei.registry import store
+from jiaowei.registry.model import FOREVER, Ownership, Segment, UnitType, UnitVersion, choices, path_ids
+from jiaowei.registry.store import unit_events, unit_paths, unit_versions, units
+
+MAX_PAGE = 500
+CHUNK = 500
+
+# ---------------------------------------------------------------- builders for other domains' SQL
+
+UNIT_ID = units.c.id
+"""The unit id column of :func:`units_on_select`."""
+UNIT_CODE = units.c.code
+"""The unit code column of :func:`units_on_select`."""
+UNIT_TYPE = unit_versions.c.type
+"""The unit type (on the select's day) column of :func:`units_on_select`."""
+UNIT_OWNERSHIP = unit_versions.c.ownership
+"""The ownership (on the select's day) column of :func:`units_on_select`."""
+UNIT_PARENT_ID = unit_versions.c.parent_id
+"""The parent id (on the select's day) column of :func:`units_on_select`."""
+UNIT_PATH = unit_paths.c.path
+"""The path (on the select's day) column of :func:`units_on_select`; order by it for tree order."""
+
+units_on_select = store.units_on_select
+"""``units_on_select(day)``: a select of the units open on ``day``, one row each, with columns
+``id, code, synthetic, parent_id, name_zh, name_en, type, ownership, sector, attributes, path, depth``.
+Narrow it with ``.where()`` over the ``UNIT_*`` columns, :func:`in_paths` or a scope filter."""
+
+in_paths = store.in_paths
+"""``in_paths(paths)``: a condition on :func:`units_on_select` (or :func:`unit_ids_on_select`)
+keeping the units under any of ``paths``, the path's own unit included."""
+
+count_rows = store.count_rows
+"""``count_rows(conn, query)``: how many rows a select returns, ignoring its order."""
+
+
+def unit_codes(name: str = "unit_codes") -> Subquery:
+    """A selectable of every unit's ``id`` and ``code``, to join a code onto rows keyed by unit id.
+
+    Use ``name`` to join it twice in one query (for example the unit and its parent).
+    """
+    return select(units.c.id, units.c.code).subquery(name)
+
+
+def unit_ids_on_select(day: dt.date) -> Any:
+    """A select of the ids of the units open on ``day`` (add a scope filter with ``.where()``)."""
+    return select(unit_paths.c.unit_id).where(store.valid_on(unit_paths, day))
+
+
+# ---------------------------------------------------------------- typed results
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A unit as it stood on a day (or, for :meth:`UnitHistory.in_period`, last within a period)."""
+
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+    type: str
+    ownership: str
+    sector: str
+    parent_id: int | None
+    path: str
+    synthetic: bool = False
+    attributes: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        """Ids from the top of the tree down to the unit's parent."""
+        return path_ids(self.path)[:-1]
+
+
+@dataclass(frozen=True)
+class UnitHistory:
+    """Every version and path segment of a unit, oldest first."""
+
+    id: int
+    code: str
+    synthetic: bool
+    versions: tuple[UnitVersion, ...]
+    segments: tuple[Segment, ...]
+
+    def in_period(self, first: dt.date, last: dt.date) -> Unit | None:
+        """The unit as it stood last within ``first`` to ``last`` (both included); None if not open then."""
+        end = last + dt.timedelta(days=1)
+        segment = next(
+            (g for g in reversed(self.segments) if g.valid_from < end and g.valid_to > first),
+            None,
+        )
+        version = next(
+            (v for v in reversed(self.versions) if v.valid_from < end and v.valid_to > first),
+            None,
+        )
+        if segment is None or version is None:
+            return None
+        return self._unit(version, segment.path)
+
+    def last(self) -> Unit:
+        """The unit as it stood last (its final version and path, also when it is closed)."""
+        path = self.segments[-1].path if self.segments else ""
+        return self._unit(self.versions[-1], path)
+
+    def _unit(self, v: UnitVersion, path: str) -> Unit:
+        return Unit(self.id, self.code, v.name_zh, v.name_en, v.type, v.ownership, v.sector, v.parent_id,
+                    path, self.synthetic, dict(v.attributes))
+
+
+def _unit_from_row(row: Any) -> Unit:
+    return Unit(row.id, row.code, row.name_zh, row.name_en, row.type, row.ownership, row.sector,
+                row.parent_id, row.path, bool(row.synthetic), dict(row.attributes or {}))
+
+
+# ---------------------------------------------------------------- look-ups
+
+
+def id_of(conn: Connection, code: str) -> int | None:
+    """The id of the unit with ``code``, or None."""
+    return store.unit_id_for(conn, code)
+
+
+def ids_of(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
+    """Ids of the codes that name units (codes naming none are left out)."""
+    return store.unit_ids_for(conn, codes)
+
+
+def codes_of(conn: Connection, ids: Iterable[int | None]) -> dict[int, str]:
+    """Codes of the unit ids (None and unknown ids are left out)."""
+    wanted = sorted({i for i in ids if i is not None})
+    out: dict[int, str] = {}
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        out.update(dict(conn.execute(select(units.c.id, units.c.code).where(units.c.id.in_(chunk))).all()))
+    return out
+
+
+def check_unit_codes(
+    conn: Connection, codes: Sequence[str], *, field: str
+) -> tuple[dict[str, int], list[Problem]]:
+    """Ids of the codes that name units, and a problem (naming ``field``) for each code that names none."""
+    found = ids_of(conn, codes)
+    problems = [
+        Problem("no such unit", field=field, value=code, expected="the code of an existing unit")
+        for code in codes
+        if code not in found
+    ]
+    return found, problems
+
+
+def unit_on(conn: Connection, unit_id: int, day: dt.date) -> Unit | None:
+    """The unit as it stood on ``day``; None if it was not open that day."""
+    found = units_on(conn, day, ids=[unit_id])
+    return found[0] if found else None
+
+
+def units_on(
+    conn: Connection,
+    day: dt.date,
+    *,
+    ids: Iterable[int] | None = None,
+    types: Iterable[str] | None = None,
+    ownership: str | None = None,
+    parent_id: int | None = None,
+    top_level: bool = False,
+) -> list[Unit]:
+    """Units open on ``day``, by code, optionally only those with the ids, of the types, with the
+    ownership, under the parent (``parent_id``) or at the top of the tree (``top_level``)."""
+    query = units_on_select(day)
+    if types is not None:
+        query = query.where(UNIT_TYPE.in_(sorted(set(types))))
+    if ownership is not None:
+        query = query.where(ownership == UNIT_OWNERSHIP)
+    if parent_id is not None:
+        query = query.where(parent_id == UNIT_PARENT_ID)
+    if top_level:
+        query = query.where(UNIT_PARENT_ID.is_(None))
+    if ids is None:
+        return [_unit_from_row(r) for r in conn.execute(query.order_by(UNIT_CODE))]
+    wanted = sorted(set(ids))
+    rows: list[Any] = []
+    for start in range(0, len(wanted), CHUNK):
+        rows += conn.execute(query.where(UNIT_ID.in_(wanted[start : start + CHUNK]))).all()
+    return sorted((_unit_from_row(r) for r in rows), key=lambda u: u.code)
+
+
+def histories(conn: Connection, ids: Iterable[int]) -> dict[int, UnitHistory]:
+    """Every version and path segment of each unit, by id (unknown ids are left out)."""
+    wanted = sorted(set(ids))
+    codes = _identities(conn, wanted)
+    versions = store.versions_of(conn, wanted)
+    segments = store.segments_of(conn, wanted)
+    return {
+        i: UnitHistory(i, code, synthetic, tuple(versions[i]), tuple(segments[i]))
+        for i, (code, synthetic) in codes.items()
+        if versions[i]
+    }
+
+
+def _identities(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
+    out: dict[int, tuple[str, bool]] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        rows = conn.execute(select(units.c.id, units.c.code, units.c.synthetic).where(units.c.id.in_(chunk)))
+        out.update({r.id: (r.code, bool(r.synthetic)) for r in rows})
+    return out
+
+
+def unit_in_period(conn: Connection, unit_id: int, first: dt.date, last: dt.date) -> Unit | None:
+    """The unit as it stood last within ``first`` to ``last`` (both included); None if not open then."""
+    history = histories(conn, [unit_id]).get(unit_id)
+    return history.in_period(first, last) if history else None
+
+
+def last_known(conn: Connection, ids: Iterable[int]) -> dict[int, Unit]:
+    """Each unit as it stood last (its newest names, also when it is closed), by id."""
+    return {i: h.last() for i, h in histories(conn, ids).items()}
+
+
+def versions_of(conn: Connection, ids: Sequence[int]) -> dict[int, list[UnitVersion]]:
+    """Each unit's versions, oldest first, by id."""
+    return store.versions_of(conn, ids)
+
+
+def segments_of(conn: Connection, ids: Iterable[int]) -> dict[int, list[Segment]]:
+    """Each unit's path segments, oldest first, by id."""
+    return store.segments_of(conn, ids)
+
+
+def path_on(conn: Connection, unit_id: int, day: dt.date) -> str | None:
+    """The unit's path on ``day``; None if it was not open then."""
+    return store.path_on(conn, unit_id, day)
+
+
+def last_path(conn: Connection, unit_id: int, day: dt.date) -> str | None:
+    """The unit's path on ``day``, or on its last day open before ``day``."""
+    return store.last_path(conn, unit_id, day)
+
+
+def subtree_ids(conn: Connection, unit_id: int, day: dt.date) -> list[int]:
+    """Ids of the unit and everything below it on ``day``; empty when it is not open that day."""
+    return store.subtree_ids(conn, unit_id, day)
+
+
+def unit_count(conn: Connection) -> int:
+    """How many units the registry holds, open or closed."""
+    return int(conn.scalar(select(func.count()).select_from(units)) or 0)
+
+
+# ---------------------------------------------------------------- browsing, for the registry's views
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+def _unit_dict(row: Any, parent_codes: Mapping[int, str]) -> dict[str, Any]:
+    return {
+        "code": row.code,
+        "name_zh": row.name_zh,
+        "name_en": row.name_en,
+        "type": row.type,
+        "ownership": row.ownership,
+        "sector": row.sector,
+        "parent": parent_codes.get(row.parent_id) if row.parent_id else None,
+        "level": row.depth,
+        "attributes": dict(row.attributes or {}),
+        "synthetic": bool(row.synthetic),
+    }
+
+
+def _rows_to_dicts(conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    parents = codes_of(conn, {r.parent_id for r in rows if r.parent_id})
+    return [_unit_dict(r, parents) for r in rows]
+
+
+def list_units(
+    conn: Connection,
+    *,
+    principal: Principal,
+    as_of: dt.date | None = None,
+    type: str | None = None,
+    parent: str | None = None,
+    descendants_of: str | None = None,
+    ownership: str | None = None,
+    q: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> Page[dict[str, Any]]:
+    """Units visible to ``principal`` as they stood on ``as_of``, paged."""
+    day = as_of or today()
+    problems = _filter_problems(type=type, ownership=ownership, offset=offset, limit=limit)
+    if problems:
+        raise ValidationError("The unit list cannot be filtered that way.", problems)
+    query = units_on_select(day).where(unit_filter(conn, principal, Action.VIEW, day))
+    if type:
+        query = query.where(type == UNIT_TYPE)
+    if ownership:
+        query = query.where(ownership == UNIT_OWNERSHIP)
+    if parent:
+        query = query.where(known_id(conn, parent, "parent") == UNIT_PARENT_ID)
+    if descendants_of:
+        path = path_on(conn, known_id(conn, descendants_of, "descendants_of"), day)
+        query = query.where(in_paths([path] if path else []))
+    if q:
+        query = query.where(_matching(q))
+    total = count_rows(conn, query)
+    rows = conn.execute(query.order_by(UNIT_PATH).offset(offset).limit(limit)).all()
+    return Page(_rows_to_dicts(conn, rows), total, offset, limit)
+
+
+def _matching(q: str) -> ColumnElement[bool]:
+    like = f"%{q}%"
+    v = unit_versions
+    return or_(units.c.code.ilike(like), v.c.name_zh.like(like), v.c.name_en.ilike(like))
+
+
+def _filter_problems(*, type: str | None, ownership: str | None, offset: int, limit: int) -> list[Problem]:
+    problems = []
+    if type and type not in {t.value for t in UnitType}:
+        problems.append(Problem("unknown unit type", field="type", value=type, expected=choices(UnitType)))
+    if ownership and ownership not in {o.value for o in Ownership}:
+        problems.append(
+            Problem("unknown ownership", field="ownership", value=ownership, expected=choices(Ownership))
+        )
+    if offset < 0:
+        problems.append(Problem("offset must not be negative", field="offset", value=offset, expected=">= 0"))
+    if not 1 <= limit <= MAX_PAGE:
+        problems.append(
+            Problem("limit out of range", field="limit", value=limit, expected=f"1 to {MAX_PAGE}")
+        )
+    return problems
+
+
+def known_id(conn: Connection, code: str, field_name: str) -> int:
+    """The id of the unit with ``code``; a validation error naming ``field_name`` if there is none."""
+    unit_id = id_of(conn, code)
+    if unit_id is None:
+        raise ValidationError(
+            "Unknown unit.",
+            [Problem("no such unit", field=field_name, value=code, expected="the code of an existing unit")],
+        )
+    return unit_id
+
+
+def visible_id(
+    conn: Connection, principal: Principal, code: str, day: dt.date, action: Action = Action.VIEW
+) -> int:
+    """The id of the unit with ``code``, if ``principal`` may perform ``action`` on it on ``day``."""
+    unit_id = id_of(conn, code)
+    if unit_id is None:
+        raise NotFound(f"No unit with code {code!r}.")
+    require_unit(conn, principal, action, unit_id, day, code)
+    return unit_id
+
+
+def children(
+    conn: Connection, *, principal: Principal, code: str | None, as_of: dt.date | None = None
+) -> list[dict[str, Any]]:
+    """Children of a unit on a date (or the principal's top units when ``code`` is None)."""
+    day = as_of or today()
+    query = units_on_select(day).where(unit_filter(conn, principal, Action.VIEW, day))
+    if code is not None:
+        unit_id = visible_id(conn, principal, code, day)
+        query = query.where(unit_id == UNIT_PARENT_ID)
+    elif principal.unlimited:
+        query = query.where(UNIT_PARENT_ID.is_(None))
+    else:
+        roots = scope_paths(conn, principal, Action.VIEW, day)
+        top = [p for p in roots if not any(p != o and p.startswith(o) for o in roots)]
+        query = query.where(UNIT_PATH.in_(top))
+    rows = conn.execute(query.order_by(UNIT_CODE)).all()
+    items = _rows_to_dicts(conn, rows)
+    counts = _child_counts(conn, [r.id for r in rows], day)
+    for item, row in zip(items, rows, strict=True):
+        item["children"] = counts.get(row.id, 0)
+    return items
+
+
+def _child_counts(conn: Connection, ids: list[int], day: dt.date) -> dict[int, int]:
+    if not ids:
+        return {}
+    v = unit_versions
+    rows = conn.execute(
+        select(v.c.parent_id, func.count())
+        .where(v.c.parent_id.in_(ids), store.valid_on(v, day))
+        .group_by(v.c.parent_id)
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def get_unit(
+    conn: Connection, *, principal: Principal, code: str, as_of: dt.date | None = None
+) -> dict[str, Any]:
+    """One unit: its state on ``as_of`` (if open then), ancestors, every version and event."""
+    day = as_of or today()
+    unit_id = visible_id(conn, principal, code, day)
+    unit = conn.execute(select(units).where(units.c.id == unit_id)).one()
+    versions = store.versions_of(conn, [unit_id])[unit_id]
+    current = next((v for v in versions if v.covers(day)), None)
+    shown = current or versions[-1]
+    path = last_path(conn, unit_id, day) or ""
+    codes = codes_of(conn, {v.parent_id for v in versions if v.parent_id} | set(path_ids(path)))
+    names = _names(conn, set(path_ids(path)), day)
+    return {
+        "code": unit.code,
+        "synthetic": bool(unit.synthetic),
+        "open_on_date": current is not None,
+        "as_of": day.isoformat(),
+        "opened": versions[0].valid_from.isoformat(),
+        "closed": None if versions[-1].valid_to == FOREVER else versions[-1].valid_to.isoformat(),
+        **version_dict(shown, codes),
+        "level": max(len(path_ids(path)) - 1, 0),
+        "ancestors": [
+            {"code": codes[i], "name_zh": names.get(i, ("", ""))[0], "name_en": names.get(i, ("", ""))[1]}
+            for i in path_ids(path)[:-1]
+        ],
+        "versions": [
+            {
+                "valid_from": v.valid_from.isoformat(),
+                "valid_to": None if v.valid_to == FOREVER else v.valid_to.isoformat(),
+                **version_dict(v, codes),
+            }
+            for v in versions
+        ],
+        "events": _events(conn, unit_id),
+    }
+
+
+def _names(conn: Connection, ids: set[int], day: dt.date) -> dict[int, tuple[str, str]]:
+    if not ids:
+        return {}
+    v = unit_versions
+    rows = conn.execute(
+        select(v.c.unit_id, v.c.name_zh, v.c.name_en, v.c.valid_from)
+        .where(v.c.unit_id.in_(ids), v.c.valid_from <= day)
+        .order_by(v.c.valid_from)
+    )
+    return {r.unit_id: (r.name_zh, r.name_en) for r in rows}
+
+
+def version_dict(v: UnitVersion, codes: Mapping[int, str]) -> dict[str, Any]:
+    """A version's fields as the API shows them, its parent by code."""
+    return {
+        "name_zh": v.name_zh,
+        "name_en": v.name_en,
+        "type": v.type,
+        "ownership": v.ownership,
+        "sector": v.sector,
+        "parent": codes.get(v.parent_id) if v.parent_id else None,
+        "attributes": dict(v.attributes),
+    }
+
+
+def _events(conn: Connection, unit_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(unit_events)
+        .where(unit_events.c.unit_id == unit_id)
+        .order_by(unit_events.c.effective, unit_events.c.id)
+    ).all()
+    related = codes_of(conn, {r.related_unit_id for r in rows if r.related_unit_id})
+    return [
+        {
+            "kind": r.kind,
+            "effective": r.effective.isoformat(),
+            "detail": r.detail,
+            "related": related.get(r.related_unit_id),
+            "note": r.note,
+            "recorded_by": r.recorded_by,
+        }
+        for r in rows
+    ]
