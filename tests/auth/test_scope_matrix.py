@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute
 from jiaowei.auth.model import SYSTEM
 from jiaowei.indicators.store import data_values as dv
 from jiaowei.registry import queries, service, store, transfer
+from jiaowei.registry.model import UnitDetail
 from tests.factories import indicator_metadata, login, make_unit, make_user, small_tree, token_for
 
 OUT = ("D2", "S2", "SH")
@@ -1019,19 +1020,19 @@ def test_a_backdated_change_does_not_reach_past_the_day_a_unit_left_the_district
         "/api/units/S3", headers=headers, json={"effective": "2005-01-01", "name_zh": "改名"}
     )
     assert renamed.status_code == 403, renamed.text
-    assert state(conn, "S3", "2020-01-01")["name_zh"] == "三校"
-    assert state(conn, "S3", "2005-01-01")["name_zh"] == "三校"
+    assert state(conn, "S3", "2020-01-01").name_zh == "三校"
+    assert state(conn, "S3", "2005-01-01").name_zh == "三校"
     early = client.patch(
         "/api/units/S3", headers=headers, json={"effective": "2005-01-01", "ownership": "private"}
     )
     assert early.status_code == 403  # it would hold until S3's next change of ownership: none, so into D2
     closing = client.post("/api/units/S3/close", headers=headers, json={"effective": "2005-01-01"})
-    assert closing.status_code >= 400 and state(conn, "S3", "2020-01-01")["closed"] is None
+    assert closing.status_code >= 400 and state(conn, "S3", "2020-01-01").closed is None
     before_move = client.patch(
         "/api/units/S3", headers=headers, json={"effective": "2005-01-01", "parent": "S1"}
     )
     assert before_move.status_code == 200, before_move.text  # a move holds until the recorded move to D2
-    assert state(conn, "S3", "2020-01-01")["parent"] == "D2"
+    assert state(conn, "S3", "2020-01-01").parent == "D2"
 
 
 def test_a_change_does_not_follow_an_ancestor_out_of_the_district(client, conn) -> None:
@@ -1049,8 +1050,8 @@ def test_a_change_does_not_follow_an_ancestor_out_of_the_district(client, conn) 
     assert renamed.status_code == 403, renamed.text
     moved = client.patch("/api/units/S1", headers=headers, json={"effective": "2005-01-01", "parent": "X"})
     assert moved.status_code == 403, moved.text  # S1 would follow X into D2 in 2010
-    assert state(conn, "S1", "2020-01-01")["parent"] == "D1"
-    assert state(conn, "S4", "2020-01-01")["name_zh"] == "四校"
+    assert state(conn, "S1", "2020-01-01").parent == "D1"
+    assert state(conn, "S4", "2020-01-01").name_zh == "四校"
     fine = client.patch("/api/units/S1", headers=headers, json={"effective": "2005-01-01", "name_zh": "一校"})
     assert fine.status_code == 200, fine.text
 
@@ -1061,5 +1062,5 @@ def change(conn: Connection, code: str, effective: str, **changes: Any) -> None:
     )
 
 
-def state(conn: Connection, code: str, on: str) -> dict[str, Any]:
+def state(conn: Connection, code: str, on: str) -> UnitDetail:
     return queries.get_unit(conn, principal=SYSTEM, code=code, as_of=dt.date.fromisoformat(on))

@@ -13,6 +13,7 @@ from jiaowei.auth import service as auth
 from jiaowei.auth.model import SYSTEM, Principal, Role
 from jiaowei.demo import shanghai2020
 from jiaowei.registry import groups, queries
+from jiaowei.registry.model import UnitSummary
 from jiaowei.registry.store import unit_versions, units
 
 END_2020 = dt.date(2020, 12, 31)
@@ -32,9 +33,9 @@ def demo(engine: Engine) -> Iterator[tuple[Connection, dict[str, Any]]]:
     connection.close()
 
 
-def every_unit(conn: Connection, principal: Principal = SYSTEM, **filters: Any) -> list[dict[str, Any]]:
+def every_unit(conn: Connection, principal: Principal = SYSTEM, **filters: Any) -> list[UnitSummary]:
     """All pages of queries.list_units."""
-    items: list[dict[str, Any]] = []
+    items: list[UnitSummary] = []
     filters.setdefault("as_of", END_2020)
     while True:
         page = queries.list_units(conn, principal=principal, offset=len(items), limit=500, **filters)
@@ -50,40 +51,40 @@ def user(conn: Connection, username: str) -> Principal:
 def test_the_districts_are_the_sixteen_of_shanghai(demo):
     conn, _ = demo
     districts = every_unit(conn, type="district_bureau")
-    assert {d["code"] for d in districts} == {
+    assert {d.code for d in districts} == {
         "310101", "310104", "310105", "310106", "310107", "310109", "310110", "310112",
         "310113", "310114", "310115", "310116", "310117", "310118", "310120", "310151"}
-    assert {d["parent"] for d in districts} == {"310000"}
-    assert next(d for d in districts if d["code"] == "310101")["name_zh"] == "黄浦区教育局"
+    assert {d.parent for d in districts} == {"310000"}
+    assert next(d for d in districts if d.code == "310101").name_zh == "黄浦区教育局"
 
 
 def test_after_school_service_and_private_schools_match_the_report(demo):
     conn, _ = demo
     with_primary = every_unit(conn, type="primary_school") + every_unit(conn, type="nine_year_school")
-    serving = [u for u in with_primary if u["attributes"]["after_school_service"]]
+    serving = [u for u in with_primary if u.attributes["after_school_service"]]
     assert len(with_primary) == 880 and len(serving) == 845
     assert len(serving) / len(with_primary) > 0.95
-    private_primary = [u for u in with_primary if u["ownership"] == "private"]
-    lottery_primary = [u for u in private_primary if u["attributes"]["lottery_primary_2020"]]
+    private_primary = [u for u in with_primary if u.ownership == "private"]
+    lottery_primary = [u for u in private_primary if u.attributes["lottery_primary_2020"]]
     assert (len(private_primary), len(lottery_primary)) == (84, 74)
     assert round(74 / 84 * 100, 2) == 88.10
     junior = [u for u in every_unit(conn, ownership="private")
-              if u["type"] in ("secondary_school", "nine_year_school") and u["attributes"].get("junior")]
+              if u.type in ("secondary_school", "nine_year_school") and u.attributes.get("junior")]
     assert len(junior) == 110
-    assert sum(1 for u in junior if u["attributes"]["lottery_junior_2020"]) == 85
+    assert sum(1 for u in junior if u.attributes["lottery_junior_2020"]) == 85
 
 
 def test_kindergartens_and_childcare_points_match_the_report(demo):
     conn, _ = demo
-    kindergartens = {u["code"]: u for u in every_unit(conn, type="kindergarten")}
-    before = {u["code"] for u in every_unit(conn, type="kindergarten", as_of=END_2019)}
+    kindergartens = {u.code: u for u in every_unit(conn, type="kindergarten")}
+    before = {u.code for u in every_unit(conn, type="kindergarten", as_of=END_2019)}
     opened_2020 = set(kindergartens) - before
     assert len(kindergartens) >= 1000
     assert len(opened_2020) == 34
-    assert opened_2020 == {c for c, u in kindergartens.items() if u["attributes"].get("新开办_2020")}
+    assert opened_2020 == {c for c, u in kindergartens.items() if u.attributes.get("新开办_2020")}
     childcare = every_unit(conn, type="childcare_point")
-    assert sum(1 for u in childcare if u["attributes"]["普惠"]) == 53
-    assert any(not u["attributes"]["普惠"] for u in childcare)
+    assert sum(1 for u in childcare if u.attributes["普惠"]) == 53
+    assert any(not u.attributes["普惠"] for u in childcare)
 
 
 def test_real_units_are_named_and_synthetic_ones_say_so(demo):
@@ -107,8 +108,8 @@ def test_fourteen_double_first_class_universities_in_their_group(demo):
     conn, _ = demo
     syl = groups.get_group(conn, principal=SYSTEM, code="SYL", as_of=END_2020)
     assert syl.member_count == 14 and syl.sets == ["UNIVERSITY-CLASSES"]
-    flagged = [u for u in every_unit(conn, type="university") if u["attributes"].get("双一流")]
-    assert {u["code"] for u in flagged} == {m.code for m in syl.members}
+    flagged = [u for u in every_unit(conn, type="university") if u.attributes.get("双一流")]
+    assert {u.code for u in flagged} == {m.code for m in syl.members}
     assert "复旦大学" in {m.name_zh for m in syl.members}
     hospitals = groups.get_group(conn, principal=SYSTEM, code="MUNICIPAL-HOSPITALS")
     assert hospitals.member_count > 20
@@ -120,37 +121,37 @@ def test_history_closes_moves_renames_and_merges(demo):
     plan = shanghai2020.build_plan()
     closed = [args["code"] for kind, args in plan.history if kind in ("close", "merge")]
     assert len(closed) >= 5
-    now = {u["code"] for u in every_unit(conn, as_of=END_2020)}
-    earlier = {u["code"] for u in every_unit(conn, as_of=dt.date(2019, 6, 1))}
+    now = {u.code for u in every_unit(conn, as_of=END_2020)}
+    earlier = {u.code for u in every_unit(conn, as_of=dt.date(2019, 6, 1))}
     assert not set(closed) & now
     assert set(closed) <= earlier
     moved = next(args for kind, args in plan.history if kind == "move")
     day_before = moved["effective"] - dt.timedelta(days=1)
-    assert queries.get_unit(conn, principal=SYSTEM, code=moved["code"], as_of=day_before)["parent"] \
+    assert queries.get_unit(conn, principal=SYSTEM, code=moved["code"], as_of=day_before).parent \
         != moved["changes"]["parent"]
     after = queries.get_unit(conn, principal=SYSTEM, code=moved["code"], as_of=END_2020)
-    assert after["parent"] == moved["changes"]["parent"]
-    assert [e["note"] for e in after["events"] if e["kind"] == "move"][0].startswith("合成数据")
+    assert after.parent == moved["changes"]["parent"]
+    assert [e.note for e in after.events if e.kind == "move"][0].startswith("合成数据")
     merge = next(args for kind, args in plan.history if kind == "merge")
     merged = queries.get_unit(conn, principal=SYSTEM, code=merge["code"], as_of=END_2020)
-    assert merged["closed"] == "2020-07-01"
-    assert [e["related"] for e in merged["events"] if e["kind"] == "merge"] == [merge["into"]]
+    assert merged.closed == dt.date(2020, 7, 1)
+    assert [e.related for e in merged.events if e.kind == "merge"] == [merge["into"]]
     rename = next(args for kind, args in plan.history if kind == "rename")
     renamed = queries.get_unit(conn, principal=SYSTEM, code=rename["code"], as_of=END_2020)
-    assert renamed["name_zh"] == rename["changes"]["name_zh"] and "实验小学" in renamed["name_zh"]
-    assert len(renamed["versions"]) == 2
+    assert renamed.name_zh == rename["changes"]["name_zh"] and "实验小学" in renamed.name_zh
+    assert len(renamed.versions) == 2
 
 
 def test_district_user_sees_only_its_district(demo):
     conn, _ = demo
     huangpu = user(conn, "huangpu")
-    seen = {u["code"] for u in every_unit(conn, huangpu)}
-    subtree = {u["code"] for u in every_unit(conn, descendants_of="310101")}
+    seen = {u.code for u in every_unit(conn, huangpu)}
+    subtree = {u.code for u in every_unit(conn, descendants_of="310101")}
     assert seen == subtree and len(seen) > 100
     assert all(code.startswith("310101") for code in seen)
     everything = every_unit(conn, user(conn, "viewer"))
     assert len(everything) == len(every_unit(conn)) > len(seen)
-    assert {u["code"] for u in every_unit(conn, user(conn, "school"))} == {"310101-PS-001"}
+    assert {u.code for u in every_unit(conn, user(conn, "school"))} == {"310101-PS-001"}
 
 
 def test_one_demo_user_per_role(demo):

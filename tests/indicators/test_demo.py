@@ -157,7 +157,7 @@ def test_every_data_value_is_synthetic_and_from_the_demo(loaded):
 
 
 def test_the_validation_rules_hold_at_every_unit(loaded):
-    from jiaowei.indicators.quality import service as quality
+    from jiaowei.indicators.quality import queries as quality
 
     conn, summary = loaded
     rules = conn.scalar(select(func.count()).select_from(store.validation_rules))

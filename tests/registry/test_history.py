@@ -153,7 +153,7 @@ def counts(conn: Connection) -> tuple[int, ...]:
 def check_listing(conn: Connection, versions: Versions, dates: list[dt.date]) -> None:
     for d in dates:
         page = queries.list_units(conn, principal=SYSTEM, as_of=d, limit=500)
-        shown = {item["code"]: item["parent"] for item in page.items}
+        shown = {item.code: item.parent for item in page.items}
         expected = {
             code(u): (code(v.parent_id) if v.parent_id else None)
             for u, vs in versions.items()
@@ -167,7 +167,7 @@ def check_listing(conn: Connection, versions: Versions, dates: list[dt.date]) ->
                 for u, vs in versions.items()
                 if open_on(vs, d) and int(top[1:]) in (chain(versions, u, d) or [])
             }
-            assert {item["code"] for item in below.items} == walked, (top, d)
+            assert {item.code for item in below.items} == walked, (top, d)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

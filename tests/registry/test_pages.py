@@ -31,8 +31,8 @@ def test_create_change_and_close_a_unit_through_the_forms(browser, conn):
                           data={"csrf_token": csrf, "effective": "2021-07-01", "note": "撤销"})
     assert closed.status_code == 303
     unit = queries.get_unit(conn, principal=SYSTEM, code="S9", as_of=dt.date(2020, 10, 1))
-    assert unit["synthetic"] and unit["closed"] == "2021-07-01"
-    assert [e["kind"] for e in unit["events"]] == ["open", "rename", "move", "close"]
+    assert unit.synthetic and unit.closed == dt.date(2021, 7, 1)
+    assert [e.kind for e in unit.events] == ["open", "rename", "move", "close"]
     page = browser.get("/units/S9?as_of=2020-10-01&lang=zh_CN")
     assert "徐汇区实验小学" in page.text and "合成数据" in page.text and "调整隶属" in page.text
 
@@ -49,7 +49,7 @@ def test_a_bad_form_is_shown_again_with_each_problem_and_nothing_is_written(brow
     assert 'aria-invalid="true"' in response.text and "castle" in response.text
     refused = browser.post("/units/D1/close", data={"csrf_token": csrf, "effective": "2020-01-01"})
     assert refused.status_code == 422 and "S1" in refused.text
-    assert queries.get_unit(conn, principal=SYSTEM, code="D1")["closed"] is None
+    assert queries.get_unit(conn, principal=SYSTEM, code="D1").closed is None
 
 
 def test_a_district_user_cannot_change_a_unit_outside_their_district(browser, conn):

@@ -39,9 +39,9 @@ def test_parents_after_children_in_the_file_are_opened_in_order(conn):
     summary = run(conn, TREE)
     assert (summary.created, summary.changed, summary.unchanged) == (4, 0, 0)
     unit = queries.get_unit(conn, principal=SYSTEM, code="K1", as_of=dt.date(2020, 1, 1))
-    assert [a["code"] for a in unit["ancestors"]] == ["SH9", "D9", "S9"]
-    assert unit["attributes"] == {"双语": True} and unit["ownership"] == "private" and unit["synthetic"]
-    assert unit["opened"] == "2012-09-01"
+    assert [a.code for a in unit.ancestors] == ["SH9", "D9", "S9"]
+    assert unit.attributes == {"双语": True} and unit.ownership == "private" and unit.synthetic
+    assert unit.opened == dt.date(2012, 9, 1)
 
 
 def test_csv_round_trip_changes_nothing(conn):
@@ -83,7 +83,7 @@ def test_xlsx_cells_may_be_numbers_dates_and_booleans(conn):
     book.save(buffer)
     assert import_units(conn, principal=SYSTEM, data=buffer.getvalue(), filename="u.xlsx").created == 1
     unit = queries.get_unit(conn, principal=SYSTEM, code="310999", as_of=dt.date(2001, 2, 3))
-    assert unit["opened"] == "2001-02-03" and unit["synthetic"] is True
+    assert unit.opened == dt.date(2001, 2, 3) and unit.synthetic is True
 
 
 def test_one_bad_row_names_row_column_value_and_writes_nothing(conn):
@@ -142,7 +142,7 @@ def test_dry_run_reports_and_writes_nothing(conn):
     summary = run(conn, text, dry_run=True)
     assert (summary.created, summary.changed, summary.dry_run) == (4, 1, True)
     assert counts(conn) == before
-    assert queries.get_unit(conn, principal=SYSTEM, code="S1")["parent"] == "D1"
+    assert queries.get_unit(conn, principal=SYSTEM, code="S1").parent == "D1"
 
 
 def test_import_changing_a_parent_records_a_move(conn):
@@ -151,16 +151,16 @@ def test_import_changing_a_parent_records_a_move(conn):
     summary = run(conn, text)
     assert (summary.changed, summary.created) == (1, 0)
     unit = queries.get_unit(conn, principal=SYSTEM, code="S1", as_of=dt.date(2021, 9, 1))
-    assert unit["parent"] == "D2"
-    assert [e["kind"] for e in unit["events"]] == ["open", "move"]
-    assert queries.get_unit(conn, principal=SYSTEM, code="S1", as_of=dt.date(2021, 8, 31))["parent"] == "D1"
+    assert unit.parent == "D2"
+    assert [e.kind for e in unit.events] == ["open", "move"]
+    assert queries.get_unit(conn, principal=SYSTEM, code="S1", as_of=dt.date(2021, 8, 31)).parent == "D1"
 
 
 def test_import_closes_children_before_parents(conn):
     small_tree(conn)
     summary = run(conn, "code,valid_from,valid_to\nD1,2020-01-01,2022-01-01\nS1,2020-01-01,2021-01-01\n")
     assert (summary.unchanged, summary.closed) == (2, 2)
-    assert queries.get_unit(conn, principal=SYSTEM, code="D1")["closed"] == "2022-01-01"
+    assert queries.get_unit(conn, principal=SYSTEM, code="D1").closed == dt.date(2022, 1, 1)
 
 
 def test_export_is_limited_to_the_principals_scope(conn):

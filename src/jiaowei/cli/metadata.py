@@ -11,6 +11,7 @@ import typer
 from jiaowei.auth.model import SYSTEM
 from jiaowei.cli.common import out, transaction
 from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.indicators.metadata import queries
 from jiaowei.indicators.metadata import service as metadata
 
 app = typer.Typer(
@@ -54,7 +55,7 @@ def export_metadata(
 ) -> None:
     """Export the metadata as a DHIS2 bundle that `jiaowei metadata import` (or DHIS2) reads back."""
     with transaction(write=False) as conn:
-        document = metadata.export_bundle(conn, kinds=kind or None)
+        document = queries.export_bundle(conn, kinds=kind or None)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
     counts = ", ".join(f"{len(v)} {k}" for k, v in document.items() if isinstance(v, list))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Literal
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.registry import queries, service, transfer
+from jiaowei.registry.model import TreeNode, UnitDetail, UnitSummary, VersionShown
 from jiaowei.web.deps import AsOf, Conn, User, parse_date
 
 MAX_UPLOAD = 64 * 1024 * 1024
@@ -73,6 +75,41 @@ class UnitClose(BaseModel):
     note: str = ""
 
 
+def unit_json(u: UnitSummary) -> dict[str, Any]:
+    """A unit of a list as the API shows it (:class:`UnitOut`)."""
+    return {"code": u.code, "name_zh": u.name_zh, "name_en": u.name_en, "type": u.type,
+            "ownership": u.ownership, "sector": u.sector, "parent": u.parent, "level": u.level,
+            "attributes": dict(u.attributes), "synthetic": u.synthetic}
+
+
+def node_json(n: TreeNode) -> dict[str, Any]:
+    """A unit of the tree: a list's fields and how many units are directly below it."""
+    return {**unit_json(n), "children": n.children}
+
+
+def _date(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _version_fields(v: UnitDetail | VersionShown) -> dict[str, Any]:
+    return {"name_zh": v.name_zh, "name_en": v.name_en, "type": v.type, "ownership": v.ownership,
+            "sector": v.sector, "parent": v.parent, "attributes": dict(v.attributes)}
+
+
+def detail_json(d: UnitDetail) -> dict[str, Any]:
+    """One unit with its ancestors, versions and events as the API shows it."""
+    return {
+        "code": d.code, "synthetic": d.synthetic, "open_on_date": d.open_on_date,
+        "as_of": d.as_of.isoformat(), "opened": d.opened.isoformat(), "closed": _date(d.closed),
+        **_version_fields(d), "level": d.level,
+        "ancestors": [{"code": a.code, "name_zh": a.name_zh, "name_en": a.name_en} for a in d.ancestors],
+        "versions": [{"valid_from": v.valid_from.isoformat(), "valid_to": _date(v.valid_to),
+                      **_version_fields(v)} for v in d.versions],
+        "events": [{"kind": e.kind, "effective": e.effective.isoformat(), "detail": e.detail,
+                    "related": e.related, "note": e.note, "recorded_by": e.recorded_by} for e in d.events],
+    }
+
+
 @router.get("", response_model=UnitPage)
 def list_units(
     conn: Conn,
@@ -91,8 +128,8 @@ def list_units(
                               descendants_of=descendants_of, ownership=ownership, q=q,
                               offset=offset, limit=limit)
     day = as_of or queries.today()
-    return {"items": page.items, "total": page.total, "offset": page.offset, "limit": page.limit,
-            "as_of": day.isoformat()}
+    return {"items": [unit_json(u) for u in page.items], "total": page.total, "offset": page.offset,
+            "limit": page.limit, "as_of": day.isoformat()}
 
 
 @dataclass
@@ -144,12 +181,12 @@ def export_units(conn: Conn, user: User, as_of: AsOf, format: Literal["csv", "xl
 @router.get("/{code}")
 def get_unit(conn: Conn, user: User, code: str, as_of: AsOf) -> dict[str, Any]:
     """One unit with its versions and events (its history)."""
-    return queries.get_unit(conn, principal=user, code=code, as_of=as_of)
+    return detail_json(queries.get_unit(conn, principal=user, code=code, as_of=as_of))
 
 
 @router.get("/{code}/children")
 def unit_children(conn: Conn, user: User, code: str, as_of: AsOf) -> list[dict[str, Any]]:
-    return queries.children(conn, principal=user, code=code, as_of=as_of)
+    return [node_json(n) for n in queries.children(conn, principal=user, code=code, as_of=as_of)]
 
 
 @router.post("", status_code=201)
@@ -161,7 +198,7 @@ def create_unit(conn: Conn, user: User, body: UnitCreate) -> dict[str, Any]:
         synthetic=body.synthetic,
     )
     service.create_unit(conn, principal=user, spec=spec, note=body.note)
-    return queries.get_unit(conn, principal=user, code=body.code, as_of=spec.opened)
+    return detail_json(queries.get_unit(conn, principal=user, code=body.code, as_of=spec.opened))
 
 
 @router.patch("/{code}")
@@ -170,7 +207,7 @@ def change_unit(conn: Conn, user: User, code: str, body: UnitChange) -> dict[str
     effective = parse_date(body.effective, "effective") or queries.today()
     changes = body.model_dump(exclude={"effective", "note"}, exclude_unset=True)
     service.change_unit(conn, principal=user, code=code, effective=effective, changes=changes, note=body.note)
-    return queries.get_unit(conn, principal=user, code=code, as_of=effective)
+    return detail_json(queries.get_unit(conn, principal=user, code=code, as_of=effective))
 
 
 @router.post("/{code}/close")

@@ -298,3 +298,91 @@ def _same(a: UnitVersion, b: UnitVersion) -> bool:
 
 def _replace(v: UnitVersion, **changes: Any) -> UnitVersion:
     return replace(v, **changes)
+
+
+# ---------------------------------------------------------------- what the registry's browsing reads return
+
+
+@dataclass(frozen=True)
+class UnitSummary:
+    """A unit as a list shows it on a day: its parent by code, its depth in the tree (``level``)."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    type: str
+    ownership: str
+    sector: str
+    parent: str | None
+    level: int
+    attributes: Mapping[str, Any] = field(hash=False)
+    synthetic: bool
+
+
+@dataclass(frozen=True)
+class TreeNode(UnitSummary):
+    """A unit in the tree, with how many units were directly below it on the day."""
+
+    children: int
+
+
+@dataclass(frozen=True)
+class Ancestor:
+    """A unit above another in the tree, with its names on the day."""
+
+    code: str
+    name_zh: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class VersionShown:
+    """A version of a unit as its history shows it: the parent by code, ``valid_to`` None while open."""
+
+    valid_from: dt.date
+    valid_to: dt.date | None
+    name_zh: str
+    name_en: str
+    type: str
+    ownership: str
+    sector: str
+    parent: str | None
+    attributes: Mapping[str, Any] = field(hash=False)
+
+    def covers(self, day: dt.date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
+
+
+@dataclass(frozen=True)
+class UnitEventShown:
+    """An event in a unit's history: the related unit (a move's new parent, a merge's target) by code."""
+
+    kind: str
+    effective: dt.date
+    detail: Mapping[str, Any] = field(hash=False)
+    related: str | None
+    note: str
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class UnitDetail:
+    """One unit: its state on ``as_of`` (else its last state), ancestors, every version and event."""
+
+    code: str
+    synthetic: bool
+    open_on_date: bool
+    as_of: dt.date
+    opened: dt.date
+    closed: dt.date | None
+    name_zh: str
+    name_en: str
+    type: str
+    ownership: str
+    sector: str
+    parent: str | None
+    attributes: Mapping[str, Any] = field(hash=False)
+    level: int
+    ancestors: tuple[Ancestor, ...]
+    versions: tuple[VersionShown, ...]
+    events: tuple[UnitEventShown, ...]

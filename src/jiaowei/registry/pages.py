@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from jiaowei.auth.model import Action, Principal
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.registry import queries, service, transfer
-from jiaowei.registry.model import EventKind, Ownership, Sector, UnitType
+from jiaowei.registry.model import EventKind, Ownership, Sector, TreeNode, UnitDetail, UnitType
 from jiaowei.web.deps import AsOf, Conn, User, parse_date
 from jiaowei.web.forms import N_, Form, problems_by_field, see_other
 from jiaowei.web.render import page
@@ -63,16 +63,16 @@ def _unit_url(code: str, day: dt.date | str | None = None) -> str:
 # ---------------------------------------------------------------- the tree
 
 
-def _expanded(conn: Connection, user: Principal, nodes: list[dict[str, Any]], open_codes: set[str],
-              day: dt.date) -> dict[str, list[dict[str, Any]]]:
+def _expanded(conn: Connection, user: Principal, nodes: list[TreeNode], open_codes: set[str],
+              day: dt.date) -> dict[str, list[TreeNode]]:
     """Children of every open node reachable from ``nodes``, keyed by the node's code."""
-    below: dict[str, list[dict[str, Any]]] = {}
+    below: dict[str, list[TreeNode]] = {}
     queue = list(nodes)
     while queue:
         node = queue.pop(0)
-        if node["code"] in open_codes and node["children"] and node["code"] not in below:
-            below[node["code"]] = queries.children(conn, principal=user, code=node["code"], as_of=day)
-            queue += below[node["code"]]
+        if node.code in open_codes and node.children and node.code not in below:
+            below[node.code] = queries.children(conn, principal=user, code=node.code, as_of=day)
+            queue += below[node.code]
     return below
 
 
@@ -92,7 +92,7 @@ def tree(request: Request, conn: Conn, user: User, as_of: AsOf,
     day = as_of or queries.today()
     roots = queries.children(conn, principal=user, code=None, as_of=day)
     if open is None:
-        open_codes = [roots[0]["code"]] if len(roots) == 1 else []
+        open_codes = [roots[0].code] if len(roots) == 1 else []
     else:
         open_codes = [c for c in open.split(",") if c][:MAX_OPEN]
     found = queries.list_units(conn, principal=user, as_of=day, q=q.strip(), offset=offset,
@@ -196,7 +196,7 @@ def unit_page(request: Request, conn: Conn, user: User, code: str, as_of: AsOf) 
     day = as_of or queries.today()
     unit = queries.get_unit(conn, principal=user, code=code, as_of=day)
     kids = queries.children(conn, principal=user, code=code, as_of=day)
-    return _render(request, "unit.html", {"unit": unit, "as_of": day.isoformat(), "kids": kids,
+    return _render(request, "unit.html", {"unit": unit, "day": day, "as_of": day.isoformat(), "kids": kids,
                                           "may_write": user.may(Action.REGISTRY_WRITE),
                                           "may_audit": user.may(Action.AUDIT_READ)})
 
@@ -204,8 +204,8 @@ def unit_page(request: Request, conn: Conn, user: User, code: str, as_of: AsOf) 
 def _edit_page(request: Request, conn: Connection, user: Principal, code: str, day: dt.date,
                extra: dict[str, Any], status: int = 200) -> HTMLResponse:
     unit = queries.get_unit(conn, principal=user, code=code, as_of=day)
-    values = {name: unit[name] or "" for name in CHANGEABLE if name != "attributes"}
-    values["attributes"] = json.dumps(unit["attributes"], ensure_ascii=False) if unit["attributes"] else ""
+    values = {name: getattr(unit, name) or "" for name in CHANGEABLE if name != "attributes"}
+    values["attributes"] = json.dumps(dict(unit.attributes), ensure_ascii=False) if unit.attributes else ""
     values["effective"] = day.isoformat()
     return _render(request, "unit_edit.html", {"unit": unit, "values": values, "close_values":
                                                {"effective": day.isoformat()}, **extra}, status)
@@ -216,14 +216,14 @@ def edit_form(request: Request, conn: Conn, user: User, code: str, as_of: AsOf) 
     return _edit_page(request, conn, user, code, as_of or queries.today(), {})
 
 
-def _changes(current: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
+def _changes(current: UnitDetail, form: dict[str, str]) -> dict[str, Any]:
     """The fields of the form that differ from the unit's state on the effective date."""
     wanted: dict[str, Any] = {name: form[name].strip() for name in CHANGEABLE[:-1] if name in form}
     if "parent" in wanted:
         wanted["parent"] = wanted["parent"] or None
     if "attributes" in form:
         wanted["attributes"] = _attributes(form["attributes"])
-    return {name: value for name, value in wanted.items() if current.get(name) != value}
+    return {name: value for name, value in wanted.items() if getattr(current, name) != value}
 
 
 @router.post("/units/{code}/edit")

@@ -14,7 +14,8 @@ Every other domain reads units through this module, never through
   :func:`unit_ids_on_select`, :func:`in_paths` and :func:`count_rows`.
 
 The registry's own browsing use cases (:func:`list_units`, :func:`children`, :func:`get_unit`),
-which apply the principal's scope and answer the API, are here too.
+which apply the principal's scope and answer the API and the pages, are here too; they return the
+typed results of :mod:`jiaowei.registry.model` (``UnitSummary``, ``TreeNode``, ``UnitDetail``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,21 @@ from jiaowei.auth.scope import require_unit, scope_paths, unit_filter
 from jiaowei.errors import NotFound, Problem, ValidationError
 from jiaowei.paging import Page
 from jiaowei.registry import store
-from jiaowei.registry.model import FOREVER, Ownership, Segment, UnitType, UnitVersion, choices, path_ids
+from jiaowei.registry.model import (
+    FOREVER,
+    Ancestor,
+    Ownership,
+    Segment,
+    TreeNode,
+    UnitDetail,
+    UnitEventShown,
+    UnitSummary,
+    UnitType,
+    UnitVersion,
+    VersionShown,
+    choices,
+    path_ids,
+)
 from jiaowei.registry.store import unit_events, unit_paths, unit_versions, units
 
 MAX_PAGE = 500
@@ -287,7 +302,8 @@ def today() -> dt.date:
     return dt.date.today()
 
 
-def _unit_dict(row: Any, parent_codes: Mapping[int, str]) -> dict[str, Any]:
+def _summary_fields(row: Any, parent_codes: Mapping[int, str]) -> dict[str, Any]:
+    """The fields of a :class:`UnitSummary` from a row of :func:`units_on_select`."""
     return {
         "code": row.code,
         "name_zh": row.name_zh,
@@ -302,9 +318,8 @@ def _unit_dict(row: Any, parent_codes: Mapping[int, str]) -> dict[str, Any]:
     }
 
 
-def _rows_to_dicts(conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
-    parents = codes_of(conn, {r.parent_id for r in rows if r.parent_id})
-    return [_unit_dict(r, parents) for r in rows]
+def _parent_codes(conn: Connection, rows: Sequence[Any]) -> dict[int, str]:
+    return codes_of(conn, {r.parent_id for r in rows if r.parent_id})
 
 
 def list_units(
@@ -319,7 +334,7 @@ def list_units(
     q: str | None = None,
     offset: int = 0,
     limit: int = 50,
-) -> Page[dict[str, Any]]:
+) -> Page[UnitSummary]:
     """Units visible to ``principal`` as they stood on ``as_of``, paged."""
     day = as_of or today()
     problems = _filter_problems(type=type, ownership=ownership, offset=offset, limit=limit)
@@ -339,7 +354,8 @@ def list_units(
         query = query.where(_matching(q))
     total = count_rows(conn, query)
     rows = conn.execute(query.order_by(UNIT_PATH).offset(offset).limit(limit)).all()
-    return Page(_rows_to_dicts(conn, rows), total, offset, limit)
+    parents = _parent_codes(conn, rows)
+    return Page([UnitSummary(**_summary_fields(r, parents)) for r in rows], total, offset, limit)
 
 
 def _matching(q: str) -> ColumnElement[bool]:
@@ -389,7 +405,7 @@ def visible_id(
 
 def children(
     conn: Connection, *, principal: Principal, code: str | None, as_of: dt.date | None = None
-) -> list[dict[str, Any]]:
+) -> list[TreeNode]:
     """Children of a unit on a date (or the principal's top units when ``code`` is None)."""
     day = as_of or today()
     query = units_on_select(day).where(unit_filter(conn, principal, Action.VIEW, day))
@@ -403,11 +419,9 @@ def children(
         top = [p for p in roots if not any(p != o and p.startswith(o) for o in roots)]
         query = query.where(UNIT_PATH.in_(top))
     rows = conn.execute(query.order_by(UNIT_CODE)).all()
-    items = _rows_to_dicts(conn, rows)
+    parents = _parent_codes(conn, rows)
     counts = _child_counts(conn, [r.id for r in rows], day)
-    for item, row in zip(items, rows, strict=True):
-        item["children"] = counts.get(row.id, 0)
-    return items
+    return [TreeNode(**_summary_fields(r, parents), children=counts.get(r.id, 0)) for r in rows]
 
 
 def _child_counts(conn: Connection, ids: list[int], day: dt.date) -> dict[int, int]:
@@ -424,40 +438,45 @@ def _child_counts(conn: Connection, ids: list[int], day: dt.date) -> dict[int, i
 
 def get_unit(
     conn: Connection, *, principal: Principal, code: str, as_of: dt.date | None = None
-) -> dict[str, Any]:
+) -> UnitDetail:
     """One unit: its state on ``as_of`` (if open then), ancestors, every version and event."""
     day = as_of or today()
     unit_id = visible_id(conn, principal, code, day)
     unit = conn.execute(select(units).where(units.c.id == unit_id)).one()
     versions = store.versions_of(conn, [unit_id])[unit_id]
     current = next((v for v in versions if v.covers(day)), None)
-    shown = current or versions[-1]
     path = last_path(conn, unit_id, day) or ""
     codes = codes_of(conn, {v.parent_id for v in versions if v.parent_id} | set(path_ids(path)))
-    names = _names(conn, set(path_ids(path)), day)
-    return {
-        "code": unit.code,
-        "synthetic": bool(unit.synthetic),
-        "open_on_date": current is not None,
-        "as_of": day.isoformat(),
-        "opened": versions[0].valid_from.isoformat(),
-        "closed": None if versions[-1].valid_to == FOREVER else versions[-1].valid_to.isoformat(),
-        **version_dict(shown, codes),
-        "level": max(len(path_ids(path)) - 1, 0),
-        "ancestors": [
-            {"code": codes[i], "name_zh": names.get(i, ("", ""))[0], "name_en": names.get(i, ("", ""))[1]}
-            for i in path_ids(path)[:-1]
-        ],
-        "versions": [
-            {
-                "valid_from": v.valid_from.isoformat(),
-                "valid_to": None if v.valid_to == FOREVER else v.valid_to.isoformat(),
-                **version_dict(v, codes),
-            }
-            for v in versions
-        ],
-        "events": _events(conn, unit_id),
-    }
+    shown = _version_shown(current or versions[-1], codes)
+    return UnitDetail(
+        code=unit.code,
+        synthetic=bool(unit.synthetic),
+        open_on_date=current is not None,
+        as_of=day,
+        opened=versions[0].valid_from,
+        closed=_end(versions[-1].valid_to),
+        name_zh=shown.name_zh,
+        name_en=shown.name_en,
+        type=shown.type,
+        ownership=shown.ownership,
+        sector=shown.sector,
+        parent=shown.parent,
+        attributes=shown.attributes,
+        level=max(len(path_ids(path)) - 1, 0),
+        ancestors=_ancestors(conn, path, codes, day),
+        versions=tuple(_version_shown(v, codes) for v in versions),
+        events=_events(conn, unit_id),
+    )
+
+
+def _end(valid_to: dt.date) -> dt.date | None:
+    return None if valid_to == FOREVER else valid_to
+
+
+def _ancestors(conn: Connection, path: str, codes: Mapping[int, str], day: dt.date) -> tuple[Ancestor, ...]:
+    ids = path_ids(path)
+    names = _names(conn, set(ids), day)
+    return tuple(Ancestor(codes[i], *names.get(i, ("", ""))) for i in ids[:-1])
 
 
 def _names(conn: Connection, ids: set[int], day: dt.date) -> dict[int, tuple[str, str]]:
@@ -473,7 +492,7 @@ def _names(conn: Connection, ids: set[int], day: dt.date) -> dict[int, tuple[str
 
 
 def version_dict(v: UnitVersion, codes: Mapping[int, str]) -> dict[str, Any]:
-    """A version's fields as the API shows them, its parent by code."""
+    """A version's fields as the audit log records them, its parent by code."""
     return {
         "name_zh": v.name_zh,
         "name_en": v.name_en,
@@ -485,21 +504,35 @@ def version_dict(v: UnitVersion, codes: Mapping[int, str]) -> dict[str, Any]:
     }
 
 
-def _events(conn: Connection, unit_id: int) -> list[dict[str, Any]]:
+def _version_shown(v: UnitVersion, codes: Mapping[int, str]) -> VersionShown:
+    return VersionShown(
+        valid_from=v.valid_from,
+        valid_to=_end(v.valid_to),
+        name_zh=v.name_zh,
+        name_en=v.name_en,
+        type=v.type,
+        ownership=v.ownership,
+        sector=v.sector,
+        parent=codes.get(v.parent_id) if v.parent_id else None,
+        attributes=dict(v.attributes),
+    )
+
+
+def _events(conn: Connection, unit_id: int) -> tuple[UnitEventShown, ...]:
     rows = conn.execute(
         select(unit_events)
         .where(unit_events.c.unit_id == unit_id)
         .order_by(unit_events.c.effective, unit_events.c.id)
     ).all()
     related = codes_of(conn, {r.related_unit_id for r in rows if r.related_unit_id})
-    return [
-        {
-            "kind": r.kind,
-            "effective": r.effective.isoformat(),
-            "detail": r.detail,
-            "related": related.get(r.related_unit_id),
-            "note": r.note,
-            "recorded_by": r.recorded_by,
-        }
+    return tuple(
+        UnitEventShown(
+            kind=r.kind,
+            effective=r.effective,
+            detail=r.detail,
+            related=related.get(r.related_unit_id),
+            note=r.note,
+            recorded_by=r.recorded_by,
+        )
         for r in rows
-    ]
+    )

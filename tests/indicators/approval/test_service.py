@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 from jiaowei.audit.store import audit_log
 from jiaowei.auth.model import SYSTEM, Principal
 from jiaowei.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from jiaowei.indicators.approval import completeness
+from jiaowei.indicators.approval import completeness, queries
 from jiaowei.indicators.approval import service as approval
 from jiaowei.indicators.approval.model import ApprovalStatus
 from jiaowei.indicators.metadata import service as metadata
@@ -71,7 +71,7 @@ def save(
 
 
 def test_a_district_may_approve_an_unapproved_school(conn: Connection, staff: Staff) -> None:
-    before = approval.approval_status(conn, principal=staff.district, **DS, unit="S1")
+    before = queries.approval_status(conn, principal=staff.district, **DS, unit="S1")
     assert before.state == "unapproved" and before.may_approve and not before.may_unapprove
 
 
@@ -84,7 +84,7 @@ def test_a_district_approves_its_school_and_the_approval_is_recorded(conn: Conne
 
 
 def test_a_district_may_not_approve_itself(conn: Connection, staff: Staff) -> None:
-    own = approval.approval_status(conn, principal=staff.district, **DS, unit="D1")
+    own = queries.approval_status(conn, principal=staff.district, **DS, unit="D1")
     assert not own.may_approve
     with pytest.raises(PermissionDenied):
         approval.approve(conn, principal=staff.district, **DS, unit="D1")
@@ -125,7 +125,7 @@ def test_a_unit_that_does_not_report_the_data_set_cannot_be_approved(conn: Conne
 
 
 def test_a_district_waits_for_its_schools_before_it_is_approved(conn: Connection, staff: Staff) -> None:
-    waiting = approval.approval_status(conn, principal=staff.commission, **DS, unit="D1")
+    waiting = queries.approval_status(conn, principal=staff.commission, **DS, unit="D1")
     assert waiting.waiting == ["S1"] and not waiting.may_approve
     with pytest.raises(Conflict) as first:
         approval.approve(conn, principal=staff.commission, **DS, unit="D1")
@@ -142,7 +142,7 @@ def test_the_commission_approves_a_district_once_its_schools_are_approved(
 def test_a_school_under_an_approved_district_shows_the_approval_above(
     conn: Connection, district_approved: Staff
 ) -> None:
-    below = approval.approval_status(conn, principal=district_approved.district, **DS, unit="S1")
+    below = queries.approval_status(conn, principal=district_approved.district, **DS, unit="S1")
     assert below.state == "approved" and below.approved_above == "D1" and not below.may_unapprove
 
 
@@ -267,7 +267,7 @@ def test_an_administrator_approves_the_top_once_what_reported_below_is_approved(
 def test_a_district_under_an_approved_top_shows_the_approval_above(
     conn: Connection, top_approved: Staff
 ) -> None:
-    district = approval.approval_status(conn, principal=top_approved.district, **DS, unit="D1")
+    district = queries.approval_status(conn, principal=top_approved.district, **DS, unit="D1")
     assert district.state == "approved_above" and district.approved_unit == "SH"
     assert district.approved_above == "SH" and not district.may_approve
 
@@ -325,7 +325,7 @@ def test_a_past_period_refuses_values_after_its_expiry_days(expiring: Connection
 
 
 def test_a_period_closes_its_expiry_days_after_it_ends(expiring: Connection) -> None:
-    assert asdict(approval.lock_state(expiring, **LATE, today=dt.date(2021, 1, 5))) == {
+    assert asdict(queries.lock_state(expiring, **LATE, today=dt.date(2021, 1, 5))) == {
         "state": "closes",
         "expiry_days": 10,
         "closes": "2021-01-10",
@@ -333,11 +333,11 @@ def test_a_period_closes_its_expiry_days_after_it_ends(expiring: Connection) -> 
         "until": None,
         "reason": None,
     }
-    assert approval.lock_state(expiring, **LATE).locked_since == "2021-01-11"
+    assert queries.lock_state(expiring, **LATE).locked_since == "2021-01-11"
 
 
 def test_a_data_set_without_expiry_days_stays_open(expiring: Connection) -> None:
-    assert approval.lock_state(expiring, **DS, unit="S1").state == "open"
+    assert queries.lock_state(expiring, **DS, unit="S1").state == "open"
 
 
 def test_only_an_administrator_grants_an_exception(expiring: Connection) -> None:
@@ -359,7 +359,7 @@ def test_a_granted_exception_shows_in_the_lock_state(expiring: Connection) -> No
         expiring, principal=SYSTEM, **LATE, until=TODAY + dt.timedelta(days=5), reason="flooded school"
     )
     assert granted.granted_by == "system"
-    state = approval.lock_state(expiring, **LATE)
+    state = queries.lock_state(expiring, **LATE)
     assert state.state == "exception" and state.reason == "flooded school"
 
 
@@ -374,9 +374,9 @@ def test_an_exception_reopens_the_period_for_its_unit_only(excepted: Connection)
 
 def test_a_district_lists_the_exceptions_in_its_scope(excepted: Connection) -> None:
     district = make_user(excepted, role="district_staff", capture=["D1"])
-    assert [x.unit for x in approval.list_exceptions(excepted, principal=district)] == ["S1"]
+    assert [x.unit for x in queries.list_exceptions(excepted, principal=district)] == ["S1"]
     other = make_user(excepted, role="district_staff", capture=["D2"])
-    assert approval.list_exceptions(excepted, principal=other) == []
+    assert queries.list_exceptions(excepted, principal=other) == []
 
 
 def test_only_an_administrator_revokes_an_exception(excepted: Connection) -> None:
@@ -388,7 +388,7 @@ def test_only_an_administrator_revokes_an_exception(excepted: Connection) -> Non
 def test_a_revoked_exception_locks_the_period_again(excepted: Connection) -> None:
     save(excepted, element="LATE", value="3")
     approval.revoke_exception(excepted, principal=SYSTEM, **LATE)
-    assert approval.lock_state(excepted, **LATE).state == "locked"
+    assert queries.lock_state(excepted, **LATE).state == "locked"
     with pytest.raises(ValidationError):
         save(excepted, element="LATE", value="4")
 

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, select
 from jiaowei.auth.model import SYSTEM
 from jiaowei.errors import Conflict, PermissionDenied, ValidationError
 from jiaowei.indicators import store
-from jiaowei.indicators.metadata import bundle, bundle_export
+from jiaowei.indicators.metadata import bundle, bundle_export, queries
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.model import ValueRow
 from tests.factories import make_user, small_tree
@@ -207,7 +207,7 @@ def test_a_dhis2_document_is_imported_and_reported_kind_by_kind(imported: dict[s
 def test_an_imported_data_element_keeps_its_id_translation_and_combo(
     conn: Connection, imported: dict[str, Any]
 ) -> None:
-    catalog = metadata.load_catalog(conn)
+    catalog = queries.load_catalog(conn)
     pupils = catalog.element("PUPILS")
     assert pupils is not None and pupils.uid == "DePupils001" and pupils.name_zh == "在校学生数"
     assert pupils.zero_is_significant and catalog.combos[pupils.combo_id] == "SEX_STAGE"
@@ -216,7 +216,7 @@ def test_an_imported_data_element_keeps_its_id_translation_and_combo(
 def test_an_imported_combo_crosses_its_options_in_order_with_translated_names(
     conn: Connection, imported: dict[str, Any]
 ) -> None:
-    catalog = metadata.load_catalog(conn)
+    catalog = queries.load_catalog(conn)
     pupils = catalog.element("PUPILS")
     assert pupils is not None
     assert [c.code for c in catalog.cocs_of(pupils.combo_id)] == [
@@ -233,7 +233,7 @@ def test_an_imported_combo_crosses_its_options_in_order_with_translated_names(
 def test_an_untranslated_data_element_takes_its_name_and_the_default_combo(
     conn: Connection, imported: dict[str, Any]
 ) -> None:
-    catalog = metadata.load_catalog(conn)
+    catalog = queries.load_catalog(conn)
     rate = catalog.element("RATE")
     assert rate is not None and rate.name_zh == "Pass rate" and catalog.combos[rate.combo_id] == "default"
 
@@ -241,7 +241,7 @@ def test_an_untranslated_data_element_takes_its_name_and_the_default_combo(
 def test_an_imported_data_set_keeps_its_days_units_and_elements(
     conn: Connection, imported: dict[str, Any]
 ) -> None:
-    ds = metadata.load_catalog(conn).data_set("SCHOOL_Y")
+    ds = queries.load_catalog(conn).data_set("SCHOOL_Y")
     assert ds is not None and ds.due_days == 15 and ds.expiry_days == 30 and len(ds.unit_ids) == 2
     assert ds.unit_types == {"primary_school"} and len(ds.element_ids) == 3
 

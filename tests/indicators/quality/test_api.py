@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 
 from jiaowei.auth.model import SYSTEM
 from jiaowei.indicators.quality import outliers
-from jiaowei.indicators.quality import service as quality
+from jiaowei.indicators.quality import queries as quality
 from tests.factories import login, make_user, token_for
 from tests.indicators.quality.test_service import SERIES, YEARS, rule, setup, store_values
 

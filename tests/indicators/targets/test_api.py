@@ -8,6 +8,7 @@ from httpx import Response
 from sqlalchemy import Connection
 
 from jiaowei.auth.model import SYSTEM
+from jiaowei.indicators.targets import queries
 from jiaowei.indicators.targets import service as targets
 from tests.factories import make_user, token_for
 from tests.indicators.targets.test_service import coverage_setup
@@ -215,4 +216,4 @@ def test_a_district_user_sees_and_sets_only_their_district(client: TestClient, c
         )
     mine = client.get("/api/indicatorValues", headers=headers)  # default: their district
     assert [r["orgUnit"] for r in mine.json()["rows"]] == ["D1", "D1"]
-    assert targets.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="D2")[0].value == 99
+    assert queries.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="D2")[0].value == 99

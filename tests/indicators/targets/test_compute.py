@@ -11,6 +11,7 @@ from jiaowei.auth.model import SYSTEM
 from jiaowei.errors import NotFound, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
+from jiaowei.indicators.metadata import queries
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.model import ValueRow
 from jiaowei.indicators.targets import compute
@@ -31,7 +32,7 @@ def load(conn: Connection, *items: tuple[str, str, str | None, str], period: str
 
 
 def element_keys(conn: Connection, *codes: str) -> set[tuple[int, int | None]]:
-    catalog = metadata.load_catalog(conn)
+    catalog = queries.load_catalog(conn)
     keys: set[tuple[int, int | None]] = set()
     for code in codes:
         element = catalog.element(code)
@@ -80,7 +81,7 @@ def test_aggregation_over_the_tree_adds_up(conn: Connection) -> None:
 def test_element_totals_sum_option_combos_and_a_combo_stands_alone(conn: Connection) -> None:
     indicator_setup(conn)
     load(conn, ("PUPILS", "S1", "M", "120"), ("PUPILS", "S1", "F", "110"), ("PUPILS", "S2", "M", "80"))
-    catalog = metadata.load_catalog(conn)
+    catalog = queries.load_catalog(conn)
     pupils = catalog.element("PUPILS")
     assert pupils is not None
     male = catalog.option_combo(pupils, "M")

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from jiaowei.auth.model import SYSTEM
 from jiaowei.i18n import catalog
+from jiaowei.indicators.targets import queries
 from jiaowei.indicators.targets import service as targets
 from tests.factories import login, make_user
 from tests.indicators.targets.test_service import coverage_setup
@@ -87,7 +88,7 @@ def test_staff_set_and_cascade_a_target_through_the_forms(browser: TestClient, c
         data={"csrf_token": csrf, "ou": "SH", "pe": "2020", "method": "same"},
     )
     assert cascaded.status_code == 303
-    d2 = targets.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="D2", period="2020")
+    d2 = queries.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="D2", period="2020")
     assert d2[0].value == 86 and d2[0].cascaded_from == "SH"
     page = browser.get("/indicators/COVERAGE?ou=SH&pe=2020&lang=en")
     assert "Missed" in page.text and "target cascaded from SH" in page.text
@@ -123,7 +124,7 @@ def test_a_ratio_target_can_be_typed_as_one_to_n(browser: TestClient, conn: Conn
         "/indicators/COUNSELLORS/targets",
         data={"csrf_token": csrf, "ou": "SH", "pe": "2020", "value": "1:200"},
     )
-    found = targets.targets_of(conn, principal=SYSTEM, indicator="COUNSELLORS", unit="SH")
+    found = queries.targets_of(conn, principal=SYSTEM, indicator="COUNSELLORS", unit="SH")
     assert found[0].value == pytest.approx(0.005) and found[0].formatted == "1:200"
 
 
@@ -140,7 +141,7 @@ def test_a_district_user_sees_their_district_only(browser: TestClient, conn: Con
             "/indicators/COVERAGE/targets", data={"csrf_token": csrf, "ou": unit, "pe": "2020", "value": "1"}
         )
         assert refused.status_code == 404
-    assert targets.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH") == []
+    assert queries.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH") == []
 
 
 def test_every_string_of_the_indicator_pages_has_a_chinese_translation() -> None:

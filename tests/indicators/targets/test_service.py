@@ -14,7 +14,7 @@ from jiaowei.auth.model import SYSTEM
 from jiaowei.errors import NotFound, PermissionDenied, ValidationError
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.model import ValueRow
-from jiaowei.indicators.targets import compute
+from jiaowei.indicators.targets import compute, queries
 from jiaowei.indicators.targets import service as targets
 from jiaowei.indicators.values import service as values
 from tests.factories import indicator_setup, make_user
@@ -85,12 +85,12 @@ def coverage_setup(conn: Connection) -> None:
     ],
 )
 def test_status(value: float | None, target: float, margin: float, higher: bool, expected: str) -> None:
-    assert targets.status(value, target, at_risk_margin=margin, higher_is_better=higher) == expected
+    assert queries.status(value, target, at_risk_margin=margin, higher_is_better=higher) == expected
 
 
 @given(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6), st.floats(0, 1e3))
 def test_lower_is_better_mirrors_higher_is_better(value: float, target: float, margin: float) -> None:
-    assert targets.status(value, target, at_risk_margin=margin) == targets.status(
+    assert queries.status(value, target, at_risk_margin=margin) == queries.status(
         -value, -target, at_risk_margin=margin, higher_is_better=False
     )
 
@@ -147,7 +147,7 @@ def test_a_trajectory_interpolates_yearly_targets(conn: Connection) -> None:
         ("2024", 88),
         ("2025", 90),
     ]
-    listed = targets.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH")
+    listed = queries.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH")
     assert [t.formatted for t in listed] == ["80.0%", "82.0%", "84.0%", "86.0%", "88.0%", "90.0%"]
     assert "trajectory 2020–2025" in listed[0].note
     value = compute.indicator_value(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020")
@@ -182,7 +182,7 @@ def test_cascade_copies_a_rate_without_overwriting_a_childs_own_target(conn: Con
     result = targets.cascade(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020")
     assert [(t.unit, t.value, t.cascaded_from) for t in result.written] == [("D1", 86, "SH")]
     assert result.kept == ["D2"]
-    d2 = targets.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="D2", period="2020")
+    d2 = queries.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="D2", period="2020")
     assert d2[0].value == 84 and d2[0].cascaded_from is None
     forced = targets.cascade(
         conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020", overwrite=True
@@ -225,8 +225,8 @@ def test_deleting_a_target_leaves_its_cascaded_copies_as_the_childrens_own(conn:
     targets.set_target(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020", value=86)
     targets.cascade(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020")
     targets.delete_target(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020")
-    assert targets.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH") == []
-    d1 = targets.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="D1")
+    assert queries.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH") == []
+    d1 = queries.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="D1")
     assert d1[0].value == 86 and d1[0].cascaded_from is None
     with pytest.raises(NotFound):
         targets.delete_target(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020")
@@ -243,11 +243,11 @@ def test_districts_set_their_own_targets_only(conn: Connection) -> None:
                 conn, principal=district, indicator="COVERAGE", unit=unit, period="2020", value=1
             )
         with pytest.raises(NotFound):
-            targets.targets_of(conn, principal=district, indicator="COVERAGE", unit=unit)
+            queries.targets_of(conn, principal=district, indicator="COVERAGE", unit=unit)
     viewer = make_user(conn, role="viewer", view=["SH"])
     with pytest.raises(PermissionDenied):
         targets.set_target(conn, principal=viewer, indicator="COVERAGE", unit="D1", period="2020", value=1)
-    assert [t.unit for t in targets.targets_of(conn, principal=viewer, indicator="COVERAGE", unit="S1")] == [
+    assert [t.unit for t in queries.targets_of(conn, principal=viewer, indicator="COVERAGE", unit="S1")] == [
         "S1"
     ]
 
@@ -283,4 +283,4 @@ def test_cascade_can_be_limited_to_children_of_some_types(conn: Connection) -> N
         conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020", unit_types=["district_bureau"]
     )
     assert [t.unit for t in districts.written] == ["D1", "D2"]
-    assert targets.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="U1", period="2020") == []
+    assert queries.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="U1", period="2020") == []

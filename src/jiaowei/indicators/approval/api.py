@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from jiaowei.errors import Conflict, NotFound, Problem, ValidationError
-from jiaowei.indicators.approval import completeness
+from jiaowei.indicators.approval import completeness, queries
 from jiaowei.indicators.approval import service as approval
 from jiaowei.web.deps import Conn, User
 from jiaowei.web.errors import PROBLEM, problem_body
@@ -119,7 +119,7 @@ def approval_status(
     conn: Conn, user: User, ds: DataSetParam, pe: PeriodParam, ou: UnitParam
 ) -> dict[str, Any]:
     """State (unapproved, approved, approved_above), who and when, what you may do, history, lock."""
-    return asdict(approval.approval_status(conn, principal=user, data_set=ds, period=pe, unit=ou))
+    return asdict(queries.approval_status(conn, principal=user, data_set=ds, period=pe, unit=ou))
 
 
 @router.post("/dataApprovals", responses=CONFLICT)
@@ -168,7 +168,7 @@ def lock_exceptions(
     pe: Annotated[str | None, Query(max_length=16)] = None,
 ) -> dict[str, Any]:
     """Exceptions to period locks, for units you may see."""
-    found = approval.list_exceptions(conn, principal=user, data_set=ds, period=pe)
+    found = queries.list_exceptions(conn, principal=user, data_set=ds, period=pe)
     return {"lockExceptions": [asdict(x) for x in found]}
 
 

@@ -24,7 +24,7 @@ from jiaowei.errors import Conflict, JiaoweiError, NotFound, PermissionDenied, P
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.approval.model import CompletenessRow
-from jiaowei.indicators.approval.service import (
+from jiaowei.indicators.approval.queries import (
     Target,
     current_lock,
     data_set_of,

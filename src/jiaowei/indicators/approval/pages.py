@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from jiaowei.auth.model import Principal
 from jiaowei.errors import JiaoweiError
-from jiaowei.indicators.approval import completeness
+from jiaowei.indicators.approval import completeness, queries
 from jiaowei.indicators.approval import service as approval
 from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.web.deps import Conn, User, language
@@ -67,10 +67,10 @@ def _context(request: Request, conn: Connection, ds: str, pe: str, ou: str, acti
 def _approval_view(conn: Connection, user: Principal, ds: str, pe: str, ou: str) -> dict[str, Any]:
     """The unit's status, and each child's completeness next to its approval."""
     names = {"data_set": ds, "period": pe, "unit": ou}
-    status = approval.approval_status(conn, principal=user, **names)
+    status = queries.approval_status(conn, principal=user, **names)
     rows = completeness.completeness(conn, principal=user, data_set=ds, periods=[pe], unit=ou)
     counts = {r.unit: asdict(r) for r in rows}
-    children = approval.children_status(conn, principal=user, **names)
+    children = queries.children_status(conn, principal=user, **names)
     return {
         "status": status,
         "own": counts.get(ou),

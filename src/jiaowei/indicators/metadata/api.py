@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 
 from jiaowei.auth.model import Principal
 from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.indicators.metadata import queries
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.web.deps import Conn, User
 
@@ -39,7 +40,7 @@ def preview_combo(
 ) -> dict[str, Any]:
     """How many option combos a combo of these categories would have, before it is saved."""
     codes = [c.strip() for c in categories.split(",") if c.strip()]
-    preview = metadata.preview_combo(conn, principal=user, categories=codes)
+    preview = queries.preview_combo(conn, principal=user, categories=codes)
     return {"categories": preview.categories, "combinations": preview.combinations, "limit": preview.limit}
 
 
@@ -53,7 +54,7 @@ def export_metadata(
 ) -> dict[str, Any]:
     """The metadata as one DHIS2 bundle, which POST /api/metadata imports."""
     chosen = [k.strip() for k in kinds.split(",") if k.strip()] if kinds else None
-    return metadata.export_bundle(conn, kinds=chosen, principal=user)
+    return queries.export_bundle(conn, kinds=chosen, principal=user)
 
 
 @router.post("/metadata", responses=CONFLICT)
@@ -85,7 +86,7 @@ def _one_kind(kind: str, document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _found(conn: Connection, user: Principal, kind: str, key: str) -> dict[str, Any]:
-    objects = metadata.export_objects(conn, kind=kind, keys=[key], principal=user)
+    objects = queries.export_objects(conn, kind=kind, keys=[key], principal=user)
     if not objects:
         raise NotFound(f"No {kind[:-1]} with code or id {key!r}.")
     return objects[0]
@@ -105,7 +106,7 @@ def _add_routes(kind: str) -> None:
         pageSize: PageSize = 50,  # noqa: N803
         fields: Fields = None,
     ) -> dict[str, Any]:
-        objects = metadata.export_objects(conn, kind=kind, principal=user)
+        objects = queries.export_objects(conn, kind=kind, principal=user)
         total = len(objects)
         start = (page - 1) * pageSize
         pager = {

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.errors import Conflict, JiaoweiError, ValidationError
+from jiaowei.indicators.metadata import queries
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.model import MAX_COMBINATIONS
 from jiaowei.web.deps import Conn, User
@@ -61,7 +62,7 @@ def _render(request: Request, template: str, context: dict[str, Any], status: in
 @router.get("/metadata", response_class=HTMLResponse)
 def index(request: Request, conn: Conn, user: User) -> HTMLResponse:
     """How many objects of each kind there are, with links to their lists and to the JSON API."""
-    counts = metadata.object_counts(conn, principal=user)
+    counts = queries.object_counts(conn, principal=user)
     return _render(
         request,
         "metadata_index.html",
@@ -71,20 +72,20 @@ def index(request: Request, conn: Conn, user: User) -> HTMLResponse:
 
 @router.get("/metadata/dataElements", response_class=HTMLResponse)
 def data_elements(request: Request, conn: Conn, user: User) -> HTMLResponse:
-    catalog = metadata.read_catalog(conn, principal=user)
+    catalog = queries.read_catalog(conn, principal=user)
     elements = sorted(catalog.elements.values(), key=lambda e: e.code)
     return _render(request, "metadata_elements.html", {"elements": elements, "combos": catalog.combos})
 
 
 @router.get("/metadata/dataSets", response_class=HTMLResponse)
 def data_sets(request: Request, conn: Conn, user: User) -> HTMLResponse:
-    catalog = metadata.read_catalog(conn, principal=user)
+    catalog = queries.read_catalog(conn, principal=user)
     return _render(request, "metadata_data_sets.html", {"data_sets": list(catalog.data_sets.values())})
 
 
 @router.get("/metadata/categoryCombos", response_class=HTMLResponse)
 def category_combos(request: Request, conn: Conn, user: User) -> HTMLResponse:
-    combos = metadata.category_combos(conn, principal=user)
+    combos = queries.category_combos(conn, principal=user)
     return _render(
         request,
         "metadata_combos.html",
@@ -111,7 +112,7 @@ def new_combo(request: Request, conn: Conn, user: User, form: Form, chosen: Chos
     """``action=preview`` shows the number of combinations; ``action=save`` saves the combo."""
     values = {k: form.get(k, "").strip()[:230] for k in ("code", "name_zh", "name_en")}
     try:
-        count = metadata.count_new_combo(conn, principal=user, categories=chosen)
+        count = queries.count_new_combo(conn, principal=user, categories=chosen)
     except ValidationError as error:
         return _combo_form(request, conn, user, values, chosen, error=error)
     if form.get("action") != "save" or count > MAX_COMBINATIONS:
@@ -135,7 +136,7 @@ def _combo_form(
     error: JiaoweiError | None = None,
 ) -> HTMLResponse:
     context = {
-        "categories": metadata.categories_for_new_combo(conn, principal=user),
+        "categories": queries.categories_for_new_combo(conn, principal=user),
         "values": values,
         "chosen": chosen,
         "count": count,

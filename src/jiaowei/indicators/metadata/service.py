@@ -1,69 +1,43 @@
-"""Metadata use cases, the entry point of the subpackage: categories, category combos, data
-elements, data sets, indicators and validation rules, created or updated by code one at a time
-(``combos``, ``objects``) or as a DHIS2 metadata bundle (``bundle``, ``bundle_export``), and the
-reads the metadata pages and routes show.
+"""Metadata use cases that write, the entry point of the subpackage for changes: categories,
+category combos, data elements, data sets, indicators and validation rules, created, updated or
+deleted by code one at a time (``combos``, ``objects``) or as a DHIS2 metadata bundle
+(``bundle``). The reads the metadata pages and routes show are in ``queries``.
 
-Every function takes keyword arguments, checks the principal may read or write metadata, writes
-the audit log and never commits. ``catalog.load_catalog`` reads everything once into plain
-lookups for the fast paths (imports, forms, rule runs).
+Every function takes keyword arguments, checks the principal may write metadata, writes the
+audit log and never commits.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.errors import NotFound
 from jiaowei.indicators.metadata.bundle import import_bundle
-from jiaowei.indicators.metadata.bundle_export import TABLES, count_objects, export_bundle, export_objects
-from jiaowei.indicators.metadata.catalog import Catalog, load_catalog
+from jiaowei.indicators.metadata.bundle_export import TABLES
 from jiaowei.indicators.metadata.combos import (
-    CategorySummary,
-    ComboSummary,
-    count_combinations,
     delete_category,
     delete_category_combo,
     ensure_default_combo,
-    list_categories,
-    list_category_combos,
     save_category,
     save_category_combo,
 )
 from jiaowei.indicators.metadata.objects import (
-    check_expression,
     delete_object,
     save_data_element,
     save_data_set,
     save_indicator,
     save_validation_rule,
 )
-from jiaowei.indicators.model import MAX_COMBINATIONS
 
 __all__ = [
-    "ComboPreview",
-    "categories_for_new_combo",
-    "category_combos",
-    "check_expression",
-    "count_combinations",
-    "count_new_combo",
     "delete_by_key",
     "delete_category",
     "delete_category_combo",
     "delete_object",
     "ensure_default_combo",
-    "export_bundle",
-    "export_objects",
     "import_bundle",
-    "list_categories",
-    "list_category_combos",
-    "load_catalog",
-    "object_counts",
-    "preview_combo",
-    "read_catalog",
     "save_category",
     "save_category_combo",
     "save_data_element",
@@ -71,72 +45,6 @@ __all__ = [
     "save_indicator",
     "save_validation_rule",
 ]
-
-MAX_CATEGORIES = 20
-"""A combo preview names at most this many categories."""
-
-
-@dataclass(frozen=True)
-class ComboPreview:
-    """How many option combos a combo of these categories would have, and the limit."""
-
-    categories: list[str]
-    combinations: int
-    limit: int
-
-
-def preview_combo(conn: Connection, *, principal: Principal, categories: Sequence[str]) -> ComboPreview:
-    """How many option combos a combo of ``categories`` would have, before it is saved."""
-    require_action(principal, Action.VIEW)
-    if len(categories) > MAX_CATEGORIES:
-        raise ValidationError(
-            "Too many categories.",
-            [
-                Problem(
-                    "too many categories",
-                    field="categories",
-                    value=len(categories),
-                    expected=f"at most {MAX_CATEGORIES}",
-                )
-            ],
-        )
-    count = count_combinations(conn, categories=categories)
-    return ComboPreview(list(categories), count, MAX_COMBINATIONS)
-
-
-def count_new_combo(conn: Connection, *, principal: Principal, categories: Sequence[str]) -> int:
-    """The number of combinations of a new combo's chosen categories (the form's preview)."""
-    require_action(principal, Action.METADATA_WRITE)
-    if not categories:
-        raise ValidationError(
-            "Choose at least one category.",
-            [Problem("no category chosen", field="categories", expected="one or more categories")],
-        )
-    return count_combinations(conn, categories=categories)
-
-
-def categories_for_new_combo(conn: Connection, *, principal: Principal) -> list[CategorySummary]:
-    """The categories a new combo may be made of (for a principal who may write metadata)."""
-    require_action(principal, Action.METADATA_WRITE)
-    return list_categories(conn)
-
-
-def category_combos(conn: Connection, *, principal: Principal) -> list[ComboSummary]:
-    """Every category combo with its categories and option combos."""
-    require_action(principal, Action.VIEW)
-    return list_category_combos(conn)
-
-
-def read_catalog(conn: Connection, *, principal: Principal) -> Catalog:
-    """The catalog of data elements, option combos and data sets, for a principal who may see it."""
-    require_action(principal, Action.VIEW)
-    return load_catalog(conn)
-
-
-def object_counts(conn: Connection, *, principal: Principal) -> dict[str, int]:
-    """How many objects of each kind are saved, for a principal who may see them."""
-    require_action(principal, Action.VIEW)
-    return count_objects(conn)
 
 
 def delete_by_key(conn: Connection, *, principal: Principal, kind: str, key: str) -> None:

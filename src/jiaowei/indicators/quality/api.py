@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from jiaowei.errors import Problem, ValidationError
-from jiaowei.indicators.quality import outliers
-from jiaowei.indicators.quality import service as quality
+from jiaowei.indicators.quality import outliers, queries
 from jiaowei.web.deps import Conn, User, language, parse_date
 
 router = APIRouter(prefix="/api", tags=["quality"])
@@ -31,7 +30,7 @@ class ValidationRunIn(BaseModel):
     notification: bool = False
 
 
-def _shown(violation: quality.Violation, lang: str) -> dict[str, Any]:
+def _shown(violation: queries.Violation, lang: str) -> dict[str, Any]:
     """DHIS2's validation result names plus jiaowei's own fields and messages."""
     en = lang == "en"
     return {
@@ -74,8 +73,8 @@ def validation_analysis(
 ) -> list[dict[str, Any]]:
     """Run the validation rules over a unit's subtree and every stored period inside the dates."""
     start, end = _dates(body.startDate, body.endDate)
-    periods = quality.stored_periods(conn, start=start, end=end, data_set=body.ds)
-    found = quality.run_rules(
+    periods = queries.stored_periods(conn, start=start, end=end, data_set=body.ds)
+    found = queries.run_rules(
         conn, principal=user, units=[body.ou], periods=periods, children=True, data_set=body.ds
     )
     lang = language(request)
@@ -92,7 +91,7 @@ def validate_form(
     ou: Annotated[str, Query(max_length=64)],
 ) -> dict[str, Any]:
     """One form's problems: the rules of the data set it breaks and its values outside bounds."""
-    found = quality.check_form(conn, principal=user, data_set=ds, period=pe, unit=ou)
+    found = queries.check_form(conn, principal=user, data_set=ds, period=pe, unit=ou)
     lang = language(request)
     return {"validationRuleViolations": [_shown(v, lang) for v in found], "commentRequiredViolations": []}
 

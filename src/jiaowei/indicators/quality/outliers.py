@@ -4,7 +4,7 @@ Outliers are judged per series (one unit, element and option combo over the peri
 by z-score, modified z-score or stored min–max bounds. Min–max bounds are set by hand or
 generated from history (mean ± factor·sd); generation never overwrites bounds set by hand.
 A form's values outside its bounds are reported with its rule violations, by
-:func:`jiaowei.indicators.quality.service.check_form`.
+:func:`jiaowei.indicators.quality.queries.check_form`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, Element, OptionCombo, load_catalog
 from jiaowei.indicators.model import NUMERIC_TYPES, ValueType, numeric
-from jiaowei.indicators.quality.service import (
+from jiaowei.indicators.quality.queries import (
     CHUNK,
     cell_labels,
     data_set_of,

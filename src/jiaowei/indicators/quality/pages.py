@@ -15,8 +15,7 @@ from sqlalchemy import Connection
 
 from jiaowei.errors import JiaoweiError, Problem, ValidationError
 from jiaowei.indicators.metadata.catalog import load_catalog
-from jiaowei.indicators.quality import outliers
-from jiaowei.indicators.quality import service as quality
+from jiaowei.indicators.quality import outliers, queries
 from jiaowei.indicators.targets.compute import default_period
 from jiaowei.web.deps import Conn, User, language, parse_date
 from jiaowei.web.render import page
@@ -58,8 +57,8 @@ def validation_page(
     if ou:
         try:
             first, last = _range(conn, start, end)
-            periods = quality.stored_periods(conn, start=first, end=last, data_set=ds or None)
-            context["violations"] = quality.run_rules(
+            periods = queries.stored_periods(conn, start=first, end=last, data_set=ds or None)
+            context["violations"] = queries.run_rules(
                 conn, principal=user, units=[ou], periods=periods, data_set=ds or None
             )
             context["periods"] = periods

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jiaowei.auth.model import Principal
 from jiaowei.errors import Problem, ValidationError
-from jiaowei.indicators.targets import compute
+from jiaowei.indicators.targets import compute, queries
 from jiaowei.indicators.targets import service as targets
 from jiaowei.web.deps import Conn, User
 
@@ -80,7 +80,7 @@ def list_targets(
     pe: Annotated[str | None, Query(max_length=16, description="Period; every period when absent")] = None,
 ) -> dict[str, Any]:
     """The unit's targets for the indicator, oldest period first."""
-    found = targets.targets_of(conn, principal=user, indicator=indicator, unit=ou, period=pe)
+    found = queries.targets_of(conn, principal=user, indicator=indicator, unit=ou, period=pe)
     return {"targets": [t.as_dict() for t in found]}
 
 

@@ -368,8 +368,8 @@ def compute_value(
     conn: Connection, definition: IndicatorDef, unit: registry.Unit, p: pe.Period, catalog: Catalog
 ) -> IndicatorValue:
     """:func:`indicator_value` once the caller has checked the principal may see the unit."""
-    # Imported here: targets.service imports this module (a cycle at import time).
-    from jiaowei.indicators.targets import service as targets
+    # Imported here: targets.queries imports this module (a cycle at import time).
+    from jiaowei.indicators.targets import queries as targets
 
     numerator, num_present, num_synthetic = expression_value(conn, catalog, definition.numerator, unit.id, p)
     denominator, den_present, den_synthetic = expression_value(

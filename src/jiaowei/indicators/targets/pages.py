@@ -19,7 +19,7 @@ from jiaowei.errors import Conflict, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.model import Display
-from jiaowei.indicators.targets import compute
+from jiaowei.indicators.targets import compute, queries
 from jiaowei.indicators.targets import service as targets
 from jiaowei.registry import queries as registry
 from jiaowei.web.deps import Conn, User
@@ -150,7 +150,7 @@ def _trajectory(
 ) -> list[compute.IndicatorValue]:
     """The value and target of every period the unit has a target for, and the years up to this one."""
     shown = {
-        t.period for t in targets.targets_of(conn, principal=user, indicator=definition.code, unit=unit.code)
+        t.period for t in queries.targets_of(conn, principal=user, indicator=definition.code, unit=unit.code)
     }
     if compute.parse_period(period).type is pe.PeriodType.YEARLY:
         shown |= set(compute.years_around(period, 5))

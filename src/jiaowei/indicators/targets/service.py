@@ -9,9 +9,8 @@ targets and the districts their own: setting one needs ``data.approve`` on the u
   on a straight line between a start and an end value; :func:`cascade` copies a unit's target to
   each direct child (the same value for rates; for counts each child's current share of the
   numerator), marking them ``cascaded_from`` and keeping a child's own target unless asked.
-- :func:`status` compares a value with a target: ``met``, ``at_risk``, ``missed`` or ``no_data``,
-  mirrored when lower is better. Values are compared as shown (rounded to the indicator's
-  decimals), so 85.96 shown as 86.0% meets a target of 86.
+
+Reading targets and comparing values with them is in ``queries``.
 """
 
 from __future__ import annotations
@@ -36,16 +35,15 @@ from jiaowei.indicators.model import Display
 from jiaowei.indicators.targets.compute import (
     IndicatorDef,
     expression_value,
-    format_value,
     load_indicator,
     parse_period,
     visible_unit,
 )
-from jiaowei.indicators.targets.model import CascadeResult, Target, TargetEvaluation
+from jiaowei.indicators.targets.model import CascadeResult, Target
+from jiaowei.indicators.targets.queries import as_target, target_rows
 from jiaowei.indicators.values.checking import ensure_periods
 from jiaowei.registry import queries as registry
 
-STATUSES = ("met", "at_risk", "missed", "no_data")
 METHODS = ("same", "current_share")
 MAX_TRAJECTORY = 50
 """A trajectory spans at most this many periods."""
@@ -53,27 +51,7 @@ SHARE_LOOKBACK = 10
 """How many periods back cascade(current_share) looks for current data to split by."""
 
 
-# ---------------------------------------------------------------- status (pure)
-
-
-def status(
-    value: float | None, target: float, *, at_risk_margin: float = 0.0, higher_is_better: bool = True
-) -> str:
-    """``met`` if the value reaches the target, ``at_risk`` if it falls short by at most the
-    margin, else ``missed``; ``no_data`` without a value. Lower-is-better mirrors it."""
-    if value is None:
-        return "no_data"
-    shortfall = (target - value) if higher_is_better else (value - target)
-    if shortfall <= 1e-12:
-        return "met"
-    return "at_risk" if shortfall <= at_risk_margin + 1e-12 else "missed"
-
-
-def meets(value: float | None, benchmark: float | None, higher_is_better: bool = True) -> bool | None:
-    """Whether the value is at least (lower is better: at most) the benchmark."""
-    if value is None or benchmark is None:
-        return None
-    return value >= benchmark - 1e-12 if higher_is_better else value <= benchmark + 1e-12
+# ---------------------------------------------------------------- trajectories (pure)
 
 
 def interpolate(start: float, end: float, count: int) -> list[float]:
@@ -81,95 +59,6 @@ def interpolate(start: float, end: float, count: int) -> list[float]:
     if count == 1:
         return [end]
     return [start + (end - start) * i / (count - 1) for i in range(count)]
-
-
-# ---------------------------------------------------------------- reading
-
-
-def _rows(conn: Connection, **where: Any) -> list[Any]:
-    t, periods, units = store.targets, store.periods, registry.unit_codes()
-    parent = store.targets.alias("parent")
-    parent_unit = registry.unit_codes("parent_unit")
-    query = (
-        select(
-            t,
-            periods.c.code.label("period"),
-            periods.c.start_date,
-            units.c.code.label("unit_code"),
-            parent_unit.c.code.label("parent_code"),
-        )
-        .join(periods, periods.c.id == t.c.period_id)
-        .join(units, units.c.id == t.c.unit_id)
-        .outerjoin(parent, parent.c.id == t.c.cascaded_from)
-        .outerjoin(parent_unit, parent_unit.c.id == parent.c.unit_id)
-    )
-    for name, value in where.items():
-        column = periods.c.code if name == "period" else t.c[name]
-        query = query.where(column == value)
-    return list(conn.execute(query.order_by(periods.c.start_date, units.c.code)))
-
-
-def evaluate(
-    conn: Connection, definition: IndicatorDef, unit_id: int, period: pe.Period, value: float | None
-) -> TargetEvaluation | None:
-    """The value against the unit's target for the period, or None when it has none."""
-    found = _rows(conn, indicator_id=definition.id, unit_id=unit_id, period=period.id)
-    if not found:
-        return None
-    row = found[0]
-    compared = value
-    if value is not None and definition.display != Display.RATIO:
-        compared = round(value, definition.decimals)
-    better = definition.higher_is_better
-
-    def shown(number: float) -> str:
-        return format_value(number, definition.display, definition.decimals)
-
-    return TargetEvaluation(
-        value=row.value,
-        formatted=shown(row.value),
-        at_risk_margin=row.at_risk_margin,
-        status=status(compared, row.value, at_risk_margin=row.at_risk_margin, higher_is_better=better),
-        benchmark=row.benchmark,
-        benchmark_formatted=shown(row.benchmark) if row.benchmark is not None else None,
-        benchmark_label=row.benchmark_label,
-        meets_benchmark=meets(compared, row.benchmark, better),
-        cascaded_from=row.parent_code,
-        note=row.note,
-    )
-
-
-def _target(row: Any, definition: IndicatorDef, unit: registry.Unit) -> Target:
-    return Target(
-        definition.code,
-        unit.code,
-        unit.name_zh,
-        unit.name_en,
-        row.period,
-        row.value,
-        format_value(row.value, definition.display, definition.decimals),
-        row.at_risk_margin,
-        row.benchmark,
-        row.benchmark_label,
-        row.parent_code,
-        row.note,
-        row.set_by,
-        row.set_at.isoformat(),
-    )
-
-
-def targets_of(
-    conn: Connection, *, principal: Principal, indicator: str, unit: str, period: str | None = None
-) -> list[Target]:
-    """The unit's targets for the indicator: one period's, or every period's (its trajectory)."""
-    require_action(principal, Action.VIEW)
-    definition = load_indicator(conn, indicator)
-    day = parse_period(period).end if period else dt.date.today()
-    where = visible_unit(conn, principal, unit, day)
-    filters: dict[str, Any] = {"indicator_id": definition.id, "unit_id": where.id}
-    if period:
-        filters["period"] = parse_period(period).id
-    return [_target(r, definition, where) for r in _rows(conn, **filters)]
 
 
 # ---------------------------------------------------------------- writing
@@ -257,8 +146,8 @@ def _write(
         before=before,
         after=shown,
     )
-    return _target(
-        _rows(conn, indicator_id=definition.id, unit_id=unit.id, period=period.id)[0], definition, unit
+    return as_target(
+        target_rows(conn, indicator_id=definition.id, unit_id=unit.id, period=period.id)[0], definition, unit
     )
 
 
@@ -352,7 +241,7 @@ def delete_target(conn: Connection, *, principal: Principal, indicator: str, uni
     p = parse_period(period)
     definition = load_indicator(conn, indicator)
     where = visible_unit(conn, principal, unit, p.end, Action.DATA_APPROVE)
-    found = _rows(conn, indicator_id=definition.id, unit_id=where.id, period=p.id)
+    found = target_rows(conn, indicator_id=definition.id, unit_id=where.id, period=p.id)
     if not found:
         raise NotFound(f"No target for {definition.code} at {where.code} in {p.id}.")
     t = store.targets
@@ -393,7 +282,7 @@ def cascade(
     p = parse_period(period)
     definition = load_indicator(conn, indicator)
     where = visible_unit(conn, principal, unit, p.end, Action.DATA_APPROVE)
-    found = _rows(conn, indicator_id=definition.id, unit_id=where.id, period=p.id)
+    found = target_rows(conn, indicator_id=definition.id, unit_id=where.id, period=p.id)
     if not found:
         raise NotFound(f"No target for {definition.code} at {where.code} in {p.id} to cascade.")
     parent = found[0]
@@ -403,7 +292,7 @@ def cascade(
     )
     written, kept = [], []
     for child in children:
-        own = _rows(conn, indicator_id=definition.id, unit_id=child.id, period=p.id)
+        own = target_rows(conn, indicator_id=definition.id, unit_id=child.id, period=p.id)
         if own and own[0].cascaded_from is None and not overwrite:
             kept.append(child.code)
             continue

@@ -14,7 +14,7 @@ from jiaowei.indicators import store
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.model import ValueRow
 from jiaowei.indicators.quality import outliers
-from jiaowei.indicators.quality import service as quality
+from jiaowei.indicators.quality import queries as quality
 from jiaowei.indicators.values import service as values
 from tests.factories import indicator_setup, make_user
 

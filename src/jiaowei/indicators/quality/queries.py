@@ -1,4 +1,4 @@
-"""Data quality: validation rules run over stored values, and one form's values outside bounds.
+"""Data quality reads: validation rules run over stored values, and one form's values outside bounds.
 
 Validation follows DHIS2: each rule is evaluated for each unit's OWN values (no aggregation up
 the tree) in each period of the rule's period type, at the units that report a data set holding

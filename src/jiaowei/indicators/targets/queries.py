@@ -1,0 +1,143 @@
+"""Reads of targets: a unit's targets for an indicator, and how a value stands against its target.
+
+:func:`status` compares a value with a target: ``met``, ``at_risk``, ``missed`` or ``no_data``,
+mirrored when lower is better. :func:`evaluate` compares values as shown (rounded to the
+indicator's decimals), so 85.96 shown as 86.0% meets a target of 86. Setting targets is in
+``service``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_action
+from jiaowei.indicators import periods as pe
+from jiaowei.indicators import store
+from jiaowei.indicators.model import Display
+from jiaowei.indicators.targets.compute import (
+    IndicatorDef,
+    format_value,
+    load_indicator,
+    parse_period,
+    visible_unit,
+)
+from jiaowei.indicators.targets.model import Target, TargetEvaluation
+from jiaowei.registry import queries as registry
+
+STATUSES = ("met", "at_risk", "missed", "no_data")
+
+
+# ---------------------------------------------------------------- status (pure)
+
+
+def status(
+    value: float | None, target: float, *, at_risk_margin: float = 0.0, higher_is_better: bool = True
+) -> str:
+    """``met`` if the value reaches the target, ``at_risk`` if it falls short by at most the
+    margin, else ``missed``; ``no_data`` without a value. Lower-is-better mirrors it."""
+    if value is None:
+        return "no_data"
+    shortfall = (target - value) if higher_is_better else (value - target)
+    if shortfall <= 1e-12:
+        return "met"
+    return "at_risk" if shortfall <= at_risk_margin + 1e-12 else "missed"
+
+
+def meets(value: float | None, benchmark: float | None, higher_is_better: bool = True) -> bool | None:
+    """Whether the value is at least (lower is better: at most) the benchmark."""
+    if value is None or benchmark is None:
+        return None
+    return value >= benchmark - 1e-12 if higher_is_better else value <= benchmark + 1e-12
+
+
+# ---------------------------------------------------------------- reading
+
+
+def target_rows(conn: Connection, **where: Any) -> list[Any]:
+    t, periods, units = store.targets, store.periods, registry.unit_codes()
+    parent = store.targets.alias("parent")
+    parent_unit = registry.unit_codes("parent_unit")
+    query = (
+        select(
+            t,
+            periods.c.code.label("period"),
+            periods.c.start_date,
+            units.c.code.label("unit_code"),
+            parent_unit.c.code.label("parent_code"),
+        )
+        .join(periods, periods.c.id == t.c.period_id)
+        .join(units, units.c.id == t.c.unit_id)
+        .outerjoin(parent, parent.c.id == t.c.cascaded_from)
+        .outerjoin(parent_unit, parent_unit.c.id == parent.c.unit_id)
+    )
+    for name, value in where.items():
+        column = periods.c.code if name == "period" else t.c[name]
+        query = query.where(column == value)
+    return list(conn.execute(query.order_by(periods.c.start_date, units.c.code)))
+
+
+def evaluate(
+    conn: Connection, definition: IndicatorDef, unit_id: int, period: pe.Period, value: float | None
+) -> TargetEvaluation | None:
+    """The value against the unit's target for the period, or None when it has none."""
+    found = target_rows(conn, indicator_id=definition.id, unit_id=unit_id, period=period.id)
+    if not found:
+        return None
+    row = found[0]
+    compared = value
+    if value is not None and definition.display != Display.RATIO:
+        compared = round(value, definition.decimals)
+    better = definition.higher_is_better
+
+    def shown(number: float) -> str:
+        return format_value(number, definition.display, definition.decimals)
+
+    return TargetEvaluation(
+        value=row.value,
+        formatted=shown(row.value),
+        at_risk_margin=row.at_risk_margin,
+        status=status(compared, row.value, at_risk_margin=row.at_risk_margin, higher_is_better=better),
+        benchmark=row.benchmark,
+        benchmark_formatted=shown(row.benchmark) if row.benchmark is not None else None,
+        benchmark_label=row.benchmark_label,
+        meets_benchmark=meets(compared, row.benchmark, better),
+        cascaded_from=row.parent_code,
+        note=row.note,
+    )
+
+
+def as_target(row: Any, definition: IndicatorDef, unit: registry.Unit) -> Target:
+    return Target(
+        definition.code,
+        unit.code,
+        unit.name_zh,
+        unit.name_en,
+        row.period,
+        row.value,
+        format_value(row.value, definition.display, definition.decimals),
+        row.at_risk_margin,
+        row.benchmark,
+        row.benchmark_label,
+        row.parent_code,
+        row.note,
+        row.set_by,
+        row.set_at.isoformat(),
+    )
+
+
+def targets_of(
+    conn: Connection, *, principal: Principal, indicator: str, unit: str, period: str | None = None
+) -> list[Target]:
+    """The unit's targets for the indicator: one period's, or every period's (its trajectory)."""
+    require_action(principal, Action.VIEW)
+    definition = load_indicator(conn, indicator)
+    day = parse_period(period).end if period else dt.date.today()
+    where = visible_unit(conn, principal, unit, day)
+    filters: dict[str, Any] = {"indicator_id": definition.id, "unit_id": where.id}
+    if period:
+        filters["period"] = parse_period(period).id
+    return [as_target(r, definition, where) for r in target_rows(conn, **filters)]
