@@ -69,9 +69,17 @@ def small_tree(conn: Connection) -> dict[str, str]:
     return {"root": "SH", "d1": "D1", "d2": "D2", "s1": "S1", "s2": "S2"}
 
 
+def login_token(client: TestClient) -> dict[str, str]:
+    """The login form's CSRF field, as a browser gets it: GET /login sets the cookie it is bound to."""
+    page = client.get("/login", headers={"accept": "text/html"})
+    marker = 'name="csrf_token" value="'
+    start = page.text.index(marker) + len(marker)
+    return {"csrf_token": page.text[start : page.text.index('"', start)]}
+
+
 def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
     """Log in through the login form; returns the CSRF token of the session."""
-    response = client.post("/login", data={"username": username, "password": password},
+    response = client.post("/login", data={**login_token(client), "username": username, "password": password},
                            follow_redirects=False)
     assert response.status_code == 303, response.text
     page = client.get("/")

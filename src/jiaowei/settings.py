@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     session_hours: int = 12
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    lookup_max_failures_per_address: int = 20  # failed family lookups per client address per window
     default_language: str = "zh_CN"
 
     @property

@@ -121,6 +121,18 @@ def test_freezing_locks_the_applications(conn: Connection, tmp_path: Path) -> No
                                                                                              capacity=1)])
 
 
+def test_the_freeze_brings_the_planner_statistics_up_to_date(conn: Connection, tmp_path: Path) -> None:
+    """Else PostgreSQL plans the pool's read for tables it last saw empty: quadratic nested scans."""
+    if conn.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps no planner statistics")
+    world(conn)
+    code = campaign(conn)
+    register(conn, code, 40)
+    service.freeze(conn, principal=SYSTEM, campaign=code, home=tmp_path)
+    estimated = conn.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'applicants'"))
+    assert estimated == count_applicants(conn) == 40
+
+
 def test_a_change_behind_the_services_back_stops_the_draw(conn: Connection, tmp_path: Path) -> None:
     world(conn)
     code = campaign(conn)
@@ -270,6 +282,35 @@ def test_family_lookup_is_throttled_per_application_number(client: Any, conn: Co
     assert blocked.status_code == 429
     other = client.post(url, json={"number": made[1].number, "birth_date": BIRTH.isoformat()})
     assert other.status_code == 200
+
+
+@pytest.mark.parametrize("disguise", ["  {}", "{}\u3000", "\t{} ", "{}\n"])
+def test_family_lookup_throttle_counts_a_number_however_it_is_padded(client: Any, conn: Connection,
+                                                                     settings: Any, disguise: str) -> None:
+    code, made = drawn(conn, settings.home)
+    url = f"/api/admissions/public/{code}/lookup"
+    for _ in range(settings.login_max_failures):
+        wrong = client.post(url, json={"number": made[0].number, "birth_date": "2000-01-01"})
+        assert wrong.status_code == 404
+    padded = disguise.format(made[0].number)
+    blocked = client.post(url, json={"number": padded, "birth_date": BIRTH.isoformat()})
+    assert blocked.status_code == 429, blocked.text
+    wide = made[0].number.translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})  # full-width digits
+    assert client.post(url, json={"number": wide, "birth_date": BIRTH.isoformat()}).status_code == 429
+
+
+def test_family_lookup_is_throttled_per_client_address(client: Any, conn: Connection, settings: Any) -> None:
+    code, made = drawn(conn, settings.home)
+    settings.lookup_max_failures_per_address = 3
+    url = f"/api/admissions/public/{code}/lookup"
+    for n in range(3):
+        wrong = client.post(url, json={"number": made[n].number, "birth_date": "2000-01-01"})
+        assert wrong.status_code == 404
+    blocked = client.post(url, json={"number": made[4].number, "birth_date": BIRTH.isoformat()})
+    assert blocked.status_code == 429, blocked.text
+    page = client.post(f"/admissions/{code}/lookup", headers={"accept": "text/html"},
+                       data={"number": made[4].number, "birth_date": BIRTH.isoformat()})
+    assert page.status_code == 429
 
 
 def test_lookup_in_the_service_names_no_difference(conn: Connection, tmp_path: Path) -> None:

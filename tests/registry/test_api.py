@@ -50,3 +50,21 @@ def test_bad_filter_names_the_field_and_value(client, conn):
     assert response.status_code == 422
     assert problem["field"] == "type" and problem["value"] == "castle"
     assert "primary_school" in problem["expected"]
+
+
+def test_district_staff_may_not_rename_or_move_their_own_district_bureau(client, conn):
+    small_tree(conn)
+    staff = token_for(conn, make_user(conn, role="district_staff", capture=["D1", "D2"]))
+    for change in ({"name_zh": "我的区"}, {"name_en": "My district"}, {"parent": "D2"}):
+        response = client.patch("/api/units/D1", headers=staff, json={"effective": "2021-01-01", **change})
+        assert response.status_code == 403, (change, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert "scope" in response.json()["detail"]
+    admin = token_for(conn, make_user(conn))
+    unit = client.get("/api/units/D1", headers=admin).json()
+    assert unit["name_zh"] == "单位D1" and unit["parent"] == "SH" and len(unit["versions"]) == 1
+    rename = {"effective": "2021-01-01", "name_zh": "新校名"}
+    inside = client.patch("/api/units/S1", headers=staff, json=rename)
+    assert inside.status_code == 200, inside.text
+    same = client.patch("/api/units/D1", headers=staff, json={"effective": "2021-01-01", "name_zh": "单位D1"})
+    assert same.status_code == 200, same.text

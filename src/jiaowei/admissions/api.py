@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jiaowei.admissions import queries, service
 from jiaowei.errors import JiaoweiError
 from jiaowei.registry.api import Upload, read_upload
-from jiaowei.web.deps import Conn, MaybeUser, User, parse_date
+from jiaowei.web.deps import Conn, MaybeUser, User, lookup_limit, parse_date
 from jiaowei.web.errors import respond
 
 router = APIRouter(prefix="/api/admissions", tags=["admissions"])
@@ -235,6 +235,7 @@ def lookup(request: Request, conn: Conn, user: MaybeUser, code: str, body: Looku
     settings = settings_of(request)
     found = service.family_lookup(conn, code=code, number=body.number, birth_date=body.birth_date,
                                   secret_key=settings.secret_key, max_failures=settings.login_max_failures,
-                                  window_minutes=settings.login_window_minutes)
+                                  window_minutes=settings.login_window_minutes,
+                                  per_address=lookup_limit(request))
     return respond(request, found) if isinstance(found, JiaoweiError) else asdict(found)
 

@@ -15,7 +15,7 @@ from jiaowei.admissions import model, queries, service
 from jiaowei.admissions.model import Mechanism
 from jiaowei.auth.model import Principal
 from jiaowei.errors import Conflict, JiaoweiError, Problem, ValidationError
-from jiaowei.web.deps import Conn, MaybeUser, User
+from jiaowei.web.deps import Conn, MaybeUser, User, lookup_limit
 from jiaowei.web.forms import N_, Form, problems_by_field, see_other
 from jiaowei.web.render import page
 
@@ -96,7 +96,8 @@ def lookup(request: Request, conn: Conn, user: MaybeUser, code: str, form: Form)
     found = service.family_lookup(conn, code=code, number=values["number"],
                                   birth_date=values["birth_date"][:10], secret_key=settings.secret_key,
                                   max_failures=settings.login_max_failures,
-                                  window_minutes=settings.login_window_minutes)
+                                  window_minutes=settings.login_window_minutes,
+                                  per_address=lookup_limit(request))
     if isinstance(found, JiaoweiError):
         return _render(request, "admissions_lookup.html", {"c": campaign, "values": values, "failed": found},
                        status=found.status)

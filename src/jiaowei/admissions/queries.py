@@ -9,6 +9,7 @@ applicants of the districts in their scope, with names and ID numbers unless the
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,15 @@ def _choices(conn: Connection, pks: list[int]) -> dict[int, list[str]]:
 # ---------------------------------------------------------------- families
 
 
+def normal_number(number: str) -> str:
+    """An application number as typed, the way it is counted and matched: NFKC, then stripped.
+
+    NFKC turns full-width digits and the ideographic space into ASCII, so ``"６５６…\u3000"`` is
+    the same number as ``"656…"``, and counts against the same throttle.
+    """
+    return unicodedata.normalize("NFKC", number).strip()
+
+
 def check_lookup_throttle(conn: Connection, *, code: str, number: str, max_failures: int,
                           window_minutes: int) -> None:
     since = _now() - dt.timedelta(minutes=window_minutes)
@@ -219,13 +229,14 @@ def check_lookup_throttle(conn: Connection, *, code: str, number: str, max_failu
 def lookup(conn: Connection, *, code: str, number: str, birth_date: str, secret_key: str,
            max_failures: int = 5, window_minutes: int = 15) -> FamilyView:
     """A family's own application. Any mismatch is the same generic NotFound; the caller records it."""
+    number = normal_number(number)
     check_lookup_throttle(conn, code=code, number=number, max_failures=max_failures,
                           window_minutes=window_minutes)
     row = conn.execute(select(campaigns).where(campaigns.c.code == code)).first()
     person = row and conn.execute(select(applicants).where(applicants.c.campaign_id == row.id,
-                                                           applicants.c.number == number.strip())).first()
+                                                           applicants.c.number == number)).first()
     expected = person.birth_check if person else crypto.birth_check(secret_key, "-", "-")
-    given = crypto.birth_check(secret_key, number.strip(), birth_date.strip())
+    given = crypto.birth_check(secret_key, number, birth_date.strip())
     if not crypto.same(expected, given) or not person:
         raise NotFound(NOT_FOUND)
     return _family_view(conn, row, person)

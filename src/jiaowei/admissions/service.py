@@ -16,7 +16,7 @@ import io
 import re
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from jiaowei.admissions.store import (
     campaigns,
     choices,
     lookup_attempts,
+    refresh_pool_statistics,
 )
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
@@ -57,6 +58,8 @@ from jiaowei.auth.scope import require_unit
 from jiaowei.db.engine import inserted_id
 from jiaowei.errors import Conflict, JiaoweiError, NotFound, Problem, TooManyAttempts, ValidationError
 from jiaowei.registry import queries as registry
+from jiaowei.text import text_problem, text_problems
+from jiaowei.throttle import AddressLimit
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ID_NUMBER = re.compile(r"^[0-9]{6,17}[0-9Xx]$")
@@ -137,7 +140,8 @@ def _spec_problems(spec: CampaignSpec) -> list[Problem]:
          ", ".join(Mechanism)),
         (spec.multiples in set(Multiples), "unknown rule", "multiples", spec.multiples, ", ".join(Multiples)),
     ]
-    return [Problem(m, field=f, value=v, expected=e) for ok, m, f, v, e in checks if not ok]
+    return ([Problem(m, field=f, value=v, expected=e) for ok, m, f, v, e in checks if not ok]
+            + text_problems(spec.__dict__, ("title_zh", "title_en")))
 
 
 def create_campaign(conn: Connection, *, principal: Principal, spec: CampaignSpec) -> StepDone:
@@ -468,6 +472,8 @@ def _person_problems(n: int, person: ApplicantSpec, reg: _Registration) -> list[
     found = []
     if not 0 < len(person.name.strip()) <= 100:
         found.append(Problem("name missing or too long", row=n, field="name", expected="1 to 100 characters"))
+    elif bad := text_problem(person.name, field="name", row=n):
+        found.append(replace(bad, value=None))  # a name is personal: the problem does not repeat it
     if not ID_NUMBER.match(person.id_number.strip()):
         found.append(Problem("invalid ID number", row=n, field="id_number",
                              expected="7 to 18 digits, the last may be X"))
@@ -545,6 +551,7 @@ def freeze(conn: Connection, *, principal: Principal, campaign: str, home: Path)
     row = campaign_row(conn, campaign)
     require_organiser(conn, principal, row)
     _require_status(row, {"application"}, "freezing")
+    refresh_pool_statistics(conn)
     case_dir = drawing.campaign_dir(home, campaign) / "case"
     digest = drawing.freeze_case(case_dir, drawing.lottery_case(conn, row))
     _set_status(conn, row, "frozen", pool_digest=digest, frozen_at=_now())
@@ -738,16 +745,25 @@ def record_lookup(conn: Connection, *, code: str, number: str, succeeded: bool) 
 
 
 def family_lookup(conn: Connection, *, code: str, number: str, birth_date: str, secret_key: str,
-                  max_failures: int, window_minutes: int) -> FamilyView | JiaoweiError:
+                  max_failures: int, window_minutes: int,
+                  per_address: AddressLimit | None = None) -> FamilyView | JiaoweiError:
     """A family's application by its number and the child's date of birth, every attempt recorded.
 
-    A failure is returned, not raised, so the request's transaction commits its record.
+    The number is normalised (NFKC, stripped) before it is counted or matched, so a padded or
+    full-width number counts against the same throttle; ``per_address`` limits the failures of
+    one client address across numbers. A failure is returned, not raised, so the request's
+    transaction commits its record.
     """
+    number = queries.normal_number(number)
     try:
+        if per_address is not None:
+            per_address.check()
         found = queries.lookup(conn, code=code, number=number, birth_date=birth_date, secret_key=secret_key,
                                max_failures=max_failures, window_minutes=window_minutes)
     except (NotFound, TooManyAttempts) as error:
         record_lookup(conn, code=code, number=number, succeeded=False)
+        if per_address is not None and isinstance(error, NotFound):
+            per_address.fail()
         return error
     record_lookup(conn, code=code, number=number, succeeded=True)
     return found

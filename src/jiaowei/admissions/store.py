@@ -170,6 +170,19 @@ def campaign_row(conn: Connection, code: str) -> Any:
     return row
 
 
+def refresh_pool_statistics(conn: Connection) -> None:
+    """Bring PostgreSQL's planner statistics of the applications up to date before a pool is read.
+
+    Applicants arrive in bulk (a CSV import, the demo) and their pool is read as soon as it is
+    frozen, often in the same transaction or before autovacuum has looked at the tables. With
+    statistics that still say "empty", the planner joins the pool's choices and applicants as
+    nested scans, quadratic in the number of applicants (minutes for the demo's 10,000).
+    ANALYZE (allowed in a transaction, and seeing its rows) fixes that; SQLite needs nothing.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {applicants.name}, {choices.name}, {priorities.name}")
+
+
 def campaign_id(conn: Connection, code: str) -> int:
     """The campaign's id, or 0 when there is none (a look-up of an unknown campaign is still recorded)."""
     return int(conn.scalar(select(campaigns.c.id).where(campaigns.c.code == code)) or 0)

@@ -39,6 +39,7 @@ from jiaowei.registry.model import (
 )
 from jiaowei.registry.queries import codes_of, known_id, today, version_dict, visible_id
 from jiaowei.registry.store import unit_events, units
+from jiaowei.text import text_problems
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -101,14 +102,17 @@ ENUM_FIELDS: dict[str, tuple[frozenset[str], type[StrEnum]]] = {
 
 def check_fields(values: Mapping[str, Any], row: int | None = None) -> list[Problem]:
     """Problems with unit field values (any subset of the fields)."""
-    problems = []
+    problems: list[Problem] = []
 
     def bad(name: str, message: str, expected: str) -> None:
         problems.append(Problem(message, row=row, field=name, value=values.get(name), expected=expected))
 
     if "code" in values and not CODE.match(str(values["code"] or "")):
         bad("code", "invalid code", "1-64 letters, digits, _ . - starting with a letter or digit")
+    problems += text_problems(values, ("name_zh", "name_en"), row=row)
     for name in ("name_zh", "name_en"):
+        if any(p.field == name for p in problems):
+            continue
         if name in values and not str(values[name] or "").strip():
             bad(name, "name is required", "a non-empty name")
         elif name in values and len(str(values[name])) > 200:
@@ -361,6 +365,7 @@ def change_unit(
     diff = {k: v for k, v in values.items() if getattr(current, k) != v}
     if not diff:
         return UnitChanged(code=code, changed=False)
+    _refuse_own_root(principal, unit_id, code, diff)
     updated = apply_change(versions, effective, diff)
     old_segments = store.segments_of(conn, [unit_id])[unit_id]
     store.replace_versions(conn, unit_id, updated)
@@ -400,6 +405,22 @@ def change_unit(
         note=note,
     )
     return UnitChanged(code=code, changed=True, events=[k.value for k in kinds])
+
+
+_ROOT_FIELDS = {"name_zh": "rename", "name_en": "rename", "parent_id": "move"}
+
+
+def _refuse_own_root(principal: Principal, unit_id: int, code: str, diff: Mapping[str, Any]) -> None:
+    """Scoped staff may not rename or move a unit their capture scope starts at (a district
+    bureau, for district staff): that is the commission's decision, not theirs."""
+    if principal.unlimited or unit_id not in principal.capture:
+        return
+    refused = sorted({verb for name, verb in _ROOT_FIELDS.items() if name in diff})
+    if refused:
+        raise PermissionDenied(
+            f"Unit {code!r} is where your capture scope starts; you may not {' or '.join(refused)} it. "
+            "Ask an administrator."
+        )
 
 
 def _require_reach(

@@ -5,7 +5,8 @@ anything; any problem (row, column, value, what would be accepted) means nothing
 written. New codes open units (on ``valid_from``, default today), existing codes change
 from ``valid_from`` on and close on ``valid_to``. An export lists the units visible to a
 principal on a date, parents before children, in the same format, so that importing an
-export changes nothing.
+export changes nothing. Names are written so that a spreadsheet never computes them: text
+cells in XLSX, and in CSV a leading ``'`` that the import removes (:mod:`jiaowei.text`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from jiaowei.errors import Problem, ValidationError
 from jiaowei.registry import queries, service, store
 from jiaowei.registry.model import FOREVER, Ownership, Sector, UnitVersion
 from jiaowei.registry.store import unit_paths, unit_versions, units
+from jiaowei.text import csv_cell, csv_uncell, xlsx_row
 
 COLUMNS = ("code", "name_zh", "name_en", "type", "ownership", "sector", "parent",
            "valid_from", "valid_to", "attributes", "synthetic")
@@ -40,6 +42,8 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TRUE, FALSE = {"true", "1", "yes", "y"}, {"false", "0", "no", "n"}
 XLSX_MAGIC = b"PK\x03\x04"
 MAX_REPORTED = 1000
+TEXT_COLUMNS = ("name_zh", "name_en")
+"""Free text columns: a CSV export guards them against formulas (see :func:`jiaowei.text.csv_cell`)."""
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(what, done, total)`` while an import runs."""
@@ -89,15 +93,16 @@ class Row:
 
 def read_table(data: bytes, filename: str) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
     """The header and the numbered data rows of a CSV or XLSX file (header = row 1)."""
-    if data.startswith(XLSX_MAGIC) or filename.lower().endswith(".xlsx"):
-        table = _xlsx_rows(data)
-    else:
-        table = _csv_rows(data)
+    table = _xlsx_rows(data) if is_xlsx(data, filename) else _csv_rows(data)
     header = next(table, None)
     if header is None or not any(_text(v) for v in header[1]):
         raise ValidationError("The file is empty.", [
             Problem("no header row", row=1, expected="a header row: " + ",".join(COLUMNS))])
     return [_text(v) for v in header[1]], table
+
+
+def is_xlsx(data: bytes, filename: str) -> bool:
+    return data.startswith(XLSX_MAGIC) or filename.lower().endswith(".xlsx")
 
 
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
@@ -151,10 +156,12 @@ def parse(data: bytes, filename: str) -> tuple[list[Row], list[Problem]]:
         return [], problems
     rows: list[Row] = []
     first_row: dict[str, int] = {}
+    guarded = () if is_xlsx(data, filename) else TEXT_COLUMNS
     for number, values in table:
         raw = {name: _text(values[i]) if i < len(values) else "" for i, name in enumerate(header) if name}
         if not any(raw.values()):
             continue
+        raw.update({name: csv_uncell(raw[name]) for name in guarded if name in raw})
         row = _parse_row(number, raw, problems)
         if row.code in first_row:
             problems.append(Problem(f"the code appears more than once (first on row {first_row[row.code]})",
@@ -535,10 +542,11 @@ def export_units(conn: Connection, *, principal: Principal, as_of: dt.date | Non
 
 
 def _csv_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
+    """CSV with the names guarded against formulas (a leading ' that the import removes again)."""
     buffer = io.StringIO(newline="")
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({**row, **{name: csv_cell(row[name]) for name in TEXT_COLUMNS}} for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -549,7 +557,7 @@ def _xlsx_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
     sheet = book.create_sheet("units")
     sheet.append(list(COLUMNS))
     for row in rows:
-        sheet.append([row[name] for name in COLUMNS])
+        sheet.append(xlsx_row(sheet, [row[name] for name in COLUMNS]))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

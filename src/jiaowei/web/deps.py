@@ -14,6 +14,7 @@ from jiaowei.auth import service as auth
 from jiaowei.auth.model import Principal
 from jiaowei.errors import NotAuthenticated, PermissionDenied, Problem, ValidationError
 from jiaowei.i18n import DEFAULT_LANGUAGE, negotiate, normalise
+from jiaowei.throttle import AddressLimit
 
 SESSION_COOKIE = "jiaowei_session"
 LANGUAGE_COOKIE = "jiaowei_lang"
@@ -82,6 +83,18 @@ async def current_principal(request: Request, conn: Conn) -> Principal:
 
 User = Annotated[Principal, Depends(current_principal)]
 MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def lookup_limit(request: Request) -> AddressLimit:
+    """The family lookup's limit on failures from the request's client address (a setting)."""
+    settings = request.app.state.settings
+    return AddressLimit(failures=request.app.state.lookup_failures, address=client_address(request),
+                        max_failures=settings.lookup_max_failures_per_address,
+                        window_minutes=settings.login_window_minutes)
 
 
 def language(request: Request) -> str:

@@ -100,6 +100,7 @@ def test_unreadable_files_get_a_problem_naming_the_place(client: TestClient, con
         (b'{"dataValues": [{"dataElement": 5}]}', None),
         (b"not,a\ncsv", "dhis2-csv"),
         (b"<adx><group/></adx>", "adx"),
+        ('<!DOCTYPE adx [<!ENTITY a "a">]><adx>&a;</adx>'.encode("utf-16-le"), "adx"),
         (b"PK\x03\x04junk", "xlsx"),
     ):
         response = post(client, headers, body, **({"format": fmt} if fmt else {}))
@@ -347,3 +348,28 @@ def test_a_form_with_synthetic_values_says_so(client: TestClient, conn: Connecti
     real = client.get("/data/entry", params={"ds": "SCHOOL_Y", "pe": "2020", "ou": "S2"}).text
     assert "badge--synthetic" in synthetic and "badge--synthetic" not in real
     assert "disabled" in synthetic  # a viewer's form is read-only
+
+
+def test_the_entry_page_upload_answers_4xx_when_it_refuses_a_file(client: TestClient,
+                                                                   conn: Connection) -> None:
+    from tests.factories import login
+
+    indicator_setup(conn)
+    make_user(conn, "uploader")
+    csrf = login(client, "uploader")
+    html = {"accept": "text/html", "x-csrf-token": csrf}
+    query = {"ds": "SCHOOL_Y", "pe": "2020", "ou": "S1"}
+
+    def upload(name: str, body: bytes, media: str) -> Response:
+        return client.post("/data/entry/upload", headers=html, data=query,
+                           files={"file": (name, body, media)})
+
+    unreadable = upload("v.xml", b"<adx><group></adx>", "application/adx+xml")
+    assert unreadable.status_code == 422 and "not well-formed" in unreadable.text
+    assert 'data-de="PUPILS"' in unreadable.text  # the form is still shown under the problem
+    unknown = {"dataValues": [{"dataElement": "NOPE", "period": "2020", "orgUnit": "S1", "value": "1"}]}
+    conflicted = upload("v.json", json.dumps(unknown).encode(), "application/json")
+    assert conflicted.status_code == 409, conflicted.text
+    good = upload("v.json", json.dumps({"dataValues": VALUES[:1]}).encode(), "application/json")
+    assert good.status_code == 200, good.text
+    assert stored(conn) == 1

@@ -382,6 +382,26 @@ def test_adx_unreadable(data: bytes, message: str) -> None:
     assert message in only_problem(excinfo).message
 
 
+_DTD_ATTACK = ('<?xml version="1.0" encoding="UTF-16"?>'
+               '<!DOCTYPE adx [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+               '<adx xmlns="urn:ihe:qrph:adx:2015"><group orgUnit="&b;" period="2020-01-01/P1Y">'
+               '<dataValue dataElement="A" value="1"/></group></adx>')
+
+
+@pytest.mark.parametrize("data", [
+    _DTD_ATTACK.encode("utf-16-le"),  # no BOM: the bytes b"<!DOCTYPE" never occur
+    _DTD_ATTACK.encode("utf-16-be"),
+    _DTD_ATTACK.encode("utf-16"),
+    _DTD_ATTACK.replace("UTF-16", "UTF-8").encode(),
+    b'<!DOCTYPE adx SYSTEM "http://evil.example/adx.dtd"><adx/>',
+    b'<?xml version="1.0"?>\n<!DOCTYPE adx><adx/>',
+])
+def test_adx_refuses_every_dtd_whatever_the_encoding(data: bytes) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        formats.read_adx(data)
+    assert "declares a DOCTYPE" in only_problem(excinfo).message
+
+
 def test_adx_without_namespace_and_empty_value_reads() -> None:
     data = b'<adx><group orgUnit="U" period="2020-01-01/P1Y"><dataValue dataElement="A"/></group></adx>'
     assert formats.read_adx(data) == [ValueRow("A", "2020", "U", "default", None, None, row=1)]

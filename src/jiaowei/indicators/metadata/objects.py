@@ -46,7 +46,7 @@ def save_data_element(
 ) -> int:
     require_writer(principal)
     spec = {"code": code, "name_zh": name_zh, "name_en": name_en}
-    problems = name_problems(spec, "data element")
+    problems = name_problems({**spec, "short_name": short_name, "description": description}, "data element")
     problems += [
         p
         for p in (
@@ -131,7 +131,7 @@ def save_data_set(
     """Create or update a data set: its elements (in form order), who reports it, when it is due."""
     require_writer(principal)
     spec = {"code": code, "name_zh": name_zh, "name_en": name_en}
-    problems = name_problems(spec, "data set")
+    problems = name_problems({**spec, "description": description}, "data set")
     problems += [p for p in [enum_problem(PeriodType, period_type, "periodType")] if p]
     problems += [p for t in unit_types if (p := enum_problem(UnitType, t, "unitTypes"))]
     for name, value in (("timelyDays", due_days), ("expiryDays", expiry_days)):
@@ -235,7 +235,9 @@ def save_indicator(
     """Create or update an indicator; both expressions are parsed (and their elements checked)."""
     require_writer(principal)
     spec = {"code": code, "name_zh": name_zh, "name_en": name_en}
-    problems = name_problems(spec, "indicator")
+    problems = name_problems({**spec, "description": description,
+                              "numerator_description": numerator_description,
+                              "denominator_description": denominator_description}, "indicator")
     problems += [p for p in [enum_problem(Display, display, "display")] if p]
     if not isinstance(decimals, int) or not 0 <= decimals <= 6:
         problems.append(Problem("out of range", field="decimals", value=decimals, expected="0 to 6"))
@@ -313,7 +315,8 @@ def save_validation_rule(
 ) -> int:
     require_writer(principal)
     spec = {"code": code, "name_zh": name_zh, "name_en": name_en}
-    problems = name_problems(spec, "validation rule")
+    problems = name_problems({**spec, "description": description, "instruction": instruction},
+                             "validation rule")
     problems += [
         p
         for p in (

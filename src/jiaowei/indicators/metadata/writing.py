@@ -16,6 +16,7 @@ from jiaowei.auth.scope import require_action
 from jiaowei.db.engine import inserted_id
 from jiaowei.errors import Problem
 from jiaowei.indicators.model import check_code, choices, new_uid
+from jiaowei.text import text_problems
 
 
 def now() -> dt.datetime:
@@ -25,6 +26,10 @@ def now() -> dt.datetime:
 def require_writer(principal: Principal) -> None:
     """Refuse unless the principal may write metadata."""
     require_action(principal, Action.METADATA_WRITE)
+
+
+DESCRIPTIONS = ("description", "numerator_description", "denominator_description", "instruction")
+"""Text of several lines: tabs and line breaks pass (see :func:`jiaowei.text.text_problems`)."""
 
 
 def name_problems(spec: Mapping[str, Any], kind: str, row: int | None = None) -> list[Problem]:
@@ -41,6 +46,8 @@ def name_problems(spec: Mapping[str, Any], kind: str, row: int | None = None) ->
                     expected="text of 1 to 230 characters",
                 )
             )
+    problems += text_problems(spec, ("name_zh", "name_en", "short_name", *DESCRIPTIONS), row=row,
+                              multiline=DESCRIPTIONS)
     code_problem = check_code(spec.get("code"), field="code", row=row)
     return ([code_problem] if code_problem else []) + problems
 

@@ -32,6 +32,7 @@ from jiaowei.indicators.model import (
 )
 from jiaowei.registry import queries as registry
 from jiaowei.registry.model import path_ids
+from jiaowei.text import text_problem
 
 Key = tuple[int, int, int, int, int]  # period, unit, element, coc, aoc
 Progress = Callable[[int], None]
@@ -315,13 +316,33 @@ def _check_row(ctx: Context, row: ValueRow, delete_all: bool) -> tuple[Key, str 
     value = row.value
     if delete_all or row.deleted or value is None or value.strip() == "":
         return key, None
-    if element.value_type is ValueType.INTEGER and value.isdigit() and value.isascii() and value[0] != "0":
+    refused = _text_refusal(row, element.value_type is ValueType.TEXT)
+    if refused is not None:
+        return refused
+    if (element.value_type is ValueType.INTEGER and value.isdigit() and value.isascii() and value[0] != "0"
+            and len(value) <= _MAX_DIGITS):
         return key, value  # the common case, already in normal form
     try:
         return key, normalise_value(element.value_type, value)
     except ValueError as error:
         reason = f"{error} for data element {element.code}"
         return ImportConflict(row.row, "value", value, reason, EXPECTED[element.value_type])
+
+
+_MAX_DIGITS = 15
+"""Whole numbers of up to 15 digits lie below the 10^15 limit that normalise_value checks."""
+
+
+def _text_refusal(row: ValueRow, text_value: bool) -> ImportConflict | None:
+    """The conflict of a row whose comment, text value or author holds a control character."""
+    fields = [("comment", row.comment, True), ("storedBy", row.stored_by, False)]
+    if text_value:
+        fields.insert(0, ("value", row.value, True))
+    for name, text, multiline in fields:
+        problem = text_problem(text, field=name, multiline=multiline, row=row.row) if text else None
+        if problem is not None:
+            return ImportConflict(row.row, name, problem.value, problem.message, problem.expected)
+    return None
 
 
 def check_rows(

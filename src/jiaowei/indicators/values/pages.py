@@ -144,14 +144,16 @@ async def entry_upload(
             valid_only=bool(valid_only),
         )
         context["summary"] = summary
+        status = 409 if summary.status == "ERROR" else 200  # conflicts: nothing written, as in the API
     except JiaoweiError as error:
         context["upload_error"] = error
+        status = error.status
     if ds and pe_ and ou:
         try:
             context["form"] = _form(conn, user, ds, pe_, ou, zh)
         except (ValidationError, NotFound) as error:
             context["error"] = error
-    return page(request, "indicators/entry.html", context, status=200)
+    return page(request, "indicators/entry.html", context, status=status)
 
 
 def _zh(request: Request) -> bool:

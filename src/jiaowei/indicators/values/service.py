@@ -28,7 +28,7 @@ from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
 from jiaowei.indicators.model import ImportStrategy, ImportSummary, ValueRow
-from jiaowei.indicators.quality import service as quality
+from jiaowei.indicators.quality import queries as quality
 from jiaowei.indicators.values.checking import (
     Context,
     Progress,

@@ -38,6 +38,7 @@ import io
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
@@ -59,6 +60,7 @@ from jiaowei.indicators.values.formats.xlsx import TemplateForm as TemplateForm
 from jiaowei.indicators.values.formats.xlsx import TemplateRow as TemplateRow
 from jiaowei.indicators.values.formats.xlsx import read_template, write_xlsx
 from jiaowei.indicators.values.formats.xlsx import write_template as write_template
+from jiaowei.text import csv_cell, csv_uncell
 
 FORMATS = ("dhis2-json", "dhis2-csv", "adx", "xlsx")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -453,9 +455,15 @@ def _csv_row(record: list[str], number: int, columns: tuple[str | None, ...],
     for problem in found:
         add_problem(problems, problem, _CSV)
     get = cells.get
+    value, stored_by, comment = (_unguarded(get(name)) for name in ("value", "storedby", "comment"))
     return None if found else ValueRow(
         get("dataelement", ""), get("period", ""), get("orgunit", ""), get("catoptcombo"),
-        get("attroptcombo"), get("value"), get("storedby"), get("comment"), followup, bool(deleted), number)
+        get("attroptcombo"), value, stored_by, comment, followup, bool(deleted), number)
+
+
+def _unguarded(cell: str | None) -> str | None:
+    """A text cell as :func:`write_csv` had it before guarding it (see :func:`jiaowei.text.csv_cell`)."""
+    return csv_uncell(cell) if cell is not None and cell[:1] == "'" else cell
 
 
 def _csv_flag(cells: dict[str, str], name: str, number: int, found: list[Problem]) -> bool | None:
@@ -467,7 +475,12 @@ def _csv_flag(cells: dict[str, str], name: str, number: int, found: list[Problem
 
 
 def write_csv(rows: Iterable[ValueRow], out: BinaryIO, *, bom: bool = False) -> None:
-    """Write DHIS2's CSV with its header; ``bom`` adds the UTF-8 mark Excel needs to show Chinese."""
+    """Write DHIS2's CSV with its header; ``bom`` adds the UTF-8 mark Excel needs to show Chinese.
+
+    Text a spreadsheet would compute (a comment, author or non-numeric value starting with ``=``,
+    ``+``, ``-``, ``@``, tab or CR) gets a leading ``'`` that :func:`read_csv` removes again;
+    numbers such as ``-3`` and codes are written as they are.
+    """
     text = io.TextIOWrapper(out, encoding="utf-8-sig" if bom else "utf-8", newline="")
     writer = csv.writer(text)
     writer.writerow(CSV_HEADER)
@@ -478,6 +491,17 @@ def write_csv(rows: Iterable[ValueRow], out: BinaryIO, *, bom: bool = False) -> 
 
 def _csv_record(row: ValueRow) -> tuple[str, ...]:
     followup = "" if row.followup is None else str(row.followup).lower()
+    value = row.value or ""
+    if value[:1] in _GUARDED and not _NUMBER.fullmatch(value):
+        value = csv_cell(value)
     return (row.data_element, row.period, row.org_unit, row.category_option_combo or "",
-            row.attribute_option_combo or "", row.value or "", row.stored_by or "", "", row.comment or "",
+            row.attribute_option_combo or "", value, _guarded(row.stored_by), "", _guarded(row.comment),
             followup, str(row.deleted).lower())
+
+
+_GUARDED = frozenset("=+-@\t\r'")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _guarded(text: str | None) -> str:
+    return csv_cell(text) if text and text[0] in _GUARDED else text or ""

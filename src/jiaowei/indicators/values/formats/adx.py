@@ -21,6 +21,9 @@ from typing import BinaryIO
 from xml.parsers import expat
 from xml.sax.saxutils import escape, quoteattr
 
+import defusedxml.ElementTree as safe_xml
+from defusedxml import DefusedXmlException
+
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators import periods
 from jiaowei.indicators.model import DEFAULT, ValueRow
@@ -69,16 +72,22 @@ def read_adx(data: bytes, *, combo_code: ComboCode | None = None) -> list[ValueR
 
 
 def _parse_xml(data: bytes) -> ET.Element:
-    decode(data, _ADX)
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise unreadable(_ADX, "the document declares a DOCTYPE or entities, which are refused for safety",
-                         "plain ADX XML without <!DOCTYPE> or <!ENTITY>")
+    """The root of ``data``, parsed by defusedxml, which refuses any DTD in any encoding.
+
+    A byte search for ``<!DOCTYPE`` misses UTF-16 without a BOM, so the parser itself refuses
+    the DTD (and with it entities and external references) before it expands anything.
+    """
     try:
-        root = ET.fromstring(data)
+        root = safe_xml.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise unreadable(_ADX, "the document declares a DOCTYPE or entities, which are refused for safety",
+                         "plain ADX XML without <!DOCTYPE> or <!ENTITY>") from None
     except ET.ParseError as exc:
+        decode(data, _ADX)
         line, column = exc.position
         message = f"not well-formed XML at line {line}, column {column + 1}: {expat.ErrorString(exc.code)}"
         raise unreadable(_ADX, message, _ADX_SHAPE) from None
+    decode(data, _ADX)
     if root.tag not in (f"{{{ADX_NAMESPACE}}}adx", "adx"):
         raise unreadable(_ADX, f"the document is <{root.tag}>, not <adx>", _ADX_SHAPE)
     return root

@@ -2,7 +2,8 @@
 
 Sheet :data:`SHEET` holds the data set, unit and period codes in grey named cells
 (:data:`DEFINED_NAMES`) and a table of one line for each data element and option combo: grey
-codes and names, then the value and comment to fill in. :func:`write_xlsx` is the ``xlsx``
+codes and names, then the value and comment to fill in. Every text cell is written as text, never
+as a formula (see :func:`jiaowei.text.xlsx_cell`). :func:`write_xlsx` is the ``xlsx``
 writer of :func:`jiaowei.indicators.values.formats.write`; :func:`read_template` its reader.
 """
 
@@ -21,6 +22,7 @@ from typing import Any, BinaryIO
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators.model import DEFAULT, ValueRow, ValueType
 from jiaowei.indicators.values.formats.common import add_problem, json_value, raise_any, unreadable
+from jiaowei.text import xlsx_cell
 
 # openpyxl (about 130 ms to import) is imported inside the functions that use it, so that
 # the command line and the requests that never touch a workbook do not pay for it.
@@ -94,16 +96,14 @@ def write_template(path_or_buffer: str | os.PathLike[str] | BinaryIO, *, form: T
 def _template_head(sheet: Any, form: TemplateForm, labels: dict[str, Any]) -> None:
     from openpyxl.styles import Font
 
-    sheet["A1"] = f"{labels['title']}: {form.data_set_name}"
-    sheet["A1"].font = Font(bold=True, size=14)
+    xlsx_cell(sheet, 1, 1, f"{labels['title']}: {form.data_set_name}").font = Font(bold=True, size=14)
     for row, (label, code, name) in enumerate([(labels["data_set"], form.data_set, form.data_set_name),
                                                 (labels["unit"], form.unit, form.unit_name),
                                                 (labels["period"], form.period, form.period_name)], 2):
-        sheet.cell(row, 1, label).font = Font(bold=True)
-        _grey(sheet.cell(row, 2, code))
-        sheet.cell(row, 3, name)
-    sheet["A5"] = labels["note"]
-    sheet["A5"].font = Font(italic=True, color="C00000")
+        xlsx_cell(sheet, row, 1, label).font = Font(bold=True)
+        _grey(xlsx_cell(sheet, row, 2, code))
+        xlsx_cell(sheet, row, 3, name)
+    xlsx_cell(sheet, 5, 1, labels["note"]).font = Font(italic=True, color="C00000")
 
 
 def _template_table(sheet: Any, rows: list[TemplateRow], labels: dict[str, Any]) -> None:
@@ -111,7 +111,7 @@ def _template_table(sheet: Any, rows: list[TemplateRow], labels: dict[str, Any])
 
     header = _table_row()
     for column, title in enumerate(labels["columns"], 1):
-        sheet.cell(header, column, title).font = Font(bold=True)
+        xlsx_cell(sheet, header, column, title).font = Font(bold=True)
     validations = _validations(labels)
     for number, line in enumerate(rows, header + 1):
         _template_line(sheet, number, line, validations)
@@ -128,9 +128,9 @@ def _template_line(sheet: Any, number: int, line: TemplateRow, validations: dict
 
     grey = (line.element_code, line.combo_code, line.element_name, line.combo_name)
     for column, text in enumerate(grey, 1):
-        _grey(sheet.cell(number, column, text))
-    value = sheet.cell(number, 5, _cell_value(line.value_type, line.value))
-    comment = sheet.cell(number, 6, line.comment)
+        _grey(xlsx_cell(sheet, number, column, text))
+    value = xlsx_cell(sheet, number, 5, _cell_value(line.value_type, line.value))
+    comment = xlsx_cell(sheet, number, 6, line.comment)
     for cell in (value, comment):
         cell.protection = Protection(locked=False)
     if line.value_type in validations:
@@ -171,9 +171,10 @@ def _cell_value(value_type: str, value: str | None) -> Any:
     if value is None or value_type not in (ValueType.INTEGER, ValueType.NUMBER, ValueType.PERCENTAGE):
         return value
     try:
-        return int(value) if value_type == ValueType.INTEGER else float(value)
+        number = int(value) if value_type == ValueType.INTEGER else float(value)
     except ValueError:
         return value
+    return number if abs(number) < 1e15 else value  # Excel keeps 15 digits: a larger one stays text
 
 
 def read_template(data: bytes) -> list[ValueRow]:
