@@ -10,7 +10,7 @@ from jiaowei.auth.model import SYSTEM
 from jiaowei.indicators.quality import outliers
 from jiaowei.indicators.quality import queries as quality
 from tests.factories import login, make_user, token_for
-from tests.indicators.quality.test_service import SERIES, YEARS, rule, setup, store_values
+from tests.indicators.quality.test_queries import SERIES, YEARS, rule, setup, store_values
 
 RUN = "/api/dataAnalysis/validationRules"
 YEAR_2020 = {"startDate": "2020-01-01", "endDate": "2020-12-31"}
