@@ -119,6 +119,14 @@ def test_user_create_without_a_password_source_fails_clearly(sqlite_env):
     assert "unknown role" in result.stderr and "king" in result.stderr
 
 
+def test_user_create_refuses_a_weak_password_without_echoing_it(sqlite_env):
+    for weak in ("short1!", "password123", "x1-is-me-x1", "            "):
+        result = jiaowei(sqlite_env, "user", "create", "--username", "x1", "--role", "viewer",
+                         "--password-stdin", stdin=weak + "\n", expect=2)
+        assert "password" in result.stderr and "at least 10 characters" in result.stderr
+        assert not weak.strip() or weak not in result.stderr
+
+
 def test_units_import_good_bad_and_dry_run(sqlite_env, tmp_path):
     dry = jiaowei(sqlite_env, "units", "import", str(tmp_path / "units.csv"), "--dry-run")
     assert "created 3" in dry.stdout and unit_codes(sqlite_env["JIAOWEI_DATABASE_URL"]) == []

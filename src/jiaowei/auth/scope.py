@@ -2,12 +2,14 @@
 
 Every read or write of units goes through :func:`unit_filter` (for queries over
 ``unit_paths``) or :func:`require_unit` (for one unit). Views never check scopes
-themselves.
+themselves. :func:`scope_spans` tells when a unit stood within a scope, so that reading its
+record through the scope shows only those periods.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from sqlalchemy import Connection, true
 from sqlalchemy.sql.elements import ColumnElement
@@ -15,6 +17,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from jiaowei.auth.model import Action, Principal
 from jiaowei.errors import NotFound, PermissionDenied
 from jiaowei.registry import store
+from jiaowei.registry.model import Segment, path_ids
+
+Span = tuple[dt.date, dt.date]
+"""A period ``[from, to)``."""
 
 
 def require_action(principal: Principal, action: Action) -> None:
@@ -36,6 +42,41 @@ def scope_paths(conn: Connection, principal: Principal, action: Action, day: dt.
 def _first_path(conn: Connection, unit_id: int) -> str | None:
     segs = store.segments_of(conn, [unit_id])[unit_id]
     return segs[0].path if segs else None
+
+
+def scope_spans(conn: Connection, principal: Principal, action: Action, unit_id: int) -> list[Span] | None:
+    """The periods in which the unit stood within the principal's scope, oldest first.
+
+    None when the principal is not limited by scope. A unit is within the scope while its
+    path passes through a unit of the scope; a record read through a scope shows only these
+    periods (see :func:`jiaowei.registry.queries.get_unit`).
+    """
+    spans = scope_spans_of(conn, principal, action, [unit_id])
+    return None if spans is None else spans[unit_id]
+
+
+def scope_spans_of(
+    conn: Connection, principal: Principal, action: Action, unit_ids: Iterable[int]
+) -> dict[int, list[Span]] | None:
+    """:func:`scope_spans` of each unit, by id; None when the principal is not limited by scope."""
+    if principal.unlimited:
+        return None
+    scope = principal.scope_for(action)
+    return {
+        unit_id: _spans([g for g in segments if scope.intersection(path_ids(g.path))])
+        for unit_id, segments in store.segments_of(conn, unit_ids).items()
+    }
+
+
+def _spans(segments: Iterable[Segment]) -> list[Span]:
+    """The periods the segments cover, adjoining ones joined."""
+    spans: list[Span] = []
+    for segment in segments:
+        if spans and spans[-1][1] == segment.valid_from:
+            spans[-1] = (spans[-1][0], segment.valid_to)
+        else:
+            spans.append((segment.valid_from, segment.valid_to))
+    return spans
 
 
 def unit_filter(

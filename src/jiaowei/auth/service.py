@@ -14,8 +14,10 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal, Role
+from jiaowei.auth.passwords import password_problems
 from jiaowei.auth.scope import require_action
 from jiaowei.auth.store import api_tokens, login_attempts, sessions, user_scopes, users
+from jiaowei.auth.token_use import TokenUses
 from jiaowei.db.engine import inserted_id
 from jiaowei.errors import (
     Conflict,
@@ -29,7 +31,6 @@ from jiaowei.registry import queries as registry
 
 _hasher = PasswordHasher()
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-MIN_PASSWORD = 8
 
 
 def _now() -> dt.datetime:
@@ -68,9 +69,7 @@ def create_user(
     if role not in {r.value for r in Role}:
         problems.append(Problem("unknown role", field="role", value=role,
                                 expected=", ".join(r.value for r in Role)))
-    if len(password) < MIN_PASSWORD:
-        problems.append(Problem("password too short", field="password",
-                                expected=f"at least {MIN_PASSWORD} characters"))
+    problems += password_problems(password, username=username)
     scope_ids: dict[str, list[int]] = {}
     for kind, codes in (("capture", capture_scope or []), ("view", view_scope or [])):
         found, missing = registry.check_unit_codes(conn, codes, field=f"{kind}_scope")
@@ -188,12 +187,14 @@ def create_token(conn: Connection, *, principal: Principal, username: str, label
     return token
 
 
-def resolve_token(conn: Connection, *, token: str) -> Principal | None:
+def resolve_token(conn: Connection, *, token: str, uses: TokenUses | None = None) -> Principal | None:
+    """The token's principal, or None. Only reads: the last use is noted in ``uses``, written later."""
     row = conn.execute(select(api_tokens).where(api_tokens.c.token_hash == _digest(token),
                                                 api_tokens.c.revoked.is_(False))).first()
     if row is None:
         return None
-    conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=_now()))
+    if uses is not None:
+        uses.note(token_id=row.id)
     try:
         return principal_for(conn, user_id=row.user_id)
     except NotAuthenticated:

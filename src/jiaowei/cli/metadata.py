@@ -30,7 +30,7 @@ def import_metadata(
         raise NotFound(f"No file {str(file)!r}.")
     try:
         document = json.loads(file.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, NaN, nested too deeply
         raise ValidationError(
             "The file is not JSON.",
             [Problem(str(error), field="file", value=file.name, expected="a DHIS2 metadata JSON document")],

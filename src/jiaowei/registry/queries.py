@@ -16,13 +16,15 @@ Every other domain reads units through this module, never through
 The registry's own browsing use cases (:func:`list_units`, :func:`children`, :func:`get_unit`),
 which apply the principal's scope and answer the API and the pages, are here too; they return the
 typed results of :mod:`jiaowei.registry.model` (``UnitSummary``, ``TreeNode``, ``UnitDetail``).
+A unit's record read through a scope shows only the periods in which the unit stood within it
+(:func:`trim_versions`, :func:`scope_spans_on`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
@@ -30,7 +32,7 @@ from sqlalchemy.sql import Subquery
 from sqlalchemy.sql.elements import ColumnElement
 
 from jiaowei.auth.model import Action, Principal
-from jiaowei.auth.scope import require_unit, scope_paths, unit_filter
+from jiaowei.auth.scope import Span, require_unit, scope_paths, scope_spans, scope_spans_of, unit_filter
 from jiaowei.errors import NotFound, Problem, ValidationError
 from jiaowei.paging import Page
 from jiaowei.registry import store
@@ -439,11 +441,19 @@ def _child_counts(conn: Connection, ids: list[int], day: dt.date) -> dict[int, i
 def get_unit(
     conn: Connection, *, principal: Principal, code: str, as_of: dt.date | None = None
 ) -> UnitDetail:
-    """One unit: its state on ``as_of`` (if open then), ancestors, every version and event."""
+    """One unit: its state on ``as_of`` (if open then), ancestors, every version and event.
+
+    A principal limited by scope sees only the part of the record from the periods in which
+    the unit stood within their scope: the versions cut to those periods, the events in them.
+    """
     day = as_of or today()
     unit_id = visible_id(conn, principal, code, day)
     unit = conn.execute(select(units).where(units.c.id == unit_id)).one()
-    versions = store.versions_of(conn, [unit_id])[unit_id]
+    spans = scope_spans(conn, principal, Action.VIEW, unit_id)
+    whole = store.versions_of(conn, [unit_id])[unit_id]
+    versions = whole if spans is None else trim_versions(whole, spans)
+    if not versions:
+        raise NotFound(f"No unit with code {code!r}.")
     current = next((v for v in versions if v.covers(day)), None)
     path = last_path(conn, unit_id, day) or ""
     codes = codes_of(conn, {v.parent_id for v in versions if v.parent_id} | set(path_ids(path)))
@@ -454,7 +464,7 @@ def get_unit(
         open_on_date=current is not None,
         as_of=day,
         opened=versions[0].valid_from,
-        closed=_end(versions[-1].valid_to),
+        closed=_end(versions[-1].valid_to) if versions[-1].valid_to == whole[-1].valid_to else None,
         name_zh=shown.name_zh,
         name_en=shown.name_en,
         type=shown.type,
@@ -465,8 +475,38 @@ def get_unit(
         level=max(len(path_ids(path)) - 1, 0),
         ancestors=_ancestors(conn, path, codes, day),
         versions=tuple(_version_shown(v, codes) for v in versions),
-        events=_events(conn, unit_id),
+        events=_events(conn, unit_id, spans),
     )
+
+
+def trim_versions(versions: Sequence[UnitVersion], spans: Sequence[Span]) -> list[UnitVersion]:
+    """The parts of the versions that fall within the periods ``spans``, oldest first."""
+    out = []
+    for v in versions:
+        for start, end in spans:
+            if v.valid_from < end and start < v.valid_to:
+                out.append(replace(v, valid_from=max(v.valid_from, start), valid_to=min(v.valid_to, end)))
+    return out
+
+
+def scope_spans_on(
+    conn: Connection, *, principal: Principal, ids: Iterable[int], day: dt.date
+) -> dict[int, Span]:
+    """For a principal limited by scope, the period around ``day`` in which each unit stood within
+    the scope, by id (units not within it on ``day`` are left out); empty for an administrator."""
+    spans = scope_spans_of(conn, principal, Action.VIEW, ids)
+    if spans is None:
+        return {}
+    return {
+        unit_id: span
+        for unit_id, periods in spans.items()
+        for span in periods
+        if span[0] <= day < span[1]
+    }
+
+
+def _within(day: dt.date, spans: Sequence[Span] | None) -> bool:
+    return spans is None or any(start <= day < end for start, end in spans)
 
 
 def _end(valid_to: dt.date) -> dt.date | None:
@@ -518,12 +558,14 @@ def _version_shown(v: UnitVersion, codes: Mapping[int, str]) -> VersionShown:
     )
 
 
-def _events(conn: Connection, unit_id: int) -> tuple[UnitEventShown, ...]:
+def _events(conn: Connection, unit_id: int, spans: Sequence[Span] | None) -> tuple[UnitEventShown, ...]:
+    """The unit's events, only those effective within ``spans`` (all when None)."""
     rows = conn.execute(
         select(unit_events)
         .where(unit_events.c.unit_id == unit_id)
         .order_by(unit_events.c.effective, unit_events.c.id)
     ).all()
+    rows = [r for r in rows if _within(r.effective, spans)]
     related = codes_of(conn, {r.related_unit_id for r in rows if r.related_unit_id})
     return tuple(
         UnitEventShown(

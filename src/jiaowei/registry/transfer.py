@@ -16,8 +16,6 @@ import datetime as dt
 import io
 import json
 import re
-import warnings
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -32,6 +30,7 @@ from jiaowei.registry import queries, service, store
 from jiaowei.registry.model import FOREVER, Ownership, Sector, UnitVersion
 from jiaowei.registry.store import unit_paths, unit_versions, units
 from jiaowei.text import csv_cell, csv_uncell, xlsx_row
+from jiaowei.workbooks import open_workbook
 
 COLUMNS = ("code", "name_zh", "name_en", "type", "ownership", "sector", "parent",
            "valid_from", "valid_to", "attributes", "synthetic")
@@ -93,7 +92,7 @@ class Row:
 
 def read_table(data: bytes, filename: str) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
     """The header and the numbered data rows of a CSV or XLSX file (header = row 1)."""
-    table = _xlsx_rows(data) if is_xlsx(data, filename) else _csv_rows(data)
+    table = _xlsx_rows(data, filename) if is_xlsx(data, filename) else _csv_rows(data)
     header = next(table, None)
     if header is None or not any(_text(v) for v in header[1]):
         raise ValidationError("The file is empty.", [
@@ -113,22 +112,26 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
         raise ValidationError("The file is not UTF-8 text.", [
             Problem("not UTF-8", row=line, expected="CSV saved as UTF-8 (Excel: “CSV UTF-8”), or XLSX")
         ]) from None
-    return enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
-
-
-def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
-    from openpyxl import load_workbook  # imported here: slow to import, and only XLSX files need it
-
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ValidationError("The file is not a readable XLSX workbook.", [
-            Problem(f"unreadable workbook: {exc}", expected="an .xlsx file saved by Excel or WPS, or CSV")
-        ]) from None
-    sheet = book.worksheets[0]
-    return ((number, list(values)) for number, values in enumerate(sheet.iter_rows(values_only=True), 1))
+        rows = list(reader)
+    except csv.Error as exc:
+        raise ValidationError("The file is not readable as CSV.", [
+            Problem(f"malformed CSV: {exc}", row=reader.line_num,
+                    expected="comma-separated cells, in double quotes where they hold commas, quotes or "
+                             "line breaks")]) from None
+    return enumerate(rows, start=1)
+
+
+def _xlsx_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[Any]]]:
+    """The rows of the first sheet, read at once: a broken part is refused here, not half-way."""
+    expected = "an .xlsx file saved by Excel or WPS, or CSV"
+    with open_workbook(data, filename=filename, expected=expected) as book:
+        if not book.worksheets:
+            raise ValidationError("The workbook has no sheet.", [
+                Problem("no worksheet", field="file", value=filename or None, expected=expected)])
+        rows = [list(values) for values in book.worksheets[0].iter_rows(values_only=True)]
+    return enumerate(rows, 1)
 
 
 def _text(value: Any) -> str:
@@ -496,6 +499,8 @@ def export_rows(
 
     ``valid_from`` is the date from which the row holds as written (never before its
     parent's), so that importing the rows, here or into an empty registry, changes nothing.
+    For a principal limited by scope, a row's dates stay within the period in which the unit
+    stood within that scope.
     """
     day = as_of or queries.today()
     query = (store.units_on_select(day).add_columns(unit_versions.c.valid_from.label("version_from"))
@@ -504,12 +509,14 @@ def export_rows(
     codes = {r.id: r.code for r in found}
     codes.update(codes_for(conn, {r.parent_id for r in found if r.parent_id and r.parent_id not in codes}))
     ends = _ends(conn, list(codes))
+    spans = queries.scope_spans_on(conn, principal=principal, ids=[r.id for r in found], day=day)
     starts: dict[int, dt.date] = {}
     out = []
     for r in found:
-        start = max(r.version_from, starts.get(r.parent_id, dt.date.min))
+        span = spans.get(r.id, (dt.date.min, FOREVER))
+        start = max(r.version_from, starts.get(r.parent_id, dt.date.min), span[0])
         starts[r.id] = start
-        end = ends.get(r.id, FOREVER)
+        end = min(ends.get(r.id, FOREVER), span[1])
         out.append({
             "code": r.code, "name_zh": r.name_zh, "name_en": r.name_en, "type": r.type,
             "ownership": r.ownership, "sector": r.sector,

@@ -7,11 +7,12 @@ import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import BackgroundTasks, Depends, Query, Request
 from sqlalchemy import Connection
 
 from jiaowei.auth import service as auth
 from jiaowei.auth.model import Principal
+from jiaowei.auth.token_use import TokenUses
 from jiaowei.errors import NotAuthenticated, PermissionDenied, Problem, ValidationError
 from jiaowei.i18n import DEFAULT_LANGUAGE, negotiate, normalise
 from jiaowei.throttle import AddressLimit
@@ -30,12 +31,24 @@ def get_conn(request: Request) -> Iterator[Connection]:
 Conn = Annotated[Connection, Depends(get_conn, scope="function")]
 
 
-def _principal(request: Request, conn: Connection) -> Principal | None:
+def token_uses(request: Request) -> TokenUses:
+    """The app's record of token uses, written after responses (created on first use)."""
+    state = request.app.state
+    if getattr(state, "token_uses", None) is None:
+        state.token_uses = TokenUses()
+    uses: TokenUses = state.token_uses
+    return uses
+
+
+def _principal(request: Request, conn: Connection, background: BackgroundTasks) -> Principal | None:
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        principal = auth.resolve_token(conn, token=header[7:].strip())
+        uses = token_uses(request)
+        principal = auth.resolve_token(conn, token=header[7:].strip(), uses=uses)
         if principal is None:
             raise NotAuthenticated("The API token is unknown or revoked.")
+        if uses.pending:
+            background.add_task(uses.flush, request.app.state.db)
         request.state.via = "token"
         return principal
     token = request.cookies.get(SESSION_COOKIE)
@@ -67,15 +80,15 @@ async def check_csrf(request: Request) -> None:
         raise PermissionDenied("The form's CSRF token is missing or stale; reload the page and try again.")
 
 
-async def optional_principal(request: Request, conn: Conn) -> Principal | None:
-    principal = _principal(request, conn)
+async def optional_principal(request: Request, conn: Conn, background: BackgroundTasks) -> Principal | None:
+    principal = _principal(request, conn, background)
     request.state.principal = principal
     await check_csrf(request)
     return principal
 
 
-async def current_principal(request: Request, conn: Conn) -> Principal:
-    principal = await optional_principal(request, conn)
+async def current_principal(request: Request, conn: Conn, background: BackgroundTasks) -> Principal:
+    principal = await optional_principal(request, conn, background)
     if principal is None:
         raise NotAuthenticated("Log in or send an API token (Authorization: Bearer …).")
     return principal

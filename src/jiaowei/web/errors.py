@@ -1,7 +1,12 @@
-"""One handler turns every JiaoweiError into problem+json (API) or an error page (browser)."""
+"""One handler turns every JiaoweiError into problem+json (API) or an error page (browser).
+
+Text in a problem may come from the request (a value, a field name): :func:`json_safe` writes a
+lone surrogate there as its escape (``\\ud800``), so that the answer can always be encoded.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jiaowei.errors import JiaoweiError, NotAuthenticated, NotFound, Problem, ValidationError
+from jiaowei.text import text_problem
 from jiaowei.web.render import page
 
 PROBLEM = "application/problem+json"
@@ -34,6 +40,7 @@ def problem_body(error: JiaoweiError, request: Request) -> dict[str, Any]:
 
 
 def respond(request: Request, error: JiaoweiError) -> Response:
+    _make_safe(error)
     if wants_json(request):
         return JSONResponse(problem_body(error, request), status_code=error.status, media_type=PROBLEM)
     if isinstance(error, NotAuthenticated):
@@ -48,14 +55,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            Problem(
-                str(e.get("msg", "invalid")),
-                field=".".join(str(p) for p in e.get("loc", ())[1:]) or None,
-                value=_printable(e.get("input")),
-            )
-            for e in exc.errors()
-        ]
+        problems = [_request_problem(e) for e in exc.errors()]
         return respond(request, ValidationError("The request is not valid.", problems))
 
     @app.exception_handler(StarletteHTTPException)
@@ -66,6 +66,40 @@ def install(app: FastAPI) -> None:
         error.status = exc.status_code  # type: ignore[misc]
         error.title = str(exc.detail)  # type: ignore[misc]
         return respond(request, error)
+
+
+def _request_problem(error: Any) -> Problem:
+    """A problem of pydantic's; text the request gave with a control character or lone surrogate
+    is named as such (pydantic refuses a lone surrogate as "not a valid string")."""
+    field = ".".join(str(p) for p in error.get("loc", ())[1:]) or None
+    found = text_problem(error.get("input"), field=field or "body", multiline=True)
+    if found is not None and _SURROGATE.search(error["input"]):
+        return Problem(found.message, field=field, value=found.value, expected=found.expected)
+    return Problem(str(error.get("msg", "invalid")), field=field, value=_printable(error.get("input")))
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` (JSON-like) with every lone surrogate in its text written as an escape."""
+    if isinstance(value, str):
+        return _SURROGATE.sub(_escape, value) if _SURROGATE.search(value) else value
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _escape(found: re.Match[str]) -> str:
+    return f"\\u{ord(found.group()):04x}"
+
+
+def _make_safe(error: JiaoweiError) -> None:
+    """Escape lone surrogates in what the answer shows of ``error`` (JSON and pages alike)."""
+    error.detail = json_safe(error.detail)
+    error.problems = [Problem(**json_safe(p.as_dict())) for p in error.problems]
 
 
 def _printable(value: Any) -> Any:

@@ -52,7 +52,14 @@ from jiaowei.indicators.values.formats.adx import ComboAttributes as ComboAttrib
 from jiaowei.indicators.values.formats.adx import ComboCode as ComboCode
 from jiaowei.indicators.values.formats.adx import read_adx, write_adx
 from jiaowei.indicators.values.formats.common import MAX_PROBLEMS as MAX_PROBLEMS
-from jiaowei.indicators.values.formats.common import add_problem, decode, json_value, raise_any, unreadable
+from jiaowei.indicators.values.formats.common import (
+    add_problem,
+    decode,
+    json_value,
+    lone_surrogate,
+    raise_any,
+    unreadable,
+)
 from jiaowei.indicators.values.formats.xlsx import DEFINED_NAMES as DEFINED_NAMES
 from jiaowei.indicators.values.formats.xlsx import SHEET as SHEET
 from jiaowei.indicators.values.formats.xlsx import TEMPLATE_COLUMNS as TEMPLATE_COLUMNS
@@ -60,7 +67,7 @@ from jiaowei.indicators.values.formats.xlsx import TemplateForm as TemplateForm
 from jiaowei.indicators.values.formats.xlsx import TemplateRow as TemplateRow
 from jiaowei.indicators.values.formats.xlsx import read_template, write_xlsx
 from jiaowei.indicators.values.formats.xlsx import write_template as write_template
-from jiaowei.text import csv_cell, csv_uncell
+from jiaowei.text import csv_cell, csv_uncell, text_problem
 
 FORMATS = ("dhis2-json", "dhis2-csv", "adx", "xlsx")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -75,7 +82,27 @@ def read(format: str, data: bytes, **extra: Any) -> list[ValueRow]:
     """The data values of a file in ``format``; ``extra`` goes to that format's reader."""
     readers: dict[str, Callable[..., list[ValueRow]]] = {
         "dhis2-json": read_json, "dhis2-csv": read_csv, "adx": read_adx, "xlsx": read_template}
-    return readers[_known(format)](data, **extra)
+    rows = readers[_known(format)](data, **extra)
+    if b"\x00" in data or b"\\u0000" in data:  # XML cannot hold NUL; CSV and JSON can
+        _refuse_nul(rows, format)
+    return rows
+
+
+_TEXT_FIELDS = ("data_element", "period", "org_unit", "category_option_combo", "attribute_option_combo",
+                "value", "stored_by", "comment")
+
+
+def _refuse_nul(rows: list[ValueRow], format: str) -> None:
+    """Refuse a NUL character in any text of a value: PostgreSQL cannot store or even look it up."""
+    problems: list[Problem] = []
+    for row in rows:
+        for name in _TEXT_FIELDS:
+            text = getattr(row, name)
+            has_nul = isinstance(text, str) and "\x00" in text
+            found = text_problem(text, field=name, multiline=True, row=row.row) if has_nul else None
+            if found is not None:
+                add_problem(problems, found, format)
+    raise_any(problems, format)
 
 
 def write(format: str, rows: Iterable[ValueRow], out: BinaryIO, **extra: Any) -> None:
@@ -189,8 +216,26 @@ def read_json(data: bytes) -> list[ValueRow]:
     booleans ``"true"``/``"false"``; ``followup`` and ``deleted`` may be booleans or text.
     """
     with _gc_paused():
-        items, defaults = _json_document(_load_json(data))
+        document = _load_json(data)
+        if _SURROGATE_ESCAPE.search(data):
+            _refuse_lone_surrogates(document)
+        items, defaults = _json_document(document)
         return _json_rows(items, defaults)
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(document: Any) -> None:
+    """Refuse text with a lone surrogate (``"\\ud800"``) in the document's defaults or a data value."""
+    if not isinstance(document, dict):
+        return
+    found = [lone_surrogate(document.get(name), field=name, row=None) for name in _JSON_DEFAULTS]
+    items = document.get("dataValues")
+    for index, item in enumerate(items if isinstance(items, list) else [], 1):
+        if isinstance(item, dict):
+            found += [lone_surrogate(raw, field=str(name), row=index) for name, raw in item.items()]
+    raise_any([problem for problem in found if problem is not None], _JSON)
 
 
 def _load_json(data: bytes) -> Any:

@@ -10,9 +10,11 @@ template (:mod:`~jiaowei.indicators.values.formats.xlsx`); this module imports n
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, NoReturn
 
 from jiaowei.errors import Problem, ValidationError
+from jiaowei.text import text_problem
 
 MAX_PROBLEMS = 1000
 
@@ -58,3 +60,14 @@ def json_value(raw: Any) -> str | None:
     if isinstance(raw, float) and math.isfinite(raw):
         return str(int(raw)) if raw.is_integer() else repr(raw)
     raise ValueError("not a value" if not isinstance(raw, float) else "not a finite number")
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def lone_surrogate(raw: Any, *, field: str, row: int | None) -> Problem | None:
+    """The problem of text holding a lone surrogate (only JSON's ``\\ud800`` escapes make one):
+    no database, log or answer can encode it. Other text passes here."""
+    if isinstance(raw, str) and _SURROGATE.search(raw):
+        return text_problem(raw, field=field, multiline=True, row=row)
+    return None

@@ -10,19 +10,17 @@ writer of :func:`jiaowei.indicators.values.formats.write`; :func:`read_template`
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 import os
-import warnings
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators.model import DEFAULT, ValueRow, ValueType
-from jiaowei.indicators.values.formats.common import add_problem, json_value, raise_any, unreadable
+from jiaowei.indicators.values.formats.common import add_problem, json_value, raise_any
 from jiaowei.text import xlsx_cell
+from jiaowei.workbooks import open_workbook
 
 # openpyxl (about 130 ms to import) is imported inside the functions that use it, so that
 # the command line and the requests that never touch a workbook do not pay for it.
@@ -183,27 +181,13 @@ def read_template(data: bytes) -> list[ValueRow]:
     An empty value cell reads as ``value=None`` ("no value"): the caller decides what that
     means (the service deletes a stored value). ``row`` is the sheet row.
     """
-    book = _load_book(data)
-    try:
+    with open_workbook(data, filename="", expected=_TEMPLATE_EXPECTED) as book:
         cells = _named_cells(book)
         head = {name: _cell_text(sheet.cell(row, column).value)
                 for name, (sheet, row, column) in cells.items() if name != "JW_TABLE"}
         _require_head(head)
         sheet, header, _ = cells["JW_TABLE"]
         return _template_rows(sheet, header, head["JW_UNIT"] or "", head["JW_PERIOD"] or "")
-    finally:
-        book.close()
-
-
-def _load_book(data: bytes) -> Any:
-    from openpyxl import load_workbook
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise unreadable(_XLSX, f"not a readable XLSX workbook: {exc}", _TEMPLATE_EXPECTED) from None
 
 
 _GREY_EXPECTED = "the code the template was downloaded with"
