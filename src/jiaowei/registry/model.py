@@ -300,6 +300,66 @@ def _replace(v: UnitVersion, **changes: Any) -> UnitVersion:
     return replace(v, **changes)
 
 
+# ---------------------------------------------------------------- what other domains read of units
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A unit as it stood on a day (or, for :meth:`UnitHistory.in_period`, last within a period)."""
+
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+    type: str
+    ownership: str
+    sector: str
+    parent_id: int | None
+    path: str
+    synthetic: bool = False
+    attributes: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        """Ids from the top of the tree down to the unit's parent."""
+        return path_ids(self.path)[:-1]
+
+
+@dataclass(frozen=True)
+class UnitHistory:
+    """Every version and path segment of a unit, oldest first."""
+
+    id: int
+    code: str
+    synthetic: bool
+    versions: tuple[UnitVersion, ...]
+    segments: tuple[Segment, ...]
+
+    def in_period(self, first: dt.date, last: dt.date) -> Unit | None:
+        """The unit as it stood last within ``first`` to ``last`` (both included); None if not open then."""
+        end = last + dt.timedelta(days=1)
+        segment = next(
+            (g for g in reversed(self.segments) if g.valid_from < end and g.valid_to > first),
+            None,
+        )
+        version = next(
+            (v for v in reversed(self.versions) if v.valid_from < end and v.valid_to > first),
+            None,
+        )
+        if segment is None or version is None:
+            return None
+        return self._unit(version, segment.path)
+
+    def last(self) -> Unit:
+        """The unit as it stood last (its final version and path, also when it is closed)."""
+        path = self.segments[-1].path if self.segments else ""
+        return self._unit(self.versions[-1], path)
+
+    def _unit(self, v: UnitVersion, path: str) -> Unit:
+        return Unit(self.id, self.code, v.name_zh, v.name_en, v.type, v.ownership, v.sector, v.parent_id,
+                    path, self.synthetic, dict(v.attributes))
+
+
 # ---------------------------------------------------------------- what the registry's browsing reads return
 
 

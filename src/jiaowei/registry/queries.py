@@ -3,8 +3,8 @@
 Every other domain reads units through this module, never through
 :mod:`jiaowei.registry.store`; a layering test holds that line. It offers
 
-- typed results: :class:`Unit` (a unit on a day or in a period) and :class:`UnitHistory`
-  (every version and path segment of a unit);
+- typed results (defined in :mod:`jiaowei.registry.model`, importable from here): :class:`Unit`
+  (a unit on a day or in a period) and :class:`UnitHistory` (every version and path segment of a unit);
 - look-ups: :func:`unit_on`, :func:`units_on`, :func:`unit_in_period`, :func:`last_known`,
   :func:`histories`, :func:`ids_of`, :func:`id_of`, :func:`codes_of`, :func:`check_unit_codes`,
   :func:`subtree_ids`, :func:`path_on`, :func:`last_path`, :func:`versions_of`, :func:`segments_of`;
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
@@ -42,8 +42,10 @@ from jiaowei.registry.model import (
     Ownership,
     Segment,
     TreeNode,
+    Unit,
     UnitDetail,
     UnitEventShown,
+    UnitHistory,
     UnitSummary,
     UnitType,
     UnitVersion,
@@ -95,66 +97,6 @@ def unit_codes(name: str = "unit_codes") -> Subquery:
 def unit_ids_on_select(day: dt.date) -> Any:
     """A select of the ids of the units open on ``day`` (add a scope filter with ``.where()``)."""
     return select(unit_paths.c.unit_id).where(store.valid_on(unit_paths, day))
-
-
-# ---------------------------------------------------------------- typed results
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A unit as it stood on a day (or, for :meth:`UnitHistory.in_period`, last within a period)."""
-
-    id: int
-    code: str
-    name_zh: str
-    name_en: str
-    type: str
-    ownership: str
-    sector: str
-    parent_id: int | None
-    path: str
-    synthetic: bool = False
-    attributes: Mapping[str, Any] = field(default_factory=dict, hash=False)
-
-    @property
-    def ancestor_ids(self) -> list[int]:
-        """Ids from the top of the tree down to the unit's parent."""
-        return path_ids(self.path)[:-1]
-
-
-@dataclass(frozen=True)
-class UnitHistory:
-    """Every version and path segment of a unit, oldest first."""
-
-    id: int
-    code: str
-    synthetic: bool
-    versions: tuple[UnitVersion, ...]
-    segments: tuple[Segment, ...]
-
-    def in_period(self, first: dt.date, last: dt.date) -> Unit | None:
-        """The unit as it stood last within ``first`` to ``last`` (both included); None if not open then."""
-        end = last + dt.timedelta(days=1)
-        segment = next(
-            (g for g in reversed(self.segments) if g.valid_from < end and g.valid_to > first),
-            None,
-        )
-        version = next(
-            (v for v in reversed(self.versions) if v.valid_from < end and v.valid_to > first),
-            None,
-        )
-        if segment is None or version is None:
-            return None
-        return self._unit(version, segment.path)
-
-    def last(self) -> Unit:
-        """The unit as it stood last (its final version and path, also when it is closed)."""
-        path = self.segments[-1].path if self.segments else ""
-        return self._unit(self.versions[-1], path)
-
-    def _unit(self, v: UnitVersion, path: str) -> Unit:
-        return Unit(self.id, self.code, v.name_zh, v.name_en, v.type, v.ownership, v.sector, v.parent_id,
-                    path, self.synthetic, dict(v.attributes))
 
 
 def _unit_from_row(row: Any) -> Unit:
