@@ -84,6 +84,9 @@ class Domain:
     cli: tuple[CliGroup, ...] = ()
     nav: tuple[NavEntry, ...] = ()
     cards: tuple[HomeCard, ...] = ()
+    # ``module:function`` checks that recompute live tables from history and the audit chain
+    # (see jiaowei.audit.reconcile)
+    audit_checks: tuple[str, ...] = ()
 
 
 # Home cards of the modules that are not built yet; a module's card moves to its domain.py when it is.

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from jiaowei.audit import queries
+from jiaowei.audit import queries, reconcile
 from jiaowei.audit.service import ChainReport
 from jiaowei.web.deps import Conn, User
 
@@ -33,10 +33,17 @@ def list_audit_entries(
 
 @router.get("/verify")
 def verify_audit_chain(conn: Conn, user: User) -> dict[str, Any]:
-    """Check the hash chain from the first entry to the head: ``ok`` or the first broken entry."""
-    return _report(queries.verify_chain(conn, principal=user))
+    """Check the hash chain from the first entry to the head, then every live table it vouches for.
+
+    ``ok`` is true when the chain holds and no live row differs from its history; otherwise
+    ``first_bad_seq``/``reason`` name the first broken entry and ``mismatches`` the differing rows.
+    """
+    report = queries.verify_chain(conn, principal=user)
+    mismatches = queries.reconcile_tables(conn, principal=user) if report.ok else []
+    return _report(report, mismatches)
 
 
-def _report(report: ChainReport) -> dict[str, Any]:
-    return {"ok": report.ok, "entries": report.entries, "first_bad_seq": report.first_bad_seq,
-            "reason": report.reason}
+def _report(report: ChainReport, mismatches: list[reconcile.Mismatch]) -> dict[str, Any]:
+    return {"ok": report.ok and not mismatches, "entries": report.entries,
+            "first_bad_seq": report.first_bad_seq, "reason": report.reason,
+            "mismatches": reconcile.as_json(mismatches)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from jiaowei.audit import service
+from jiaowei.audit import reconcile, service
 from jiaowei.audit.model import AuditEntry
 from jiaowei.audit.store import audit_log
 from jiaowei.auth.model import Action, Principal
@@ -50,6 +50,12 @@ def verify_chain(conn: Connection, *, principal: Principal) -> service.ChainRepo
     """Walk the whole hash chain (see :func:`jiaowei.audit.service.verify`)."""
     require_action(principal, Action.AUDIT_READ)
     return service.verify(conn)
+
+
+def reconcile_tables(conn: Connection, *, principal: Principal) -> list[reconcile.Mismatch]:
+    """Every live table the chain vouches for, recomputed and compared (see :mod:`reconcile`)."""
+    require_action(principal, Action.AUDIT_READ)
+    return reconcile.reconcile(conn)
 
 
 def _filters(*, entity: str | None, entity_key: str | None, actor: str | None) -> list[ColumnElement[bool]]:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.prompt import Prompt
 
+from jiaowei.audit import reconcile
 from jiaowei.audit import service as audit_service
 from jiaowei.auth import service as auth
 from jiaowei.auth.model import SYSTEM, Role
@@ -78,9 +79,13 @@ def verify() -> None:
     with transaction() as conn:
         report = audit_service.verify(conn)
         broken = verify_imports(conn)
+        mismatches = reconcile.reconcile(conn) if report.ok else []
     if not report.ok:
         raise IntegrityError(f"Audit chain broken at entry {report.first_bad_seq}: {report.reason} "
                              f"({report.entries} entries before it are intact).")
+    if mismatches:
+        raise IntegrityError(f"{len(mismatches)} live rows differ from the audit log:\n"
+                             + reconcile.describe(mismatches))
     if broken:
         raise IntegrityError("Data value history does not match the audit log: " + "; ".join(broken[:20]))
     out.print(f"{report.entries} entries, chain intact; data value history matches.", highlight=False)
