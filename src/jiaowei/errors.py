@@ -101,6 +101,32 @@ class TooManyAttempts(JiaoweiError):
     exit_code = 7
 
 
+class ContentTooLarge(JiaoweiError):
+    code = "content-too-large"
+    title = "Request too large"
+    status = 413
+    exit_code = 2
+
+
+class RequestTimeout(JiaoweiError):
+    code = "request-timeout"
+    title = "Request too slow"
+    status = 408
+    exit_code = 10
+
+
+@dataclass
+class ServiceUnavailable(JiaoweiError):
+    """The database stayed busy (a lock or a connection) longer than a request may wait; retry later."""
+
+    retry_after: int = 5
+
+    code = "service-unavailable"
+    title = "Busy, try again shortly"
+    status = 503
+    exit_code = 11
+
+
 class ConfigurationError(JiaoweiError):
     code = "configuration"
     title = "Configuration error"

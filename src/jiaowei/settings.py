@@ -22,10 +22,23 @@ class Settings(BaseSettings):
     secret_key: str = DEFAULT_SECRET
     environment: str = "development"  # development | production
     session_hours: int = 12
-    login_max_failures: int = 5
-    login_window_minutes: int = 15
+    token_days: int = 90  # how long a new API token is valid (jiaowei token create --days overrides)
+    login_max_failures: int = 5  # failed logins for one account from one address before each try waits
+    login_window_minutes: int = 15  # how long failures count; the longest wait
+    login_max_failures_per_account: int = 20  # past this, addresses failing on the account wait longer
+    login_max_failures_per_address: int = 30  # failed logins from one address, any account, then waits
     lookup_max_failures_per_address: int = 20  # failed family lookups per client address per window
     default_language: str = "zh_CN"
+    # Limits and time-outs (docs/operators.md, "Limits and time-outs").
+    max_body_bytes: int = 1024 * 1024  # an ordinary request's body
+    max_upload_bytes: int = 100 * 1024 * 1024  # a file route's body (300,000 values: 23 MB CSV, 58 MB JSON)
+    max_xlsx_unpacked_bytes: int = 256 * 1024 * 1024  # an uploaded workbook's parts, uncompressed
+    header_timeout_seconds: float = 10.0  # to receive a request's headers (jiaowei serve)
+    body_timeout_seconds: float = 30.0  # to receive an ordinary request's whole body
+    upload_timeout_seconds: float = 600.0  # to receive a file's whole body
+    lock_timeout_seconds: float = 5.0  # a request's wait for a database lock or connection, then 503
+    statement_timeout_seconds: float = 0.0  # PostgreSQL: longest statement of a request (0: none)
+    audit_key_file: Path | None = None  # Ed25519 key signing audit checkpoints; keep it off the database
 
     @property
     def effective_database_url(self) -> str:

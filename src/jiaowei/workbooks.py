@@ -1,7 +1,9 @@
 """Reading XLSX workbooks that people upload, in one place that turns every failure into bad input.
 
 An uploaded workbook can be broken in many ways: not a zip, a truncated zip, an encrypted entry, a
-compression method zip cannot read, broken XML inside, a DTD or entities (defusedxml, which
+compression method zip cannot read, parts that unpack
+too far (``JIAOWEI_MAX_XLSX_UNPACKED_BYTES`` in all, and at most :data:`MAX_RATIO` times their packed
+size), broken XML inside, a DTD or entities (defusedxml, which
 openpyxl uses, refuses them), a part openpyxl's readers do not expect. :func:`open_workbook` opens
 one read-only and answers each of these with a :class:`~jiaowei.errors.ValidationError` naming the
 file, the part when it is known, and what would be accepted; errors raised while the caller reads
@@ -23,7 +25,10 @@ from xml.parsers.expat import ExpatError
 from defusedxml import DefusedXmlException
 
 from jiaowei.errors import Problem, ValidationError
+from jiaowei.settings import get_settings
 
+MAX_RATIO = 100  # how many times its packed size a part may unpack to (Excel's XML: 5 to 30 times)
+_RATIO_FROM = 1024 * 1024  # parts smaller than this unpack to little whatever their ratio
 # zip's methods that Python reads: stored, deflated, bzip2, lzma (Excel writes only the first two).
 _READABLE_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
 _UNREADABLE = (zipfile.BadZipFile, zipfile.LargeZipFile, ExpatError, ParseError, DefusedXmlException,
@@ -63,6 +68,7 @@ def _check_entries(data: bytes, filename: str, expected: str) -> None:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
         message = f"not a zip archive, or a truncated one ({_reason(exc)})"
         raise _unreadable(filename, message, expected) from None
+    _check_sizes(entries, filename, expected)
     for entry in entries:
         if entry.flag_bits & 0x1:
             message = f"the part {entry.filename} is encrypted"
@@ -70,6 +76,22 @@ def _check_entries(data: bytes, filename: str, expected: str) -> None:
         if entry.compress_type not in _READABLE_METHODS:
             raise _unreadable(filename, f"the part {entry.filename} uses the unsupported compression method "
                               f"{entry.compress_type}", expected, part=entry.filename)
+
+
+def _check_sizes(entries: list[zipfile.ZipInfo], filename: str, expected: str) -> None:
+    """Refuse a workbook whose parts unpack too far (zip checks each part against its declared size)."""
+    limit = get_settings().max_xlsx_unpacked_bytes
+    total = 0
+    for entry in entries:
+        total += entry.file_size
+        ratio = entry.file_size / max(entry.compress_size, 1)
+        if entry.file_size > _RATIO_FROM and ratio > MAX_RATIO:
+            raise _unreadable(filename, f"the part {entry.filename} unpacks to {entry.file_size} bytes, "
+                              f"{ratio:.0f} times its packed size (at most {MAX_RATIO} times)", expected,
+                              part=entry.filename)
+        if total > limit:
+            raise _unreadable(filename, f"its parts unpack to more than {limit} bytes "
+                              "(JIAOWEI_MAX_XLSX_UNPACKED_BYTES)", expected, part=entry.filename)
 
 
 def _unreadable(filename: str, message: str, expected: str, *, part: str | None = None) -> ValidationError:

@@ -96,3 +96,12 @@ def test_the_api_filters_pages_and_verifies(client: TestClient, conn: Connection
     assert verify["ok"] and verify["first_bad_seq"] is None and verify["entries"] >= 6
     assert client.get("/api/audit", headers=headers, params={"limit": 0}).status_code == 422
     assert client.get("/api/audit").status_code == 401
+
+
+def test_why_the_chain_is_broken_is_said_in_the_page_language(browser: TestClient, conn: Connection) -> None:
+    small_tree(conn)
+    conn.execute(update(audit_log).where(audit_log.c.seq == 3).values(note="edited"))
+    make_user(conn, "wang")
+    login(browser, "wang")
+    assert "该记录写入后被改动过" in browser.get("/audit?lang=zh_CN").text
+    assert "the entry was changed after it was written" in browser.get("/audit?lang=en").text

@@ -702,8 +702,86 @@ APPROVAL_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
 }
 
 
+# ---------------------------------------------------------------- accounts
+# ``seed_accounts``: a unit reporter per outside unit (rep-D2, rep-S2, rep-SH, named with a secret)
+# with a token each, and rep-in inside D1. The D1 user manages rep-in only: every outside reporter
+# is "not found", and rep-in cannot be given a scope outside D1 or another role.
+
+OUT_TOKENS: dict[str, int] = {}
+
+
+def seed_accounts(conn: Connection) -> None:
+    from jiaowei.auth import service as auth
+    from jiaowei.auth.store import api_tokens
+
+    names = {"D2": SECRETS["D2"]["name_en"], "S2": SECRETS["S2"]["name_en"], "SH": "mark-sh-private"}
+    for out, name in names.items():
+        auth.create_user(conn, principal=SYSTEM, username=f"rep-{out}", password="a long passphrase 1",
+                         role="unit_reporter", capture_scope=[out], display_name=str(name))
+        auth.create_token(conn, principal=SYSTEM, username=f"rep-{out}")
+        OUT_TOKENS[out] = conn.scalar(select(func.max(api_tokens.c.id)))
+    make_user(conn, "rep-in", role="unit_reporter", capture=["S1"])
+
+
+def accounts(method: str, path: str, status: int, **kw: Any) -> Callable[[str], list[Call]]:
+    return lambda out: [Call(method, path.format(out=out, token=OUT_TOKENS.get(out, 0)), status=status, **kw)]
+
+
+ACCOUNTS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    ("GET", "/api/users"): lambda out: [Call("GET", "/api/users", params=p, status=s) for p, s in (
+        ({"q": out}, 200), ({"q": "Hidden"}, 200), ({"role": "unit_reporter"}, 200), ({"unit": out}, 200))],
+    ("POST", "/api/users"): lambda out: [
+        Call("POST", "/api/users", json={"username": "new-rep", "role": "unit_reporter", **scope}, status=s)
+        for scope, s in (({"capture": [out]}, 403), ({"capture": ["S1"], "view": [out]}, 403),
+                         ({"capture": ["S1", out]}, 403), ({"capture": ["S1"], "role": "viewer"}, 403))]
+        + [Call("POST", "/api/users", json={"username": f"rep-{out}", "role": "unit_reporter",
+                                            "capture": ["S1"]}, status=409)],
+    ("GET", "/api/users/{username}"): accounts("GET", "/api/users/rep-{out}", 404),
+    ("PATCH", "/api/users/{username}"): lambda out: [
+        Call("PATCH", f"/api/users/rep-{out}", json={"capture": ["S1"]}, status=404),
+        Call("PATCH", "/api/users/rep-in", json={"capture": [out]}, status=403),
+        Call("PATCH", "/api/users/rep-in", json={"view": ["S1", out]}, status=403),
+        Call("PATCH", "/api/users/rep-in", json={"role": "district_staff"}, status=403),
+        Call("PATCH", "/api/users/d1staff", json={"role": "administrator"}, status=404)],
+    ("POST", "/api/users/{username}/disable"): accounts("POST", "/api/users/rep-{out}/disable", 404),
+    ("POST", "/api/users/{username}/enable"): accounts("POST", "/api/users/rep-{out}/enable", 404),
+    ("POST", "/api/users/{username}/reset-password"): accounts("POST", "/api/users/rep-{out}/reset-password",
+                                                               404),
+    ("GET", "/api/tokens"): lambda out: [
+        Call("GET", "/api/tokens", status=200),
+        Call("GET", "/api/tokens", params={"user": f"rep-{out}"}, status=404)],
+    ("POST", "/api/tokens"): accounts("POST", "/api/tokens", 403, json={"user": "rep-{out}"}),
+    ("DELETE", "/api/tokens/{token_id}"): accounts("DELETE", "/api/tokens/{token}", 404),
+    ("GET", "/api/me"): accounts("GET", "/api/me", 200),
+    ("POST", "/api/me/password"): accounts("POST", "/api/me/password", 422,
+                                           json={"old_password": "wrong", "new_password": "x"}),
+    ("GET", "/users"): lambda out: [Call("GET", "/users", params=p, status=200)
+                                    for p in ({"q": out}, {"unit": out}, {"q": "Hidden"})],
+    ("POST", "/users"): lambda out: [
+        Call("POST", "/users", data={"username": "new-rep", "role": "unit_reporter", "capture": out},
+             status=403),
+        Call("POST", "/users", data={"username": "new-rep", "role": "unit_reporter", "capture": "S1",
+                                     "view": out}, status=403)],
+    ("GET", "/users/{username}"): accounts("GET", "/users/rep-{out}", 404),
+    ("POST", "/users/{username}"): lambda out: [
+        Call("POST", f"/users/rep-{out}", data={"capture": "S1"}, status=404),
+        Call("POST", "/users/rep-in", data={"capture": out}, status=403)],
+    ("POST", "/users/{username}/disable"): accounts("POST", "/users/rep-{out}/disable", 404, data={}),
+    ("POST", "/users/{username}/enable"): accounts("POST", "/users/rep-{out}/enable", 404, data={}),
+    ("POST", "/users/{username}/reset-password"): accounts("POST", "/users/rep-{out}/reset-password", 404,
+                                                           data={}),
+    ("POST", "/tokens/{token_id}/revoke"): accounts("POST", "/tokens/{token}/revoke", 404, data={}),
+    ("GET", "/me"): accounts("GET", "/me", 200),
+    ("GET", "/me/password"): accounts("GET", "/me/password", 200),
+    ("POST", "/me/password"): accounts("POST", "/me/password", 422,
+                                       data={"old_password": "wrong", "new_password": "x",
+                                             "repeat_password": "x"}),
+}
+
+
 MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     **ADMISSIONS_MATRIX,
+    **ACCOUNTS_MATRIX,
     **DATA_MATRIX,
     **QUALITY_MATRIX,
     **INDICATOR_TARGETS_MATRIX,
@@ -821,6 +899,7 @@ def world(client: TestClient, conn: Connection) -> World:
     seed_values(conn)
     seed_quality(conn)
     seed_approval(conn)
+    seed_accounts(conn)
     user = make_user(conn, "d1staff", role="district_staff", capture=["D1"])
     headers = token_for(conn, user)
     if ("POST", "/login") not in app_routes(client):

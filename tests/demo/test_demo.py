@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Connection, Engine, select
 
 from jiaowei.auth import service as auth
+from jiaowei.auth.login import check_password
 from jiaowei.auth.model import SYSTEM, Principal, Role
 from jiaowei.demo import shanghai2020
 from jiaowei.registry import groups, queries
@@ -160,9 +161,18 @@ def test_one_demo_user_per_role(demo):
     assert sorted(roles) == sorted(r.value for r in Role)
     assert all(len(u["password"]) >= 8 for u in shanghai2020.DEMO_USERS)
     district = next(u for u in shanghai2020.DEMO_USERS if u["role"] == "district_staff")
-    principal = auth.authenticate(conn, username=district["username"], password=district["password"])
+    principal = check_password(conn, username=district["username"], password=district["password"])
     assert principal.role is Role.DISTRICT_STAFF and len(principal.capture) == 1
     assert summary["users"] == len(shanghai2020.DEMO_USERS)
+
+
+def test_the_demo_accounts_reconcile_with_the_audit_log(demo):
+    from jiaowei.audit.reconcile import Chain
+    from jiaowei.auth import audit_checks
+
+    conn, _ = demo
+    chain = Chain(conn)
+    assert [*audit_checks.check_users(conn, chain), *audit_checks.check_tokens(conn, chain)] == []
 
 
 def test_summary_counts_and_progress(demo):

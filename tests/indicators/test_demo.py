@@ -250,6 +250,18 @@ def test_loading_takes_well_under_a_minute(loaded):
     assert summary["seconds"] < 60
 
 
+def test_the_demo_reconciles_with_the_audit_chain_in_seconds(loaded):
+    from jiaowei.audit.reconcile import Chain
+    from jiaowei.domains import load
+    from jiaowei.indicators.domain import DOMAIN
+
+    conn, _ = loaded
+    started = time.perf_counter()
+    found = [str(m) for name in DOMAIN.audit_checks for m in load(name)(conn, Chain(conn))]
+    assert found == [] and len(DOMAIN.audit_checks) >= 3
+    assert time.perf_counter() - started < 15
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_apportioning_under_caps_sums_exactly_and_keeps_every_cap(seed):
     import random

@@ -68,3 +68,11 @@ def test_district_staff_may_not_rename_or_move_their_own_district_bureau(client,
     assert inside.status_code == 200, inside.text
     same = client.patch("/api/units/D1", headers=staff, json={"effective": "2021-01-01", "name_zh": "单位D1"})
     assert same.status_code == 200, same.text
+
+
+def test_a_viewer_gets_403_for_an_unreadable_units_file_too(client, conn):
+    """The permission is checked before the file is parsed (outside the transaction)."""
+    headers = token_for(conn, make_user(conn, "looker", role="viewer"))
+    bad = client.post("/api/units/import?filename=units.xlsx", content=b"PK\x03\x04 not a workbook",
+                      headers=headers)
+    assert bad.status_code == 403, bad.text

@@ -7,7 +7,7 @@ a campaign's published results, and a family's lookup of its own application (th
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jiaowei.admissions import queries, service
 from jiaowei.errors import JiaoweiError
 from jiaowei.registry.api import Upload, read_upload
+from jiaowei.web.body import TAKES_FILES
 from jiaowei.web.deps import Conn, MaybeUser, User, lookup_limit, parse_date
 from jiaowei.web.errors import respond
 
@@ -153,16 +154,30 @@ def register_applicant(request: Request, conn: Conn, user: User, code: str,
     return asdict(made[0])
 
 
-@router.post("/campaigns/{code}/applicants/import", responses=CONFLICT)
-def import_applicants(request: Request, conn: Conn, user: User, code: str,
-                      upload: Annotated[Upload, Depends(read_upload)]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ApplicantsUpload:
+    upload: Upload
+    parsed: service.ApplicantsRead
+
+
+def read_applicants_upload(upload: Annotated[Upload, Depends(read_upload)]) -> ApplicantsUpload:
+    """The file's applicants, read in FastAPI's threadpool before the request's transaction begins."""
+    return ApplicantsUpload(upload, service.read_applicants(upload.data))
+
+
+@router.post("/campaigns/{code}/applicants/import", responses=CONFLICT, dependencies=[TAKES_FILES])
+def import_applicants(request: Request, user: User, code: str,
+                      file: Annotated[ApplicantsUpload, Depends(read_applicants_upload)],
+                      conn: Conn) -> dict[str, Any]:
     """Register the applicants of a CSV file (multipart ``file`` or raw body; ``dry_run``): all rows or none.
 
     Columns: number, name, id_number, birth_date, district, residence_tier, catchment,
     group_id, choices (school ids separated by ``;``). Problems name the row and column.
     """
+    upload = file.upload
     summary = service.import_applicants(conn, principal=user, campaign=code, data=upload.data,
-                                        dry_run=upload.dry_run, secret_key=settings_of(request).secret_key)
+                                        dry_run=upload.dry_run, secret_key=settings_of(request).secret_key,
+                                        parsed=file.parsed)
     return asdict(summary)
 
 

@@ -12,6 +12,9 @@ DOMAIN = Domain(
     pages=("jiaowei.admissions.pages",),
     templates=Path(__file__).parent / "templates",
     tables="jiaowei.admissions.store",
+    audit_checks=("jiaowei.admissions.integrity.campaigns:check_campaigns",
+                  "jiaowei.admissions.integrity.campaigns:check_applicants",
+                  "jiaowei.admissions.integrity.lottery:check_lottery"),
     cli=(CliGroup("lottery", "jiaowei.cli.lottery:app", order=50),),
     nav=(
         NavEntry("admissions", N_("Admissions"), "/admissions", order=60),

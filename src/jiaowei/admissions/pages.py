@@ -5,9 +5,10 @@ The public pages (``/admissions/public``, ``…/results``, ``…/lookup``) need 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
@@ -15,6 +16,7 @@ from jiaowei.admissions import model, queries, service
 from jiaowei.admissions.model import Mechanism
 from jiaowei.auth.model import Principal
 from jiaowei.errors import Conflict, JiaoweiError, Problem, ValidationError
+from jiaowei.web.body import TAKES_FILES
 from jiaowei.web.deps import Conn, MaybeUser, User, lookup_limit
 from jiaowei.web.forms import N_, Form, problems_by_field, see_other
 from jiaowei.web.render import page
@@ -207,21 +209,38 @@ def set_fallback(request: Request, conn: Conn, user: User, code: str, form: Form
     return see_other(f"/admissions/{code}#fallback-title")
 
 
-@router.post("/admissions/{code}/applicants/import", response_class=HTMLResponse)
-def import_applicants(request: Request, conn: Conn, user: User, code: str, form: Form,
-                      file: Annotated[UploadFile | None, File()] = None) -> HTMLResponse:
-    """Register the applicants of a CSV file, all rows or none; a dry run saves nothing."""
-    dry_run = form.get("dry_run") == "on"
+@dataclass(frozen=True)
+class ApplicantsFile:
+    """A posted applicants CSV (empty when none was chosen) and its rows, read before the transaction."""
+
+    data: bytes
+    filename: str
+    parsed: service.ApplicantsRead | None
+
+
+def applicants_file(file: Annotated[UploadFile | None, File()] = None) -> ApplicantsFile:
+    """The form's ``file``, read and checked in FastAPI's threadpool while no lock is held."""
     data = file.file.read() if file is not None else b""
     filename = (file.filename or "") if file is not None else ""
-    context: dict[str, Any] = {"dry_run": dry_run, "filename": filename}
+    return ApplicantsFile(data, filename, service.read_applicants(data) if data else None)
+
+
+PostedApplicants = Annotated[ApplicantsFile, Depends(applicants_file)]  # name it after User, before Conn
+
+
+@router.post("/admissions/{code}/applicants/import", response_class=HTMLResponse, dependencies=[TAKES_FILES])
+def import_applicants(request: Request, user: User, upload: PostedApplicants, conn: Conn, code: str,
+                      form: Form) -> HTMLResponse:
+    """Register the applicants of a CSV file, all rows or none; a dry run saves nothing."""
+    dry_run = form.get("dry_run") == "on"
+    context: dict[str, Any] = {"dry_run": dry_run, "filename": upload.filename}
     try:
-        if not data:
+        if not upload.data:
             raise ValidationError("Choose a file to import.", [
                 Problem("no file chosen", field="file", expected="a .csv file")])
         with conn.begin_nested():
-            summary = service.import_applicants(conn, principal=user, campaign=code, data=data,
-                                                dry_run=dry_run,
+            summary = service.import_applicants(conn, principal=user, campaign=code, data=upload.data,
+                                                dry_run=dry_run, parsed=upload.parsed,
                                                 secret_key=request.app.state.settings.secret_key)
     except (ValidationError, Conflict) as error:
         return _campaign(request, conn, user, code, 0, {**context, "import_error": error}, error.status)

@@ -344,7 +344,15 @@ def _register(conn: Connection, principal: Principal, campaign: str, reg: _Regis
     return [Registered(number=m["number"], applicant_id=m["applicant_id"]) for m in made]
 
 
-def read_applicants(data: bytes) -> tuple[list[int], list[ApplicantSpec], list[Problem]]:
+ApplicantsRead = tuple[list[int], list[ApplicantSpec], list[Problem]]
+
+
+def _copied(parsed: ApplicantsRead) -> ApplicantsRead:
+    numbers, people, problems = parsed
+    return list(numbers), list(people), list(problems)  # the caller's lists stay as they were
+
+
+def read_applicants(data: bytes) -> ApplicantsRead:
     """The rows of an applicants CSV (header = row 1) with their row numbers, and every problem found.
 
     Problems name the row, the column and, except for names and ID numbers, the value.
@@ -412,16 +420,17 @@ def _applicant_from(n: int, cell: dict[str, str], problems: list[Problem]) -> Ap
 
 
 def import_applicants(conn: Connection, *, principal: Principal, campaign: str, data: bytes, secret_key: str,
-                      dry_run: bool = False) -> ImportSummary:
+                      dry_run: bool = False, parsed: ApplicantsRead | None = None) -> ImportSummary:
     """Register the applicants of a CSV file: every row or none.
 
     Raises ValidationError listing every problem (row, column, value) before anything is
     written. A dry run does the same work in a savepoint that it rolls back. The audit log
     gets one entry per applicant (no name, ID number or date of birth) and one for the file.
+    ``parsed``: ``read_applicants(data)``, read already before the transaction (the web routes).
     """
     row = campaign_row(conn, campaign)
     _require_status(row, OPEN_FOR_APPLICANTS, "registering applicants")
-    numbers, people, problems = read_applicants(data)
+    numbers, people, problems = read_applicants(data) if parsed is None else _copied(parsed)
     if any(p.choices for p in people) and row.status != "application":
         problems.append(Problem("choices only while applications are open", field="choices",
                                 expected="empty choices until the campaign opens applications"))
@@ -574,7 +583,7 @@ def draw(conn: Connection, *, principal: Principal, campaign: str, sources: Sequ
     _set_status(conn, row, "drawn", seed_sources=sources, seed=outcome.seed, bundle=str(outcome.bundle),
                 drawn_at=_now())
     _log(conn, principal, "campaign.draw", campaign, {"status": "drawn", "sources": sources,
-                                                      "seed": outcome.seed,
+                                                      "seed": outcome.seed, "bundle": str(outcome.bundle),
                                                    "outputs": outcome.output_digests})
     return Drawn(code=campaign, status="drawn", seed=outcome.seed, pool_digest=row.pool_digest)
 
@@ -626,6 +635,7 @@ def place(conn: Connection, *, principal: Principal, campaign: str, sources: Seq
     _log(conn, principal, "campaign.place", campaign, {"status": "placement",
                                                        "pool_digest": row.placement_digest,
                                                     "sources": sources, "seed": outcome.seed,
+                                                    "bundle": str(outcome.bundle),
                                                     "outputs": outcome.output_digests})
     return Placed(code=campaign, status="placement", pool_digest=row.placement_digest, seed=outcome.seed)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from jiaowei.audit import queries, reconcile
+from jiaowei.audit.checkpoint import Text
 from jiaowei.audit.service import ChainReport
-from jiaowei.web.deps import Conn, User
+from jiaowei.web.deps import Conn, User, language
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -32,18 +33,22 @@ def list_audit_entries(
 
 
 @router.get("/verify")
-def verify_audit_chain(conn: Conn, user: User) -> dict[str, Any]:
+def verify_audit_chain(request: Request, user: User) -> dict[str, Any]:
     """Check the hash chain from the first entry to the head, then every live table it vouches for.
 
     ``ok`` is true when the chain holds and no live row differs from its history; otherwise
-    ``first_bad_seq``/``reason`` name the first broken entry and ``mismatches`` the differing rows.
+    ``first_bad_seq``/``reason`` name the first broken entry and ``mismatches`` the differing rows
+    (``reason`` in English with ``reason_template`` and ``params``; ``message`` in the request's
+    language). Both run in one snapshot of the database, on a connection of their own.
     """
-    report = queries.verify_chain(conn, principal=user)
-    mismatches = queries.reconcile_tables(conn, principal=user) if report.ok else []
-    return _report(report, mismatches)
+    with request.app.state.db.snapshot() as conn:
+        report = queries.verify_chain(conn, principal=user)
+        mismatches = queries.reconcile_tables(conn, principal=user) if report.ok else []
+    return _report(report, mismatches, language(request))
 
 
-def _report(report: ChainReport, mismatches: list[reconcile.Mismatch]) -> dict[str, Any]:
+def _report(report: ChainReport, mismatches: list[reconcile.Mismatch], lang: str) -> dict[str, Any]:
     return {"ok": report.ok and not mismatches, "entries": report.entries,
             "first_bad_seq": report.first_bad_seq, "reason": report.reason,
-            "mismatches": reconcile.as_json(mismatches)}
+            "message": Text(report.template, report.params).said_in(lang) if report.template else "",
+            "mismatches": reconcile.as_json(mismatches, language=lang)}

@@ -12,6 +12,6 @@ DOMAIN = Domain(
     pages=("jiaowei.audit.pages",),
     templates=Path(__file__).parent / "templates",
     tables="jiaowei.audit.store",
-    cli=(CliGroup("audit", "jiaowei.cli.accounts:audit", order=30),),
+    cli=(CliGroup("audit", "jiaowei.cli.audit:audit", order=30),),
     nav=(NavEntry("audit", N_("Audit log"), "/audit", order=70, permission="audit.read"),),
 )

@@ -3,7 +3,8 @@
 Each entry's hash is SHA-256 over its canonical JSON (sorted keys, no spaces) including
 the previous entry's hash, so editing, deleting or reordering any entry breaks the chain
 from that point on. ``audit_head`` records the tip, so removing the newest entries is
-detected as well.
+detected as well, unless the head is moved back with them: only a signed checkpoint
+(:mod:`jiaowei.audit.checkpoint`) catches that, or a rewrite re-hashed to the end.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, insert, select, update
 
+from jiaowei.audit import checkpoint
+from jiaowei.audit.checkpoint import Checkpoint
 from jiaowei.audit.model import AuditEntry
 from jiaowei.audit.store import audit_head, audit_log
+from jiaowei.errors import IntegrityError
 
 GENESIS = "0" * 64
 
@@ -88,36 +93,115 @@ def record_many(conn: Connection, *, actor: str, entries: list[dict[str, Any]]) 
 
 @dataclass(frozen=True)
 class ChainReport:
+    """The outcome of a chain check: ``reason`` in English, ``template``/``params`` for the catalog."""
+
     entries: int
     first_bad_seq: int | None
     reason: str
+    template: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    head: str = ""  # when the chain holds: the hash of its last entry (GENESIS when empty)
 
     @property
     def ok(self) -> bool:
         return self.first_bad_seq is None
 
 
-def verify(conn: Connection) -> ChainReport:
-    """Walk the chain from the start; report the first entry that does not hold."""
-    prev, expected_seq, count = GENESIS, 1, 0
+def _broken(intact: int, bad: int, template: str, /, **params: Any) -> ChainReport:
+    return ChainReport(intact, bad, template.format(**params), template, params)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A head the chain once had, from a signed checkpoint: entry ``seq`` had ``hash``."""
+
+    seq: int
+    hash: str
+    label: str = ""  # where it came from (a checkpoint's file name), for the report
+
+
+def head(conn: Connection) -> tuple[int, str]:
+    """The chain's tip as ``audit_head`` records it: (seq, hash); (0, GENESIS) when empty."""
+    found = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
+    return (found.seq, found.hash) if found else (0, GENESIS)
+
+
+def verify(conn: Connection, *, anchors: Sequence[Anchor] = ()) -> ChainReport:
+    """Walk the chain from the start; report the first entry that does not hold.
+
+    Without a key this checks what the database alone can show: the entries are numbered 1, 2, 3 …
+    with no gap, each links to the previous one's hash and hashes to its own, ``before``/``after``
+    are JSON, and ``audit_head`` names the last entry. It cannot tell a log whose newest entries
+    were deleted (with ``audit_head`` moved back), or that was edited and re-hashed from some entry
+    on, from the real one: ``anchors`` (heads from signed checkpoints, see
+    :mod:`jiaowei.audit.checkpoint`) catch that, since each must still be in the chain unchanged.
+    """
+    for anchor in anchors:
+        if anchor.seq == 0 and anchor.hash != GENESIS:
+            return _broken(0, 1, "the checkpoint {label} names entry 0 with a hash that is not the "
+                           "chain's start", label=anchor.label)
+    pending = sorted((a for a in anchors if a.seq > 0), key=lambda a: a.seq)
+    proven, prev, count, tip = 0, GENESIS, 0, None
     for row in _entries(conn):
         entry = dict(row._mapping)
-        if entry["seq"] != expected_seq:
-            return ChainReport(count, expected_seq, f"entry {expected_seq} is missing")
-        if entry["prev_hash"] != prev:
-            return ChainReport(count, entry["seq"], "the link to the previous entry is broken")
-        if entry_hash(entry) != entry["hash"]:
-            return ChainReport(count, entry["seq"], "the entry was changed after it was written")
-        prev, expected_seq, count = entry["hash"], expected_seq + 1, count + 1
-    head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).first()
-    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+        tip = (entry.pop("head_seq") or 0, entry.pop("head_hash") or GENESIS)
+        problem = _check_entry(entry, expected_seq=count + 1, prev=prev, intact=count)
+        if problem is not None:
+            return problem
+        prev, count = entry["hash"], count + 1
+        while pending and pending[0].seq == count:
+            anchor = pending.pop(0)
+            if anchor.hash != prev:
+                return _broken(proven, count, "entry {seq} is not the one the checkpoint {label} signed: it "
+                               "or an entry before it was rewritten", seq=count, label=anchor.label)
+            proven = count
+    return _check_head(tip or head(conn), count=count, prev=prev, pending=pending)
+
+
+def _check_entry(entry: dict[str, Any], *, expected_seq: int, prev: str, intact: int) -> ChainReport | None:
+    if entry["seq"] != expected_seq:
+        return _broken(intact, expected_seq, "entry {seq} is missing", seq=expected_seq)
+    if entry["prev_hash"] != prev:
+        return _broken(intact, expected_seq, "the link to the previous entry is broken")
+    if entry_hash(entry) != entry["hash"]:
+        return _broken(intact, expected_seq, "the entry was changed after it was written")
+    try:
+        json.loads(entry["before"]), json.loads(entry["after"])
+    except ValueError:
+        return _broken(intact, expected_seq, "the entry's values are not JSON")
+    return None
+
+
+def _check_head(tip: tuple[int, str], *, count: int, prev: str, pending: list[Anchor]) -> ChainReport:
+    if pending:
+        anchor = pending[0]
+        return _broken(count, count + 1, "the log ends at entry {n}, but the checkpoint {label} vouches "
+                       "for entry {seq}: entries were removed", n=count, label=anchor.label, seq=anchor.seq)
+    head_seq, head_hash = tip
     if head_seq != count or head_hash != prev:
-        return ChainReport(count, count + 1, f"entries after {count} were removed (head is {head_seq})")
-    return ChainReport(count, None, "")
+        return _broken(count, count + 1, "entries after {n} were removed (head is {head})",
+                       n=count, head=head_seq)
+    return ChainReport(count, None, "", head=prev)
+
+
+def sign_head(conn: Connection, *, key: Ed25519PrivateKey) -> Checkpoint:
+    """A signed checkpoint of the head, once the whole chain verifies (never of a broken chain)."""
+    report = verify(conn)
+    if not report.ok:
+        raise checkpoint.error(IntegrityError, "The audit chain is broken at entry {seq} ({reason}); no "
+                               "checkpoint is signed for a broken chain.", seq=report.first_bad_seq,
+                               reason=checkpoint.Text(report.template, report.params))
+    at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return checkpoint.sign(key, seq=report.entries, hash=report.head, at=at)
 
 
 def _entries(conn: Connection) -> Iterator[Any]:
-    return iter(conn.execute(select(audit_log).order_by(audit_log.c.seq)))
+    """Every entry in order, each with the head as ``head_seq``/``head_hash``: one statement, so one
+    snapshot of both even under PostgreSQL's READ COMMITTED, while writers append."""
+    tip = select(audit_head).where(audit_head.c.id == 1)
+    query = select(audit_log, tip.with_only_columns(audit_head.c.seq).scalar_subquery().label("head_seq"),
+                   tip.with_only_columns(audit_head.c.hash).scalar_subquery().label("head_hash"))
+    return iter(conn.execute(query.order_by(audit_log.c.seq)))
 
 
 def history(conn: Connection, *, entity: str, entity_key: str, limit: int = 100) -> list[AuditEntry]:

@@ -21,6 +21,8 @@ class Action(StrEnum):
     DATA_APPROVE = "data.approve"
     METADATA_WRITE = "metadata.write"
     MANAGE_USERS = "users.manage"
+    # district staff: the unit reporters whose scopes lie inside their own district (see auth.admin)
+    MANAGE_REPORTERS = "users.reporters"
     AUDIT_READ = "audit.read"
 
 
@@ -33,7 +35,8 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         }
     ),
     Role.DISTRICT_STAFF: frozenset(
-        {Action.VIEW, Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE}
+        {Action.VIEW, Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE,
+         Action.MANAGE_REPORTERS}
     ),
     Role.UNIT_REPORTER: frozenset({Action.VIEW, Action.DATA_CAPTURE}),
     Role.VIEWER: frozenset({Action.VIEW}),
@@ -41,7 +44,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
 
 WRITE_ACTIONS = frozenset({
     Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE, Action.METADATA_WRITE,
-    Action.MANAGE_USERS,
+    Action.MANAGE_USERS, Action.MANAGE_REPORTERS,
 })
 
 
@@ -60,6 +63,7 @@ class Principal:
     view: frozenset[int] = field(default_factory=frozenset)
     display_name: str = ""
     language: str | None = None
+    must_change_password: bool = False  # after a reset: only the change of password is allowed
 
     @property
     def unlimited(self) -> bool:

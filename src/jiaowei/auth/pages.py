@@ -9,12 +9,14 @@ import hashlib
 import hmac
 import secrets
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from jiaowei.auth import service
-from jiaowei.errors import NotAuthenticated, PermissionDenied, TooManyAttempts
+from jiaowei.auth.login import LoginPolicy, LoginThrottled, log_in
+from jiaowei.errors import NotAuthenticated, PermissionDenied
 from jiaowei.web.deps import SESSION_COOKIE, Conn, MaybeUser
 from jiaowei.web.forms import Form, is_https, local_path, see_other
 from jiaowei.web.render import page
@@ -61,16 +63,20 @@ def login(request: Request, conn: Conn, form: Form) -> Response:
         refused = PermissionDenied("The login form has expired or came from another site; log in again.")
         return _login_page(request, {"next": target, "username": username, "error": refused}, status=403)
     try:
-        principal = service.authenticate(
-            conn, username=username, password=form.get("password", ""), remote=remote,
-            max_failures=settings.login_max_failures, window_minutes=settings.login_window_minutes)
-    except (NotAuthenticated, TooManyAttempts) as error:
-        # The failure is answered, not raised, so the request's transaction keeps the attempt.
-        service.record_attempt(conn, username=username, remote=remote, succeeded=False)
+        principal = log_in(conn, username=username, password=form.get("password", ""), remote=remote,
+                           policy=LoginPolicy.from_settings(settings))
+    except LoginThrottled as error:
+        throttled = _login_page(request, {"next": target, "username": username, "error": error,
+                                          "retry_after": error.retry_after}, status=error.status)
+        throttled.headers["Retry-After"] = str(error.retry_after)
+        return throttled
+    except NotAuthenticated as error:
+        # Answered, not raised, so that the request's transaction keeps the recorded failure.
         return _login_page(request, {"next": target, "username": username, "error": error},
                            status=error.status)
-    service.record_attempt(conn, username=username, remote=remote, succeeded=True)
     token, _csrf = service.start_session(conn, principal=principal, hours=settings.session_hours)
+    if principal.must_change_password:  # after a reset: choose a new password first (auth.admin)
+        target = f"/me/password?next={quote(target, safe='/')}"
     response = see_other(target)
     response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_hours * 3600, httponly=True,
                         samesite="lax", secure=is_https(request))

@@ -1,4 +1,4 @@
-"""Users, passwords, sessions, API tokens and login throttling. Never commits."""
+"""Users, passwords, sessions and API tokens (logging in: login.py). Never commits."""
 
 from __future__ import annotations
 
@@ -6,31 +6,38 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal, Role
 from jiaowei.auth.passwords import password_problems
+from jiaowei.auth.queries import user_state
 from jiaowei.auth.scope import require_action
-from jiaowei.auth.store import api_tokens, login_attempts, sessions, user_scopes, users
+from jiaowei.auth.store import api_tokens, sessions, user_scopes, users
 from jiaowei.auth.token_use import TokenUses
 from jiaowei.db.engine import inserted_id
+from jiaowei.domains import N_
 from jiaowei.errors import (
     Conflict,
     NotAuthenticated,
     NotFound,
     Problem,
-    TooManyAttempts,
     ValidationError,
 )
+from jiaowei.i18n import LANGUAGES
 from jiaowei.registry import queries as registry
+from jiaowei.text import text_problem
 
 _hasher = PasswordHasher()
+DEFAULT_TOKEN_DAYS = 90  # the default of the setting JIAOWEI_TOKEN_DAYS
+MAX_TOKEN_DAYS = 3660
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+MAX_DISPLAY_NAME = 200  # the column's length
 
 
 def _now() -> dt.datetime:
@@ -61,38 +68,84 @@ def create_user(
     display_name: str = "",
     language: str | None = None,
 ) -> Principal:
+    """Create a user with a password of their own (the CLI and the demo; administrators only).
+    The web UI and the API create users through :func:`jiaowei.auth.admin.create_user`."""
     require_action(principal, Action.MANAGE_USERS)
+    new = check_new_user(conn, username=username, password=password, role=role, capture=capture_scope or [],
+                         view=view_scope or [], display_name=display_name, language=language)
+    return principal_for(conn, user_id=insert_user(conn, principal=principal, new=new, password=password))
+
+
+@dataclass(frozen=True)
+class NewUser:
+    """A user about to be created, checked: scopes as unit ids by unit code."""
+
+    username: str
+    role: str
+    capture: dict[str, int]
+    view: dict[str, int]
+    display_name: str
+    language: str | None
+
+
+def check_new_user(conn: Connection, *, username: str, password: str | None, role: str, capture: list[str],
+                   view: list[str], display_name: str = "", language: str | None = None) -> NewUser:
+    """Check what a new user is made of; each problem names its field and value (never the password's).
+    ``password`` None: one will be generated, so there is nothing to check."""
     problems = []
     if not USERNAME.match(username):
-        problems.append(Problem("invalid username", field="username", value=username,
-                                expected="2-64 letters, digits or _ . @ -"))
+        problems.append(Problem(N_("invalid username"), field="username", value=username,
+                                expected=N_("2-64 letters, digits or _ . @ -")))
     if role not in {r.value for r in Role}:
-        problems.append(Problem("unknown role", field="role", value=role,
+        problems.append(Problem(N_("unknown role"), field="role", value=role,
                                 expected=", ".join(r.value for r in Role)))
-    problems += password_problems(password, username=username)
-    scope_ids: dict[str, list[int]] = {}
-    for kind, codes in (("capture", capture_scope or []), ("view", view_scope or [])):
-        found, missing = registry.check_unit_codes(conn, codes, field=f"{kind}_scope")
+    if language is not None and language not in LANGUAGES:
+        problems.append(Problem(N_("unknown language"), field="language", value=language,
+                                expected=", ".join(LANGUAGES)))
+    found = text_problem(display_name, field="display_name")
+    problems += [found] if found else []
+    if len(display_name) > MAX_DISPLAY_NAME:
+        problems.append(Problem(N_("name too long"), field="display_name", value=display_name[:50] + "…",
+                                expected=N_("at most 200 characters")))
+    if password is not None:
+        problems += password_problems(password, username=username)
+    scope_ids: dict[str, dict[str, int]] = {}
+    for kind, codes in (("capture", capture), ("view", view)):
+        ids, missing = registry.check_unit_codes(conn, codes, field=kind)
         problems += missing
-        scope_ids[kind] = [found[c] for c in codes if c in found]
+        scope_ids[kind] = {c: ids[c] for c in codes if c in ids}
     if problems:
-        raise ValidationError("The user cannot be created.", problems)
-    if conn.scalar(select(users.c.id).where(users.c.username == username)) is not None:
-        raise Conflict(f"A user named {username!r} already exists.")
-    user_id = inserted_id(conn.execute(
-        insert(users).values(
-            username=username, display_name=display_name or username,
-            password_hash=hash_password(password), role=role, language=language,
-            active=True, created_at=_now(),
-        )
-    ))
-    for kind, ids in scope_ids.items():
-        for unit_id in set(ids):
+        raise ValidationError(N_("The user cannot be created."), problems)
+    return NewUser(username=username, role=role, capture=scope_ids["capture"], view=scope_ids["view"],
+                   display_name=display_name, language=language)
+
+
+def _taken(username: str) -> Conflict:
+    return Conflict(N_("The user cannot be created: the username is taken."), [
+        Problem(N_("username taken"), field="username", value=username,
+                expected=N_("a username no other user has"))])
+
+
+def insert_user(conn: Connection, *, principal: Principal, new: NewUser, password: str,
+                must_change_password: bool = False) -> int:
+    """Insert a checked user and their scopes; audit the user's full state (``user.create``).
+    Permissions are the caller's to check. A taken username is a Conflict."""
+    if conn.scalar(select(users.c.id).where(users.c.username == new.username)) is not None:
+        raise _taken(new.username)
+    try:
+        with conn.begin_nested():  # a concurrent creation of the same name (PostgreSQL): 409, not 500
+            user_id = inserted_id(conn.execute(insert(users).values(
+                username=new.username, display_name=new.display_name or new.username,
+                password_hash=hash_password(password), role=new.role, language=new.language,
+                active=True, created_at=_now(), must_change_password=must_change_password)))
+    except IntegrityError:
+        raise _taken(new.username) from None
+    for kind, ids in (("capture", new.capture), ("view", new.view)):
+        for unit_id in set(ids.values()):
             conn.execute(insert(user_scopes).values(user_id=user_id, unit_id=unit_id, kind=kind))
     audit.record(conn, actor=principal.username, action="user.create", entity="user",
-                 entity_key=username, after={"role": role, "capture": capture_scope or [],
-                                             "view": view_scope or []})
-    return principal_for(conn, user_id=user_id)
+                 entity_key=new.username, after=user_state(conn, user_id=user_id))
+    return user_id
 
 
 def principal_for(conn: Connection, *, user_id: int) -> Principal:
@@ -105,7 +158,8 @@ def principal_for(conn: Connection, *, user_id: int) -> Principal:
         (capture if scope.kind == "capture" else view).add(scope.unit_id)
     return Principal(user_id=row.id, username=row.username, role=Role(row.role),
                      capture=frozenset(capture), view=frozenset(view),
-                     display_name=row.display_name, language=row.language)
+                     display_name=row.display_name, language=row.language,
+                     must_change_password=bool(row.must_change_password))
 
 
 def user_id_for(conn: Connection, *, username: str) -> int:
@@ -113,43 +167,6 @@ def user_id_for(conn: Connection, *, username: str) -> int:
     if user_id is None:
         raise NotFound(f"No user named {username!r}.")
     return int(user_id)
-
-
-def check_throttle(conn: Connection, *, username: str, remote: str, max_failures: int,
-                   window_minutes: int) -> None:
-    since = _now() - dt.timedelta(minutes=window_minutes)
-    failures = conn.scalar(
-        select(func.count()).select_from(login_attempts).where(
-            login_attempts.c.username == username, login_attempts.c.succeeded.is_(False),
-            login_attempts.c.at >= since,
-        )
-    )
-    if (failures or 0) >= max_failures:
-        raise TooManyAttempts(
-            f"Too many failed logins for {username!r}; try again in {window_minutes} minutes."
-        )
-
-
-def authenticate(conn: Connection, *, username: str, password: str, remote: str = "",
-                 max_failures: int = 5, window_minutes: int = 15) -> Principal:
-    """Check a password. Failed attempts are recorded by the caller's ``record_attempt``."""
-    check_throttle(conn, username=username, remote=remote, max_failures=max_failures,
-                   window_minutes=window_minutes)
-    row = conn.execute(select(users).where(users.c.username == username)).first()
-    ok = False
-    if row is not None and row.active:
-        try:
-            ok = _hasher.verify(row.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            ok = False
-    if not ok or row is None:
-        raise NotAuthenticated("Wrong username or password.")
-    return principal_for(conn, user_id=row.id)
-
-
-def record_attempt(conn: Connection, *, username: str, remote: str, succeeded: bool) -> None:
-    conn.execute(insert(login_attempts).values(username=username[:64], remote=remote[:64],
-                                               succeeded=succeeded, at=_now()))
 
 
 def start_session(conn: Connection, *, principal: Principal, hours: int) -> tuple[str, str]:
@@ -176,14 +193,23 @@ def end_session(conn: Connection, *, token: str) -> None:
     conn.execute(delete(sessions).where(sessions.c.token_hash == _digest(token)))
 
 
-def create_token(conn: Connection, *, principal: Principal, username: str, label: str = "") -> str:
-    require_action(principal, Action.MANAGE_USERS)
+def create_token(conn: Connection, *, principal: Principal, username: str, label: str = "",
+                 days: int = DEFAULT_TOKEN_DAYS) -> str:
+    """A new API token for ``username`` (an administrator's, or one's own), valid for ``days``."""
+    if principal.user_id is None or principal.username != username:
+        require_action(principal, Action.MANAGE_USERS)
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ValidationError("The token cannot be created.", [
+            Problem("expiry out of range", field="days", value=days, expected=f"1..{MAX_TOKEN_DAYS} days")])
     user_id = user_id_for(conn, username=username)
-    token = "jw_" + secrets.token_urlsafe(32)
-    conn.execute(insert(api_tokens).values(user_id=user_id, token_hash=_digest(token),
-                                           label=label, created_at=_now(), revoked=False))
-    audit.record(conn, actor=principal.username, action="token.create", entity="user",
-                 entity_key=username, after={"label": label, "prefix": token[:7]})
+    token, created = "jw_" + secrets.token_urlsafe(32), _now()
+    expires = created + dt.timedelta(days=days)
+    token_id = inserted_id(conn.execute(insert(api_tokens).values(
+        user_id=user_id, token_hash=_digest(token), label=label, created_at=created, expires_at=expires,
+        revoked=False)))
+    audit.record(conn, actor=principal.username, action="token.create", entity="api_token",
+                 entity_key=str(token_id), after={"user": username, "label": label, "prefix": token[:7],
+                                                  "expires_at": expires.isoformat(), "revoked": False})
     return token
 
 
@@ -191,7 +217,7 @@ def resolve_token(conn: Connection, *, token: str, uses: TokenUses | None = None
     """The token's principal, or None. Only reads: the last use is noted in ``uses``, written later."""
     row = conn.execute(select(api_tokens).where(api_tokens.c.token_hash == _digest(token),
                                                 api_tokens.c.revoked.is_(False))).first()
-    if row is None:
+    if row is None or _aware(row.expires_at) <= _now():
         return None
     if uses is not None:
         uses.note(token_id=row.id)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    false,
 )
 
 from jiaowei.db.base import metadata
@@ -26,6 +27,9 @@ users = Table(
     Column("language", String(8), nullable=True),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # set by a password reset: every page but the change of password refuses the user until then
+    Column("must_change_password", Boolean, nullable=False, default=False, server_default=false()),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
 )
 
 user_scopes = Table(
@@ -46,6 +50,9 @@ api_tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_used_at", DateTime(timezone=True), nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_by", String(64), nullable=True),
 )
 
 sessions = Table(
@@ -68,4 +75,5 @@ login_attempts = Table(
     Column("succeeded", Boolean, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_login_attempts_username_at", "username", "at"),
+    Index("ix_login_attempts_remote_at", "remote", "at"),  # per-address limits (auth/login.py)
 )

@@ -83,10 +83,14 @@ def serve(
     """Serve the web pages and the API (uvicorn)."""
     import uvicorn  # imported here: only this command needs the server, and it slows every start
 
-    get_settings().check_production()
+    from jiaowei.web.server import protocol_with_header_timeout  # imported here, as uvicorn
+
+    settings = get_settings()
+    settings.check_production()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     out.print(f"jiaowei at http://{shown}:{port}/  (API docs at /docs; Ctrl+C stops)", highlight=False)
-    uvicorn.run("jiaowei.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
+    uvicorn.run("jiaowei.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True,
+                http=protocol_with_header_timeout(settings.header_timeout_seconds))
 
 
 def backup(out_file: Annotated[Path, typer.Option("--out", help="backup file to write")]) -> None:

@@ -1,30 +1,59 @@
-"""Engines and the unit of work. The caller (request, CLI command) owns the transaction."""
+"""Engines and the unit of work. The caller (request, CLI command) owns the transaction.
+
+A transaction waits a bounded time for the database: for SQLite's write lock (``busy_timeout``), for
+PostgreSQL's row and table locks (``lock_timeout``) and for a connection from the pool. When the wait
+runs out it raises :class:`~jiaowei.errors.ServiceUnavailable` (503 with ``Retry-After`` on the web),
+never a bare driver error.
+"""
 
 from __future__ import annotations
 
+import math
+import threading
+from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
+from sqlalchemy import exc as sa
 from sqlalchemy.engine import make_url
 
+from jiaowei.errors import ServiceUnavailable
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and real transactional BEGIN."""
+DEFAULT_LOCK_TIMEOUT = 30.0  # seconds; the web passes its own (JIAOWEI_LOCK_TIMEOUT_SECONDS)
+_PG_BUSY = {"55P03", "57014"}  # lock_not_available (lock_timeout), query_canceled (statement_timeout)
+
+
+def make_engine(url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, statement_timeout: float = 0.0,
+                **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and real transactional BEGIN.
+
+    ``lock_timeout`` bounds each wait for a lock or a pooled connection (seconds); ``statement_timeout``
+    bounds each PostgreSQL statement (seconds, 0 for none).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-        _configure_sqlite(engine)
+            kwargs.setdefault("pool_timeout", lock_timeout)  # a file's pool; memory has one connection
+        engine = create_engine(url, connect_args={"timeout": lock_timeout}, **kwargs)
+        _configure_sqlite(engine, busy_ms=_ms(lock_timeout))
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    kwargs.setdefault("pool_timeout", lock_timeout)
+    options = f"-c lock_timeout={_ms(lock_timeout)}"
+    if statement_timeout > 0:
+        options += f" -c statement_timeout={_ms(statement_timeout)}"
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": options}, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _ms(seconds: float) -> int:
+    return max(1, math.ceil(seconds * 1000))
+
+
+def _configure_sqlite(engine: Engine, *, busy_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself so savepoints and transactional DDL work.
@@ -33,7 +62,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -43,11 +72,85 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
 
 
-class Database:
-    """Hands out transactions. Tests swap in one bound to a rolled-back connection."""
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` is a wait for the database that ran out (a lock, a statement, the pool)."""
+    if isinstance(error, sa.TimeoutError):
+        return True
+    if not isinstance(error, sa.OperationalError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _PG_BUSY
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database table is locked" in text or "database is busy" in text
 
-    def __init__(self, engine: Engine) -> None:
+
+@contextmanager
+def busy_as_unavailable() -> Iterator[None]:
+    """Turn a wait for the database that ran out into ServiceUnavailable (503, exit code 11)."""
+    try:
+        yield
+    except (sa.OperationalError, sa.TimeoutError) as error:
+        if is_busy(error):
+            raise ServiceUnavailable("The database is busy; try again in a few seconds.") from error
+        raise
+
+
+class WriteQueue:
+    """This process's writers take SQLite's write lock in turn, first come first served.
+
+    SQLite's own wait (``busy_timeout``) polls with growing sleeps, so under steady contention a
+    writer that has waited long loses the lock to newcomers and can wait many times the average.
+    Queued here, a writer waits for those before it only, at most ``timeout`` seconds.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiting: deque[threading.Event] = deque()
+        self._held = False
+
+    def acquire(self, timeout: float) -> bool:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Event()
+            self._waiting.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._guard:
+            if turn.is_set():  # handed over while the wait ran out
+                return True
+            self._waiting.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().set()  # the next writer holds it now
+            else:
+                self._held = False
+
+    @contextmanager
+    def turn(self, timeout: float) -> Iterator[None]:
+        if not self.acquire(timeout):
+            raise ServiceUnavailable("The database is busy; try again in a few seconds.")
+        try:
+            yield
+        finally:
+            self.release()
+
+
+class Database:
+    """Hands out transactions. Tests swap in one bound to a rolled-back connection.
+
+    ``lock_timeout`` (seconds) bounds a writer's wait in this process's queue of SQLite writers.
+    """
+
+    def __init__(self, engine: Engine, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.engine = engine
+        self.lock_timeout = lock_timeout
+        self.writers = WriteQueue()
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Connection]:
@@ -56,9 +159,42 @@ class Database:
         ``write`` takes SQLite's write lock at the start (``BEGIN IMMEDIATE``): requests that
         write queue behind each other instead of failing with "database is locked".
         """
-        with self.engine.connect() as conn:
-            conn.info["immediate"] = write
-            with conn.begin():
+        with self.connect() as conn, self.transaction_on(conn, write=write):
+            yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection from the pool, without a transaction (see :meth:`transaction_on`)."""
+        with busy_as_unavailable(), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def transaction_on(self, connection: Connection, *, write: bool = False) -> Iterator[Connection]:
+        """One unit of work, as :meth:`transaction`, on a connection from :meth:`connect`."""
+        queued = self.writers.turn(self.lock_timeout) if write and self.backend == "sqlite" else nullcontext()
+        with queued, busy_as_unavailable():
+            connection.info["immediate"] = write
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read-only transaction whose every statement sees the same committed state: PostgreSQL's
+        REPEATABLE READ READ ONLY (under READ COMMITTED each statement sees the latest commits); on
+        SQLite in WAL mode a read transaction is one snapshot already."""
+        with self.connect() as conn:
+            if self.backend == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with self.transaction_on(conn):
+                yield conn
+
+    @contextmanager
+    def reading_on(self, connection: Connection) -> Iterator[Connection]:
+        """A read on ``connection``: inside its open transaction, or in a short one of its own."""
+        if connection.in_transaction():
+            yield connection
+        else:
+            with self.transaction_on(connection) as conn:
                 yield conn
 
     @property
@@ -77,6 +213,25 @@ class BoundDatabase(Database):
     def transaction(self, *, write: bool = False) -> Iterator[Connection]:
         with self.connection.begin_nested():
             yield self.connection
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        yield self.connection
+
+    @contextmanager
+    def transaction_on(self, connection: Connection, *, write: bool = False) -> Iterator[Connection]:
+        with self.transaction(write=write) as conn:
+            yield conn
+
+    @contextmanager
+    def reading_on(self, connection: Connection) -> Iterator[Connection]:
+        with self.transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        with self.transaction() as conn:  # the test's one transaction: its isolation is set already
+            yield conn
 
 
 def inserted_id(result: CursorResult[Any]) -> int:

@@ -24,6 +24,11 @@ DOMAIN = Domain(
     ),
     templates=Path(__file__).parent / "templates",
     tables="jiaowei.indicators.store",
+    audit_checks=tuple(
+        f"jiaowei.indicators.audit_checks:{name}"
+        for name in ("data_values", "approvals", "completions", "lock_exceptions", "targets",
+                     "indicator_facts")
+    ),
     cli=(
         CliGroup("data", "jiaowei.cli.data:app", order=60),
         CliGroup("metadata", "jiaowei.cli.metadata:app", order=70),

@@ -9,9 +9,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from jiaowei.auth.model import Action
+from jiaowei.auth.scope import require_action
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.registry import queries, service, transfer
 from jiaowei.registry.model import TreeNode, UnitDetail, UnitSummary, VersionShown
+from jiaowei.web.body import TAKES_FILES
 from jiaowei.web.deps import AsOf, Conn, User, parse_date
 
 MAX_UPLOAD = 64 * 1024 * 1024
@@ -161,11 +164,29 @@ async def read_upload(request: Request) -> Upload:
     return Upload(data, filename, flag.lower() in ("1", "true", "on", "yes"))
 
 
-@router.post("/import")
-def import_units(conn: Conn, user: User, upload: Annotated[Upload, Depends(read_upload)]) -> dict[str, Any]:
+@dataclass
+class ParsedUpload:
+    upload: Upload
+    parsed: tuple[list[transfer.Row], list[Problem]]
+
+
+def parse_upload(user: User, upload: Annotated[Upload, Depends(read_upload)]) -> ParsedUpload:
+    """The file's rows, read in FastAPI's threadpool before the request's transaction begins.
+
+    Only for those who may import (as ``transfer.import_units`` checks again): nobody else makes
+    the server parse a file, and they get 403 whatever the file holds.
+    """
+    require_action(user, Action.REGISTRY_WRITE)
+    return ParsedUpload(upload, transfer.parse(upload.data, upload.filename))
+
+
+@router.post("/import", dependencies=[TAKES_FILES])
+def import_units(user: User, file: Annotated[ParsedUpload, Depends(parse_upload)],
+                 conn: Conn) -> dict[str, Any]:
     """Import units from CSV or XLSX: all rows or none (problems come back as problem+json)."""
+    upload = file.upload
     summary = transfer.import_units(conn, principal=user, data=upload.data, filename=upload.filename,
-                                    dry_run=upload.dry_run)
+                                    dry_run=upload.dry_run, parsed=file.parsed)
     return summary.as_dict()
 
 

@@ -12,6 +12,7 @@ DOMAIN = Domain(
     pages=("jiaowei.registry.pages", "jiaowei.registry.groups_pages"),
     templates=Path(__file__).parent / "templates",
     tables="jiaowei.registry.store",
+    audit_checks=("jiaowei.registry.audit_checks:check_units", "jiaowei.registry.audit_checks:check_groups"),
     cli=(CliGroup("units", "jiaowei.cli.units:app", order=40),),
     nav=(
         NavEntry("registry", N_("Unit registry"), "/units", order=10),

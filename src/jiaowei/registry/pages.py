@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_action
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.registry import queries, service, transfer
 from jiaowei.registry.model import EventKind, Ownership, Sector, TreeNode, UnitDetail, UnitType
+from jiaowei.web.body import TAKES_FILES
 from jiaowei.web.deps import AsOf, Conn, User, parse_date
 from jiaowei.web.forms import N_, Form, problems_by_field, see_other
 from jiaowei.web.render import page
@@ -168,21 +171,44 @@ def import_form(request: Request, user: User) -> HTMLResponse:
     return _render(request, "import.html", {"dry_run": True, "columns": transfer.COLUMNS})
 
 
-@router.post("/units/import")
-def import_file(request: Request, conn: Conn, user: User, form: Form,
-                file: Annotated[UploadFile | None, File()] = None) -> HTMLResponse:
-    """Import a CSV or XLSX file: a summary when every row is good, else the rows at fault."""
-    dry_run = form.get("dry_run") == "on"
+@dataclass(frozen=True)
+class UnitsFile:
+    """A posted units file (empty when none was chosen) and its rows, or why it cannot be read."""
+
+    data: bytes
+    filename: str
+    parsed: tuple[list[transfer.Row], list[Problem]] | None
+    error: ValidationError | None
+
+
+def units_file(file: Annotated[UploadFile | None, File()] = None) -> UnitsFile:
+    """The form's ``file``, read and parsed in FastAPI's threadpool while no lock is held."""
     data = file.file.read() if file is not None else b""
     filename = (file.filename or "") if file is not None else ""
-    context: dict[str, Any] = {"dry_run": dry_run, "filename": filename, "columns": transfer.COLUMNS}
+    if not data:
+        return UnitsFile(data, filename, None, None)
     try:
-        if not data:
+        return UnitsFile(data, filename, transfer.parse(data, filename), None)
+    except ValidationError as error:
+        return UnitsFile(data, filename, None, error)
+
+
+@router.post("/units/import", dependencies=[TAKES_FILES])
+def import_file(request: Request, user: User, upload: Annotated[UnitsFile, Depends(units_file)], conn: Conn,
+                form: Form) -> HTMLResponse:
+    """Import a CSV or XLSX file: a summary when every row is good, else the rows at fault."""
+    dry_run = form.get("dry_run") == "on"
+    context: dict[str, Any] = {"dry_run": dry_run, "filename": upload.filename, "columns": transfer.COLUMNS}
+    try:
+        if not upload.data:
             raise ValidationError("Choose a file to import.", [
                 Problem("no file chosen", field="file", expected="a .csv or .xlsx file")])
+        if upload.error is not None:
+            require_action(user, Action.REGISTRY_WRITE)  # as import_units: the permission, then the file
+            raise upload.error
         with conn.begin_nested():
-            summary = transfer.import_units(conn, principal=user, data=data, filename=filename,
-                                            dry_run=dry_run)
+            summary = transfer.import_units(conn, principal=user, data=upload.data, filename=upload.filename,
+                                            dry_run=dry_run, parsed=upload.parsed)
     except ValidationError as error:
         return _render(request, "import.html", {**context, "error": error}, status=error.status)
     return _render(request, "import.html", {**context, "summary": summary})

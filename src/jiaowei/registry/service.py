@@ -401,17 +401,25 @@ def change_unit(
         entity="unit",
         entity_key=code,
         before={**before, "effective": effective},
-        after={**after, "effective": effective},
+        after={**after, "effective": effective, "versions": _state(conn, updated)},
         note=note,
     )
     return UnitChanged(code=code, changed=True, events=[k.value for k in kinds])
 
 
-_ROOT_FIELDS = {"name_zh": "rename", "name_en": "rename", "parent_id": "move"}
+def _state(conn: Connection, versions: Sequence[UnitVersion]) -> list[dict[str, Any]]:
+    """Every version of the unit after a write, parents by code: what the audit entry keeps so that
+    ``jiaowei audit verify`` can compare the live rows with it (:mod:`jiaowei.registry.audit_checks`)."""
+    codes = codes_of(conn, {v.parent_id for v in versions})
+    return [{"valid_from": v.valid_from, "valid_to": v.valid_to, **version_dict(v, codes)} for v in versions]
+
+
+_ROOT_FIELDS = {"name_zh": "rename", "name_en": "rename", "parent_id": "move", "closed": "close",
+                "merged_into": "merge"}
 
 
 def _refuse_own_root(principal: Principal, unit_id: int, code: str, diff: Mapping[str, Any]) -> None:
-    """Scoped staff may not rename or move a unit their capture scope starts at (a district
+    """Scoped staff may not rename, move, close or merge a unit their capture scope starts at (a district
     bureau, for district staff): that is the commission's decision, not theirs."""
     if principal.unlimited or unit_id not in principal.capture:
         return
@@ -490,6 +498,7 @@ def close_unit(
 ) -> UnitClosed:
     """Close a unit from ``effective`` on. Its children must be moved or closed first."""
     unit_id = visible_id(conn, principal, code, effective, Action.REGISTRY_WRITE)
+    _refuse_own_root(principal, unit_id, code, {"merged_into" if merged_into else "closed": effective})
     versions = store.versions_of(conn, [unit_id])[unit_id]
     try:
         closed = close_versions(versions, effective)
@@ -511,7 +520,7 @@ def close_unit(
         entity="unit",
         entity_key=code,
         before={"closed": None},
-        after={"closed": effective, "merged_into": merged_into},
+        after={"closed": effective, "merged_into": merged_into, "versions": _state(conn, closed)},
         note=note,
     )
     return UnitClosed(code=code, closed=effective.isoformat())
@@ -538,6 +547,7 @@ def merge_unit(
             ],
         )
     source = visible_id(conn, principal, code, effective, Action.REGISTRY_WRITE)
+    _refuse_own_root(principal, source, code, {"merged_into": target})
     v = store.unit_versions
     kids = (
         conn.execute(

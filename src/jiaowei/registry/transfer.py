@@ -404,7 +404,8 @@ def codes_for(conn: Connection, unit_ids: Iterable[int]) -> dict[int, str]:
 
 
 def import_units(conn: Connection, *, principal: Principal, data: bytes, filename: str, dry_run: bool = False,
-                 progress: Progress | None = None) -> ImportSummary:
+                 progress: Progress | None = None,
+                 parsed: tuple[list[Row], list[Problem]] | None = None) -> ImportSummary:
     """Import units from a CSV or XLSX file: all rows or none.
 
     Raises ValidationError listing every problem found before writing, or the first one
@@ -413,7 +414,7 @@ def import_units(conn: Connection, *, principal: Principal, data: bytes, filenam
     """
     require_action(principal, Action.REGISTRY_WRITE)
     report = progress or (lambda what, done, total: None)
-    rows, problems = parse(data, filename)
+    rows, problems = parse(data, filename) if parsed is None else parsed  # parsed: before the transaction
     report("checking rows", 0, len(rows))
     the_plan, more = plan(conn, rows)
     problems += more

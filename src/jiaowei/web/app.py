@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from jiaowei import __version__, domains
@@ -13,6 +14,7 @@ from jiaowei.db.engine import Database, make_engine
 from jiaowei.settings import Settings, get_settings
 from jiaowei.throttle import FailureWindow
 from jiaowei.web import errors
+from jiaowei.web.body import WholeBody
 from jiaowei.web.headers import SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
@@ -26,26 +28,30 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=__version__,
         description="The platform of a city's education-and-health commission. Errors are "
         "application/problem+json (RFC 9457). Authenticate with `Authorization: Bearer <token>`.",
+        docs_url=None, redoc_url=None,  # served from vendored files by jiaowei.web.api_docs
     )
     app.state.settings = settings
-    app.state.db = database or Database(make_engine(settings.effective_database_url))
+    app.state.db = database or Database(make_engine(
+        settings.effective_database_url, lock_timeout=settings.lock_timeout_seconds,
+        statement_timeout=settings.statement_timeout_seconds), lock_timeout=settings.lock_timeout_seconds)
     app.state.lookup_failures = FailureWindow()
     errors.install(app)
     errors.document_problems(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in routers():
+    included = routers()
+    for router in included:
         app.include_router(router)
-    _protect_every_response(app)
+    _protect_every_response(app, [route for router in included for route in router.routes])
     return app
 
 
-def _protect_every_response(app: FastAPI) -> None:
-    """Security headers outside Starlette's own error layer, so that a 500 carries them too."""
+def _protect_every_response(app: FastAPI, routes: list[BaseRoute]) -> None:
+    """Security headers outside Starlette's own error layer, so that a 500 carries them too; inside
+    them, every body is received whole before the app begins a transaction (``web/body.py``)."""
     build = app.build_middleware_stack
-    docs = [path for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if path]
 
     def build_protected() -> ASGIApp:
-        return SecurityHeaders(build(), docs_paths=docs)
+        return SecurityHeaders(WholeBody(build(), settings=app.state.settings, routes=routes))
 
     app.build_middleware_stack = build_protected  # type: ignore[method-assign]
 

@@ -11,6 +11,7 @@ from fastapi import BackgroundTasks, Depends, Query, Request
 from sqlalchemy import Connection
 
 from jiaowei.auth import service as auth
+from jiaowei.auth.admin import require_password_changed
 from jiaowei.auth.model import Principal
 from jiaowei.auth.token_use import TokenUses
 from jiaowei.errors import NotAuthenticated, PermissionDenied, Problem, ValidationError
@@ -22,9 +23,22 @@ LANGUAGE_COOKIE = "jiaowei_lang"
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def get_conn(request: Request) -> Iterator[Connection]:
-    """The request's one transaction: committed if the handler returns, rolled back if it raises."""
-    with request.app.state.db.transaction(write=request.method in UNSAFE) as conn:
+def request_connection(request: Request) -> Iterator[Connection]:
+    """The request's one connection from the pool; the body has been received whole already."""
+    with request.app.state.db.connect() as connection:
+        yield connection
+
+
+RequestConnection = Annotated[Connection, Depends(request_connection, scope="function")]
+
+
+def get_conn(request: Request, connection: RequestConnection) -> Iterator[Connection]:
+    """The request's one transaction: committed if the handler returns, rolled back if it raises.
+
+    A route that parses a file before writing names the file's dependency before ``Conn`` (and
+    ``User`` before both): FastAPI solves them in that order, so no lock is held while it parses.
+    """
+    with request.app.state.db.transaction_on(connection, write=request.method in UNSAFE) as conn:
         yield conn
 
 
@@ -46,7 +60,7 @@ def _principal(request: Request, conn: Connection, background: BackgroundTasks) 
         uses = token_uses(request)
         principal = auth.resolve_token(conn, token=header[7:].strip(), uses=uses)
         if principal is None:
-            raise NotAuthenticated("The API token is unknown or revoked.")
+            raise NotAuthenticated("The API token is unknown, revoked or expired.")
         if uses.pending:
             background.add_task(uses.flush, request.app.state.db)
         request.state.via = "token"
@@ -80,22 +94,37 @@ async def check_csrf(request: Request) -> None:
         raise PermissionDenied("The form's CSRF token is missing or stale; reload the page and try again.")
 
 
-async def optional_principal(request: Request, conn: Conn, background: BackgroundTasks) -> Principal | None:
-    principal = _principal(request, conn, background)
+def resolve_principal(request: Request, connection: RequestConnection,
+                      background: BackgroundTasks) -> Principal | None:
+    """The session's or token's principal (sync: FastAPI runs it in its threadpool, off the event loop).
+
+    It reads inside the request's transaction if that has begun, else in a short one of its own.
+    """
+    with request.app.state.db.reading_on(connection) as conn:
+        principal = _principal(request, conn, background)
     request.state.principal = principal
+    return principal
+
+
+async def optional_principal(
+    request: Request, principal: Annotated[Principal | None, Depends(resolve_principal)]
+) -> Principal | None:
+    """The principal, if any, with the CSRF check of cookie-authenticated writes (no database here)."""
+    require_password_changed(principal, path=request.url.path, language=language(request))
     await check_csrf(request)
     return principal
 
 
-async def current_principal(request: Request, conn: Conn, background: BackgroundTasks) -> Principal:
-    principal = await optional_principal(request, conn, background)
+MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
+
+
+async def current_principal(principal: MaybeUser) -> Principal:
     if principal is None:
         raise NotAuthenticated("Log in or send an API token (Authorization: Bearer …).")
     return principal
 
 
 User = Annotated[Principal, Depends(current_principal)]
-MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
 
 
 def client_address(request: Request) -> str:

@@ -9,6 +9,6 @@ from jiaowei.domains import Domain
 DOMAIN = Domain(
     name="web",
     api=("jiaowei.web.system",),
-    pages=("jiaowei.web.pages",),
+    pages=("jiaowei.web.pages", "jiaowei.web.api_docs"),
     templates=Path(__file__).parent / "templates",
 )

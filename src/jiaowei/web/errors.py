@@ -13,10 +13,22 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jiaowei.errors import JiaoweiError, NotAuthenticated, NotFound, Problem, ValidationError
+from jiaowei.db.engine import is_busy
+from jiaowei.errors import (
+    JiaoweiError,
+    NotAuthenticated,
+    NotFound,
+    Problem,
+    ServiceUnavailable,
+    ValidationError,
+)
+from jiaowei.i18n import translate
 from jiaowei.text import text_problem
+from jiaowei.web.deps import language
 from jiaowei.web.render import page
 
 PROBLEM = "application/problem+json"
@@ -41,11 +53,18 @@ def problem_body(error: JiaoweiError, request: Request) -> dict[str, Any]:
 
 def respond(request: Request, error: JiaoweiError) -> Response:
     _make_safe(error)
+    if isinstance(error, ServiceUnavailable):
+        error.detail = translate(language(request), error.detail)
+    response: Response
     if wants_json(request):
-        return JSONResponse(problem_body(error, request), status_code=error.status, media_type=PROBLEM)
-    if isinstance(error, NotAuthenticated):
+        response = JSONResponse(problem_body(error, request), status_code=error.status, media_type=PROBLEM)
+    elif isinstance(error, NotAuthenticated):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    return page(request, "error.html", {"error": error}, status=error.status)
+    else:
+        response = page(request, "error.html", {"error": error}, status=error.status)
+    if isinstance(error, ServiceUnavailable):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def install(app: FastAPI) -> None:
@@ -57,6 +76,14 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = [_request_problem(e) for e in exc.errors()]
         return respond(request, ValidationError("The request is not valid.", problems))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    def _busy(request: Request, exc: Exception) -> Response:
+        """A wait for the database that ran out, raised past the transaction (e.g. by a handler)."""
+        if not is_busy(exc):
+            raise exc
+        return respond(request, ServiceUnavailable("The database is busy; try again in a few seconds."))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -137,8 +164,13 @@ _API_ERRORS = {
     "403": "Permission denied",
     "404": "Not found, or outside your scope",
     "422": "Invalid input: each problem names its row, field and value",
+    "503": "The database stayed busy longer than a request waits; retry after Retry-After seconds",
 }
-_WRITE_ERRORS = {"409": "Conflict with the stored state (e.g. the code exists already, or the step is done)"}
+_WRITE_ERRORS = {
+    "408": "The body did not arrive in time (JIAOWEI_BODY_TIMEOUT_SECONDS)",
+    "409": "Conflict with the stored state (e.g. the code exists already, or the step is done)",
+    "413": "The body is larger than the route accepts (JIAOWEI_MAX_BODY_BYTES, JIAOWEI_MAX_UPLOAD_BYTES)",
+}
 
 
 def document_problems(app: FastAPI) -> None:

@@ -63,7 +63,8 @@ def _require_approver(conn: Connection, principal: Principal, target: Target) ->
 
 
 def _event(
-    conn: Connection, principal: Principal, target: Target, pid: int, action: str, reason: str
+    conn: Connection, principal: Principal, target: Target, pid: int, action: str, reason: str,
+    approved_at: dt.datetime | None = None,
 ) -> None:
     conn.execute(
         insert(store.approval_events).values(
@@ -87,6 +88,7 @@ def _event(
             "period": target.period.id,
             "orgUnit": target.code,
             "reason": reason,
+            **({"approvedAt": approved_at.isoformat()} if approved_at else {}),  # reconciled with the row
         },
     )
 
@@ -123,16 +125,17 @@ def approve(
             f"Approve the units below {target.code} that reported first: {', '.join(waiting[:20])}.",
             [Problem("reported but not approved", field="orgUnit", value=code) for code in waiting[:100]],
         )
+    when = _now()
     conn.execute(
         insert(store.approvals).values(
             data_set_id=target.ds.id,
             period_id=pid,
             unit_id=target.unit_id,
             approved_by=principal.username,
-            approved_at=_now(),
+            approved_at=when,
         )
     )
-    _event(conn, principal, target, pid, "approve", "")
+    _event(conn, principal, target, pid, "approve", "", when)
     return approval_status(conn, principal=principal, data_set=data_set, period=period, unit=unit)
 
 

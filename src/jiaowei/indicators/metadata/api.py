@@ -17,6 +17,7 @@ from jiaowei.auth.model import Principal
 from jiaowei.errors import NotFound, Problem, ValidationError
 from jiaowei.indicators.metadata import queries
 from jiaowei.indicators.metadata import service as metadata
+from jiaowei.web.body import TAKES_FILES
 from jiaowei.web.deps import Conn, User
 
 router = APIRouter(prefix="/api", tags=["metadata"])
@@ -57,7 +58,7 @@ def export_metadata(
     return queries.export_bundle(conn, kinds=chosen, principal=user)
 
 
-@router.post("/metadata", responses=CONFLICT)
+@router.post("/metadata", responses=CONFLICT, dependencies=[TAKES_FILES])
 def import_metadata(
     conn: Conn,
     user: User,

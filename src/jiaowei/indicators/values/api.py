@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
@@ -19,6 +19,8 @@ from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators.model import ImportStrategy, ValueRow
 from jiaowei.indicators.values import exchange
 from jiaowei.indicators.values import service as values
+from jiaowei.indicators.values.uploads import ApiFile
+from jiaowei.web.body import TAKES_FILES
 from jiaowei.web.deps import Conn, User
 
 router = APIRouter(prefix="/api", tags=["data values"])
@@ -30,26 +32,11 @@ SUMMARY: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _body(request: Request) -> tuple[bytes, str]:
-    """The uploaded bytes: a multipart ``file`` field or the raw request body."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise ValidationError(
-                "No file was uploaded.",
-                [Problem("file missing", field="file", expected="a file in the form field file")],
-            )
-        return await upload.read(), upload.filename or ""
-    return await request.body(), request.query_params.get("filename", "")
-
-
-@router.post("/dataValueSets", responses=SUMMARY)
-async def import_data_value_sets(
-    request: Request,
-    conn: Conn,
+@router.post("/dataValueSets", responses=SUMMARY, dependencies=[TAKES_FILES])
+def import_data_value_sets(
     user: User,
+    file: ApiFile,
+    conn: Conn,
     dryRun: bool = False,  # noqa: N803 - DHIS2's parameter names
     importStrategy: Literal["CREATE_AND_UPDATE", "CREATE", "UPDATE", "DELETE"] = "CREATE_AND_UPDATE",  # noqa: N803
     atomicMode: Literal["ALL", "NONE"] = "ALL",  # noqa: N803
@@ -58,7 +45,7 @@ async def import_data_value_sets(
     ] = None,
 ) -> Response:
     """Import data values from DHIS2 JSON or CSV, ADX XML or a filled-in XLSX template."""
-    data, filename = await _body(request)
+    data = file.data
     if len(data) > MAX_UPLOAD:
         raise ValidationError(
             "The upload is too large.",
@@ -73,12 +60,13 @@ async def import_data_value_sets(
         conn,
         principal=user,
         data=data,
-        filename=filename,
-        content_type=request.headers.get("content-type"),
+        filename=file.filename,
+        content_type=file.content_type,
         format=format,
         dry_run=dryRun,
         valid_only=atomicMode == "NONE",
         strategy=strategy,
+        rows=file.rows,
     )
     return JSONResponse(summary.as_dict(), status_code=409 if summary.status == "ERROR" else 200)
 

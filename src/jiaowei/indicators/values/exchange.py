@@ -76,8 +76,10 @@ def import_file(
     valid_only: bool = False,
     strategy: ImportStrategy = ImportStrategy.CREATE_AND_UPDATE,
     progress: Progress | None = None,
+    rows: list[ValueRow] | None = None,
 ) -> ImportSummary:
-    """Read a file in any format and import its values; see values.import_values."""
+    """Read a file in any format and import its values; see values.import_values. ``rows``: the file
+    read already (outside the transaction, by ``values/uploads.py``)."""
     if not data:
         raise ValidationError(
             "The file is empty.", [Problem("empty file", field="file", expected=_formats())]
@@ -87,7 +89,7 @@ def import_file(
         raise ValidationError(
             "Unknown format.", [Problem("unknown format", field="format", value=chosen, expected=_formats())]
         )
-    rows = read_rows(conn, data=data, format=chosen)
+    rows = read_rows(conn, data=data, format=chosen) if rows is None else rows
     return values.import_values(
         conn,
         principal=principal,

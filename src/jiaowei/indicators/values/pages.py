@@ -18,6 +18,8 @@ from jiaowei.errors import JiaoweiError, NotFound, ValidationError
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
 from jiaowei.indicators.values import exchange
 from jiaowei.indicators.values import service as values
+from jiaowei.indicators.values.uploads import FormFile
+from jiaowei.web.body import TAKES_FILES
 from jiaowei.web.deps import Conn, User, language
 from jiaowei.web.render import page
 
@@ -113,11 +115,12 @@ def entry_page(
     return page(request, "indicators/entry.html", context)
 
 
-@router.post("/data/entry/upload", response_class=HTMLResponse)
-async def entry_upload(
+@router.post("/data/entry/upload", response_class=HTMLResponse, dependencies=[TAKES_FILES])
+def entry_upload(
     request: Request,
-    conn: Conn,
     user: User,
+    parsed: FormFile,
+    conn: Conn,
     file: Annotated[UploadFile, File()],
     ds: Annotated[str, Form(max_length=50)] = "",
     pe_: Annotated[str, Form(alias="pe", max_length=16)] = "",
@@ -127,7 +130,7 @@ async def entry_upload(
 ) -> HTMLResponse:
     """Import a filled-in template (or any data file) and show the import summary with the form."""
     zh = _zh(request)
-    data = await file.read()
+    data = parsed.data if parsed is not None else b""
     context: dict[str, Any] = {
         "active": "data",
         "choices": _choices(conn, zh),
@@ -142,6 +145,7 @@ async def entry_upload(
             content_type=file.content_type,
             dry_run=bool(dry_run),
             valid_only=bool(valid_only),
+            rows=parsed.rows if parsed is not None else None,
         )
         context["summary"] = summary
         status = 409 if summary.status == "ERROR" else 200  # conflicts: nothing written, as in the API

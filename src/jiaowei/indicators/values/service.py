@@ -52,6 +52,7 @@ from jiaowei.indicators.values.queries import (
     unit_name,
 )
 from jiaowei.indicators.values.writing import (
+    DIGEST_VERSION,
     Plan,
     changes_digest,
     fix_period_ids,
@@ -166,6 +167,7 @@ def _record(
             "source": source,
             "file_digest": file_digest,
             "changes_digest": digest,
+            "digest_version": DIGEST_VERSION,  # what audit_checks recomputes from the history
             "importCount": counts["importCount"],
             "conflictCount": counts["conflictCount"],
         },

@@ -3,19 +3,19 @@
 :func:`plan_changes` sorts the checked rows into creates, updates and deletes (a value equal to
 the stored one is ignored); :func:`write_plan` applies them with one ``executemany`` per kind and
 writes their history rows; :func:`changes_digest` is the SHA-256 the audit entry vouches for, and
-:func:`verify_imports` recomputes it from the history.
+``audit_checks.data_values`` recomputes it from the history.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from jiaowei.indicators import store
 from jiaowei.indicators.values.checking import CHUNK, Checked, Context, Key, ensure_periods
 
 
@@ -167,16 +167,30 @@ def fix_period_ids(conn: Connection, plan: Plan, ctx: Context) -> None:
     ]
 
 
+CREATED, UPDATED, DELETED = "C|%d|%d|%d|%d|%d|%s", "U|%d|%d|%d|%d|%d|%s|%s", "D|%d|%d|%d|%d|%d|%s"
+"""The lines of :func:`changes_digest`: the key's ids, then the value before and/or after."""
+
+DIGEST_VERSION = 2
+"""1: the lines above; 2 (``digest_version`` in the entry): each ends with ``|followup|comment``,
+the flag as 0 or 1 and the comment as JSON, after the change (before it, for a deletion)."""
+
+
+def digest_line(line: str, comment: str | None, followup: Any) -> str:
+    """A version 2 line: the version 1 ``line`` with the comment and follow-up flag it leaves."""
+    return f"{line}|{1 if followup else 0}|{json.dumps(comment, ensure_ascii=False)}"
+
+
 def changes_digest(plan: Plan) -> str:
     """SHA-256 over every change in key order, one line each: what the audit entry vouches for.
 
     Lines are ``C|period|unit|element|coc|aoc|after``, ``U|…|before|after`` and ``D|…|before``,
-    with the numeric ids of the stored rows, joined by newlines.
+    with the numeric ids of the stored rows, then ``|followup|comment`` (``DIGEST_VERSION`` 2),
+    joined by newlines.
     """
-    created, updated, deleted = "C|%d|%d|%d|%d|%d|%s", "U|%d|%d|%d|%d|%d|%s|%s", "D|%d|%d|%d|%d|%d|%s"
-    changes: list[tuple[Key, str]] = [(k, created % (*k, v)) for k, v, *_ in plan.creates]
-    changes += [(k, updated % (*k, b[0], v)) for k, v, _c, _f, _by, b in plan.updates]
-    changes += [(k, deleted % (*k, b[0])) for k, b in plan.deletes]
+    v2 = digest_line
+    changes: list[tuple[Key, str]] = [(k, v2(CREATED % (*k, v), c, f)) for k, v, c, f, _ in plan.creates]
+    changes += [(k, v2(UPDATED % (*k, b[0], v), c, f)) for k, v, c, f, _by, b in plan.updates]
+    changes += [(k, v2(DELETED % (*k, b[0]), b[1], b[2])) for k, b in plan.deletes]
     changes.sort(key=_first)
     digest = hashlib.sha256()
     for start in range(0, len(changes), 100_000):
@@ -189,27 +203,9 @@ def _first(item: tuple[Key, str]) -> Key:
     return item[0]
 
 
-
-
 def verify_imports(conn: Connection) -> list[str]:
-    """Recompute every write's ``changes_digest`` from the history rows; the writes that differ.
+    """The writes whose history no longer hashes to the digest held in their audit entry (or that
+    have no entry, or whose entry has no write): ``indicators.audit_checks`` does the work."""
+    from jiaowei.indicators.audit_checks import history_mismatches  # it reads this module's format
 
-    The audit chain vouches for each write's digest, so together with ``audit.verify`` this
-    shows that no history row was changed, added or removed since.
-    """
-    h, imports = store.data_value_history, store.data_imports
-    key = (h.c.period_id, h.c.unit_id, h.c.data_element_id, h.c.coc_id, h.c.aoc_id)
-    broken = []
-    for record in conn.execute(select(imports.c.id, imports.c.changes_digest).order_by(imports.c.id)).all():
-        plan = Plan()
-        for r in conn.execute(select(h).where(h.c.import_id == record.id).order_by(*key)):
-            k: Key = (r.period_id, r.unit_id, r.data_element_id, r.coc_id, r.aoc_id)
-            if r.change == "CREATE":
-                plan.creates.append((k, r.value_after, None, False, None))
-            elif r.change == "UPDATE":
-                plan.updates.append((k, r.value_after, None, False, None, (r.value_before, None, False)))
-            else:
-                plan.deletes.append((k, (r.value_before, None, False)))
-        if changes_digest(plan) != record.changes_digest:
-            broken.append(f"write {record.id}: its history no longer matches the digest in the audit log")
-    return broken
+    return history_mismatches(conn)
