@@ -64,10 +64,15 @@ def run(conn: Connection, home: Path, *, to_placement: bool = True, count: int =
         appeal = service.file_appeal(conn, principal=SYSTEM, campaign=CODE, number=made[1].number,
                                      reason="搬家")
         service.decide_appeal(conn, principal=SYSTEM, appeal_id=appeal, decision="rejected", note="理由不足")
-    statuses = dict(conn.execute(select(applicants.c.number, applicants.c.status)).all())
+    statuses = dict(conn.execute(select(applicants.c.number, applicants.c.status)
+                                 .order_by(applicants.c.id)).all())
+    drawn = set(conn.scalars(select(applicants.c.number)
+                             .join(results, results.c.applicant_pk == applicants.c.id)
+                             .where(results.c.stage == "lottery")))
+    losers = (n for n, s in statuses.items() if s in ("not_admitted", "placed") and n in drawn)
     return {"first": made[0].number, "appellant": made[1].number,
             "admitted": next(n for n, s in statuses.items() if s == "admitted"),
-            "not_admitted": next(n for n, s in statuses.items() if s in ("not_admitted", "placed"))}
+            "not_admitted": next(losers)}
 
 
 def pk(conn: Connection, number: str) -> int:
@@ -128,8 +133,10 @@ def smuggled(conn: Connection, n: dict[str, str], home: Path) -> None:
 
 
 def seat(conn: Connection, n: dict[str, str], home: Path) -> None:
-    conn.execute(update(results).where(results.c.applicant_pk == pk(conn, n["not_admitted"]),
-                                       results.c.stage == "lottery").values(school_id="P1", choice_rank=1))
+    seated = conn.execute(update(results)
+                          .where(results.c.applicant_pk == pk(conn, n["not_admitted"]), results.c.stage == "lottery")
+                          .values(school_id="P1", choice_rank=1))
+    assert seated.rowcount == 1, "the tampering must change a row"
 
 
 def result_gone(conn: Connection, n: dict[str, str], home: Path) -> None:
