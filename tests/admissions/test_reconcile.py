@@ -134,7 +134,8 @@ def smuggled(conn: Connection, n: dict[str, str], home: Path) -> None:
 
 def seat(conn: Connection, n: dict[str, str], home: Path) -> None:
     seated = conn.execute(update(results)
-                          .where(results.c.applicant_pk == pk(conn, n["not_admitted"]), results.c.stage == "lottery")
+                          .where(results.c.applicant_pk == pk(conn, n["not_admitted"]),
+                                 results.c.stage == "lottery")
                           .values(school_id="P1", choice_rank=1))
     assert seated.rowcount == 1, "the tampering must change a row"
 
