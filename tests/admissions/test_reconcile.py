@@ -8,7 +8,6 @@ PostgreSQL. The chain stays intact; the check names the row and what differs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,11 +30,11 @@ from jiaowei.admissions.store import (
 )
 from jiaowei.audit import reconcile
 from jiaowei.audit import service as audit
-from jiaowei.audit.store import audit_head, audit_log
 from jiaowei.auth.model import SYSTEM
 from jiaowei.cli.main import app as cli
 from jiaowei.db.engine import BoundDatabase
 from tests.admissions.test_campaign import PLACEMENT_SOURCES, SOURCES, campaign, register, world
+from tests.audit.tampering import rewrite_afters
 from tests.factories import make_user, token_for
 
 TABLES = {"campaigns", "campaign_schools", "applicants", "admission_results", "admission_cutoffs",
@@ -238,26 +237,11 @@ def test_the_command_line_exits_non_zero_and_names_the_row(conn: Connection, tmp
     assert f"campaign_schools {CODE}/P1: capacity is 99" in str(result.exception), result
 
 
-def _rehash(conn: Connection, edit: Callable[[dict[str, Any]], None]) -> None:
-    """Rewrite every entry's ``after`` with ``edit`` and re-hash the chain: an older database's log."""
-    prev = audit.GENESIS
-    for row in conn.execute(select(audit_log).order_by(audit_log.c.seq)).all():
-        entry = dict(row._mapping)
-        after = json.loads(entry["after"])
-        if isinstance(after, dict):
-            edit(after)
-        entry.update(after=audit.canonical(after), prev_hash=prev)
-        entry["hash"] = prev = audit.entry_hash(entry)
-        conn.execute(update(audit_log).where(audit_log.c.seq == entry["seq"])
-                     .values(after=entry["after"], prev_hash=entry["prev_hash"], hash=entry["hash"]))
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(hash=prev))
-
-
 def test_draws_logged_before_the_bundle_path_was_kept_are_still_checked(conn: Connection,
                                                                        tmp_path: Path) -> None:
     names = run(conn, tmp_path)
     names["not_admitted_id"] = applicant_id(conn, names["not_admitted"])
-    _rehash(conn, lambda after: after.pop("bundle", None))
+    rewrite_afters(conn, lambda after: after.pop("bundle", None))
     assert admissions_mismatches(conn) == []
     seat(conn, names, tmp_path)
     assert found(admissions_mismatches(conn), CASES["result-seat"][1], names)

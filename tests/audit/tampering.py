@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import Connection, text
 
 from jiaowei.audit import service as audit
@@ -24,3 +28,14 @@ def cut_after(conn: Connection, seq: int) -> None:
     conn.execute(text("DELETE FROM audit_log WHERE seq > :seq"), {"seq": seq})
     tip = conn.scalar(text("SELECT hash FROM audit_log WHERE seq = :seq"), {"seq": seq}) or audit.GENESIS
     conn.execute(text("UPDATE audit_head SET seq = :seq, hash = :h WHERE id = 1"), {"seq": seq, "h": tip})
+
+
+def rewrite_afters(conn: Connection, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Rewrite every entry's ``after`` with ``edit`` and re-hash the chain: an older database's log."""
+    for row in conn.execute(text("SELECT seq, after FROM audit_log ORDER BY seq")).all():
+        after = json.loads(row.after)
+        if isinstance(after, dict):
+            edit(after)
+            conn.execute(text("UPDATE audit_log SET after = :a WHERE seq = :s"),
+                         {"a": audit.canonical(after), "s": row.seq})
+    rehash_from(conn, 1)

@@ -8,7 +8,6 @@ and the check names the unit (or group) and what differs, through the API and th
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -20,7 +19,6 @@ from typer.testing import CliRunner
 
 from jiaowei.audit import reconcile
 from jiaowei.audit import service as audit
-from jiaowei.audit.store import audit_head, audit_log
 from jiaowei.auth.model import SYSTEM
 from jiaowei.cli.main import app as cli
 from jiaowei.db.engine import BoundDatabase
@@ -32,6 +30,7 @@ from jiaowei.registry.store import (
     unit_versions,
     units,
 )
+from tests.audit.tampering import rewrite_afters
 from tests.factories import make_unit, make_user, small_tree, token_for
 
 TABLES = {"units", "unit_versions", "unit_paths", "unit_groups", "unit_group_members", "unit_group_sets",
@@ -210,24 +209,9 @@ def test_the_command_line_exits_non_zero_and_names_the_row(conn: Connection, db:
     assert "unit_versions S1: version from 2000-01-01: parent is 'D2'" in str(result.exception), result
 
 
-def _rehash(conn: Connection, edit: Callable[[dict[str, Any]], None]) -> None:
-    """Rewrite every entry's ``after`` with ``edit`` and re-hash the chain: an older database's log."""
-    prev = audit.GENESIS
-    for row in conn.execute(select(audit_log).order_by(audit_log.c.seq)).all():
-        entry = dict(row._mapping)
-        after = json.loads(entry["after"])
-        if isinstance(after, dict):
-            edit(after)
-        entry.update(after=audit.canonical(after), prev_hash=prev)
-        entry["hash"] = prev = audit.entry_hash(entry)
-        conn.execute(update(audit_log).where(audit_log.c.seq == entry["seq"])
-                     .values(after=entry["after"], prev_hash=entry["prev_hash"], hash=entry["hash"]))
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(hash=prev))
-
-
 def test_entries_written_before_the_full_state_are_replayed(conn: Connection) -> None:
     world(conn)
-    _rehash(conn, lambda after: after.pop("versions", None))
+    rewrite_afters(conn, lambda after: after.pop("versions", None))
     assert registry_mismatches(conn) == []
     rename(conn)
     assert found(registry_mismatches(conn), CASES["rename"][1])
