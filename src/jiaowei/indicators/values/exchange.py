@@ -23,6 +23,7 @@ from jiaowei.indicators.model import DEFAULT, ImportStrategy, ImportSummary, Val
 from jiaowei.indicators.values import formats
 from jiaowei.indicators.values import service as values
 from jiaowei.indicators.values.checking import Progress
+from jiaowei.indicators.values.formats.adx import ParsedAdx, adx_rows
 from jiaowei.indicators.values.formats.xlsx import TemplateForm, TemplateRow, write_template
 from jiaowei.indicators.values.queries import form_problems, form_values, unit_name
 from jiaowei.registry import queries as registry
@@ -58,7 +59,13 @@ def combo_attributes_for(catalog: Catalog) -> Callable[[str, str], dict[str, str
     return attributes
 
 
-def read_rows(conn: Connection, *, data: bytes, format: str) -> list[ValueRow]:
+def read_rows(conn: Connection, *, data: bytes, format: str,
+              read: list[ValueRow] | ParsedAdx | None = None) -> list[ValueRow]:
+    """The rows of a file, or of the file ``read`` already: an ADX file's combos named by the catalog."""
+    if isinstance(read, ParsedAdx):
+        return adx_rows(read, combo_code=combo_code_for(load_catalog(conn)))
+    if read is not None:
+        return read
     if format == "adx":
         return formats.read(format, data, combo_code=combo_code_for(load_catalog(conn)))
     return formats.read(format, data)
@@ -76,10 +83,10 @@ def import_file(
     valid_only: bool = False,
     strategy: ImportStrategy = ImportStrategy.CREATE_AND_UPDATE,
     progress: Progress | None = None,
-    rows: list[ValueRow] | None = None,
+    rows: list[ValueRow] | ParsedAdx | None = None,
 ) -> ImportSummary:
     """Read a file in any format and import its values; see values.import_values. ``rows``: the file
-    read already (outside the transaction, by ``values/uploads.py``)."""
+    read already (outside the transaction, by ``values/uploads.py``; ADX parsed, its combos unnamed)."""
     if not data:
         raise ValidationError(
             "The file is empty.", [Problem("empty file", field="file", expected=_formats())]
@@ -89,11 +96,10 @@ def import_file(
         raise ValidationError(
             "Unknown format.", [Problem("unknown format", field="format", value=chosen, expected=_formats())]
         )
-    rows = read_rows(conn, data=data, format=chosen) if rows is None else rows
     return values.import_values(
         conn,
         principal=principal,
-        rows=rows,
+        rows=read_rows(conn, data=data, format=chosen, read=rows),
         source=chosen,
         strategy=strategy,
         dry_run=dry_run,

@@ -3,7 +3,8 @@
 A route names :data:`ApiFile` or :data:`FormFile` after ``User`` and before ``Conn``: FastAPI then
 reads and parses the file (in a worker thread, so the event loop stays free) while no lock is held,
 and the transaction only writes. ADX names option combos by their categories, which takes the
-catalog from the database: an ADX file is parsed inside the transaction.
+catalog from the database: an ADX file is parsed and checked here too (``formats.adx.parse_adx``),
+and only its categories are named as combos inside the transaction (``formats.adx.adx_rows``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators.model import ValueRow
 from jiaowei.indicators.values import formats
+from jiaowei.indicators.values.formats.adx import ParsedAdx, parse_adx
 
 
 @dataclass(frozen=True)
@@ -24,14 +26,18 @@ class UploadedFile:
     data: bytes
     filename: str
     content_type: str | None
-    rows: list[ValueRow] | None  # None: read inside the transaction (ADX, or a file import_file refuses)
+    # ADX: parsed, its combos still to name with the catalog. None: a file import_file refuses.
+    rows: list[ValueRow] | ParsedAdx | None
 
 
 def read(data: bytes, filename: str, content_type: str | None, format: str | None) -> UploadedFile:
-    """The file with its rows when they can be read without the database."""
+    """The file with its rows, read without the database (an ADX file parsed, its combos unnamed)."""
     chosen = format or (formats.detect_format(filename, content_type, data) if data else None)
-    readable = data and chosen in formats.FORMATS and chosen != "adx"
-    rows = formats.read(chosen, data) if readable and chosen else None
+    rows: list[ValueRow] | ParsedAdx | None = None
+    if data and chosen == "adx":
+        rows = parse_adx(data)
+    elif data and chosen and chosen in formats.FORMATS:
+        rows = formats.read(chosen, data)
     return UploadedFile(data, filename, content_type, rows)
 
 

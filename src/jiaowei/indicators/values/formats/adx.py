@@ -8,6 +8,11 @@ DHIS2 would read as a category. Deleted rows are left out: ADX cannot say a valu
 Divergence from DHIS2: ``<annotation>`` is read as the comment. DHIS2 writes a *text* data
 element's value there (with ``value="0"``), which this reader cannot tell apart without the
 element's value type.
+
+Reading takes two steps, so that an upload is parsed before its transaction begins:
+:func:`parse_adx` parses and checks the XML without the database; :func:`adx_rows` then names
+each value's combo by its categories with the catalog, inside the transaction. :func:`read_adx`
+does both.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from defusedxml import DefusedXmlException
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators import periods
 from jiaowei.indicators.model import DEFAULT, ValueRow
-from jiaowei.indicators.values.formats.common import add_problem, decode, raise_any, unreadable
+from jiaowei.indicators.values.formats.common import MAX_PROBLEMS, add_problem, decode, raise_any, unreadable
 
 ComboCode = Callable[[str, dict[str, str]], str | None]
 """``combo_code(element code, {category code: option code})``: the combo code, None if unknown."""
@@ -41,13 +46,62 @@ _ADX_SHAPE = (f'<adx xmlns="{ADX_NAMESPACE}"><group orgUnit="..." period="2020-0
 _GROUP_OWN = frozenset({"orgUnit", "period", "dataSet", "completeDate", "attributeOptionCombo"})
 _NO_COMBO = "the data element is unknown or has no combo of these category options"
 _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_Report = Callable[[Problem], None]
 
 
-@dataclass(frozen=True)
-class _Group:
+@dataclass(frozen=True, slots=True)
+class AdxGroup:
     org_unit: str
     period: str
     attribute_option_combo: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AdxValue:
+    """A ``<dataValue>`` read and checked, before the catalog names the combo of its categories."""
+
+    row: int
+    group: AdxGroup
+    data_element: str
+    value: str | None
+    categories: tuple[tuple[str, str], ...]  # (category code, option code), in the order written
+    option_combo: str | None  # an explicit categoryOptionCombo attribute
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class ParsedAdx:
+    """An ADX document parsed without the database: its values and its problems, in the order read.
+
+    The problems of a value's combo are found later, by :func:`adx_rows`, in their places among
+    these: the problems of a file are then those, in that order, that one pass would have found.
+    :func:`adx_rows` reads it once, freeing each entry as it goes.
+    """
+
+    entries: list[AdxValue | Problem]
+
+
+class _Full(Exception):
+    """:data:`MAX_PROBLEMS` problems found: reading stops, :func:`adx_rows` will refuse the file."""
+
+
+class _Found:
+    """What :func:`parse_adx` found so far, values and problems in the order found."""
+
+    def __init__(self) -> None:
+        self.entries: list[AdxValue | Problem] = []
+        self.values = 0
+        self.problems = 0
+
+    def value(self, value: AdxValue) -> None:
+        self.entries.append(value)
+        self.values += 1
+
+    def problem(self, problem: Problem) -> None:
+        self.entries.append(problem)
+        self.problems += 1
+        if self.problems >= MAX_PROBLEMS:  # the file has at least as many with the combos' own
+            raise _Full
 
 
 def read_adx(data: bytes, *, combo_code: ComboCode | None = None) -> list[ValueRow]:
@@ -57,18 +111,53 @@ def read_adx(data: bytes, *, combo_code: ComboCode | None = None) -> list[ValueR
     ``combo_code`` turns them into a combo code (default: the option codes in the order
     written, joined by ``_``, or ``default`` without any). An explicit ``categoryOptionCombo``
     attribute wins. A group's attributes beyond its own are attribute categories, joined the
-    same way. ``<annotation>`` is the comment.
+    same way. ``<annotation>`` is the comment. The same as :func:`adx_rows` of :func:`parse_adx`.
+    """
+    return adx_rows(parse_adx(data), combo_code=combo_code)
+
+
+def parse_adx(data: bytes) -> ParsedAdx:
+    """Parse and check an ADX document without the catalog (so outside any transaction).
+
+    Raises when the document is no readable ADX; its other problems wait in the result for
+    :func:`adx_rows`, which adds those of the combos and refuses the file.
     """
     root = _parse_xml(data)
+    found = _Found()
+    try:
+        for element in root:
+            if _local(element, "group", found.values + 1, found.problem):
+                _adx_group_values(element, found)
+    except _Full:
+        pass
+    return ParsedAdx(found.entries)
+
+
+def adx_rows(parsed: ParsedAdx, *, combo_code: ComboCode | None = None) -> list[ValueRow]:
+    """The rows of a parsed ADX document, its categories named as combos by ``combo_code`` (see
+    :func:`read_adx`); raises all the problems of the document when it has any.
+
+    ``parsed`` is emptied as it is read: the peak is the rows, not the rows and the entries.
+    """
     rows: list[ValueRow] = []
     problems: list[Problem] = []
-    for element in root:
-        if _local(element, "group", len(rows) + 1, problems):
-            group = _adx_group(element, len(rows) + 1, problems)
-            rows += [_adx_row(value, len(rows) + n, group, combo_code, problems)
-                     for n, value in enumerate(_values(element, len(rows) + 1, problems), 1)]
+    entries = parsed.entries
+    entries.reverse()
+    while entries:
+        entry = entries.pop()
+        if isinstance(entry, AdxValue):
+            rows.append(_adx_row(entry, combo_code, problems))
+        else:
+            add_problem(problems, entry, _ADX)
     raise_any(problems, _ADX)
     return rows
+
+
+def _adx_group_values(element: ET.Element, found: _Found) -> None:
+    row = found.values + 1
+    group = _adx_group(element, row, found.problem)
+    for number, child in enumerate(_values(element, row, found.problem)):
+        _read_value(child, row + number, group, found)
 
 
 def _parse_xml(data: bytes) -> ET.Element:
@@ -93,57 +182,67 @@ def _parse_xml(data: bytes) -> ET.Element:
     return root
 
 
-def _local(element: ET.Element, name: str, row: int, problems: list[Problem]) -> bool:
+def _local(element: ET.Element, name: str, row: int, problem: _Report) -> bool:
     """Whether ``element`` is the ADX element ``name``; if not, a problem (at the next value's row)."""
     if element.tag in (f"{{{ADX_NAMESPACE}}}{name}", name):
         return True
-    add_problem(problems, Problem("unknown element", row=row, field=str(element.tag), expected=f"<{name}>"),
-                _ADX)
+    problem(Problem("unknown element", row=row, field=str(element.tag), expected=f"<{name}>"))
     return False
 
 
-def _values(group: ET.Element, row: int, problems: list[Problem]) -> list[ET.Element]:
-    return [value for value in group if _local(value, "dataValue", row, problems)]
+def _values(group: ET.Element, row: int, problem: _Report) -> list[ET.Element]:
+    return [value for value in group if _local(value, "dataValue", row, problem)]
 
 
-def _adx_group(group: ET.Element, row: int, problems: list[Problem]) -> _Group:
+def _adx_group(group: ET.Element, row: int, problem: _Report) -> AdxGroup:
     attributes = dict(group.attrib)
     for name in ("orgUnit", "period"):
         if not attributes.get(name):
-            add_problem(problems, Problem(f"the group has no {name}", row=row, field=name,
-                                          expected=f"a {name} attribute on <group>"), _ADX)
+            problem(Problem(f"the group has no {name}", row=row, field=name,
+                            expected=f"a {name} attribute on <group>"))
     extra = [value for name, value in attributes.items() if name not in _GROUP_OWN and "{" not in name]
     attribute = attributes.get("attributeOptionCombo") or ("_".join(extra) if extra else None)
-    period = _adx_period(attributes.get("period"), row, problems)
-    return _Group(attributes.get("orgUnit", ""), period, attribute)
+    period = _adx_period(attributes.get("period"), row, problem)
+    return AdxGroup(attributes.get("orgUnit", ""), period, attribute)
 
 
-def _adx_period(text: str | None, row: int, problems: list[Problem]) -> str:
+def _adx_period(text: str | None, row: int, report: _Report) -> str:
     if not text:
         return ""
     try:
         return periods.from_adx(text).id
     except ValidationError as exc:
         cause = exc.problems[0] if exc.problems else Problem(exc.detail)
-        problem = Problem(cause.message, row=row, field="period", value=text, expected=cause.expected)
-        add_problem(problems, problem, _ADX)
+        report(Problem(cause.message, row=row, field="period", value=text, expected=cause.expected))
         return ""
 
 
-def _adx_row(element: ET.Element, row: int, group: _Group, combo_code: ComboCode | None,
-             problems: list[Problem]) -> ValueRow:
+def _read_value(element: ET.Element, row: int, group: AdxGroup, found: _Found) -> None:
+    """Read a ``<dataValue>``: the value, then the problems of its annotations."""
     attributes = {name: value for name, value in element.attrib.items() if "{" not in name}
     data_element, value = attributes.pop("dataElement", ""), attributes.pop("value", "") or None
-    combo = attributes.pop("categoryOptionCombo", None) or _combo(data_element, attributes, combo_code)
-    if not data_element:
-        add_problem(problems, Problem("the dataValue has no dataElement", row=row, field="dataElement",
+    combo = attributes.pop("categoryOptionCombo", None) or None
+    annotation_problems: list[Problem] = []
+    comment = _annotation(element, row, annotation_problems.append)
+    found.value(AdxValue(row, group, data_element, value, tuple(attributes.items()), combo, comment))
+    for problem in annotation_problems:
+        found.problem(problem)
+
+
+def _adx_row(value: AdxValue, combo_code: ComboCode | None, problems: list[Problem]) -> ValueRow:
+    categories = dict(value.categories)
+    combo = value.option_combo or _combo(value.data_element, categories, combo_code)
+    if not value.data_element:
+        add_problem(problems, Problem("the dataValue has no dataElement", row=value.row, field="dataElement",
                                       expected="a dataElement attribute with the data element code"), _ADX)
     elif combo is None:
-        shown = ", ".join(f"{name}={option}" for name, option in attributes.items())
-        add_problem(problems, Problem(_NO_COMBO, row=row, field="categoryOptionCombo", value=shown or None,
+        shown = ", ".join(f"{name}={option}" for name, option in categories.items())
+        add_problem(problems, Problem(_NO_COMBO, row=value.row, field="categoryOptionCombo",
+                                      value=shown or None,
                                       expected="one option of each category of the data element"), _ADX)
-    return ValueRow(data_element, group.period, group.org_unit, combo, group.attribute_option_combo, value,
-                    comment=_annotation(element, row, problems), row=row)
+    group = value.group
+    return ValueRow(value.data_element, group.period, group.org_unit, combo, group.attribute_option_combo,
+                    value.value, comment=value.comment, row=value.row)
 
 
 def _combo(data_element: str, categories: dict[str, str], combo_code: ComboCode | None) -> str | None:
@@ -152,8 +251,8 @@ def _combo(data_element: str, categories: dict[str, str], combo_code: ComboCode 
     return "_".join(categories.values()) or DEFAULT
 
 
-def _annotation(element: ET.Element, row: int, problems: list[Problem]) -> str | None:
-    texts = [child.text or "" for child in element if _local(child, "annotation", row, problems)]
+def _annotation(element: ET.Element, row: int, problem: _Report) -> str | None:
+    texts = [child.text or "" for child in element if _local(child, "annotation", row, problem)]
     return "\n".join(texts) or None
 
 
