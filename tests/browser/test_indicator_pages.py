@@ -21,7 +21,8 @@ pytestmark = pytest.mark.browser
 
 
 def _prepare(url: str) -> None:
-    """Two schools' 2020 annual forms: 230 + 180 pupils over 15 + 10 teachers (16.4 a teacher)."""
+    """Two schools' 2020 annual forms: 230 + 180 pupils over 15 + 10 teachers (16.4 a teacher); one
+    school's 2019 form (20.0)."""
     engine = make_engine(url)
     with engine.begin() as conn:
         indicator_metadata(conn)
@@ -33,6 +34,10 @@ def _prepare(url: str) -> None:
         cells += [
             ValueRow(data_element="TEACHERS", period="2020", org_unit=u, value=v)
             for u, v in (("HP01", "15"), ("XH01", "10"))
+        ]
+        cells += [  # 2019 too, so the years make a line: 200 pupils over 10 teachers
+            ValueRow(data_element=de, period="2019", org_unit="HP01", category_option_combo=c, value=v)
+            for de, c, v in (("PUPILS", "M", "100"), ("PUPILS", "F", "100"), ("TEACHERS", None, "10"))
         ]
         values.import_values(conn, principal=SYSTEM, rows=cells, source="test", synthetic=True)
     engine.dispose()
@@ -91,3 +96,31 @@ def test_validation_and_completeness_pages_answer(staff: Any) -> None:
     expect(page.get_by_role("status")).to_contain_text("没有校验问题")  # no rules are defined here
     page.goto("/data/completeness?ds=SCHOOL_Y&pe=2020&ou=SH")
     expect(page.locator("main")).to_contain_text("HP")
+
+
+def test_the_indicator_page_charts_the_units_below_from_the_server_alone(
+    staff: Any, pages_server: str
+) -> None:
+    page = staff
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto("/indicators/PTR?ou=SH&pe=2020")
+    page.get_by_label("目标值").fill("16")
+    page.get_by_role("button", name="保存目标").click()
+    chart = page.locator("#children-chart")
+    expect(chart).to_have_attribute("role", "img")
+    expect(chart).to_have_attribute("aria-label", re.compile("15.3.*16"))  # lowest, highest, the target
+    expect(chart.locator("canvas")).to_have_count(1)
+    expect(page.locator("#trajectory-chart canvas")).to_have_count(1)
+    box = chart.bounding_box()
+    assert box and box["width"] > 600 and box["height"] > 200
+    page.wait_for_timeout(300)  # let the canvas paint before the screenshot
+    chart.scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/jiaowei-indicator-chart.png", full_page=True)
+    page.locator("#trajectory-chart").screenshot(path="/tmp/jiaowei-indicator-years.png")
+    assert not errors, errors
+    assert requests and all(url.startswith(pages_server) for url in requests), requests
+    assert any(url.startswith(pages_server + "/static/vendor/echarts/echarts.min.js") for url in requests)

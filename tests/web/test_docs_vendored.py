@@ -1,5 +1,6 @@
 """The API docs (Swagger UI, ReDoc) come from pinned files vendored under web/static/vendor/, each with
-the SHA-256 recorded in vendor/VERSIONS.json; the pages reference nothing outside /static/."""
+the SHA-256 recorded in vendor/VERSIONS.json; the pages reference nothing outside /static/. So does
+Apache ECharts, which web/static/charts.js draws the charts with."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def test_no_policy_names_another_origin() -> None:
 
 def test_every_vendored_file_has_its_recorded_checksum_and_version() -> None:
     recorded = manifest()
-    assert {"swagger-ui-dist", "redoc"} <= recorded.keys()
+    assert {"swagger-ui-dist", "redoc", "echarts"} <= recorded.keys()
     listed = set()
     for package, entry in recorded.items():
         assert re.fullmatch(r"\d+\.\d+\.\d+", str(entry["version"])), entry
@@ -72,3 +73,16 @@ def test_the_refresh_script_checks_the_files_offline(tmp_path: Path) -> None:
     source = SCRIPT.read_text()
     for package, entry in manifest().items():
         assert f'Package("{package}", "{entry["version"]}"' in source  # the script's list pins each one
+
+
+def test_echarts_is_a_pinned_5x_build_served_with_its_recorded_checksum(client: TestClient) -> None:
+    entry = manifest()["echarts"]
+    assert str(entry["version"]).startswith("5.") and entry["licence"] == "Apache-2.0"
+    files = entry["files"]
+    assert {"echarts.min.js", "LICENSE", "NOTICE"} <= files.keys()  # type: ignore[operator]
+    served = client.get("/static/vendor/echarts/echarts.min.js")
+    assert served.status_code == 200
+    assert hashlib.sha256(served.content).hexdigest() == files["echarts.min.js"]  # type: ignore[index]
+    assert f'version="{entry["version"]}"' in served.text  # the build says which version it is
+    chart_module = client.get("/static/charts.js")
+    assert chart_module.status_code == 200 and "http" not in chart_module.text

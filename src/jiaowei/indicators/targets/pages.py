@@ -19,10 +19,10 @@ from jiaowei.errors import Conflict, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.model import Display
-from jiaowei.indicators.targets import compute, queries
+from jiaowei.indicators.targets import chart, compute, queries
 from jiaowei.indicators.targets import service as targets
 from jiaowei.registry import queries as registry
-from jiaowei.web.deps import Conn, User
+from jiaowei.web.deps import Conn, User, language
 from jiaowei.web.forms import N_, Form, problems_by_field, see_other
 from jiaowei.web.render import page
 
@@ -124,6 +124,7 @@ def _indicator(
         "benchmark_label": own.benchmark_label if own else "",
         "note": own.note if own else "",
     }
+    trajectory = _trajectory(conn, user, definition, rows[0].unit, period)
     return _render(
         request,
         "indicators/indicator.html",
@@ -133,7 +134,9 @@ def _indicator(
             "without_data": [r.unit for r in rows[1:] if r.value is None and r.target is None],
             "unit": rows[0].unit,
             "period": period,
-            "trajectory": _trajectory(conn, user, definition, rows[0].unit, period),
+            "trajectory": trajectory,
+            "children_chart": chart.children_chart(rows, language=language(request)),
+            "trajectory_chart": chart.trajectory_chart(trajectory, language=language(request)),
             "may_set": user.may(Action.DATA_APPROVE),
             "values": {"ou": unit, "pe": period},
             "target_values": form_values,
