@@ -8,7 +8,6 @@ any moment of the parse.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from jiaowei.indicators.values.formats import adx
 from jiaowei.settings import Settings
 from jiaowei.web.app import create_app
 from tests.factories import indicator_setup, login, make_user, token_for
+from tests.web.test_uploads_before_lock import _lock_is_free
 
 YEARS = range(2000, 2021)  # the schools S1 and S2 open in 2000
 CELLS = [(unit, year, element, sex) for unit in ("S1", "S2") for year in YEARS
@@ -59,19 +59,6 @@ class Served:
         assert response.status_code == 200, response.text
         return {(v["orgUnit"], v["period"], v["dataElement"], v["categoryOptionCombo"]): v["value"]
                 for v in response.json()["dataValues"] if v.get("comment") == NOTE}
-
-
-def _lock_is_free(path: str) -> str:
-    """Whether another writer could take SQLite's write lock at this moment ("free" or "locked")."""
-    other = sqlite3.connect(path, timeout=0, isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")
-        other.execute("ROLLBACK")
-        return "free"
-    except sqlite3.OperationalError:
-        return "locked"
-    finally:
-        other.close()
 
 
 @pytest.fixture
