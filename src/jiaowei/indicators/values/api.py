@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
-from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators.model import ImportStrategy, ValueRow
 from jiaowei.indicators.values import exchange
 from jiaowei.indicators.values import service as values
@@ -25,7 +24,6 @@ from jiaowei.web.deps import Conn, User
 
 router = APIRouter(prefix="/api", tags=["data values"])
 
-MAX_UPLOAD = 400 * 1024 * 1024
 Format = Literal["dhis2-json", "dhis2-csv", "adx"]
 SUMMARY: dict[int | str, dict[str, Any]] = {
     409: {"description": "The file has conflicts; nothing was written (the body is the import summary)"}
@@ -46,15 +44,6 @@ def import_data_value_sets(
 ) -> Response:
     """Import data values from DHIS2 JSON or CSV, ADX XML or a filled-in XLSX template."""
     data = file.data
-    if len(data) > MAX_UPLOAD:
-        raise ValidationError(
-            "The upload is too large.",
-            [
-                Problem(
-                    "file too large", field="file", value=len(data), expected=f"at most {MAX_UPLOAD} bytes"
-                )
-            ],
-        )
     strategy = ImportStrategy.DELETE if importStrategy == "DELETE" else ImportStrategy.CREATE_AND_UPDATE
     summary = exchange.import_file(
         conn,
