@@ -50,6 +50,7 @@ class AggregationType(StrEnum):
     AVERAGE = "AVERAGE"
     AVERAGE_SUM_ORG_UNIT = "AVERAGE_SUM_ORG_UNIT"
     LAST = "LAST"
+    LAST_AVERAGE_ORG_UNIT = "LAST_AVERAGE_ORG_UNIT"
     MIN = "MIN"
     MAX = "MAX"
     COUNT = "COUNT"

@@ -176,6 +176,7 @@ data_value_history = Table(
     Column("value_after", Text, nullable=True),
     Column("comment", Text, nullable=True),
     Column("followup", Boolean, nullable=True),
+    Index("ix_data_value_history_import", "import_id"),  # the analytics engine's change feed
     sqlite_with_rowid=False,
 )
 

@@ -520,3 +520,48 @@ def _events(conn: Connection, unit_id: int, spans: Sequence[Span] | None) -> tup
         )
         for r in rows
     )
+
+
+# ---------------------------------------------------------------- for the analytics engine
+
+
+def path_rows(conn: Connection) -> list[Any]:
+    """Every path segment: (unit_id, path, valid_from, valid_to), for the analytics engine's copy."""
+    query = select(unit_paths.c.unit_id, unit_paths.c.path, unit_paths.c.valid_from, unit_paths.c.valid_to)
+    return list(conn.execute(query.order_by(unit_paths.c.unit_id, unit_paths.c.valid_from)))
+
+
+def hierarchy_stamp(conn: Connection) -> str:
+    """Changes whenever the tree does: segments counted, the last unit event and when it was recorded.
+
+    Every change of a unit's parent is a unit event and rewrites its segments, so a stamp that
+    differs means the copy of the tree is stale (also after a rollback or a restore).
+    """
+    count, last_from = conn.execute(select(func.count(), func.max(unit_paths.c.valid_from))).one()
+    event = conn.execute(
+        select(unit_events.c.id, unit_events.c.recorded_at).order_by(unit_events.c.id.desc()).limit(1)
+    ).first()
+    return f"{count}|{last_from}|{event.id if event else 0}|{event.recorded_at if event else ''}"
+
+
+def group_set_members(conn: Connection, set_ids: Sequence[int]) -> list[tuple[int, int, int]]:
+    """(group set id, group id, unit id) for every member of a group in the sets."""
+    if not set_ids:
+        return []
+    sm, gm = store.unit_group_set_members, store.unit_group_members
+    query = (
+        select(sm.c.set_id, gm.c.group_id, gm.c.unit_id)
+        .join(gm, gm.c.group_id == sm.c.group_id)
+        .where(sm.c.set_id.in_(sorted(set_ids)))
+    )
+    return [(int(r.set_id), int(r.group_id), int(r.unit_id)) for r in conn.execute(query)]
+
+
+def group_set_named(conn: Connection, code: str) -> tuple[Any, list[Any]] | None:
+    """The group set with ``code`` (id, code, name_zh, name_en) and its groups (the same, by code); None."""
+    s, g, m = store.unit_group_sets, store.unit_groups, store.unit_group_set_members
+    found = conn.execute(select(s.c.id, s.c.code, s.c.name_zh, s.c.name_en).where(s.c.code == code)).first()
+    if found is None:
+        return None
+    query = select(g.c.id, g.c.code, g.c.name_zh, g.c.name_en).join(m, m.c.group_id == g.c.id)
+    return found, list(conn.execute(query.where(m.c.set_id == found.id).order_by(g.c.code)))

@@ -187,17 +187,25 @@ def test_average_elements_average_over_units(conn: Connection) -> None:
     assert total(conn, "SH", "RATE") == 80
 
 
-def test_a_unit_closed_before_the_period_ends_no_longer_counts(conn: Connection) -> None:
+def test_a_unit_closed_during_the_period_counts_under_its_last_parent(conn: Connection) -> None:
+    """Each value counts under the ancestors its unit had during the value's period (issue 10):
+    a school closed on 1 July still reported for the year, under the district it was in."""
     import datetime as dt
 
     from jiaowei.registry import service as registry
 
     indicator_setup(conn)
     make_unit(conn, "S3", parent="D1")
+    make_unit(conn, "S6", parent="D1")
     load(conn, ("TEACHERS", "S1", None, "10"), ("TEACHERS", "S3", None, "5"))
     assert total(conn, "D1", "TEACHERS") == 15
     registry.close_unit(conn, principal=SYSTEM, code="S3", effective=dt.date(2020, 7, 1))
-    assert total(conn, "D1", "TEACHERS") == 10
+    assert total(conn, "D1", "TEACHERS") == 15
+    assert total(conn, "SH", "TEACHERS") == 15
+    # Closed before the period began, a unit has no value in it to count.
+    registry.close_unit(conn, principal=SYSTEM, code="S6", effective=dt.date(2020, 1, 1))
+    load(conn, ("TEACHERS", "S1", None, "12"), period="2021")
+    assert total(conn, "D1", "TEACHERS", "2021") == 12
 
 
 @pytest.mark.parametrize(

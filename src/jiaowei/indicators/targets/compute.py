@@ -1,35 +1,10 @@
-"""Indicator values, computed up the unit tree from aggregated numerators and denominators.
+"""Indicator values at units and periods, with published facts and targets, for pages and the API.
 
-An indicator's value is ``numerator / denominator × factor``, where numerator and denominator
-are expressions over data elements *aggregated first*: a district's pupil-teacher ratio is the
-sum of its schools' pupils over the sum of their teachers, never the average of the schools'
-ratios. A unit's value includes its descendants as the tree stood on the last day of the period.
-
-Aggregation rules (per data element, by its ``AggregationType``), applied to the values stored
-for the unit's subtree in every stored period that lies inside the requested period (a yearly
-request over monthly data aggregates the months):
-
-1. A reference ``#{DE}`` (the element's total) first sums the element's option combos for each
-   unit and stored period; ``#{DE.COC}`` takes that one combo. COUNT counts the values instead.
-2. Over time, for each unit, within the requested period:
-
-   ==========================  ==============================================
-   SUM, COUNT                  the sum of the periods
-   AVERAGE                     the mean of the periods that have a value
-   AVERAGE_SUM_ORG_UNIT        the mean of the periods (as DHIS2 does)
-   LAST                        the latest period's value (stocks: enrolment)
-   MIN, MAX                    the smallest, the largest
-   NONE                        only a value stored for exactly the requested period
-   ==========================  ==============================================
-
-3. Over units (the subtree):
-
-   ==========================================  ======================================
-   SUM, COUNT, LAST, AVERAGE_SUM_ORG_UNIT      the sum over units
-   AVERAGE                                     the mean over units that have a value
-   MIN, MAX                                    the smallest, the largest
-   NONE                                        only the unit's own value
-   ==========================================  ======================================
+The values come from the analytics engine (:mod:`jiaowei.analytics`), which computes every
+aggregate in jiaowei: numerator and denominator are aggregated first over the unit's subtree
+(each value under the ancestors its unit had in the value's own period), following each element's
+aggregation type, then divided (:mod:`jiaowei.analytics.indicators`). One call asks the engine
+once, the facts once and the targets once, whatever the number of units and periods.
 
 Factors come from the indicator's display (``model.FACTORS``): percent ×100 shown ``86.0%``,
 per mille ×1000 shown ``3.2‰``, number ×1, and ratio ×1 shown ``1:N`` with
@@ -37,28 +12,27 @@ per mille ×1000 shown ``3.2‰``, number ×1, and ratio ×1 shown ``1:N`` with
 that is zero or has no value gives no value; so does an indicator none of whose references
 has data. Published *facts* (``indicator_facts``) and targets are on the same scale as the
 value (86.0 for 86%; a 1:159 ratio is 1/159).
-
-This module is simple and correct rather than fast: one query per unit and indicator.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from statistics import fmean
 from typing import Any
 
 from sqlalchemy import Connection, func, select, union
 
+from jiaowei.analytics.engine import cube_for
+from jiaowei.analytics.indicators import IndicatorCell, indicator_cells
+from jiaowei.analytics.model import CubeQuery, Measure
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, scope_paths
 from jiaowei.errors import NotFound, Problem, ValidationError
-from jiaowei.indicators import expressions, store
 from jiaowei.indicators import periods as pe
+from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import Catalog, load_catalog
-from jiaowei.indicators.model import FACTORS, AggregationType, Display, numeric
+from jiaowei.indicators.model import AggregationType, Display
 from jiaowei.indicators.targets.model import TargetEvaluation
 from jiaowei.registry import queries as registry
 from jiaowei.registry.model import path_ids
@@ -66,15 +40,8 @@ from jiaowei.registry.model import path_ids
 ElementKey = tuple[int, int | None]  # element id, option combo id (None: the element's total)
 CodeKey = tuple[str, str | None]
 
-_OVER_UNITS_SUM = {
-    AggregationType.SUM,
-    AggregationType.COUNT,
-    AggregationType.LAST,
-    AggregationType.AVERAGE_SUM_ORG_UNIT,
-}
 
-
-# ---------------------------------------------------------------- aggregation
+# ---------------------------------------------------------------- aggregation (the analytics engine)
 
 
 @dataclass
@@ -88,7 +55,7 @@ class Aggregated:
 def aggregate(
     conn: Connection, *, elements: set[ElementKey], unit_id: int, period: pe.Period
 ) -> dict[CodeKey, float]:
-    """Values of ``elements`` at the unit (with its subtree on the period's last day) for the period.
+    """Values of ``elements`` at the unit (its subtree, as each value's period had it) for the period.
 
     Keys are (element code, option combo code or None for the total); a key without any stored
     value is absent, so an expression sees it as missing.
@@ -106,95 +73,17 @@ def aggregate_with_flags(
 ) -> Aggregated:
     """:func:`aggregate`, also telling whether any contributing value is synthetic."""
     catalog = catalog or load_catalog(conn)
-    out = Aggregated()
-    if not elements:
-        return out
-    rows = _stored_rows(conn, {e for e, _ in elements}, unit_id, period)
-    for element_id, coc_id in elements:
-        element = catalog.elements.get(element_id)
-        if element is None:
-            continue
-        mine = [r for r in rows if r.data_element_id == element_id and coc_id in (None, r.coc_id)]
-        if element.aggregation_type is AggregationType.NONE:
-            mine = [
-                r
-                for r in mine
-                if r.unit_id == unit_id and r.start_date == period.start and r.end_date == period.end
-            ]
-        value = _aggregate_element(element.aggregation_type, element.value_type, mine)
-        if value is not None:
-            coc_code = catalog.option_combos[coc_id].code if coc_id is not None else None
-            out.values[(element.code, coc_code)] = value
-            out.synthetic = out.synthetic or any(r.synthetic for r in mine)
-    return out
-
-
-def _stored_rows(conn: Connection, element_ids: set[int], unit_id: int, period: pe.Period) -> list[Any]:
-    day = period.end
-    path = registry.path_on(conn, unit_id, day)
-    if path is None:
-        return []
-    subtree = registry.unit_ids_on_select(day).where(registry.in_paths([path]))
-    dv, periods = store.data_values, store.periods
-    query = (
-        select(
-            dv.c.unit_id,
-            dv.c.data_element_id,
-            dv.c.coc_id,
-            dv.c.value,
-            dv.c.synthetic,
-            periods.c.start_date,
-            periods.c.end_date,
-        )
-        .join(periods, periods.c.id == dv.c.period_id)
-        .where(
-            periods.c.start_date >= period.start,
-            periods.c.end_date <= period.end,
-            dv.c.data_element_id.in_(sorted(element_ids)),
-            dv.c.unit_id.in_(subtree),
-        )
+    measures = tuple(
+        Measure(element_id, coc_id, AggregationType(catalog.elements[element_id].aggregation_type))
+        for element_id, coc_id in sorted(elements, key=lambda k: (k[0], k[1] or 0))
+        if element_id in catalog.elements
     )
-    return list(conn.execute(query))
-
-
-def _aggregate_element(kind: AggregationType, value_type: str, rows: list[Any]) -> float | None:
-    """Combos per unit and period, then time per unit, then units (see the module docstring)."""
-    cells: dict[tuple[int, dt.date], float] = defaultdict(float)
-    for r in rows:
-        number = numeric(value_type, r.value)
-        if number is None:
-            continue
-        cells[(r.unit_id, r.start_date)] += 1.0 if kind is AggregationType.COUNT else number
-    by_unit: dict[int, list[tuple[dt.date, float]]] = defaultdict(list)
-    for (unit, start), number in cells.items():
-        by_unit[unit].append((start, number))
-    over_time = [_over_time(kind, sorted(series)) for series in by_unit.values()]
-    return _over_units(kind, over_time) if over_time else None
-
-
-def _over_time(kind: AggregationType, series: list[tuple[dt.date, float]]) -> float:
-    numbers = [n for _, n in series]
-    if kind in (AggregationType.AVERAGE, AggregationType.AVERAGE_SUM_ORG_UNIT):
-        return fmean(numbers)
-    if kind in (AggregationType.LAST, AggregationType.NONE):
-        return numbers[-1]
-    if kind is AggregationType.MIN:
-        return min(numbers)
-    if kind is AggregationType.MAX:
-        return max(numbers)
-    return math.fsum(numbers)
-
-
-def _over_units(kind: AggregationType, numbers: list[float]) -> float:
-    if kind in _OVER_UNITS_SUM:
-        return math.fsum(numbers)
-    if kind is AggregationType.AVERAGE:
-        return fmean(numbers)
-    if kind is AggregationType.MIN:
-        return min(numbers)
-    if kind is AggregationType.MAX:
-        return max(numbers)
-    return numbers[0]  # NONE: only the unit's own value was kept
+    out = Aggregated()
+    for cell in cube_for(conn).query(CubeQuery(measures, (period,), (unit_id,))):
+        coc_code = catalog.option_combos[cell.coc_id].code if cell.coc_id is not None else None
+        out.values[(catalog.elements[cell.element_id].code, coc_code)] = cell.value
+        out.synthetic = out.synthetic or cell.synthetic
+    return out
 
 
 # ---------------------------------------------------------------- formatting
@@ -329,30 +218,6 @@ def visible_unit(
     return registry.unit_on(conn, unit_id, day) or registry.last_known(conn, [unit_id])[unit_id]
 
 
-def expression_value(
-    conn: Connection, catalog: Catalog, text: str, unit_id: int, period: pe.Period
-) -> tuple[float | None, bool, bool]:
-    """(value, any reference present, any value synthetic) of an expression at the unit."""
-    parsed = expressions.parse(text)
-    wanted: dict[tuple[str, str | None], ElementKey] = {}
-    for ref in expressions.references(parsed):
-        element = catalog.element(ref.element)
-        coc = catalog.option_combo(element, ref.combo) if element and ref.combo else None
-        if element is not None and (ref.combo is None or coc is not None):
-            wanted[ref.key] = (element.id, coc.id if coc else None)
-    got = aggregate_with_flags(
-        conn, elements=set(wanted.values()), unit_id=unit_id, period=period, catalog=catalog
-    )
-    by_ref: dict[tuple[str, str | None], float] = {}
-    for key, (element_id, coc_id) in wanted.items():
-        code = catalog.elements[element_id].code
-        coc_code = catalog.option_combos[coc_id].code if coc_id is not None else None
-        if (code, coc_code) in got.values:
-            by_ref[key] = got.values[(code, coc_code)]
-    evaluation = expressions.evaluate(parsed, by_ref)
-    return evaluation.value, bool(evaluation.present), got.synthetic
-
-
 def indicator_value(
     conn: Connection, *, principal: Principal, indicator: str, unit: str, period: str
 ) -> IndicatorValue:
@@ -368,61 +233,95 @@ def compute_value(
     conn: Connection, definition: IndicatorDef, unit: registry.Unit, p: pe.Period, catalog: Catalog
 ) -> IndicatorValue:
     """:func:`indicator_value` once the caller has checked the principal may see the unit."""
+    return compute_values(conn, [definition], [unit], [p], catalog)[(definition.id, unit.id, p.id)]
+
+
+def compute_values(
+    conn: Connection,
+    definitions: Sequence[IndicatorDef],
+    units: Sequence[registry.Unit],
+    periods: Sequence[pe.Period],
+    catalog: Catalog,
+) -> dict[tuple[int, int, str], IndicatorValue]:
+    """Every indicator at every unit for every period: one query to the analytics engine, one for
+    the published facts and one for the targets. Key (indicator id, unit id, period id)."""
     # Imported here: targets.queries imports this module (a cycle at import time).
     from jiaowei.indicators.targets import queries as targets
 
-    numerator, num_present, num_synthetic = expression_value(conn, catalog, definition.numerator, unit.id, p)
-    denominator, den_present, den_synthetic = expression_value(
-        conn, catalog, definition.denominator, unit.id, p
-    )
-    computed = None
-    if (num_present or den_present) and numerator is not None and denominator:
-        computed = numerator / denominator * FACTORS[Display(definition.display)]
-        computed = computed if math.isfinite(computed) else None
+    cells = indicator_cells(cube_for(conn), catalog, indicators=definitions, periods=periods,
+                            units=[u.id for u in units])
+    keys = [(d, u, p) for d in definitions for u in units for p in periods]
+    ids = ([d.id for d in definitions], [u.id for u in units], [p.id for p in periods])
+    facts = _facts(conn, *ids)
+    out: dict[tuple[int, int, str], IndicatorValue] = {}
+    for definition, unit, p in keys:
+        key = (definition.id, unit.id, p.id)
+        out[key] = _value(definition, unit, p, cells.get(key), facts.get(key))
+    for definition in definitions:
+        mine = {(u.id, p.id): out[(definition.id, u.id, p.id)] for u in units for p in periods}
+        found = targets.evaluate_many(conn, definition, {k: v.value for k, v in mine.items()})
+        for place, evaluation in found.items():
+            mine[place].target = evaluation
+    return out
+
+
+def numerators(
+    conn: Connection, definition: IndicatorDef, unit_ids: Sequence[int], period: pe.Period, catalog: Catalog
+) -> dict[int, float]:
+    """The indicator's aggregated numerator at each unit that has one (for splitting targets)."""
+    cube = cube_for(conn)
+    cells = indicator_cells(cube, catalog, indicators=[definition], periods=[period], units=unit_ids)
+    return {
+        unit_id: cell.numerator
+        for (_, unit_id, _), cell in cells.items()
+        if cell.numerator is not None
+    }
+
+
+def _value(definition: IndicatorDef, unit: registry.Unit, p: pe.Period, cell: IndicatorCell | None,
+           fact: Any) -> IndicatorValue:
+    computed = cell.value if cell else None
     shown = format_value(computed, definition.display, definition.decimals)
     result = IndicatorValue(
-        definition,
-        unit,
-        p.id,
-        numerator if num_present else None,
-        denominator if den_present else None,
-        computed,
-        shown,
-        "data",
-        computed=computed,
-        computed_formatted=shown,
-        synthetic=(num_synthetic or den_synthetic) and computed is not None,
+        definition, unit, p.id, cell.numerator if cell else None, cell.denominator if cell else None,
+        computed, shown, "data", computed=computed, computed_formatted=shown,
+        synthetic=bool(cell and cell.synthetic),
     )
-    fact = _fact(conn, definition.id, unit.id, p.id)
     if fact is not None:
         result.value, result.source, result.fact_source = float(fact.value), "fact", fact.source
         result.formatted = format_value(result.value, definition.display, definition.decimals)
         result.agrees = None if computed is None else result.formatted == shown
         result.synthetic = False
-    result.target = targets.evaluate(conn, definition, unit.id, p, result.value)
     return result
 
 
-def _fact(conn: Connection, indicator_id: int, unit_id: int, period: str) -> Any:
-    f, periods = store.indicator_facts, store.periods
-    return conn.execute(
-        select(f.c.value, f.c.source)
-        .join(periods, periods.c.id == f.c.period_id)
-        .where(f.c.indicator_id == indicator_id, f.c.unit_id == unit_id, periods.c.code == period)
-    ).first()
+def _facts(
+    conn: Connection, indicator_ids: list[int], unit_ids: list[int], periods: list[str]
+) -> dict[Any, Any]:
+    f, p = store.indicator_facts, store.periods
+    rows = conn.execute(
+        select(f.c.indicator_id, f.c.unit_id, p.c.code, f.c.value, f.c.source)
+        .join(p, p.c.id == f.c.period_id)
+        .where(f.c.indicator_id.in_(indicator_ids), f.c.unit_id.in_(unit_ids), p.c.code.in_(periods))
+    )
+    return {(r.indicator_id, r.unit_id, r.code): r for r in rows}
 
 
 def indicator_table(
     conn: Connection, *, principal: Principal, indicator: str, unit: str, period: str, children: bool = True
 ) -> list[IndicatorValue]:
-    """The unit's value, then (``children``) each direct child's as of the period's last day."""
+    """The unit's value, then (``children``) each direct child's as of the period's last day.
+
+    Each value counts the values of the child's subtree as it stood in each value's own period
+    (a school that moved in July counts for its old district until June).
+    """
     require_action(principal, Action.VIEW)
     p = parse_period(period)
     definition = load_indicator(conn, indicator)
     where = visible_unit(conn, principal, unit, p.end)
-    catalog = load_catalog(conn)
     units = [where, *(registry.units_on(conn, p.end, parent_id=where.id) if children else [])]
-    return [compute_value(conn, definition, u, p, catalog) for u in units]
+    found = compute_values(conn, [definition], units, [p], load_catalog(conn))
+    return [found[(definition.id, u.id, p.id)] for u in units]
 
 
 def unit_values(conn: Connection, *, principal: Principal, unit: str, period: str) -> list[IndicatorValue]:
@@ -434,16 +333,18 @@ def unit_values(conn: Connection, *, principal: Principal, unit: str, period: st
     require_action(principal, Action.VIEW)
     p = parse_period(period)
     where = visible_unit(conn, principal, unit, p.end)
-    catalog = load_catalog(conn)
     school_year = parse_period(f"{p.id}SY") if p.type is pe.PeriodType.YEARLY else None
-    found = []
-    for definition in all_indicators(conn):
-        value = compute_value(conn, definition, where, p, catalog)
+    definitions = all_indicators(conn)
+    asked = [p, school_year] if school_year else [p]
+    found = compute_values(conn, definitions, [where], asked, load_catalog(conn))
+    shown = []
+    for definition in definitions:
+        value = found[(definition.id, where.id, p.id)]
         if value.value is None and school_year is not None:  # collected per school year (学年)
-            in_school_year = compute_value(conn, definition, where, school_year, catalog)
+            in_school_year = found[(definition.id, where.id, school_year.id)]
             value = in_school_year if in_school_year.value is not None else value
-        found.append(value)
-    return found
+        shown.append(value)
+    return shown
 
 
 # ---------------------------------------------------------------- defaults for pages and the API

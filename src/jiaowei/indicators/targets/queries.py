@@ -84,10 +84,36 @@ def evaluate(
     conn: Connection, definition: IndicatorDef, unit_id: int, period: pe.Period, value: float | None
 ) -> TargetEvaluation | None:
     """The value against the unit's target for the period, or None when it has none."""
-    found = target_rows(conn, indicator_id=definition.id, unit_id=unit_id, period=period.id)
-    if not found:
-        return None
-    row = found[0]
+    return evaluate_many(conn, definition, {(unit_id, period.id): value}).get((unit_id, period.id))
+
+
+def evaluate_many(
+    conn: Connection, definition: IndicatorDef, values: dict[tuple[int, str], float | None]
+) -> dict[tuple[int, str], TargetEvaluation]:
+    """Each (unit id, period id)'s value against its target, for those that have one (one query)."""
+    if not values:
+        return {}
+    t, periods = store.targets, store.periods
+    parent = store.targets.alias("parent")
+    parent_unit = registry.unit_codes("parent_unit")
+    rows = conn.execute(
+        select(t, periods.c.code.label("period"), parent_unit.c.code.label("parent_code"))
+        .join(periods, periods.c.id == t.c.period_id)
+        .outerjoin(parent, parent.c.id == t.c.cascaded_from)
+        .outerjoin(parent_unit, parent_unit.c.id == parent.c.unit_id)
+        .where(t.c.indicator_id == definition.id,
+               t.c.unit_id.in_(sorted({u for u, _ in values})),
+               periods.c.code.in_(sorted({p for _, p in values})))
+    )
+    found = {}
+    for row in rows:
+        place = (row.unit_id, row.period)
+        if place in values:
+            found[place] = _evaluation(row, definition, values[place])
+    return found
+
+
+def _evaluation(row: Any, definition: IndicatorDef, value: float | None) -> TargetEvaluation:
     compared = value
     if value is not None and definition.display != Display.RATIO:
         compared = round(value, definition.decimals)

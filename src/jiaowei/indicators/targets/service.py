@@ -34,8 +34,8 @@ from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.model import Display
 from jiaowei.indicators.targets.compute import (
     IndicatorDef,
-    expression_value,
     load_indicator,
+    numerators,
     parse_period,
     visible_unit,
 )
@@ -326,13 +326,10 @@ def _shares(
     catalog = load_catalog(conn)
     basis = period
     for _ in range(SHARE_LOOKBACK):
-        numerators = {
-            c.id: expression_value(conn, catalog, definition.numerator, c.id, basis)[0] or 0.0
-            for c in children
-        }
-        total = math.fsum(numerators.values())
+        found = numerators(conn, definition, [c.id for c in children], basis, catalog)
+        total = math.fsum(found.values())
         if total > 0:
-            return {k: v / total for k, v in numerators.items()}, basis.id
+            return {c.id: found.get(c.id, 0.0) / total for c in children}, basis.id
         basis = pe.previous_period(basis)
     raise ValidationError(
         "There is no current data to split the target by.",

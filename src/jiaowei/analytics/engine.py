@@ -1,0 +1,305 @@
+"""The analytics engine: :func:`cube_for` gives the current copy, :meth:`BoundCube.query` aggregates.
+
+One :class:`~jiaowei.analytics.cube.Cube` per database (SQLAlchemy engine), refreshed from the
+change feed at the start of every read, so a value saved is in the very next answer. Every
+aggregate in jiaowei is computed here, in one SQL statement per aggregation type.
+
+How a measure aggregates (``AggregationType``, as DHIS2 defines them). A *cell* is one unit's value
+for one stored period: its option combos summed (an operand takes its one combo).
+
+==============================  =========================================================
+SUM                             the sum of every value
+COUNT                           the number of values
+AVERAGE                         the mean of the cells, over units and periods together
+AVERAGE_SUM_ORG_UNIT            each unit's mean over its periods, summed over units
+LAST                            each unit's latest cell in the period, summed over units
+LAST_AVERAGE_ORG_UNIT           each unit's latest cell in the period, averaged over units
+MIN, MAX                        the smallest, the largest cell
+NONE                            only the value stored at exactly the unit and period
+==============================  =========================================================
+
+Periods roll up by containment: a stored period counts in a requested one when it lies inside it
+(a month in its quarter, year and school year). Units: a value counts under the ancestors its unit
+had on its period's last day (see :mod:`jiaowei.analytics.cube`). The scope is a condition of
+the same statement, so nothing outside it is ever read into an answer.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, select
+
+from jiaowei.analytics.cube import LEVELS, Cube
+from jiaowei.analytics.model import Cell, CubeQuery, Measure
+from jiaowei.indicators import periods as pe
+from jiaowei.indicators import store
+from jiaowei.indicators.model import AggregationType
+from jiaowei.registry import queries as registry
+
+_CUBES: weakref.WeakKeyDictionary[Engine, Cube] = weakref.WeakKeyDictionary()
+_CUBES_LOCK = threading.Lock()
+_PERIOD_ID = re.compile(r"^[0-9A-Za-z-]{1,16}$")
+
+
+def cube_for(conn: Connection) -> BoundCube:
+    """The analytics copy of ``conn``'s database, brought up to what ``conn`` sees."""
+    with _CUBES_LOCK:
+        cube = _CUBES.get(conn.engine)
+        if cube is None:
+            cube = _CUBES[conn.engine] = Cube()
+    cube.refresh(conn)
+    return BoundCube(cube, conn)
+
+
+def forget(engine: Engine) -> None:
+    """Drop the copy of ``engine``'s database (its file goes too); the next read rebuilds it."""
+    with _CUBES_LOCK:
+        cube = _CUBES.pop(engine, None)
+    if cube is not None:
+        cube.close()
+
+
+@dataclass
+class _Branch:
+    """One SELECT feeding an aggregation: which measures, which units, what ``ou`` each row counts for."""
+
+    measure_filter: str
+    coc: str
+    ou: str
+    unit_filter: str
+
+
+class BoundCube:
+    """A refreshed cube and the store connection that maps breakdowns (categories, groups)."""
+
+    def __init__(self, cube: Cube, conn: Connection) -> None:
+        self.cube = cube
+        self.conn = conn
+
+    def query(self, q: CubeQuery) -> list[Cell]:
+        """Every non-empty cell of the query (see the module docstring)."""
+        if not q.measures or not q.periods or (not q.units and q.level is None):
+            return []
+        cur = self.cube.cursor()
+        depths = _depths(cur, {*q.units, *q.under, *(q.scope or ())})
+        if q.scope is not None and not q.scope:
+            return []
+        joins, breakdown = self._breakdown_joins(cur, q)
+        by_type: dict[AggregationType, list[Measure]] = defaultdict(list)
+        for m in q.measures:
+            by_type[m.aggregation].append(m)
+        cells: list[Cell] = []
+        for kind, measures in by_type.items():
+            exact = kind is AggregationType.NONE
+            branches = list(_branches(measures, q, depths, own=exact))
+            if not branches:
+                continue
+            sql = _statement(
+                kind,
+                branches,
+                _period_map(q.periods, exact=exact),
+                joins,
+                breakdown,
+                _scope_filter(q.scope, depths),
+            )
+            for row in cur.execute(sql).fetchall():
+                cells.append(
+                    Cell(
+                        int(row[0]),
+                        None if row[1] is None else int(row[1]),
+                        int(row[2]),
+                        q.periods[int(row[3])].id,
+                        float(row[-2]),
+                        bool(row[-1]),
+                        tuple(int(b) for b in row[4 : 4 + len(breakdown)]),
+                    )
+                )
+        return cells
+
+    def _breakdown_joins(self, cur: Any, q: CubeQuery) -> tuple[str, list[str]]:
+        joins, columns = [], []
+        if q.categories:
+            _register_options(cur, self.conn)
+            for n, category in enumerate(q.categories):
+                joins.append(
+                    f"JOIN coc_options co{n} ON co{n}.coc_id = v.coc_id"
+                    f" AND co{n}.category_id = {int(category)}"
+                )
+                columns.append(f"co{n}.option_id")
+        if q.group_sets:
+            members = registry.group_set_members(self.conn, q.group_sets)
+            cur.register(
+                "group_members",
+                {
+                    name: np.array([m[i] for m in members], dtype=np.int64)
+                    for i, name in enumerate(("set_id", "group_id", "unit_id"))
+                },
+            )
+            for n, group_set in enumerate(q.group_sets):
+                joins.append(
+                    f"JOIN group_members gs{n} ON gs{n}.unit_id = v.unit_id"
+                    f" AND gs{n}.set_id = {int(group_set)}"
+                )
+                columns.append(f"gs{n}.group_id")
+        return " ".join(joins), columns
+
+
+def _ids(values: Iterable[int]) -> str:
+    return ", ".join(str(int(v)) for v in sorted(set(values)))
+
+
+def _depths(cur: Any, unit_ids: set[int]) -> dict[int, set[int]]:
+    """The depths (levels) each unit ever had: ``l<depth> = id`` finds its subtree at any time."""
+    found: dict[int, set[int]] = defaultdict(set)
+    if unit_ids:
+        rows = cur.execute(
+            f"SELECT DISTINCT unit_id, depth FROM ancestry WHERE unit_id IN ({_ids(unit_ids)})"
+        )
+        for unit_id, depth in rows.fetchall():
+            found[int(unit_id)].add(int(depth))
+    return found
+
+
+def _under(unit_ids: Iterable[int], depths: dict[int, set[int]]) -> str | None:
+    """A condition: the row counts under one of the units (None when none of them has a path)."""
+    by_depth: dict[int, list[int]] = defaultdict(list)
+    for unit_id in unit_ids:
+        for depth in depths.get(unit_id, ()):
+            if depth <= len(LEVELS):
+                by_depth[depth].append(unit_id)
+    if not by_depth:
+        return None
+    return "(" + " OR ".join(f"v.l{d} IN ({_ids(ids)})" for d, ids in sorted(by_depth.items())) + ")"
+
+
+def _scope_filter(scope: frozenset[int] | None, depths: dict[int, set[int]]) -> str:
+    if scope is None:
+        return "TRUE"
+    return _under(scope, depths) or "FALSE"
+
+
+def _measure_filters(measures: Sequence[Measure]) -> list[tuple[str, str]]:
+    totals = [m.element_id for m in measures if m.coc_id is None]
+    operands = [(m.element_id, m.coc_id) for m in measures if m.coc_id is not None]
+    out = []
+    if totals:
+        out.append((f"v.element_id IN ({_ids(totals)})", "CAST(NULL AS INTEGER)"))
+    if operands:
+        pairs = ", ".join(f"({int(e)}, {int(c)})" for e, c in sorted(set(operands)))  # type: ignore[arg-type]
+        out.append((f"(v.element_id, v.coc_id) IN ({pairs})", "v.coc_id"))
+    return out
+
+
+def _branches(
+    measures: Sequence[Measure], q: CubeQuery, depths: dict[int, set[int]], *, own: bool
+) -> Iterable[_Branch]:
+    units: list[tuple[str, str]] = []  # (ou expression, condition)
+    if q.units and own:
+        units.append(("v.unit_id", f"v.unit_id IN ({_ids(q.units)})"))
+    elif q.units:
+        by_depth: dict[int, list[int]] = defaultdict(list)
+        for unit_id in q.units:
+            for depth in depths.get(unit_id, ()):
+                by_depth[depth].append(unit_id)
+        units += [
+            (f"v.l{d}", f"v.l{d} IN ({_ids(ids)})") for d, ids in sorted(by_depth.items()) if d <= len(LEVELS)
+        ]
+    if q.level is not None and 1 <= q.level <= len(LEVELS):
+        where = f"v.depth = {int(q.level)}" if own else f"v.l{int(q.level)} IS NOT NULL"
+        if q.under:
+            within = _under(q.under, depths)
+            where = f"{where} AND {within}" if within else "FALSE"
+        units.append(("v.unit_id" if own else f"v.l{int(q.level)}", where))
+    for measure_filter, coc in _measure_filters(measures):
+        for ou, condition in units:
+            yield _Branch(measure_filter, coc, ou, condition)
+
+
+def _period_map(periods: Sequence[pe.Period], *, exact: bool) -> str:
+    """Stored period id → index of the requested period it rolls up into (one row per pair)."""
+    rows = []
+    for index, p in enumerate(periods):
+        if not _PERIOD_ID.match(p.id):
+            raise ValueError(f"unexpected period id {p.id!r}")
+        rows.append(f"({index}, DATE '{p.start.isoformat()}', DATE '{p.end.isoformat()}')")
+    inside = (
+        "p.start_date = r.s AND p.end_date = r.e" if exact else "p.start_date >= r.s AND p.end_date <= r.e"
+    )
+    return (
+        f"SELECT p.id AS period_id, r.idx AS pe FROM periods p "
+        f"JOIN (VALUES {', '.join(rows)}) r(idx, s, e) ON {inside}"
+    )
+
+
+def _statement(
+    kind: AggregationType,
+    branches: Sequence[_Branch],
+    period_map: str,
+    joins: str,
+    breakdown: Sequence[str],
+    scope: str,
+) -> str:
+    b_select = "".join(f", {column} AS b{n}" for n, column in enumerate(breakdown))
+    b_names = "".join(f", b{n}" for n in range(len(breakdown)))
+    selects = [
+        f"SELECT v.element_id AS e, {b.coc} AS c, {b.ou} AS ou, pm.pe AS pe{b_select}, v.unit_id AS u,"
+        f" v.start_date AS sd, v.num AS num, v.synthetic AS syn"
+        f" FROM vals v JOIN pm ON pm.period_id = v.period_id {joins}"
+        f" WHERE {b.measure_filter} AND {b.unit_filter} AND {scope}"
+        for b in branches
+    ]
+    keys = f"e, c, ou, pe{b_names}"
+    head = f"WITH pm AS ({period_map}), base AS ({' UNION ALL '.join(selects)})"
+    if kind in (AggregationType.SUM, AggregationType.NONE):
+        return f"{head} SELECT {keys}, sum(num), bool_or(syn) FROM base GROUP BY {keys}"
+    if kind is AggregationType.COUNT:
+        return f"{head} SELECT {keys}, count(num), bool_or(syn) FROM base GROUP BY {keys}"
+    cells = (
+        f"{head}, cells AS (SELECT {keys}, u, sd, sum(num) AS cell, bool_or(syn) AS syn"
+        f" FROM base GROUP BY {keys}, u, sd)"
+    )
+    if kind in (AggregationType.AVERAGE, AggregationType.MIN, AggregationType.MAX):
+        function = {AggregationType.AVERAGE: "avg", AggregationType.MIN: "min", AggregationType.MAX: "max"}[
+            kind
+        ]
+        return f"{cells} SELECT {keys}, {function}(cell), bool_or(syn) FROM cells GROUP BY {keys}"
+    per_unit = "avg(cell)" if kind is AggregationType.AVERAGE_SUM_ORG_UNIT else "arg_max(cell, sd)"
+    over_units = "avg" if kind is AggregationType.LAST_AVERAGE_ORG_UNIT else "sum"
+    syn = "bool_or(syn)" if kind is AggregationType.AVERAGE_SUM_ORG_UNIT else "arg_max(syn, sd)"
+    return (
+        f"{cells}, units AS (SELECT {keys}, u, {per_unit} AS x, {syn} AS syn FROM cells GROUP BY {keys}, u)"
+        f" SELECT {keys}, {over_units}(x), bool_or(syn) FROM units GROUP BY {keys}"
+    )
+
+
+def _register_options(cur: Any, conn: Connection) -> None:
+    """``coc_options``: each option combo's option in each of its categories."""
+    coc, ccc, co = store.category_option_combos, store.category_combo_categories, store.category_options
+    categories: dict[int, list[int]] = defaultdict(list)
+    for row in conn.execute(
+        select(ccc.c.combo_id, ccc.c.category_id).order_by(ccc.c.combo_id, ccc.c.position)
+    ):
+        categories[int(row.combo_id)].append(int(row.category_id))
+    option_ids = {
+        (int(r.category_id), r.code): int(r.id)
+        for r in conn.execute(select(co.c.id, co.c.category_id, co.c.code))
+    }
+    out: dict[str, list[int]] = {"coc_id": [], "category_id": [], "option_id": []}
+    for combo in conn.execute(select(coc.c.id, coc.c.combo_id, coc.c.options)):
+        for category_id, code in zip(
+            categories.get(int(combo.combo_id), []), combo.options or [], strict=False
+        ):
+            option_id = option_ids.get((category_id, code))
+            if option_id is not None:
+                out["coc_id"].append(int(combo.id))
+                out["category_id"].append(category_id)
+                out["option_id"].append(option_id)
+    cur.register("coc_options", {name: np.array(column, dtype=np.int64) for name, column in out.items()})

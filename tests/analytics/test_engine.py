@@ -1,0 +1,160 @@
+"""The analytics engine's copy: offline, kept current from the change feed, rebuilt when the store
+goes back (a rollback, a restore), and re-derived when the tree changes. Both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+from sqlalchemy import Connection
+
+from jiaowei.analytics import cube as cube_module
+from jiaowei.analytics.engine import cube_for, forget
+from jiaowei.analytics.model import CubeQuery, Measure
+from jiaowei.auth.model import SYSTEM
+from jiaowei.indicators import periods as pe
+from jiaowei.indicators.metadata import queries as metadata
+from jiaowei.indicators.model import AggregationType, ValueRow
+from jiaowei.indicators.values import service as values
+from jiaowei.registry import service as registry
+from jiaowei.registry.store import unit_id_for
+from tests.factories import indicator_setup, make_unit
+
+
+def load(conn: Connection, *items: tuple[str, str, str], period: str = "2020") -> None:
+    rows = [
+        ValueRow(data_element=de, period=period, org_unit=ou, category_option_combo=None, value=v, row=i)
+        for i, (de, ou, v) in enumerate(items, 1)
+    ]
+    assert values.import_values(conn, principal=SYSTEM, rows=rows, source="dhis2-json").status == "SUCCESS"
+
+
+def uid(conn: Connection, code: str) -> int:
+    found = unit_id_for(conn, code)
+    assert found is not None
+    return found
+
+
+def monthly_and_quarterly(conn: Connection) -> None:
+    """``VISITS``, collected monthly (data set ``M``) and quarterly (``Q``)."""
+    from jiaowei.indicators.metadata import service
+
+    service.save_data_element(
+        conn,
+        principal=SYSTEM,
+        code="VISITS",
+        name_zh="就诊人次",
+        name_en="Visits",
+        value_type="INTEGER",
+        aggregation_type="SUM",
+    )
+    for code, period_type in (("M", "Monthly"), ("Q", "Quarterly")):
+        service.save_data_set(
+            conn,
+            principal=SYSTEM,
+            code=code,
+            name_zh=code,
+            name_en=code,
+            period_type=period_type,
+            elements=["VISITS"],
+            unit_types=["primary_school"],
+            due_days=15,
+            expiry_days=0,
+        )
+
+
+def teachers(
+    conn: Connection, *units: str, period: str = "2020", element_code: str = "TEACHERS"
+) -> dict[str, float]:
+    element = metadata.load_catalog(conn).element(element_code)
+    assert element is not None
+    ids = {uid(conn, u): u for u in units}
+    query = CubeQuery((Measure(element.id, None, AggregationType.SUM),), (pe.parse(period),), tuple(ids))
+    return {ids[c.unit_id]: c.value for c in cube_for(conn).query(query)}
+
+
+def test_the_engine_never_downloads_an_extension() -> None:
+    db = cube_module.connect()
+    settings = dict(
+        db.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN ('autoinstall_known_extensions',"
+            " 'autoload_known_extensions', 'allow_community_extensions', 'allow_unsigned_extensions')"
+        ).fetchall()
+    )
+    assert settings == dict.fromkeys(settings, "false") and len(settings) == 4
+    with pytest.raises(duckdb.Error):  # httpfs is not built in; loading it would need a download
+        db.execute("LOAD httpfs")
+
+
+def test_a_saved_value_is_in_the_next_answer_without_a_rebuild(conn: Connection) -> None:
+    indicator_setup(conn)
+    load(conn, ("TEACHERS", "S1", "10"), ("TEACHERS", "S2", "7"))
+    assert teachers(conn, "SH", "D1", "D2") == {"SH": 17, "D1": 10, "D2": 7}
+    cube = cube_for(conn).cube
+    before = cube.state("watermark")
+    load(conn, ("TEACHERS", "S1", "12"))
+    assert teachers(conn, "SH", "D1") == {"SH": 19, "D1": 12}
+    assert int(cube.state("watermark") or 0) > int(before or 0)
+    values.import_values(
+        conn,
+        principal=SYSTEM,
+        source="dhis2-json",
+        rows=[
+            ValueRow(
+                data_element="TEACHERS",
+                period="2020",
+                org_unit="S2",
+                category_option_combo=None,
+                value=None,
+                row=1,
+                deleted=True,
+            )
+        ],
+    )
+    assert teachers(conn, "SH", "D2") == {"SH": 12}
+
+
+def test_a_rolled_back_write_leaves_the_answer_as_the_store_is(conn: Connection) -> None:
+    indicator_setup(conn)
+    load(conn, ("TEACHERS", "S1", "10"))
+    assert teachers(conn, "SH") == {"SH": 10}
+    with conn.begin_nested() as savepoint:
+        load(conn, ("TEACHERS", "S1", "99"), ("TEACHERS", "S2", "5"))
+        assert teachers(conn, "SH") == {"SH": 104}
+        savepoint.rollback()
+    assert teachers(conn, "SH") == {"SH": 10}
+    load(conn, ("TEACHERS", "S2", "1"))  # a new import may take the rolled-back one's id
+    assert teachers(conn, "SH", "D2") == {"SH": 11, "D2": 1}
+
+
+def test_a_move_counts_each_value_under_the_parent_of_its_own_period(conn: Connection) -> None:
+    indicator_setup(conn)
+    monthly_and_quarterly(conn)
+    for month, number in (("202003", "3"), ("202006", "6"), ("202009", "9")):
+        load(conn, ("VISITS", "S1", number), period=month)
+    assert visits(conn, "D1", "D2", period="2020") == {"D1": 18}
+    registry.change_unit(
+        conn, principal=SYSTEM, code="S1", effective=dt.date(2020, 8, 15), changes={"parent": "D2"}
+    )
+    assert visits(conn, "D1", "D2", "SH", period="2020") == {"D1": 9, "D2": 9, "SH": 18}
+    assert visits(conn, "D1", "D2", period="2020Q3") == {"D2": 9}
+    # A quarter with the move inside it counts under the parent on the quarter's last day.
+    load(conn, ("VISITS", "S1", "30"), period="2020Q3")
+    assert visits(conn, "D1", "D2", period="2020Q3") == {"D2": 39}
+    assert visits(conn, "D1", "D2", period="2020") == {"D1": 9, "D2": 39}
+
+
+def visits(conn: Connection, *units: str, period: str) -> dict[str, float]:
+    return teachers(conn, *units, period=period, element_code="VISITS")
+
+
+def test_forgetting_the_copy_removes_its_file_and_the_next_read_rebuilds(conn: Connection) -> None:
+    indicator_setup(conn)
+    make_unit(conn, "S9", parent="D2")
+    load(conn, ("TEACHERS", "S9", "4"))
+    path = cube_for(conn).cube.path
+    assert path.exists()
+    forget(conn.engine)
+    assert not path.exists()
+    assert teachers(conn, "D2") == {"D2": 4}
