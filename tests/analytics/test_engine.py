@@ -4,6 +4,7 @@ goes back (a rollback, a restore), and re-derived when the tree changes. Both da
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -13,6 +14,8 @@ from jiaowei.analytics import cube as cube_module
 from jiaowei.analytics.engine import cube_for, forget
 from jiaowei.analytics.model import CubeQuery, Measure
 from jiaowei.auth.model import SYSTEM
+from jiaowei.db.engine import make_engine
+from jiaowei.db.migrate import upgrade
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.metadata import queries as metadata
 from jiaowei.indicators.model import AggregationType, ValueRow
@@ -158,3 +161,30 @@ def test_forgetting_the_copy_removes_its_file_and_the_next_read_rebuilds(conn: C
     forget(conn.engine)
     assert not path.exists()
     assert teachers(conn, "D2") == {"D2": 4}
+
+
+def test_a_reader_whose_snapshot_is_older_than_the_copy_does_not_rebuild_it(tmp_path: Path) -> None:
+    """SQLite: a read that began before the latest write committed sees fewer imports than the copy
+    applied. The copy is ahead, not wrong: it is kept (a rebuild per such read would thrash)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    upgrade(engine)
+    try:
+        with engine.begin() as conn:
+            indicator_setup(conn)
+            load(conn, ("TEACHERS", "S1", "10"))
+        with engine.connect() as old:
+            old.begin()
+            assert teachers(old, "SH") == {"SH": 10}  # its snapshot begins here
+            with engine.begin() as conn:
+                load(conn, ("TEACHERS", "S1", "11"))
+            with engine.connect() as new:
+                assert teachers(new, "SH") == {"SH": 11}
+            imports = "SELECT max(id) FROM data_imports"
+            with engine.connect() as new:
+                assert old.exec_driver_sql(imports).scalar() < new.exec_driver_sql(imports).scalar()
+            rebuilds = cube_for(old).cube.rebuilds
+            assert teachers(old, "SH") == {"SH": 11}  # the copy, ahead of the old snapshot
+            assert cube_for(old).cube.rebuilds == rebuilds
+    finally:
+        forget(engine)
+        engine.dispose()

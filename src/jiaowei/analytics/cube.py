@@ -43,7 +43,6 @@ LEVELS = tuple(f"l{n}" for n in range(1, MAX_LEVEL + 1))
 _BATCH = 200_000
 
 _SCHEMA = f"""
-CREATE TABLE state (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE periods (id INTEGER PRIMARY KEY, code VARCHAR, type VARCHAR, start_date DATE, end_date DATE);
 CREATE TABLE ancestry (unit_id INTEGER, valid_from DATE, valid_to DATE, depth INTEGER,
                        {", ".join(f"{c} INTEGER" for c in LEVELS)});
@@ -82,6 +81,9 @@ class Cube:
         self.db = connect(self.path)
         self.db.execute(_SCHEMA)
         self.lock = threading.Lock()
+        self._state: dict[str, str] = {}  # watermark, import, hierarchy, value_types (what the copy holds)
+        self._local = threading.local()
+        self.rebuilds = 0  # how many times the copy was built whole (a figure for tests and operators)
         self._finalizer = weakref.finalize(self, _remove, self.db, self._dir)
 
     def close(self) -> None:
@@ -90,12 +92,14 @@ class Cube:
     # ---------------------------------------------------------------- reads
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor of its own for one thread (DuckDB connections are not shared across threads)."""
-        return self.db.cursor()
+        """This thread's cursor (DuckDB connections are not shared across threads)."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._local.cursor = self.db.cursor()
+        return cur
 
     def state(self, key: str) -> str | None:
-        row = self.cursor().execute("SELECT value FROM state WHERE key = ?", [key]).fetchone()
-        return None if row is None else str(row[0])
+        return self._state.get(key)
 
     def row_count(self) -> int:
         return int(self.cursor().execute("SELECT count(*) FROM vals").fetchone()[0])  # type: ignore[index]
@@ -113,8 +117,7 @@ class Cube:
                 return
             stamp = registry.hierarchy_stamp(conn)
             if self.state("hierarchy") != stamp:
-                self._load_ancestry(conn, cur)
-                self._rederive(cur)
+                self._rederive(conn, cur)
                 self._set(cur, hierarchy=stamp)
             watermark = int(self.state("watermark") or 0)
             if last is not None and last > watermark:
@@ -122,21 +125,30 @@ class Cube:
                 self._set(cur, **_import_mark(conn, last))
 
     def _watermark_holds(self, conn: Connection, last: int | None) -> bool:
+        """Whether the copy still describes this store: the import it last applied is there, unchanged.
+
+        When ``conn`` sees fewer imports than the copy applied, either its snapshot began before
+        the latest write committed (the copy is merely ahead of it: keep it) or the store went
+        back (a rollback, a restore: rebuild). A new connection, which sees every committed
+        write, tells which.
+        """
         mark = self.state("watermark")
         if mark is None:
             return False
         if int(mark) == 0:
             return True
-        if last is None or last < int(mark):
-            return False
-        return _import_mark(conn, int(mark)) == {"watermark": mark, "import": self.state("import")}
+        if last is not None and last >= int(mark):
+            return _import_mark(conn, int(mark)) == {"watermark": mark, "import": self.state("import")}
+        with conn.engine.connect() as fresh:
+            return _import_mark(fresh, int(mark)) == {"watermark": mark, "import": self.state("import")}
 
     def _rebuild(
         self, conn: Connection, cur: duckdb.DuckDBPyConnection, types: str, last: int | None
     ) -> None:
         cur.execute("BEGIN")
         try:
-            cur.execute("DELETE FROM vals; DELETE FROM periods; DELETE FROM state")
+            self._state = {}
+            cur.execute("DELETE FROM vals; DELETE FROM periods")
             self._load_ancestry(conn, cur)
             self._load_periods(conn, cur)
             cur.execute(
@@ -148,11 +160,12 @@ class Cube:
             _insert_from_raw(cur, order=True)
             cur.execute("DROP TABLE raw")
             mark = _import_mark(conn, last) if last is not None else {"watermark": "0", "import": ""}
-            self._set(cur, value_types=types, hierarchy=registry.hierarchy_stamp(conn), **mark)
+            hierarchy = registry.hierarchy_stamp(conn)
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
+        self._set(cur, value_types=types, hierarchy=hierarchy, **mark)
 
     def _apply_feed(self, conn: Connection, cur: duckdb.DuckDBPyConnection, watermark: int) -> None:
         h = store.data_value_history
@@ -229,10 +242,11 @@ class Cube:
         if rows:
             cur.executemany("INSERT INTO periods VALUES (?, ?, ?, ?, ?)", [tuple(r) for r in rows])
 
-    def _rederive(self, cur: duckdb.DuckDBPyConnection) -> None:
-        """Every row's ancestors again, from the reloaded ancestry (after a change of the tree)."""
+    def _rederive(self, conn: Connection, cur: duckdb.DuckDBPyConnection) -> None:
+        """Every row's ancestors again, from the tree reloaded (after the tree changed)."""
         cur.execute("BEGIN")
         try:
+            self._load_ancestry(conn, cur)
             cur.execute(
                 "CREATE OR REPLACE TEMP TABLE plain AS SELECT period_id, unit_id, element_id, coc_id,"
                 " aoc_id, start_date, end_date, num, synthetic FROM vals"
@@ -246,8 +260,7 @@ class Cube:
             raise
 
     def _set(self, cur: duckdb.DuckDBPyConnection, **values: str) -> None:
-        for key, value in values.items():
-            cur.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", [key, value])
+        self._state.update(values)
 
 
 def _scan(cur: duckdb.DuckDBPyConnection, name: str, data: dict[str, Any], sql: str) -> None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
-from jiaowei.analytics.engine import BoundCube
-from jiaowei.analytics.model import Cell, CubeQuery, Measure
+from jiaowei.analytics.model import Cell, CubeQuery, Engine, Measure
 from jiaowei.indicators import expressions
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.metadata.catalog import Catalog
@@ -46,13 +46,19 @@ class IndicatorCell:
     synthetic: bool
 
 
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> expressions.Expr:
+    """Expressions are parsed once (a parsed expression is immutable)."""
+    return expressions.parse(text)
+
+
 def measures_of(
     catalog: Catalog, texts: Sequence[str], aggregation: AggregationType | None = None
 ) -> dict[RefKey, Measure]:
     """The measure behind every element reference in the expressions (unknown ones are left out)."""
     found: dict[RefKey, Measure] = {}
     for text in texts:
-        for ref in expressions.references(expressions.parse(text)):
+        for ref in expressions.references(_parsed(text)):
             element = catalog.element(ref.element)
             if element is None:
                 continue
@@ -65,7 +71,7 @@ def measures_of(
 
 
 def indicator_cells(
-    cube: BoundCube,
+    cube: Engine,
     catalog: Catalog,
     *,
     indicators: Sequence[IndicatorLike],
@@ -111,8 +117,8 @@ def evaluate(
     indicator: IndicatorLike, values: dict[RefKey, float], *, any_synthetic: bool
 ) -> IndicatorCell | None:
     """The indicator from aggregated reference values; None when no reference has data."""
-    numerator = expressions.evaluate(expressions.parse(indicator.numerator), values)
-    denominator = expressions.evaluate(expressions.parse(indicator.denominator), values)
+    numerator = expressions.evaluate(_parsed(indicator.numerator), values)
+    denominator = expressions.evaluate(_parsed(indicator.denominator), values)
     if not numerator.present and not denominator.present:
         return None
     value = None

@@ -9,6 +9,7 @@ A missing cell means no value contributed, never zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.model import AggregationType
@@ -78,3 +79,14 @@ class Cell:
     @property
     def key(self) -> tuple[int, int | None, int, str, tuple[int, ...]]:
         return (self.element_id, self.coc_id, self.unit_id, self.period, self.breakdown)
+
+
+class Engine(Protocol):
+    """The seam between analytics and its engine: everything above it asks only this.
+
+    :class:`jiaowei.analytics.engine.BoundCube` (DuckDB's copy of the store, SQLite or PostgreSQL)
+    is the one engine today; a ClickHouse or Citus engine for a national ministry would answer the
+    same queries (decision 0014), and the aggregation tests would run on it unchanged.
+    """
+
+    def query(self, q: CubeQuery) -> list[Cell]: ...

@@ -158,8 +158,9 @@ def _trajectory(
     if compute.parse_period(period).type is pe.PeriodType.YEARLY:
         shown |= set(compute.years_around(period, 5))
     ordered = sorted(shown, key=lambda p: pe.parse(p))[-MAX_TRAJECTORY_ROWS:]
-    catalog = load_catalog(conn)
-    return [compute.compute_value(conn, definition, unit, pe.parse(p), catalog) for p in ordered]
+    asked = [pe.parse(p) for p in ordered]
+    found = compute.compute_values(conn, [definition], [unit], asked, load_catalog(conn))
+    return [found[(definition.id, unit.id, p.id)] for p in asked]
 
 
 def _here(code: str, unit: str, period: str) -> str:
