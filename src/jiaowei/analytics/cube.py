@@ -46,6 +46,8 @@ _SCHEMA = f"""
 CREATE TABLE periods (id INTEGER PRIMARY KEY, code VARCHAR, type VARCHAR, start_date DATE, end_date DATE);
 CREATE TABLE ancestry (unit_id INTEGER, valid_from DATE, valid_to DATE, depth INTEGER,
                        {", ".join(f"{c} INTEGER" for c in LEVELS)});
+CREATE TABLE roll (element_id INTEGER, coc_id INTEGER, period_id INTEGER, l1 INTEGER, l2 INTEGER,
+                   num DOUBLE, cnt BIGINT, synthetic BOOLEAN);
 CREATE TABLE vals (period_id INTEGER, unit_id INTEGER, element_id INTEGER, coc_id INTEGER,
                    aoc_id INTEGER, start_date DATE, end_date DATE, num DOUBLE, synthetic BOOLEAN,
                    depth INTEGER, {", ".join(f"{c} INTEGER" for c in LEVELS)});
@@ -148,7 +150,7 @@ class Cube:
         cur.execute("BEGIN")
         try:
             self._state = {}
-            cur.execute("DELETE FROM vals; DELETE FROM periods")
+            cur.execute("DELETE FROM vals; DELETE FROM roll; DELETE FROM periods")
             self._load_ancestry(conn, cur)
             self._load_periods(conn, cur)
             cur.execute(
@@ -159,6 +161,7 @@ class Cube:
                 _scan(cur, "batch", batch, "INSERT INTO raw SELECT * FROM batch")
             _insert_from_raw(cur, order=True)
             cur.execute("DROP TABLE raw")
+            _roll(cur, None)
             mark = _import_mark(conn, last) if last is not None else {"watermark": "0", "import": ""}
             hierarchy = registry.hierarchy_stamp(conn)
             cur.execute("COMMIT")
@@ -202,6 +205,7 @@ class Cube:
                 " vals.coc_id = c.coc_id AND vals.aoc_id = c.aoc_id"
             )
             _insert_from_raw(cur, order=False)
+            _roll(cur, "changed")
             cur.execute("DROP TABLE raw; DROP TABLE changed")
             cur.execute("COMMIT")
         except BaseException:
@@ -254,6 +258,7 @@ class Cube:
             cur.execute("DELETE FROM vals")
             cur.execute(f"INSERT INTO vals {_WITH_ANCESTORS.format(source='plain')}")
             cur.execute("DROP TABLE plain")
+            _roll(cur, None)
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
@@ -278,6 +283,22 @@ SELECT s.period_id, s.unit_id, s.element_id, s.coc_id, s.aoc_id, s.start_date, s
        s.synthetic, a.depth, {levels}
 FROM {{source}} s ASOF LEFT JOIN ancestry a ON s.unit_id = a.unit_id AND s.end_date >= a.valid_from
 """.format(levels=", ".join(f"a.{c}" for c in LEVELS))
+
+
+def _roll(cur: duckdb.DuckDBPyConnection, changed: str | None) -> None:
+    """The roll-up (sums and counts by element, combo, period and the ancestors at levels 1–2):
+    whole, or for the (element, period) pairs of the ``changed`` keys only.
+
+    SUM and COUNT at the city and district levels read it instead of every value: 16 districts ×
+    50 elements × 10 periods are 8,000 rows where the values are 10 million.
+    """
+    pairs = f"(element_id, period_id) IN (SELECT DISTINCT element_id, period_id FROM {changed})"
+    where = f" WHERE {pairs}" if changed else ""
+    cur.execute(f"DELETE FROM roll{where}")
+    cur.execute(
+        "INSERT INTO roll SELECT element_id, coc_id, period_id, l1, l2, sum(num), count(num),"
+        f" bool_or(synthetic) FROM vals{where} GROUP BY element_id, coc_id, period_id, l1, l2"
+    )
 
 
 def _insert_from_raw(cur: duckdb.DuckDBPyConnection, *, order: bool) -> None:

@@ -109,6 +109,7 @@ class BoundCube:
                 joins,
                 breakdown,
                 _scope_filter(q.scope, depths),
+                rolled=kind in (AggregationType.SUM, AggregationType.COUNT) and _rolls_up(q, depths),
             )
             for row in cur.execute(sql).fetchall():
                 cells.append(
@@ -150,6 +151,17 @@ class BoundCube:
                 )
                 columns.append(f"gs{n}.group_id")
         return " ".join(joins), columns
+
+
+ROLLED_LEVELS = 2  # the roll-up keeps the ancestors at levels 1 and 2 (city, district)
+
+
+def _rolls_up(q: CubeQuery, depths: dict[int, set[int]]) -> bool:
+    """Whether the roll-up answers the query: no unit groups, and every unit, level, ``under`` and
+    scope unit at a level it keeps."""
+    named = [*q.units, *q.under, *(q.scope or ())]
+    shallow = all(d <= ROLLED_LEVELS for unit in named for d in depths.get(unit, ()))
+    return not q.group_sets and shallow and (q.level is None or q.level <= ROLLED_LEVELS)
 
 
 def _ids(values: Iterable[int]) -> str:
@@ -246,13 +258,21 @@ def _statement(
     joins: str,
     breakdown: Sequence[str],
     scope: str,
+    *,
+    rolled: bool = False,
 ) -> str:
+    """The SQL of one aggregation type; ``rolled`` reads the roll-up (SUM and COUNT, levels 1–2)."""
+    if rolled:  # the roll-up's rows are sums and counts already: a count adds its counts up
+        source, count = "roll", "sum(num)"
+        row = f"NULL AS u, NULL AS sd, v.{'cnt' if kind is AggregationType.COUNT else 'num'} AS num"
+    else:
+        source, count, row = "vals", "count(num)", "v.unit_id AS u, v.start_date AS sd, v.num AS num"
     b_select = "".join(f", {column} AS b{n}" for n, column in enumerate(breakdown))
     b_names = "".join(f", b{n}" for n in range(len(breakdown)))
     selects = [
-        f"SELECT v.element_id AS e, {b.coc} AS c, {b.ou} AS ou, pm.pe AS pe{b_select}, v.unit_id AS u,"
-        f" v.start_date AS sd, v.num AS num, v.synthetic AS syn"
-        f" FROM vals v JOIN pm ON pm.period_id = v.period_id {joins}"
+        f"SELECT v.element_id AS e, {b.coc} AS c, {b.ou} AS ou, pm.pe AS pe{b_select},"
+        f" {row}, v.synthetic AS syn"
+        f" FROM {source} v JOIN pm ON pm.period_id = v.period_id {joins}"
         f" WHERE {b.measure_filter} AND {b.unit_filter} AND {scope}"
         for b in branches
     ]
@@ -261,7 +281,7 @@ def _statement(
     if kind in (AggregationType.SUM, AggregationType.NONE):
         return f"{head} SELECT {keys}, sum(num), bool_or(syn) FROM base GROUP BY {keys}"
     if kind is AggregationType.COUNT:
-        return f"{head} SELECT {keys}, count(num), bool_or(syn) FROM base GROUP BY {keys}"
+        return f"{head} SELECT {keys}, {count}, bool_or(syn) FROM base GROUP BY {keys}"
     cells = (
         f"{head}, cells AS (SELECT {keys}, u, sd, sum(num) AS cell, bool_or(syn) AS syn"
         f" FROM base GROUP BY {keys}, u, sd)"
