@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     upload_timeout_seconds: float = 600.0  # to receive a file's whole body
     lock_timeout_seconds: float = 5.0  # a request's wait for a database lock or connection, then 503
     statement_timeout_seconds: float = 0.0  # PostgreSQL: longest statement of a request (0: none)
+    analytics_memory_limit: str = "1GB"  # DuckDB's limit for the analytics copy (it spills to disk past it)
+    analytics_threads: int = 2  # DuckDB threads per query
+    analytics_dir: Path | None = None  # where the analytics copy's file lives (default: the system's temp)
     audit_key_file: Path | None = None  # Ed25519 key signing audit checkpoints; keep it off the database
 
     @property

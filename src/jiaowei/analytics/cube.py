@@ -77,10 +77,12 @@ def connect(
 class Cube:
     """One copy of one store's values, in a private DuckDB file removed when the cube goes."""
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *, threads: int = 2, memory_limit: str = "1GB") -> None:
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
         self._dir = Path(tempfile.mkdtemp(prefix="jiaowei-analytics-", dir=directory))
         self.path = self._dir / "cube.duckdb"
-        self.db = connect(self.path)
+        self.db = connect(self.path, threads=threads, memory_limit=memory_limit)
         self.db.execute(_SCHEMA)
         self.lock = threading.Lock()
         self._state: dict[str, str] = {}  # watermark, import, hierarchy, value_types (what the copy holds)

@@ -43,6 +43,7 @@ from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.model import AggregationType
 from jiaowei.registry import queries as registry
+from jiaowei.settings import get_settings
 
 _CUBES: weakref.WeakKeyDictionary[Engine, Cube] = weakref.WeakKeyDictionary()
 _CUBES_LOCK = threading.Lock()
@@ -54,7 +55,12 @@ def cube_for(conn: Connection) -> BoundCube:
     with _CUBES_LOCK:
         cube = _CUBES.get(conn.engine)
         if cube is None:
-            cube = _CUBES[conn.engine] = Cube()
+            settings = get_settings()
+            cube = _CUBES[conn.engine] = Cube(
+                settings.analytics_dir,
+                threads=settings.analytics_threads,
+                memory_limit=settings.analytics_memory_limit,
+            )
     cube.refresh(conn)
     return BoundCube(cube, conn)
 
