@@ -226,7 +226,13 @@ def indicator_value(
     p = parse_period(period)
     definition = load_indicator(conn, indicator)
     where = visible_unit(conn, principal, unit, p.end)
-    return compute_value(conn, definition, where, p, load_catalog(conn))
+    found = compute_values(conn, [definition], [where], [p], load_catalog(conn), scope=view_scope(principal))
+    return found[(definition.id, where.id, p.id)]
+
+
+def view_scope(principal: Principal) -> frozenset[int] | None:
+    """The units whose subtrees the principal may read (None: no limit), applied inside every query."""
+    return None if principal.unlimited else principal.scope_for(Action.VIEW)
 
 
 def compute_value(
@@ -242,6 +248,8 @@ def compute_values(
     units: Sequence[registry.Unit],
     periods: Sequence[pe.Period],
     catalog: Catalog,
+    *,
+    scope: frozenset[int] | None = None,
 ) -> dict[tuple[int, int, str], IndicatorValue]:
     """Every indicator at every unit for every period: one query to the analytics engine, one for
     the published facts and one for the targets. Key (indicator id, unit id, period id)."""
@@ -249,7 +257,7 @@ def compute_values(
     from jiaowei.indicators.targets import queries as targets
 
     cells = indicator_cells(cube_for(conn), catalog, indicators=definitions, periods=periods,
-                            units=[u.id for u in units])
+                            units=[u.id for u in units], scope=scope)
     keys = [(d, u, p) for d in definitions for u in units for p in periods]
     ids = ([d.id for d in definitions], [u.id for u in units], [p.id for p in periods])
     facts = _facts(conn, *ids)
@@ -320,7 +328,7 @@ def indicator_table(
     definition = load_indicator(conn, indicator)
     where = visible_unit(conn, principal, unit, p.end)
     units = [where, *(registry.units_on(conn, p.end, parent_id=where.id) if children else [])]
-    found = compute_values(conn, [definition], units, [p], load_catalog(conn))
+    found = compute_values(conn, [definition], units, [p], load_catalog(conn), scope=view_scope(principal))
     return [found[(definition.id, u.id, p.id)] for u in units]
 
 
@@ -336,7 +344,7 @@ def unit_values(conn: Connection, *, principal: Principal, unit: str, period: st
     school_year = parse_period(f"{p.id}SY") if p.type is pe.PeriodType.YEARLY else None
     definitions = all_indicators(conn)
     asked = [p, school_year] if school_year else [p]
-    found = compute_values(conn, definitions, [where], asked, load_catalog(conn))
+    found = compute_values(conn, definitions, [where], asked, load_catalog(conn), scope=view_scope(principal))
     shown = []
     for definition in definitions:
         value = found[(definition.id, where.id, p.id)]
