@@ -4,6 +4,7 @@ goes back (a rollback, a restore), and re-derived when the tree changes. Both da
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from pathlib import Path
 
 import duckdb
@@ -185,6 +186,43 @@ def test_a_reader_whose_snapshot_is_older_than_the_copy_does_not_rebuild_it(tmp_
             rebuilds = cube_for(old).cube.rebuilds
             assert teachers(old, "SH") == {"SH": 11}  # the copy, ahead of the old snapshot
             assert cube_for(old).cube.rebuilds == rebuilds
+    finally:
+        forget(engine)
+        engine.dispose()
+
+
+def test_readers_on_many_threads_while_values_are_written(tmp_path: Path) -> None:
+    """Each request thread refreshes and reads the one copy; none fails, none sees a value go back."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    upgrade(engine)
+    errors: list[BaseException] = []
+    seen: dict[int, list[float]] = {}
+
+    def read(worker: int) -> None:
+        try:
+            for _ in range(15):
+                with engine.connect() as conn:
+                    seen.setdefault(worker, []).append(teachers(conn, "SH").get("SH", 0.0))
+        except BaseException as error:  # reported below, with the worker's results
+            errors.append(error)
+
+    try:
+        with engine.begin() as conn:
+            indicator_setup(conn)
+            load(conn, ("TEACHERS", "S1", "1"))
+        workers = [threading.Thread(target=read, args=(n,)) for n in range(4)]
+        for worker in workers:
+            worker.start()
+        for number in range(2, 12):
+            with engine.begin() as conn:
+                load(conn, ("TEACHERS", "S1", str(number)))
+        for worker in workers:
+            worker.join()
+        assert errors == []
+        for answers in seen.values():
+            assert answers == sorted(answers) and len(answers) == 15
+        with engine.connect() as conn:
+            assert teachers(conn, "SH") == {"SH": 11}
     finally:
         forget(engine)
         engine.dispose()
