@@ -87,6 +87,7 @@ class Cube:
         self.lock = threading.Lock()
         self._state: dict[str, str] = {}  # watermark, import, hierarchy, value_types (what the copy holds)
         self._local = threading.local()
+        self.depths: dict[int, set[int]] = {}
         self.rebuilds = 0  # how many times the copy was built whole (a figure for tests and operators)
         self._finalizer = weakref.finalize(self, _remove, self.db, self._dir)
 
@@ -217,6 +218,10 @@ class Cube:
     def _load_ancestry(self, conn: Connection, cur: duckdb.DuckDBPyConnection) -> None:
         rows = registry.path_rows(conn)
         ids = [path_ids(r.path) for r in rows]
+        depths: dict[int, set[int]] = {}
+        for row, path in zip(rows, ids, strict=True):
+            depths.setdefault(int(row.unit_id), set()).add(len(path))
+        self.depths = depths  # the levels each unit ever had (readers take the whole dict at once)
         ancestry: dict[str, Any] = {
             "unit_id": np.array([r.unit_id for r in rows], dtype=np.int64),
             "valid_from": np.array([r.valid_from.isoformat() for r in rows], dtype=object),

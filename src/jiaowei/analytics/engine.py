@@ -95,7 +95,8 @@ class BoundCube:
         if not q.measures or not q.periods or (not q.units and q.level is None):
             return []
         cur = self.cube.cursor()
-        depths = _depths(cur, {*q.units, *q.under, *(q.scope or ())})
+        known = self.cube.depths
+        depths = {u: known[u] for u in {*q.units, *q.under, *(q.scope or ())} if u in known}
         if q.scope is not None and not q.scope:
             return []
         joins, breakdown = self._breakdown_joins(cur, q)
@@ -172,18 +173,6 @@ def _rolls_up(q: CubeQuery, depths: dict[int, set[int]]) -> bool:
 
 def _ids(values: Iterable[int]) -> str:
     return ", ".join(str(int(v)) for v in sorted(set(values)))
-
-
-def _depths(cur: Any, unit_ids: set[int]) -> dict[int, set[int]]:
-    """The depths (levels) each unit ever had: ``l<depth> = id`` finds its subtree at any time."""
-    found: dict[int, set[int]] = defaultdict(set)
-    if unit_ids:
-        rows = cur.execute(
-            f"SELECT DISTINCT unit_id, depth FROM ancestry WHERE unit_id IN ({_ids(unit_ids)})"
-        )
-        for unit_id, depth in rows.fetchall():
-            found[int(unit_id)].add(int(depth))
-    return found
 
 
 def _under(unit_ids: Iterable[int], depths: dict[int, set[int]]) -> str | None:
