@@ -5,7 +5,8 @@ change feed at the start of every read, so a value saved is in the very next ans
 aggregate in jiaowei is computed here, in one SQL statement per aggregation type.
 
 How a measure aggregates (``AggregationType``, as DHIS2 defines them). A *cell* is one unit's value
-for one stored period: its option combos summed (an operand takes its one combo).
+for one stored period: its option combos summed (an operand takes its one combo). A unit's latest
+cell is the one whose period ends last (of two ending the same day, the one that starts later).
 
 ==============================  =========================================================
 SUM                             the sum of every value
@@ -261,7 +262,10 @@ def _statement(
         source, count = "roll", "sum(num)"
         row = f"NULL AS u, NULL AS sd, v.{'cnt' if kind is AggregationType.COUNT else 'num'} AS num"
     else:
-        source, count, row = "vals", "count(num)", "v.unit_id AS u, v.start_date AS sd, v.num AS num"
+        # a cell is a unit's value in one stored period; the latest is the one that ends last (then
+        # starts last): a month and the quarter it begins are two cells, the month not the latest
+        source, count = "vals", "count(num)"
+        row = "v.unit_id AS u, (v.end_date, v.start_date, v.period_id) AS sd, v.num AS num"
     b_select = "".join(f", {column} AS b{n}" for n, column in enumerate(breakdown))
     b_names = "".join(f", b{n}" for n in range(len(breakdown)))
     selects = [
