@@ -226,3 +226,12 @@ def test_readers_on_many_threads_while_values_are_written(tmp_path: Path) -> Non
     finally:
         forget(engine)
         engine.dispose()
+
+
+def test_a_query_naming_thousands_of_units_gives_each_its_own_value(conn: Connection) -> None:
+    """Long lists of units go to DuckDB as a table, not as SQL text: more than 64 schools here."""
+    indicator_setup(conn)
+    schools = [make_unit(conn, f"T{n:03d}", parent="D1") for n in range(70)]
+    load(conn, *[("TEACHERS", code, str(n)) for n, code in enumerate(schools, 1)])
+    got = teachers(conn, *schools, "D1")
+    assert got == {**{code: n for n, code in enumerate(schools, 1)}, "D1": sum(range(1, 71))}

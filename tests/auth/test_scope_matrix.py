@@ -779,6 +779,69 @@ ACCOUNTS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
 }
 
 
+# ---------------------------------------------------------------- dashboards
+# The D1 user's own dashboards only: tiles and pivots naming units outside D1 are refused or come out
+# empty when shown (on "/" and on the dashboard page), and shared dashboards need metadata.write.
+PIVOT_OUT = "dimension=dx:TEACHERS&dimension=ou:{out};D1&filter=pe:2020"
+
+
+def dashboard_items_api(out: str) -> list[Call]:
+    url = "/api/dashboards/home/items"
+    tile = {"kind": "indicator", "indicator": "PTR", "orgUnit": out, "period": "2020"}
+    return [Call("POST", url, json=tile),
+            Call("POST", url, json={"kind": "pivot", "query": PIVOT_OUT.format(out=out)}),
+            Call("POST", f"/api/dashboards/{out}/items", json={"kind": "pivot", "query": "dimension=dx:PTR"})]
+
+
+def dashboard_items_page(out: str) -> list[Call]:
+    url, home = "/dashboards/items", {"dashboard": "home"}
+    tile = {**home, "kind": "indicator", "indicator": "PTR", "ou": out, "pe": "2020"}
+    return [Call("POST", url, data=tile),
+            Call("POST", url, data={**home, "kind": "chart", "query": PIVOT_OUT.format(out=out)}),
+            Call("POST", url, data={"dashboard": out, "kind": "pivot", "query": "dimension=dx:X"})]
+
+
+def dashboard_reads(prefix: str) -> Callable[[str], list[Call]]:
+    return lambda out: [Call("GET", f"{prefix}/{ref}") for ref in ("home", f"B{out}", out)]
+
+
+DASHBOARD_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    ("GET", "/api/dashboards"): plain("GET", "/api/dashboards"),
+    ("POST", "/api/dashboards"): lambda out: [
+        Call("POST", "/api/dashboards", json={"name_zh": "区", "name_en": "D", "orgUnit": out}),
+        Call("POST", "/api/dashboards", json={"name_zh": "区", "name_en": "D", "code": f"B{out}"})],
+    ("POST", "/api/dashboards/{ref}/items"): dashboard_items_api,
+    ("GET", "/api/dashboards/{ref}"): dashboard_reads("/api/dashboards"),
+    ("PUT", "/api/dashboards/{ref}"): lambda out: [
+        Call("PUT", f"/api/dashboards/{out}", json={"name_en": "D"})],
+    ("DELETE", "/api/dashboards/{ref}"): lambda out: [Call("DELETE", f"/api/dashboards/{out}")],
+    ("PUT", "/api/dashboards/{ref}/items/{item}"): lambda out: [
+        Call("PUT", f"/api/dashboards/home/items/{out}", json={"position": 1})],
+    ("DELETE", "/api/dashboards/{ref}/items/{item}"): lambda out: [
+        Call("DELETE", f"/api/dashboards/home/items/{out}")],
+    ("GET", "/dashboards"): plain("GET", "/dashboards"),
+    ("POST", "/dashboards"): plain("POST", "/dashboards", data={"name_zh": "区", "name_en": "D"}),
+    ("POST", "/dashboards/items"): dashboard_items_page,
+    ("GET", "/dashboards/{ref}"): dashboard_reads("/dashboards"),
+    ("POST", "/dashboards/{ref}/items/{item}/move"): lambda out: [
+        Call("POST", f"/dashboards/home/items/{out}/move", data={"direction": "up"})],
+    ("POST", "/dashboards/{ref}/items/{item}/remove"): lambda out: [
+        Call("POST", f"/dashboards/home/items/{out}/remove", data={})],
+    ("POST", "/dashboards/{ref}/delete"): lambda out: [Call("POST", f"/dashboards/{out}/delete", data={})],
+}
+
+
+ANALYTICS = ("/api/analytics", "/api/analytics.json", "/api/analytics.csv")
+
+
+def analytics_reads(path: str) -> Callable[[str], list[Call]]:
+    units = ("{out}", "{out};LEVEL-3", "LEVEL-2", "USER_ORGUNIT_CHILDREN", "OU_GROUP-G-MIX", "OU_GROUP-G-OUT")
+    return lambda out: [
+        Call("GET", path, params={"dimension": f"dx:PUPILS;PTR,ou:{ou.format(out=out)}", "filter": "pe:2020"})
+        for ou in units
+    ]
+
+
 MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     **ADMISSIONS_MATRIX,
     **ACCOUNTS_MATRIX,
@@ -787,6 +850,15 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     **INDICATOR_TARGETS_MATRIX,
     **APPROVAL_MATRIX,
     **METADATA_MATRIX,
+    **DASHBOARD_MATRIX,
+    **{("GET", path): analytics_reads(path) for path in ANALYTICS},
+    # The pivot pages take the same query as /api/analytics, and the stored values behind a cell.
+    **{("GET", path): analytics_reads(path) for path in ("/analytics", "/analytics.csv", "/analytics.xlsx")},
+    ("GET", "/analytics/values"): lambda out: [
+        Call("GET", "/analytics/values", params={"dx": "PUPILS", "pe": "2020", "ou": out})],
+    ("GET", "/api/dailyHealth"): lambda out: [Call("GET", "/api/dailyHealth", params=p)
+                                              for p in ({}, {"ou": out})],
+    ("GET", "/data/daily"): lambda out: [Call("GET", "/data/daily", params=p) for p in ({}, {"ou": out})],
     ("GET", "/api/units"): api_list,
     ("POST", "/api/units"): api_create,
     ("POST", "/api/units/import"): api_import,

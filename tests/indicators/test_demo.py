@@ -147,6 +147,15 @@ def test_the_daily_data_set_covers_the_school_days_of_autumn_2020_in_one_distric
     assert {s.type for s in schools} == {"primary_school", "nine_year_school", "secondary_school"}
 
 
+def test_the_daily_form_is_due_the_same_day_and_its_values_count_as_received(loaded):
+    from jiaowei.indicators.approval import completeness
+
+    conn, _ = loaded
+    (row,) = completeness.completeness(conn, principal=SYSTEM, data_set="CAMPUS_HEALTH", periods=["20201201"],
+                                       unit=demo.HEALTH_DISTRICT, children=False)
+    assert (row.due, row.expected, row.received) == ("2020-12-01", 61, 61)  # never registered, all sent
+
+
 def test_every_data_value_is_synthetic_and_from_the_demo(loaded):
     conn, summary = loaded
     dv = store.data_values
@@ -161,7 +170,7 @@ def test_the_validation_rules_hold_at_every_unit(loaded):
 
     conn, summary = loaded
     rules = conn.scalar(select(func.count()).select_from(store.validation_rules))
-    assert rules == summary["validation_rules"] == 4
+    assert rules == summary["validation_rules"] == 5
     for period in ("2020", "2020SY"):
         violations = quality.run_rules(conn, principal=SYSTEM, units=[shanghai2020.COMMISSION],
                                        periods=[period], children=True)

@@ -134,7 +134,7 @@ def test_navigation_and_home_cards_are_ordered_and_translated():
     entries, cards = domains.navigation(), domains.home_cards()
     assert len({e.order for e in entries}) == len(entries) and len({c.order for c in cards}) == len(cards)
     assert len({c.key for c in cards}) == len(cards)
-    assert {c.key for c in domains.PLANNED} == {"analytics", "plans", "reports"}
+    assert {c.key for c in domains.PLANNED} == {"plans", "reports"}
     assert all(c.href is None for c in domains.PLANNED)
     messages = [e.title for e in entries] + [m for c in cards for m in (c.title, c.description)]
     assert [m for m in messages if m not in zh] == []

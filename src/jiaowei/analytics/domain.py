@@ -14,7 +14,7 @@ DOMAIN = Domain(
     tables="jiaowei.analytics.store",
     cli=(CliGroup("analytics", "jiaowei.cli.analytics:app", order=65),),
     nav=(NavEntry("analytics", N_("Analytics"), "/analytics", order=55),
-         NavEntry("dashboards", N_("Dashboards"), "/dashboards", order=75),),
+         NavEntry("dashboards", N_("Dashboards"), "/dashboards", order=57),),
     cards=(HomeCard("analytics", N_("Analytics"),
                     N_("Pivot tables and charts, fresh to the second; drill down to the stored values."),
                     "/analytics", order=70),

@@ -117,17 +117,26 @@ def evaluate(
     indicator: IndicatorLike, values: dict[RefKey, float], *, any_synthetic: bool
 ) -> IndicatorCell | None:
     """The indicator from aggregated reference values; None when no reference has data."""
-    numerator = expressions.evaluate(_parsed(indicator.numerator), values)
-    denominator = expressions.evaluate(_parsed(indicator.denominator), values)
-    if not numerator.present and not denominator.present:
+    numerator, num_present = _value(_parsed(indicator.numerator), values)
+    denominator, den_present = _value(_parsed(indicator.denominator), values)
+    if not num_present and not den_present:
         return None
     value = None
-    if numerator.value is not None and denominator.value:
-        value = numerator.value / denominator.value * FACTORS[Display(indicator.display)]
+    if numerator is not None and denominator:
+        value = numerator / denominator * FACTORS[Display(indicator.display)]
         value = value if math.isfinite(value) else None
     return IndicatorCell(
         value,
-        numerator.value if numerator.present else None,
-        denominator.value if denominator.present else None,
+        numerator if num_present else None,
+        denominator if den_present else None,
         any_synthetic and value is not None,
     )
+
+
+def _value(expr: expressions.Expr, values: dict[RefKey, float]) -> tuple[float | None, bool]:
+    """(value, whether any reference has a value); a lone reference is read without the evaluator."""
+    if isinstance(expr, expressions.Ref):
+        found = values.get(expr.key)
+        return (0.0, False) if found is None else (found, True)  # missing counts as 0, as evaluate has it
+    evaluation = expressions.evaluate(expr, values)
+    return evaluation.value, bool(evaluation.present)

@@ -5,7 +5,7 @@ Run after :func:`jiaowei.demo.shanghai2020.load` (it needs that registry). It cr
 services and as :data:`SYSTEM`:
 
 - metadata: three categories (sex; compulsory stage; kindergarten ownership), their combos, the
-  data elements and data sets of :data:`ELEMENTS` and :data:`DATA_SETS`, four validation rules;
+  data elements and data sets of :data:`ELEMENTS` and :data:`DATA_SETS`, five validation rules;
 - the indicators of :data:`INDICATORS`, and for each figure the report gives, a *fact* at the
   commission (``indicator_facts``) citing the report's sentence;
 - synthetic data values (``synthetic`` true, source ``demo``) at the units below the commission,
@@ -129,7 +129,10 @@ RULES = [
      "#{AS_PUPILS}", "#{PRIMARY_PUPILS}", "SchoolYear"),
     ("RULE_ADM_LOTTERY", "摇号录取不多于招生学段", "Lottery admissions ≤ entry grades admitted",
      "#{ADM_LOTTERY}", "#{ADM_ENROLS}", "Yearly"),
+    ("RULE_HEALTH_CASES", "校园确诊或疑似病例数应为零", "No confirmed or suspected cases on campus",
+     "#{HEALTH_CASES}", "0", "Daily"),
 ]
+DUE_DAYS = {"CAMPUS_HEALTH": 0}  # the daily form is due the same day; the others 15 days after
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,7 @@ def _metadata(conn: Connection, units: dict[str, list[str]]) -> None:
     for code, zh, en, period_type, elements, unit_types in DATA_SETS:
         metadata.save_data_set(conn, principal=SYSTEM, code=code, name_zh=zh, name_en=en,
                                period_type=period_type, elements=elements, unit_types=unit_types or (),
-                               units=units.get(code, ()))
+                               units=units.get(code, ()), due_days=DUE_DAYS.get(code, 15))
     for code, zh, en, left, right, period_type in RULES:
         metadata.save_validation_rule(conn, principal=SYSTEM, code=code, name_zh=zh, name_en=en, left=left,
                                       operator="less_than_or_equal_to", right=right, period_type=period_type,

@@ -1,4 +1,5 @@
-"""The home page (the map of modules) and the language switch."""
+"""The home page (a dashboard of the user's part of the system, then the map of modules) and the
+language switch."""
 
 from __future__ import annotations
 
@@ -6,17 +7,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from jiaowei import domains
+from jiaowei.analytics import tiles
+from jiaowei.analytics.dashboard_pages import LABELS
 from jiaowei.auth import service as auth
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.i18n import LANGUAGES, normalise
-from jiaowei.web.deps import LANGUAGE_COOKIE, Conn, MaybeUser, User
+from jiaowei.registry.queries import today
+from jiaowei.web.deps import LANGUAGE_COOKIE, Conn, MaybeUser, User, language
 from jiaowei.web.forms import N_, Form, is_https, local_path, see_other
 from jiaowei.web.render import page
 
 router = APIRouter(include_in_schema=False)
 
 YEAR = 365 * 24 * 3600
-CARDS = domains.home_cards()  # the map of modules: every domain's cards, and those not built yet
+CARDS = [card for card in domains.home_cards() if card.href]  # the map of the modules that are built
 
 # The titles of jiaowei.errors, shown on error pages and form summaries.
 ERROR_TITLES = (N_("Error"), N_("Invalid input"), N_("Not found"), N_("Conflict"), N_("Login required"),
@@ -25,8 +29,11 @@ ERROR_TITLES = (N_("Error"), N_("Invalid input"), N_("Not found"), N_("Conflict"
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, user: User) -> HTMLResponse:
-    return page(request, "home.html", {"cards": CARDS})
+def home(request: Request, conn: Conn, user: User) -> HTMLResponse:
+    """The user's part of the system as a dashboard (see jiaowei.analytics.tiles), their saved items,
+    and the modules."""
+    view = tiles.home(conn, principal=user, today=today(), language=language(request))
+    return page(request, "home.html", {"cards": CARDS, "home": view, **LABELS})
 
 
 @router.post("/language")

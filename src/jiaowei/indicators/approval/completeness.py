@@ -4,18 +4,24 @@ A unit registers a data set *complete* for a period when its form is filled in (
 complete data set registration). The report counts, for each period and for a unit and each
 of its direct children (every row over its whole subtree, on the registry as it stood on the
 period's last day): the reports *expected* (units that report the data set and were open
-then), those *received* (registered complete) and those received *on time* (registered on or
-before the period's end plus the data set's due days, DHIS2's timely days), with the
+then), those *received* and those received *on time* (on or before the period's end plus the
+data set's due days, DHIS2's timely days; 0 due days: on the period's last day), with the
 percentages (DHIS2's reporting rate and reporting rate on time).
+
+A report is *received* when the unit registered it complete, or when the unit has values of
+the data set's elements for the period (forms sent as files or cell by cell are seldom
+registered: a daily form never is). It arrived when it was registered, else when the earliest
+import that wrote one of its values was made (``data_values.import_id`` → ``data_imports.at``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, or_, select
 
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
@@ -288,8 +294,16 @@ def _root(conn: Connection, principal: Principal, ds: DataSet, p: pe.Period, uni
     return found
 
 
-def _tree(conn: Connection, p: pe.Period, path: str) -> list[Any]:
+def _tree(conn: Connection, p: pe.Period, path: str, reporting: DataSet | None = None) -> list[Any]:
+    """The subtree on the period's last day (with ``reporting``, only the units that report it)."""
     query = registry.units_on_select(p.end).where(registry.in_paths([path]))
+    if reporting is not None:
+        query = query.where(
+            or_(
+                registry.UNIT_TYPE.in_(sorted(reporting.unit_types)),
+                registry.UNIT_ID.in_(sorted(reporting.unit_ids)),
+            )
+        )
     return list(conn.execute(query.order_by(registry.UNIT_PATH)))
 
 
@@ -328,29 +342,95 @@ def completeness(
     return rows
 
 
+@dataclass(frozen=True)
+class Reports:
+    """The reports of a data set for a period over a unit's subtree, on the registry as it stood
+    on the period's last day: the units expected to report, and when each report arrived."""
+
+    period: pe.Period
+    root: Any
+    tree: list[Any]
+    expected: list[Any]
+    arrived: dict[int, dt.datetime]
+    due: dt.date
+
+    def on_time(self, unit_id: int) -> bool:
+        at = self.arrived.get(unit_id)
+        return at is not None and _local_day(at) <= self.due
+
+
+def reports(
+    conn: Connection, *, principal: Principal, data_set: str, period: str, unit: str, tree: bool = True
+) -> Reports:
+    """The expected and received reports of the data set for the period below the unit (in view);
+    without ``tree``, only the expected units are read (``Reports.tree`` is empty)."""
+    ds = data_set_of(conn, data_set)
+    return _reports(conn, principal, ds, period_of(ds, period), unit, tree)
+
+
+def _reports(
+    conn: Connection, principal: Principal, ds: DataSet, p: pe.Period, unit: str, whole: bool = True
+) -> Reports:
+    root = _root(conn, principal, ds, p, unit)
+    tree = _tree(conn, p, root.path) if whole else []
+    if whole:
+        expected = [u for u in tree if u.type in ds.unit_types or u.id in ds.unit_ids]
+    else:
+        expected = _tree(conn, p, root.path, ds)
+    arrived = _arrived(conn, ds, period_id(conn, p.id), [u.id for u in expected])
+    return Reports(p, root, tree, expected, arrived, pe.days_after_end(p, ds.due_days))
+
+
+def _arrived(conn: Connection, ds: DataSet, pid: int | None, unit_ids: list[int]) -> dict[int, dt.datetime]:
+    """When each unit's report arrived: its registration, else the first import of its values."""
+    registered = {u: r.completed_at for u, r in _completed(conn, ds, pid, unit_ids).items()}
+    by_values = _first_values(conn, ds, pid, [u for u in unit_ids if u not in registered])
+    return {**by_values, **registered}
+
+
+def _first_values(
+    conn: Connection, ds: DataSet, pid: int | None, unit_ids: list[int]
+) -> dict[int, dt.datetime]:
+    """Units with values of the data set's elements in the period, and the earliest import among them."""
+    if pid is None or not ds.element_ids:
+        return {}
+    dv, di = store.data_values, store.data_imports
+    found: dict[int, dt.datetime] = {}
+    for start in range(0, len(unit_ids), 500):
+        query = (
+            select(dv.c.unit_id, func.min(di.c.at))
+            .join(di, di.c.id == dv.c.import_id)
+            .where(
+                dv.c.period_id == pid,
+                dv.c.unit_id.in_(unit_ids[start : start + 500]),
+                dv.c.data_element_id.in_(list(ds.element_ids)),
+            )
+            .group_by(dv.c.unit_id)
+        )
+        found.update({unit_id: at for unit_id, at in conn.execute(query)})
+    return found
+
+
 def _period_rows(
     conn: Connection, principal: Principal, ds: DataSet, p: pe.Period, unit: str, children: bool
 ) -> list[CompletenessRow]:
-    root = _root(conn, principal, ds, p, unit)
-    tree = _tree(conn, p, root.path)
+    found = _reports(conn, principal, ds, p, unit)
+    root = found.root
     shown = [root] + (
-        sorted((u for u in tree if u.parent_id == root.id), key=lambda u: u.code) if children else []
+        sorted((u for u in found.tree if u.parent_id == root.id), key=lambda u: u.code) if children else []
     )
     counts = {u.id: [0, 0, 0] for u in shown}
-    expected = [u for u in tree if u.type in ds.unit_types or u.id in ds.unit_ids]
-    done = _completed(conn, ds, period_id(conn, p.id), [u.id for u in expected])
-    due = pe.days_after_end(p, ds.due_days)
     depth = len(path_ids(root.path))
-    for u in expected:
+    for u in found.expected:
         chain = path_ids(u.path)
         groups = [root.id] + ([chain[depth]] if len(chain) > depth and chain[depth] in counts else [])
         for group in groups:
             tally = counts[group]
             tally[0] += 1
-            if u.id in done:
+            if u.id in found.arrived:
                 tally[1] += 1
-                tally[2] += _local_day(done[u.id].completed_at) <= due
-    return [_report_row(p, u, counts[u.id], due, u.id == root.id) for u in shown]
+                tally[2] += found.on_time(u.id)
+    return [_report_row(p, u, counts[u.id], found.due, u.id == root.id) for u in shown]
 
 
 def _report_row(p: pe.Period, u: Any, tally: list[int], due: dt.date, is_root: bool) -> CompletenessRow:

@@ -258,15 +258,17 @@ def compute_values(
 
     cells = indicator_cells(cube_for(conn), catalog, indicators=definitions, periods=periods,
                             units=[u.id for u in units], scope=scope)
-    keys = [(d, u, p) for d in definitions for u in units for p in periods]
-    ids = ([d.id for d in definitions], [u.id for u in units], [p.id for p in periods])
+    asked = [(p, p.id) for p in periods]  # a period's id is computed each time it is read
+    ids = ([d.id for d in definitions], [u.id for u in units], [pid for _, pid in asked])
     facts = _facts(conn, *ids)
     out: dict[tuple[int, int, str], IndicatorValue] = {}
-    for definition, unit, p in keys:
-        key = (definition.id, unit.id, p.id)
-        out[key] = _value(definition, unit, p, cells.get(key), facts.get(key))
     for definition in definitions:
-        mine = {(u.id, p.id): out[(definition.id, u.id, p.id)] for u in units for p in periods}
+        for unit in units:
+            for _p, pid in asked:
+                key = (definition.id, unit.id, pid)
+                out[key] = _value(definition, unit, pid, cells.get(key), facts.get(key))
+    for definition in definitions:
+        mine = {(u.id, pid): out[(definition.id, u.id, pid)] for u in units for _, pid in asked}
         found = targets.evaluate_many(conn, definition, {k: v.value for k, v in mine.items()})
         for place, evaluation in found.items():
             mine[place].target = evaluation
@@ -286,12 +288,12 @@ def numerators(
     }
 
 
-def _value(definition: IndicatorDef, unit: registry.Unit, p: pe.Period, cell: IndicatorCell | None,
+def _value(definition: IndicatorDef, unit: registry.Unit, period: str, cell: IndicatorCell | None,
            fact: Any) -> IndicatorValue:
     computed = cell.value if cell else None
     shown = format_value(computed, definition.display, definition.decimals)
     result = IndicatorValue(
-        definition, unit, p.id, cell.numerator if cell else None, cell.denominator if cell else None,
+        definition, unit, period, cell.numerator if cell else None, cell.denominator if cell else None,
         computed, shown, "data", computed=computed, computed_formatted=shown,
         synthetic=bool(cell and cell.synthetic),
     )

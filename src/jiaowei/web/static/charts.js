@@ -34,7 +34,19 @@
     };
   }
 
+  function paletteSeries(s) {  // the pivot's charts: ECharts' own colours, one per series
+    if (s.kind === "earlier") {  // year on year: the same cells a year earlier
+      return { name: s.name, type: "line", data: s.data, connectNulls: true, symbolSize: 5,
+               lineStyle: { type: "dashed", width: 2 } };
+    }
+    if (s.kind === "line") {
+      return { name: s.name, type: "line", data: s.data, connectNulls: true, symbolSize: 6, lineStyle: { width: 2 } };
+    }
+    return { name: s.name, type: "bar", data: s.data, barMaxWidth: 36, stack: s.stack || null };
+  }
+
   function series(spec, s) {
+    if (spec.palette) { return paletteSeries(s); }
     if (s.kind === "target") {
       return { name: s.name, type: "scatter", data: s.data, symbol: "rect", symbolSize: [18, 3],
                itemStyle: { color: TARGET }, z: 3 };
@@ -64,16 +76,35 @@
       animation: false,
       textStyle: { fontFamily: font(), color: INK },
       grid: { left: 8, right: spec.line ? 48 : 16, top: 48, bottom: many ? 64 : 16, containLabel: true },
-      legend: { top: 0, right: 0, textStyle: { color: INK } },
+      legend: { type: "scroll", top: 0, right: 0, left: spec.palette ? 0 : "auto", textStyle: { color: INK } },
       tooltip: tooltip(spec),
       xAxis: { type: "category", data: spec.categories,
                axisLabel: { color: MUTED, interval: 0, rotate: spec.categories.length > 6 ? 35 : 0,
                             width: 88, overflow: "truncate" } },
-      yAxis: { type: "value", name: spec.axis || "", scale: spec.kind === "line",
+      yAxis: { type: "value", name: spec.axis || "", scale: spec.kind === "line", min: spec.min, max: spec.max,
                axisLabel: { color: MUTED }, splitLine: { lineStyle: { color: GRID } } },
       dataZoom: many ? [{ type: "slider", start: 0, end: 100 * MANY / spec.categories.length, bottom: 8 },
                         { type: "inside" }] : [],
       series: all
+    };
+  }
+
+  function pieOption(spec) {  // one slice per category, of the first series
+    var s = spec.series[0], data = [];
+    spec.categories.forEach(function (name, i) {
+      if (s.data[i] !== null && s.data[i] !== undefined) {
+        data.push({ name: name, value: s.data[i], shown: s.labels ? s.labels[i] : String(s.data[i]) });
+      }
+    });
+    return {
+      animation: false,
+      textStyle: { fontFamily: font(), color: INK },
+      legend: { type: "scroll", bottom: 0, textStyle: { color: INK } },
+      tooltip: { trigger: "item", formatter: function (p) {
+        return echarts.format.encodeHTML(p.name + ": " + p.data.shown + " (" + p.percent + "%)");
+      } },
+      series: [{ name: s.name, type: "pie", radius: ["0%", "62%"], center: ["50%", "45%"], data: data,
+                 label: { formatter: "{b}", color: INK } }]
     };
   }
 
@@ -85,7 +116,7 @@
     element.style.width = "100%";
     element.style.height = "22rem";  // set here, so a page without script keeps no empty space
     var chart = echarts.init(element, null, { renderer: "canvas", locale: lang });
-    chart.setOption(option(spec));
+    chart.setOption(spec.kind === "pie" ? pieOption(spec) : option(spec));
     element.classList.add("chart--drawn");
     if (window.ResizeObserver) {
       new ResizeObserver(function () { chart.resize(); }).observe(element);

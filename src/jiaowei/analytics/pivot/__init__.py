@@ -1,0 +1,2 @@
+"""The pivot table builder: an analytics grid laid out as rows × columns with totals, sorted, drilled
+into, exported (CSV, XLSX) and charted; and the stored values behind one cell."""
