@@ -400,7 +400,8 @@ def run(engine: Engine, shape: Shape, budget: float, flat: bool) -> dict[str, An
     print(f"cube filled in {figures['fill_s']:.1f} s", flush=True)
     with engine.connect() as conn:
         version = conn.exec_driver_sql("SHOW server_version").scalar()
-    results: dict[str, dict[str, list[float]]] = {"jiaowei": {}, "query": {}, "postgres": {}, "flat": {}}
+    results: dict[str, dict[str, list[float]]] = {"jiaowei": {}, "query": {}, "columns": {}, "postgres": {},
+                                                  "flat": {}}
     checks: dict[str, bool] = {}
     for name in QUERIES:
         query, sql = cube_query(name), postgres_sql(name)
@@ -411,6 +412,7 @@ def run(engine: Engine, shape: Shape, budget: float, flat: bool) -> dict[str, An
         with engine.connect() as conn:
             bound = cube_for(conn)
             results["query"][name] = timed(partial(bound.query, query), budget)
+            results["columns"][name] = timed(partial(bound.query_columns, query), budget)
         results["postgres"][name] = timed(partial(sql_read, engine, sql), budget)
         if flat:
             sql_read(engine, flat_sql(name))
@@ -455,6 +457,11 @@ def report(figures: dict[str, Any], shape: Shape) -> None:
     fresh = figures["fresh"]
     print("(jiaowei: a read as a request makes it, cube_for(conn).query(q): the refresh check, then the"
           " query; query: the query alone on a refreshed cube)")
+    print("the same cells as column arrays (query_columns, no Python object per cell):")
+    for name in QUERIES:
+        columns, base = results["columns"][name], results["postgres"][name]
+        print(f"  {name:<9} median {statistics.median(columns):>6.1f} ms, p95 {p95(columns):>6.1f} ms,"
+              f" {statistics.median(base) / statistics.median(columns):>6.1f}x PostgreSQL")
     print(f"\ncube fill (first cube_for): {figures['fill_s']:.1f} s; refresh check with nothing changed:"
           f" median {statistics.median(figures['refresh']):.1f} ms, p95 {p95(figures['refresh']):.1f} ms")
     print(f"freshness (write committed → analytics returns it), {len(fresh)} writes: median"

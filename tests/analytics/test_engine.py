@@ -235,3 +235,28 @@ def test_a_query_naming_thousands_of_units_gives_each_its_own_value(conn: Connec
     load(conn, *[("TEACHERS", code, str(n)) for n, code in enumerate(schools, 1)])
     got = teachers(conn, *schools, "D1")
     assert got == {**{code: n for n, code in enumerate(schools, 1)}, "D1": sum(range(1, 71))}
+
+
+def test_the_columns_answer_holds_the_same_cells_as_the_objects(conn: Connection) -> None:
+    indicator_setup(conn)
+    load(conn, ("TEACHERS", "S1", "10"), ("TEACHERS", "S2", "7"), ("RATE", "S1", "80"), ("RATE", "S2", "60"))
+    catalog = metadata.load_catalog(conn)
+    teachers_id, rate_id = (catalog.element(code).id for code in ("TEACHERS", "RATE"))  # type: ignore[union-attr]
+    query = CubeQuery(
+        (Measure(teachers_id, None, AggregationType.SUM), Measure(rate_id, None, AggregationType.AVERAGE)),
+        (pe.parse("2020"), pe.parse("2021")),
+        level=2,
+    )
+    cube = cube_for(conn)
+    cells = {(c.element_id, c.unit_id, c.period, c.value) for c in cube.query(query)}
+    columns = cube.query_columns(query)
+    from_columns = {
+        (int(e), int(u), query.periods[int(p)].id, float(v))
+        for e, u, p, v in zip(
+            columns["element_id"], columns["unit_id"], columns["period"], columns["value"], strict=True
+        )
+    }
+    assert cells == from_columns and len(cells) == 4
+    assert set(columns["coc_id"].tolist()) == {-1}
+    empty = cube.query_columns(CubeQuery((), (pe.parse("2020"),), level=2))
+    assert all(len(column) == 0 for column in empty.values())

@@ -9,7 +9,7 @@ A missing cell means no value contributed, never zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.model import AggregationType
@@ -64,9 +64,11 @@ class CubeQuery:
     scope: frozenset[int] | None = None
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One aggregated value: a measure at a unit for a requested period (and breakdown items)."""
+class Cell(NamedTuple):
+    """One aggregated value: a measure at a unit for a requested period (and breakdown items).
+
+    A named tuple, not a dataclass: a query may answer with tens of thousands of them.
+    """
 
     element_id: int
     coc_id: int | None

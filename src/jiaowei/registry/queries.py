@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, null, or_, select
 from sqlalchemy.sql import Subquery
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -155,10 +155,16 @@ def units_on(
     ownership: str | None = None,
     parent_id: int | None = None,
     top_level: bool = False,
+    attributes: bool = True,
 ) -> list[Unit]:
     """Units open on ``day``, by code, optionally only those with the ids, of the types, with the
-    ownership, under the parent (``parent_id``) or at the top of the tree (``top_level``)."""
+    ownership, under the parent (``parent_id``) or at the top of the tree (``top_level``).
+    ``attributes=False`` leaves each unit's attributes empty (thousands of units read faster)."""
     query = units_on_select(day)
+    if not attributes:
+        query = query.with_only_columns(
+            *(c if c.name != "attributes" else null().label("attributes") for c in query.selected_columns)
+        )
     if types is not None:
         query = query.where(UNIT_TYPE.in_(sorted(set(types))))
     if ownership is not None:

@@ -157,3 +157,31 @@ def test_every_string_of_the_indicator_pages_has_a_chinese_translation() -> None
     }
     missing = sorted(m for m in messages if isinstance(m, str) and m not in zh)
     assert len(messages) > 40 and not missing, f"untranslated: {missing}"
+
+
+def test_a_unit_with_hundreds_of_units_below_shows_them_a_page_at_a_time(
+    browser: TestClient, conn: Connection
+) -> None:
+    """浦东 has 516 units below it (5,160 at ten times the demo): the page shows 200 at a time."""
+    from jiaowei.indicators.model import ValueRow
+    from jiaowei.indicators.values import service as values
+    from tests.factories import make_unit
+
+    coverage_setup(conn)
+    codes = [make_unit(conn, f"K{n:03d}", parent="D1") for n in range(205)]
+    rows = [ValueRow(data_element=de, period="2020", org_unit=code, category_option_combo=None, value=v, row=i)
+            for i, (code, de, v) in enumerate(((c, de, v) for c in codes for de, v in
+                                               (("INCLUSIVE", "9"), ("CHILDREN", "10"))), 1)]
+    assert values.import_values(conn, principal=SYSTEM, rows=rows, source="dhis2-json").status == "SUCCESS"
+    make_user(conn, "wang")
+    login(browser, "wang")
+    browser.cookies.set("jiaowei_lang", "en")
+    first = browser.get("/indicators/COVERAGE", params={"ou": "D1", "pe": "2020"})
+    assert first.status_code == 200
+    shown = set(re.findall(r"<code>(K\d{3}|S\d)</code>", first.text))
+    assert len(shown) == 200 and "Units 1–200 of 206" in _text(first.text)
+    second = browser.get("/indicators/COVERAGE", params={"ou": "D1", "pe": "2020", "offset": 200})
+    rest = set(re.findall(r"<code>(K\d{3}|S\d)</code>", second.text))
+    assert rest and not rest & shown and len(shown | rest) == 206
+    assert "Units 201–206 of 206" in _text(second.text)
+    assert browser.get("/indicators/COVERAGE", params={"ou": "D1", "offset": -1}).status_code == 422

@@ -329,7 +329,8 @@ def indicator_table(
     p = parse_period(period)
     definition = load_indicator(conn, indicator)
     where = visible_unit(conn, principal, unit, p.end)
-    units = [where, *(registry.units_on(conn, p.end, parent_id=where.id) if children else [])]
+    below = registry.units_on(conn, p.end, parent_id=where.id, attributes=False) if children else []
+    units = [where, *below]
     found = compute_values(conn, [definition], units, [p], load_catalog(conn), scope=view_scope(principal))
     return [found[(definition.id, u.id, p.id)] for u in units]
 

@@ -41,6 +41,7 @@ DISPLAY_LABELS = {
     "number": N_("Number"),
 }
 MAX_TRAJECTORY_ROWS = 12
+CHILD_ROWS = 200  # units below shown per page (浦东 has 516 kindergartens and schools; a ministry more)
 Unit = Annotated[str | None, Query(max_length=64)]
 Period = Annotated[str | None, Query(max_length=16)]
 
@@ -97,11 +98,12 @@ def _unit(conn: Connection, user: Principal, unit: str, period: str) -> registry
 
 @router.get("/indicators/{code}", response_class=HTMLResponse)
 def indicator_page(
-    request: Request, conn: Conn, user: User, code: str, ou: Unit = None, pe: Period = None
+    request: Request, conn: Conn, user: User, code: str, ou: Unit = None, pe: Period = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HTMLResponse:
     """One indicator: definition, value and target per child unit, trajectory, target forms."""
     unit, period = _place(conn, user, ou, pe)
-    return _indicator(request, conn, user, code, unit, period, {})
+    return _indicator(request, conn, user, code, unit, period, {}, offset=offset)
 
 
 def _indicator(
@@ -113,8 +115,12 @@ def _indicator(
     period: str,
     extra: dict[str, Any],
     status: int = 200,
+    offset: int = 0,
 ) -> HTMLResponse:
     rows = compute.indicator_table(conn, principal=user, indicator=code, unit=unit, period=period)
+    shown = [r for r in rows[1:] if r.value is not None or r.target is not None]
+    without = [r.unit for r in rows[1:] if r.value is None and r.target is None]
+    page_rows = [rows[0], *shown[offset : offset + CHILD_ROWS]]
     definition = rows[0].indicator
     own = rows[0].target
     form_values = {
@@ -130,12 +136,14 @@ def _indicator(
         "indicators/indicator.html",
         {
             "d": definition,
-            "rows": [rows[0], *(r for r in rows[1:] if r.value is not None or r.target is not None)],
-            "without_data": [r.unit for r in rows[1:] if r.value is None and r.target is None],
+            "rows": page_rows,
+            "children_page": {"offset": offset, "limit": CHILD_ROWS, "total": len(shown)},
+            "without_data": without[:CHILD_ROWS],
+            "without_count": len(without),
             "unit": rows[0].unit,
             "period": period,
             "trajectory": trajectory,
-            "children_chart": chart.children_chart(rows, language=language(request)),
+            "children_chart": chart.children_chart(page_rows, language=language(request)),
             "trajectory_chart": chart.trajectory_chart(trajectory, language=language(request)),
             "may_set": user.may(Action.DATA_APPROVE),
             "values": {"ou": unit, "pe": period},
