@@ -22,6 +22,7 @@ time and digest), so a rolled-back or restored store is noticed and the copy reb
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tempfile
 import threading
@@ -88,6 +89,7 @@ class Cube:
         self._state: dict[str, str] = {}  # watermark, import, hierarchy, value_types (what the copy holds)
         self._local = threading.local()
         self.depths: dict[int, set[int]] = {}
+        self.stored_periods: dict[int, tuple[dt.date, dt.date]] = {}  # id: first and last day
         self.rebuilds = 0  # how many times the copy was built whole (a figure for tests and operators)
         self._finalizer = weakref.finalize(self, _remove, self.db, self._dir)
 
@@ -154,6 +156,7 @@ class Cube:
         try:
             self._state = {}
             cur.execute("DELETE FROM vals; DELETE FROM roll; DELETE FROM periods")
+            self.stored_periods = {}
             self._load_ancestry(conn, cur)
             self._load_periods(conn, cur)
             cur.execute(
@@ -252,6 +255,7 @@ class Cube:
         ).all()
         if rows:
             cur.executemany("INSERT INTO periods VALUES (?, ?, ?, ?, ?)", [tuple(r) for r in rows])
+            self.stored_periods = {**self.stored_periods, **{r.id: (r.start_date, r.end_date) for r in rows}}
 
     def _rederive(self, conn: Connection, cur: duckdb.DuckDBPyConnection) -> None:
         """Every row's ancestors again, from the tree reloaded (after the tree changed)."""
