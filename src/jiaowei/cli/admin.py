@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,7 +90,15 @@ def serve(
     settings.check_production()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     out.print(f"jiaowei at http://{shown}:{port}/  (API docs at /docs; Ctrl+C stops)", highlight=False)
-    uvicorn.run("jiaowei.web.app:create_app", factory=True, host=host, port=port, proxy_headers=True,
+    from jiaowei.web.app import create_app
+
+    app = create_app(settings)
+    # Everything alive once the app is built (modules, routes, templates) stays alive: out of the
+    # garbage collector's reach, its full collections stop scanning it. A page over 5,000 units
+    # allocates enough to trigger one; frozen, its p95 drops from about 250 to 160 ms (decision 0013).
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, proxy_headers=True,
                 http=protocol_with_header_timeout(settings.header_timeout_seconds))
 
 
