@@ -31,7 +31,7 @@ from jiaowei.analytics.request import RELATIVE, AnalyticsRequest
 from jiaowei.auth.model import Principal
 from jiaowei.errors import JiaoweiError, ValidationError
 from jiaowei.i18n import translate
-from jiaowei.indicators.targets.compute import all_indicators, default_period
+from jiaowei.indicators.targets.compute import default_period
 from jiaowei.registry.model import path_ids
 from jiaowei.registry.pages import TYPES
 from jiaowei.web.deps import Conn, User, language
@@ -138,9 +138,9 @@ def _form_state(form: Any) -> Chosen:
 
 
 def _defaults(conn: Connection, user: Principal) -> Chosen:
-    """A first pivot to start from: the first indicator for the user's units one level down, by
-    unit, in the latest year with data."""
-    first = all_indicators(conn)[:1]
+    """A first pivot to start from: a headline indicator (one with a target) for the user's units one
+    level down, by unit, in the latest year with data."""
+    first = queries.headline_indicators(conn)[:1]
     units = queries.unit_choices(conn, principal=user, day=today())
     top = units.home[:1]
     level = ""

@@ -359,3 +359,9 @@ def _unit_name(conn: Connection, unit_id: int, period: str, language: str) -> st
     day = pe.parse(period).end
     unit = registry.unit_on(conn, unit_id, day) or registry.last_known(conn, [unit_id]).get(unit_id)
     return _name(unit.name_zh, unit.name_en, language) if unit else ""
+
+
+def headline_indicators(conn: Connection) -> list[IndicatorDef]:
+    """Indicators with a target first (the year's headline figures), then the rest, each by code."""
+    with_target = set(conn.execute(select(store.targets.c.indicator_id).distinct()).scalars())
+    return sorted(all_indicators(conn), key=lambda d: (d.id not in with_target, d.code))
