@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,4 +129,22 @@ def new_page(chromium, server):  # type: ignore[no-untyped-def]
 
     yield make
     for context in contexts:
+        context.close()
+
+
+@contextmanager
+def logged_in(chromium: Any, base_url: str, landing: str, *, username: str = "admin",
+              password: str = PASSWORD, timeout_ms: int = 15_000) -> Iterator[Any]:
+    """A zh-CN page at 1280×900 on ``base_url``, logged in through the form and landed on ``landing``."""
+    context = chromium.new_context(base_url=base_url, locale="zh-CN", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    page.goto(f"/login?next={landing}")
+    page.get_by_label(re.compile("用户名|Username")).fill(username)
+    page.get_by_label(re.compile("密码|Password")).fill(password)
+    page.get_by_role("button", name=re.compile("^(登录|Log in)$")).click()
+    page.wait_for_url(lambda url: url.endswith(landing))
+    try:
+        yield page
+    finally:
         context.close()

@@ -17,7 +17,7 @@ from jiaowei.db.engine import make_engine
 from jiaowei.indicators.model import ValueRow
 from jiaowei.indicators.targets import service as targets
 from jiaowei.indicators.values import service as values
-from tests.browser.conftest import PASSWORD, running_server, seed
+from tests.browser.conftest import logged_in, running_server, seed
 from tests.factories import indicator_metadata
 
 pytestmark = pytest.mark.browser
@@ -52,17 +52,8 @@ def dashboard_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def staff(chromium: Any, dashboard_server: str) -> Iterator[Any]:
-    context = chromium.new_context(base_url=dashboard_server, locale="zh-CN",
-                                   viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto("/login?next=/analytics")
-    page.get_by_label(re.compile("用户名|Username")).fill("admin")
-    page.get_by_label(re.compile("密码|Password")).fill(PASSWORD)
-    page.get_by_role("button", name=re.compile("^(登录|Log in)$")).click()
-    page.wait_for_url(lambda url: url.endswith("/analytics"))
-    yield page
-    context.close()
+    with logged_in(chromium, dashboard_server, "/analytics") as page:
+        yield page
 
 
 def _shoot(page: Any, name: str) -> None:

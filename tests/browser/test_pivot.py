@@ -17,7 +17,7 @@ from jiaowei.auth.model import SYSTEM
 from jiaowei.db.engine import make_engine
 from jiaowei.indicators.model import ValueRow
 from jiaowei.indicators.values import service as values
-from tests.browser.conftest import PASSWORD, running_server, seed
+from tests.browser.conftest import logged_in, running_server, seed
 from tests.factories import indicator_metadata
 
 pytestmark = pytest.mark.browser
@@ -53,17 +53,8 @@ def pivot_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def staff(chromium: Any, pivot_server: str) -> Iterator[Any]:
-    context = chromium.new_context(base_url=pivot_server, locale="zh-CN",
-                                   viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto("/login?next=/analytics")
-    page.get_by_label(re.compile("用户名|Username")).fill("admin")
-    page.get_by_label(re.compile("密码|Password")).fill(PASSWORD)
-    page.get_by_role("button", name=re.compile("^(登录|Log in)$")).click()
-    page.wait_for_url(lambda url: url.endswith("/analytics"))
-    yield page
-    context.close()
+    with logged_in(chromium, pivot_server, "/analytics") as page:
+        yield page
 
 
 def _shoot(page: Any, name: str) -> None:

@@ -169,9 +169,9 @@ def test_a_unit_with_hundreds_of_units_below_shows_them_a_page_at_a_time(
 
     coverage_setup(conn)
     codes = [make_unit(conn, f"K{n:03d}", parent="D1") for n in range(205)]
-    rows = [ValueRow(data_element=de, period="2020", org_unit=code, category_option_combo=None, value=v, row=i)
-            for i, (code, de, v) in enumerate(((c, de, v) for c in codes for de, v in
-                                               (("INCLUSIVE", "9"), ("CHILDREN", "10"))), 1)]
+    cells = [(code, de, v) for code in codes for de, v in (("INCLUSIVE", "9"), ("CHILDREN", "10"))]
+    rows = [ValueRow(data_element=de, period="2020", org_unit=code, value=v, row=i)
+            for i, (code, de, v) in enumerate(cells, 1)]
     assert values.import_values(conn, principal=SYSTEM, rows=rows, source="dhis2-json").status == "SUCCESS"
     make_user(conn, "wang")
     login(browser, "wang")
