@@ -176,6 +176,11 @@ def test_the_page_speaks_english_too(staff: TestClient) -> None:
              "Save to my dashboard")
     assert all(word in text for word in words)
     assert table(page.text)[0][1:] == ["Pupils", "Teachers", "Total"]
-    first = staff.get("/analytics")  # no query yet: the form only, with the user's own unit chosen
-    assert first.status_code == 200 and 'id="pivot-table"' not in first.text
-    assert re.search(r'<option value="SH" selected>', first.text)
+    # No query yet: a first pivot at once (a headline indicator, the user's own unit one level down),
+    # as a URL the user goes on from.
+    first = staff.get("/analytics", follow_redirects=False)
+    assert first.status_code == 303
+    assert first.headers["location"].startswith("/analytics?dimension=dx%3APTR")
+    shown = staff.get(first.headers["location"])
+    assert shown.status_code == 200 and 'id="pivot-table"' in shown.text
+    assert re.search(r'<option value="SH" selected>', shown.text)

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -143,7 +144,7 @@ def logged_in(chromium: Any, base_url: str, landing: str, *, username: str = "ad
     page.get_by_label(re.compile("用户名|Username")).fill(username)
     page.get_by_label(re.compile("密码|Password")).fill(password)
     page.get_by_role("button", name=re.compile("^(登录|Log in)$")).click()
-    page.wait_for_url(lambda url: url.endswith(landing))
+    page.wait_for_url(lambda url: urllib.parse.urlsplit(url).path == landing)
     try:
         yield page
     finally:

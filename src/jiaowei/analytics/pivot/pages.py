@@ -68,8 +68,14 @@ def pivot_page(request: Request, conn: Conn, user: User) -> Response:
             shown = _in_language(error, lang)
             return _render(request, conn, user, None, None, shown, form=params, status=error.status)
     query = PivotQuery.from_pairs(params.multi_items())
-    if query.empty:
-        return _render(request, conn, user, query, None, None)
+    if query.empty:  # a first visit: show the default pivot at once, as a URL the user can change
+        first = _defaults(conn, user)
+        places = {f"{d}_on": [place] for d, place in first.places.items()}
+        form = {**first.items, **places, "level": [first.level]}
+        try:
+            return see_other(from_form(form).url())
+        except ValidationError:  # nothing to show yet (no indicator or no unit): the empty builder
+            return _render(request, conn, user, query, None, None)
     try:
         view = build_view(conn, principal=user, query=query, language=lang, today=today())
     except ValidationError as error:
