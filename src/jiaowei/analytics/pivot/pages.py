@@ -31,7 +31,8 @@ from jiaowei.analytics.request import RELATIVE, AnalyticsRequest
 from jiaowei.auth.model import Principal
 from jiaowei.errors import JiaoweiError, ValidationError
 from jiaowei.i18n import translate
-from jiaowei.indicators.targets.compute import default_period
+from jiaowei.indicators.metadata.catalog import load_catalog
+from jiaowei.indicators.targets.compute import compute_values, default_period, parse_period, visible_unit
 from jiaowei.registry.model import path_ids
 from jiaowei.registry.pages import TYPES
 from jiaowei.web.deps import Conn, User, language
@@ -144,16 +145,22 @@ def _form_state(form: Any) -> Chosen:
 
 
 def _defaults(conn: Connection, user: Principal) -> Chosen:
-    """A first pivot to start from: a headline indicator (one with a target) for the user's units one
-    level down, by unit, in the latest year with data."""
-    first = queries.headline_indicators(conn)[:1]
+    """A first pivot to start from: a headline indicator (one with a target) that has a value at the
+    user's unit in the latest year with data, by unit one level down."""
     units = queries.unit_choices(conn, principal=user, day=today())
     top = units.home[:1]
+    period = default_period(conn)
+    headline = queries.headline_indicators(conn)
+    first = headline[:1]
+    if top and headline:
+        unit = visible_unit(conn, user, top[0], parse_period(period).end)
+        found = compute_values(conn, headline, [unit], [parse_period(period)], load_catalog(conn))
+        first = [d for d in headline if found[(d.id, unit.id, period)].value is not None][:1] or first
     level = ""
     if top:
         below = [u for u in units.units if u.code not in units.home]
         level = str(len(path_ids(below[0].path))) if below else ""
-    return Chosen({"dx": [d.code for d in first], "pe": [default_period(conn)], "ou": top},
+    return Chosen({"dx": [d.code for d in first], "pe": [period], "ou": top},
                   {"dx": "columns", "pe": "filter", "ou": "rows"}, level)
 
 
