@@ -410,9 +410,14 @@ def _over_units(kind: AggregationType, numbers: list[float]) -> float:
 
 
 def _value_columns(v: Value, skip_rounding: bool, num_den: bool) -> list[str]:
-    decimals = v.item.indicator.decimals if v.item.indicator is not None else 2
+    indicator = v.item.indicator
+    decimals = indicator.decimals if indicator is not None else 2
     whole = v.item.kind in ("element", "operand")
-    columns = [_number(v.value, None if skip_rounding else decimals, whole)]
+    if indicator is not None and indicator.display == "ratio" and v.value is not None and not skip_rounding:
+        # a ratio is numerator / denominator (1:159 is 0.00629): its decimals are those of N in 1:N
+        columns = [repr(float(f"{v.value:.6g}"))]
+    else:
+        columns = [_number(v.value, None if skip_rounding else decimals, whole)]
     if num_den:
         if v.item.kind in ("indicator", "rate"):
             columns += [_number(v.numerator, None, False), _number(v.denominator, None, False),
