@@ -184,3 +184,19 @@ def test_the_page_speaks_english_too(staff: TestClient) -> None:
     shown = staff.get(first.headers["location"])
     assert shown.status_code == 200 and 'id="pivot-table"' in shown.text
     assert re.search(r'<option value="SH" selected>', shown.text)
+
+
+def test_a_ratio_indicator_is_written_one_to_n(staff: TestClient, conn: Connection) -> None:
+    """Teachers per pupil as a ratio: 15 to 230 is 1:15 (1:15.3), not 0.0652 at four decimals."""
+    from jiaowei.indicators.metadata import service as metadata
+
+    metadata.save_indicator(conn, principal=SYSTEM, code="TPR", name_zh="师生比", name_en="Teacher ratio",
+                            numerator="#{TEACHERS}", denominator="#{PUPILS}", display="ratio", decimals=0)
+    page = staff.get("/analytics", params=[("dimension", "dx:TPR;PUPILS"), ("filter", "pe:2020"),
+                                           ("dimension", "ou:SH;LEVEL-2"), ("rows", "ou"), ("columns", "dx")])
+    assert page.status_code == 200
+    rows = table(page.text)
+    assert rows[1][1:3] == ["1:15", "230"] and rows[2][1:3] == ["1:9", "90"]
+    grid = staff.get("/api/analytics", params=[("dimension", "dx:TPR"), ("dimension", "ou:D1"),
+                                               ("filter", "pe:2020")]).json()
+    assert grid["rows"] == [["TPR", "D1", "0.0652174"]]  # the API keeps the number, to six digits

@@ -120,6 +120,7 @@ def build(
     names: Mapping[str, str],
     summable: Callable[[Items], bool] = lambda items: False,
     link: Callable[[Items], str | None] = lambda items: None,
+    shown: Callable[[Items, float], str] = lambda items, value: format_number(value),
     sort: Sort | None = None,
     row_keys: Sequence[tuple[str, ...]] | None = None,
     column_keys: Sequence[tuple[str, ...]] | None = None,
@@ -136,7 +137,7 @@ def build(
         PivotRow(
             keys=r,
             labels=tuple(names.get(i, i) for i in r),
-            cells=tuple(_cell(f, link) for f in line),
+            cells=tuple(_cell(f, link, shown) for f in line),
             total=_total(line, adds[n]) if len(column_keys) > 1 else None,
         )
         for n, (r, line) in enumerate(zip(row_keys, grid, strict=True))
@@ -181,10 +182,12 @@ def _present(
     return sorted(found, key=lambda k: tuple(ranked[n][item] for n, item in enumerate(k)))
 
 
-def _cell(fact: Fact | None, link: Callable[[Items], str | None]) -> PivotCell:
+def _cell(
+    fact: Fact | None, link: Callable[[Items], str | None], shown: Callable[[Items, float], str]
+) -> PivotCell:
     if fact is None:
         return PivotCell(None, "")
-    return PivotCell(fact.value, format_number(fact.value), link(fact.items))
+    return PivotCell(fact.value, shown(fact.items, fact.value), link(fact.items))
 
 
 def _total(facts: Sequence[Fact | None], adds: Sequence[bool]) -> PivotCell:

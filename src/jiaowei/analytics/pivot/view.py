@@ -20,7 +20,7 @@ from sqlalchemy import Connection, func, select
 
 from jiaowei.analytics import service
 from jiaowei.analytics.pivot import chart as charts
-from jiaowei.analytics.pivot.table import Fact, Items, Layout, Pivot, Sort, build
+from jiaowei.analytics.pivot.table import Fact, Items, Layout, Pivot, Sort, build, format_number
 from jiaowei.analytics.request import DATA, PERIOD, UNIT, AnalyticsRequest, Dimension, parse
 from jiaowei.analytics.response import Grid
 from jiaowei.analytics.response import pivot as grid_pivot
@@ -28,8 +28,10 @@ from jiaowei.auth.model import Principal
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.i18n import translate
 from jiaowei.indicators import periods as pe
+from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.model import AggregationType
+from jiaowei.indicators.targets.compute import format_value
 from jiaowei.registry import queries as registry
 from jiaowei.registry.model import path_ids
 
@@ -201,6 +203,23 @@ def parse_query(query: PivotQuery, language: str) -> AnalyticsRequest:
     return dataclasses.replace(parse(list(query.params)), language=language)
 
 
+def _shown(conn: Connection, grid: Grid) -> Callable[[Items, float], str]:
+    """How a cell's number is written: a ratio indicator as ``1:N`` (1:159, not 0.0063), as on the
+    indicator pages; anything else with grouped thousands."""
+    t = store.indicators
+    ratios: dict[str, int] = {}
+    for row in conn.execute(select(t.c.code, t.c.uid, t.c.decimals).where(t.c.display == "ratio")):
+        ratios[row.code] = ratios[row.uid] = int(row.decimals)
+    data = grid.dimensions.get(DATA, [])
+    only = data[0] if len(data) == 1 else None
+
+    def shown(items: Items, value: float) -> str:
+        dx = items.get(DATA, only)
+        return format_value(value, "ratio", ratios[dx]) if dx in ratios else format_number(value)
+
+    return shown
+
+
 def build_view(
     conn: Connection, *, principal: Principal, query: PivotQuery, language: str, today: dt.date
 ) -> PivotView:
@@ -220,6 +239,7 @@ def build_view(
     link = _drill(conn, query, grid, layout, day)
     table = build(facts, layout=layout, order=grid.dimensions, names=_names(grid),
                   summable=_summable(conn, grid, layout, request), link=link, sort=query.sort,
+                  shown=_shown(conn, grid),
                   row_keys=shown_rows, column_keys=laid.column_keys)
     titles = {d: grid.name(d) for d in (*layout.rows, *layout.columns, *layout.filters)}
     filters = [(grid.name(d), ", ".join(grid.name(i) for i in grid.dimensions.get(d, [])))
