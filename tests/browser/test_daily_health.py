@@ -14,7 +14,7 @@ from jiaowei.auth.model import SYSTEM
 from jiaowei.db.engine import make_engine
 from jiaowei.indicators.model import ValueRow
 from jiaowei.indicators.values import service as values
-from tests.browser.conftest import PASSWORD, running_server, seed
+from tests.browser.conftest import logged_in, running_server, seed
 from tests.indicators.test_daily_health import daily_metadata
 
 pytestmark = pytest.mark.browser
@@ -50,18 +50,8 @@ def daily_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def staff(chromium: Any, daily_server: str) -> Iterator[Any]:
-    context = chromium.new_context(
-        base_url=daily_server, locale="zh-CN", viewport={"width": 1280, "height": 900}
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto("/login?next=/data/daily")
-    page.get_by_label(re.compile("用户名|Username")).fill("admin")
-    page.get_by_label(re.compile("密码|Password")).fill(PASSWORD)
-    page.get_by_role("button", name=re.compile("^(登录|Log in)$")).click()
-    page.wait_for_url(lambda url: url.endswith("/data/daily"))
-    yield page
-    context.close()
+    with logged_in(chromium, daily_server, "/data/daily") as page:
+        yield page
 
 
 ENGLISH_LEFT = """() => {

@@ -46,6 +46,7 @@ from jiaowei.indicators import store
 from jiaowei.indicators.approval import completeness
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
 from jiaowei.indicators.model import FACTORS, AggregationType, Display
+from jiaowei.indicators.targets.compute import view_scope
 from jiaowei.registry import groups
 from jiaowei.registry import queries as registry
 from jiaowei.registry.model import path_ids
@@ -427,7 +428,7 @@ def prepare(conn: Connection, *, principal: Principal, request: AnalyticsRequest
         raise QueryError("Categories break down data elements only.", [Problem(
             "indicators and reporting rates have no categories or group sets", field=categories[0].id,
             expected="data elements or operands only in dx when a category is a dimension or filter")])
-    scope = None if paths is None else frozenset(int(p.strip("/").split("/")[-1]) for p in paths)
+    scope = view_scope(principal)
     return Plan(request, language, periods, data, units, categories, scope, paths)
 
 

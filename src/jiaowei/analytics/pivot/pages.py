@@ -70,7 +70,7 @@ def pivot_page(request: Request, conn: Conn, user: User) -> Response:
             return _render(request, conn, user, None, None, shown, form=params, status=error.status)
     query = PivotQuery.from_pairs(params.multi_items())
     if query.empty:  # a first visit: show the default pivot at once, as a URL the user can change
-        first = _defaults(conn, user)
+        first = _first_pivot(conn, user)
         places = {f"{d}_on": [place] for d, place in first.places.items()}
         form = {**first.items, **places, "level": [first.level]}
         try:
@@ -145,23 +145,31 @@ def _form_state(form: Any) -> Chosen:
 
 
 def _defaults(conn: Connection, user: Principal) -> Chosen:
-    """A first pivot to start from: a headline indicator (one with a target) that has a value at the
-    user's unit in the latest year with data, by unit one level down."""
+    """What the form shows chosen before anything is: a headline indicator (one with a target) for the
+    user's units one level down, by unit, in the latest year with data."""
     units = queries.unit_choices(conn, principal=user, day=today())
     top = units.home[:1]
-    period = default_period(conn)
-    headline = queries.headline_indicators(conn)
-    first = headline[:1]
-    if top and headline:
-        unit = visible_unit(conn, user, top[0], parse_period(period).end)
-        found = compute_values(conn, headline, [unit], [parse_period(period)], load_catalog(conn))
-        first = [d for d in headline if found[(d.id, unit.id, period)].value is not None][:1] or first
     level = ""
     if top:
         below = [u for u in units.units if u.code not in units.home]
         level = str(len(path_ids(below[0].path))) if below else ""
-    return Chosen({"dx": [d.code for d in first], "pe": [period], "ou": top},
+    headline = [d.code for d in queries.headline_indicators(conn)[:1]]
+    return Chosen({"dx": headline, "pe": [default_period(conn)], "ou": top},
                   {"dx": "columns", "pe": "filter", "ou": "rows"}, level)
+
+
+def _first_pivot(conn: Connection, user: Principal) -> Chosen:
+    """The pivot a first visit opens: the defaults, with the first headline indicator that has a value
+    at the user's unit in that year (one engine query, made only then)."""
+    first = _defaults(conn, user)
+    headline = queries.headline_indicators(conn)
+    if not first.items["ou"] or not headline:
+        return first
+    period = parse_period(first.items["pe"][0])
+    unit = visible_unit(conn, user, first.items["ou"][0], period.end)
+    found = compute_values(conn, headline, [unit], [period], load_catalog(conn))
+    shown = [d.code for d in headline if found[(d.id, unit.id, period.id)].value is not None][:1]
+    return dataclasses.replace(first, items={**first.items, "dx": shown or first.items["dx"]})
 
 
 def _level_label(lang: str, level: int, kinds: list[str], count: int) -> str:

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Connection, select, union
 
 from jiaowei.auth.model import Action, Principal
-from jiaowei.auth.scope import require_action, require_unit, scope_paths
+from jiaowei.auth.scope import require_action, require_unit
 from jiaowei.errors import NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
@@ -28,8 +28,8 @@ from jiaowei.indicators.daily.model import Alert, DailyHealth, DayRate, Missing,
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
 from jiaowei.indicators.model import numeric
 from jiaowei.indicators.quality import queries as quality
+from jiaowei.indicators.targets.compute import default_unit
 from jiaowei.registry import queries as registry
-from jiaowei.registry.model import path_ids
 
 TREND_DAYS = 30
 DAILY = pe.PeriodType.DAILY.value
@@ -103,19 +103,6 @@ def _reporting_days(conn: Connection, ds: DataSet, first: dt.date, last: dt.date
         .order_by(p.c.start_date)
     )
     return list(conn.execute(query).scalars())
-
-
-def default_unit(conn: Connection, principal: Principal, day: dt.date) -> str | None:
-    """The user's own unit: the highest unit they can see on ``day`` (the commission for city staff)."""
-    if principal.unlimited:
-        rows = registry.units_on(conn, day, top_level=True)
-        ranked = sorted(rows, key=lambda r: (r.type != "commission", r.code))
-        return ranked[0].code if ranked else None
-    for path in sorted(scope_paths(conn, principal, Action.VIEW, day), key=lambda p: (p.count("/"), p)):
-        found = registry.unit_on(conn, path_ids(path)[-1], day)
-        if found:
-            return found.code
-    return None
 
 
 def _open_unit(conn: Connection, principal: Principal, code: str, day: dt.date) -> None:
