@@ -11,14 +11,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 
+from jiaowei.auth import service as _auth_service
 from jiaowei.db.engine import BoundDatabase, make_engine
 from jiaowei.db.migrate import upgrade
 from jiaowei.settings import Settings
 from jiaowei.web.app import create_app
 from tests.pgcluster import Cluster, start_cluster
+
+# Passwords are hashed with argon2's cheapest parameters in tests: thousands of test users at 0.14 s a
+# hash (the production parameters) cost minutes. Checking a password reads the parameters from its hash,
+# so logins work the same way. tests/auth/test_login_timing.py puts the production parameters back.
+_auth_service._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 
 BACKENDS = [b for b in os.environ.get("JIAOWEI_TEST_DATABASES", "sqlite,postgresql").split(",") if b]
 

@@ -28,6 +28,7 @@ ALL = (
     "jiaowei.admissions.domain",
     "jiaowei.indicators.domain",
     "jiaowei.analytics.domain",
+    "jiaowei.plans.domain",
     "jiaowei.web.domain",
 )
 
@@ -81,7 +82,8 @@ class Domain:
     api: tuple[str, ...] = ()  # modules with a JSON ``router``, in matching order
     pages: tuple[str, ...] = ()  # modules with an HTML ``router``, in matching order
     templates: Path | None = None
-    tables: str | None = None  # the module whose import defines the domain's tables
+    # the module (or modules, for a domain whose parts each keep their own) whose import defines its tables
+    tables: str | tuple[str, ...] | None = None
     cli: tuple[CliGroup, ...] = ()
     nav: tuple[NavEntry, ...] = ()
     cards: tuple[HomeCard, ...] = ()
@@ -92,7 +94,6 @@ class Domain:
 
 # Home cards of the modules that are not built yet; a module's card moves to its domain.py when it is.
 PLANNED = (
-    HomeCard("plans", N_("Key tasks"), N_("Key tasks of the year: deploy, advance, assess."), None, order=80),
     HomeCard("reports", N_("Reports"), N_("The annual report, its figures drawn from the data."), None,
              order=100),
 )
@@ -124,7 +125,8 @@ def with_templates() -> list[Domain]:
 
 
 def table_modules() -> list[str]:
-    return [domain.tables for domain in domains() if domain.tables is not None]
+    named = (domain.tables for domain in domains() if domain.tables is not None)
+    return [module for tables in named for module in ((tables,) if isinstance(tables, str) else tables)]
 
 
 def cli_groups() -> list[CliGroup]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,6 +46,16 @@ class Settings(BaseSettings):
     analytics_threads: int = 2  # DuckDB threads per query
     analytics_dir: Path | None = None  # where the analytics copy's file lives (default: the system's temp)
     audit_key_file: Path | None = None  # Ed25519 key signing audit checkpoints; keep it off the database
+    today: dt.date | None = None  # fixes the day plans' date rules count from (tests, demos); default: today
+    evidence_dir: Path | None = None  # where evidence files are kept (default: <home>/evidence)
+    evidence_max_bytes: int = 20 * 1024 * 1024  # the largest evidence file accepted
+    smtp_host: str = ""  # the mail server the plans digest is sent through; empty: no email
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    digest_to: str = ""  # comma-separated addresses that receive `jiaowei plans digest --email`
 
     @property
     def effective_database_url(self) -> str:
@@ -66,3 +80,25 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+_ACTIVE: ContextVar[Settings | None] = ContextVar("jiaowei_active_settings", default=None)
+
+
+def active_settings() -> Settings:
+    """The settings of the app serving this request (``web/app.py`` sets them), else the environment's.
+
+    For the few services that need a setting but are called from many places (evidence files' folder
+    and size limit); everything else is handed its settings explicitly.
+    """
+    return _ACTIVE.get() or get_settings()
+
+
+@contextmanager
+def using(settings: Settings) -> Iterator[Settings]:
+    """Make ``settings`` the active ones inside the block (the app does this for each request)."""
+    token = _ACTIVE.set(settings)
+    try:
+        yield settings
+    finally:
+        _ACTIVE.reset(token)

@@ -33,6 +33,12 @@ from jiaowei.indicators.store import data_values as dv
 from jiaowei.registry import queries, service, store, transfer
 from jiaowei.registry.model import UnitDetail
 from tests.factories import indicator_metadata, login, make_unit, make_user, small_tree, token_for
+from tests.plans.appraisals_matrix import appraisals_matrix, seed_appraisals
+from tests.plans.evidence_matrix import evidence_matrix, seed_evidence
+from tests.plans.rectification_matrix import rectification_matrix, seed_rectification
+from tests.plans.risks_matrix import risks_matrix, seed_risks, workbook_matrix
+from tests.plans.task_pages_matrix import task_pages_matrix
+from tests.plans.tasks_matrix import seed_tasks, tasks_matrix
 
 OUT = ("D2", "S2", "SH")
 DATES = ("1999-06-01", "2000-01-01", "2020-01-01", "2100-01-01")
@@ -851,6 +857,13 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     **APPROVAL_MATRIX,
     **METADATA_MATRIX,
     **DASHBOARD_MATRIX,
+    **appraisals_matrix(Call),
+    **evidence_matrix(Call),
+    **rectification_matrix(Call),
+    **risks_matrix(Call),
+    **workbook_matrix(Call),
+    **tasks_matrix(Call),
+    **task_pages_matrix(Call),
     **{("GET", path): analytics_reads(path) for path in ANALYTICS},
     # The pivot pages take the same query as /api/analytics, and the stored values behind a cell.
     **{("GET", path): analytics_reads(path) for path in ("/analytics", "/analytics.csv", "/analytics.xlsx")},
@@ -972,6 +985,11 @@ def world(client: TestClient, conn: Connection) -> World:
     seed_quality(conn)
     seed_approval(conn)
     seed_accounts(conn)
+    seed_appraisals(conn)
+    seed_evidence(conn, client.app.state.settings)
+    seed_rectification(conn)
+    seed_risks(conn)
+    seed_tasks(conn)
     user = make_user(conn, "d1staff", role="district_staff", capture=["D1"])
     headers = token_for(conn, user)
     if ("POST", "/login") not in app_routes(client):

@@ -219,7 +219,16 @@ def test_every_route_that_takes_files_is_marked() -> None:
     assert marked == {
         ("POST", "/api/units/import"), ("POST", "/api/dataValueSets"), ("POST", "/api/metadata"),
         ("POST", "/api/admissions/campaigns/{code}/applicants/import"), ("POST", "/units/import"),
-        ("POST", "/data/entry/upload"), ("POST", "/admissions/{code}/applicants/import")}
+        ("POST", "/data/entry/upload"), ("POST", "/admissions/{code}/applicants/import"),
+        # plans: workbooks, and the forms and API routes that carry evidence files
+        ("POST", "/api/plans/import"), ("POST", "/plans/import"),
+        ("POST", "/api/plans/tasks/{uid}/reports"), ("POST", "/plans/tasks/{uid}/report"),
+        ("POST", "/api/plans/appraisals/rounds/{uid}/subjects/{subject}/scores/{criterion}/evidence"),
+        ("POST", "/plans/appraisals/{uid}/subjects/{subject}"),
+        ("POST", "/api/plans/rectification/measures/{uid}/evidence"),
+        ("POST", "/api/plans/rectification/measures/{uid}/transitions"),
+        ("POST", "/plans/rectification/measures/{uid}/transition"),
+        ("POST", "/api/plans/risks/{uid}/reviews"), ("POST", "/plans/risks/{uid}/reviews")}
 
 
 def _bomb(unpacked: int) -> bytes:

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 from urllib.parse import quote
 
@@ -17,12 +16,11 @@ from sqlalchemy import Connection
 from jiaowei.analytics import dashboards, tiles
 from jiaowei.analytics.dashboards import HOME, ItemSpec
 from jiaowei.auth.model import Action, Principal
-from jiaowei.errors import JiaoweiError, Problem
-from jiaowei.i18n import translate
+from jiaowei.errors import JiaoweiError
 from jiaowei.indicators.targets import compute
 from jiaowei.registry.queries import today
 from jiaowei.web.deps import Conn, User, language
-from jiaowei.web.forms import N_, Form, local_path, problems_by_field, see_other
+from jiaowei.web.forms import N_, Form, in_language, local_path, problems_by_field, see_other
 from jiaowei.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -44,16 +42,6 @@ LABELS = {"status_labels": STATUS_LABELS, "source_labels": SOURCE_LABELS, "kind_
 
 def dashboard_url(ref: str) -> str:
     return "/" if ref == HOME else f"/dashboards/{quote(ref, safe='')}"
-
-
-def in_language(error: JiaoweiError, lang: str) -> JiaoweiError:
-    """``error`` with its detail, and each problem's message and expectation, in the page's language."""
-    shown = copy.copy(error)
-    shown.detail = translate(lang, error.detail)
-    shown.problems = [Problem(translate(lang, p.message), row=p.row, field=p.field, value=p.value,
-                              expected=translate(lang, p.expected) if p.expected else None)
-                      for p in error.problems]
-    return shown
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:

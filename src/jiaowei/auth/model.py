@@ -24,6 +24,10 @@ class Action(StrEnum):
     # district staff: the unit reporters whose scopes lie inside their own district (see auth.admin)
     MANAGE_REPORTERS = "users.reporters"
     AUDIT_READ = "audit.read"
+    # plans: deploy tasks, review their progress, run appraisals, the ledger and the risk register
+    PLANS_MANAGE = "plans.manage"
+    # plans: report progress on the tasks, measures and risks of one's own units
+    PLANS_REPORT = "plans.report"
 
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
@@ -31,20 +35,20 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.COMMISSION_STAFF: frozenset(
         {
             Action.VIEW, Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE,
-            Action.METADATA_WRITE, Action.AUDIT_READ,
+            Action.METADATA_WRITE, Action.AUDIT_READ, Action.PLANS_MANAGE, Action.PLANS_REPORT,
         }
     ),
     Role.DISTRICT_STAFF: frozenset(
         {Action.VIEW, Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE,
-         Action.MANAGE_REPORTERS}
+         Action.MANAGE_REPORTERS, Action.PLANS_REPORT}
     ),
-    Role.UNIT_REPORTER: frozenset({Action.VIEW, Action.DATA_CAPTURE}),
+    Role.UNIT_REPORTER: frozenset({Action.VIEW, Action.DATA_CAPTURE, Action.PLANS_REPORT}),
     Role.VIEWER: frozenset({Action.VIEW}),
 }
 
 WRITE_ACTIONS = frozenset({
     Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE, Action.METADATA_WRITE,
-    Action.MANAGE_USERS, Action.MANAGE_REPORTERS,
+    Action.MANAGE_USERS, Action.MANAGE_REPORTERS, Action.PLANS_MANAGE, Action.PLANS_REPORT,
 })
 
 

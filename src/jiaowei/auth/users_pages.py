@@ -8,7 +8,6 @@ the services check every permission.
 
 from __future__ import annotations
 
-import copy
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -18,11 +17,11 @@ from sqlalchemy import Connection
 
 from jiaowei.auth import admin, queries
 from jiaowei.auth.model import Action, Principal, Role
-from jiaowei.errors import Conflict, JiaoweiError, NotFound, PermissionDenied, Problem, ValidationError
-from jiaowei.i18n import LANGUAGES, translate
+from jiaowei.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from jiaowei.i18n import LANGUAGES
 from jiaowei.registry import queries as registry
 from jiaowei.web.deps import Conn, User, language
-from jiaowei.web.forms import N_, Form, local_path, problems_by_field, see_other
+from jiaowei.web.forms import N_, Form, in_language, local_path, problems_by_field, see_other
 from jiaowei.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -135,16 +134,6 @@ def create_user(request: Request, conn: Conn, user: User, form: FormLists) -> Re
                           {"one_time_password": created.one_time_password, "created": True})
     response.headers["cache-control"] = "no-store"
     return response
-
-
-def in_language(error: JiaoweiError, lang: str) -> JiaoweiError:
-    """``error`` with its detail, and each problem's message and expectation, in the page's language."""
-    shown = copy.copy(error)
-    shown.detail = translate(lang, error.detail)
-    shown.problems = [Problem(translate(lang, p.message), row=p.row, field=p.field, value=p.value,
-                              expected=translate(lang, p.expected) if p.expected else None)
-                      for p in error.problems]
-    return shown
 
 
 def request_zh(request: Request) -> bool:

@@ -41,6 +41,7 @@ def demo(
     from jiaowei.admissions import demo as admissions_demo
     from jiaowei.demo import shanghai2020
     from jiaowei.indicators import demo as indicators_demo
+    from jiaowei.plans import demo as plans_demo
 
     settings = get_settings()
     if settings.environment == "production" and not force:
@@ -61,12 +62,15 @@ def demo(
                 loaded = shanghai2020.load(conn, progress=report)
                 admissions_demo.load(conn, home=settings.home, progress=report)
                 data = indicators_demo.load(conn, progress=report)
+                plans = plans_demo.load(conn, progress=report)
             out.print(f"Loaded the Shanghai 2020 demo: {loaded.get('units', '?')} units, "
                       f"{data['values']:,} data values ({data['daily_values']:,} daily), "
-                      f"{data['facts']} facts of the 2020 report, {data['targets']} targets.",
-                      highlight=False)
+                      f"{data['facts']} facts of the 2020 report, {data['targets']} targets, "
+                      f"{plans.get('tasks', {}).get('tasks', 0)} key tasks of 2020.", highlight=False)
+            for part, why in plans["skipped"].items():
+                out.print(f"Plans demo: {part} not loaded ({why}).", highlight=False)
     db.engine.dispose()
-    out.print(_logins(shanghai2020.DEMO_USERS))
+    out.print(_logins(shanghai2020.DEMO_USERS + plans_demo.DEMO_USERS))
 
 
 def _logins(users: list[dict[str, Any]]) -> Table:

@@ -7,11 +7,11 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jiaowei import __version__, domains
 from jiaowei.db.engine import Database, make_engine
-from jiaowei.settings import Settings, get_settings
+from jiaowei.settings import Settings, get_settings, using
 from jiaowei.throttle import FailureWindow
 from jiaowei.web import errors
 from jiaowei.web.body import WholeBody
@@ -51,7 +51,13 @@ def _protect_every_response(app: FastAPI, routes: list[BaseRoute]) -> None:
     build = app.build_middleware_stack
 
     def build_protected() -> ASGIApp:
-        return SecurityHeaders(WholeBody(build(), settings=app.state.settings, routes=routes))
+        protected = SecurityHeaders(WholeBody(build(), settings=app.state.settings, routes=routes))
+
+        async def with_settings(scope: Scope, receive: Receive, send: Send) -> None:
+            with using(app.state.settings):  # services that read active_settings() see the app's
+                await protected(scope, receive, send)
+
+        return with_settings
 
     app.build_middleware_stack = build_protected  # type: ignore[method-assign]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from jiaowei.domains import N_ as N_  # the marker, re-exported for the pages
 from jiaowei.errors import JiaoweiError, Problem
+from jiaowei.i18n import translate
 
 
 async def form_fields(request: Request) -> dict[str, str]:
@@ -42,3 +44,13 @@ def problems_by_field(error: JiaoweiError | None) -> dict[str, list[Problem]]:
     for problem in error.problems if error else []:
         found[problem.field or ""].append(problem)
     return dict(found)
+
+
+def in_language(error: JiaoweiError, lang: str) -> JiaoweiError:
+    """A copy of ``error`` with its detail, and each problem's message and expectation, in ``lang``."""
+    shown = copy.copy(error)
+    shown.detail = translate(lang, error.detail)
+    shown.problems = [Problem(translate(lang, p.message), row=p.row, field=p.field, value=p.value,
+                              expected=translate(lang, p.expected) if p.expected else None)
+                      for p in error.problems]
+    return shown

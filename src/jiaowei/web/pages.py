@@ -12,6 +12,8 @@ from jiaowei.analytics.dashboard_pages import LABELS
 from jiaowei.auth import service as auth
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.i18n import LANGUAGES, normalise
+from jiaowei.plans import clock
+from jiaowei.plans.tasks import queries as plan_tasks
 from jiaowei.registry.queries import today
 from jiaowei.web.deps import LANGUAGE_COOKIE, Conn, MaybeUser, User, language
 from jiaowei.web.forms import N_, Form, is_https, local_path, see_other
@@ -33,7 +35,9 @@ def home(request: Request, conn: Conn, user: User) -> HTMLResponse:
     """The user's part of the system as a dashboard (see jiaowei.analytics.tiles), their saved items,
     and the modules."""
     view = tiles.home(conn, principal=user, today=today(), language=language(request))
-    return page(request, "home.html", {"cards": CARDS, "home": view, **LABELS})
+    due = plan_tasks.reminders(conn, principal=user, today=clock.today())
+    return page(request, "home.html", {"cards": CARDS, "home": view, "overdue": [r for r in due if r.overdue],
+                                       "due_soon": [r for r in due if not r.overdue], **LABELS})
 
 
 @router.post("/language")

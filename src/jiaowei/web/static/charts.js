@@ -93,7 +93,8 @@
     var s = spec.series[0], data = [];
     spec.categories.forEach(function (name, i) {
       if (s.data[i] !== null && s.data[i] !== undefined) {
-        data.push({ name: name, value: s.data[i], shown: s.labels ? s.labels[i] : String(s.data[i]) });
+        data.push({ name: name, value: s.data[i], shown: s.labels ? s.labels[i] : String(s.data[i]),
+                    itemStyle: s.colors ? { color: s.colors[i] } : undefined });  // e.g. a colour per status
       }
     });
     return {
@@ -108,6 +109,23 @@
     };
   }
 
+  function heatmapOption(spec) {  // the risk matrix: x and y are categories, data [x, y, count]
+    return {
+      animation: false,
+      textStyle: { fontFamily: font(), color: INK },
+      grid: { left: 8, right: 16, top: 32, bottom: 64, containLabel: true },
+      tooltip: { formatter: function (p) {
+        return echarts.format.encodeHTML(spec.rows[p.data[1]] + " × " + spec.categories[p.data[0]] + ": " + p.data[2]);
+      } },
+      xAxis: { type: "category", data: spec.categories, name: spec.xName, nameLocation: "middle", nameGap: 28,
+               axisLabel: { color: MUTED, interval: 0 }, splitArea: { show: true } },
+      yAxis: { type: "category", data: spec.rows, name: spec.yName, axisLabel: { color: MUTED }, splitArea: { show: true } },
+      visualMap: { min: 0, max: spec.max, calculable: false, orient: "horizontal", left: "center", bottom: 0,
+                   inRange: { color: ["#f5f7fa", "#f2c14e", "#b4341b"] } },
+      series: [{ name: spec.title, type: "heatmap", data: spec.data, label: { show: true, color: INK } }]
+    };
+  }
+
   function draw(element) {
     var spec;
     try { spec = JSON.parse(element.getAttribute("data-chart")); } catch (e) { return; }
@@ -116,7 +134,13 @@
     element.style.width = "100%";
     element.style.height = "22rem";  // set here, so a page without script keeps no empty space
     var chart = echarts.init(element, null, { renderer: "canvas", locale: lang });
-    chart.setOption(spec.kind === "pie" ? pieOption(spec) : option(spec));
+    chart.setOption(spec.kind === "pie" ? pieOption(spec) : spec.kind === "heatmap" ? heatmapOption(spec) : option(spec));
+    if (spec.links) {  // a cell that lists what it counts (same-site paths the server wrote)
+      chart.on("click", function (p) {
+        var href = p.data && spec.links[p.data[1]] && spec.links[p.data[1]][p.data[0]];
+        if (href && href.charAt(0) === "/" && href.charAt(1) !== "/") { window.location.href = href; }
+      });
+    }
     element.classList.add("chart--drawn");
     if (window.ResizeObserver) {
       new ResizeObserver(function () { chart.resize(); }).observe(element);
