@@ -56,3 +56,14 @@ def test_switching_language_is_remembered_on_the_account(browser, conn):
     assert "jiaowei_lang=en" in response.headers["set-cookie"]
     browser.cookies.delete("jiaowei_lang")
     assert "Unit registry" in browser.get("/units").text
+
+
+def test_terms_say_what_they_name():
+    """A code that is not a unit's is not 单位代码, and a finished campaign or round is not 撤销 (withdrawn,
+    as a closed unit is)."""
+    from jiaowei.admissions.pages import STATUSES
+    from jiaowei.registry.pages import FIELDS
+
+    zh = catalog("zh_CN")
+    assert zh["Code"] == "代码" and zh[FIELDS["code"]] == "单位代码"
+    assert zh[STATUSES["closed"]] == "已结束" != zh["Closed"]

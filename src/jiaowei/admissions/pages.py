@@ -28,7 +28,7 @@ STATUSES = {
     "registration": N_("Registration"), "application": N_("Application"), "frozen": N_("Frozen"),
     "drawn": N_("Drawn"), "published": N_("Published"), "placement_frozen": N_("Placement pool frozen"),
     "placement": N_("Placement"),
-    "appeals": N_("Appeals"), "closed": N_("Closed"),
+    "appeals": N_("Appeals"), "closed": N_("Campaign closed"),
 }
 STAGES = {"primary_1": N_("Primary grade 1"), "junior_6": N_("Junior high grade 6"),
           "childcare": N_("Childcare (托育)"), "after_school": N_("After-school service (课后服务)")}

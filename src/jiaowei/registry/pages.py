@@ -42,7 +42,7 @@ EVENTS = {
     EventKind.MOVE: N_("Moved"), EventKind.MERGE: N_("Merged"), EventKind.UPDATE: N_("Updated"),
 }
 FIELDS = {
-    "code": N_("Code"), "name_zh": N_("Chinese name"), "name_en": N_("English name"), "type": N_("Type"),
+    "code": N_("Unit code"), "name_zh": N_("Chinese name"), "name_en": N_("English name"), "type": N_("Type"),
     "ownership": N_("Ownership"), "sector": N_("Sector"), "parent": N_("Parent unit"),
     "opened": N_("Opened on"), "effective": N_("Effective date"), "attributes": N_("Attributes"),
     "note": N_("Note"), "merged_into": N_("Merge into"), "into": N_("Merge into"), "file": N_("File"),
