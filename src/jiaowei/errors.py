@@ -11,6 +11,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class Message(str):
+    """A message with named values that reads as its English text and is translated as a whole.
+
+    ``M_("No task with id {id}.", id="x")`` is the string ``"No task with id x."`` wherever text is
+    expected (logs, the CLI, tests), and keeps its template and values so that
+    :func:`jiaowei.i18n.translate` finds the template in the catalog and puts the values back in the
+    translation. Values that are themselves messages are translated too. An f-string would lose the
+    template: messages a user can see are built with :func:`M_` instead.
+    """
+
+    template: str
+    values: dict[str, Any]
+
+    def __new__(cls, template: str, values: dict[str, Any]) -> Message:
+        made = super().__new__(cls, template.format(**values) if values else template)
+        made.template = template
+        made.values = values
+        return made
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles keep the template
+        return (Message, (self.template, self.values))
+
+
+def M_(template: str, /, **values: Any) -> Message:
+    """A translatable message with named values (extracted like ``N_``; see :class:`Message`)."""
+    return Message(template, values)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with an input: where it is, what it was, what would be accepted."""

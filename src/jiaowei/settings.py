@@ -8,7 +8,9 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jiaowei.errors import ConfigurationError
@@ -46,7 +48,8 @@ class Settings(BaseSettings):
     analytics_threads: int = 2  # DuckDB threads per query
     analytics_dir: Path | None = None  # where the analytics copy's file lives (default: the system's temp)
     audit_key_file: Path | None = None  # Ed25519 key signing audit checkpoints; keep it off the database
-    today: dt.date | None = None  # fixes the day plans' date rules count from (tests, demos); default: today
+    today: dt.date | None = None  # fixes the day date rules count from (tests, demos); default: today
+    time_zone: str = "Asia/Shanghai"  # the commission's time zone: times are shown in it, "today" is its day
     evidence_dir: Path | None = None  # where evidence files are kept (default: <home>/evidence)
     evidence_max_bytes: int = 20 * 1024 * 1024  # the largest evidence file accepted
     smtp_host: str = ""  # the mail server the plans digest is sent through; empty: no email
@@ -56,6 +59,16 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_from: str = ""
     digest_to: str = ""  # comma-separated addresses that receive `jiaowei plans digest --email`
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"JIAOWEI_TIME_ZONE={value!r} is not a time zone; accepted: an IANA name "
+                             "such as Asia/Shanghai or UTC") from error
+        return value
 
     @property
     def effective_database_url(self) -> str:

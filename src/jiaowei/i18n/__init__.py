@@ -27,7 +27,21 @@ def catalog(language: str) -> dict[str, str]:
 
 
 def translate(language: str, message: str) -> str:
-    return catalog(language).get(message, message)
+    """``message`` in ``language``: its catalog entry, or itself when there is none.
+
+    A :class:`jiaowei.errors.Message` is looked up by its template, and its values are put into the
+    translation (values that are messages themselves are translated; plain text such as codes is not).
+    """
+    found = catalog(language)
+    template = getattr(message, "template", None)
+    if template is None:
+        return found.get(message, message)
+    values = {name: translate(language, value) if hasattr(value, "template") else value
+              for name, value in message.values.items()}  # type: ignore[attr-defined]
+    try:
+        return found.get(template, template).format(**values)
+    except (KeyError, IndexError, ValueError):  # a translation that names a value the message lacks
+        return str(message)
 
 
 def negotiate(accept_language: str | None) -> str | None:

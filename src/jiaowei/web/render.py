@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from jiaowei import __version__, domains
+from jiaowei import __version__, clock, domains
 from jiaowei.i18n import LANGUAGES, translate
 from jiaowei.web.deps import language
 
@@ -23,6 +22,7 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.globals["navigation"] = domains.navigation()
+environment.filters["local_time"] = clock.local  # a stored UTC time in the commission's time zone
 
 
 def page(
@@ -36,7 +36,7 @@ def page(
         "_": lambda message, **kw: translate(lang, message).format(**kw) if kw else translate(lang, message),
         "principal": getattr(request.state, "principal", None),
         "csrf_token": getattr(request.state, "csrf", ""),
-        "today": dt.date.today().isoformat(),
+        "today": clock.today().isoformat(),
         "version": __version__,
         **(context or {}),
     }
