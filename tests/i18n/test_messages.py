@@ -31,7 +31,8 @@ def test_a_message_reads_as_its_english_text_and_keeps_its_template():
 
 def test_translation_puts_the_values_into_the_translated_template(monkeypatch):
     _with_translation(monkeypatch, "No unit with code {code}.", "没有代码为 {code} 的单位。")
-    assert translate("zh_CN", M_("No unit with code {code}.", code="Key tasks")) == "没有代码为 Key tasks 的单位。"
+    translated = translate("zh_CN", M_("No unit with code {code}.", code="Key tasks"))
+    assert translated == "没有代码为 Key tasks 的单位。"
     assert translate("en", M_("No unit with code {code}.", code="X")) == "No unit with code X."
 
 
