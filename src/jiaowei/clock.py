@@ -34,7 +34,7 @@ def today() -> dt.date:
 
 
 def local(moment: dt.datetime | str | None, *, seconds: bool = False) -> str:
-    """``moment`` (aware, or naive meaning UTC, or ISO text) as ``YYYY-MM-DD HH:MM`` in the commission's zone."""
+    """``moment`` (aware, naive meaning UTC, or ISO text) as ``YYYY-MM-DD HH:MM`` in the commission's zone."""
     if moment is None or moment == "":
         return ""
     if isinstance(moment, str):
