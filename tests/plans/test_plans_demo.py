@@ -300,11 +300,15 @@ def test_the_json_is_the_same_every_time_and_scores_are_whole_and_in_scale() -> 
 @pytest.mark.slow
 def test_jiaowei_demo_loads_the_plans_and_prints_the_reviewers_logins(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JIAOWEI_")}
-    env.update(JIAOWEI_HOME=str(tmp_path), COLUMNS="200")
+    env.update(JIAOWEI_HOME=str(tmp_path), COLUMNS="80")
     result = subprocess.run([sys.executable, "-m", "jiaowei", "demo"], env=env, capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert f"{len(json_items())} key tasks of 2020" in result.stdout
     assert "not loaded" not in result.stdout
     assert all(user["username"] in result.stdout for user in demo.DEMO_USERS)
+    # not a terminal: one whole line per login, however narrow the terminal would have been
+    assert "  commission  jiaowei-demo  commission_staff  310000  Commission staff (市教委): the whole system\n" \
+        in result.stdout
+    assert "Loaded the Shanghai 2020 demo: " in result.stdout and "…" not in result.stdout
     assert list((tmp_path / "evidence").rglob("*"))  # the year-end reports' PDF summaries

@@ -66,19 +66,34 @@ def demo(
             out.print(f"Loaded the Shanghai 2020 demo: {loaded.get('units', '?')} units, "
                       f"{data['values']:,} data values ({data['daily_values']:,} daily), "
                       f"{data['facts']} facts of the 2020 report, {data['targets']} targets, "
-                      f"{plans.get('tasks', {}).get('tasks', 0)} key tasks of 2020.", highlight=False)
+                      f"{plans.get('tasks', {}).get('tasks', 0)} key tasks of 2020.", highlight=False,
+                      soft_wrap=not out.is_terminal)
             for part, why in plans["skipped"].items():
                 out.print(f"Plans demo: {part} not loaded ({why}).", highlight=False)
     db.engine.dispose()
-    out.print(_logins(shanghai2020.DEMO_USERS + plans_demo.DEMO_USERS))
+    users = shanghai2020.DEMO_USERS + plans_demo.DEMO_USERS
+    if out.is_terminal:
+        out.print(_logins(users))
+    else:  # a log or a pipe: whole lines, nothing cut to a terminal's width
+        out.print("Demo logins (username, password, role, scope, who):", highlight=False, soft_wrap=True)
+        for line in _login_lines(users):
+            out.print(line, highlight=False, soft_wrap=True, markup=False)
+
+
+def _login_fields(user: dict[str, Any]) -> tuple[str, str, str, str, str]:
+    return (user["username"], user["password"], user["role"], user.get("scope") or "all",
+            user.get("description", ""))
 
 
 def _logins(users: list[dict[str, Any]]) -> Table:
     table = Table("username", "password", "role", "scope", "who", title="Demo logins")
     for user in users:
-        table.add_row(user["username"], user["password"], user["role"], user.get("scope") or "all",
-                      user.get("description", ""))
+        table.add_row(*_login_fields(user))
     return table
+
+
+def _login_lines(users: list[dict[str, Any]]) -> list[str]:
+    return ["  " + "  ".join(_login_fields(user)) for user in users]
 
 
 def serve(
