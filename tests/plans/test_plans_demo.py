@@ -308,7 +308,8 @@ def test_jiaowei_demo_loads_the_plans_and_prints_the_reviewers_logins(tmp_path: 
     assert "not loaded" not in result.stdout
     assert all(user["username"] in result.stdout for user in demo.DEMO_USERS)
     # not a terminal: one whole line per login, however narrow the terminal would have been
-    assert "  commission  jiaowei-demo  commission_staff  310000  Commission staff (市教委): the whole system\n" \
-        in result.stdout
+    whole_line = ("  commission  jiaowei-demo  commission_staff  310000  "
+                  "Commission staff (市教委): the whole system")
+    assert whole_line + "\n" in result.stdout
     assert "Loaded the Shanghai 2020 demo: " in result.stdout and "…" not in result.stdout
     assert list((tmp_path / "evidence").rglob("*"))  # the year-end reports' PDF summaries
