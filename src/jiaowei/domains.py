@@ -29,6 +29,7 @@ ALL = (
     "jiaowei.indicators.domain",
     "jiaowei.analytics.domain",
     "jiaowei.plans.domain",
+    "jiaowei.jobs.domain",
     "jiaowei.web.domain",
 )
 
@@ -63,6 +64,7 @@ class HomeCard:
     description: str
     href: str | None
     order: int
+    permission: str | None = None  # shown only to principals who may do this (as NavEntry)
 
 
 @dataclass(frozen=True)

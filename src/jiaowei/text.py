@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from jiaowei.errors import Problem
+from jiaowei.errors import M_, Problem
 
 _REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _REFUSED_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -49,7 +49,8 @@ def text_problem(value: Any, *, field: str, multiline: bool = False,
     bad = control_character(value, multiline=multiline)
     if bad is None:
         return None
-    return Problem(f"the text holds the control character U+{ord(bad):04X}", row=row, field=field,
+    return Problem(M_("the text holds the control character U+{point:04X}",
+                      point=ord(bad)), row=row, field=field,
                    value=escaped(value), expected=SEVERAL_LINES if multiline else ONE_LINE)
 
 

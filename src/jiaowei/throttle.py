@@ -13,7 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from jiaowei.errors import TooManyAttempts
+from jiaowei.errors import M_, TooManyAttempts
 
 MAX_ADDRESSES = 100_000
 """Past this many addresses with failures, the ones without a failure in the window are forgotten."""
@@ -64,8 +64,8 @@ class AddressLimit:
 
     def check(self) -> None:
         if self.failures.count(self.address, window_seconds=self.window_minutes * 60) >= self.max_failures:
-            raise TooManyAttempts(f"Too many failed attempts from this address; "
-                                  f"try again in {self.window_minutes} minutes.")
+            raise TooManyAttempts(M_("Too many failed attempts from this address; try again in {minutes} "
+                                     "minutes.", minutes=self.window_minutes))
 
     def fail(self) -> None:
         self.failures.add(self.address, window_seconds=self.window_minutes * 60)

@@ -366,6 +366,10 @@ def adm_csv(district: str) -> bytes:
 
 
 ADMISSIONS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    # jobs: each is its owner's alone (tests/jobs/ start them); anyone else's is not found
+    ("GET", "/jobs"): plain("GET", "/jobs", status=200),
+    ("GET", "/jobs/{job_id}"): plain("GET", "/jobs/0123456789abcdef01234567", status=404),
+    ("GET", "/api/jobs/{job_id}"): plain("GET", "/api/jobs/0123456789abcdef01234567", status=404),
     ("POST", ADM): lambda out: [
         Call("POST", ADM, json={**adm_campaign("D1"), "code": "CD1", "organiser": "D1"}),
         Call("POST", ADM, json=adm_campaign(out), writes_registry=True),
@@ -386,6 +390,9 @@ ADMISSIONS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
         Call("POST", f"{ADM}/{c}/applicants/import", content=adm_csv(d), writes_registry=True)
         for c, d in (("CD1", out), (f"C{out}", "D1"))] + [
         Call("POST", f"{ADM}/CD1/applicants/import", files={"file": ("a.csv", adm_csv(out), "text/csv")},
+             writes_registry=True)],
+    ("POST", ADM + "/{code}/priorities/import"): lambda out: [
+        Call("POST", f"{ADM}/C{out}/priorities/import", content=b"number,school_id,tier\n1000000000,S1,1\n",
              writes_registry=True)],
     ("GET", ADM + "/{code}/applicants"): lambda out: [
         Call("GET", f"{ADM}/CD1/applicants"), Call("GET", f"{ADM}/C{out}/applicants")],
@@ -474,6 +481,10 @@ def dv_reads(out: str) -> list[Call]:
 
 
 DATA_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    # jobs: each is its owner's alone (tests/jobs/ start them); anyone else's is not found
+    ("GET", "/jobs"): plain("GET", "/jobs", status=200),
+    ("GET", "/jobs/{job_id}"): plain("GET", "/jobs/0123456789abcdef01234567", status=404),
+    ("GET", "/api/jobs/{job_id}"): plain("GET", "/api/jobs/0123456789abcdef01234567", status=404),
     ("POST", "/api/dataValueSets"): dv_imports,
     ("GET", "/api/dataValueSets"): dv_reads,
     ("GET", "/api/dataValueSets/template"): lambda out: [
@@ -526,6 +537,10 @@ def quality_cell(out: str) -> dict[str, Any]:
 
 
 QUALITY_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    # jobs: each is its owner's alone (tests/jobs/ start them); anyone else's is not found
+    ("GET", "/jobs"): plain("GET", "/jobs", status=200),
+    ("GET", "/jobs/{job_id}"): plain("GET", "/jobs/0123456789abcdef01234567", status=404),
+    ("GET", "/api/jobs/{job_id}"): plain("GET", "/api/jobs/0123456789abcdef01234567", status=404),
     ("POST", QUALITY_RUN): lambda out: [
         Call("POST", QUALITY_RUN, json={"ou": ou, **QUALITY_DATES, **extra})
         for ou in (out, "D1") for extra in ({}, {"ds": "SCHOOL_Y"})],
@@ -564,6 +579,10 @@ def target_body(unit: str, **extra: Any) -> dict[str, Any]:
 
 
 INDICATOR_TARGETS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    # jobs: each is its owner's alone (tests/jobs/ start them); anyone else's is not found
+    ("GET", "/jobs"): plain("GET", "/jobs", status=200),
+    ("GET", "/jobs/{job_id}"): plain("GET", "/jobs/0123456789abcdef01234567", status=404),
+    ("GET", "/api/jobs/{job_id}"): plain("GET", "/api/jobs/0123456789abcdef01234567", status=404),
     ("GET", "/api/indicatorValues"): lambda out: [
         Call("GET", "/api/indicatorValues", params=params)
         for params in ({"indicator": "PTR", "ou": out, "pe": "2020"}, {"ou": out, "pe": "2020"},
@@ -630,6 +649,10 @@ def meta_kind(kind: str) -> dict[tuple[str, str], Callable[[str], list[Call]]]:
 
 
 METADATA_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    # jobs: each is its owner's alone (tests/jobs/ start them); anyone else's is not found
+    ("GET", "/jobs"): plain("GET", "/jobs", status=200),
+    ("GET", "/jobs/{job_id}"): plain("GET", "/jobs/0123456789abcdef01234567", status=404),
+    ("GET", "/api/jobs/{job_id}"): plain("GET", "/api/jobs/0123456789abcdef01234567", status=404),
     **{route: calls for kind in META_EXISTING for route, calls in meta_kind(kind).items()},
     ("GET", "/api/categoryCombos/preview"): lambda out: [
         Call("GET", "/api/categoryCombos/preview", params={"categories": c}) for c in ("SEX", out)],
@@ -683,6 +706,10 @@ def approval_calls(method: str, url: str, *units: str, **extra: str) -> Callable
 
 
 APPROVAL_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    # jobs: each is its owner's alone (tests/jobs/ start them); anyone else's is not found
+    ("GET", "/jobs"): plain("GET", "/jobs", status=200),
+    ("GET", "/jobs/{job_id}"): plain("GET", "/jobs/0123456789abcdef01234567", status=404),
+    ("GET", "/api/jobs/{job_id}"): plain("GET", "/api/jobs/0123456789abcdef01234567", status=404),
     ("GET", REG): approval_calls("GET", REG, "out", "D1", children="true"),
     ("POST", REG): lambda out: [
         Call("POST", REG, json=approval_registration(out, done), writes_registry=True)
@@ -705,6 +732,10 @@ APPROVAL_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
         Call("POST", "/data/approval/unapprove", data={**APPROVAL_Q, "ou": out, "reason": "r", "back": "D1"},
              writes_registry=True)],
     ("GET", "/data/completeness"): approval_calls("GET", "/data/completeness", "out", "D1"),
+    # the work list names no unit: it lists the forms of the caller's own units only
+    ("GET", "/api/myForms"): lambda out: [Call("GET", "/api/myForms", params={"as_of": d}) for d in DATES],
+    ("GET", "/data/my-forms"): lambda out: [
+        Call("GET", "/data/my-forms", params={"as_of": d}) for d in DATES],
 }
 
 
@@ -734,6 +765,10 @@ def accounts(method: str, path: str, status: int, **kw: Any) -> Callable[[str], 
 
 
 ACCOUNTS_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    # jobs: each is its owner's alone (tests/jobs/ start them); anyone else's is not found
+    ("GET", "/jobs"): plain("GET", "/jobs", status=200),
+    ("GET", "/jobs/{job_id}"): plain("GET", "/jobs/0123456789abcdef01234567", status=404),
+    ("GET", "/api/jobs/{job_id}"): plain("GET", "/api/jobs/0123456789abcdef01234567", status=404),
     ("GET", "/api/users"): lambda out: [Call("GET", "/api/users", params=p, status=s) for p, s in (
         ({"q": out}, 200), ({"q": "Hidden"}, 200), ({"role": "unit_reporter"}, 200), ({"unit": out}, 200))],
     ("POST", "/api/users"): lambda out: [
@@ -812,6 +847,10 @@ def dashboard_reads(prefix: str) -> Callable[[str], list[Call]]:
 
 
 DASHBOARD_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    # jobs: each is its owner's alone (tests/jobs/ start them); anyone else's is not found
+    ("GET", "/jobs"): plain("GET", "/jobs", status=200),
+    ("GET", "/jobs/{job_id}"): plain("GET", "/jobs/0123456789abcdef01234567", status=404),
+    ("GET", "/api/jobs/{job_id}"): plain("GET", "/api/jobs/0123456789abcdef01234567", status=404),
     ("GET", "/api/dashboards"): plain("GET", "/api/dashboards"),
     ("POST", "/api/dashboards"): lambda out: [
         Call("POST", "/api/dashboards", json={"name_zh": "区", "name_en": "D", "orgUnit": out}),
@@ -849,6 +888,10 @@ def analytics_reads(path: str) -> Callable[[str], list[Call]]:
 
 
 MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
+    # jobs: each is its owner's alone (tests/jobs/ start them); anyone else's is not found
+    ("GET", "/jobs"): plain("GET", "/jobs", status=200),
+    ("GET", "/jobs/{job_id}"): plain("GET", "/jobs/0123456789abcdef01234567", status=404),
+    ("GET", "/api/jobs/{job_id}"): plain("GET", "/api/jobs/0123456789abcdef01234567", status=404),
     **ADMISSIONS_MATRIX,
     **ACCOUNTS_MATRIX,
     **DATA_MATRIX,
@@ -878,6 +921,12 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     ("GET", "/api/units/export"): api_export,
     ("GET", "/api/units/{code}"): api_unit,
     ("GET", "/api/units/{code}/children"): api_children,
+    # the unit picker: names, codes and pinyin initials (禁区: jq) of units outside D1 are never offered
+    ("GET", "/api/unit-search"): lambda out: [Call("GET", "/api/unit-search", params={"q": q, "as_of": d})
+                                              for q in (out, "Hidden", "禁", "jq", "jx") for d in DATES],
+    ("GET", "/api/unit-search/children"): lambda out: [
+        Call("GET", "/api/unit-search/children", params=p)
+        for p in ({}, {"parent": out}, *({"as_of": d, "parent": out} for d in DATES))],
     ("PATCH", "/api/units/{code}"): api_change,
     ("POST", "/api/units/{code}/close"): api_close,
     ("GET", "/api/health"): plain("GET", "/api/health"),
@@ -1000,6 +1049,14 @@ def world(client: TestClient, conn: Connection) -> World:
 
 
 def send(world: World, call: Call, via: str) -> Any:
+    response = _send(world, call, via)
+    location = response.headers.get("location", "") if response.status_code == 303 else ""
+    if location.startswith("/jobs/"):  # an import runs as a job: its answer is the job's page once run
+        return _send(world, Call("GET", location), via)
+    return response
+
+
+def _send(world: World, call: Call, via: str) -> Any:
     if via == "token":
         return world.token.request(
             call.method,

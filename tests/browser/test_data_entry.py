@@ -126,7 +126,7 @@ def test_a_school_enters_uploads_completes_and_its_district_approves(
     expect(violations).to_contain_text("230")
     enter(page, "达标率", "120")
     status = cell(page, "达标率").locator("xpath=..").locator(".cell-status")
-    expect(status).to_contain_text("0 and 100")
+    expect(status).to_contain_text("百分比必须在 0 到 100 之间（0 到 100 之间的数字，如 86.2）")  # zh-CN
     expect(cell(page, "达标率")).to_have_attribute("aria-invalid", "true")
     enter(page, "专任教师数", "15")
     expect(violations).to_contain_text("没有")
@@ -149,9 +149,12 @@ def test_a_school_enters_uploads_completes_and_its_district_approves(
     book.save(upload)
     page.get_by_label(re.compile("填好的模板")).set_input_files(str(upload))
     page.get_by_role("button", name="上传").click()
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f]+$"))  # the upload is a job: its page shows the result
     summary = page.locator("#import-summary")
-    expect(summary).to_contain_text("SUCCESS")
-    expect(summary).to_contain_text("1")
+    expect(summary).to_contain_text("导入完成")  # Import complete
+    expect(summary.locator("dt", has_text="新增").locator("xpath=following-sibling::dd")).to_have_text("1")
+    page.get_by_role("link", name="返回导入页面").click()  # back to the form
+    page.wait_for_url("**" + FORM)
     expect(cell(page, "达标率")).to_have_value("91")
     expect(cell(page, "专任教师数")).to_have_value("15")
 
@@ -167,7 +170,7 @@ def test_a_school_enters_uploads_completes_and_its_district_approves(
         district.screenshot(path=f"{SHOTS}/approval.png", full_page=True)
 
     page.goto(FORM)
-    expect(page.locator("#lock-reason")).to_contain_text("approved")
+    expect(page.locator("#lock-reason")).to_contain_text("此表单只读：数据集 SCHOOL_Y 在 2020 期已审核并锁定")
     expect(cell(page, "专任教师数")).to_be_disabled()
 
 

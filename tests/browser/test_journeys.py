@@ -70,6 +70,7 @@ def test_an_import_with_a_bad_row_shows_the_row_and_imports_nothing(new_page: Ca
     page.wait_for_load_state()
     alert = page.get_by_role("alert").filter(has=page.get_by_role("table"))
     row = alert.get_by_role("row").filter(has_text="castle")
+    expect(row).to_be_visible()  # the import is a job: its page shows the problems once it has run
     cells = row.get_by_role("cell").all_inner_texts()
     assert cells[0] == "3" and "type" in cells[1] and cells[2] == "castle", cells
     expect(page.get_by_text("未导入任何数据").first).to_be_visible()

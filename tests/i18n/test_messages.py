@@ -75,3 +75,16 @@ def test_the_commission_clock_uses_its_time_zone_and_the_fixed_day():
 def test_an_unknown_time_zone_is_refused_with_what_is_accepted():
     with pytest.raises(ValueError, match="IANA name"):
         Settings(time_zone="Mars/Olympus")
+
+
+def test_a_refusal_names_the_role_and_the_action_in_words_of_the_chosen_language():
+    from jiaowei.auth.model import ACTION_LABELS, ROLE_LABELS, Action, Principal, Role
+    from jiaowei.auth.scope import require_action
+    from jiaowei.errors import PermissionDenied
+
+    assert set(ROLE_LABELS) == {r.value for r in Role} and set(ACTION_LABELS) == {a.value for a in Action}
+    viewer = Principal(user_id=None, username="v", role=Role.VIEWER)
+    with pytest.raises(PermissionDenied) as refused:
+        require_action(viewer, Action.REGISTRY_WRITE)
+    assert str(refused.value.detail) == "The role Viewer may not change the unit registry (registry.write)."
+    assert translate("zh_CN", refused.value.detail) == "角色“只读用户”无权修改单位名录（registry.write）。"

@@ -15,6 +15,7 @@ from jiaowei.auth.model import SYSTEM
 from jiaowei.demo import shanghai2020
 from jiaowei.indicators import demo, expressions, store
 from jiaowei.indicators.model import ValueType, numeric
+from jiaowei.registry import queries as registry_queries
 from jiaowei.registry import store as registry_store
 
 REPORT = {  # indicator: (period, figure of the 2020 report)
@@ -282,3 +283,23 @@ def test_apportioning_under_caps_sums_exactly_and_keeps_every_cap(seed):
     assert sum(parts) == total and all(0 <= p <= cap for p, cap in zip(parts, caps, strict=True))
     with pytest.raises(ValueError):
         demo.apportion_under(sum(caps) + 1, caps, rng)
+
+
+def test_a_cascaded_pupils_target_goes_to_the_districts_in_whole_numbers(loaded):
+    """The issue's example: 380,000 pupils in after-school service, split by the districts' current share;
+    no university or hospital (they report no primary pupils) gets a share, and the shares add up."""
+    from jiaowei.indicators.targets import service as targets
+
+    conn, _ = loaded
+    with conn.begin_nested() as savepoint:
+        targets.set_target(conn, principal=SYSTEM, indicator="AS_PARTICIPANTS", unit=shanghai2020.COMMISSION,
+                           period="2020SY", value=380_000)
+        result = targets.cascade(conn, principal=SYSTEM, indicator="AS_PARTICIPANTS",
+                                 unit=shanghai2020.COMMISSION, period="2020SY", method="current_share")
+        types = {u.code: u.type for u in registry_queries.units_on(conn, dt.date(2021, 8, 31),
+                                                                    ids=[registry_queries.id_of(conn, t.unit)
+                                                                         for t in result.written])}
+        assert len(result.written) == 16 and set(types.values()) == {"district_bureau"}
+        assert all(t.value == int(t.value) and t.formatted == f"{int(t.value):,}" for t in result.written)
+        assert sum(int(t.value) for t in result.written) == 380_000
+        savepoint.rollback()

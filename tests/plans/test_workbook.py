@@ -16,8 +16,10 @@ from sqlalchemy import Connection, func, select
 from jiaowei.audit.store import audit_log
 from jiaowei.db.engine import make_engine
 from jiaowei.db.migrate import upgrade
+from jiaowei.plans import workbook_columns
 from jiaowei.plans.ledger.store import findings as findings_table
 from jiaowei.plans.tasks.store import plan_items, plans
+from jiaowei.workbooks import column_codes
 from tests.cli.test_cli import cli_env, jiaowei
 from tests.factories import indicator_metadata, login, make_user, small_tree, token_for
 
@@ -219,7 +221,8 @@ def test_the_export_shows_status_and_imports_again_unchanged(
     assert exported.status_code == 200 and exported.content[:2] == b"PK"
     wb = load_workbook(io.BytesIO(exported.content))
     tasks = [list(r) for r in wb["tasks"].iter_rows(values_only=True)]
-    assert tasks[0] == [*TASK_HEAD, "status"]
+    assert tasks[0][:3] == ["年份", "编号", "上级编号"]  # labels in the reader's language (zh-CN by default)
+    assert column_codes(tasks[0], workbook_columns.TASKS) == [*TASK_HEAD, "status"]
     assert [[c or "" for c in r[1:4]] for r in tasks[1:]] == [
         ["一", "", "section"],
         ["1", "一", "task"],
@@ -278,9 +281,8 @@ def test_broken_files_and_the_template(client: TestClient, conn: Connection, sta
     template = client.get(f"{API}/import/template", headers=staff)
     wb = load_workbook(io.BytesIO(template.content))
     assert wb.sheetnames == ["tasks", "findings", "README"]
-    assert [c.value for c in wb["tasks"][1]] == TASK_HEAD and [
-        c.value for c in wb["findings"][1]
-    ] == FINDING_HEAD
+    assert column_codes([c.value for c in wb["tasks"][1]], workbook_columns.TASKS) == TASK_HEAD
+    assert column_codes([c.value for c in wb["findings"][1]], workbook_columns.FINDINGS) == FINDING_HEAD
     empty = send(client, staff, template.content)
     assert empty.status_code == 200 and empty.json()["itemsCreated"] == 0
 

@@ -22,6 +22,7 @@ from jiaowei.indicators.values.formats import adx
 from jiaowei.settings import Settings
 from jiaowei.web.app import create_app
 from tests.factories import indicator_setup, login, make_user, token_for
+from tests.jobs.helpers import finished_page
 from tests.web.test_uploads_before_lock import _lock_is_free
 
 YEARS = range(2000, 2021)  # the schools S1 and S2 open in 2000
@@ -99,10 +100,11 @@ def test_the_api_parses_a_large_adx_file_once_while_no_write_lock_is_held(served
 
 def test_the_entry_page_parses_an_adx_file_once_while_no_write_lock_is_held(served: Served) -> None:
     csrf = login(served.client, "wang")
-    response = served.client.post("/data/entry/upload", data={"csrf_token": csrf},
-                                  files={"file": ("values.adx", _large_adx(), "application/adx+xml")})
+    response = finished_page(served.client, served.client.post(
+        "/data/entry/upload", data={"csrf_token": csrf}, follow_redirects=False,
+        files={"file": ("values.adx", _large_adx(), "application/adx+xml")}))  # a job, read in its thread
     assert response.status_code == 200, response.text
-    assert 'id="import-summary"' in response.text and "SUCCESS" in response.text
+    assert 'id="import-summary"' in response.text and "导入完成" in response.text  # Import complete
     assert served.seen == ["free", "free"]
     assert served.stored() == EXPECTED
 

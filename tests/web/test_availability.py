@@ -219,6 +219,7 @@ def test_every_route_that_takes_files_is_marked() -> None:
     assert marked == {
         ("POST", "/api/units/import"), ("POST", "/api/dataValueSets"), ("POST", "/api/metadata"),
         ("POST", "/api/admissions/campaigns/{code}/applicants/import"), ("POST", "/units/import"),
+        ("POST", "/api/admissions/campaigns/{code}/priorities/import"),
         ("POST", "/data/entry/upload"), ("POST", "/admissions/{code}/applicants/import"),
         # plans: workbooks, and the forms and API routes that carry evidence files
         ("POST", "/api/plans/import"), ("POST", "/plans/import"),

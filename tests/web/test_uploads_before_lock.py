@@ -28,6 +28,7 @@ from jiaowei.settings import Settings
 from jiaowei.web.app import create_app
 from tests.admissions.test_campaign import GOOD, SECRET, campaign, world
 from tests.factories import login, make_user, token_for
+from tests.jobs.helpers import finished_page
 
 UNITS = "code,name_zh,name_en,type,parent\nQ1,学校,School,primary_school,D1\n".encode()
 NOT_UTF8 = b"code,name_zh\nQ2,\xff\xfe\n"
@@ -112,8 +113,9 @@ def test_the_applicants_page_reads_its_file_while_no_write_lock_is_held(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     csrf = login(served.client, "wang")
     _probed(monkeypatch, admissions, "read_applicants", served.path, served.seen)
-    response = served.client.post("/admissions/C2020/applicants/import", data={"csrf_token": csrf},
-                                  files={"file": ("a.csv", GOOD, "text/csv")})
+    response = finished_page(served.client, served.client.post(
+        "/admissions/C2020/applicants/import", data={"csrf_token": csrf}, follow_redirects=False,
+        files={"file": ("a.csv", GOOD, "text/csv")}))  # an import job's page once it has run
     assert response.status_code == 200, response.text
     assert 'data-testid="import-summary"' in response.text
     assert served.seen == ["free"]
@@ -124,8 +126,9 @@ def test_the_units_page_reads_its_file_while_no_write_lock_is_held(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     csrf = login(served.client, "wang")
     _probed(monkeypatch, transfer, "parse", served.path, served.seen)
-    response = served.client.post("/units/import", data={"csrf_token": csrf},
-                                  files={"file": ("u.csv", UNITS, "text/csv")})
+    response = finished_page(served.client, served.client.post(
+        "/units/import", data={"csrf_token": csrf}, follow_redirects=False,
+        files={"file": ("u.csv", UNITS, "text/csv")}))  # the import job's page once it has run
     assert response.status_code == 200, response.text
     assert served.seen == ["free"]
     assert served.unit_exists("Q1")
@@ -135,8 +138,9 @@ def test_the_units_page_refuses_an_unreadable_file_read_outside_the_lock(
         served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     csrf = login(served.client, "wang")
     _probed(monkeypatch, transfer, "parse", served.path, served.seen)
-    response = served.client.post("/units/import", data={"csrf_token": csrf},
-                                  files={"file": ("u.csv", NOT_UTF8, "text/csv")})
+    response = finished_page(served.client, served.client.post(
+        "/units/import", data={"csrf_token": csrf}, follow_redirects=False,
+        files={"file": ("u.csv", NOT_UTF8, "text/csv")}))
     assert response.status_code == 422, response.text
     assert "UTF-8" in response.text and "u.csv" in response.text
     assert served.seen == ["free"]  # not parsed again inside the transaction

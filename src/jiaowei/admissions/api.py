@@ -14,7 +14,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from jiaowei import clock
 from jiaowei.admissions import queries, service
+from jiaowei.admissions.applications import priorities
 from jiaowei.errors import JiaoweiError
 from jiaowei.registry.api import Upload, read_upload
 from jiaowei.web.body import TAKES_FILES
@@ -40,6 +42,11 @@ class CampaignCreate(BaseModel):
     max_choices: int = 3
     mechanism: str = "choice-rounds"
     multiples: str = "together"
+    born_from: dt.date | None = Field(default=None, description="age window: earliest date of birth accepted")
+    born_to: dt.date | None = Field(default=None, description="age window: latest date of birth accepted")
+    age_on: dt.date | None = Field(default=None, description="age window: the day ages in months count on")
+    min_age_months: int | None = Field(default=None, description="age window: youngest age in whole months")
+    max_age_months: int | None = Field(default=None, description="age window: oldest age in whole months")
 
 
 class SchoolIn(BaseModel):
@@ -72,6 +79,8 @@ class ApplicantIn(BaseModel):
     catchment: str = Field(default="", max_length=80)
     group_id: str = Field(default="", max_length=32)
     choices: list[str] = Field(default_factory=list, max_length=service.MAX_CHOICES + 1)
+    priorities: dict[str, int] = Field(default_factory=dict, max_length=50,
+                                       description="priority tier (0–9, lower first) by private school id")
 
 
 class ChoicesIn(BaseModel):
@@ -144,11 +153,11 @@ def set_fallback(conn: Conn, user: User, code: str, body: FallbackIn) -> dict[st
 def register_applicant(request: Request, conn: Conn, user: User, code: str,
                        body: ApplicantIn) -> dict[str, Any]:
     """Register an applicant (and their ranked choices); returns the application number."""
-    birth = parse_date(body.birth_date, "birth_date") or dt.date.today()
+    birth = parse_date(body.birth_date, "birth_date") or clock.today()
     person = service.ApplicantSpec(name=body.name, id_number=body.id_number, birth_date=birth,
                                    district=body.district, residence_tier=body.residence_tier,
                                    catchment=body.catchment, group_id=body.group_id,
-                                   choices=tuple(body.choices))
+                                   choices=tuple(body.choices), priorities=tuple(body.priorities.items()))
     made = service.register_applicants(conn, principal=user, campaign=code, people=[person],
                                        secret_key=settings_of(request).secret_key)
     return asdict(made[0])
@@ -172,13 +181,26 @@ def import_applicants(request: Request, user: User, code: str,
     """Register the applicants of a CSV file (multipart ``file`` or raw body; ``dry_run``): all rows or none.
 
     Columns: number, name, id_number, birth_date, district, residence_tier, catchment,
-    group_id, choices (school ids separated by ``;``). Problems name the row and column.
+    group_id, choices (school ids separated by ``;``), priorities (``school:tier`` pairs separated by ``;``).
+    Problems name the row and column; a date of birth outside the campaign's age window is refused.
     """
     upload = file.upload
     summary = service.import_applicants(conn, principal=user, campaign=code, data=upload.data,
                                         dry_run=upload.dry_run, secret_key=settings_of(request).secret_key,
                                         parsed=file.parsed)
     return asdict(summary)
+
+
+@router.post("/campaigns/{code}/priorities/import", responses=CONFLICT, dependencies=[TAKES_FILES])
+def import_priorities(user: User, code: str, upload: Annotated[Upload, Depends(read_upload)],
+                      conn: Conn) -> dict[str, Any]:
+    """Set the priority tiers of a CSV file (multipart ``file`` or raw body; ``dry_run``): all rows or none.
+
+    Columns: number (application number), school_id (a private school of the campaign), tier (0 to 9,
+    lower first; empty removes it). Only before the pool is frozen.
+    """
+    return asdict(priorities.import_priorities(conn, principal=user, campaign=code, data=upload.data,
+                                               dry_run=upload.dry_run))
 
 
 @router.get("/campaigns/{code}/applicants")

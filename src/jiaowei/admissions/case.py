@@ -25,7 +25,7 @@ import numpy as np
 
 from jiaowei.admissions import csv_reader, engine
 from jiaowei.admissions.model import CASE_ID, FORMAT, Applicant, Case, Mechanism, Multiples, School
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 
 POOL_FILES = ("case.json", "schools.csv", "applicants.csv", "priorities.csv")
 INPUT_FILES = (*POOL_FILES, "seed.json")
@@ -131,23 +131,25 @@ class Problems:
             self.more += 1
             return
         where = f"{file}:{column}" if column else file
-        self.items.append(Problem(f"{file}: {message}", row=row, field=where, value=value, expected=expected))
+        self.items.append(Problem(M_("{file}: {message}", file=file, message=message), row=row, field=where,
+                                  value=value, expected=expected))
 
     def raise_if_any(self, detail: str) -> None:
         if not self.items:
             return
         problems = list(self.items)
         if self.more:
-            problems.append(Problem(f"... and {self.more} more problems"))
+            problems.append(Problem(M_("... and {count} more problems", count=self.more)))
         total = len(self.items) + self.more
-        raise ValidationError(f"{detail}: {total} problem(s); nothing was drawn or written.", problems)
+        raise ValidationError(M_("{detail}: {count} problem(s); nothing was drawn or written.", detail=detail,
+                                 count=total), problems)
 
 
 def read_case(case_dir: Path | str, *, need_seed: bool = True) -> CaseFiles:
     """Read and check every file of a case; raises ValidationError listing every problem."""
     case_dir = Path(case_dir)
     if not case_dir.is_dir():
-        raise NotFound(f"No case directory {str(case_dir)!r}.")
+        raise NotFound(M_("No case directory {folder}.", folder=repr(str(case_dir))))
     files = read_files(case_dir, INPUT_FILES)
     return parse_case(files, need_seed=need_seed, label=str(case_dir))
 
@@ -184,7 +186,7 @@ def parse_case(files: Mapping[str, bytes], *, need_seed: bool = True, label: str
     priorities = parse_priorities(files.get("priorities.csv"), "priorities.csv", school_ids,
                                    applicant_ids, problems)
     sources = _parse_seed(files.get("seed.json"), problems) if need_seed else []
-    problems.raise_if_any(f"The case in {label} is not valid")
+    problems.raise_if_any(M_("The case in {label} is not valid", label=label))
     case = Case(title=settings["title"], mechanism=Mechanism(settings["mechanism"]),
                 multiples=Multiples(settings["multiples"]), default_tier=settings["default_tier"],
                 schools=tuple(schools), applicants=tuple(applicants), priorities=priorities)
@@ -230,14 +232,15 @@ def read_files(directory: Path, names: Iterable[str]) -> dict[str, bytes]:
 
 def _json(data: bytes | None, file: str, problems: Problems, expected: str) -> Any:
     if data is None:
-        problems.add("missing file", file=file, expected=expected)
+        problems.add(M_("missing file"), file=file, expected=expected)
         return None
     try:
         return json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        problems.add("not UTF-8 text", file=file, expected=expected)
+        problems.add(M_("not UTF-8 text"), file=file, expected=expected)
     except json.JSONDecodeError as error:
-        problems.add(f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
+        problems.add(M_("not valid JSON: {error} (line {line}, column {column})", error=error.msg,
+                        line=error.lineno, column=error.colno),
                      file=file, row=error.lineno, expected=expected)
     return None
 
@@ -250,25 +253,26 @@ def _parse_case_json(data: bytes | None, problems: Problems) -> dict[str, Any]:
     if doc is None:
         return fallback
     if not isinstance(doc, dict):
-        problems.add("not a JSON object", file="case.json", expected=shape)
+        problems.add(M_("not a JSON object"), file="case.json", expected=shape)
         return fallback
     for key in sorted(set(doc) - _CASE_KEYS):
-        problems.add("unknown key", file="case.json", column=key, value=key,
+        problems.add(M_("unknown key"), file="case.json", column=key, value=key,
                      expected=", ".join(sorted(_CASE_KEYS)))
     checks: dict[str, tuple[Callable[[Any], bool], str]] = {
         "format": (lambda v: v == FORMAT, f'"{FORMAT}"'),
-        "title": (lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string"),
+        "title": (lambda v: isinstance(v, str) and v.strip() != "", M_("a non-empty string")),
         "mechanism": (lambda v: v in set(Mechanism), " or ".join(m.value for m in Mechanism)),
         "multiples": (lambda v: v in set(Multiples), " or ".join(m.value for m in Multiples)),
-        "default_tier": (lambda v: type(v) is int and v >= 0, "a whole number, 0 or more"),
+        "default_tier": (lambda v: type(v) is int and v >= 0, M_("a whole number, 0 or more")),
     }
     for key, (ok, expected) in checks.items():
         if key not in doc:
-            problems.add("missing key", file="case.json", column=key, expected=expected)
+            problems.add(M_("missing key"), file="case.json", column=key, expected=expected)
         elif not ok(doc[key]):
-            problems.add(f"wrong {key}", file="case.json", column=key, value=doc[key], expected=expected)
+            problems.add(M_("wrong {key}", key=key), file="case.json", column=key, value=doc[key],
+                         expected=expected)
     if "correction" in doc and not isinstance(doc["correction"], dict):
-        problems.add("not a JSON object", file="case.json", column="correction", value=doc["correction"])
+        problems.add(M_("not a JSON object"), file="case.json", column="correction", value=doc["correction"])
     return {**fallback, **{k: v for k, v in doc.items() if k in checks and checks[k][0](v)},
             **({"correction": doc["correction"]} if isinstance(doc.get("correction"), dict) else {})}
 
@@ -280,13 +284,14 @@ def _parse_seed(data: bytes | None, problems: Problems) -> list[str]:
         return []
     sources = doc.get("sources") if isinstance(doc, dict) else None
     if not isinstance(sources, list) or not sources:
-        problems.add("no seed sources", file="seed.json", column="sources",
+        problems.add(M_("no seed sources"), file="seed.json", column="sources",
                      value=None if sources is None else sources, expected=shape)
         return []
     for index, source in enumerate(sources, start=1):
         if not isinstance(source, str) or not source.strip() or "\n" in source or "\r" in source:
-            problems.add(f"source {index} is not a non-empty one-line string", file="seed.json",
-                         column="sources", value=source, expected="a non-empty string without line breaks")
+            problems.add(M_("source {index} is not a non-empty one-line string", index=index),
+                         file="seed.json", column="sources", value=source,
+                         expected=M_("a non-empty string without line breaks"))
     return [s for s in sources if isinstance(s, str)]
 
 
@@ -295,12 +300,13 @@ def csv_rows(data: bytes | None, file: str, required: Sequence[str], optional: S
     """The header's column positions and the data rows (row number, cells); header = row 1."""
     header_rule = ",".join(required) + "".join(f"[,{c}]" for c in optional)
     if data is None:
-        problems.add("missing file", file=file, expected=f"a CSV file with header {header_rule}")
+        problems.add(M_("missing file"), file=file, expected=M_("a CSV file with header {header}",
+                                                                   header=header_rule))
         return {}, []
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        problems.add(f"not UTF-8 text (byte {error.start})", file=file, expected="UTF-8 CSV")
+        problems.add(M_("not UTF-8 text (byte {byte})", byte=error.start), file=file, expected="UTF-8 CSV")
         return {}, []
     rows: list[tuple[int, list[str]]] = []
     if '"' not in text and "\r" not in text:  # no quoting: the same cells as csv, many times faster
@@ -314,14 +320,15 @@ def csv_rows(data: bytes | None, file: str, required: Sequence[str], optional: S
             for number, cells in enumerate(reader, start=1):
                 rows.append((number, cells))
         except csv.Error as error:
-            problems.add(f"malformed CSV: {error}", file=file, row=len(rows) + 1, expected="RFC 4180 CSV")
+            problems.add(M_("malformed CSV: {error}", error=str(error)), file=file, row=len(rows) + 1,
+                         expected="RFC 4180 CSV")
             return {}, []
     if not rows:
-        problems.add("empty file", file=file, row=1, expected=f"header {header_rule}")
+        problems.add(M_("empty file"), file=file, row=1, expected=M_("header {header}", header=header_rule))
         return {}, []
     header = rows[0][1]
     if header[: len(required)] != list(required) or len(set(header)) != len(header):
-        problems.add("wrong header", file=file, row=1, value=",".join(header), expected=header_rule)
+        problems.add(M_("wrong header"), file=file, row=1, value=",".join(header), expected=header_rule)
         return {}, []
     width = len(header)
     body = []
@@ -329,7 +336,8 @@ def csv_rows(data: bytes | None, file: str, required: Sequence[str], optional: S
         if not cells:
             continue  # a blank line
         if len(cells) != width:
-            problems.add(f"{len(cells)} columns instead of {width}", file=file, row=number,
+            problems.add(M_("{count} columns instead of {width}", count=len(cells), width=width), file=file,
+                         row=number,
                          value=",".join(cells), expected=",".join(header))
             continue
         body.append((number, cells))
@@ -339,19 +347,19 @@ def csv_rows(data: bytes | None, file: str, required: Sequence[str], optional: S
 def _check_id(value: str, *, file: str, column: str, row: int, problems: Problems) -> bool:
     if CASE_ID.fullmatch(value):
         return True
-    problems.add("not a valid id", file=file, column=column, row=row, value=value, expected=_ID_RULE)
+    problems.add(M_("not a valid id"), file=file, column=column, row=row, value=value, expected=_ID_RULE)
     return False
 
 
 def whole_number(value: str, *, file: str, column: str, row: int, problems: Problems) -> int | None:
     if not _WHOLE.fullmatch(value):
-        problems.add("not a whole number", file=file, column=column, row=row, value=value,
-                     expected="a whole number, 0 or more")
+        problems.add(M_("not a whole number"), file=file, column=column, row=row, value=value,
+                     expected=M_("a whole number, 0 or more"))
         return None
     number = int(value)
     if number < 0:
-        problems.add(f"negative {column}", file=file, column=column, row=row, value=value,
-                     expected="a whole number, 0 or more")
+        problems.add(M_("negative {column}", column=column), file=file, column=column, row=row, value=value,
+                     expected=M_("a whole number, 0 or more"))
         return None
     return number
 
@@ -366,8 +374,8 @@ def _parse_schools(data: bytes | None, file: str, problems: Problems) -> list[Sc
         if not _check_id(school_id, file=file, column="school_id", row=number, problems=problems):
             continue
         if school_id in first_row:
-            problems.add(f"duplicate school_id (first on row {first_row[school_id]})", file=file,
-                         column="school_id", row=number, value=school_id, expected="each school once")
+            problems.add(M_("duplicate school_id (first on row {row})", row=first_row[school_id]), file=file,
+                         column="school_id", row=number, value=school_id, expected=M_("each school once"))
             continue
         first_row[school_id] = number
         capacity = whole_number(cells[1], file=file, column="capacity", row=number, problems=problems)
@@ -388,23 +396,25 @@ def parse_applicants(data: bytes | None, file: str, school_ids: set[str], proble
         applicant_id, choices_text, group_id = cells[0], cells[1], cells[2]
         ok = _check_id(applicant_id, file=file, column="applicant_id", row=number, problems=problems)
         if ok and applicant_id in first_row:
-            problems.add(f"duplicate applicant_id (first on row {first_row[applicant_id]})", file=file,
+            problems.add(M_("duplicate applicant_id (first on row {row})", row=first_row[applicant_id]),
+                         file=file,
                          column="applicant_id", row=number, value=applicant_id,
-                         expected="each applicant once")
+                         expected=M_("each applicant once"))
             continue
         if ok and taken is not None and applicant_id in taken:
-            problems.add(f"applicant_id already used ({taken[applicant_id]})", file=file,
-                         column="applicant_id", row=number, value=applicant_id, expected="a new applicant id")
+            problems.add(M_("applicant_id already used ({where})", where=taken[applicant_id]), file=file,
+                         column="applicant_id", row=number, value=applicant_id,
+                         expected=M_("a new applicant id"))
             continue
         first_row[applicant_id] = number
         choices = tuple(choices_text.split(";")) if choices_text else ()
         for choice in choices:
             if choice not in school_ids:
-                problems.add("unknown school in choices", file=file, column="choices", row=number,
-                             value=choice, expected="a school_id of schools.csv, separated by ;")
+                problems.add(M_("unknown school in choices"), file=file, column="choices", row=number,
+                             value=choice, expected=M_("a school_id of schools.csv, separated by ;"))
         if len(set(choices)) != len(choices):
-            problems.add("the same school twice in one applicant's choices", file=file, column="choices",
-                         row=number, value=choices_text, expected="each school at most once")
+            problems.add(M_("the same school twice in one applicant's choices"), file=file, column="choices",
+                         row=number, value=choices_text, expected=M_("each school at most once"))
         if group_id:
             _check_id(group_id, file=file, column="group_id", row=number, problems=problems)
         if ok:
@@ -424,17 +434,17 @@ def parse_priorities(data: bytes | None, file: str, school_ids: set[str], applic
     for number, cells in rows:
         school_id, applicant_id = cells[0], cells[1]
         if school_id not in school_ids:
-            problems.add("unknown school", file=file, column="school_id", row=number, value=school_id,
-                         expected="a school_id of schools.csv")
+            problems.add(M_("unknown school"), file=file, column="school_id", row=number, value=school_id,
+                         expected=M_("a school_id of schools.csv"))
         if applicant_id not in applicant_ids:
-            problems.add("unknown applicant", file=file, column="applicant_id", row=number,
-                         value=applicant_id, expected="an applicant_id of applicants.csv")
+            problems.add(M_("unknown applicant"), file=file, column="applicant_id", row=number,
+                         value=applicant_id, expected=M_("an applicant_id of applicants.csv"))
         tier = whole_number(cells[2], file=file, column="tier", row=number, problems=problems)
         key = (school_id, applicant_id)
         if key in first_row:
-            problems.add(f"duplicate priority (first on row {first_row[key]})", file=file,
+            problems.add(M_("duplicate priority (first on row {row})", row=first_row[key]), file=file,
                          column="applicant_id", row=number, value=f"{school_id},{applicant_id}",
-                         expected="one tier per school and applicant")
+                         expected=M_("one tier per school and applicant"))
         elif tier is not None:
             first_row[key] = number
             priorities[key] = tier

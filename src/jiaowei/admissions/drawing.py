@@ -33,14 +33,11 @@ from jiaowei.admissions.store import (
     priorities,
     results,
 )
-from jiaowei.errors import IntegrityError
+from jiaowei.errors import M_, IntegrityError
 from jiaowei.registry import queries as registry
 
 DEFAULT_TIER = 9
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+WHAT = {"draw": M_("draw"), "placement": M_("placement")}
 
 
 @dataclass
@@ -165,14 +162,15 @@ def check_frozen_placement(conn: Connection, campaign: Any, case_dir: Path) -> C
 
 def _check(campaign: Any, case_dir: Path, digest: str, make: Callable[[], CaseFiles], what: str) -> CaseFiles:
     if not case_dir.is_dir() or case.pool_digest(case_dir) != digest:
-        raise IntegrityError(f"The case files of {campaign.code} under {case_dir} no longer match the "
-                             f"published pool_digest {digest}; the {what} is refused.")
+        raise IntegrityError(M_("The case files of {code} under {folder} no longer match the published "
+                                "pool_digest {digest}; the {what} is refused.", code=campaign.code,
+                                folder=str(case_dir), digest=digest, what=WHAT[what]))
     files = make()
     with tempfile.TemporaryDirectory() as scratch:
         write_case(Path(scratch), files)
         if case.pool_digest(Path(scratch)) != digest:
-            raise IntegrityError(f"The applications of {campaign.code} changed after the freeze; "
-                                 f"the {what} is refused.")
+            raise IntegrityError(M_("The applications of {code} changed after the freeze; the {what} is "
+                                    "refused.", code=campaign.code, what=WHAT[what]))
     return files
 
 
@@ -189,10 +187,10 @@ def run(case_dir: Path, out_dir: Path, digest: str, sources: list[str]) -> DrawO
     (case_dir / "seed.json").write_bytes(json.dumps({"sources": sources}, ensure_ascii=False, indent=2)
                                          .encode() + b"\n")
     if out_dir.exists():  # left by a draw whose transaction did not commit: kept aside, never reused
-        out_dir.rename(out_dir.with_name(f"{out_dir.name}.abandoned-{_now():%Y%m%dT%H%M%S%f}"))
+        out_dir.rename(out_dir.with_name(f"{out_dir.name}.abandoned-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}"))
     manifest = proof.run_draw(case_dir, out_dir)
     if manifest.get("pool_digest", digest) != digest:
-        raise IntegrityError("The draw ran on a pool other than the frozen one.")
+        raise IntegrityError(M_("The draw ran on a pool other than the frozen one."))
     seed = case.derive_seed(digest, sources).hex()
     return DrawOutcome(out_dir, seed, _read_csv(out_dir / "results.csv"), _read_csv(out_dir / "cutoffs.csv"),
                        {k: v for k, v in manifest.items() if "output" in k})
@@ -204,24 +202,31 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def store_results(conn: Connection, campaign: Any, stage: str, outcome: DrawOutcome,
-                   files: CaseFiles) -> None:
+                  files: CaseFiles) -> None:
+    """The draw's results, the applicants' new status and the schools' cutoffs.
+
+    An empty pool (nobody to draw, or no school) stores nothing rather than run a statement without
+    rows: an executemany with no parameters is an UPDATE that asks for its bind values (a 500).
+    """
     pks = dict(conn.execute(select(applicants.c.applicant_id, applicants.c.id).where(
         applicants.c.campaign_id == campaign.id)).all())
     rows = [{"applicant_pk": pks[r["applicant_id"]], "stage": stage, "lottery_rank": int(r["lottery_rank"]),
              "lottery_value": r["lottery_value"], "school_id": r["school_id"] or None,
              "choice_rank": int(r["choice_rank"]) if r["choice_rank"] else None} for r in outcome.results]
+    won, lost = ("admitted", "not_admitted") if stage == "lottery" else ("placed", "unplaced")
     if rows:
         conn.execute(insert(results), rows)
-    won, lost = ("admitted", "not_admitted") if stage == "lottery" else ("placed", "unplaced")
-    conn.execute(update(applicants).where(applicants.c.id == bindparam("pk")).values(status=bindparam("st")),
-                 [{"pk": r["applicant_pk"], "st": won if r["school_id"] else lost} for r in rows])
+        conn.execute(update(applicants).where(applicants.c.id == bindparam("pk"))
+                     .values(status=bindparam("st")),
+                     [{"pk": r["applicant_pk"], "st": won if r["school_id"] else lost} for r in rows])
     away = _turned_away(files, rows, pks)
-    conn.execute(insert(cutoffs), [
-        {"campaign_id": campaign.id, "stage": stage, "school_id": c["school_id"],
-         "capacity": int(c["capacity"]),
-         "admitted": int(c["admitted"]), "last_tier": int(c["last_tier"]) if c["last_tier"] else None,
-         "last_lottery_rank": int(c["last_lottery_rank"]) if c["last_lottery_rank"] else None,
-         "turned_away": away[c["school_id"]]} for c in outcome.cutoffs])
+    found = [{"campaign_id": campaign.id, "stage": stage, "school_id": c["school_id"],
+              "capacity": int(c["capacity"]), "admitted": int(c["admitted"]),
+              "last_tier": int(c["last_tier"]) if c["last_tier"] else None,
+              "last_lottery_rank": int(c["last_lottery_rank"]) if c["last_lottery_rank"] else None,
+              "turned_away": away[c["school_id"]]} for c in outcome.cutoffs]
+    if found:
+        conn.execute(insert(cutoffs), found)
 
 
 def _turned_away(files: CaseFiles, rows: list[dict[str, Any]], pk_of: dict[str, int]) -> Counter[str]:

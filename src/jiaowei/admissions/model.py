@@ -6,10 +6,13 @@ and the campaign in the platform (``service.py``), with the stages a campaign go
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from jiaowei.errors import M_, Message
 
 FORMAT = "jiaowei-lottery/1"
 # a school, applicant or group id in the case files: no spaces, commas, semicolons or quotes
@@ -100,6 +103,81 @@ class Outcome:
     transcript: tuple[str, ...]  # human-readable lines of what the engine did, deterministic
 
 
+# ---------------------------------------------------------------- what the campaign services take
+
+
+@dataclass(frozen=True)
+class ApplicantSpec:
+    """An applicant to register; ``priorities``: (private school id, tier) pairs, lower tier first."""
+
+    name: str
+    id_number: str
+    birth_date: dt.date
+    district: str
+    residence_tier: int = 1
+    catchment: str = ""
+    group_id: str = ""
+    choices: tuple[str, ...] = ()
+    synthetic: bool = False
+    number: str = ""  # the application number; empty: one is made
+    priorities: tuple[tuple[str, int], ...] = ()
+
+
+def months_old(birth: dt.date, on: dt.date) -> int:
+    """Whole months of age completed on ``on`` (negative before birth)."""
+    months = (on.year - birth.year) * 12 + on.month - birth.month
+    return months - 1 if on.day < birth.day else months
+
+
+@dataclass(frozen=True)
+class AgeWindow:
+    """Who may apply by age (childcare, 托育): born from ``born_from`` to ``born_to``, and/or
+    ``min_age_months`` to ``max_age_months`` whole months old on ``age_on``; every bound inclusive
+    and optional."""
+
+    born_from: dt.date | None = None
+    born_to: dt.date | None = None
+    age_on: dt.date | None = None
+    min_age_months: int | None = None
+    max_age_months: int | None = None
+
+    def admits(self, birth: dt.date) -> bool:
+        if (self.born_from and birth < self.born_from) or (self.born_to and birth > self.born_to):
+            return False
+        if self.age_on is None:
+            return True
+        months = months_old(birth, self.age_on)
+        return not ((self.min_age_months is not None and months < self.min_age_months)
+                    or (self.max_age_months is not None and months > self.max_age_months))
+
+    def describe(self) -> Message:
+        """The window in words (a message: the pages show it in their language)."""
+        parts = [part for part in (self._born(), self._months()) if part is not None]
+        if not parts:
+            return M_("any date of birth")
+        return parts[0] if len(parts) == 1 else M_("{first}; {second}", first=parts[0], second=parts[1])
+
+    def _born(self) -> Message | None:
+        start, end = self.born_from, self.born_to
+        if start and end:
+            return M_("born between {start} and {end}", start=str(start), end=str(end))
+        if start:
+            return M_("born on or after {start}", start=str(start))
+        if end:
+            return M_("born on or before {end}", end=str(end))
+        return None
+
+    def _months(self) -> Message | None:
+        low, high, day = self.min_age_months, self.max_age_months, str(self.age_on)
+        if self.age_on is None or (low is None and high is None):
+            return None
+        if low is not None and high is not None:
+            return M_("{low} to {high} months old on {day}", low=low, high=high, day=day)
+        if low is not None:
+            return M_("at least {low} months old on {day}", low=low, day=day)
+        return M_("at most {high} months old on {day}", high=high, day=day)
+
+
 # ---------------------------------------------------------------- what the campaign services answer
 
 
@@ -146,6 +224,25 @@ class ImportSummary:
     with_choices: int
     dry_run: bool
     numbers: list[str]  # empty for a dry run
+    with_priorities: int = 0  # applicants given a priority tier at one school or more
+
+
+@dataclass(frozen=True)
+class PrioritiesSummary:
+    """A priorities import: tiers set (or removed, for an empty tier) by (application, school)."""
+
+    set: int
+    removed: int
+    dry_run: bool
+
+
+@dataclass(frozen=True)
+class TierCount:
+    """How many applicants have a priority tier at a school (lower tiers are drawn first)."""
+
+    school_id: str
+    tier: int
+    applicants: int
 
 
 @dataclass(frozen=True)
@@ -230,6 +327,8 @@ class CampaignView:
     lottery_share: float | None
     bundles: dict[str, list[str]]  # stage -> files of its published proof bundle
     dates: dict[str, str | None]  # created, frozen, drawn, published, placed, closed (ISO)
+    age_window: AgeWindow | None = None  # None: any date of birth
+    tiers: list[TierCount] = field(default_factory=list)  # priority tiers of the draw, by school and tier
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,22 @@ The public pages (``/admissions/public``, ``…/results``, ``…/lookup``) need 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from jiaowei.admissions import model, queries, service
 from jiaowei.admissions.model import Mechanism
+from jiaowei.admissions.placement import report as placement_report
 from jiaowei.auth.model import Principal
-from jiaowei.errors import Conflict, JiaoweiError, Problem, ValidationError
+from jiaowei.errors import M_, Conflict, JiaoweiError, Problem, ValidationError
+from jiaowei.jobs.model import Outcome
+from jiaowei.jobs.pages import start_job
+from jiaowei.jobs.runner import JobContext, Work
 from jiaowei.web.body import TAKES_FILES
 from jiaowei.web.deps import Conn, MaybeUser, User, lookup_limit
 from jiaowei.web.forms import N_, Form, problems_by_field, see_other
@@ -24,6 +29,8 @@ from jiaowei.web.render import page
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 100
+APPLICANT_PAGE_SIZE = 50
+SCHOOL_PAGE_SIZE = 25
 STATUSES = {
     "registration": N_("Registration"), "application": N_("Application"), "frozen": N_("Frozen"),
     "drawn": N_("Drawn"), "published": N_("Published"), "placement_frozen": N_("Placement pool frozen"),
@@ -65,6 +72,45 @@ def _render(request: Request, template: str, context: dict[str, Any], status: in
                                     **context}, status)
 
 
+@dataclass(frozen=True)
+class Lists:
+    """Where the campaign page's long lists stand: the applicants' and the schools' filters and pages."""
+
+    offset: int = 0
+    status: str = ""
+    district: str = ""
+    q: str = ""
+    school_kind: str = ""
+    school_q: str = ""
+    oversubscribed: bool = False
+    school_offset: int = 0
+
+    def kept(self, mine: tuple[str, ...] = (), **changes: Any) -> list[tuple[str, str]]:
+        """The query's (name, value) pairs with ``changes``, without empty values and the names ``mine``."""
+        values = {**asdict(self), **changes}
+        return [(k, "1" if v is True else str(v)) for k, v in values.items()
+                if k not in mine and v not in ("", 0, False, None)]
+
+    def query(self, **changes: Any) -> str:
+        """This page's query string with ``changes`` (empty values left out)."""
+        return urlencode(self.kept(**changes))
+
+
+def lists(offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+          status: Annotated[str, Query(max_length=20)] = "",
+          district: Annotated[str, Query(max_length=64)] = "",
+          q: Annotated[str, Query(max_length=64)] = "",
+          school_kind: Annotated[str, Query(max_length=20)] = "",
+          school_q: Annotated[str, Query(max_length=64)] = "",
+          oversubscribed: bool = False,
+          school_offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Lists:
+    """The campaign page's list filters and pages, from its query string."""
+    return Lists(offset=offset, status=status if status in APPLICANT_STATUSES else "",
+                 district=district.strip(), q=q.strip(),
+                 school_kind=school_kind if school_kind in KINDS else "", school_q=school_q.strip(),
+                 oversubscribed=oversubscribed, school_offset=school_offset)
+
+
 # ---------------------------------------------------------------- public
 
 
@@ -76,11 +122,15 @@ def public_index(request: Request, conn: Conn, user: MaybeUser) -> HTMLResponse:
 
 @router.get("/admissions/{code}/results", response_class=HTMLResponse)
 def public_results(request: Request, conn: Conn, user: MaybeUser, code: str,
-                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> HTMLResponse:
-    """Digests, seed, cutoffs per school and the masked list (pseudonymous ids only)."""
+                   shown: Annotated[Lists, Depends(lists)]) -> HTMLResponse:
+    """Digests, seed, cutoffs per school (filtered, by pages) and the masked list (pseudonymous ids only)."""
     campaign = queries.campaign(conn, code=code)
-    listed = queries.masked_results(conn, code=code, offset=offset, limit=PAGE_SIZE * 2)
-    return _render(request, "admissions_results.html", {"c": campaign, "listed": listed})
+    listed = queries.masked_results(conn, code=code, offset=shown.offset, limit=PAGE_SIZE)
+    schools = queries.school_list(campaign, kind=shown.school_kind, search=shown.school_q,
+                                  oversubscribed=shown.oversubscribed, offset=shown.school_offset,
+                                  limit=SCHOOL_PAGE_SIZE * 2)
+    return _render(request, "admissions_results.html", {"c": campaign, "listed": listed, "schools": schools,
+                                                        "shown": shown, "kinds": KINDS})
 
 
 @router.get("/admissions/{code}/lookup", response_class=HTMLResponse)
@@ -142,24 +192,32 @@ def _int(value: str | None, field: str, example: str = "e.g. 2020") -> int:
 
 @router.get("/admissions/{code}", response_class=HTMLResponse)
 def campaign_page(request: Request, conn: Conn, user: User, code: str,
-                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> HTMLResponse:
-    """The campaign's stages, next step, schools, and its applicants in the viewer's scope."""
-    return _campaign(request, conn, user, code, offset, {})
+                  shown: Annotated[Lists, Depends(lists)]) -> HTMLResponse:
+    """The stages, next step, placement alert, schools, and the applicants in the viewer's scope."""
+    return _campaign(request, conn, user, code, shown, {})
 
 
-def _campaign(request: Request, conn: Connection, user: Principal, code: str, offset: int,
+def _campaign(request: Request, conn: Connection, user: Principal, code: str, shown: Lists,
               extra: dict[str, Any], status: int = 200) -> HTMLResponse:
     campaign = queries.campaign(conn, code=code)
-    people = queries.staff_results(conn, principal=user, code=code, offset=offset, limit=PAGE_SIZE,
-                                   secret_key=request.app.state.settings.secret_key)
+    people = queries.staff_results(conn, principal=user, code=code, offset=shown.offset,
+                                   limit=APPLICANT_PAGE_SIZE,
+                                   secret_key=request.app.state.settings.secret_key,
+                                   only=queries.ApplicantFilter(status=shown.status, district=shown.district,
+                                                                search=shown.q))
+    schools = queries.school_list(campaign, kind=shown.school_kind, search=shown.school_q,
+                                  oversubscribed=shown.oversubscribed, offset=shown.school_offset,
+                                  limit=SCHOOL_PAGE_SIZE)
     forms = {f"{name}_errors": problems_by_field(extra.get(f"{name}_error"))
              for name in ("school", "fallback")}
     return _render(request, "admissions_campaign.html", {
         "c": campaign, "people": people, "next_step": NEXT_STEP.get(campaign.status),
+        "counts": queries.staff_counts(conn, principal=user, code=code), "schools": schools, "shown": shown,
+        "placement": placement_report.campaign_report(conn, principal=user, code=code),
         "may_write": service.may_manage(user), "values": {}, "school_values": {"kind": "private"},
         "fallback_values": {}, "open_for_applicants": campaign.status in model.OPEN_FOR_APPLICANTS,
         "fallback_open": campaign.status in model.FALLBACK_OPEN, "import_columns": service.APPLICANT_COLUMNS,
-        "kinds": KINDS, "dry_run": True, **forms, **extra}, status)
+        "kinds": KINDS, "dry_run": False, **forms, **extra}, status)
 
 
 @router.post("/admissions/{code}/steps/{step}")
@@ -171,8 +229,8 @@ def step(request: Request, conn: Conn, user: User, code: str, step: str, form: F
             service.take_step(conn, principal=user, campaign=code, step=step,
                               home=request.app.state.settings.home, sources=sources,
                               mechanism=form.get("mechanism", "choice-rounds"))
-    except ValidationError as error:
-        return _campaign(request, conn, user, code, 0, {"error": error, "values": form}, error.status)
+    except (ValidationError, Conflict) as error:  # an empty pool, a stage already taken: shown on the page
+        return _campaign(request, conn, user, code, Lists(), {"error": error, "values": form}, error.status)
     return see_other(f"/admissions/{code}")
 
 
@@ -189,7 +247,7 @@ def add_school(request: Request, conn: Conn, user: User, code: str, form: Form) 
                                         program=form.get("program", "").strip(), districts=districts)
             service.add_schools(conn, principal=user, campaign=code, schools=[school])
     except (ValidationError, Conflict) as error:
-        return _campaign(request, conn, user, code, 0, {"school_error": error, "school_values": form},
+        return _campaign(request, conn, user, code, Lists(), {"school_error": error, "school_values": form},
                          error.status)
     return see_other(f"/admissions/{code}#schools-title")
 
@@ -204,8 +262,8 @@ def set_fallback(request: Request, conn: Conn, user: User, code: str, form: Form
                                                                                         "").strip(),
                                  schools=order)
     except (ValidationError, Conflict) as error:
-        return _campaign(request, conn, user, code, 0, {"fallback_error": error, "fallback_values": form},
-                         error.status)
+        return _campaign(request, conn, user, code, Lists(),
+                         {"fallback_error": error, "fallback_values": form}, error.status)
     return see_other(f"/admissions/{code}#fallback-title")
 
 
@@ -230,18 +288,33 @@ PostedApplicants = Annotated[ApplicantsFile, Depends(applicants_file)]  # name i
 
 @router.post("/admissions/{code}/applicants/import", response_class=HTMLResponse, dependencies=[TAKES_FILES])
 def import_applicants(request: Request, user: User, upload: PostedApplicants, conn: Conn, code: str,
-                      form: Form) -> HTMLResponse:
-    """Register the applicants of a CSV file, all rows or none; a dry run saves nothing."""
+                      form: Form, background: BackgroundTasks) -> Response:
+    """Register the applicants of a CSV file as a job (jobs/: its page shows the progress, then the
+    result), all rows or none; a dry run saves nothing."""
     dry_run = form.get("dry_run") == "on"
-    context: dict[str, Any] = {"dry_run": dry_run, "filename": upload.filename}
-    try:
-        if not upload.data:
-            raise ValidationError("Choose a file to import.", [
-                Problem("no file chosen", field="file", expected="a .csv file")])
-        with conn.begin_nested():
+    if not upload.data:
+        error = ValidationError("Choose a file to import.", [
+            Problem("no file chosen", field="file", expected="a .csv file")])
+        context = {"dry_run": dry_run, "filename": upload.filename, "import_error": error}
+        return _campaign(request, conn, user, code, Lists(), context, error.status)
+    work = applicants_job(user, code, upload, dry_run, request.app.state.settings.secret_key)
+    return start_job(request, conn, background, principal=user, kind="admissions.applicants.import",
+                     title=N_("Import applicants"), back=f"/admissions/{quote(code)}#import-title",
+                     filename=upload.filename, dry_run=dry_run, work=work)
+
+
+def applicants_job(user: Principal, code: str, upload: ApplicantsFile, dry_run: bool,
+                   secret_key: str) -> Work:
+    """The applicants import as a job: every row registered in the job's one transaction, or none."""
+
+    def work(job: JobContext) -> Outcome:
+        job.report("registering applicants")
+        with job.transaction() as conn:
             summary = service.import_applicants(conn, principal=user, campaign=code, data=upload.data,
-                                                dry_run=dry_run, parsed=upload.parsed,
-                                                secret_key=request.app.state.settings.secret_key)
-    except (ValidationError, Conflict) as error:
-        return _campaign(request, conn, user, code, 0, {**context, "import_error": error}, error.status)
-    return _campaign(request, conn, user, code, 0, {**context, "import_summary": summary})
+                                                dry_run=dry_run, parsed=upload.parsed, secret_key=secret_key)
+        note = M_("The file is valid: {n} applicants would be registered. Import it again without “Dry run” "
+                  "to register them.", n=summary.registered) if dry_run else None
+        return Outcome(((N_("Applicants"), summary.registered), (N_("With choices"), summary.with_choices),
+                        (N_("With priority tiers"), summary.with_priorities)), note=note)
+
+    return work

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from dataclasses import fields
+from collections import Counter
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, or_, select
 
+from jiaowei import clock
 from jiaowei.admissions import crypto
+from jiaowei.admissions.applications.age import window_of
+from jiaowei.admissions.applications.tiers import tier_counts
 from jiaowei.admissions.model import (
     PUBLISHED,
     CampaignListed,
@@ -100,6 +104,7 @@ def campaign(conn: Connection, *, code: str) -> CampaignView:
                  "placement": _files(row.placement_bundle) if published else []},
         dates={k: getattr(row, f"{k}_at").isoformat() if getattr(row, f"{k}_at") else None
                for k in ("created", "frozen", "drawn", "published", "placed", "closed")},
+        age_window=window_of(row), tiers=tier_counts(conn, row.id),  # ADM1: age window, priority tiers
     )
 
 
@@ -151,8 +156,17 @@ def bundle_file(conn: Connection, *, code: str, stage: str, name: str) -> Path:
 # ---------------------------------------------------------------- staff
 
 
+@dataclass(frozen=True)
+class ApplicantFilter:
+    """Which of the applicants in scope a list shows: by status, district code, number or pseudonymous id."""
+
+    status: str = ""
+    district: str = ""
+    search: str = ""
+
+
 def staff_results(conn: Connection, *, principal: Principal, code: str, secret_key: str, offset: int = 0,
-                  limit: int = 100) -> StaffResults:
+                  limit: int = 100, only: ApplicantFilter = ApplicantFilter()) -> StaffResults:
     """Applicants of the districts in the principal's view scope, with identities unless a viewer."""
     require_action(principal, Action.VIEW)
     row = campaign_row(conn, code)
@@ -164,7 +178,7 @@ def staff_results(conn: Connection, *, principal: Principal, code: str, secret_k
              .outerjoin(lottery, (lottery.c.applicant_pk == applicants.c.id) & (lottery.c.stage == "lottery"))
              .outerjoin(placement, (placement.c.applicant_pk == applicants.c.id)
                         & (placement.c.stage == "placement"))
-             .where(applicants.c.campaign_id == row.id, applicants.c.district_id.in_(sorted(districts))))
+             .where(*_applicant_conditions(row.id, districts, only)))
     total = conn.scalar(select(func.count()).select_from(query.subquery()))
     rows = conn.execute(query.order_by(lottery.c.lottery_rank.nulls_last(), applicants.c.number)
                         .offset(offset).limit(limit)).all()
@@ -180,11 +194,78 @@ def staff_results(conn: Connection, *, principal: Principal, code: str, secret_k
     return StaffResults(items=items, total=total or 0, offset=offset, limit=limit, identities=identities)
 
 
+def _applicant_conditions(campaign_pk: int, districts: dict[int, str], only: ApplicantFilter) -> list[Any]:
+    ids = sorted(i for i, c in districts.items() if not only.district or c == only.district)
+    found = [applicants.c.campaign_id == campaign_pk, applicants.c.district_id.in_(ids)]
+    if only.status:
+        found.append(applicants.c.status == only.status)
+    if search := normal_number(only.search):
+        found.append(or_(applicants.c.number.startswith(search, autoescape=True),
+                         applicants.c.applicant_id.startswith(search, autoescape=True)))
+    return found
+
+
+@dataclass(frozen=True)
+class ApplicantCounts:
+    """How many applicants in the principal's scope have each status, and live in each district."""
+
+    total: int
+    statuses: dict[str, int]
+    districts: dict[str, int]  # district code -> applicants
+
+
+def staff_counts(conn: Connection, *, principal: Principal, code: str) -> ApplicantCounts:
+    """The counts beside the applicant list's filters (scope as :func:`staff_results`)."""
+    require_action(principal, Action.VIEW)
+    row = campaign_row(conn, code)
+    districts = visible_districts(conn, principal, row.id)
+    counts = conn.execute(select(applicants.c.district_id, applicants.c.status, func.count())
+                          .where(applicants.c.campaign_id == row.id,
+                                 applicants.c.district_id.in_(sorted(districts)))
+                          .group_by(applicants.c.district_id, applicants.c.status)).all()
+    statuses: Counter[str] = Counter()
+    by_district: Counter[str] = Counter()
+    for district_id, status, count in counts:
+        statuses[status] += count
+        by_district[districts[district_id]] += count
+    return ApplicantCounts(total=sum(statuses.values()), statuses=dict(statuses),
+                           districts=dict(sorted(by_district.items())))
+
+
+@dataclass(frozen=True)
+class SchoolList:
+    """One page of a campaign's schools, filtered, with the counts beside the filters."""
+
+    items: list[CampaignSchool]
+    total: int
+    offset: int
+    limit: int
+    kinds: dict[str, int]  # kind -> schools of the campaign
+    oversubscribed: int
+
+
+def school_list(view: CampaignView, *, kind: str = "", search: str = "", oversubscribed: bool = False,
+                offset: int = 0, limit: int = 50) -> SchoolList:
+    """The campaign's schools of a kind whose id, code or name contains ``search``, one page of them."""
+    needle = search.strip().casefold()
+    chosen = [s for s in view.schools
+              if (not kind or s.kind == kind) and (not oversubscribed or _oversubscribed(s))
+              and (not needle or any(needle in t.casefold() for t in (s.school_id, s.code, s.name_zh,
+                                                                       s.name_en or "")))]
+    return SchoolList(items=chosen[offset:offset + limit], total=len(chosen), offset=offset, limit=limit,
+                      kinds=dict(Counter(s.kind for s in view.schools)),
+                      oversubscribed=sum(1 for s in view.schools if _oversubscribed(s)))
+
+
+def _oversubscribed(school: CampaignSchool) -> bool:
+    return bool(school.cutoff and school.cutoff.turned_away)
+
+
 def visible_districts(conn: Connection, principal: Principal, campaign_id: int) -> dict[int, str]:
     """The districts of this campaign's applicants that the principal may view: id → code."""
     ids = set(conn.scalars(select(applicants.c.district_id).where(applicants.c.campaign_id == campaign_id)
                            .distinct()))
-    day = dt.date.today()
+    day = clock.today()
     codes = registry.codes_of(conn, ids)
     visible = {}
     for unit_id in ids:

@@ -1,4 +1,5 @@
-"""Admissions tables: campaigns, their schools, applicants, choices, priorities, results, appeals.
+"""Admissions tables: campaigns (with their age windows), their schools, applicants, choices, priority
+tiers, results, appeals.
 
 Names and ID numbers are stored encrypted (``crypto.py``); the date of birth only as a keyed
 digest together with the application number, good for checking a family's lookup and nothing
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -58,6 +60,12 @@ campaigns = Table(
     Column("published_at", DateTime(timezone=True), nullable=True),
     Column("placed_at", DateTime(timezone=True), nullable=True),
     Column("closed_at", DateTime(timezone=True), nullable=True),
+    # the age window (childcare): born between two dates, and/or whole months of age on a day
+    Column("born_from", Date, nullable=True),
+    Column("born_to", Date, nullable=True),
+    Column("age_on", Date, nullable=True),
+    Column("min_age_months", Integer, nullable=True),
+    Column("max_age_months", Integer, nullable=True),
 )
 
 campaign_schools = Table(

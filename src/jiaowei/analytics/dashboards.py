@@ -27,7 +27,7 @@ from jiaowei.analytics.store import dashboard_items, dashboards
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal, Role
 from jiaowei.auth.scope import require_action, require_unit
-from jiaowei.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from jiaowei.errors import M_, Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.model import CODE, CODE_EXPECTED, new_uid
 from jiaowei.registry import queries as registry
@@ -189,7 +189,7 @@ def _row(conn: Connection, principal: Principal, ref: str) -> Any:
         query = select(d).where(or_(d.c.uid == ref, d.c.code == ref))
     row = conn.execute(query.order_by(d.c.id).limit(1)).first()
     if row is None or not _visible(conn, principal, row):
-        raise NotFound(f"No dashboard {ref!r}.", [
+        raise NotFound(M_("No dashboard {ref!r}.", ref=ref), [
             Problem("no such dashboard", field="dashboard", value=ref,
                     expected="the id or code of a dashboard you may see")])
     return row
@@ -222,7 +222,7 @@ def _name_problems(name_zh: str | None, name_en: str | None) -> list[Problem]:
             continue
         if not value.strip() or len(value) > MAX_NAME:
             problems.append(Problem("a name is required", field=name, value=value,
-                                    expected=f"a name of 1 to {MAX_NAME} characters"))
+                                    expected=M_("a name of 1 to {most} characters", most=MAX_NAME)))
         elif bad := text_problem(value, field=name):
             problems.append(bad)
     return problems
@@ -259,8 +259,9 @@ def _query_problems(conn: Connection, principal: Principal, spec: ItemSpec) -> l
     query = spec.query
     if not query or len(query) > MAX_QUERY:
         return [Problem("a pivot's query string is required", field="query", value=query[:100] or None,
-                        expected=f"the query string of a pivot (dimension=dx:…&dimension=ou:…&filter=pe:…), "
-                        f"at most {MAX_QUERY} characters")]
+                        expected=M_("the query string of a pivot "
+                                    "(dimension=dx:…&dimension=ou:…&filter=pe:…), at most {most} characters",
+                                    most=MAX_QUERY))]
     if bad := text_problem(query, field="query"):
         return [bad]
     try:
@@ -306,7 +307,7 @@ def check_item(conn: Connection, principal: Principal, spec: ItemSpec) -> ItemSp
                                 expected=", ".join(CHART_TYPES)))
     if len(spec.title) > MAX_NAME:
         problems.append(Problem("the title is too long", field="title", value=spec.title[:100],
-                                expected=f"at most {MAX_NAME} characters"))
+                                expected=M_("at most {most} characters", most=MAX_NAME)))
     elif bad := text_problem(spec.title, field="title"):
         problems.append(bad)
     if spec.kind in ("pivot", "chart"):
@@ -373,7 +374,7 @@ def _insert_dashboard(conn: Connection, principal: Principal, *, code: str | Non
     uid = new_uid()
     code = code or uid
     if conn.scalar(select(dashboards.c.id).where(dashboards.c.code == code)) is not None:
-        raise Conflict(f"A dashboard with code {code!r} already exists.",
+        raise Conflict(M_("A dashboard with code {code!r} already exists.", code=code),
                        [Problem("the code is taken", field="code", value=code,
                                 expected="a code no other dashboard has")])
     now = _now()
@@ -438,9 +439,9 @@ def add_item(conn: Connection, *, principal: Principal, dashboard: str, spec: It
     count, last = conn.execute(
         select(func.count(), func.max(i.c.position)).where(i.c.dashboard_id == row.id)).one()
     if count >= MAX_ITEMS:
-        raise Conflict(f"A dashboard holds at most {MAX_ITEMS} items.",
+        raise Conflict(M_("A dashboard holds at most {count} items.", count=MAX_ITEMS),
                        [Problem("the dashboard is full", field="dashboard", value=row.uid,
-                                expected=f"a dashboard with fewer than {MAX_ITEMS} items")])
+                                expected=M_("a dashboard with fewer than {most} items", most=MAX_ITEMS))])
     uid = new_uid()
     values = {**asdict(checked), "uid": uid, "dashboard_id": row.id, "position": (last or 0) + 1,
               "created_at": _now(), "query": checked.query}
@@ -454,7 +455,7 @@ def _item_row(conn: Connection, dashboard_row: Any, item: str) -> Any:
     i = dashboard_items
     row = conn.execute(select(i).where(i.c.dashboard_id == dashboard_row.id, i.c.uid == item)).first()
     if row is None:
-        raise NotFound(f"No item {item!r} on this dashboard.",
+        raise NotFound(M_("No item {item!r} on this dashboard.", item=item),
                        [Problem("no such item", field="item", value=item, expected="the id of an item of the "
                                 "dashboard")])
     return row
@@ -499,7 +500,7 @@ def _checked_tile(spec: ItemSpec) -> ItemSpec:
         problems.append(Problem("unknown width", field="width", value=spec.width, expected=", ".join(WIDTHS)))
     if len(spec.title) > MAX_NAME or text_problem(spec.title, field="title"):
         problems.append(Problem("invalid title", field="title", value=spec.title[:100],
-                                expected=f"one line of at most {MAX_NAME} characters"))
+                                expected=M_("one line of at most {most} characters", most=MAX_NAME)))
     if problems:
         raise _invalid("The dashboard item cannot be saved.", problems)
     return ItemSpec(spec.kind, spec.title.strip(), spec.query, None, spec.indicator, spec.unit, spec.period,

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from jiaowei.errors import Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.model import AggregationType, choices
 
@@ -213,11 +214,13 @@ def _dimension(text: str, parameter: str) -> Dimension:
     name = name.strip()
     items = tuple(dict.fromkeys(i.strip() for i in rest.split(";") if i.strip())) if colon else ()
     if not name:
-        raise _bad("a dimension has no name", parameter, text, "name:item;item, e.g. dx:PUPILS;TEACHERS")
+        raise _bad(N_("a dimension has no name"), parameter, text,
+                   N_("name:item;item, e.g. dx:PUPILS;TEACHERS"))
     if name in FIXED_DIMENSIONS and not items:
-        raise _bad(f"the dimension {name} needs items", parameter, text, f"{name}:item;item")
+        raise _bad(M_("the dimension {name} needs items", name=name), parameter, text, f"{name}:item;item")
     if len(items) > MAX_ITEMS:
-        raise _bad("too many items", parameter, name, f"at most {MAX_ITEMS} items in one dimension")
+        raise _bad(N_("too many items"), parameter, name, M_("at most {most} items in one dimension",
+                                                             most=MAX_ITEMS))
     return Dimension(name, items)
 
 
@@ -226,13 +229,16 @@ def _check_dimensions(dimensions: tuple[Dimension, ...], filters: tuple[Dimensio
     for name in names:
         if names.count(name) > 1:
             expected = "each dimension once, as a dimension or a filter"
-            raise _bad("a dimension is given twice", "dimension", name, expected)
+            raise _bad(N_("a dimension is given twice"), "dimension", name, expected)
     if DATA not in names:
-        raise _bad("no data dimension", "dimension", None, "dimension=dx:… or filter=dx:… naming the data")
+        raise _bad(N_("no data dimension"), "dimension", None,
+                   N_("dimension=dx:… or filter=dx:… naming the data"))
     if not dimensions:
-        raise _bad("no dimension", "dimension", None, "at least one dimension=, e.g. dimension=pe:2020")
+        raise _bad(N_("no dimension"), "dimension", None,
+                   N_("at least one dimension=, e.g. dimension=pe:2020"))
     if len(names) > MAX_DIMENSIONS:
-        raise _bad("too many dimensions", "dimension", len(names), f"at most {MAX_DIMENSIONS}")
+        raise _bad(N_("too many dimensions"), "dimension", len(names), M_("at most {most}",
+                                                                          most=MAX_DIMENSIONS))
 
 
 def _boolean(single: Mapping[str, str], name: str) -> bool:
@@ -250,7 +256,7 @@ def _aggregation(text: str | None) -> AggregationType | None:
     try:
         return AggregationType(text.upper())
     except ValueError:
-        raise _bad("not an aggregation type", "aggregationType", text, choices(AggregationType)) from None
+        raise _bad(N_("not an aggregation type"), "aggregationType", text, choices(AggregationType)) from None
 
 
 def _id_scheme(text: str | None) -> IdScheme:
@@ -259,7 +265,7 @@ def _id_scheme(text: str | None) -> IdScheme:
     try:
         return IdScheme(text.upper())
     except ValueError:
-        raise _bad("not an id scheme", "outputIdScheme", text, "CODE, UID or NAME") from None
+        raise _bad(N_("not an id scheme"), "outputIdScheme", text, "CODE, UID or NAME") from None
 
 
 def _layout(text: str | None, parameter: str, dimensions: tuple[Dimension, ...]) -> tuple[str, ...]:
@@ -270,7 +276,7 @@ def _layout(text: str | None, parameter: str, dimensions: tuple[Dimension, ...])
     known = [d.name for d in dimensions]
     for name in names:
         if name not in known:
-            raise _bad("not a dimension of the request", parameter, name, "one of " + ", ".join(known))
+            raise _bad(N_("not a dimension of the request"), parameter, name, "one of " + ", ".join(known))
     return names
 
 
@@ -278,7 +284,7 @@ def _display_property(text: str | None) -> str:
     if not text:
         return "NAME"
     if text.upper() not in ("NAME", "SHORTNAME"):
-        raise _bad("not a display property", "displayProperty", text, "NAME or SHORTNAME")
+        raise _bad(N_("not a display property"), "displayProperty", text, "NAME or SHORTNAME")
     return text.upper()
 
 
@@ -290,7 +296,7 @@ def _language(text: str | None) -> str | None:
         return "zh_CN"
     if lowered.startswith("en"):
         return "en"
-    raise _bad("not a language", "locale", text, "zh or en")
+    raise _bad(N_("not a language"), "locale", text, "zh or en")
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -305,7 +311,8 @@ def _date(text: str | None) -> dt.date | None:
 def _bad(message: str, parameter: str, value: Any, expected: str) -> QueryError:
     shown = f" {value!r}" if value is not None else ""
     return QueryError(
-        f"{parameter}{shown}: {message}.", [Problem(message, field=parameter, value=value, expected=expected)]
+        M_("{parameter}{shown}: {message}.", parameter=parameter, shown=shown, message=message),
+        [Problem(message, field=parameter, value=value, expected=expected)]
     )
 
 

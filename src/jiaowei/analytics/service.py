@@ -39,7 +39,8 @@ from jiaowei.analytics.request import (
 from jiaowei.analytics.response import Grid, Value, build_grid
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, scope_paths
-from jiaowei.errors import JiaoweiError, NotFound, Problem
+from jiaowei.domains import N_
+from jiaowei.errors import M_, JiaoweiError, NotFound, Problem
 from jiaowei.i18n import DEFAULT_LANGUAGE
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
@@ -117,11 +118,12 @@ def data_items(
     for item in items:
         resolved = _data_item(catalog, indicators, item, scheme, language, aggregation)
         if resolved is None:
-            problems.append(Problem("no such data item", field=DATA, value=item, expected=DX_EXPECTED))
+            problems.append(Problem(N_("no such data item"), field=DATA, value=item, expected=DX_EXPECTED))
         else:
             found.append(resolved)
     if problems:
-        raise QueryError(f"Unknown data items: {', '.join(str(p.value) for p in problems)}.", problems)
+        raise QueryError(M_("Unknown data items: {items}.",
+                            items=', '.join(str(p.value) for p in problems)), problems)
     return found
 
 
@@ -205,7 +207,8 @@ def unit_plan(
         except QueryError as error:
             problems += error.problems
     if problems:
-        raise QueryError(f"Unknown units: {', '.join(str(p.value) for p in problems)}.", problems)
+        raise QueryError(M_("Unknown units: {units}.",
+                            units=', '.join(str(p.value) for p in problems)), problems)
     named = list({u.unit_id: u for u in named}.values())
     if plan.level is None:
         plan.explicit = plan.units = named
@@ -293,8 +296,9 @@ def _at_level(conn: Connection, level: int, under: Sequence[UnitItem], day: dt.d
 
 
 def _no_unit(item: str) -> QueryError:
-    return QueryError(f"No unit {item!r} you may view.",
-                      [Problem("no such unit you may view", field=UNIT, value=item, expected=OU_EXPECTED)])
+    return QueryError(M_("No unit {item!r} you may view.", item=item),
+                      [Problem(N_("no such unit you may view"), field=UNIT, value=item,
+                               expected=OU_EXPECTED)])
 
 
 def unit_item(conn: Connection, unit_id: int, day: dt.date) -> UnitItem | None:
@@ -327,8 +331,9 @@ def category(conn: Connection, name: str, items: Sequence[str], *, scheme: IdSch
     by_key = {**{r.uid: r for r in options}, **{r.code: r for r in options}}
     unknown = [i for i in items if i not in by_key]
     if unknown:
-        raise QueryError(f"Unknown options of {name}: {', '.join(unknown)}.", [
-            Problem("no such option", field=name, value=i, expected=f"an option of the category {row.code}")
+        raise QueryError(M_("Unknown options of {name}: {options}.", name=name, options=', '.join(unknown)), [
+            Problem(N_("no such option"), field=name, value=i, expected=M_("an option of the category {code}",
+                                                                       code=row.code))
             for i in unknown
         ])
     chosen = [by_key[i] for i in dict.fromkeys(items)] if items else list(options)
@@ -352,8 +357,9 @@ def group_set(conn: Connection, name: str, items: Sequence[str], *, scheme: IdSc
     by_code = {g.code: g for g in members}
     unknown = [i for i in items if i not in by_code]
     if unknown:
-        raise QueryError(f"Unknown groups of {name}: {', '.join(unknown)}.", [
-            Problem("no such group", field=name, value=i, expected=f"a group of the group set {row.code}")
+        raise QueryError(M_("Unknown groups of {name}: {groups}.", name=name, groups=', '.join(unknown)), [
+            Problem(N_("no such group"), field=name, value=i, expected=M_("a group of the group set {code}",
+                                                                      code=row.code))
             for i in unknown
         ])
 
@@ -425,9 +431,9 @@ def prepare(conn: Connection, *, principal: Principal, request: AnalyticsRequest
                       language=language)
     categories = _categories(conn, request, language)
     if categories and any(d.measure is None for d in data):
-        raise QueryError("Categories break down data elements only.", [Problem(
-            "indicators and reporting rates have no categories or group sets", field=categories[0].id,
-            expected="data elements or operands only in dx when a category is a dimension or filter")])
+        raise QueryError(N_("Categories break down data elements only."), [Problem(
+            N_("indicators and reporting rates have no categories or group sets"), field=categories[0].id,
+            expected=N_("data elements or operands only in dx when a category is a dimension or filter"))])
     scope = view_scope(principal)
     return Plan(request, language, periods, data, units, categories, scope, paths)
 
@@ -436,10 +442,12 @@ def _items(request: AnalyticsRequest, name: str) -> tuple[str, ...]:
     found = request.get(name)
     if found is None:
         expected = f"dimension={name}:… or filter={name}:…"
-        problem = Problem(f"the dimension {name} is missing", field="dimension", expected=expected)
+        problem = Problem(M_("the dimension {name} is missing",
+                             name=name), field="dimension", expected=expected)
         expected = f"dimension={name}:… or filter={name}:…"
-        problem = Problem(f"the dimension {name} is missing", field="dimension", expected=expected)
-        raise QueryError(f"No {name} dimension.", [problem])
+        problem = Problem(M_("the dimension {name} is missing",
+                             name=name), field="dimension", expected=expected)
+        raise QueryError(M_("No {name} dimension.", name=name), [problem])
     return found.items
 
 
@@ -457,10 +465,13 @@ def _periods(request: AnalyticsRequest, day: dt.date) -> Periods:
             relative[item] = found
         ordered += [p for p in found if p not in ordered]
     if problems:
-        raise QueryError(f"Unknown periods: {', '.join(str(p.value) for p in problems)}.", problems)
+        raise QueryError(M_("Unknown periods: {periods}.",
+                            periods=', '.join(str(p.value) for p in problems)), problems)
     if len(ordered) > MAX_PERIODS:
-        raise QueryError("Too many periods.", [Problem("too many periods", field=PERIOD, value=len(ordered),
-                                                       expected=f"at most {MAX_PERIODS} periods")])
+        raise QueryError(N_("Too many periods."), [Problem(N_("too many periods"), field=PERIOD,
+                                                           value=len(ordered),
+                                                       expected=M_("at most {most} periods",
+                                                                   most=MAX_PERIODS))])
     return Periods(tuple(ordered), relative)
 
 
@@ -476,12 +487,14 @@ def _categories(conn: Connection, request: AnalyticsRequest, language: str) -> l
         breakdown = (category(conn, d.name, d.items, scheme=scheme, language=language)
                      or group_set(conn, d.name, d.items, scheme=scheme, language=language))
         if breakdown is None:
-            problems.append(Problem("no such dimension", field="dimension", value=d.name,
-                                    expected="dx, pe, ou, a category's code or uid, or a group set's code"))
+            expected = N_("dx, pe, ou, a category's code or uid, or a group set's code")
+            problems.append(Problem(N_("no such dimension"), field="dimension", value=d.name,
+                                    expected=expected))
         else:
             found.append(breakdown)
     if problems:
-        raise QueryError(f"Unknown dimensions: {', '.join(str(p.value) for p in problems)}.", problems)
+        raise QueryError(M_("Unknown dimensions: {dimensions}.",
+                            dimensions=', '.join(str(p.value) for p in problems)), problems)
     return sorted(found, key=lambda b: b.group_set_id is not None)
 
 

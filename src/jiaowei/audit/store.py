@@ -1,4 +1,5 @@
-"""Audit tables. ``audit_head`` holds the chain's tip and serialises writers."""
+"""Audit tables. ``audit_head`` holds the chain's tip and serialises writers; ``audit_verified`` where
+the last verification of the chain stopped, so that the next one reads only the entries after it."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ audit_log = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("seq", Integer, nullable=False, unique=True),
-    Column("at", String(32), nullable=False),  # ISO 8601, UTC: hashed as written
-    Column("actor", String(64), nullable=False),
+    Column("at", String(32), nullable=False, index=True),  # ISO 8601, UTC: hashed as written
+    Column("actor", String(64), nullable=False, index=True),
     Column("action", String(64), nullable=False),
-    Column("entity", String(32), nullable=False),
+    Column("entity", String(32), nullable=False, index=True),
     Column("entity_key", String(128), nullable=False, index=True),
     Column("before", Text, nullable=False),  # canonical JSON text, hashed as stored
     Column("after", Text, nullable=False),
@@ -29,4 +30,13 @@ audit_head = Table(
     Column("id", Integer, primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+audit_verified = Table(  # one row (id 1): the last entry a verification found intact, and when
+    "audit_verified",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("at", String(32), nullable=False),  # ISO 8601, UTC; empty before the first verification
 )

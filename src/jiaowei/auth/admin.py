@@ -35,7 +35,7 @@ from jiaowei.auth.scope import in_scope
 from jiaowei.auth.service import hash_password
 from jiaowei.auth.store import api_tokens, sessions, user_scopes, users
 from jiaowei.domains import N_
-from jiaowei.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from jiaowei.errors import M_, Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.i18n import translate
 from jiaowei.paging import Page
 from jiaowei.registry import queries as registry
@@ -65,7 +65,7 @@ def require_password_changed(principal: Principal | None, *, path: str, language
 
 def _may_manage_someone(principal: Principal) -> None:
     if not (principal.may(Action.MANAGE_USERS) or principal.may(Action.MANAGE_REPORTERS)):
-        raise PermissionDenied(f"The role {principal.role.value} may not manage users.")
+        raise PermissionDenied(M_("The role {role} may not manage users.", role=principal.role.value))
 
 
 def _inside_district(conn: Connection, principal: Principal, unit_ids: set[int]) -> bool:
@@ -96,7 +96,7 @@ def _target(conn: Connection, principal: Principal, username: str) -> Any:
     allowed = managed(conn, principal=principal)
     row = conn.execute(select(users).where(users.c.username == username)).first()
     if row is None or (allowed is not None and row.id not in allowed):
-        raise NotFound(f"No user named {username!r} that you may manage.")
+        raise NotFound(M_("No user named {username!r} that you may manage.", username=username))
     return row
 
 
@@ -105,7 +105,7 @@ def list_users(conn: Connection, *, principal: Principal, q: str | None = None, 
                limit: int = 50) -> Page[queries.UserShown]:
     """The users ``principal`` manages, searched by name, role, scope unit and active flag."""
     if role and role not in ROLES:
-        raise ValidationError("The user list cannot be filtered that way.", [
+        raise ValidationError(N_("The user list cannot be filtered that way."), [
             Problem("unknown role", field="role", value=role, expected=", ".join(ROLES))])
     return queries.search_users(conn, q=q, role=role, unit=unit, active=active, offset=offset, limit=limit,
                                 only_ids=managed(conn, principal=principal))
@@ -159,7 +159,7 @@ def _record(conn: Connection, principal: Principal, action: str, row: Any, befor
 
 def _not_self(principal: Principal, row: Any, what: str) -> None:
     if principal.user_id == row.id:
-        raise Conflict(f"You cannot {what} your own account; ask another administrator.")
+        raise Conflict(M_("You cannot {what} your own account; ask another administrator.", what=what))
 
 
 def change_user(conn: Connection, *, principal: Principal, username: str, role: str | None = None,
@@ -171,7 +171,7 @@ def change_user(conn: Connection, *, principal: Principal, username: str, role: 
     if role is not None and role not in ROLES:
         problems.append(Problem("unknown role", field="role", value=role, expected=", ".join(ROLES)))
     if role is not None and role != row.role:
-        _not_self(principal, row, "change the role of")
+        _not_self(principal, row, M_("change the role of"))
     scopes: dict[str, dict[str, int] | None] = {"capture": None, "view": None}
     for kind, codes in (("capture", capture), ("view", view)):
         if codes is not None:
@@ -179,7 +179,7 @@ def change_user(conn: Connection, *, principal: Principal, username: str, role: 
             problems += missing
             scopes[kind] = {c: found[c] for c in codes if c in found}
     if problems:
-        raise ValidationError("The user cannot be changed.", problems)
+        raise ValidationError(N_("The user cannot be changed."), problems)
     if not principal.may(Action.MANAGE_USERS):
         _district_limits(conn, principal, role, scopes)
     if role is not None:
@@ -220,9 +220,10 @@ def set_active(conn: Connection, *, principal: Principal, username: str, active:
     """Disable (sessions ended at once; tokens refused while disabled) or enable a user."""
     row = _target(conn, principal, username)
     if not active:
-        _not_self(principal, row, "disable")
+        _not_self(principal, row, M_("disable"))
     if bool(row.active) == active:
-        raise Conflict(f"User {username!r} is already {'enabled' if active else 'disabled'}.")
+        raise Conflict(M_("User {username!r} is already enabled.", username=username) if active
+                       else M_("User {username!r} is already disabled.", username=username))
     before = queries.user_state(conn, user_id=row.id)
     conn.execute(update(users).where(users.c.id == row.id)
                  .values(active=active, disabled_at=None if active else _now()))
@@ -235,7 +236,7 @@ def set_active(conn: Connection, *, principal: Principal, username: str, active:
 def reset_password(conn: Connection, *, principal: Principal, username: str) -> str:
     """Give the user a one-time password (returned, shown once); they must change it at next login."""
     row = _target(conn, principal, username)
-    _not_self(principal, row, "reset the password of")
+    _not_self(principal, row, M_("reset the password of"))
     before = queries.user_state(conn, user_id=row.id)
     one_time = one_time_password()
     conn.execute(update(users).where(users.c.id == row.id)
@@ -250,16 +251,17 @@ def change_own_password(conn: Connection, *, principal: Principal, old_password:
     """Change one's own password: the old one is required, the new one follows the policy."""
     row = conn.execute(select(users).where(users.c.id == principal.user_id)).first()
     if row is None:
-        raise NotFound("Only a user account has a password.")
+        raise NotFound(N_("Only a user account has a password."))
     if not _matches(row.password_hash, old_password):
-        raise ValidationError("The password was not changed.", [
-            Problem("the current password is wrong", field="old_password", expected="your current password")])
+        raise ValidationError(N_("The password was not changed."), [
+            Problem(N_("the current password is wrong"), field="old_password",
+                    expected=N_("your current password"))])
     problems = password_problems(new_password, username=row.username)
     if new_password == old_password:
-        problems.append(Problem("the new password is the old one", field="new_password",
-                                expected="a password different from the current one"))
+        problems.append(Problem(N_("the new password is the old one"), field="new_password",
+                                expected=N_("a password different from the current one")))
     if problems:
-        raise ValidationError("The password was not changed.",
+        raise ValidationError(N_("The password was not changed."),
                               [Problem(p.message, field="new_password", expected=p.expected)
                                for p in problems])
     before = queries.user_state(conn, user_id=row.id)
@@ -295,9 +297,9 @@ def revoke_token(conn: Connection, *, principal: Principal, token_id: int) -> qu
         try:
             _target(conn, principal, row.username)
         except (NotFound, PermissionDenied):
-            raise NotFound(f"No API token {token_id}.") from None
+            raise NotFound(M_("No API token {token_id}.", token_id=token_id)) from None
     if row.revoked:
-        raise Conflict(f"API token {token_id} is revoked already.")
+        raise Conflict(M_("API token {token_id} is revoked already.", token_id=token_id))
     conn.execute(update(api_tokens).where(api_tokens.c.id == token_id)
                  .values(revoked=True, revoked_at=_now(), revoked_by=principal.username[:64]))
     audit.record(conn, actor=principal.username, action="token.revoke", entity="api_token",

@@ -35,7 +35,7 @@ from sqlalchemy import Connection, case, func, insert, or_, select
 from jiaowei.auth.model import Principal
 from jiaowei.auth.service import hash_password, principal_for
 from jiaowei.auth.store import login_attempts, users
-from jiaowei.errors import NotAuthenticated, TooManyAttempts
+from jiaowei.errors import M_, NotAuthenticated, TooManyAttempts
 from jiaowei.settings import Settings
 
 _hasher = PasswordHasher()  # verifies; the parameters come from each hash
@@ -77,7 +77,8 @@ def log_in(conn: Connection, *, username: str, password: str, remote: str,
     wait = seconds_to_wait(conn, username=username, remote=remote, policy=policy)
     if wait > 0:
         seconds = math.ceil(wait)
-        raise LoginThrottled(f"Too many failed logins from this address; try again in {seconds} seconds.",
+        raise LoginThrottled(M_("Too many failed logins from this address; try again in {seconds} seconds.",
+                                seconds=seconds),
                              retry_after=seconds)
     try:
         principal = check_password(conn, username=username, password=password)

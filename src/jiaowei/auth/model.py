@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from jiaowei.errors import M_, Message
+
 
 class Role(StrEnum):
     ADMINISTRATOR = "administrator"
@@ -28,6 +30,28 @@ class Action(StrEnum):
     PLANS_MANAGE = "plans.manage"
     # plans: report progress on the tasks, measures and risks of one's own units
     PLANS_REPORT = "plans.report"
+
+
+# What a role and an action are called in messages a person reads (the codes stay in the API's fields).
+ROLE_LABELS: dict[str, Message] = {
+    "administrator": M_("Administrator"),
+    "commission_staff": M_("Commission staff"),
+    "district_staff": M_("District staff"),
+    "unit_reporter": M_("Unit reporter"),
+    "viewer": M_("Viewer"),
+}
+ACTION_LABELS: dict[str, Message] = {
+    "view": M_("view data"),
+    "registry.write": M_("change the unit registry"),
+    "data.capture": M_("enter data"),
+    "data.approve": M_("approve data"),
+    "metadata.write": M_("change the metadata"),
+    "users.manage": M_("manage users"),
+    "users.reporters": M_("manage unit reporters"),
+    "audit.read": M_("read the audit log"),
+    "plans.manage": M_("manage the key tasks"),
+    "plans.report": M_("report on key tasks"),
+}
 
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from jiaowei.auth import service
 from jiaowei.auth.login import LoginPolicy, LoginThrottled, log_in
+from jiaowei.domains import N_
 from jiaowei.errors import NotAuthenticated, PermissionDenied
 from jiaowei.web.deps import SESSION_COOKIE, Conn, MaybeUser
 from jiaowei.web.forms import Form, is_https, local_path, see_other
@@ -60,7 +61,7 @@ def login(request: Request, conn: Conn, form: Form) -> Response:
     username, remote = form.get("username", "").strip(), request.client.host if request.client else ""
     target = local_path(form.get("next"))
     if not _login_csrf_ok(request, form.get("csrf_token", "")):
-        refused = PermissionDenied("The login form has expired or came from another site; log in again.")
+        refused = PermissionDenied(N_("The login form has expired or came from another site; log in again."))
         return _login_page(request, {"next": target, "username": username, "error": refused}, status=403)
     try:
         principal = log_in(conn, username=username, password=form.get("password", ""), remote=remote,

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, func, or_, select
 
 from jiaowei.auth.store import api_tokens, user_scopes, users
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.paging import Page
 from jiaowei.registry import queries as registry
 
@@ -84,7 +85,7 @@ def scope_codes(conn: Connection, user_ids: Iterable[int]) -> dict[int, dict[str
 def user_row(conn: Connection, username: str) -> Any:
     row = conn.execute(select(users).where(users.c.username == username)).first()
     if row is None:
-        raise NotFound(f"No user named {username!r}.")
+        raise NotFound(M_("No user named {username!r}.", username=username))
     return row
 
 
@@ -126,8 +127,9 @@ def search_users(
     """Users whose username or display name contains ``q``, with the role, a scope on ``unit``
     (the unit itself), and the active flag asked for; ``only_ids`` limits them further."""
     if limit < 1 or limit > MAX_PAGE or offset < 0:
-        raise ValidationError("The user list cannot be paged that way.", [
-            Problem("limit or offset out of range", field="limit", value=limit, expected=f"1..{MAX_PAGE}")])
+        raise ValidationError(N_("The user list cannot be paged that way."), [
+            Problem(N_("limit or offset out of range"), field="limit", value=limit, expected=M_("1..{most}",
+                                                                                            most=MAX_PAGE))])
     query = select(users)
     if q:
         like = f"%{q}%"
@@ -172,5 +174,5 @@ def token_row(conn: Connection, token_id: int) -> Any:
     row = conn.execute(select(api_tokens, users.c.username).join(users, users.c.id == api_tokens.c.user_id)
                        .where(api_tokens.c.id == token_id)).first()
     if row is None:
-        raise NotFound(f"No API token {token_id}.")
+        raise NotFound(M_("No API token {token_id}.", token_id=token_id))
     return row

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from jiaowei.auth.model import Action, Principal
-from jiaowei.errors import NotFound, PermissionDenied
+from jiaowei.auth.model import ACTION_LABELS, ROLE_LABELS, Action, Principal
+from jiaowei.errors import M_, NotFound, PermissionDenied
 from jiaowei.registry import store
 from jiaowei.registry.model import Segment, path_ids
 
@@ -26,7 +26,8 @@ Span = tuple[dt.date, dt.date]
 def require_action(principal: Principal, action: Action) -> None:
     if not principal.may(action):
         raise PermissionDenied(
-            f"The role {principal.role.value} may not perform {action.value}."
+            M_("The role {role} may not {action} ({code}).", role=ROLE_LABELS[principal.role.value],
+               action=ACTION_LABELS[action.value], code=action.value)
         )
 
 
@@ -108,6 +109,6 @@ def require_unit(
         return
     path = store.last_path(conn, unit_id, day) or _first_path(conn, unit_id)
     if path is None or not in_scope(conn, principal, Action.VIEW, path, day):
-        raise NotFound(f"No unit with code {code!r}.")
+        raise NotFound(M_("No unit with code {code!r}.", code=code))
     if not in_scope(conn, principal, action, path, day):
-        raise PermissionDenied(f"Unit {code!r} is outside your capture scope.")
+        raise PermissionDenied(M_("Unit {code!r} is outside your capture scope.", code=code))

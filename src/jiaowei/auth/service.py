@@ -23,6 +23,7 @@ from jiaowei.auth.token_use import TokenUses
 from jiaowei.db.engine import inserted_id
 from jiaowei.domains import N_
 from jiaowei.errors import (
+    M_,
     Conflict,
     NotAuthenticated,
     NotFound,
@@ -151,7 +152,7 @@ def insert_user(conn: Connection, *, principal: Principal, new: NewUser, passwor
 def principal_for(conn: Connection, *, user_id: int) -> Principal:
     row = conn.execute(select(users).where(users.c.id == user_id)).first()
     if row is None or not row.active:
-        raise NotAuthenticated("This account does not exist or is disabled.")
+        raise NotAuthenticated(N_("This account does not exist or is disabled."))
     capture: set[int] = set()
     view: set[int] = set()
     for scope in conn.execute(select(user_scopes).where(user_scopes.c.user_id == user_id)):
@@ -165,7 +166,7 @@ def principal_for(conn: Connection, *, user_id: int) -> Principal:
 def user_id_for(conn: Connection, *, username: str) -> int:
     user_id = conn.scalar(select(users.c.id).where(users.c.username == username))
     if user_id is None:
-        raise NotFound(f"No user named {username!r}.")
+        raise NotFound(M_("No user named {username!r}.", username=username))
     return int(user_id)
 
 
@@ -199,8 +200,9 @@ def create_token(conn: Connection, *, principal: Principal, username: str, label
     if principal.user_id is None or principal.username != username:
         require_action(principal, Action.MANAGE_USERS)
     if not 1 <= days <= MAX_TOKEN_DAYS:
-        raise ValidationError("The token cannot be created.", [
-            Problem("expiry out of range", field="days", value=days, expected=f"1..{MAX_TOKEN_DAYS} days")])
+        raise ValidationError(N_("The token cannot be created."), [
+            Problem(N_("expiry out of range"), field="days", value=days, expected=M_("1..{most} days",
+                                                                                 most=MAX_TOKEN_DAYS))])
     user_id = user_id_for(conn, username=username)
     token, created = "jw_" + secrets.token_urlsafe(32), _now()
     expires = created + dt.timedelta(days=days)

@@ -244,11 +244,11 @@ def change_password(request: Request, conn: Conn, user: User, form: Form) -> Res
     target = local_path(form.get("next"), "/me")
     problems = []
     if form.get("new_password", "") != form.get("repeat_password", ""):
-        problems.append(Problem("the two new passwords differ", field="repeat_password",
-                                expected="the same new password twice"))
+        problems.append(Problem(N_("the two new passwords differ"), field="repeat_password",
+                                expected=N_("the same new password twice")))
     try:
         if problems:
-            raise ValidationError("The password was not changed.", problems)
+            raise ValidationError(N_("The password was not changed."), problems)
         with conn.begin_nested():
             admin.change_own_password(conn, principal=user, old_password=form.get("old_password", ""),
                                       new_password=form.get("new_password", ""))

@@ -27,6 +27,8 @@ from jiaowei.settings import get_settings
 audit = typer.Typer(help="Check the audit log and sign checkpoints of its head.", no_args_is_help=True)
 
 CHECKPOINT_HELP = "a signed checkpoint the log must still contain (repeatable)"
+NEW_ONLY_HELP = ("check only the entries after where the last verification stopped (without it, or with "
+                 "--checkpoint: the whole chain)")
 PUBLIC_KEY_HELP = "the public key to check checkpoints with (default: that of JIAOWEI_AUDIT_KEY_FILE)"
 
 
@@ -104,15 +106,24 @@ def _write_new(path: Path, text: str) -> None:
 def verify(
     checkpoints: Annotated[list[Path] | None, typer.Option("--checkpoint", help=CHECKPOINT_HELP)] = None,
     public_key: Annotated[Path | None, typer.Option("--public-key", help=PUBLIC_KEY_HELP)] = None,
+    new_only: Annotated[bool, typer.Option("--new-only", help=NEW_ONLY_HELP)] = False,
 ) -> None:
     """Check the audit hash chain (against signed checkpoints, if given) and the tables it vouches for."""
     with in_language():
         anchors = _anchors(checkpoints or [], public_key)
         with _snapshot() as conn:
-            report = audit_service.verify(conn, anchors=anchors)
+            # with a checkpoint the whole chain is read, so that the checkpoint's entry is checked too
+            after = audit_service.last_verified(conn) if new_only and not anchors else None
+            report = audit_service.verify(conn, anchors=anchors, after=after)
             mismatches = reconcile.reconcile(conn) if report.ok else []
+        if audit_service.moves_mark(report):
+            with transaction() as conn:
+                audit_service.remember_verified(conn, report=report)
         _refuse(report, mismatches)
     message = say("{n} entries, chain intact; every live table matches its history.", n=report.entries)
+    if report.since:
+        message += " " + say("Entries 1 to {since} were verified before; {read} entries after them were "
+                             "read now.", since=report.since, read=report.read)
     if anchors:
         message += " " + say("The log still holds the head of every checkpoint given ({files}).",
                              files=", ".join(a.label for a in anchors))

@@ -10,16 +10,41 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from jiaowei.admissions import case, proof, rfc3797
+from jiaowei.admissions.placement import report
 from jiaowei.cli.common import out
 from jiaowei.errors import IntegrityError, NotFound, Problem
 
 app = typer.Typer(help="The publicly verifiable admissions lottery (docs/lottery.md).", no_args_is_help=True)
+PLACEMENT_HELP = "report by district who is left without a place (automatic when case.json's title says 统筹)"
 
 
 def _say(text: str) -> None:
     out.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _placement(out_dir: Path, asked: bool) -> None:
+    """For a placement (统筹) bundle: children placed and left without a place, by district, loudly."""
+    if not (asked or report.is_placement(out_dir)):
+        return
+    found = report.bundle_report(out_dir)
+    if not found.unplaced:
+        _say(f"Placement placed every child: {found.placed} placed, 0 without a place.")
+        return
+    out.print(f"[bold red]Placement left {found.unplaced} child(ren) without a place, in "
+              f"{len(found.short)} district(s):[/]", highlight=False, soft_wrap=True)
+    table = Table("district", "placed", "without a place", title=None)
+    for d in found.districts:
+        style = "bold red" if d.unplaced else ""
+        table.add_row(d.district, str(d.placed), f"[{style}]{d.unplaced}[/]" if style else "0")
+    if out.is_terminal:
+        out.print(table)
+    else:  # a log or a pipe: whole lines
+        for d in found.districts:
+            _say(f"  {d.district}  placed {d.placed}  without a place {d.unplaced}"
+                 + ("  <-- NOT PLACED" if d.unplaced else ""))
 
 
 @app.command("commit")
@@ -35,12 +60,14 @@ def commit(case_dir: Annotated[Path, typer.Argument(help="the case directory")])
 def draw(
     case_dir: Annotated[Path, typer.Argument(help="the case directory")],
     out_dir: Annotated[Path, typer.Option("--out", help="new or empty directory for the proof bundle")],
+    placement: Annotated[bool, typer.Option("--placement", help=PLACEMENT_HELP)] = False,
 ) -> None:
     """Check every input, draw, and write results, cutoffs, transcript, manifest and inputs/."""
     manifest = proof.run_draw(case_dir, out_dir)
     _say(f"Drawn: {out_dir}")
     _say(f"pool_digest: {manifest['pool_digest']}")
     _say(f"seed: {manifest['seed']}")
+    _placement(out_dir, placement)
 
 
 @app.command("verify")
@@ -48,6 +75,7 @@ def verify(
     out_dir: Annotated[Path, typer.Argument(help="a proof bundle written by `jiaowei lottery draw`")],
     pool_digest: Annotated[str, typer.Option("--pool-digest", help="the pool_digest published before the "
                                              "draw, to compare with")] = "",
+    placement: Annotated[bool, typer.Option("--placement", help=PLACEMENT_HELP)] = False,
 ) -> None:
     """Re-derive every output from inputs/; exit 0 only if all are byte-identical (9 otherwise)."""
     if not out_dir.is_dir():
@@ -65,6 +93,7 @@ def verify(
     _say(f"OK: every output is byte-identical ({count} correction(s) checked).")
     _say(f"pool_digest: {manifest['pool_digest']}")
     _say(f"seed: {manifest['seed']}")
+    _placement(out_dir, placement)
 
 
 @app.command("correct")

@@ -40,7 +40,7 @@ PUBLIC, PRIVATE = Ownership.PUBLIC.value, Ownership.PRIVATE.value
 
 RECORDS_BEGIN = dt.date(2019, 1, 1)
 COMMISSION = "310000"
-NOTE = "Shanghai 2020 demo data set"
+NOTE = "上海2020演示数据 / Shanghai 2020 demo data set"
 SYNTHETIC_NOTE = "合成数据 / synthetic demo data"
 PASSWORD = "jiaowei-demo"
 
@@ -65,17 +65,24 @@ DISTRICT_WEIGHTS = {
     "310120": 5, "310151": 4,
 }
 
+# Display names are Chinese, as the people of the commission would give them (the greeting and the user
+# menu show them); the English descriptions are for the logins that `jiaowei demo` prints.
 DEMO_USERS: list[dict[str, Any]] = [
     {"username": "admin", "password": PASSWORD, "role": Role.ADMINISTRATOR.value, "scope": None,
-     "description": "Administrator: every unit, users and settings"},
+     "description": "Administrator: every unit, users and settings",
+     "display_name": "系统管理员"},
     {"username": "commission", "password": PASSWORD, "role": Role.COMMISSION_STAFF.value,
-     "scope": COMMISSION, "description": "Commission staff (市教委): the whole system"},
+     "scope": COMMISSION, "description": "Commission staff (市教委): the whole system",
+     "display_name": "市教委工作人员"},
     {"username": "huangpu", "password": PASSWORD, "role": Role.DISTRICT_STAFF.value,
-     "scope": "310101", "description": "District staff of 黄浦区教育局: Huangpu's units only"},
+     "scope": "310101", "description": "District staff of 黄浦区教育局: Huangpu's units only",
+     "display_name": "黄浦区教育局工作人员"},
     {"username": "school", "password": PASSWORD, "role": Role.UNIT_REPORTER.value,
-     "scope": "310101-PS-001", "description": "Reporter of one synthetic Huangpu primary school"},
+     "scope": "310101-PS-001", "description": "Reporter of one synthetic Huangpu primary school",
+     "display_name": "黄浦区小学填报员（合成）"},
     {"username": "viewer", "password": PASSWORD, "role": Role.VIEWER.value, "scope": COMMISSION,
-     "description": "Read-only viewer of the whole system"},
+     "description": "Read-only viewer of the whole system",
+     "display_name": "全市数据查看员"},
 ]
 
 CN_DIGITS = "零一二三四五六七八九"
@@ -416,7 +423,7 @@ def _create_user(conn: Connection, user: dict[str, Any]) -> None:
     read_only = user["role"] == Role.VIEWER.value
     auth.create_user(conn, principal=SYSTEM, username=user["username"], password=user["password"],
                      role=user["role"], capture_scope=[] if read_only else scope,
-                     view_scope=scope if read_only else [], display_name=user["description"])
+                     view_scope=scope if read_only else [], display_name=user["display_name"])
 
 
 def summary(plan: Plan) -> dict[str, Any]:

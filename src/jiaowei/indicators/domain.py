@@ -36,7 +36,10 @@ DOMAIN = Domain(
         CliGroup("metadata", "jiaowei.cli.metadata:app", order=70),
     ),
     nav=(
+        NavEntry("my_forms", N_("My forms"), "/data/my-forms", order=35, permission="data.capture"),
         NavEntry("data", N_("Data entry"), "/data/entry", order=40),
+        NavEntry("quality", N_("Data quality"), "/quality/validation", order=42, permission="data.approve"),
+        NavEntry("approval", N_("Approval"), "/data/approval", order=44, permission="data.approve"),
         NavEntry("indicators", N_("Indicators"), "/indicators", order=50),
     ),
     cards=(
@@ -50,10 +53,10 @@ DOMAIN = Domain(
                  "/data/daily", order=25),
         HomeCard("quality", N_("Data quality"),
                  N_("Validation rules, outliers and min–max bounds over any units."),
-                 "/quality/validation", order=30),
+                 "/quality/validation", order=30, permission="data.approve"),
         HomeCard("approval", N_("Approval"),
                  N_("Completeness, timeliness and approval of each level's data."),
-                 "/data/approval", order=40),
+                 "/data/approval", order=40, permission="data.approve"),
         HomeCard("indicators", N_("Indicators"),
                  N_("Targets and indicators collected from every unit each period."),
                  "/indicators", order=50),

@@ -40,7 +40,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import NoReturn, TypeAlias
 
-from jiaowei.errors import Problem, ValidationError
+from jiaowei.errors import M_, Problem, ValidationError
 
 MAX_DEPTH = 200
 """The deepest expression tree accepted (a sum of 199 terms is 200 deep)."""
@@ -233,7 +233,7 @@ class _Token:
 def _error(text: str, fieldname: str, position: int, message: str) -> ExpressionError:
     where = f"at character {position + 1}: {message}"
     return ExpressionError(
-        detail=f"Invalid expression in {fieldname}: {where}",
+        detail=M_("Invalid expression in {fieldname}: {where}", fieldname=fieldname, where=where),
         problems=[Problem(message=where, field=fieldname, value=text)],
     )
 
@@ -252,7 +252,8 @@ class _Lexer:
 
     def fail(self, position: int, expected: str) -> NoReturn:
         found = _found(self.text, position)
-        raise _error(self.text, self.fieldname, position, f"expected {expected} but found {found}")
+        raise _error(self.text, self.fieldname, position, M_("expected {expected} but found {found}",
+                                                             expected=expected, found=found))
 
     def next(self) -> _Token:
         text = self.text
@@ -275,7 +276,7 @@ class _Lexer:
             self.i += 1
             return _Token("op", char, start)
         if char == "}":
-            raise _error(text, self.fieldname, start, "found '}' but no '#{' or 'C{' before it to close")
+            raise _error(text, self.fieldname, start, M_("found '}' but no '#{' or 'C{' before it to close"))
         hint = {"&": "'&&'", "|": "'||'", "=": "'=='", "{": "'#{' or 'C{'"}.get(char)
         self.fail(start, hint or "a number, a reference like #{code}, a function, an operator or '('")
 
@@ -295,7 +296,8 @@ class _Lexer:
             self.fail(end, f"the digits of the exponent in {self.text[start:end]!r}")
         value = float(match.group())
         if not math.isfinite(value):
-            raise _error(self.text, self.fieldname, start, f"the number {match.group()} is too large")
+            raise _error(self.text, self.fieldname, start, M_("the number {value} is too large",
+                                                              value=match.group()))
         return _Token("number", match.group(), start, Number(value))
 
     def _name(self) -> _Token:
@@ -320,7 +322,7 @@ class _Lexer:
         first, self.i = self._code(brace + 1, what)
         second = None
         if allow_combo and self.text[self.i : self.i + 1] == ".":
-            second, self.i = self._code(self.i + 1, "a category option combo code")
+            second, self.i = self._code(self.i + 1, M_("a category option combo code"))
         if self.text[self.i : self.i + 1] != "}":
             closing = "'.' or '}'" if allow_combo and second is None else "'}'"
             rules = "codes are letters, digits, '_' and '-'"
@@ -379,7 +381,7 @@ class _Parser:
             self.fail(self.token, f"the expression is empty; expected {_VALUE_EXPECTED}")
         expr = self.expression(1)
         if self.token.kind != "end":
-            self.expect_failed("an operator or end of expression")
+            self.expect_failed(M_("an operator or end of expression"))
         return expr
 
     def expression(self, lowest: int) -> Expr:
@@ -410,7 +412,7 @@ class _Parser:
             with self.nested(token):
                 inner = self.expression(1)
             if not self.at(")"):
-                self.expect_failed(f"')' to close '(' at character {token.position + 1}")
+                self.expect_failed(M_("')' to close '(' at character {value}", value=token.position + 1))
             self.advance()
             return inner
         self.expect_failed(_VALUE_EXPECTED)
@@ -423,7 +425,7 @@ class _Parser:
             self.expect_failed(_VALUE_EXPECTED)
         self.advance()
         if not self.at("("):
-            self.expect_failed(f"'(' after {name.text!r}")
+            self.expect_failed(M_("'(' after {text!r}", text=name.text))
         self.advance()
         with self.nested(name):
             args = self.arguments(name)
@@ -444,7 +446,8 @@ class _Parser:
                 break
             self.advance()
         if not self.at(")"):
-            self.expect_failed(f"',' or ')' to close {name.text}( at character {name.position + 1}")
+            self.expect_failed(M_("',' or ')' to close {text}( at character {value}", text=name.text,
+                                  value=name.position + 1))
         self.advance()
         return tuple(args)
 
@@ -652,12 +655,12 @@ class _Evaluator:
         if code not in self.constants:
             known = ", ".join(sorted(self.constants)) or "none are defined"
             problem = Problem(
-                message=f"unknown constant {code!r}",
+                message=M_("unknown constant {code!r}", code=code),
                 field="constant",
                 value=code,
-                expected=f"one of the defined constants ({known})",
+                expected=M_("one of the defined constants ({known})", known=known),
             )
-            raise ExpressionError(detail=f"Unknown constant C{{{code}}}", problems=[problem])
+            raise ExpressionError(detail=M_("Unknown constant C{{{code}}}", code=code), problems=[problem])
         return float(self.constants[code])
 
     @staticmethod

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from jiaowei.errors import Problem
+from jiaowei.errors import M_, Problem
 
 DEFAULT = "default"
 """Code of the default category, option, combo and option combo (no disaggregation)."""
@@ -81,7 +81,7 @@ def choices(enum: type[StrEnum]) -> str:
 
 def check_code(value: Any, *, field: str, row: int | None = None) -> Problem | None:
     if not isinstance(value, str) or not CODE.match(value):
-        return Problem("not a valid code", row=row, field=field, value=value, expected=CODE_EXPECTED)
+        return Problem(M_("not a valid code"), row=row, field=field, value=value, expected=CODE_EXPECTED)
     return None
 
 
@@ -100,25 +100,25 @@ def normalise_value(value_type: ValueType, raw: str) -> str:
     text = raw.strip()
     if value_type is ValueType.TEXT:
         if len(text) > 50_000:
-            raise ValueError("text longer than 50,000 characters")
+            raise ValueError(M_("text longer than 50,000 characters"))
         return text
     if value_type is ValueType.BOOLEAN:
         try:
             return _BOOLEAN[text.lower()]
         except KeyError:
-            raise ValueError("not a boolean") from None
+            raise ValueError(M_("not a boolean")) from None
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise ValueError("not a number") from None
+        raise ValueError(M_("not a number")) from None
     if not number.is_finite() or abs(number) >= _MAX_NUMBER:
-        raise ValueError("not a finite number below 10^15")
+        raise ValueError(M_("not a finite number below 10^15"))
     if value_type is ValueType.INTEGER:
         if number != number.to_integral_value():
-            raise ValueError("not a whole number")
+            raise ValueError(M_("not a whole number"))
         return str(int(number))
     if value_type is ValueType.PERCENTAGE and not 0 <= number <= 100:
-        raise ValueError("a percentage must lie between 0 and 100")
+        raise ValueError(M_("a percentage must lie between 0 and 100"))
     return _plain(number)
 
 
@@ -128,11 +128,11 @@ def _plain(number: Decimal) -> str:
 
 
 EXPECTED = {
-    ValueType.INTEGER: "a whole number, e.g. 120",
-    ValueType.NUMBER: "a number, e.g. 12.5",
-    ValueType.PERCENTAGE: "a number from 0 to 100, e.g. 86.2",
-    ValueType.BOOLEAN: "true or false",
-    ValueType.TEXT: "text up to 50,000 characters",
+    ValueType.INTEGER: M_("a whole number, e.g. 120"),
+    ValueType.NUMBER: M_("a number, e.g. 12.5"),
+    ValueType.PERCENTAGE: M_("a number from 0 to 100, e.g. 86.2"),
+    ValueType.BOOLEAN: M_("true or false"),
+    ValueType.TEXT: M_("text up to 50,000 characters"),
 }
 
 

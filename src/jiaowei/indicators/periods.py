@@ -33,7 +33,7 @@ from enum import StrEnum
 from functools import total_ordering
 from typing import assert_never
 
-from jiaowei.errors import Problem, ValidationError
+from jiaowei.errors import M_, Problem, ValidationError
 
 __all__ = [
     "FIRST_YEAR",
@@ -174,11 +174,11 @@ class Period:
 def parse(text: str) -> Period:
     """The period an identifier names (see the table above); ``ValidationError`` if none."""
     if not isinstance(text, str):
-        raise _invalid(text, "a period identifier is text", _EXPECTED)
+        raise _invalid(text, M_("a period identifier is text"), _EXPECTED)
     for period_type, pattern in _FORMS:
         if match := pattern.fullmatch(text.strip()):
             return _at(period_type, _start_named(text, period_type, match), text)
-    raise _invalid(text, "this is not a period identifier", _EXPECTED)
+    raise _invalid(text, M_("this is not a period identifier"), _EXPECTED)
 
 
 def period_type_of(text: str) -> PeriodType:
@@ -257,12 +257,13 @@ def from_adx(text: str) -> Period:
     """The period an ADX ``start/duration`` names; the start must begin a period of that length."""
     match = _ADX.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None or match["duration"] not in _ADX_TYPES:
-        raise _invalid(text, "this is not an ADX period", _ADX_EXPECTED, what="ADX period")
+        raise _invalid(text, M_("this is not an ADX period"), _ADX_EXPECTED, what=M_("ADX period"))
     try:
         start = date.fromisoformat(match["start"])
     except ValueError:
         raise _invalid(
-            text, f"{match['start']} is not a day of the calendar", _ADX_EXPECTED, what="ADX period"
+            text, M_("{value} is not a day of the calendar",
+                     value=match['start']), _ADX_EXPECTED, what="ADX period"
         ) from None
     _check_year(start.year, text)
     types = _ADX_TYPES[match["duration"]]
@@ -375,7 +376,8 @@ def _calendar_day(text: str, year: int, month: int, day: int) -> date:
         expected = f"days {year}{month:02d}01 to {year}{month:02d}{last}"
     else:
         expected = f"days {year}0101 to {year}1231 (months 01 to 12)"
-    raise _invalid(text, f"{year:04d}-{month:02d}-{day:02d} is not a day of the calendar", expected)
+    raise _invalid(text, M_("{year:04d}-{month:02d}-{day:02d} is not a day of the calendar", year=year,
+                            month=month, day=day), expected)
 
 
 def _misaligned(text: str, start: date, types: tuple[PeriodType, ...]) -> ValidationError:
@@ -389,7 +391,7 @@ def _misaligned(text: str, start: date, types: tuple[PeriodType, ...]) -> Valida
 
 def _check_year(year: int, shown: str) -> None:
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise _invalid(shown, f"year {year} is outside the supported years", _years())
+        raise _invalid(shown, M_("year {year} is outside the supported years", year=year), _years())
 
 
 def _years() -> str:

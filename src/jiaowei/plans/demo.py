@@ -427,7 +427,8 @@ def _risks(conn: Connection, data: Mapping[str, Any], people: People, report: Pr
         uid = risks.create_risk(
             conn, principal=people.staff, category=risk["category"], title=f"{risk['title_zh']}（合成）",
             unit=risk["unit"], likelihood=risk["likelihood"], impact=risk["impact"], cadence=risk["cadence"],
-            today=registered, description=f"{risk['title_en']} (synthetic). {SYNTHETIC_NOTE}",
+            today=registered,
+            description=f"{risk['title_zh']}（合成） / {risk['title_en']} (synthetic). {SYNTHETIC_NOTE}",
             owner=risk["owner"], mitigation=risk["mitigation"], indicators=risk.get("links", ()))
         for review in risk.get("reviews", ()):
             risks.record_review(conn, principal=people.staff, uid=uid, likelihood=review["likelihood"],

@@ -37,15 +37,17 @@ from sqlalchemy import Connection
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
-from jiaowei.errors import JiaoweiError, NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, JiaoweiError, NotFound, Problem, ValidationError
 from jiaowei.indicators.targets import compute
 from jiaowei.plans.ledger import queries as ledger_queries
 from jiaowei.plans.ledger import service as ledger
 from jiaowei.plans.tasks import queries as task_queries
 from jiaowei.plans.tasks import service as tasks
 from jiaowei.plans.tasks.store import plans
+from jiaowei.plans.workbook_columns import SHEETS as SHEET_COLUMNS
 from jiaowei.registry import queries as registry
-from jiaowei.workbooks import open_workbook
+from jiaowei.workbooks import FIRST_ROW, column_codes, numbered, open_workbook
 
 TASK_COLUMNS = (
     "year",
@@ -144,7 +146,8 @@ def read_sheets(data: bytes, filename: str, problems: list[Problem]) -> dict[str
     if not found:
         problems.append(
             Problem(
-                "no sheet named tasks or findings", field="file", value=filename or None, expected=EXPECTED
+                N_("no sheet named tasks or findings"), field="file", value=filename or None,
+                expected=EXPECTED
             )
         )
     return found
@@ -153,16 +156,17 @@ def read_sheets(data: bytes, filename: str, problems: list[Problem]) -> dict[str
 def _read_sheet(kind: str, lines: Iterable[Sequence[Any]], problems: list[Problem]) -> Sheet:
     sheet = Sheet(kind)
     header: list[str] = []
-    for number, values in enumerate(lines, 1):
-        if number == 1:
-            header = [_text(v).lower() for v in values]
+    for number, values in numbered(lines):
+        if number == FIRST_ROW:  # codes or labels (workbook_columns), in any case
+            header = [name.lower() for name in column_codes([_text(v) for v in values], SHEET_COLUMNS[kind])]
             _check_header(kind, header, problems)
             continue
         if not any(_text(v) for v in values):
             continue
         if len(sheet.rows) >= MAX_ROWS:
             problems.append(
-                Problem("too many rows", row=number, field=kind, expected=f"at most {MAX_ROWS} rows")
+                Problem("too many rows", row=number, field=kind, expected=M_("at most {most} rows",
+                                                                             most=MAX_ROWS))
             )
             break
         sheet.rows.append((number, {name: v for name, v in zip(header, values, strict=False) if name}))
@@ -185,10 +189,10 @@ def _check_header(kind: str, header: list[str], problems: list[Problem]) -> None
     for name in REQUIRED[kind]:
         if name not in header:
             problems.append(
-                Problem("missing column", row=1, field=f"{kind}.{name}", expected="a column " + name)
+                Problem(N_("missing column"), row=1, field=f"{kind}.{name}", expected="a column " + name)
             )
     if len(set(filter(None, header))) != len(list(filter(None, header))):
-        problems.append(Problem("a column appears twice", row=1, field=kind, expected="each column once"))
+        problems.append(Problem(N_("a column appears twice"), row=1, field=kind, expected="each column once"))
 
 
 def _text(value: Any) -> str:
@@ -261,7 +265,7 @@ class Units:
         if len(codes) == 1:
             return next(iter(codes))
         message = "the name fits several units" if codes else "no unit with this code or name"
-        cells.problem(column, message, given, "a unit's code, or its name if no other unit has it")
+        cells.problem(column, message, given, N_("a unit's code, or its name if no other unit has it"))
         return None
 
     def _names(self, day: dt.date) -> dict[str, set[str]]:
@@ -332,7 +336,7 @@ def _links(units: Units, c: Cells, day: dt.date) -> list[dict[str, Any]]:
         try:
             value = float(target) if target else None
         except ValueError:
-            c.problem("indicators", "the target is not a number", part, "a number after =")
+            c.problem("indicators", N_("the target is not a number"), part, N_("a number after ="))
             continue
         unit = units.code(c, "indicators", found["unit"].strip(), day) if found["unit"] else None
         out.append({"indicator": found["code"], "unit": unit, "period": found["period"], "target": value})
@@ -384,7 +388,7 @@ class Plans:
                         "required",
                         row=task.row,
                         field="tasks.parent_number",
-                        expected="the number of its section (a task) or task (a sub-task)",
+                        expected=N_("the number of its section (a task) or task (a sub-task)"),
                     )
                 )
                 return False, None
@@ -407,7 +411,7 @@ class Plans:
                 row=task.row,
                 field="tasks.parent_number",
                 value=task.parent_number,
-                expected=f"the number of a {' or '.join(fitting) or 'nothing'} above it",
+                expected=M_("the number of a {kinds} above it", kinds=' or '.join(fitting) or 'nothing'),
             )
         )
         return False, None
@@ -522,7 +526,7 @@ def _measure(c: Cells) -> dict[str, Any] | None:
     owner, deadline = c.text("measure_owner"), c.date("measure_deadline")
     if not text:
         if owner or deadline:
-            c.problem("measure", "required", None, "the measure's text, with its owner and deadline")
+            c.problem("measure", "required", None, N_("the measure's text, with its owner and deadline"))
         return None
     if deadline is None:
         c.problem("measure_deadline", "required", None, "a date YYYY-MM-DD")
@@ -583,7 +587,8 @@ def _rows(sheets: dict[str, Sheet], kind: str) -> list[tuple[int, dict[str, Any]
 
 def _refuse(problems: list[Problem]) -> None:
     if problems:
-        raise ValidationError(f"Nothing was imported: {len(problems)} problems in the workbook.", problems)
+        raise ValidationError(M_("Nothing was imported: {count} problems in the workbook.",
+                                 count=len(problems)), problems)
 
 
 def _each_row(

@@ -14,10 +14,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from jiaowei.domains import N_
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.plans import clock, workbook, workbook_export
 from jiaowei.web.body import TAKES_FILES
-from jiaowei.web.deps import AsOf, Conn, User
+from jiaowei.web.deps import AsOf, Conn, User, language
 
 router = APIRouter(prefix="/api/plans", tags=["plans"])
 XLSX: dict[int | str, dict[str, Any]] = {
@@ -48,8 +49,9 @@ async def read_upload(request: Request) -> Upload:
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ValidationError(
-                "No file was uploaded.",
-                [Problem("file missing", field="file", expected="an .xlsx file in the form field file")],
+                N_("No file was uploaded."),
+                [Problem(N_("file missing"), field="file",
+                         expected=N_("an .xlsx file in the form field file"))],
             )
         data, filename = await upload.read(), upload.filename or ""
         flag = str(form.get("dry_run", query.get("dry_run", "")))
@@ -57,7 +59,7 @@ async def read_upload(request: Request) -> Upload:
         data, filename, flag = await request.body(), query.get("filename", ""), query.get("dry_run", "")
     if not data:
         raise ValidationError(
-            "The upload is empty.", [Problem("empty file", field="file", expected=workbook.EXPECTED)]
+            N_("The upload is empty."), [Problem("empty file", field="file", expected=workbook.EXPECTED)]
         )
     return Upload(data, filename, flag.lower() in ("1", "true", "on", "yes"))
 
@@ -100,14 +102,15 @@ def import_workbook(
 
 @router.get("/export", responses=XLSX, response_class=Response)
 def export_workbook(
-    conn: Conn, user: User, year: Annotated[int, Query(ge=1900, le=2100)], as_of: AsOf
+    request: Request, conn: Conn, user: User, year: Annotated[int, Query(ge=1900, le=2100)], as_of: AsOf
 ) -> Response:
     """The year's tasks with their status on ``as_of``, and the findings found in the year."""
-    data = workbook_export.export_workbook(conn, principal=user, year=year, today=as_of or clock.today())
+    data = workbook_export.export_workbook(conn, principal=user, year=year, today=as_of or clock.today(),
+                                           language=language(request))
     return download(data, f"plans-{year}.xlsx")
 
 
 @router.get("/import/template", responses=XLSX, response_class=Response)
-def template(user: User) -> Response:
+def template(request: Request, user: User) -> Response:
     """The workbook to fill in: the columns of both sheets, and a sheet describing them."""
-    return download(workbook_export.template_workbook(), "plans-template.xlsx")
+    return download(workbook_export.template_workbook(language=language(request)), "plans-template.xlsx")

@@ -3,13 +3,15 @@
 The export has the columns :mod:`jiaowei.plans.workbook` imports (plus ``status`` of each task on the day
 asked about, and ``measure_state``), so that it imports again: each task's links are written as
 ``CODE[@UNIT][/PERIOD][=TARGET]``, the unit and period only where they differ from the lead unit and the
-year. The findings found in the year follow, one row per measure.
+year. The findings found in the year follow, one row per measure. The header shows each column's label
+in the reader's language (:mod:`jiaowei.plans.workbook_columns`), which the import reads as well as the
+codes; the sheets keep their names ``tasks`` and ``findings``. :func:`jiaowei.workbooks.write_tables`
+writes them (bold frozen header, fitted widths).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -21,11 +23,13 @@ from jiaowei.plans.ledger import queries as ledger_queries
 from jiaowei.plans.tasks import queries as task_queries
 from jiaowei.plans.tasks.store import plans
 from jiaowei.plans.workbook import FINDING_COLUMNS, TASK_COLUMNS
+from jiaowei.plans.workbook_columns import NOTES, columns
 from jiaowei.registry import queries as registry
-from jiaowei.text import xlsx_row
+from jiaowei.workbooks import Table, write_tables
 
 
-def export_workbook(conn: Connection, *, principal: Principal, year: int, today: dt.date) -> bytes:
+def export_workbook(conn: Connection, *, principal: Principal, year: int, today: dt.date,
+                    language: str = "zh_CN") -> bytes:
     """The year's tasks (with their status on ``today``) and the findings found in the year, as XLSX."""
     board = task_queries.board(conn, principal=principal, year=year, today=today)
     order = _depth_first(board.sections, None)
@@ -50,11 +54,13 @@ def export_workbook(conn: Connection, *, principal: Principal, year: int, today:
     found = [
         f for f in ledger_queries.findings(conn, principal=principal, today=today) if f.found_on.year == year
     ]
-    return _workbook(
+    return write_tables(
         [
-            ("tasks", [*TASK_COLUMNS, "status"], task_lines),
-            ("findings", [*FINDING_COLUMNS, "measure_state"], _finding_lines(found)),
-        ]
+            Table("tasks", columns("tasks", (*TASK_COLUMNS, "status")), task_lines),
+            Table("findings", columns("findings", (*FINDING_COLUMNS, "measure_state")),
+                  _finding_lines(found)),
+        ],
+        language=language,
     )
 
 
@@ -127,26 +133,13 @@ TEMPLATE_NOTES = (
 )
 
 
-def template_workbook() -> bytes:
+def template_workbook(*, language: str = "zh_CN") -> bytes:
     """An empty workbook with both sheets' columns, and a sheet describing them."""
-    return _workbook(
+    return write_tables(
         [
-            ("tasks", list(TASK_COLUMNS), []),
-            ("findings", list(FINDING_COLUMNS), []),
-            ("README", ["column", "what"], [list(n) for n in TEMPLATE_NOTES]),
-        ]
+            Table("tasks", columns("tasks", TASK_COLUMNS), []),
+            Table("findings", columns("findings", FINDING_COLUMNS), []),
+            Table("README", NOTES, [list(n) for n in TEMPLATE_NOTES]),
+        ],
+        language=language,
     )
-
-
-def _workbook(sheets: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]]) -> bytes:
-    from openpyxl import Workbook  # imported here: slow to import, and only XLSX files need it
-
-    book = Workbook(write_only=True)
-    for title, header, lines in sheets:
-        ws = book.create_sheet(title)
-        ws.append(xlsx_row(ws, header))
-        for line in lines:
-            ws.append(xlsx_row(ws, line))
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()

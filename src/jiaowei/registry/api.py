@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jiaowei.auth.model import Action
 from jiaowei.auth.scope import require_action
-from jiaowei.errors import Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Problem, ValidationError
 from jiaowei.registry import queries, service, transfer
 from jiaowei.registry.model import TreeNode, UnitDetail, UnitSummary, VersionShown
 from jiaowei.web.body import TAKES_FILES
-from jiaowei.web.deps import AsOf, Conn, User, parse_date
+from jiaowei.web.deps import AsOf, Conn, User, language, parse_date
 
 MAX_UPLOAD = 64 * 1024 * 1024
 
@@ -149,18 +150,20 @@ async def read_upload(request: Request) -> Upload:
         form = await request.form()
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise ValidationError("No file was uploaded.", [
-                Problem("file missing", field="file", expected="a CSV or XLSX file in the form field file")])
+            raise ValidationError(N_("No file was uploaded."), [
+                Problem(N_("file missing"), field="file",
+                        expected=N_("a CSV or XLSX file in the form field file"))])
         data, filename = await upload.read(), upload.filename or ""
         flag = str(form.get("dry_run", query.get("dry_run", "")))
     else:
         data, filename, flag = await request.body(), query.get("filename", ""), query.get("dry_run", "")
     if not data:
-        raise ValidationError("The upload is empty.", [
-            Problem("empty file", field="file", expected="a CSV or XLSX file with a header row")])
+        raise ValidationError(N_("The upload is empty."), [
+            Problem("empty file", field="file", expected=N_("a CSV or XLSX file with a header row"))])
     if len(data) > MAX_UPLOAD:
-        raise ValidationError("The upload is too large.", [
-            Problem("file too large", field="file", value=len(data), expected=f"at most {MAX_UPLOAD} bytes")])
+        raise ValidationError(N_("The upload is too large."), [
+            Problem(N_("file too large"), field="file", value=len(data), expected=M_("at most {most} bytes",
+                                                                                 most=MAX_UPLOAD))])
     return Upload(data, filename, flag.lower() in ("1", "true", "on", "yes"))
 
 
@@ -191,10 +194,14 @@ def import_units(user: User, file: Annotated[ParsedUpload, Depends(parse_upload)
 
 
 @router.get("/export", response_class=Response)
-def export_units(conn: Conn, user: User, as_of: AsOf, format: Literal["csv", "xlsx"] = "csv") -> Response:
-    """The units visible to the caller on ``as_of``, parents before children."""
+def export_units(request: Request, conn: Conn, user: User, as_of: AsOf,
+                 format: Literal["csv", "xlsx"] = "csv",
+                 q: Annotated[str, Query(max_length=100)] = "") -> Response:
+    """The units visible to the caller on ``as_of`` (those whose code or name contains ``q``), parents
+    before children; an XLSX file's header is in the caller's language."""
     day = as_of or queries.today()
-    content = transfer.export_units(conn, principal=user, as_of=day, format=format)
+    content = transfer.export_units(conn, principal=user, as_of=day, format=format, q=q,
+                                    language=language(request))
     return Response(content, media_type=transfer.MEDIA_TYPES[format], headers={
         "Content-Disposition": f'attachment; filename="units-{day.isoformat()}.{format}"'})
 

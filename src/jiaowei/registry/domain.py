@@ -8,7 +8,7 @@ from jiaowei.domains import N_, CliGroup, Domain, HomeCard, NavEntry
 
 DOMAIN = Domain(
     name="registry",
-    api=("jiaowei.registry.api", "jiaowei.registry.groups_api"),
+    api=("jiaowei.registry.api", "jiaowei.registry.groups_api", "jiaowei.registry.search_api"),
     pages=("jiaowei.registry.pages", "jiaowei.registry.groups_pages"),
     templates=Path(__file__).parent / "templates",
     tables="jiaowei.registry.store",
@@ -16,8 +16,9 @@ DOMAIN = Domain(
     cli=(CliGroup("units", "jiaowei.cli.units:app", order=40),),
     nav=(
         NavEntry("registry", N_("Unit registry"), "/units", order=10),
-        NavEntry("import", N_("Import"), "/units/import", order=20),
-        NavEntry("groups", N_("Groups"), "/groups", order=30),
+        # only for those who may write the registry (viewers and unit reporters see neither)
+        NavEntry("import", N_("Import"), "/units/import", order=20, permission="registry.write"),
+        NavEntry("groups", N_("Groups"), "/groups", order=30, permission="registry.write"),
     ),
     cards=(
         HomeCard("registry", N_("Unit registry"), N_("Every unit of the system as a hierarchy, on any date."),

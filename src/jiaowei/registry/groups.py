@@ -20,7 +20,8 @@ from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, scope_paths, unit_filter
 from jiaowei.db.engine import inserted_id
-from jiaowei.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.registry import store
 from jiaowei.registry.queries import today
 from jiaowei.registry.service import CODE
@@ -104,7 +105,7 @@ def create_group(
 ) -> GroupCreated:
     """Create a group of units; ``members`` are unit codes."""
     require_action(principal, Action.REGISTRY_WRITE)
-    _check_new(conn, unit_groups, code, name_zh, name_en, "group")
+    _check_new(conn, unit_groups, code, name_zh, name_en, M_("group"))
     ids = _member_ids(conn, members)
     _require_writable(conn, principal, list(ids.values()))
     group_id = inserted_id(conn.execute(
@@ -166,11 +167,11 @@ def change_members(
     """Add some units to a group and take others out, as one change."""
     both = sorted(set(add) & set(remove))
     if not add and not remove or both:
-        raise ValidationError("Nothing to change.", [
-            Problem("a unit cannot be both added and removed", field="members", value=c,
-                    expected="each code in only one of the two lists") for c in both]
-            or [Problem("no unit codes given", field="members",
-                        expected="at least one unit code to add or to remove")])
+        raise ValidationError(N_("Nothing to change."), [
+            Problem(N_("a unit cannot be both added and removed"), field="members", value=c,
+                    expected=N_("each code in only one of the two lists")) for c in both]
+            or [Problem(N_("no unit codes given"), field="members",
+                        expected=N_("at least one unit code to add or to remove"))])
     added = add_members(conn, principal=principal, code=code, members=add, note=note).added if add else []
     removed = remove_members(conn, principal=principal, code=code, members=remove,
                              note=note).removed if remove else []
@@ -189,13 +190,14 @@ def create_group_set(
 ) -> GroupSetCreated:
     """Create a set of groups; ``groups`` are group codes."""
     require_action(principal, Action.REGISTRY_WRITE)
-    _check_new(conn, unit_group_sets, code, name_zh, name_en, "group set")
+    _check_new(conn, unit_group_sets, code, name_zh, name_en, M_("group set"))
     found = dict(conn.execute(select(unit_groups.c.code, unit_groups.c.id)
                               .where(unit_groups.c.code.in_(list(groups)))).all())
     missing = [g for g in groups if g not in found]
     if missing:
-        raise ValidationError("The group set cannot be created.", [
-            Problem("no such group", field="groups", value=g, expected="the code of an existing group")
+        raise ValidationError(N_("The group set cannot be created."), [
+            Problem(N_("no such group"), field="groups", value=g,
+                    expected=N_("the code of an existing group"))
             for g in missing])
     members = conn.scalars(select(unit_group_members.c.unit_id)
                            .where(unit_group_members.c.group_id.in_(list(found.values()))))
@@ -216,22 +218,22 @@ def _check_new(conn: Connection, table: Any, code: str, name_zh: str, name_en: s
     problems = []
     if not CODE.match(code or ""):
         problems.append(Problem("invalid code", field="code", value=code,
-                                expected="1-64 letters, digits, _ . - starting with a letter or digit"))
+                                expected=N_("1-64 letters, digits, _ . - starting with a letter or digit")))
     for name, value in (("name_zh", name_zh), ("name_en", name_en)):
         if not (value or "").strip() or len(value) > 200:
-            problems.append(Problem("name is required", field=name, value=value,
-                                    expected="a non-empty name of at most 200 characters"))
+            problems.append(Problem(N_("name is required"), field=name, value=value,
+                                    expected=N_("a non-empty name of at most 200 characters")))
     if problems:
-        raise ValidationError(f"The {what} cannot be created.", problems)
+        raise ValidationError(M_("The {what} cannot be created.", what=what), problems)
     if conn.scalar(select(table.c.id).where(table.c.code == code)) is not None:
-        raise Conflict(f"A {what} with code {code!r} already exists.")
+        raise Conflict(M_("A {what} with code {code!r} already exists.", what=what, code=code))
 
 
 def _member_ids(conn: Connection, members: Sequence[str]) -> dict[str, int]:
     found = store.unit_ids_for(conn, members)
     missing = [m for m in dict.fromkeys(members) if m not in found]
     if missing:
-        raise ValidationError("Unknown member units.", [
+        raise ValidationError(N_("Unknown member units."), [
             Problem("no such unit", field="members", value=m, expected="the code of an existing unit")
             for m in missing])
     return found
@@ -260,7 +262,7 @@ def _require_writable(conn: Connection, principal: Principal, unit_ids: Sequence
 def _group_id(conn: Connection, code: str) -> int:
     group_id = conn.scalar(select(unit_groups.c.id).where(unit_groups.c.code == code))
     if group_id is None:
-        raise NotFound(f"No unit group with code {code!r}.")
+        raise NotFound(M_("No unit group with code {code!r}.", code=code))
     return int(group_id)
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_action
 from jiaowei.errors import Conflict, ValidationError
 from jiaowei.registry import groups, queries
 from jiaowei.registry.pages import TYPES
@@ -52,6 +53,7 @@ def groups_page(request: Request, conn: Conn, user: User, as_of: AsOf) -> HTMLRe
 
 @router.get("/groups/new", response_class=HTMLResponse)
 def new_group_form(request: Request, user: User) -> HTMLResponse:
+    require_action(user, Action.REGISTRY_WRITE)
     return _render(request, "groups_new.html", {"values": {}})
 
 

@@ -387,6 +387,22 @@ class TreeNode(UnitSummary):
 
 
 @dataclass(frozen=True)
+class UnitFound:
+    """A unit offered by the unit picker: its names, its parent's (to tell namesakes apart), and
+    how many units are directly below it (to browse down)."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    type: str
+    level: int
+    parent: str | None
+    parent_name_zh: str
+    parent_name_en: str
+    children: int
+
+
+@dataclass(frozen=True)
 class Ancestor:
     """A unit above another in the tree, with its names on the day."""
 

@@ -8,14 +8,18 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
 from jiaowei.errors import Problem, ValidationError
+from jiaowei.jobs.model import Outcome
+from jiaowei.jobs.pages import start_job
+from jiaowei.jobs.runner import JobContext, Work
 from jiaowei.registry import queries, service, transfer
+from jiaowei.registry.labels import OWNERSHIPS, SECTORS, TYPES
 from jiaowei.registry.model import EventKind, Ownership, Sector, TreeNode, UnitDetail, UnitType
 from jiaowei.web.body import TAKES_FILES
 from jiaowei.web.deps import AsOf, Conn, User, parse_date
@@ -27,16 +31,6 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 MAX_OPEN = 50
 
-TYPES = {
-    UnitType.COMMISSION: N_("Commission"), UnitType.DISTRICT_BUREAU: N_("District education bureau"),
-    UnitType.UNIVERSITY: N_("University"), UnitType.VOCATIONAL_COLLEGE: N_("Vocational college"),
-    UnitType.SECONDARY_SCHOOL: N_("Secondary school"), UnitType.PRIMARY_SCHOOL: N_("Primary school"),
-    UnitType.NINE_YEAR_SCHOOL: N_("Nine-year school"), UnitType.KINDERGARTEN: N_("Kindergarten"),
-    UnitType.CHILDCARE_POINT: N_("Childcare point"), UnitType.HOSPITAL: N_("Hospital"),
-    UnitType.OTHER: N_("Other"),
-}
-OWNERSHIPS = {Ownership.PUBLIC: N_("Public"), Ownership.PRIVATE: N_("Private")}
-SECTORS = {Sector.EDUCATION: N_("Education"), Sector.HEALTH: N_("Health")}
 EVENTS = {
     EventKind.OPEN: N_("Opened"), EventKind.CLOSE: N_("Closed"), EventKind.RENAME: N_("Renamed"),
     EventKind.MOVE: N_("Moved"), EventKind.MERGE: N_("Merged"), EventKind.UPDATE: N_("Updated"),
@@ -129,9 +123,9 @@ def _attributes(text: str | None) -> dict[str, Any]:
     except ValueError:
         value = None
     if not isinstance(value, dict):
-        raise ValidationError("The attributes are not valid.", [
-            Problem("attributes must be a JSON object", field="attributes", value=text,
-                    expected='a JSON object such as {"双一流": true}')])
+        raise ValidationError(N_("The attributes are not valid."), [
+            Problem(N_("attributes must be a JSON object"), field="attributes", value=text,
+                    expected=N_('a JSON object such as {"双一流": true}'))])
     return value
 
 
@@ -147,6 +141,7 @@ def _spec(form: dict[str, str]) -> service.UnitSpec:
 
 @router.get("/units/new", response_class=HTMLResponse)
 def new_form(request: Request, user: User, parent: str = "") -> HTMLResponse:
+    require_action(user, Action.REGISTRY_WRITE)  # 403 in the user's language for those who may not write
     values = {"parent": parent, "opened": queries.today().isoformat(), "type": UnitType.PRIMARY_SCHOOL,
               "ownership": Ownership.PUBLIC, "sector": Sector.EDUCATION}
     return _render(request, "unit_new.html", {"values": values})
@@ -168,50 +163,55 @@ def create(request: Request, conn: Conn, user: User, form: Form) -> Response:
 
 @router.get("/units/import", response_class=HTMLResponse)
 def import_form(request: Request, user: User) -> HTMLResponse:
+    require_action(user, Action.REGISTRY_WRITE)
     return _render(request, "import.html", {"dry_run": True, "columns": transfer.COLUMNS})
 
 
 @dataclass(frozen=True)
 class UnitsFile:
-    """A posted units file (empty when none was chosen) and its rows, or why it cannot be read."""
+    """A posted units file (empty when none was chosen); the import job reads its rows."""
 
     data: bytes
     filename: str
-    parsed: tuple[list[transfer.Row], list[Problem]] | None
-    error: ValidationError | None
 
 
 def units_file(file: Annotated[UploadFile | None, File()] = None) -> UnitsFile:
-    """The form's ``file``, read and parsed in FastAPI's threadpool while no lock is held."""
+    """The form's ``file``, received whole in FastAPI's threadpool before the request's transaction."""
     data = file.file.read() if file is not None else b""
     filename = (file.filename or "") if file is not None else ""
-    if not data:
-        return UnitsFile(data, filename, None, None)
-    try:
-        return UnitsFile(data, filename, transfer.parse(data, filename), None)
-    except ValidationError as error:
-        return UnitsFile(data, filename, None, error)
+    return UnitsFile(data, filename)
 
 
 @router.post("/units/import", dependencies=[TAKES_FILES])
 def import_file(request: Request, user: User, upload: Annotated[UnitsFile, Depends(units_file)], conn: Conn,
-                form: Form) -> HTMLResponse:
-    """Import a CSV or XLSX file: a summary when every row is good, else the rows at fault."""
+                form: Form, background: BackgroundTasks) -> Response:
+    """Start importing a CSV or XLSX file as a job (its page shows the progress, then the result)."""
     dry_run = form.get("dry_run") == "on"
     context: dict[str, Any] = {"dry_run": dry_run, "filename": upload.filename, "columns": transfer.COLUMNS}
-    try:
-        if not upload.data:
-            raise ValidationError("Choose a file to import.", [
-                Problem("no file chosen", field="file", expected="a .csv or .xlsx file")])
-        if upload.error is not None:
-            require_action(user, Action.REGISTRY_WRITE)  # as import_units: the permission, then the file
-            raise upload.error
-        with conn.begin_nested():
-            summary = transfer.import_units(conn, principal=user, data=upload.data, filename=upload.filename,
-                                            dry_run=dry_run, parsed=upload.parsed)
-    except ValidationError as error:
+    require_action(user, Action.REGISTRY_WRITE)  # as import_units: the permission, then the file
+    if not upload.data:
+        error = ValidationError(N_("Choose a file to import."), [
+            Problem("no file chosen", field="file", expected=N_("a .csv or .xlsx file"))])
         return _render(request, "import.html", {**context, "error": error}, status=error.status)
-    return _render(request, "import.html", {**context, "summary": summary})
+    return start_job(request, conn, background, principal=user, kind="units.import", title=N_("Import units"),
+                     back="/units/import", filename=upload.filename, dry_run=dry_run,
+                     work=_import_units(user, upload, dry_run))
+
+
+def _import_units(user: Principal, upload: UnitsFile, dry_run: bool) -> Work:
+    """The units import as a job: read the rows, then import them all or none in the job's transaction."""
+
+    def work(job: JobContext) -> Outcome:
+        parsed = transfer.parse(upload.data, upload.filename)
+        job.report("reading the file", len(parsed[0]), len(parsed[0]))
+        with job.transaction() as conn:
+            summary = transfer.import_units(conn, principal=user, data=upload.data, filename=upload.filename,
+                                            dry_run=dry_run, parsed=parsed, progress=job.report)
+        return Outcome(((N_("Created"), summary.created), (N_("Changed"), summary.changed),
+                        (N_("Unchanged"), summary.unchanged), (N_("Closed"), summary.closed)),
+                       tuple(summary.problems))
+
+    return work
 
 
 # ---------------------------------------------------------------- one unit

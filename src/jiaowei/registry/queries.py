@@ -15,7 +15,8 @@ Every other domain reads units through this module, never through
 
 The registry's own browsing use cases (:func:`list_units`, :func:`children`, :func:`get_unit`),
 which apply the principal's scope and answer the API and the pages, are here too; they return the
-typed results of :mod:`jiaowei.registry.model` (``UnitSummary``, ``TreeNode``, ``UnitDetail``).
+typed results of :mod:`jiaowei.registry.model` (``UnitSummary``, ``TreeNode``, ``UnitDetail``), and
+the unit picker's search and browsing (:func:`search_units`, :func:`browse_units`, ``UnitFound``).
 A unit's record read through a scope shows only the periods in which the unit stood within it
 (:func:`trim_versions`, :func:`scope_spans_on`).
 """
@@ -25,15 +26,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, func, null, or_, select
 from sqlalchemy.sql import Subquery
 from sqlalchemy.sql.elements import ColumnElement
 
+from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import Span, require_unit, scope_paths, scope_spans, scope_spans_of, unit_filter
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.paging import Page
 from jiaowei.registry import store
 from jiaowei.registry.model import (
@@ -45,6 +49,7 @@ from jiaowei.registry.model import (
     Unit,
     UnitDetail,
     UnitEventShown,
+    UnitFound,
     UnitHistory,
     UnitSummary,
     UnitType,
@@ -54,6 +59,7 @@ from jiaowei.registry.model import (
     path_ids,
 )
 from jiaowei.registry.store import unit_events, unit_paths, unit_versions, units
+from jiaowei.text import control_character, escaped
 
 MAX_PAGE = 500
 CHUNK = 500
@@ -289,7 +295,7 @@ def list_units(
     day = as_of or today()
     problems = _filter_problems(type=type, ownership=ownership, offset=offset, limit=limit)
     if problems:
-        raise ValidationError("The unit list cannot be filtered that way.", problems)
+        raise ValidationError(N_("The unit list cannot be filtered that way."), problems)
     query = units_on_select(day).where(unit_filter(conn, principal, Action.VIEW, day))
     if type:
         query = query.where(type == UNIT_TYPE)
@@ -317,16 +323,19 @@ def _matching(q: str) -> ColumnElement[bool]:
 def _filter_problems(*, type: str | None, ownership: str | None, offset: int, limit: int) -> list[Problem]:
     problems = []
     if type and type not in {t.value for t in UnitType}:
-        problems.append(Problem("unknown unit type", field="type", value=type, expected=choices(UnitType)))
+        problems.append(Problem(N_("unknown unit type"), field="type", value=type,
+                                expected=choices(UnitType)))
     if ownership and ownership not in {o.value for o in Ownership}:
         problems.append(
-            Problem("unknown ownership", field="ownership", value=ownership, expected=choices(Ownership))
+            Problem(N_("unknown ownership"), field="ownership", value=ownership, expected=choices(Ownership))
         )
     if offset < 0:
-        problems.append(Problem("offset must not be negative", field="offset", value=offset, expected=">= 0"))
+        problems.append(Problem(N_("offset must not be negative"), field="offset", value=offset,
+                                expected=">= 0"))
     if not 1 <= limit <= MAX_PAGE:
         problems.append(
-            Problem("limit out of range", field="limit", value=limit, expected=f"1 to {MAX_PAGE}")
+            Problem("limit out of range", field="limit", value=limit, expected=M_("1 to {most}",
+                                                                                  most=MAX_PAGE))
         )
     return problems
 
@@ -336,7 +345,7 @@ def known_id(conn: Connection, code: str, field_name: str) -> int:
     unit_id = id_of(conn, code)
     if unit_id is None:
         raise ValidationError(
-            "Unknown unit.",
+            N_("Unknown unit."),
             [Problem("no such unit", field=field_name, value=code, expected="the code of an existing unit")],
         )
     return unit_id
@@ -348,7 +357,7 @@ def visible_id(
     """The id of the unit with ``code``, if ``principal`` may perform ``action`` on it on ``day``."""
     unit_id = id_of(conn, code)
     if unit_id is None:
-        raise NotFound(f"No unit with code {code!r}.")
+        raise NotFound(M_("No unit with code {code!r}.", code=code))
     require_unit(conn, principal, action, unit_id, day, code)
     return unit_id
 
@@ -401,7 +410,7 @@ def get_unit(
     whole = store.versions_of(conn, [unit_id])[unit_id]
     versions = whole if spans is None else trim_versions(whole, spans)
     if not versions:
-        raise NotFound(f"No unit with code {code!r}.")
+        raise NotFound(M_("No unit with code {code!r}.", code=code))
     current = next((v for v in versions if v.covers(day)), None)
     path = last_path(conn, unit_id, day) or ""
     codes = codes_of(conn, {v.parent_id for v in versions if v.parent_id} | set(path_ids(path)))
@@ -571,3 +580,140 @@ def group_set_named(conn: Connection, code: str) -> tuple[Any, list[Any]] | None
         return None
     query = select(g.c.id, g.c.code, g.c.name_zh, g.c.name_en).join(m, m.c.group_id == g.c.id)
     return found, list(conn.execute(query.where(m.c.set_id == found.id).order_by(g.c.code)))
+
+
+# ---------------------------------------------------------------- search, for the unit picker
+
+MAX_QUERY = 64
+MAX_FOUND = 50
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+_TYPED = _LETTERS | frozenset("0123456789")
+
+
+def search_units(
+    conn: Connection, *, principal: Principal, q: str, as_of: dt.date | None = None, limit: int = 20
+) -> Page[UnitFound]:
+    """Units open on ``as_of`` within the principal's view scope whose code, Chinese or English
+    name, or the pinyin initials of the Chinese name (``hpq`` for 黄浦区) hold ``q``.
+
+    Best first: the code itself, then codes, names and initials that begin with ``q``, then those
+    that hold it; higher units before lower ones. Letters and digits alone may be pinyin initials,
+    which no SQL index knows, so for them every unit of the scope is read and matched here (the
+    initials of a name are computed once per process); other text is matched in SQL first.
+    """
+    day = as_of or clock.today()
+    needle = _search_text(q, limit)
+    query = units_on_select(day).with_only_columns(
+        UNIT_ID, UNIT_CODE, unit_versions.c.name_zh, unit_versions.c.name_en, UNIT_TYPE, UNIT_PARENT_ID,
+        unit_paths.c.depth, maintain_column_froms=False,
+    ).where(unit_filter(conn, principal, Action.VIEW, day))
+    if not set(needle) <= _TYPED:
+        query = query.where(_holding(needle))
+    ranked = sorted(
+        (rank, r.depth, r.code, r) for r in conn.execute(query) if (rank := _rank(r, needle)) is not None
+    )
+    return Page(_found(conn, [r for *_, r in ranked[:limit]], day), len(ranked), 0, limit)
+
+
+def browse_units(
+    conn: Connection, *, principal: Principal, parent: str | None, as_of: dt.date | None = None
+) -> list[UnitFound]:
+    """The units directly below ``parent`` on ``as_of`` (the principal's highest units when None)."""
+    day = as_of or clock.today()
+    nodes = children(conn, principal=principal, code=parent, as_of=day)
+    ids = ids_of(conn, [n.parent for n in nodes if n.parent])
+    names = _names(conn, set(ids.values()), day)
+    return [_unit_found(n.code, n.name_zh, n.name_en, n.type, n.level, n.parent,
+                        names.get(ids.get(n.parent or "", 0), ("", "")), n.children) for n in nodes]
+
+
+@lru_cache(maxsize=65536)
+def pinyin_initials(name: str) -> tuple[frozenset[str], ...]:
+    """For each character of a name that can be typed, the letters it may be typed as: the first
+    letters of every reading of a Chinese character (长 → c or z), a letter or digit itself (lower
+    case); other characters are dropped. ``黄浦区`` → ``({h}, {p}, {q, o})``."""
+    from pypinyin import Style, pinyin  # function-level: its dictionaries load in ~0.2 s, not for --help
+
+    letters: list[frozenset[str]] = []
+    for readings in pinyin(name, style=Style.FIRST_LETTER, heteronym=True, errors="default"):
+        if all(len(r) == 1 for r in readings):  # one character, with its readings
+            found = frozenset(r.casefold() for r in readings if r.isascii() and r.isalnum())
+            letters += [found] if found else []
+        else:  # a run of characters without pinyin, as written
+            letters += [frozenset(ch.casefold()) for ch in readings[0] if ch.isascii() and ch.isalnum()]
+    return tuple(letters)
+
+
+MAX_SPELLINGS = 64  # a name with more ways to be typed is matched position by position instead
+
+
+@lru_cache(maxsize=65536)
+def _spellings(name: str) -> tuple[str, ...] | None:
+    """Every string of initials a name can be typed as (长宁区: cnq, znq, cnqo…); None when too many."""
+    spelt = [""]
+    for letters in pinyin_initials(name):
+        spelt = [s + ch for s in spelt for ch in sorted(letters)]
+        if len(spelt) > MAX_SPELLINGS:
+            return None
+    return tuple(spelt)
+
+
+def _initials_at(name: str, needle: str) -> tuple[bool, bool]:
+    """Whether ``needle`` can be the initials the name begins with, and whether anywhere in it."""
+    spelt = _spellings(name)
+    if spelt is not None:
+        return any(s.startswith(needle) for s in spelt), any(needle in s for s in spelt)
+    letters = pinyin_initials(name)
+    starts = [i for i in range(len(letters) - len(needle) + 1)
+              if all(ch in letters[i + j] for j, ch in enumerate(needle))]
+    return starts[:1] == [0], bool(starts)
+
+
+def _search_text(q: str, limit: int) -> str:
+    needle = q.strip().casefold()
+    problems = []
+    if not 1 <= len(needle) <= MAX_QUERY or control_character(needle):
+        expected = M_("1 to {count} characters: a unit code, a name or pinyin initials", count=MAX_QUERY)
+        problems.append(Problem(N_("not a search text"), field="q", value=escaped(q), expected=expected))
+    if not 1 <= limit <= MAX_FOUND:
+        expected = M_("1 to {count}", count=MAX_FOUND)
+        problems.append(Problem(N_("limit out of range"), field="limit", value=limit, expected=expected))
+    if problems:
+        raise ValidationError(N_("The unit search cannot be run with this text."), problems)
+    return needle
+
+
+def _holding(needle: str) -> ColumnElement[bool]:
+    like = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return or_(UNIT_CODE.ilike(like, escape="\\"), unit_versions.c.name_zh.like(like, escape="\\"),
+               unit_versions.c.name_en.ilike(like, escape="\\"))
+
+
+def _rank(row: Any, needle: str) -> int | None:
+    """0 the code itself, 1 a code that begins so, 2 a name or initials that begin so, 3 holding it."""
+    code = row.code.casefold()
+    texts = (row.name_zh.casefold(), row.name_en.casefold())
+    begins, holds = _initials_at(row.name_zh, needle) if set(needle) <= _TYPED else (False, False)
+    if code == needle:
+        return 0
+    if code.startswith(needle):
+        return 1
+    if begins or any(t.startswith(needle) for t in texts):
+        return 2
+    if holds or needle in code or any(needle in t for t in texts):
+        return 3
+    return None
+
+
+def _found(conn: Connection, rows: Sequence[Any], day: dt.date) -> list[UnitFound]:
+    parents = {r.parent_id for r in rows if r.parent_id}
+    codes, names = codes_of(conn, parents), _names(conn, parents, day)
+    counts = _child_counts(conn, [r.id for r in rows], day)
+    return [_unit_found(r.code, r.name_zh, r.name_en, r.type, r.depth, codes.get(r.parent_id),
+                        names.get(r.parent_id, ("", "")), counts.get(r.id, 0)) for r in rows]
+
+
+def _unit_found(code: str, name_zh: str, name_en: str, type: str, level: int, parent: str | None,
+                parent_names: tuple[str, str], children: int) -> UnitFound:
+    return UnitFound(code=code, name_zh=name_zh, name_en=name_en, type=type, level=level, parent=parent,
+                     parent_name_zh=parent_names[0], parent_name_en=parent_names[1], children=children)

@@ -20,7 +20,8 @@ from sqlalchemy import Connection, insert, select
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import in_scope, require_action, require_unit
-from jiaowei.errors import Conflict, PermissionDenied, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Conflict, PermissionDenied, Problem, ValidationError
 from jiaowei.registry import store
 from jiaowei.registry.model import (
     FOREVER,
@@ -108,20 +109,20 @@ def check_fields(values: Mapping[str, Any], row: int | None = None) -> list[Prob
         problems.append(Problem(message, row=row, field=name, value=values.get(name), expected=expected))
 
     if "code" in values and not CODE.match(str(values["code"] or "")):
-        bad("code", "invalid code", "1-64 letters, digits, _ . - starting with a letter or digit")
+        bad("code", N_("invalid code"), N_("1-64 letters, digits, _ . - starting with a letter or digit"))
     problems += text_problems(values, ("name_zh", "name_en"), row=row)
     for name in ("name_zh", "name_en"):
         if any(p.field == name for p in problems):
             continue
         if name in values and not str(values[name] or "").strip():
-            bad(name, "name is required", "a non-empty name")
+            bad(name, N_("name is required"), N_("a non-empty name"))
         elif name in values and len(str(values[name])) > 200:
-            bad(name, "name too long", "at most 200 characters")
+            bad(name, N_("name too long"), N_("at most 200 characters"))
     for name, (accepted, enum) in ENUM_FIELDS.items():
         if name in values and values[name] not in accepted:
-            bad(name, f"unknown {name}", choices(enum))
+            bad(name, M_("unknown {field}", field=name), choices(enum))
     if "attributes" in values and not isinstance(values["attributes"], dict):
-        bad("attributes", "attributes must be an object", 'a JSON object such as {"双一流": true}')
+        bad("attributes", N_("attributes must be an object"), N_('a JSON object such as {"双一流": true}'))
     return problems
 
 
@@ -151,33 +152,33 @@ def import_new_units(
         if spec.code in existing:
             problems.append(
                 Problem(
-                    "a unit with this code already exists",
+                    N_("a unit with this code already exists"),
                     row=row,
                     field="code",
                     value=spec.code,
-                    expected="a new code",
+                    expected=N_("a new code"),
                 )
             )
         if spec.parent and spec.parent not in existing and spec.parent not in batch:
             problems.append(
                 Problem(
-                    "no such parent unit",
+                    N_("no such parent unit"),
                     row=row,
                     field="parent",
                     value=spec.parent,
-                    expected="the code of an existing unit or of a unit in the same file",
+                    expected=N_("the code of an existing unit or of a unit in the same file"),
                 )
             )
     if problems:
-        raise ValidationError("The units cannot be created.", problems)
+        raise ValidationError(N_("The units cannot be created."), problems)
     for spec in specs:
         if spec.parent in existing:
             require_unit(conn, principal, Action.REGISTRY_WRITE, existing[spec.parent], spec.opened,
                          spec.parent)
         elif not spec.parent and not principal.unlimited:
             raise ValidationError(
-                "Only an administrator can open a unit at the top of the tree.",
-                [Problem("a parent is required", field="parent", expected="a unit code")],
+                N_("Only an administrator can open a unit at the top of the tree."),
+                [Problem(N_("a parent is required"), field="parent", expected=N_("a unit code"))],
             )
     now = _now()
     conn.execute(
@@ -284,7 +285,7 @@ def _tree_error(conn: Connection, broken: TreeBroken, rows: Mapping[int, int | N
         message = f"unit {code} would have parent {parent}, which is not open on {broken.date.isoformat()}"
         expected = "a parent open for the whole time; move or close the children first"
     return ValidationError(
-        "The change would break the tree.",
+        N_("The change would break the tree."),
         [Problem(message, row=rows.get(broken.unit_id), field="parent", value=code, expected=expected)],
     )
 
@@ -330,20 +331,20 @@ def change_unit(
     allowed = {"name_zh", "name_en", "type", "ownership", "sector", "parent", "attributes"}
     unknown = [k for k in changes if k not in allowed]
     problems = [
-        Problem("field cannot be changed", field=k, value=changes[k], expected=", ".join(sorted(allowed)))
+        Problem(N_("field cannot be changed"), field=k, value=changes[k], expected=", ".join(sorted(allowed)))
         for k in unknown
     ]
     problems += check_fields(changes)
     if problems:
-        raise ValidationError(f"Unit {code} cannot be changed that way.", problems)
+        raise ValidationError(M_("Unit {code} cannot be changed that way.", code=code), problems)
     values = dict(changes)
     if "parent" in values:
         parent = values.pop("parent")
         parent_id = known_id(conn, parent, "parent") if parent else None
         if parent_id is None and not principal.unlimited:
             raise ValidationError(
-                "Only an administrator can move a unit to the top of the tree.",
-                [Problem("a parent is required", field="parent", expected="a unit code")],
+                N_("Only an administrator can move a unit to the top of the tree."),
+                [Problem(N_("a parent is required"), field="parent", expected=N_("a unit code"))],
             )
         if parent_id is not None:
             require_unit(conn, principal, Action.REGISTRY_WRITE, parent_id, effective, parent)
@@ -352,10 +353,10 @@ def change_unit(
     current = next((v for v in versions if v.covers(effective)), None)
     if current is None:
         raise ValidationError(
-            f"Unit {code} is not open on {effective.isoformat()}.",
+            M_("Unit {code} is not open on {effective}.", code=code, effective=effective.isoformat()),
             [
                 Problem(
-                    "unit not open on this date",
+                    N_("unit not open on this date"),
                     field="effective",
                     value=effective.isoformat(),
                     expected=_life(versions),
@@ -426,8 +427,8 @@ def _refuse_own_root(principal: Principal, unit_id: int, code: str, diff: Mappin
     refused = sorted({verb for name, verb in _ROOT_FIELDS.items() if name in diff})
     if refused:
         raise PermissionDenied(
-            f"Unit {code!r} is where your capture scope starts; you may not {' or '.join(refused)} it. "
-            "Ask an administrator."
+            M_("Unit {code!r} is where your capture scope starts; you may not {actions} it. Ask an "
+               "administrator.", code=code, actions=' or '.join(refused))
         )
 
 
@@ -454,9 +455,9 @@ def _require_reach(
         if before != after and not all(in_scope(conn, principal, Action.REGISTRY_WRITE, p,
                                                 day) for p in paths):
             raise PermissionDenied(
-                f"Unit {code!r} is outside your capture scope on {day.isoformat()}, and the change "
-                f"from {effective.isoformat()} would reach that date; record it from that date "
-                "on only through someone who holds the unit then."
+                M_("Unit {code!r} is outside your capture scope on {day}, and the change from {effective} "
+                   "would reach that date; record it from that date on only through someone who holds the "
+                   "unit then.", code=code, day=day.isoformat(), effective=effective.isoformat())
             )
 
 
@@ -504,7 +505,7 @@ def close_unit(
         closed = close_versions(versions, effective)
     except ValueError as exc:
         raise ValidationError(
-            f"Unit {code} cannot be closed on {effective.isoformat()}.",
+            M_("Unit {code} cannot be closed on {effective}.", code=code, effective=effective.isoformat()),
             [Problem(str(exc), field="effective", value=effective.isoformat(), expected=_life(versions))],
         ) from None
     old_segments = store.segments_of(conn, [unit_id])[unit_id]
@@ -533,16 +534,17 @@ def merge_unit(
     target = visible_id(conn, principal, into, effective, Action.REGISTRY_WRITE)
     if into == code:
         raise ValidationError(
-            "A unit cannot be merged into itself.",
-            [Problem("same unit", field="into", value=into, expected="another unit")],
+            N_("A unit cannot be merged into itself."),
+            [Problem(N_("same unit"), field="into", value=into, expected=N_("another unit"))],
         )
     target_versions = store.versions_of(conn, [target])[target]
     if not any(v.covers(effective) for v in target_versions):
         raise ValidationError(
-            f"Unit {into} is not open on {effective.isoformat()}.",
+            M_("Unit {into} is not open on {effective}.", into=into, effective=effective.isoformat()),
             [
                 Problem(
-                    "unit not open on this date", field="into", value=into, expected=_life(target_versions)
+                    N_("unit not open on this date"), field="into", value=into,
+                    expected=_life(target_versions)
                 )
             ],
         )
@@ -573,4 +575,4 @@ def merge_unit(
 
 def ensure_new_code(conn: Connection, code: str) -> None:
     if store.unit_id_for(conn, code) is not None:
-        raise Conflict(f"A unit with code {code!r} already exists.")
+        raise Conflict(M_("A unit with code {code!r} already exists.", code=code))

@@ -3,10 +3,16 @@
 One row per unit, columns :data:`COLUMNS`. An import checks every row before it writes
 anything; any problem (row, column, value, what would be accepted) means nothing is
 written. New codes open units (on ``valid_from``, default today), existing codes change
-from ``valid_from`` on and close on ``valid_to``. An export lists the units visible to a
-principal on a date, parents before children, in the same format, so that importing an
-export changes nothing. Names are written so that a spreadsheet never computes them: text
-cells in XLSX, and in CSV a leading ``'`` that the import removes (:mod:`jiaowei.text`).
+from ``valid_from`` on and close on ``valid_to``. Rows are numbered as a spreadsheet shows them,
+the header being row 1 (:func:`jiaowei.workbooks.numbered`). The header may name a column by its
+code or by its label in English or Chinese, and ``type``, ``ownership`` and ``sector`` may be given
+as codes or as the labels the pages show (小学, 公办, 教育; Primary school, Public, Education):
+:mod:`jiaowei.registry.labels`. An export lists the units visible to a principal on a date
+(optionally those matching a search), parents before children, in the same format, so that
+importing an export changes nothing: CSV with the codes as header, XLSX with the labels in the
+reader's language (:func:`jiaowei.workbooks.write_tables`). Names are written so that a
+spreadsheet never computes them: text cells in XLSX, and in CSV a leading ``'`` that the import
+removes (:mod:`jiaowei.text`).
 """
 
 from __future__ import annotations
@@ -21,19 +27,30 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, or_, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, unit_filter
-from jiaowei.errors import Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Problem, ValidationError
 from jiaowei.registry import queries, service, store
+from jiaowei.registry.labels import CHOICES, UNIT_COLUMNS
 from jiaowei.registry.model import FOREVER, Ownership, Sector, UnitVersion
 from jiaowei.registry.store import unit_paths, unit_versions, units
-from jiaowei.text import csv_cell, csv_uncell, xlsx_row
-from jiaowei.workbooks import open_workbook
+from jiaowei.text import csv_cell, csv_uncell
+from jiaowei.workbooks import (
+    Table,
+    choice_code,
+    choice_codes,
+    column_codes,
+    numbered,
+    open_workbook,
+    write_tables,
+)
 
-COLUMNS = ("code", "name_zh", "name_en", "type", "ownership", "sector", "parent",
-           "valid_from", "valid_to", "attributes", "synthetic")
+COLUMNS = tuple(c.code for c in UNIT_COLUMNS)
+"""code, name_zh, name_en, type, ownership, sector, parent, valid_from, valid_to, attributes, synthetic"""
+SPELLINGS = {name: choice_codes(labels) for name, labels in CHOICES.items()}
 FORMATS = ("csv", "xlsx")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -91,13 +108,13 @@ class Row:
 
 
 def read_table(data: bytes, filename: str) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
-    """The header and the numbered data rows of a CSV or XLSX file (header = row 1)."""
+    """The header (as column codes) and the numbered data rows of a CSV or XLSX file (header = row 1)."""
     table = _xlsx_rows(data, filename) if is_xlsx(data, filename) else _csv_rows(data)
     header = next(table, None)
     if header is None or not any(_text(v) for v in header[1]):
-        raise ValidationError("The file is empty.", [
+        raise ValidationError(N_("The file is empty."), [
             Problem("no header row", row=1, expected="a header row: " + ",".join(COLUMNS))])
-    return [_text(v) for v in header[1]], table
+    return column_codes([_text(v) for v in header[1]], UNIT_COLUMNS), table
 
 
 def is_xlsx(data: bytes, filename: str) -> bool:
@@ -109,18 +126,18 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ValidationError("The file is not UTF-8 text.", [
-            Problem("not UTF-8", row=line, expected="CSV saved as UTF-8 (Excel: “CSV UTF-8”), or XLSX")
+        raise ValidationError(N_("The file is not UTF-8 text."), [
+            Problem("not UTF-8", row=line, expected=N_("CSV saved as UTF-8 (Excel: “CSV UTF-8”), or XLSX"))
         ]) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         rows = list(reader)
     except csv.Error as exc:
-        raise ValidationError("The file is not readable as CSV.", [
-            Problem(f"malformed CSV: {exc}", row=reader.line_num,
+        raise ValidationError(N_("The file is not readable as CSV."), [
+            Problem(M_("malformed CSV: {exc}", exc=exc), row=reader.line_num,
                     expected="comma-separated cells, in double quotes where they hold commas, quotes or "
                              "line breaks")]) from None
-    return enumerate(rows, start=1)
+    return numbered(rows)
 
 
 def _xlsx_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[Any]]]:
@@ -128,10 +145,10 @@ def _xlsx_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[Any]]]:
     expected = "an .xlsx file saved by Excel or WPS, or CSV"
     with open_workbook(data, filename=filename, expected=expected) as book:
         if not book.worksheets:
-            raise ValidationError("The workbook has no sheet.", [
-                Problem("no worksheet", field="file", value=filename or None, expected=expected)])
+            raise ValidationError(N_("The workbook has no sheet."), [
+                Problem(N_("no worksheet"), field="file", value=filename or None, expected=expected)])
         rows = [list(values) for values in book.worksheets[0].iter_rows(values_only=True)]
-    return enumerate(rows, 1)
+    return numbered(rows)
 
 
 def _text(value: Any) -> str:
@@ -167,8 +184,9 @@ def parse(data: bytes, filename: str) -> tuple[list[Row], list[Problem]]:
         raw.update({name: csv_uncell(raw[name]) for name in guarded if name in raw})
         row = _parse_row(number, raw, problems)
         if row.code in first_row:
-            problems.append(Problem(f"the code appears more than once (first on row {first_row[row.code]})",
-                                    row=number, field="code", value=row.code, expected="each code once"))
+            problems.append(Problem(M_("the code appears more than once (first on row {first})",
+                                       first=first_row[row.code]),
+                                    row=number, field="code", value=row.code, expected=N_("each code once")))
         first_row.setdefault(row.code, number)
         rows.append(row)
     return rows, problems
@@ -181,32 +199,33 @@ def _header_problems(header: list[str]) -> list[Problem]:
             problems.append(Problem("unknown column", row=1, field=name, value=name,
                                     expected="columns " + ", ".join(COLUMNS)))
         elif name and name in header[:index]:
-            problems.append(Problem("the column appears twice", row=1, field=name, value=name,
+            problems.append(Problem(N_("the column appears twice"), row=1, field=name, value=name,
                                     expected="each column once"))
     if "code" not in header:
-        problems.append(Problem("the code column is missing", row=1, field="code",
-                                expected="a header row with at least the column code"))
+        problems.append(Problem(N_("the code column is missing"), row=1, field="code",
+                                expected=N_("a header row with at least the column code")))
     return problems
 
 
 def _parse_row(number: int, raw: Mapping[str, str], problems: list[Problem]) -> Row:
-    fields: dict[str, Any] = {k: raw[k] for k in ("name_zh", "name_en", "type", "ownership", "sector")
-                              if raw.get(k)}
+    fields: dict[str, Any] = {k: choice_code(raw[k], SPELLINGS[k]) if k in SPELLINGS else raw[k]
+                              for k in ("name_zh", "name_en", "type", "ownership", "sector") if raw.get(k)}
     if "attributes" in raw:
         fields["attributes"] = _attributes(number, raw["attributes"], problems)
     problems += service.check_fields({"code": raw["code"], **fields}, number)
     parent = raw.get("parent") or None
     if parent is not None and parent == raw["code"]:
-        problems.append(Problem("a unit cannot be its own parent", row=number, field="parent", value=parent,
-                                expected="the code of another unit"))
+        problems.append(Problem(N_("a unit cannot be its own parent"), row=number, field="parent",
+                                value=parent,
+                                expected=N_("the code of another unit")))
     row = Row(number=number, code=raw["code"], fields=fields, parent_given="parent" in raw, parent=parent,
               valid_from=_date(number, raw, "valid_from", problems),
               valid_to=_date(number, raw, "valid_to", problems),
               synthetic=_flag(number, raw.get("synthetic", ""), problems))
     if row.valid_to is not None and row.valid_to <= row.effective:
-        problems.append(Problem("the closing date is not after valid_from", row=number, field="valid_to",
+        problems.append(Problem(N_("the closing date is not after valid_from"), row=number, field="valid_to",
                                 value=raw["valid_to"],
-                                expected=f"a date after {row.effective.isoformat()}"))
+                                expected=M_("a date after {day}", day=row.effective.isoformat())))
     return row
 
 
@@ -216,9 +235,10 @@ def _attributes(number: int, text: str, problems: list[Problem]) -> Any:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        problems.append(Problem(f"not valid JSON ({exc.args[0] if exc.args else exc})", row=number,
+        problems.append(Problem(M_("not valid JSON ({error})",
+                                   error=exc.args[0] if exc.args else exc), row=number,
                                 field="attributes", value=text,
-                                expected='a JSON object such as {"双一流": true}'))
+                                expected=N_('a JSON object such as {"双一流": true}')))
         return {}
     return value  # check_fields reports anything but an object
 
@@ -242,8 +262,8 @@ def _flag(number: int, text: str, problems: list[Problem]) -> bool | None:
         return None
     if text.lower() in TRUE | FALSE:
         return text.lower() in TRUE
-    problems.append(Problem("not true or false", row=number, field="synthetic", value=text,
-                            expected="true, false, 1, 0 or empty"))
+    problems.append(Problem(N_("not true or false"), row=number, field="synthetic", value=text,
+                            expected=N_("true, false, 1, 0 or empty")))
     return None
 
 
@@ -267,8 +287,9 @@ def plan(conn: Connection, rows: Sequence[Row]) -> tuple[Plan, list[Problem]]:
     ids = store.unit_ids_for(conn, [r.code for r in rows] + [r.parent for r in rows if r.parent])
     for row in rows:
         if row.parent and row.parent not in ids and row.parent not in in_file:
-            problems.append(Problem("no such parent unit", row=row.number, field="parent", value=row.parent,
-                                    expected="the code of an existing unit or of a unit in this file"))
+            problems.append(Problem(N_("no such parent unit"), row=row.number, field="parent",
+                                    value=row.parent,
+                                    expected=N_("the code of an existing unit or of a unit in this file")))
     problems += _cycles(rows)
     result = Plan()
     existing = [r for r in rows if r.code in ids]
@@ -282,8 +303,8 @@ def plan(conn: Connection, rows: Sequence[Row]) -> tuple[Plan, list[Problem]]:
 
 
 def _new_row_problems(row: Row) -> list[Problem]:
-    return [Problem("required for a new unit", row=row.number, field=name, value="",
-                    expected="a value (this code is not in the registry yet)")
+    return [Problem(N_("required for a new unit"), row=row.number, field=name, value="",
+                    expected=N_("a value (this code is not in the registry yet)"))
             for name in ("name_zh", "name_en", "type") if name not in row.fields]
 
 
@@ -305,7 +326,7 @@ def _cycles(rows: Sequence[Row]) -> list[Problem]:
             problems.append(Problem("the parents in the file form a cycle: " + " → ".join([*cycle, code]),
                                     row=min(number[c] for c in cycle), field="parent",
                                     value=parent_of[cycle[0]],
-                                    expected="a parent that is not below the unit"))
+                                    expected=N_("a parent that is not below the unit")))
         for c in walk:
             state[c] = 2
     return problems
@@ -337,11 +358,12 @@ def _plan_existing(conn: Connection, rows: Sequence[Row], ids: Mapping[str, int]
         history = versions[ids[row.code]]
         current = next((v for v in history if v.covers(row.effective)), None)
         if current is None:
-            problems.append(Problem("the unit is not open on this date", row=row.number, field="valid_from",
+            problems.append(Problem(N_("the unit is not open on this date"), row=row.number,
+                                    field="valid_from",
                                     value=row.effective.isoformat(), expected=_life(history)))
             continue
         if row.synthetic is not None and row.synthetic != synthetic[ids[row.code]]:
-            problems.append(Problem("synthetic cannot change for an existing unit", row=row.number,
+            problems.append(Problem(N_("synthetic cannot change for an existing unit"), row=row.number,
                                     field="synthetic", value=row.synthetic,
                                     expected=str(synthetic[ids[row.code]]).lower() + " or empty"))
         closes = _closes(row, history, problems)
@@ -359,9 +381,10 @@ def _closes(row: Row, history: Sequence[UnitVersion], problems: list[Problem]) -
     if row.valid_to is None or row.valid_to == end:
         return False
     if end != FOREVER:
-        problems.append(Problem(f"the unit is already closed on {end.isoformat()}", row=row.number,
+        problems.append(Problem(M_("the unit is already closed on {day}",
+                                   day=end.isoformat()), row=row.number,
                                 field="valid_to", value=row.valid_to.isoformat(),
-                                expected=f"{end.isoformat()} or empty"))
+                                expected=M_("{day} or empty", day=end.isoformat())))
         return False
     return True
 
@@ -403,6 +426,16 @@ def codes_for(conn: Connection, unit_ids: Iterable[int]) -> dict[int, str]:
 # ---------------------------------------------------------------- importing
 
 
+def nothing_imported(count: int) -> str:
+    """The detail of a refused import: how many problems, and whether only the first are listed."""
+    if count > MAX_REPORTED:
+        return M_("{count} problems in the file; nothing was imported (the first {shown} are listed).",
+                  count=count, shown=MAX_REPORTED)
+    if count > 1:
+        return M_("{count} problems in the file; nothing was imported.", count=count)
+    return M_("1 problem in the file; nothing was imported.")
+
+
 def import_units(conn: Connection, *, principal: Principal, data: bytes, filename: str, dry_run: bool = False,
                  progress: Progress | None = None,
                  parsed: tuple[list[Row], list[Problem]] | None = None) -> ImportSummary:
@@ -421,9 +454,7 @@ def import_units(conn: Connection, *, principal: Principal, data: bytes, filenam
     if problems:
         problems.sort(key=lambda p: p.row or 0)
         shown = problems[:MAX_REPORTED]
-        listed = f" (the first {MAX_REPORTED} are listed)" if len(problems) > MAX_REPORTED else ""
-        count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
-        raise ValidationError(f"{count} in the file; nothing was imported{listed}.", shown)
+        raise ValidationError(nothing_imported(len(problems)), shown)
     with conn.begin_nested() as savepoint:
         summary = _write(conn, principal, the_plan, report)
         summary.dry_run = dry_run
@@ -494,10 +525,11 @@ def _at_row(row: Row) -> Iterator[None]:
 
 
 def export_rows(
-    conn: Connection, *, principal: Principal, as_of: dt.date | None = None
+    conn: Connection, *, principal: Principal, as_of: dt.date | None = None, q: str = ""
 ) -> list[dict[str, Any]]:
     """Units visible to ``principal`` on ``as_of``, parents before children, as file rows.
 
+    ``q`` keeps the units whose code or name contains it, as the units page's search does.
     ``valid_from`` is the date from which the row holds as written (never before its
     parent's), so that importing the rows, here or into an empty registry, changes nothing.
     For a principal limited by scope, a row's dates stay within the period in which the unit
@@ -506,6 +538,10 @@ def export_rows(
     day = as_of or queries.today()
     query = (store.units_on_select(day).add_columns(unit_versions.c.valid_from.label("version_from"))
              .where(unit_filter(conn, principal, Action.VIEW, day)).order_by(unit_paths.c.path))
+    if q.strip():
+        like = f"%{q.strip()}%"
+        query = query.where(or_(units.c.code.ilike(like), unit_versions.c.name_zh.like(like),
+                                unit_versions.c.name_en.ilike(like)))
     found = conn.execute(query).all()
     codes = {r.id: r.code for r in found}
     codes.update(codes_for(conn, {r.parent_id for r in found if r.parent_id and r.parent_id not in codes}))
@@ -540,13 +576,14 @@ def _ends(conn: Connection, unit_ids: Sequence[int]) -> dict[int, dt.date]:
 
 
 def export_units(conn: Connection, *, principal: Principal, as_of: dt.date | None = None,
-                 format: str = "csv") -> bytes:
-    """The units visible to ``principal`` on ``as_of`` as a CSV (UTF-8 with BOM) or XLSX file."""
+                 format: str = "csv", q: str = "", language: str = "zh_CN") -> bytes:
+    """The units visible to ``principal`` on ``as_of`` (matching ``q``) as a CSV (UTF-8 with BOM,
+    the column codes as header) or XLSX file (the column labels in ``language`` as header)."""
     if format not in FORMATS:
-        raise ValidationError("Unknown export format.", [
-            Problem("unknown format", field="format", value=format, expected=", ".join(FORMATS))])
-    rows = export_rows(conn, principal=principal, as_of=as_of)
-    return _csv_bytes(rows) if format == "csv" else _xlsx_bytes(rows)
+        raise ValidationError(N_("Unknown export format."), [
+            Problem(N_("unknown format"), field="format", value=format, expected=", ".join(FORMATS))])
+    rows = export_rows(conn, principal=principal, as_of=as_of, q=q)
+    return _csv_bytes(rows) if format == "csv" else _xlsx_bytes(rows, language)
 
 
 def _csv_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
@@ -558,14 +595,6 @@ def _csv_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def _xlsx_bytes(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    from openpyxl import Workbook  # imported here: slow to import, and only XLSX files need it
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("units")
-    sheet.append(list(COLUMNS))
-    for row in rows:
-        sheet.append(xlsx_row(sheet, [row[name] for name in COLUMNS]))
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+def _xlsx_bytes(rows: Sequence[Mapping[str, Any]], language: str) -> bytes:
+    lines = [[row[name] for name in COLUMNS] for row in rows]
+    return write_tables([Table("units", UNIT_COLUMNS, lines)], language=language)

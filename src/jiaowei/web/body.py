@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jiaowei.domains import N_
-from jiaowei.errors import ContentTooLarge, JiaoweiError, Problem, RequestTimeout
+from jiaowei.errors import M_, ContentTooLarge, JiaoweiError, Problem, RequestTimeout
 from jiaowei.i18n import translate
 from jiaowei.settings import Settings
 from jiaowei.web.deps import language
@@ -151,15 +151,16 @@ def _replay(chunks: list[bytes], receive: Receive) -> Receive:
 
 def _too_large(scope: Scope, limit: Limit, declared: int | None) -> JiaoweiError:
     detail = translate(language(Request(scope)), TOO_LARGE).format(limit=limit.size)
-    return ContentTooLarge(detail, [Problem("body too large", field="body", value=declared,
-                                            expected=f"at most {limit.size} bytes")])
+    return ContentTooLarge(detail, [Problem(N_("body too large"), field="body", value=declared,
+                                            expected=M_("at most {limit} bytes", limit=limit.size))])
 
 
 def _too_slow(scope: Scope, limit: Limit) -> JiaoweiError:
     seconds = f"{limit.seconds:g}"
     detail = translate(language(Request(scope)), TOO_SLOW).format(seconds=seconds)
-    return RequestTimeout(detail, [Problem("body too slow", field="body",
-                                           expected=f"the whole body within {seconds} seconds")])
+    return RequestTimeout(detail, [Problem(N_("body too slow"), field="body",
+                                           expected=M_("the whole body within {seconds} seconds",
+                                                       seconds=seconds))])
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, error: JiaoweiError) -> None:

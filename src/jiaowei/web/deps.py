@@ -14,7 +14,8 @@ from jiaowei.auth import service as auth
 from jiaowei.auth.admin import require_password_changed
 from jiaowei.auth.model import Principal
 from jiaowei.auth.token_use import TokenUses
-from jiaowei.errors import NotAuthenticated, PermissionDenied, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotAuthenticated, PermissionDenied, Problem, ValidationError
 from jiaowei.i18n import DEFAULT_LANGUAGE, negotiate, normalise
 from jiaowei.throttle import AddressLimit
 
@@ -60,7 +61,7 @@ def _principal(request: Request, conn: Connection, background: BackgroundTasks) 
         uses = token_uses(request)
         principal = auth.resolve_token(conn, token=header[7:].strip(), uses=uses)
         if principal is None:
-            raise NotAuthenticated("The API token is unknown, revoked or expired.")
+            raise NotAuthenticated(N_("The API token is unknown, revoked or expired."))
         if uses.pending:
             background.add_task(uses.flush, request.app.state.db)
         request.state.via = "token"
@@ -91,7 +92,8 @@ async def check_csrf(request: Request) -> None:
         return
     sent = request.headers.get("x-csrf-token") or await _form_csrf(request)
     if not sent or not hmac.compare_digest(sent, request.state.csrf):
-        raise PermissionDenied("The form's CSRF token is missing or stale; reload the page and try again.")
+        raise PermissionDenied(N_("The form's CSRF token is missing or stale; reload the page and try "
+                                  "again."))
 
 
 def resolve_principal(request: Request, connection: RequestConnection,
@@ -120,7 +122,7 @@ MaybeUser = Annotated[Principal | None, Depends(optional_principal)]
 
 async def current_principal(principal: MaybeUser) -> Principal:
     if principal is None:
-        raise NotAuthenticated("Log in or send an API token (Authorization: Bearer …).")
+        raise NotAuthenticated(N_("Log in or send an API token (Authorization: Bearer …)."))
     return principal
 
 
@@ -150,6 +152,18 @@ def language(request: Request) -> str:
     )
 
 
+def asked_language(request: Request) -> str | None:
+    """The language the request names (``?lang=``, the account, the cookie, Accept-Language), or None:
+    API answers speak it, and stay in English (the source text, stable for programs) when none is named."""
+    principal = getattr(request.state, "principal", None)
+    return (
+        normalise(request.query_params.get("lang"))
+        or normalise(principal.language if principal else None)
+        or normalise(request.cookies.get(LANGUAGE_COOKIE))
+        or negotiate(request.headers.get("accept-language"))
+    )
+
+
 def parse_date(value: str | None, field: str = "as_of") -> dt.date | None:
     if value in (None, ""):
         return None
@@ -157,8 +171,8 @@ def parse_date(value: str | None, field: str = "as_of") -> dt.date | None:
         return dt.date.fromisoformat(str(value))
     except ValueError:
         raise ValidationError(
-            "Invalid date.",
-            [Problem("not a date", field=field, value=value, expected="YYYY-MM-DD, e.g. 2020-09-01")],
+            M_("Invalid date."),
+            [Problem(M_("not a date"), field=field, value=value, expected=M_("YYYY-MM-DD, e.g. 2020-09-01"))],
         ) from None
 
 

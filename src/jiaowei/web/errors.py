@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jiaowei.db.engine import is_busy
 from jiaowei.errors import (
+    M_,
     JiaoweiError,
     NotAuthenticated,
     NotFound,
@@ -28,7 +29,8 @@ from jiaowei.errors import (
 )
 from jiaowei.i18n import translate
 from jiaowei.text import text_problem
-from jiaowei.web.deps import language
+from jiaowei.web.deps import asked_language, language
+from jiaowei.web.forms import in_language
 from jiaowei.web.render import page
 
 PROBLEM = "application/problem+json"
@@ -57,11 +59,16 @@ def respond(request: Request, error: JiaoweiError) -> Response:
         error.detail = translate(language(request), error.detail)
     response: Response
     if wants_json(request):
-        response = JSONResponse(problem_body(error, request), status_code=error.status, media_type=PROBLEM)
+        asked = asked_language(request)  # detail, title and problems in the language the request names
+        body = problem_body(in_language(error, asked) if asked else error, request)
+        if asked:
+            body["title"] = translate(asked, error.title)
+        response = JSONResponse(body, status_code=error.status, media_type=PROBLEM)
     elif isinstance(error, NotAuthenticated):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     else:
-        response = page(request, "error.html", {"error": error}, status=error.status)
+        shown = in_language(error, language(request))
+        response = page(request, "error.html", {"error": shown}, status=error.status)
     if isinstance(error, ServiceUnavailable):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
@@ -75,7 +82,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = [_request_problem(e) for e in exc.errors()]
-        return respond(request, ValidationError("The request is not valid.", problems))
+        return respond(request, ValidationError(M_("The request is not valid."), problems))
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(SQLAlchemyTimeoutError)
@@ -83,12 +90,12 @@ def install(app: FastAPI) -> None:
         """A wait for the database that ran out, raised past the transaction (e.g. by a handler)."""
         if not is_busy(exc):
             raise exc
-        return respond(request, ServiceUnavailable("The database is busy; try again in a few seconds."))
+        return respond(request, ServiceUnavailable(M_("The database is busy; try again in a few seconds.")))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
-            return respond(request, NotFound(f"Nothing at {request.url.path}."))
+            return respond(request, NotFound(M_("Nothing at {path}.", path=request.url.path)))
         error = JiaoweiError(str(exc.detail))
         error.status = exc.status_code  # type: ignore[misc]
         error.title = str(exc.detail)  # type: ignore[misc]

@@ -10,6 +10,7 @@ from jiaowei import domains
 from jiaowei.analytics import tiles
 from jiaowei.analytics.dashboard_pages import LABELS
 from jiaowei.auth import service as auth
+from jiaowei.auth.model import Action
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.i18n import LANGUAGES, normalise
 from jiaowei.plans import clock
@@ -36,7 +37,8 @@ def home(request: Request, conn: Conn, user: User) -> HTMLResponse:
     and the modules."""
     view = tiles.home(conn, principal=user, today=today(), language=language(request))
     due = plan_tasks.reminders(conn, principal=user, today=clock.today())
-    return page(request, "home.html", {"cards": CARDS, "home": view, "overdue": [r for r in due if r.overdue],
+    cards = [card for card in CARDS if not card.permission or user.may(Action(card.permission))]
+    return page(request, "home.html", {"cards": cards, "home": view, "overdue": [r for r in due if r.overdue],
                                        "due_soon": [r for r in due if not r.overdue], **LABELS})
 
 
@@ -45,7 +47,7 @@ def switch_language(request: Request, conn: Conn, user: MaybeUser, form: Form) -
     """Remember the chosen language in a cookie, and on the account when logged in."""
     language = normalise(form.get("lang"))
     if language is None:
-        raise ValidationError("Unknown language.", [
+        raise ValidationError(N_("Unknown language."), [
             Problem("unknown language", field="lang", value=form.get("lang"), expected=", ".join(LANGUAGES))])
     if user is not None:
         auth.set_language(conn, principal=user, language=language)

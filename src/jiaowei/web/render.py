@@ -10,6 +10,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 
 from jiaowei import __version__, clock, domains
 from jiaowei.i18n import LANGUAGES, translate
+from jiaowei.indicators.defaults import recent_periods
 from jiaowei.web.deps import language
 
 SEARCHED = domains.with_templates()
@@ -23,6 +24,7 @@ environment = Environment(
 )
 environment.globals["navigation"] = domains.navigation()
 environment.filters["local_time"] = clock.local  # a stored UTC time in the commission's time zone
+environment.globals["recent_periods"] = recent_periods  # what the period picker offers (_pickers.html)
 
 
 def page(
@@ -37,6 +39,7 @@ def page(
         "principal": getattr(request.state, "principal", None),
         "csrf_token": getattr(request.state, "csrf", ""),
         "today": clock.today().isoformat(),
+        "time_zone": clock.zone().key,  # the commission's: <meta name="time-zone"> for scripts showing times
         "version": __version__,
         **(context or {}),
     }

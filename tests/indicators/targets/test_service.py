@@ -275,6 +275,9 @@ def test_cascade_can_be_limited_to_children_of_some_types(conn: Connection) -> N
 
     coverage_setup(conn)
     make_unit(conn, "U1", parent="SH", type="university")
+    metadata.save_data_set(conn, principal=SYSTEM, code="KG_Y", name_zh="幼儿园年报", name_en="Kindergartens",
+                           period_type="Yearly", elements=["INCLUSIVE", "CHILDREN"],
+                           unit_types=["primary_school"], units=["U1"])  # U1 reports it too
     targets.set_target(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020", value=86)
     everyone = targets.cascade(conn, principal=SYSTEM, indicator="COVERAGE", unit="SH", period="2020")
     assert [t.unit for t in everyone.written] == ["D1", "D2", "U1"]

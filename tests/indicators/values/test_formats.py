@@ -26,9 +26,10 @@ ROWS = [
 ]
 
 
-def numbered(rows: list[ValueRow]) -> list[ValueRow]:
-    """The rows as a reader gives them back: ``row`` is their position in the file."""
-    return [dataclasses.replace(row, row=n) for n, row in enumerate(rows, 1)]
+def numbered(rows: list[ValueRow], first: int = 1) -> list[ValueRow]:
+    """The rows as a reader gives them back: ``row`` is their position in the file (a CSV file's
+    header is row 1, so its first value row is 2)."""
+    return [dataclasses.replace(row, row=n) for n, row in enumerate(rows, first)]
 
 
 def written(format: str, rows: list[ValueRow], **extra: object) -> bytes:
@@ -187,13 +188,13 @@ def test_json_fast_path_agrees_with_checked_path(
 def test_csv_round_trip_keeps_every_field() -> None:
     data = written("dhis2-csv", ROWS)
     assert data.splitlines()[0] == b",".join(name.encode() for name in formats.CSV_HEADER)
-    assert formats.read("dhis2-csv", data) == numbered(ROWS)
+    assert formats.read("dhis2-csv", data) == numbered(ROWS, 2)
 
 
 def test_csv_bom_is_written_on_request_and_read() -> None:
     data = written("dhis2-csv", ROWS, bom=True)
     assert data.startswith(b"\xef\xbb\xbfdataelement,")
-    assert formats.read_csv(data) == numbered(ROWS)
+    assert formats.read_csv(data) == numbered(ROWS, 2)
 
 
 def test_csv_reads_dhis2_export_with_old_lower_case_header() -> None:
@@ -203,14 +204,14 @@ def test_csv_reads_dhis2_export_with_old_lower_case_header() -> None:
             b"\r\n"
             b'B,202001,U1,M,default,"1,5",,,"a ""note""",TRUE\r\n')
     assert formats.read_csv(data) == [
-        ValueRow("A", "202001", "U1", "default", "default", "12", "admin", None, False, False, 1),
-        ValueRow("B", "202001", "U1", "M", "default", "1,5", None, 'a "note"', True, False, 3),
+        ValueRow("A", "202001", "U1", "default", "default", "12", "admin", None, False, False, 2),
+        ValueRow("B", "202001", "U1", "M", "default", "1,5", None, 'a "note"', True, False, 4),
     ]
 
 
 def test_csv_reads_json_names_in_any_order_and_case() -> None:
     data = b"Value,OrgUnit,dataElement,PERIOD,categoryOptionCombo,Created\n5,U1,A,2020,default,x\n"
-    assert formats.read_csv(data) == [ValueRow("A", "2020", "U1", "default", None, "5", row=1)]
+    assert formats.read_csv(data) == [ValueRow("A", "2020", "U1", "default", None, "5", row=2)]
 
 
 def test_csv_without_header_uses_dhis2_column_order() -> None:
@@ -240,9 +241,9 @@ def test_csv_row_problems_name_the_row() -> None:
     with pytest.raises(ValidationError) as excinfo:
         formats.read_csv(data)
     found = {(p.row, p.field): p for p in problems_of(excinfo)}
-    assert sorted(found, key=str) == [(2, "dataelement"), (3, "followup"), (4, None)]
-    assert found[3, "followup"].value == "maybe" and found[3, "followup"].expected == "true or false"
-    assert found[4, None].value == "x"
+    assert sorted(found, key=str) == [(3, "dataelement"), (4, "followup"), (5, None)]  # the header is row 1
+    assert found[4, "followup"].value == "maybe" and found[4, "followup"].expected == "true or false"
+    assert found[5, None].value == "x"
 
 
 @pytest.mark.parametrize(("data", "message"), [

@@ -140,5 +140,5 @@ def test_dhis2_csv_keeps_numbers_and_codes_as_they_are() -> None:
     assert lines[1].startswith("E,2020,S1,,,-3,") and lines[2].startswith("E,2020,S2,,,-3.25,")
     assert lines[3].startswith("E,2020,S3,,,'+x,'@me,,''=q,")
     assert formats.read_csv(buffer.getvalue()) == [
-        ValueRow("E", "2020", "S1", value="-3", row=1), ValueRow("E", "2020", "S2", value="-3.25", row=2),
-        ValueRow("E", "2020", "S3", value="+x", comment="'=q", stored_by="@me", row=3)]
+        ValueRow("E", "2020", "S1", value="-3", row=2), ValueRow("E", "2020", "S2", value="-3.25", row=3),
+        ValueRow("E", "2020", "S3", value="+x", comment="'=q", stored_by="@me", row=4)]

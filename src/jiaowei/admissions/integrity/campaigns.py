@@ -3,7 +3,8 @@
 Each campaign's entries are replayed in the order of the chain: ``campaign.create`` (every setting),
 ``campaign.school_add`` (school, kind, capacity, program, districts), ``campaign.fallback`` (one
 district's order) and the steps (status, pool digests, seed sources and seeds, and since issue 9
-the proof bundle's path). Applicants: ``applicant.register`` and ``applicant.choices``; an
+the proof bundle's path; since issue 12 the age window). Applicants: ``applicant.register``,
+``applicant.choices`` and (since issue 12) ``applicant.priorities``, the priority tiers; an
 applicant's status must follow from their choices and stored results. Appeals: who recorded them,
 the decision, its note and who took it. Names, ID numbers, dates of birth and an appeal's reason
 are kept out of the log on purpose, so they are not checked; nor are the timestamps.
@@ -18,12 +19,20 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from jiaowei.admissions.store import appeals, applicants, campaign_schools, campaigns, choices, results
+from jiaowei.admissions.store import (
+    appeals,
+    applicants,
+    campaign_schools,
+    campaigns,
+    choices,
+    priorities,
+    results,
+)
 from jiaowei.audit.reconcile import N_, UNLOGGED, Chain, Mismatch, term
 from jiaowei.registry import queries as registry
 
 SETTINGS = ("year", "stage", "title_zh", "title_en", "organiser", "max_choices", "mechanism", "multiples",
-            "synthetic")
+            "synthetic", "born_from", "born_to", "age_on", "min_age_months", "max_age_months")
 STEP_FIELDS = {  # what a step's entry sets on the campaign row, besides its status
     "campaign.freeze": {"pool_digest": "pool_digest"},
     "campaign.draw": {"seed_sources": "sources", "seed": "seed", "bundle": "bundle"},
@@ -40,7 +49,8 @@ TERMS = (N_("campaigns"), N_("campaign_schools"), N_("applicants"), N_("admissio
          N_("placement_seed"), N_("placement_bundle"), N_("unit"), N_("kind"), N_("capacity"),
          N_("program"), N_("districts"), N_("applicant_id"), N_("district"), N_("residence_tier"),
          N_("catchment"), N_("group_id"), N_("choices"), N_("applicant"), N_("recorded_by"),
-         N_("decision"), N_("decision_note"), N_("decided_by"))
+         N_("decision"), N_("decision_note"), N_("decided_by"), N_("born_from"), N_("born_to"), N_("age_on"),
+         N_("min_age_months"), N_("max_age_months"), N_("priorities"))
 
 
 @dataclass
@@ -137,11 +147,15 @@ def check_campaigns(conn: Connection, chain: Chain) -> Iterator[Mismatch]:
 
 def _logged_applicants(chain: Chain) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
-    for entry in chain.entries(entity="applicant", actions=("applicant.register", "applicant.choices")):
+    for entry in chain.entries(entity="applicant", actions=("applicant.register", "applicant.choices",
+                                                            "applicant.priorities")):
         if entry.action == "applicant.register":
             after = entry.after
             found[entry.entity_key] = {name: after.get(name) for name in (
                 "applicant_id", "district", "residence_tier", "catchment", "group_id", "choices")}
+            found[entry.entity_key]["priorities"] = dict(after.get("priorities") or {})  # since issue 12
+        elif entry.entity_key in found and entry.action == "applicant.priorities":
+            found[entry.entity_key]["priorities"] = dict(entry.after)
         elif entry.entity_key in found:
             found[entry.entity_key]["choices"] = list(entry.after)
     return found
@@ -164,6 +178,10 @@ def check_applicants(conn: Connection, chain: Chain) -> Iterator[Mismatch]:
              .order_by(choices.c.applicant_pk, choices.c.rank))
     for pk, school in conn.execute(query.execution_options(**STREAM)):
         ranked.setdefault(pk, []).append(school)
+    tiers: dict[int, dict[str, int]] = {}
+    for pk, school, tier in conn.execute(select(priorities.c.applicant_pk, priorities.c.school_id,
+                                                priorities.c.tier).execution_options(**STREAM)):
+        tiers.setdefault(pk, {})[school] = tier
     placed: dict[int, dict[str, bool]] = {}
     for pk, stage, school in conn.execute(select(results.c.applicant_pk, results.c.stage, results.c.school_id)
                                           .execution_options(**STREAM)):
@@ -182,7 +200,7 @@ def check_applicants(conn: Connection, chain: Chain) -> Iterator[Mismatch]:
         live[f"{p.campaign}/{p.number}"] = {
             "applicant_id": p.applicant_id, "district": codes.get(p.district_id, f"#{p.district_id}"),
             "residence_tier": p.residence_tier, "catchment": p.catchment, "group_id": p.group_id,
-            "choices": chosen}
+            "choices": chosen, "priorities": tiers.get(p.id, {})}
     yield from compare("applicants", live, logged)
     yield from check_appeals(conn, chain)
 

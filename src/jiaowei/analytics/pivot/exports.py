@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from jiaowei.analytics.pivot.table import NO_TOTAL, Pivot, PivotCell
 from jiaowei.text import csv_cell, xlsx_cell
+from jiaowei.workbooks import HEADER_FILL, fit_widths
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-SHEET_WIDTH_LIMIT = 60  # the widest column, in characters
 
 
 @dataclass(frozen=True)
@@ -75,18 +73,11 @@ def to_csv(pivot: Pivot, labels: Labels) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def _width(value: Any) -> int:
-    """How many character widths a value takes: CJK characters count two."""
-    text = "" if value is None else f"{value:,}" if isinstance(value, int | float) else str(value)
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def to_xlsx(pivot: Pivot, labels: Labels) -> bytes:
     """A workbook of one sheet: the title and filters above the table, headers bold and frozen,
     numbers as numbers, each column as wide as its widest cell."""
     from openpyxl import Workbook  # imported here: slow to import, and only XLSX files need it
     from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
 
     book = Workbook()
     sheet = book.active
@@ -98,7 +89,7 @@ def to_xlsx(pivot: Pivot, labels: Labels) -> bytes:
         xlsx_cell(sheet, n, 2, items)
     top = len(labels.filters) + 3
     lines = table_lines(pivot, labels)
-    grey = PatternFill("solid", fgColor="E4E7EB")
+    grey = PatternFill("solid", fgColor=HEADER_FILL)
     for r, line in enumerate(lines, top):
         for c, value in enumerate(line, 1):
             cell = xlsx_cell(sheet, r, c, value)
@@ -110,15 +101,8 @@ def to_xlsx(pivot: Pivot, labels: Labels) -> bytes:
                 cell.font = Font(bold=True)
             if r == top:
                 cell.fill = grey
-    _set_widths(sheet, lines, get_column_letter)
+    fit_widths(sheet, lines)  # as every workbook jiaowei writes (jiaowei.workbooks)
     sheet.freeze_panes = sheet.cell(top + 1, len(pivot.row_dimensions) + 1)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
-
-
-def _set_widths(sheet: Any, lines: Sequence[Sequence[Any]], letter: Any) -> None:
-    columns = max((len(line) for line in lines), default=0)
-    for c in range(columns):
-        widest = max((_width(line[c]) for line in lines if c < len(line)), default=8)
-        sheet.column_dimensions[letter(c + 1)].width = min(max(widest + 2, 8), SHEET_WIDTH_LIMIT)

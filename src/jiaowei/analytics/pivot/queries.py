@@ -20,7 +20,8 @@ from sqlalchemy import Connection, func, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, scope_paths
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import expressions, store
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.metadata.catalog import Catalog, load_catalog
@@ -224,16 +225,16 @@ def cell_values(
     """The stored values the analytics engine counts for ``data`` at ``unit`` in ``period``."""
     require_action(principal, Action.VIEW)
     if not data:
-        raise ValidationError("Name the data of the figure.", [
-            Problem("no data item", field="dx", value=None,
-                    expected="dx=ELEMENT, ELEMENT.COMBO or an indicator")
+        raise ValidationError(N_("Name the data of the figure."), [
+            Problem(N_("no data item"), field="dx", value=None,
+                    expected=N_("dx=ELEMENT, ELEMENT.COMBO or an indicator"))
         ])
     catalog = load_catalog(conn)
     wanted, rates = _measures(conn, catalog, data)
     asked = _period(period)
     unit_id = registry.id_of(conn, unit)
     if unit_id is None:
-        raise NotFound(f"No unit with code {unit!r}.")
+        raise NotFound(M_("No unit with code {code!r}.", code=unit))
     require_unit(conn, principal, Action.VIEW, unit_id, asked.end, unit)
     shown = registry.unit_on(conn, unit_id, asked.end) or registry.last_known(conn, [unit_id])[unit_id]
     rows = _stored(conn, wanted, asked, unit_id) if wanted else []
@@ -245,8 +246,9 @@ def _period(text: str) -> pe.Period:
     try:
         return pe.parse(text)
     except ValidationError:
-        raise ValidationError(f"Not a period: {text!r}.", [
-            Problem("not a period", field="pe", value=text, expected="a period id, e.g. 2020, 2020Q3, 202011")
+        raise ValidationError(M_("Not a period: {text!r}.", text=text), [
+            Problem("not a period", field="pe", value=text,
+                    expected=N_("a period id, e.g. 2020, 2020Q3, 202011"))
         ]) from None
 
 
@@ -283,9 +285,9 @@ def _operand(catalog: Catalog, item: str) -> tuple[int, int | None]:
     element = catalog.element(code)
     coc = catalog.option_combo(element, combo) if element and combo else None
     if element is None or (combo and coc is None):
-        raise ValidationError(f"No data item {item!r}.", [
-            Problem("unknown data item", field="dx", value=item,
-                    expected="a data element, ELEMENT.COMBO, an indicator or DATASET.REPORTING_RATE code")
+        raise ValidationError(M_("No data item {item!r}.", item=item), [
+            Problem(N_("unknown data item"), field="dx", value=item,
+                    expected=N_("a data element, ELEMENT.COMBO, an indicator or DATASET.REPORTING_RATE code"))
         ])
     return element.id, coc.id if coc else None
 

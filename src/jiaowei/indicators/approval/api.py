@@ -2,7 +2,8 @@
 
 ``/api/completeDataSetRegistrations`` (read, register, withdraw), ``/api/dataApprovals``
 (status, approve, unapprove: DHIS2 uses DELETE to unapprove; the reason is ours),
-``/api/completeness`` (the reporting rate report) and ``/api/lockExceptions``.
+``/api/completeness`` (the reporting rate report), ``/api/lockExceptions`` and ``/api/myForms``
+(the user's work list: forms due, late, sent back or waiting for approval).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from jiaowei.errors import Conflict, NotFound, Problem, ValidationError
-from jiaowei.indicators.approval import completeness, queries
+from jiaowei import clock
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Conflict, NotFound, Problem, ValidationError
+from jiaowei.indicators.approval import completeness, queries, worklist
 from jiaowei.indicators.approval import service as approval
-from jiaowei.web.deps import Conn, User
+from jiaowei.web.deps import AsOf, Conn, User
 from jiaowei.web.errors import PROBLEM, problem_body
 
 router = APIRouter(prefix="/api", tags=["approval"])
@@ -74,7 +77,7 @@ def register(request: Request, conn: Conn, user: User, body: Registrations) -> R
     for i, item in enumerate(body.completeDataSetRegistrations):
         if item.attributeOptionCombo not in (None, "", "default", "HllvX50cXC0"):
             raise ValidationError(
-                "Only the default attribute option combo is used.",
+                N_("Only the default attribute option combo is used."),
                 [
                     Problem(
                         "unknown attribute option combo",
@@ -98,7 +101,7 @@ def _nothing_registered(request: Request, summary: dict[str, Any]) -> Response:
         Problem(c["value"], row=c["indexes"][0] + 1, field=c["property"] or None, value=c["object"])
         for c in summary["conflicts"]
     ]
-    error = Conflict("Nothing was registered: every registration has a conflict.", problems)
+    error = Conflict(N_("Nothing was registered: every registration has a conflict."), problems)
     body = {**problem_body(error, request), "importSummary": summary}
     return JSONResponse(body, status_code=409, media_type=PROBLEM)
 
@@ -107,7 +110,7 @@ def _nothing_registered(request: Request, summary: dict[str, Any]) -> Response:
 def withdraw(conn: Conn, user: User, ds: DataSetParam, pe: PeriodParam, ou: UnitParam) -> Response:
     """Withdraw a registration (404 if there is none)."""
     if not completeness.uncomplete(conn, principal=user, data_set=ds, period=pe, unit=ou):
-        raise NotFound(f"Data set {ds} is not registered complete for {pe} at {ou}.")
+        raise NotFound(M_("Data set {ds} is not registered complete for {pe} at {ou}.", ds=ds, pe=pe, ou=ou))
     return Response(status_code=204)
 
 
@@ -155,6 +158,23 @@ def completeness_report(
         conn, principal=user, data_set=ds, periods=pe, unit=ou, children=children
     )
     return {"dataSet": ds, "rows": [asdict(r) for r in rows]}
+
+
+# ---------------------------------------------------------------- the user's work list
+
+
+StatusParam = Annotated[
+    str | None,
+    Query(max_length=16, description="only lines of this status: " + ", ".join(worklist.STATUSES)),
+]
+
+
+@router.get("/myForms")
+def my_forms(conn: Conn, user: User, as_of: AsOf, status: StatusParam = None) -> dict[str, Any]:
+    """The user's work list ("My forms"): each form of the user's units that is due, late, sent back,
+    waiting for approval or approved, and the units below waiting for the user's approval."""
+    found = worklist.work_list(conn, principal=user, today=as_of or clock.today(), status=status or None)
+    return asdict(found)
 
 
 # ---------------------------------------------------------------- lock exceptions

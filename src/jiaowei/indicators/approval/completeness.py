@@ -26,7 +26,8 @@ from sqlalchemy import Connection, delete, func, insert, or_, select
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit
-from jiaowei.errors import Conflict, JiaoweiError, NotFound, PermissionDenied, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Conflict, JiaoweiError, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.approval.model import CompletenessRow
@@ -69,19 +70,21 @@ def _writable(conn: Connection, principal: Principal, data_set: str, period: str
     where = require_open(target)
     if not target.assigned:
         raise ValidationError(
-            f"Unit {unit} (type {where.type}) does not report data set {target.ds.code}.",
+            M_("Unit {unit} (type {type}) does not report data set {data_set}.",
+               unit=unit, type=where.type, data_set=target.ds.code),
             [
                 Problem(
-                    "the data set is not assigned to the unit",
+                    N_("the data set is not assigned to the unit"),
                     field="orgUnit",
                     value=unit,
-                    expected="a unit that reports the data set",
+                    expected=N_("a unit that reports the data set"),
                 )
             ],
         )
     if reason := current_lock(conn, principal, target):
         raise Conflict(
-            f"The registration cannot change: {reason}.", [Problem(reason, field="period", value=period)]
+            M_("The registration cannot change: {reason}.",
+               reason=reason), [Problem(reason, field="period", value=period)]
         )
     return target
 
@@ -126,7 +129,7 @@ def complete(
     ``at`` back-dates the registration (loading past registrations); administrators only.
     """
     if at is not None and not principal.unlimited:
-        raise PermissionDenied("Only an administrator may give a registration another date than now.")
+        raise PermissionDenied(N_("Only an administrator may give a registration another date than now."))
     target = _writable(conn, principal, data_set, period, unit)
     pid = values.ensure_periods(conn, [target.period.id])[target.period.id]
     found = _row(conn, target, pid)
@@ -259,13 +262,13 @@ def registrations(
 def _periods(ds: DataSet, periods: Sequence[str]) -> list[pe.Period]:
     if not periods or len(periods) > MAX_PERIODS:
         raise ValidationError(
-            "Name the periods of the report.",
+            N_("Name the periods of the report."),
             [
                 Problem(
-                    "name 1 to 120 periods",
+                    N_("name 1 to 120 periods"),
                     field="period",
                     value=len(periods),
-                    expected=f"1 to {MAX_PERIODS} period identifiers",
+                    expected=M_("1 to {most} period identifiers", most=MAX_PERIODS),
                 )
             ],
         )
@@ -276,18 +279,19 @@ def _root(conn: Connection, principal: Principal, ds: DataSet, p: pe.Period, uni
     """The unit as it stood on the period's last day; it must be visible to the principal."""
     unit_id = registry.id_of(conn, unit)
     if unit_id is None:
-        raise NotFound(f"No unit with code {unit!r}.")
+        raise NotFound(M_("No unit with code {code!r}.", code=unit))
     require_unit(conn, principal, Action.VIEW, unit_id, p.end, unit)
     found = registry.unit_on(conn, unit_id, p.end)
     if found is None:
         raise ValidationError(
-            f"Unit {unit} was not open on {p.end.isoformat()}, the last day of {p.id}.",
+            M_("Unit {unit} was not open on {day}, the last day of {period}.",
+               unit=unit, day=p.end.isoformat(), period=p.id),
             [
                 Problem(
-                    "the unit was not open at the end of the period",
+                    N_("the unit was not open at the end of the period"),
                     field="orgUnit",
                     value=unit,
-                    expected="a unit open on the period's last day",
+                    expected=N_("a unit open on the period's last day"),
                 )
             ],
         )
@@ -379,6 +383,11 @@ def _reports(
         expected = _tree(conn, p, root.path, ds)
     arrived = _arrived(conn, ds, period_id(conn, p.id), [u.id for u in expected])
     return Reports(p, root, tree, expected, arrived, pe.days_after_end(p, ds.due_days))
+
+
+def arrivals(conn: Connection, ds: DataSet, period: str, unit_ids: list[int]) -> dict[int, dt.datetime]:
+    """When the report of each of these units arrived (units without a report are left out)."""
+    return _arrived(conn, ds, period_id(conn, period), unit_ids)
 
 
 def _arrived(conn: Connection, ds: DataSet, pid: int | None, unit_ids: list[int]) -> dict[int, dt.datetime]:

@@ -100,3 +100,38 @@ class CompletenessRow:
     on_time: int
     received_percent: float | None
     on_time_percent: float | None
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """A line of a user's work list ("My forms"): a form to report or units waiting for approval.
+
+    ``kind`` is ``report`` (the form of one of the user's units) or ``approve`` (units below one
+    of the user's units reported and wait for the user's approval). ``status`` of a form: ``due``
+    (not sent, the due date is ahead), ``late`` (not sent, past its due date), ``returned``
+    (approval withdrawn: sent back, ``reason`` says why), ``waiting`` (sent, waiting for approval)
+    or ``approved``; of an approval line: ``approve``. ``href`` opens the form or approval page.
+    """
+
+    kind: str
+    status: str
+    data_set: str
+    data_set_name_zh: str
+    data_set_name_en: str
+    period: str
+    unit: str
+    unit_name_zh: str
+    unit_name_en: str
+    due: str
+    href: str
+    reason: str | None = None
+    waiting: int = 0
+
+
+@dataclass(frozen=True)
+class WorkList:
+    """A user's work list on a day, and how many of its lines have each status."""
+
+    as_of: str
+    items: list[WorkItem]
+    counts: dict[str, int]

@@ -15,7 +15,8 @@ from sqlalchemy import Connection, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import in_scope, require_action, require_unit, scope_paths
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.approval.model import (
@@ -68,8 +69,9 @@ def data_set_of(conn: Connection, code: str) -> DataSet:
     ds = load_catalog(conn).data_set(code)
     if ds is None:
         raise NotFound(
-            f"No data set with code {code!r}.",
-            [Problem("unknown data set", field="dataSet", value=code, expected="the code of a data set")],
+            M_("No data set with code {code!r}.", code=code),
+            [Problem(N_("unknown data set"), field="dataSet", value=code,
+                     expected=N_("the code of a data set"))],
         )
     return ds
 
@@ -78,14 +80,18 @@ def period_of(ds: DataSet, text: str) -> pe.Period:
     """The period ``text`` names, which must be of the data set's period type."""
     if not pe.is_valid(text):
         raise ValidationError(
-            f"{text!r} is not a period.",
-            [Problem("not a period identifier", field="period", value=text, expected="e.g. 2020 or 202011")],
+            M_("{text!r} is not a period.", text=text),
+            [Problem("not a period identifier", field="period", value=text,
+                     expected=N_("e.g. 2020 or 202011"))],
         )
     period = pe.parse(text)
     if period.type.value != ds.period_type:
         raise ValidationError(
-            f"Data set {ds.code} is reported per {ds.period_type} period, not per {period.type.value}.",
-            [Problem("wrong period type", field="period", value=text, expected=f"a {ds.period_type} period")],
+            M_("Data set {data_set} is reported per {period_type} period, not per {asked}.",
+               data_set=ds.code, period_type=ds.period_type, asked=period.type.value),
+            [Problem(N_("wrong period type"), field="period", value=text,
+                     expected=M_("a {period_type} period",
+                                                                                  period_type=ds.period_type))],
         )
     return period
 
@@ -98,7 +104,7 @@ def resolve(
     p = period_of(ds, period)
     unit_id = registry.id_of(conn, unit)
     if unit_id is None:
-        raise NotFound(f"No unit with code {unit!r}.")
+        raise NotFound(M_("No unit with code {code!r}.", code=unit))
     target = Target(ds, p, unit_id, unit, None)
     require_unit(conn, principal, action, unit_id, target.day, unit)
     return Target(ds, p, unit_id, unit, registry.unit_in_period(conn, unit_id, p.start, p.end))
@@ -107,13 +113,13 @@ def resolve(
 def require_open(target: Target) -> registry.Unit:
     if target.where is None:
         raise ValidationError(
-            f"Unit {target.code} was not open during {target.period.id}.",
+            M_("Unit {unit} was not open during {period}.", unit=target.code, period=target.period.id),
             [
                 Problem(
-                    "the unit was not open during the period",
+                    N_("the unit was not open during the period"),
                     field="orgUnit",
                     value=target.code,
-                    expected="a unit open during the period",
+                    expected=N_("a unit open during the period"),
                 )
             ],
         )
@@ -347,7 +353,7 @@ def lock_state(
     p = period_of(ds, period)
     unit_id = registry.id_of(conn, unit)
     if unit_id is None:
-        raise NotFound(f"No unit with code {unit!r}.")
+        raise NotFound(M_("No unit with code {code!r}.", code=unit))
     if ds.expiry_days <= 0:
         return LockState("open", ds.expiry_days)
     closes = pe.days_after_end(p, ds.expiry_days)

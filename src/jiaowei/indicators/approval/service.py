@@ -25,7 +25,8 @@ from sqlalchemy import Connection, delete, insert
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
-from jiaowei.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.indicators import store
 from jiaowei.indicators.approval.model import ApprovalStatus, LockException
 from jiaowei.indicators.approval.queries import (
@@ -57,8 +58,8 @@ def _require_approver(conn: Connection, principal: Principal, target: Target) ->
     require_open(target)
     if not may_approve_here(conn, principal, target):
         raise PermissionDenied(
-            f"You may not approve or unapprove the data of {target.code}: the level above a unit approves "
-            "it (a district approves its schools, the commission approves districts)."
+            M_("You may not approve or unapprove the data of {unit}: the level above a unit approves it (a "
+               "district approves its schools, the commission approves districts).", unit=target.code)
         )
 
 
@@ -105,25 +106,28 @@ def approve(
     pid = values.ensure_periods(conn, [target.period.id])[target.period.id]
     here, above = here_and_above(conn, target, pid)
     if here is not None:
-        raise Conflict(f"The data of {target.key} is already approved.")
+        raise Conflict(M_("The data of {form} is already approved.", form=target.key))
     if above is not None:
-        raise Conflict(f"The data of {target.key} is already approved above, at {above.code}.")
+        raise Conflict(M_("The data of {form} is already approved above, at {unit}.",
+                          form=target.key, unit=above.code))
     if not covers(conn, target):
         raise ValidationError(
-            f"Neither {target.code} nor any unit below it reports data set {target.ds.code}.",
+            M_("Neither {unit} nor any unit below it reports data set {data_set}.",
+               unit=target.code, data_set=target.ds.code),
             [
                 Problem(
-                    "nothing to approve here",
+                    N_("nothing to approve here"),
                     field="orgUnit",
                     value=target.code,
-                    expected="a unit that reports the data set, or one above such units",
+                    expected=N_("a unit that reports the data set, or one above such units"),
                 )
             ],
         )
     if waiting := waiting_below(conn, target, pid):
         raise Conflict(
-            f"Approve the units below {target.code} that reported first: {', '.join(waiting[:20])}.",
-            [Problem("reported but not approved", field="orgUnit", value=code) for code in waiting[:100]],
+            M_("Approve the units below {unit} that reported first: {units}.",
+               unit=target.code, units=', '.join(waiting[:20])),
+            [Problem(N_("reported but not approved"), field="orgUnit", value=code) for code in waiting[:100]],
         )
     when = _now()
     conn.execute(
@@ -143,13 +147,13 @@ def _reason(reason: Any) -> str:
     text = reason.strip() if isinstance(reason, str) else ""
     if not text or len(text) > MAX_REASON:
         raise ValidationError(
-            "Say why the data is unapproved.",
+            N_("Say why the data is unapproved."),
             [
                 Problem(
-                    "a reason is needed",
+                    N_("a reason is needed"),
                     field="reason",
                     value=reason,
-                    expected=f"text of 1 to {MAX_REASON} characters",
+                    expected=M_("text of 1 to {most} characters", most=MAX_REASON),
                 )
             ],
         )
@@ -169,11 +173,11 @@ def unapprove(
     pid = period_id(conn, target.period.id)
     here, above = here_and_above(conn, target, pid)
     if here is None or pid is None:
-        raise Conflict(f"The data of {target.key} is not approved.")
+        raise Conflict(M_("The data of {form} is not approved.", form=target.key))
     if above is not None:
         raise Conflict(
-            f"The data of {target.key} is also approved above, at {above.code}: "
-            "unapprove the higher level first."
+            M_("The data of {form} is also approved above, at {above}: unapprove the higher level first.",
+               form=target.key, above=above.code)
         )
     a = store.approvals
     conn.execute(
@@ -185,7 +189,7 @@ def unapprove(
 
 def _require_administrator(principal: Principal) -> None:
     if not principal.unlimited:
-        raise PermissionDenied("Only an administrator may grant or revoke an exception to a period lock.")
+        raise PermissionDenied(N_("Only an administrator may grant or revoke an exception to a period lock."))
 
 
 def grant_exception(
@@ -205,36 +209,36 @@ def grant_exception(
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
         problems.append(
             Problem(
-                "a reason is needed",
+                N_("a reason is needed"),
                 field="reason",
                 value=reason,
-                expected=f"text of 1 to {MAX_REASON} characters",
+                expected=M_("text of 1 to {most} characters", most=MAX_REASON),
             )
         )
     if not isinstance(until, dt.date) or until < (today or _today()):
         problems.append(
             Problem(
-                "the exception would already have ended",
+                N_("the exception would already have ended"),
                 field="until",
                 value=str(until),
-                expected=f"{(today or _today()).isoformat()} or later",
+                expected=M_("{day} or later", day=(today or _today()).isoformat()),
             )
         )
     if problems:
-        raise ValidationError("The exception cannot be granted.", problems)
+        raise ValidationError(N_("The exception cannot be granted."), problems)
     target = resolve(
         conn, principal=principal, action=Action.VIEW, data_set=data_set, period=period, unit=unit
     )
     require_open(target)
     if not target.assigned:
         raise ValidationError(
-            f"Unit {target.code} does not report data set {target.ds.code}.",
+            M_("Unit {unit} does not report data set {data_set}.", unit=target.code, data_set=target.ds.code),
             [
                 Problem(
-                    "the unit does not report the data set",
+                    N_("the unit does not report the data set"),
                     field="orgUnit",
                     value=target.code,
-                    expected="a unit that reports the data set",
+                    expected=N_("a unit that reports the data set"),
                 )
             ],
         )
@@ -282,7 +286,7 @@ def revoke_exception(
     pid = period_id(conn, target.period.id)
     before = exception_of(conn, target.ds.id, pid, target.unit_id)
     if before is None:
-        raise NotFound(f"No lock exception for {target.key}.")
+        raise NotFound(M_("No lock exception for {form}.", form=target.key))
     x = store.lock_exceptions
     conn.execute(
         delete(x).where(x.c.data_set_id == target.ds.id, x.c.period_id == pid, x.c.unit_id == target.unit_id)

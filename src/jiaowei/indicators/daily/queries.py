@@ -20,7 +20,8 @@ from sqlalchemy import Connection, select, union
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.approval import completeness
@@ -51,21 +52,23 @@ def daily_data_set(catalog: Catalog, code: str | None) -> DataSet:
     if not code:
         if not daily:
             raise NotFound(
-                "No data set is reported per day.",
-                [Problem("no daily data set", field="ds", expected="a data set of period type Daily")],
+                N_("No data set is reported per day."),
+                [Problem(N_("no daily data set"), field="ds",
+                         expected=N_("a data set of period type Daily"))],
             )
         return daily[0]
     ds = catalog.data_set(code)
     expected = "a daily data set: " + (", ".join(d.code for d in daily) or "none yet")
     if ds is None:
         raise NotFound(
-            f"No data set with code {code!r}.",
-            [Problem("unknown data set", field="ds", value=code, expected=expected)],
+            M_("No data set with code {code!r}.", code=code),
+            [Problem(N_("unknown data set"), field="ds", value=code, expected=expected)],
         )
     if ds.period_type != DAILY:
         raise ValidationError(
-            f"Data set {ds.code} is reported per {ds.period_type} period, not per day.",
-            [Problem("not a daily data set", field="ds", value=code, expected=expected)],
+            M_("Data set {data_set} is reported per {period_type} period, not per day.",
+               data_set=ds.code, period_type=ds.period_type),
+            [Problem(N_("not a daily data set"), field="ds", value=code, expected=expected)],
         )
     return ds
 
@@ -79,7 +82,8 @@ def parse_day(text: str) -> dt.date:
         except ValueError:
             pass
     raise ValidationError(
-        f"{text!r} is not a day.", [Problem("not a day", field="day", value=text, expected="e.g. 2020-12-01")]
+        M_("{text!r} is not a day.",
+           text=text), [Problem(N_("not a day"), field="day", value=text, expected=N_("e.g. 2020-12-01"))]
     )
 
 
@@ -110,16 +114,17 @@ def _open_unit(conn: Connection, principal: Principal, code: str, day: dt.date) 
     unit_id = registry.id_of(conn, code)
     if unit_id is None:
         raise NotFound(
-            f"No unit with code {code!r}.",
-            [Problem("unknown unit", field="ou", value=code, expected="the code of a unit")],
+            M_("No unit with code {code!r}.", code=code),
+            [Problem(M_("unknown unit"), field="ou", value=code, expected=M_("the code of a unit"))],
         )
     require_unit(conn, principal, Action.VIEW, unit_id, day, code)
     if registry.unit_on(conn, unit_id, day) is None:
         raise ValidationError(
-            f"Unit {code} was not open on {day.isoformat()}.",
+            M_("Unit {code} was not open on {day}.", code=code, day=day.isoformat()),
             [
                 Problem(
-                    "the unit was not open that day", field="ou", value=code, expected="a unit open that day"
+                    N_("the unit was not open that day"), field="ou", value=code,
+                    expected=N_("a unit open that day")
                 )
             ],
         )
@@ -149,7 +154,7 @@ def daily_health(
     )
     code = unit or default_unit(conn, principal, the_day)
     if code is None:
-        raise NotFound("You can see no unit; ask an administrator for a view scope.")
+        raise NotFound(N_("You can see no unit; ask an administrator for a view scope."))
     _open_unit(conn, principal, code, the_day)
     period = pe.containing(pe.PeriodType.DAILY, the_day)
     found = completeness.reports(conn, principal=principal, data_set=ds.code, period=period.id, unit=code)

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Body, Query
 from sqlalchemy import Connection
 
 from jiaowei.auth.model import Principal
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators.metadata import queries
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.web.body import TAKES_FILES
@@ -69,10 +70,11 @@ def import_metadata(
     """Import a DHIS2 metadata bundle: everything or nothing; ``dryRun=true`` writes nothing."""
     if importStrategy != "CREATE_AND_UPDATE":
         raise ValidationError(
-            "Unsupported import strategy.",
+            N_("Unsupported import strategy."),
             [
                 Problem(
-                    "unsupported", field="importStrategy", value=importStrategy, expected="CREATE_AND_UPDATE"
+                    N_("unsupported"), field="importStrategy", value=importStrategy,
+                    expected="CREATE_AND_UPDATE"
                 )
             ],
         )
@@ -89,7 +91,7 @@ def _one_kind(kind: str, document: dict[str, Any]) -> dict[str, Any]:
 def _found(conn: Connection, user: Principal, kind: str, key: str) -> dict[str, Any]:
     objects = queries.export_objects(conn, kind=kind, keys=[key], principal=user)
     if not objects:
-        raise NotFound(f"No {kind[:-1]} with code or id {key!r}.")
+        raise NotFound(M_("No {kind} with code or id {key!r}.", kind=kind[:-1], key=key))
     return objects[0]
 
 

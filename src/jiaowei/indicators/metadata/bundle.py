@@ -22,7 +22,8 @@ from sqlalchemy.exc import DBAPIError
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
-from jiaowei.errors import Conflict, JiaoweiError, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Conflict, JiaoweiError, Problem, ValidationError
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata import combos, objects
 from jiaowei.indicators.metadata.bundle_export import EXPORTERS, KINDS, TABLES
@@ -57,8 +58,9 @@ def check_shape(bundle: Any) -> dict[str, list[Any]]:
     """The bundle's lists by kind; raises naming every key or list that is not as expected."""
     if not isinstance(bundle, Mapping):
         raise ValidationError(
-            "A metadata bundle is a JSON object.",
-            [Problem("not an object", value=type(bundle).__name__, expected='{"dataElements": [...], ...}')],
+            N_("A metadata bundle is a JSON object."),
+            [Problem(N_("not an object"), value=type(bundle).__name__,
+                     expected='{"dataElements": [...], ...}')],
         )
     problems, lists, total = [], {}, 0
     for key, value in bundle.items():
@@ -67,13 +69,15 @@ def check_shape(bundle: Any) -> dict[str, list[Any]]:
         if key not in KINDS and key != "indicatorTypes":
             problems.append(
                 Problem(
-                    "not a kind of metadata jiaowei imports", field=str(key)[:100], expected=", ".join(KINDS)
+                    N_("not a kind of metadata jiaowei imports"), field=str(key)[:100],
+                    expected=", ".join(KINDS)
                 )
             )
         elif not isinstance(value, list) or not all(isinstance(o, Mapping) for o in value):
             problems.append(
                 Problem(
-                    "not a list of objects", field=key, value=short(value), expected="a JSON array of objects"
+                    N_("not a list of objects"), field=key, value=short(value),
+                    expected=N_("a JSON array of objects")
                 )
             )
         else:
@@ -81,10 +85,11 @@ def check_shape(bundle: Any) -> dict[str, list[Any]]:
             total += len(value)
     if total > MAX_OBJECTS:
         problems.append(
-            Problem("too many objects", value=total, expected=f"at most {MAX_OBJECTS:,} in one bundle")
+            Problem(N_("too many objects"), value=total, expected=M_("at most {most:,} in one bundle",
+                                                                 most=MAX_OBJECTS))
         )
     if problems:
-        raise ValidationError("The metadata bundle is not valid.", problems)
+        raise ValidationError(N_("The metadata bundle is not valid."), problems)
     return lists
 
 
@@ -130,7 +135,9 @@ def _reference(
         code = ctx.aliases.get(table.name, {}).get(ref["id"])
     if code is None:
         obj.problem(
-            f"unknown {what}", field, ref_key(ref), f"the code or id of a {what} saved or in the bundle"
+            M_("unknown {what}",
+               what=what), field, ref_key(ref), M_("the code or id of a {what} saved or in the bundle",
+                                                   what=what)
         )
     return code
 
@@ -149,10 +156,10 @@ def option_spec(
     saved = _saved_option(ctx.conn, category_code, ref)
     if saved is None:
         obj.problem(
-            "unknown category option",
+            N_("unknown category option"),
             f"categoryOptions[{i}]",
             key,
-            "an option listed in categoryOptions, or one with a name",
+            N_("an option listed in categoryOptions, or one with a name"),
         )
         return None
     return saved
@@ -191,7 +198,8 @@ def combo_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
     spec = _identity(obj)
     kind = obj.text("dataDimensionType") or "DISAGGREGATION"
     if kind != "DISAGGREGATION":
-        obj.problem("only disaggregation combos are imported", "dataDimensionType", kind, "DISAGGREGATION")
+        obj.problem(N_("only disaggregation combos are imported"), "dataDimensionType", kind,
+                    "DISAGGREGATION")
     categories = [
         _reference(obj, ctx, store.categories, ref, f"categories[{i}]", "category")
         for i, ref in enumerate(obj.refs("categories"))
@@ -203,7 +211,7 @@ def element_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
     spec = _identity(obj)
     domain = obj.text("domainType") or "AGGREGATE"
     if domain != "AGGREGATE":
-        obj.problem("only aggregate data elements are imported", "domainType", domain, "AGGREGATE")
+        obj.problem(N_("only aggregate data elements are imported"), "domainType", domain, "AGGREGATE")
     combo_ref = obj.ref("categoryCombo")
     combo = None
     if combo_ref is not None and not is_default("categoryCombos", combo_ref):
@@ -279,10 +287,10 @@ def _display(ctx: Context, obj: Reader) -> str:
     if isinstance(factor, int | float) and not isinstance(factor, bool) and int(factor) in FACTOR_DISPLAY:
         return FACTOR_DISPLAY[int(factor)]
     obj.problem(
-        "unknown indicator type",
+        N_("unknown indicator type"),
         "indicatorType",
         short(kind),
-        "an indicatorType with factor 1, 100 or 1000, or a display (percent, per_mille, ratio, number)",
+        N_("an indicatorType with factor 1, 100 or 1000, or a display (percent, per_mille, ratio, number)"),
     )
     return "percent"
 
@@ -467,9 +475,9 @@ def _read_options(run: Run, options: list[Mapping[str, Any]]) -> None:
             continue
         obj = Reader(data)
         spec = _identity(obj)
-        problems = obj.problems + [p for p in name_problems(spec, "category option") if p]
+        problems = obj.problems + [p for p in name_problems(spec, M_("category option")) if p]
         if problems:
-            run.fail("categoryOptions", index, ValidationError("Invalid category option.", problems))
+            run.fail("categoryOptions", index, ValidationError(N_("Invalid category option."), problems))
             continue
         run.ctx.options[spec["code"]] = data
         if spec["uid"]:
@@ -518,8 +526,8 @@ def _import_one(run: Run, kind: str, index: int, data: Mapping[str, Any], seen: 
             kind,
             index,
             ValidationError(
-                "The database refused the object.",
-                [Problem("refused by the database", value=str(error.orig)[:300])],
+                N_("The database refused the object."),
+                [Problem(N_("refused by the database"), value=str(error.orig)[:300])],
             ),
         )
         return
@@ -531,13 +539,13 @@ def _save(run: Run, kind: str, data: Mapping[str, Any], seen: set[str]) -> str:
     spec = SPECS[kind](run.ctx, obj)
     code = spec["code"]
     if isinstance(code, str) and code in seen:
-        obj.problem("appears twice in the bundle", "code", code, "each code once per list")
+        obj.problem(N_("appears twice in the bundle"), "code", code, N_("each code once per list"))
     seen.add(str(code))
     _check_uid(run.conn, TABLES[kind], obj, code, spec["uid"])
     if spec["uid"] and isinstance(code, str):
         run.ctx.aliases.setdefault(TABLES[kind].name, {})[spec["uid"]] = code
     if obj.problems:
-        raise ValidationError("Invalid object.", obj.problems)
+        raise ValidationError(N_("Invalid object."), obj.problems)
     current = current_spec(run.conn, kind, code)
     if current is not None and comparable(current) == comparable(spec):
         return "ignored"
@@ -550,7 +558,8 @@ def _check_uid(conn: Connection, table: Table, obj: Reader, code: Any, uid: str 
         return
     owner = conn.execute(select(table.c.code).where(table.c.uid == uid)).scalar()
     if owner is not None and owner != code:
-        obj.problem(f"the id is already the id of {owner!r}", "id", uid, "an unused id, or the same code")
+        obj.problem(M_("the id is already the id of {owner!r}", owner=owner), "id", uid,
+                    N_("an unused id, or the same code"))
 
 
 def current_spec(conn: Connection, kind: str, code: Any) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Table, func, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, unit_filter
+from jiaowei.domains import N_
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.bundle_read import ZH_LOCALES
@@ -265,7 +266,7 @@ def check_kinds(kinds: Sequence[str] | None) -> list[str]:
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise ValidationError(
-            "Unknown kind of metadata.",
+            N_("Unknown kind of metadata."),
             [
                 Problem("unknown kind", field="kinds", value=k[:100], expected=", ".join(KINDS))
                 for k in unknown[:20]

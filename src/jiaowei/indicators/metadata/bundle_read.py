@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jiaowei.errors import Problem
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Problem
 from jiaowei.indicators.model import UID
 
 ZH_LOCALES = ("zh_CN", "zh", "zh-CN", "zh_Hans")
@@ -49,7 +50,8 @@ class Reader:
             return ""
         if not isinstance(value, str) or len(value) > max_len:
             self.problem(
-                "not text of the right length", key, value, f"text of at most {max_len:,} characters"
+                N_("not text of the right length"), key, value, M_("text of at most {max_len:,} characters",
+                                                                   max_len=max_len)
             )
             return ""
         return value
@@ -57,7 +59,7 @@ class Reader:
     def code(self) -> str | None:
         value = self.data.get("code") or self.data.get("id")
         if not isinstance(value, str):
-            self.problem("needs a code (or an id)", "code", value, "a code such as PUPILS")
+            self.problem(N_("needs a code (or an id)"), "code", value, N_("a code such as PUPILS"))
             return None
         return value
 
@@ -77,7 +79,8 @@ class Reader:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            self.problem("not a whole number in range", key, value, f"a whole number from {low} to {high}")
+            self.problem(N_("not a whole number in range"), key, value,
+                         M_("a whole number from {low} to {high}", low=low, high=high))
             return default
         return value
 
@@ -97,7 +100,7 @@ class Reader:
                 self.problem("missing", key, None, "an object")
             return None
         if not isinstance(value, Mapping) or (identified and not ref_key(value)):
-            self.problem("not a reference", key, value, '{"code": "…"} or {"id": "…"}')
+            self.problem(N_("not a reference"), key, value, N_('{"code": "…"} or {"id": "…"}'))
             return None
         return value
 
@@ -116,7 +119,7 @@ class Reader:
             if ref_key(item):
                 found.append(item)
             else:
-                self.problem("not a reference", f"{key}[{i}]", item, '{"code": "…"} or {"id": "…"}')
+                self.problem(N_("not a reference"), f"{key}[{i}]", item, N_('{"code": "…"} or {"id": "…"}'))
         return found
 
     def strings(self, key: str) -> list[str]:
@@ -124,7 +127,8 @@ class Reader:
         if value is None:
             return []
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.problem("not a list of text", key, value, 'a JSON array of text, e.g. ["primary_school"]')
+            self.problem(N_("not a list of text"), key, value,
+                         N_('a JSON array of text, e.g. ["primary_school"]'))
             return []
         return value
 
@@ -136,7 +140,7 @@ def translation(obj: Reader, prop: str) -> str:
         return ""
     if not isinstance(items, list):
         obj.problem(
-            "not a list of translations",
+            N_("not a list of translations"),
             "translations",
             items,
             '[{"locale": "zh_CN", "property": "NAME", "value": "…"}]',

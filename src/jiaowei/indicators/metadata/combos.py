@@ -13,7 +13,8 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Principal
 from jiaowei.db.engine import inserted_id
-from jiaowei.errors import Conflict, NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Conflict, NotFound, Problem, ValidationError
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import OptionCombo, load_catalog
 from jiaowei.indicators.metadata.writing import audit_saved, name_problems, require_writer, upsert
@@ -33,10 +34,10 @@ def save_category(
     """Create or update a category with its options (each ``code``, ``name_zh``, ``name_en``)."""
     require_writer(principal)
     spec = {"code": code, "name_zh": name_zh, "name_en": name_en}
-    problems = name_problems(spec, "category")
+    problems = name_problems(spec, M_("category"))
     problems += _option_problems(options)
     if problems:
-        raise ValidationError(f"The category {code!r} cannot be saved.", problems)
+        raise ValidationError(M_("The category {code!r} cannot be saved.", code=code), problems)
     cat_id, created = upsert(conn, store.categories, {**spec, "uid": uid})
     if not created:
         _check_options_kept(conn, cat_id, code, [o["code"] for o in options])
@@ -50,17 +51,18 @@ def _option_problems(options: Sequence[Mapping[str, str]]) -> list[Problem]:
     if not options:
         problems.append(
             Problem(
-                "a category needs at least one option",
+                N_("a category needs at least one option"),
                 field="categoryOptions",
                 value=[],
-                expected="one or more options",
+                expected=N_("one or more options"),
             )
         )
     seen: set[str] = set()
     for i, option in enumerate(options, 1):
-        problems += name_problems(option, "category option", row=i)
+        problems += name_problems(option, M_("category option"), row=i)
         if option.get("code") in seen:
-            problems.append(Problem("duplicate option code", row=i, field="code", value=option.get("code")))
+            problems.append(Problem(N_("duplicate option code"), row=i, field="code",
+                                    value=option.get("code")))
         seen.add(str(option.get("code")))
     return problems
 
@@ -75,10 +77,11 @@ def _check_options_kept(conn: Connection, cat_id: int, code: str, new_codes: lis
     )
     if list(old) != list(new_codes) and _category_has_data(conn, cat_id):
         raise Conflict(
-            f"The options of category {code!r} cannot change: data values use its combinations.",
+            M_("The options of category {code!r} cannot change: data values use its combinations.",
+               code=code),
             [
                 Problem(
-                    "options differ from the saved ones",
+                    N_("options differ from the saved ones"),
                     field="categoryOptions",
                     value=new_codes,
                     expected=", ".join(old),
@@ -151,14 +154,15 @@ def _category_ids(conn: Connection, codes: Sequence[str]) -> list[int]:
         ).all()
     )
     problems = [
-        Problem("unknown category", row=i, field="categories", value=c, expected="the code of a category")
+        Problem(N_("unknown category"), row=i, field="categories", value=c,
+                expected=N_("the code of a category"))
         for i, c in enumerate(codes, 1)
         if c not in found
     ]
     if len(set(codes)) != len(codes):
-        problems.append(Problem("a category appears twice", field="categories", value=list(codes)))
+        problems.append(Problem(N_("a category appears twice"), field="categories", value=list(codes)))
     if problems:
-        raise ValidationError("The category combo's categories are not valid.", problems)
+        raise ValidationError(N_("The category combo's categories are not valid."), problems)
     return [found[c] for c in codes]
 
 
@@ -175,20 +179,20 @@ def save_category_combo(
     """Create or update a combo of ``categories`` (in order) and generate its option combos."""
     require_writer(principal)
     spec = {"code": code, "name_zh": name_zh, "name_en": name_en}
-    problems = name_problems(spec, "category combo")
+    problems = name_problems(spec, M_("category combo"))
     if problems:
-        raise ValidationError(f"The category combo {code!r} cannot be saved.", problems)
+        raise ValidationError(M_("The category combo {code!r} cannot be saved.", code=code), problems)
     ids = _category_ids(conn, categories)
     count = count_combinations(conn, categories=categories)
     if count > MAX_COMBINATIONS:
         raise ValidationError(
-            f"The category combo {code!r} would have {count:,} combinations.",
+            M_("The category combo {code!r} would have {count:,} combinations.", code=code, count=count),
             [
                 Problem(
-                    "too many combinations",
+                    N_("too many combinations"),
                     field="categories",
                     value=list(categories),
-                    expected=f"at most {MAX_COMBINATIONS:,} combinations",
+                    expected=M_("at most {most:,} combinations", most=MAX_COMBINATIONS),
                 )
             ],
         )
@@ -201,7 +205,8 @@ def save_category_combo(
     )
     if list(old) != ids:
         if not created and _combo_has_data(conn, combo_id):
-            raise Conflict(f"The categories of combo {code!r} cannot change: data values use it.")
+            raise Conflict(M_("The categories of combo {code!r} cannot change: data values use it.",
+                              code=code))
         conn.execute(delete(link).where(link.c.combo_id == combo_id))
         for position, cat_id in enumerate(ids):
             conn.execute(insert(link).values(combo_id=combo_id, position=position, category_id=cat_id))
@@ -297,14 +302,14 @@ def combo_id_for(conn: Connection, code: str | None, row: int | None = None) -> 
     ).scalar()
     if found is None:
         raise ValidationError(
-            "Unknown category combo.",
+            N_("Unknown category combo."),
             [
                 Problem(
-                    "unknown category combo",
+                    N_("unknown category combo"),
                     row=row,
                     field="categoryCombo",
                     value=code,
-                    expected="the code of a saved category combo, or default",
+                    expected=N_("the code of a saved category combo, or default"),
                 )
             ],
         )
@@ -316,7 +321,7 @@ def delete_category(conn: Connection, *, principal: Principal, code: str) -> Non
     require_writer(principal)
     found = conn.execute(select(store.categories.c.id).where(store.categories.c.code == code)).scalar()
     if found is None:
-        raise NotFound(f"No category with code {code!r}.")
+        raise NotFound(M_("No category with code {code!r}.", code=code))
     link = store.category_combo_categories
     used = conn.execute(
         select(store.category_combos.c.code)
@@ -326,8 +331,8 @@ def delete_category(conn: Connection, *, principal: Principal, code: str) -> Non
     ).scalars().all()
     if used:
         raise Conflict(
-            f"The category {code!r} is used by category combos and cannot be deleted.",
-            [Problem("used by category combos", field="categoryCombos", value=list(used))],
+            M_("The category {code!r} is used by category combos and cannot be deleted.", code=code),
+            [Problem(N_("used by category combos"), field="categoryCombos", value=list(used))],
         )
     conn.execute(delete(store.category_options).where(store.category_options.c.category_id == found))
     conn.execute(delete(store.categories).where(store.categories.c.id == found))
@@ -340,22 +345,22 @@ def delete_category_combo(conn: Connection, *, principal: Principal, code: str) 
     combos = store.category_combos
     found = conn.execute(select(combos.c.id).where(combos.c.code == code)).scalar()
     if found is None:
-        raise NotFound(f"No category combo with code {code!r}.")
+        raise NotFound(M_("No category combo with code {code!r}.", code=code))
     if code == DEFAULT:
-        raise Conflict("The default category combo cannot be deleted.")
+        raise Conflict(N_("The default category combo cannot be deleted."))
     used = conn.execute(
         select(store.data_elements.c.code).where(store.data_elements.c.combo_id == found).order_by("code")
     ).scalars().all()
     if used:
         raise Conflict(
-            f"The category combo {code!r} is used by data elements and cannot be deleted.",
-            [Problem("used by data elements", field="dataElements", value=list(used))],
+            M_("The category combo {code!r} is used by data elements and cannot be deleted.", code=code),
+            [Problem(N_("used by data elements"), field="dataElements", value=list(used))],
         )
     cocs = select(store.category_option_combos.c.id).where(store.category_option_combos.c.combo_id == found)
     if _combo_has_data(conn, found) or conn.execute(
         select(store.min_max.c.unit_id).where(store.min_max.c.coc_id.in_(cocs)).limit(1)
     ).first():
-        raise Conflict(f"The category combo {code!r} has data values and cannot be deleted.")
+        raise Conflict(M_("The category combo {code!r} has data values and cannot be deleted.", code=code))
     conn.execute(delete(store.category_option_combos).where(store.category_option_combos.c.combo_id == found))
     link = store.category_combo_categories
     conn.execute(delete(link).where(link.c.combo_id == found))

@@ -10,7 +10,8 @@ from sqlalchemy import Connection, delete, insert, select
 
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Principal
-from jiaowei.errors import Conflict, NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Conflict, NotFound, Problem, ValidationError
 from jiaowei.indicators import expressions, store
 from jiaowei.indicators.expressions import MissingValueStrategy, Operator
 from jiaowei.indicators.metadata.catalog import load_catalog
@@ -46,7 +47,8 @@ def save_data_element(
 ) -> int:
     require_writer(principal)
     spec = {"code": code, "name_zh": name_zh, "name_en": name_en}
-    problems = name_problems({**spec, "short_name": short_name, "description": description}, "data element")
+    problems = name_problems({**spec, "short_name": short_name, "description": description},
+                              M_("data element"))
     problems += [
         p
         for p in (
@@ -56,7 +58,7 @@ def save_data_element(
         if p
     ]
     if problems:
-        raise ValidationError(f"The data element {code!r} cannot be saved.", problems)
+        raise ValidationError(M_("The data element {code!r} cannot be saved.", code=code), problems)
     combo_id = combo_id_for(conn, category_combo)
     table = store.data_elements
     old = conn.execute(
@@ -68,10 +70,11 @@ def save_data_element(
         and _element_has_data(conn, old.id)
     ):
         raise Conflict(
-            f"The data element {code!r} has data values: its category combo and value type cannot change.",
+            M_("The data element {code!r} has data values: its category combo and value type cannot change.",
+               code=code),
             [
                 Problem(
-                    "would change with data present",
+                    N_("would change with data present"),
                     field="categoryCombo/valueType",
                     value=[category_combo or DEFAULT, value_type],
                 )
@@ -131,16 +134,16 @@ def save_data_set(
     """Create or update a data set: its elements (in form order), who reports it, when it is due."""
     require_writer(principal)
     spec = {"code": code, "name_zh": name_zh, "name_en": name_en}
-    problems = name_problems({**spec, "description": description}, "data set")
+    problems = name_problems({**spec, "description": description}, M_("data set"))
     problems += [p for p in [enum_problem(PeriodType, period_type, "periodType")] if p]
     problems += [p for t in unit_types if (p := enum_problem(UnitType, t, "unitTypes"))]
     for name, value in (("timelyDays", due_days), ("expiryDays", expiry_days)):
         if not isinstance(value, int) or not 0 <= value <= 3660:
-            problems.append(Problem("out of range", field=name, value=value, expected="0 to 3660 days"))
+            problems.append(Problem("out of range", field=name, value=value, expected=N_("0 to 3660 days")))
     element_ids = _element_ids(conn, elements, problems)
     unit_ids = _unit_ids(conn, units, problems)
     if problems:
-        raise ValidationError(f"The data set {code!r} cannot be saved.", problems)
+        raise ValidationError(M_("The data set {code!r} cannot be saved.", code=code), problems)
     values = {
         **spec,
         "uid": uid,
@@ -193,7 +196,7 @@ def _element_ids(conn: Connection, codes: Sequence[str], problems: list[Problem]
                     row=i,
                     field="dataSetElements",
                     value=c,
-                    expected="the code of a saved data element",
+                    expected=N_("the code of a saved data element"),
                 )
             )
     return [found[c] for c in codes if c in found]
@@ -209,7 +212,7 @@ def _unit_ids(conn: Connection, codes: Sequence[str], problems: list[Problem]) -
                     row=i,
                     field="organisationUnits",
                     value=c,
-                    expected="the code of a unit in the registry",
+                    expected=N_("the code of a unit in the registry"),
                 )
             )
     return [found[c] for c in codes if c in found]
@@ -237,7 +240,7 @@ def save_indicator(
     spec = {"code": code, "name_zh": name_zh, "name_en": name_en}
     problems = name_problems({**spec, "description": description,
                               "numerator_description": numerator_description,
-                              "denominator_description": denominator_description}, "indicator")
+                              "denominator_description": denominator_description}, M_("indicator"))
     problems += [p for p in [enum_problem(Display, display, "display")] if p]
     if not isinstance(decimals, int) or not 0 <= decimals <= 6:
         problems.append(Problem("out of range", field="decimals", value=decimals, expected="0 to 6"))
@@ -245,7 +248,7 @@ def save_indicator(
         conn, denominator, "denominator"
     )
     if problems:
-        raise ValidationError(f"The indicator {code!r} cannot be saved.", problems)
+        raise ValidationError(M_("The indicator {code!r} cannot be saved.", code=code), problems)
     values = {
         **spec,
         "uid": uid,
@@ -276,17 +279,18 @@ def check_expression(conn: Connection, text: str, field: str) -> list[Problem]:
         if element is None:
             problems.append(
                 Problem(
-                    "unknown data element in expression",
+                    N_("unknown data element in expression"),
                     field=field,
                     value=ref.element,
-                    expected="the code of a saved data element",
+                    expected=N_("the code of a saved data element"),
                 )
             )
         elif ref.combo is not None and catalog.option_combo(element, ref.combo) is None:
             known = ", ".join(c.code for c in catalog.cocs_of(element.combo_id))
             problems.append(
                 Problem(
-                    f"data element {ref.element} has no option combo {ref.combo!r}",
+                    M_("data element {element} has no option combo {combo!r}",
+                       element=ref.element, combo=ref.combo),
                     field=field,
                     value=ref.combo,
                     expected=known,
@@ -316,7 +320,7 @@ def save_validation_rule(
     require_writer(principal)
     spec = {"code": code, "name_zh": name_zh, "name_en": name_en}
     problems = name_problems({**spec, "description": description, "instruction": instruction},
-                             "validation rule")
+                             M_("validation rule"))
     problems += [
         p
         for p in (
@@ -331,7 +335,7 @@ def save_validation_rule(
     problems += check_expression(conn, left, "leftSide.expression")
     problems += check_expression(conn, right, "rightSide.expression")
     if problems:
-        raise ValidationError(f"The validation rule {code!r} cannot be saved.", problems)
+        raise ValidationError(M_("The validation rule {code!r} cannot be saved.", code=code), problems)
     values = {
         **spec,
         "uid": uid,
@@ -363,9 +367,9 @@ def delete_object(conn: Connection, *, principal: Principal, kind: str, code: st
     table = tables[kind]
     found = conn.execute(select(table.c.id).where(table.c.code == code)).scalar()
     if found is None:
-        raise NotFound(f"No {kind[:-1]} with code {code!r}.")
+        raise NotFound(M_("No {kind} with code {code!r}.", kind=kind[:-1], code=code))
     if kind == "dataElements" and _element_has_data(conn, found):
-        raise Conflict(f"The data element {code!r} has data values and cannot be deleted.")
+        raise Conflict(M_("The data element {code!r} has data values and cannot be deleted.", code=code))
     if kind == "dataElements":
         conn.execute(
             delete(store.data_set_elements).where(store.data_set_elements.c.data_element_id == found)

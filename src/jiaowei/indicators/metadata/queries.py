@@ -15,7 +15,8 @@ from sqlalchemy import Connection
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
-from jiaowei.errors import Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Problem, ValidationError
 from jiaowei.indicators.metadata.bundle_export import count_objects, export_bundle, export_objects
 from jiaowei.indicators.metadata.catalog import Catalog, load_catalog
 from jiaowei.indicators.metadata.combos import (
@@ -63,13 +64,13 @@ def preview_combo(conn: Connection, *, principal: Principal, categories: Sequenc
     require_action(principal, Action.VIEW)
     if len(categories) > MAX_CATEGORIES:
         raise ValidationError(
-            "Too many categories.",
+            N_("Too many categories."),
             [
                 Problem(
-                    "too many categories",
+                    N_("too many categories"),
                     field="categories",
                     value=len(categories),
-                    expected=f"at most {MAX_CATEGORIES}",
+                    expected=M_("at most {most}", most=MAX_CATEGORIES),
                 )
             ],
         )
@@ -82,8 +83,8 @@ def count_new_combo(conn: Connection, *, principal: Principal, categories: Seque
     require_action(principal, Action.METADATA_WRITE)
     if not categories:
         raise ValidationError(
-            "Choose at least one category.",
-            [Problem("no category chosen", field="categories", expected="one or more categories")],
+            N_("Choose at least one category."),
+            [Problem(N_("no category chosen"), field="categories", expected=N_("one or more categories"))],
         )
     return count_combinations(conn, categories=categories)
 

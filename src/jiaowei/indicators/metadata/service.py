@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
-from jiaowei.errors import NotFound
+from jiaowei.errors import M_, NotFound
 from jiaowei.indicators.metadata.bundle import import_bundle
 from jiaowei.indicators.metadata.bundle_export import TABLES
 from jiaowei.indicators.metadata.combos import (
@@ -53,7 +53,7 @@ def delete_by_key(conn: Connection, *, principal: Principal, kind: str, key: str
     code = conn.execute(select(table.c.code).where((table.c.code == key) | (table.c.uid == key))).scalar()
     if code is None:
         require_action(principal, Action.METADATA_WRITE)
-        raise NotFound(f"No {kind[:-1]} with code or id {key!r}.")
+        raise NotFound(M_("No {kind} with code or id {key!r}.", kind=kind[:-1], key=key))
     if kind == "categories":
         delete_category(conn, principal=principal, code=code)
     elif kind == "categoryCombos":

@@ -14,7 +14,7 @@ from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
 from jiaowei.db.engine import inserted_id
-from jiaowei.errors import Problem
+from jiaowei.errors import M_, Problem
 from jiaowei.indicators.model import check_code, choices, new_uid
 from jiaowei.text import text_problems
 
@@ -39,7 +39,7 @@ def name_problems(spec: Mapping[str, Any], kind: str, row: int | None = None) ->
         if not isinstance(value, str) or not value.strip() or len(value) > 230:
             problems.append(
                 Problem(
-                    f"the {kind} needs a name",
+                    M_("the {kind} needs a name", kind=kind),
                     row=row,
                     field=key,
                     value=value,
@@ -54,7 +54,8 @@ def name_problems(spec: Mapping[str, Any], kind: str, row: int | None = None) ->
 
 def enum_problem(enum: Any, value: Any, field: str, row: int | None = None) -> Problem | None:
     if value not in {m.value for m in enum}:
-        return Problem(f"unknown {field}", row=row, field=field, value=value, expected=choices(enum))
+        return Problem(M_("unknown {field}",
+                          field=field), row=row, field=field, value=value, expected=choices(enum))
     return None
 
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from jiaowei.errors import Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Problem, ValidationError
 from jiaowei.indicators.quality import outliers, queries
 from jiaowei.web.deps import Conn, User, language, parse_date
 
@@ -54,13 +55,13 @@ def _dates(start: str, end: str) -> tuple[Any, Any]:
     first, last = parse_date(start, "startDate"), parse_date(end, "endDate")
     if first is None or last is None or first > last:
         raise ValidationError(
-            "The dates do not make a range.",
+            N_("The dates do not make a range."),
             [
                 Problem(
-                    "startDate must be on or before endDate",
+                    N_("startDate must be on or before endDate"),
                     field="startDate",
                     value=start,
-                    expected=f"a date on or before {end}",
+                    expected=M_("a date on or before {end}", end=end),
                 )
             ],
         )

@@ -21,7 +21,8 @@ from sqlalchemy import Connection, delete, insert, select, update
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, Element, OptionCombo, load_catalog
@@ -92,7 +93,8 @@ def _check_outlier_args(
     problems = []
     if algorithm not in ALGORITHMS:
         problems.append(
-            Problem("unknown algorithm", field="algorithm", value=algorithm, expected=", ".join(ALGORITHMS))
+            Problem(N_("unknown algorithm"), field="algorithm", value=algorithm,
+                    expected=", ".join(ALGORITHMS))
         )
     if threshold is not None and not (math.isfinite(threshold) and 0 < threshold <= 1000):
         problems.append(
@@ -100,44 +102,46 @@ def _check_outlier_args(
                 "out of range",
                 field="threshold",
                 value=threshold,
-                expected="a number above 0 and at most 1000, e.g. 3",
+                expected=N_("a number above 0 and at most 1000, e.g. 3"),
             )
         )
     if not 1 <= max_results <= MAX_RESULTS:
         problems.append(
-            Problem("out of range", field="maxResults", value=max_results, expected=f"1 to {MAX_RESULTS}")
+            Problem("out of range", field="maxResults", value=max_results, expected=M_("1 to {most}",
+                                                                                       most=MAX_RESULTS))
         )
     if start > end:
         problems.append(
             Problem(
-                "the start is after the end",
+                N_("the start is after the end"),
                 field="startDate",
                 value=start.isoformat(),
-                expected=f"a date on or before {end.isoformat()}",
+                expected=M_("a date on or before {day}", day=end.isoformat()),
             )
         )
     if problems:
-        raise ValidationError("The outlier detection cannot run with these parameters.", problems)
+        raise ValidationError(N_("The outlier detection cannot run with these parameters."), problems)
     return threshold if threshold is not None else DEFAULT_THRESHOLDS.get(algorithm, 3.0)
 
 
 def _numeric_elements(catalog: Catalog, ds: DataSet | None, codes: Sequence[str]) -> list[Element]:
     problems = [
-        Problem("unknown data element", field="dataElement", value=c, expected="the code of a data element")
+        Problem(M_("unknown data element"), field="dataElement", value=c,
+                expected=M_("the code of a data element"))
         for c in codes
         if catalog.element(c) is None
     ]
     if ds is None and not codes:
         problems.append(
             Problem(
-                "name a data set or data elements",
+                M_("name a data set or data elements"),
                 field="ds",
                 value=None,
-                expected="a data set code (ds) or data element codes (de)",
+                expected=M_("a data set code (ds) or data element codes (de)"),
             )
         )
     if problems:
-        raise ValidationError("The outlier detection needs known data elements.", problems)
+        raise ValidationError(M_("The outlier detection needs known data elements."), problems)
     ids = list(ds.element_ids) if ds else []
     ids += [e.id for c in codes if (e := catalog.element(c)) is not None]
     return [
@@ -307,10 +311,10 @@ def _resolve_cell(
     found = catalog.element(element)
     if found is None or found.value_type not in NUMERIC_TYPES:
         raise ValidationError(
-            "Unknown or non-numeric data element.",
+            N_("Unknown or non-numeric data element."),
             [
                 Problem(
-                    "unknown or non-numeric data element",
+                    N_("unknown or non-numeric data element"),
                     field="dataElement",
                     value=element,
                     expected="the code of a numeric data element",
@@ -321,10 +325,10 @@ def _resolve_cell(
     if combo is None:
         known = ", ".join(c.code for c in catalog.cocs_of(found.combo_id))
         raise ValidationError(
-            "Unknown option combo.",
+            N_("Unknown option combo."),
             [
                 Problem(
-                    f"data element {found.code} has no such option combo",
+                    M_("data element {element} has no such option combo", element=found.code),
                     field="optionCombo",
                     value=coc,
                     expected=known,
@@ -350,13 +354,13 @@ def set_min_max(
     the_element, the_coc = _resolve_cell(conn, load_catalog(conn), element, coc)
     if not (math.isfinite(min_value) and math.isfinite(max_value)) or min_value > max_value:
         raise ValidationError(
-            "The minimum must not exceed the maximum.",
+            N_("The minimum must not exceed the maximum."),
             [
                 Problem(
-                    "min above max",
+                    N_("min above max"),
                     field="min",
                     value=min_value,
-                    expected=f"a finite number at most {max_value}",
+                    expected=M_("a finite number at most {max_value}", max_value=max_value),
                 )
             ],
         )
@@ -398,7 +402,8 @@ def delete_min_max(
     mm = store.min_max
     where = [mm.c.unit_id == unit_id, mm.c.data_element_id == the_element.id, mm.c.coc_id == the_coc.id]
     if conn.execute(select(mm.c.unit_id).where(*where)).first() is None:
-        raise NotFound(f"No min–max bounds for {the_element.code}/{the_coc.code} at {unit}.")
+        raise NotFound(M_("No min–max bounds for {element}/{combo} at {unit}.",
+                          element=the_element.code, combo=the_coc.code, unit=unit))
     conn.execute(delete(mm).where(*where))
     audit.record(
         conn,
@@ -469,10 +474,11 @@ def generate_min_max(
     elements get whole-number bounds). Bounds set by hand are kept."""
     if not (math.isfinite(factor) and 0 < factor <= 100):
         raise ValidationError(
-            "The factor is out of range.",
+            N_("The factor is out of range."),
             [
                 Problem(
-                    "out of range", field="factor", value=factor, expected="a number above 0 and at most 100"
+                    "out of range", field="factor", value=factor,
+                    expected=N_("a number above 0 and at most 100")
                 )
             ],
         )

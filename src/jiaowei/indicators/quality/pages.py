@@ -13,7 +13,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
+from jiaowei.domains import N_
 from jiaowei.errors import JiaoweiError, Problem, ValidationError
+from jiaowei.indicators import defaults
+from jiaowei.indicators.approval.worklist import problem_links, value_links
 from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.quality import outliers, queries
 from jiaowei.indicators.targets.compute import default_period
@@ -29,7 +32,7 @@ def _data_sets(conn: Connection, zh: bool) -> list[dict[str, str]]:
     catalog = load_catalog(conn)
     unique = {ds.id: ds for ds in catalog.data_sets.values()}.values()
     return [
-        {"code": ds.code, "name": ds.name_zh if zh else ds.name_en}
+        {"code": ds.code, "name": ds.name_zh if zh else ds.name_en, "period_type": ds.period_type}
         for ds in sorted(unique, key=lambda d: d.code)
     ]
 
@@ -46,7 +49,9 @@ def _range(conn: Connection, start: str, end: str) -> tuple[dt.date, dt.date]:
 def validation_page(
     request: Request, conn: Conn, user: User, ou: Text = "", start: Text = "", end: Text = "", ds: Text = ""
 ) -> HTMLResponse:
-    """Choose a unit, dates and (optionally) a data set; see every rule broken below the unit."""
+    """Choose a unit, dates and (optionally) a data set; see every rule broken below the unit (by
+    default: your own unit, in the latest year with data)."""
+    ou = ou or defaults.own_unit(conn, user)
     zh = language(request) == "zh_CN"
     context: dict[str, Any] = {
         "active": "quality",
@@ -62,6 +67,7 @@ def validation_page(
                 conn, principal=user, units=[ou], periods=periods, data_set=ds or None
             )
             context["periods"] = periods
+            context["links"] = problem_links(conn, context["violations"], ds or None)  # each to its cell
         except JiaoweiError as error:
             context["error"] = error
     return page(request, "indicators/quality_validation.html", context)
@@ -79,7 +85,9 @@ def outliers_page(
     algorithm: Text = "Z_SCORE",
     threshold: Text = "",
 ) -> HTMLResponse:
-    """Values far from the rest of their series, or outside their min–max bounds."""
+    """Values far from the rest of their series, or outside their min–max bounds (by default: below
+    your own unit, in the latest year with data, of the first data set)."""
+    ou, ds = ou or defaults.own_unit(conn, user), ds or defaults.first_data_set(conn)
     zh = language(request) == "zh_CN"
     context: dict[str, Any] = {
         "active": "quality",
@@ -109,6 +117,7 @@ def outliers_page(
                 algorithm=algorithm,
                 threshold=_threshold(threshold),
             )
+            context["links"] = value_links(conn, context["outliers"], ds or None)  # each to its cell
         except JiaoweiError as error:
             context["error"] = error
     return page(request, "indicators/quality_outliers.html", context)
@@ -121,6 +130,6 @@ def _threshold(text: str) -> float | None:
         return float(text)
     except ValueError:
         raise ValidationError(
-            "The threshold is not a number.",
-            [Problem("not a number", field="threshold", value=text, expected="a number such as 3")],
+            N_("The threshold is not a number."),
+            [Problem("not a number", field="threshold", value=text, expected=N_("a number such as 3"))],
         ) from None

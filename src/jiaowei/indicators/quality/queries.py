@@ -23,7 +23,8 @@ from sqlalchemy import Connection, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import expressions as ex
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
@@ -81,10 +82,11 @@ def load_rules(
         unknown = sorted(set(codes) - {r.code for r in found})
         if unknown:
             raise ValidationError(
-                "Unknown validation rules.",
+                N_("Unknown validation rules."),
                 [
                     Problem(
-                        "unknown validation rule", field="rules", value=c, expected="the code of a saved rule"
+                        N_("unknown validation rule"), field="rules", value=c,
+                        expected=N_("the code of a saved rule")
                     )
                     for c in unknown
                 ],
@@ -297,7 +299,7 @@ def visible_units(
     found: set[int] = set()
     for code in codes:
         if code not in ids:
-            raise NotFound(f"No unit with code {code!r}.")
+            raise NotFound(M_("No unit with code {code!r}.", code=code))
         require_unit(conn, principal, action, ids[code], day, code)
         found.update(registry.subtree_ids(conn, ids[code], day) if children else [ids[code]])
     return sorted(found)
@@ -308,12 +310,12 @@ def visible_units(
 
 def _period_objects(codes: Sequence[str]) -> list[pe.Period]:
     problems = [
-        Problem("not a period", field="periods", value=c, expected="e.g. 2020, 2020Q3 or 202011")
+        Problem("not a period", field="periods", value=c, expected=N_("e.g. 2020, 2020Q3 or 202011"))
         for c in codes
         if not pe.is_valid(c)
     ]
     if problems:
-        raise ValidationError("The periods are not valid.", problems)
+        raise ValidationError(N_("The periods are not valid."), problems)
     return [pe.parse(c) for c in codes]
 
 
@@ -323,8 +325,9 @@ def data_set_of(catalog: Catalog, code: str | None) -> DataSet | None:
     ds = catalog.data_set(code)
     if ds is None:
         raise ValidationError(
-            "Unknown data set.",
-            [Problem("unknown data set", field="dataSet", value=code, expected="the code of a data set")],
+            N_("Unknown data set."),
+            [Problem(N_("unknown data set"), field="dataSet", value=code,
+                     expected=N_("the code of a data set"))],
         )
     return ds
 
@@ -384,13 +387,15 @@ def run_rules(
     pairs = sum(len(ids) for _, ids in plan)
     if pairs > MAX_PAIRS:
         raise ValidationError(
-            f"This would validate {pairs:,} unit × period pairs; at most {MAX_PAIRS:,} at once.",
+            M_("This would validate {pairs:,} unit × period pairs; at most {most:,} at once.",
+               pairs=pairs, most=MAX_PAIRS),
             [
                 Problem(
-                    "too much to validate at once",
+                    M_("too much to validate at once"),
                     field="orgUnit/period",
                     value=pairs,
-                    expected=f"a smaller unit or a shorter date range (at most {MAX_PAIRS:,} pairs)",
+                    expected=M_("a smaller unit or a shorter date range (at most {most:,} pairs)",
+                                most=MAX_PAIRS),
                 )
             ],
         )

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from jiaowei.auth.model import Principal
+from jiaowei.domains import N_
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators.targets import compute, queries
 from jiaowei.indicators.targets import service as targets
@@ -40,7 +41,8 @@ def _unit_or_default(conn: Conn, user: Principal, ou: str | None, period: str) -
         return ou
     found = compute.default_unit(conn, user, compute.parse_period(period).end)
     if found is None:
-        raise ValidationError("Name a unit.", [Problem("no unit", field="ou", expected="a unit code")])
+        raise ValidationError(N_("Name a unit."), [Problem(N_("no unit"), field="ou",
+                                                           expected=N_("a unit code"))])
     return found
 
 

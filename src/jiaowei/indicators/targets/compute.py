@@ -28,7 +28,8 @@ from jiaowei.analytics.indicators import IndicatorCell, indicator_cells
 from jiaowei.analytics.model import CubeQuery, Measure
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, scope_paths
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import Catalog, load_catalog
@@ -175,14 +176,14 @@ def parse_period(text: str, field: str = "pe") -> pe.Period:
     try:
         return pe.parse(text)
     except ValidationError as error:
-        raise _bad("not a period", field, text, "a period identifier, e.g. 2020 or 202011") from error
+        raise _bad(N_("not a period"), field, text, N_("a period identifier, e.g. 2020 or 202011")) from error
 
 
 def load_indicator(conn: Connection, code: str) -> IndicatorDef:
     t = store.indicators
     row = conn.execute(select(t).where((t.c.code == code) | (t.c.uid == code))).first()
     if row is None:
-        raise NotFound(f"No indicator with code {code!r}.")
+        raise NotFound(M_("No indicator with code {code!r}.", code=code))
     return _definition(row)
 
 
@@ -213,7 +214,7 @@ def visible_unit(
     """The unit named ``code`` as it stood on ``day`` (else last), if the principal may act on it."""
     unit_id = registry.id_of(conn, code)
     if unit_id is None:
-        raise NotFound(f"No unit with code {code!r}.")
+        raise NotFound(M_("No unit with code {code!r}.", code=code))
     require_unit(conn, principal, action, unit_id, day, code)
     return registry.unit_on(conn, unit_id, day) or registry.last_known(conn, [unit_id])[unit_id]
 

@@ -2,13 +2,40 @@
 
 Frozen values, no database, no web. ``as_dict`` gives each one's JSON shape (camelCase keys),
 as :class:`jiaowei.indicators.model.ImportSummary` does; the routes and the analytics rows
-call it, the pages read the attributes.
+call it, the pages read the attributes. :func:`apportion` splits a count by shares (pure).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
+
+
+def apportion(total: float, weights: Sequence[float], *, decimals: int = 0) -> list[float]:
+    """``total`` split in proportion to ``weights`` by the largest remainder method.
+
+    Every part is a multiple of ``10 ** -decimals`` (whole numbers for ``decimals=0``) and the parts
+    add up exactly to ``total`` rounded to ``decimals``: each part gets the whole steps of its exact
+    share, and the steps left over go one each to the largest remainders (ties: the earlier weight).
+    A weight of 0 gets 0. The weights are not negative, and at least one is positive.
+    """
+    if not weights or any(w < 0 or not math.isfinite(w) for w in weights) or not any(w > 0 for w in weights):
+        raise ValueError("apportion needs finite weights, none negative and at least one positive")
+    step = Fraction(1, 10**decimals)
+    steps = round(Fraction(total) / step)
+    sign, steps = (-1 if steps < 0 else 1), abs(steps)
+    exact = [Fraction(w) for w in weights]
+    whole = sum(exact)
+    shares = [steps * w / whole for w in exact]
+    parts = [math.floor(s) for s in shares]
+    left = steps - sum(parts)
+    by_remainder = sorted(range(len(shares)), key=lambda i: (-(shares[i] - parts[i]), i))
+    for i in by_remainder[:left]:
+        parts[i] += 1
+    return [round(float(sign * p * step), decimals) + 0.0 for p in parts]
 
 
 @dataclass(frozen=True)

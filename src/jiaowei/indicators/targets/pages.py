@@ -51,7 +51,7 @@ def _place(conn: Connection, user: Principal, ou: str | None, period: str | None
     period = period or compute.default_period(conn)
     unit = ou or compute.default_unit(conn, user, compute.parse_period(period).end)
     if unit is None:
-        raise NotFound("You can see no unit; ask an administrator for a view scope.")
+        raise NotFound(N_("You can see no unit; ask an administrator for a view scope."))
     return unit, period
 
 
@@ -148,7 +148,7 @@ def _indicator(
             "may_set": user.may(Action.DATA_APPROVE),
             "values": {"ou": unit, "pe": period},
             "target_values": form_values,
-            "cascade_values": {"method": "same"},
+            "cascade_values": {"method": targets.default_method(definition)},
             "here": _here(definition.code, unit, period),
             **extra,
         },
@@ -192,8 +192,8 @@ def parse_number(text: str | None, field: str, *, required: bool = False) -> flo
     if not raw:
         if required:
             raise ValidationError(
-                "A number is needed.",
-                [Problem("missing", field=field, value=text, expected="a number, e.g. 86 or 1:200")],
+                N_("A number is needed."),
+                [Problem(N_("missing"), field=field, value=text, expected=N_("a number, e.g. 86 or 1:200"))],
             )
         return None
     ratio = _RATIO.match(raw)
@@ -203,13 +203,13 @@ def parse_number(text: str | None, field: str, *, required: bool = False) -> flo
         value = math.nan
     if not math.isfinite(value):
         raise ValidationError(
-            "Not a number.",
+            N_("Not a number."),
             [
                 Problem(
                     "not a number",
                     field=field,
                     value=text,
-                    expected="a number, e.g. 86, or a ratio such as 1:200",
+                    expected=N_("a number, e.g. 86, or a ratio such as 1:200"),
                 )
             ],
         )

@@ -2,8 +2,9 @@
 
 :func:`status` compares a value with a target: ``met``, ``at_risk``, ``missed`` or ``no_data``,
 mirrored when lower is better. :func:`evaluate` compares values as shown (rounded to the
-indicator's decimals), so 85.96 shown as 86.0% meets a target of 86. Setting targets is in
-``service``.
+indicator's decimals), so 85.96 shown as 86.0% meets a target of 86. :func:`reporting_children`
+tells which children of a unit report an indicator (the units a cascade may give a target to).
+Setting targets is in ``service``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
+from jiaowei.indicators.expressions import parse, references
+from jiaowei.indicators.metadata.catalog import Catalog
 from jiaowei.indicators.model import Display
 from jiaowei.indicators.targets.compute import (
     IndicatorDef,
@@ -27,6 +30,7 @@ from jiaowei.indicators.targets.compute import (
 )
 from jiaowei.indicators.targets.model import Target, TargetEvaluation
 from jiaowei.registry import queries as registry
+from jiaowei.registry.model import path_ids
 
 STATUSES = ("met", "at_risk", "missed", "no_data")
 
@@ -167,3 +171,34 @@ def targets_of(
     if period:
         filters["period"] = parse_period(period).id
     return [as_target(r, definition, where) for r in target_rows(conn, **filters)]
+
+
+# ---------------------------------------------------------------- who reports an indicator
+
+
+def reporting_children(
+    conn: Connection, definition: IndicatorDef, parent: registry.Unit, children: list[registry.Unit],
+    day: dt.date, catalog: Catalog,
+) -> list[registry.Unit]:
+    """The ``children`` of ``parent`` that report the indicator on ``day``.
+
+    A unit reports an indicator when it, or a unit below it, reports a data set (by its unit type or
+    as an assigned unit, as completeness counts it) that collects a data element the numerator or
+    denominator refers to: a district whose schools report pupils does, a hospital does not. An
+    indicator whose elements no data set collects is taken to be reported by every child.
+    """
+    element_ids = {element.id for text in (definition.numerator, definition.denominator)
+                   for ref in references(parse(text)) if (element := catalog.element(ref.element))}
+    data_sets = [ds for ds in catalog.data_sets.values() if element_ids.intersection(ds.element_ids)]
+    if not data_sets:
+        return children
+    types = sorted({t for ds in data_sets for t in ds.unit_types})
+    ids = sorted({i for ds in data_sets for i in ds.unit_ids})
+    path = registry.path_on(conn, parent.id, day)
+    if path is None:
+        return []
+    query = (registry.units_on_select(day).with_only_columns(registry.UNIT_PATH)
+             .where(registry.in_paths([path]), or_(registry.UNIT_TYPE.in_(types), registry.UNIT_ID.in_(ids))))
+    depth = len(path_ids(path))
+    below = {ids_[depth] for (found,) in conn.execute(query) if len(ids_ := path_ids(found)) > depth}
+    return [child for child in children if child.id in below]

@@ -7,8 +7,10 @@ targets and the districts their own: setting one needs ``data.approve`` on the u
 
 - :func:`set_target` sets (or replaces) one target; :func:`set_trajectory` sets yearly targets
   on a straight line between a start and an end value; :func:`cascade` copies a unit's target to
-  each direct child (the same value for rates; for counts each child's current share of the
-  numerator), marking them ``cascaded_from`` and keeping a child's own target unless asked.
+  each direct child that reports the indicator (the same value for rates; for counts each child's
+  current share of the numerator, rounded to the indicator's decimals by the largest remainder so
+  that the children's targets add up to the parent's), marking them ``cascaded_from`` and keeping a
+  child's own target unless asked.
 
 Reading targets and comparing values with them is in ``queries``.
 """
@@ -27,10 +29,11 @@ from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
 from jiaowei.db.engine import inserted_id
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
-from jiaowei.indicators.metadata.catalog import load_catalog
+from jiaowei.indicators.metadata.catalog import Catalog, load_catalog
 from jiaowei.indicators.model import Display
 from jiaowei.indicators.targets.compute import (
     IndicatorDef,
@@ -39,8 +42,8 @@ from jiaowei.indicators.targets.compute import (
     parse_period,
     visible_unit,
 )
-from jiaowei.indicators.targets.model import CascadeResult, Target
-from jiaowei.indicators.targets.queries import as_target, target_rows
+from jiaowei.indicators.targets.model import CascadeResult, Target, apportion
+from jiaowei.indicators.targets.queries import as_target, reporting_children, target_rows
 from jiaowei.indicators.values.checking import ensure_periods
 from jiaowei.registry import queries as registry
 
@@ -69,8 +72,8 @@ def _finite(value: Any, field: str, *, minimum: float | None = None) -> float:
     if not ok or (minimum is not None and value < minimum):
         expected = "a finite number" + (f" of at least {minimum:g}" if minimum is not None else "")
         raise ValidationError(
-            f"The {field} is not valid.",
-            [Problem("not a valid number", field=field, value=value, expected=expected)],
+            M_("The {field} is not valid.", field=field),
+            [Problem(N_("not a valid number"), field=field, value=value, expected=expected)],
         )
     return float(value)
 
@@ -78,8 +81,9 @@ def _finite(value: Any, field: str, *, minimum: float | None = None) -> float:
 def _text(value: str, field: str, limit: int) -> str:
     if not isinstance(value, str) or len(value) > limit:
         raise ValidationError(
-            f"The {field} is too long.",
-            [Problem("too long", field=field, value=str(value)[:50], expected=f"at most {limit} characters")],
+            M_("The {field} is too long.", field=field),
+            [Problem("too long", field=field, value=str(value)[:50],
+                     expected=M_("at most {limit} characters", limit=limit))],
         )
     return value.strip()
 
@@ -194,26 +198,27 @@ def set_trajectory(
     first, last = parse_period(start_period, "startPeriod"), parse_period(end_period, "endPeriod")
     if first.type != last.type or last < first:
         raise ValidationError(
-            "The trajectory's periods are not valid.",
+            N_("The trajectory's periods are not valid."),
             [
                 Problem(
-                    "the end period must be of the same type as the start and not before it",
+                    N_("the end period must be of the same type as the start and not before it"),
                     field="endPeriod",
                     value=end_period,
-                    expected=f"a {first.type.value} period from {first.id} on",
+                    expected=M_("a {period_type} period from {first} on",
+                                period_type=first.type.value, first=first.id),
                 )
             ],
         )
     steps = pe.periods_between(first.type, first.start, last.end)
     if len(steps) > MAX_TRAJECTORY:
         raise ValidationError(
-            "The trajectory is too long.",
+            N_("The trajectory is too long."),
             [
                 Problem(
-                    "too many periods",
+                    N_("too many periods"),
                     field="endPeriod",
                     value=end_period,
-                    expected=f"at most {MAX_TRAJECTORY} periods after {first.id}",
+                    expected=M_("at most {most} periods after {first}", most=MAX_TRAJECTORY, first=first.id),
                 )
             ],
         )
@@ -243,7 +248,8 @@ def delete_target(conn: Connection, *, principal: Principal, indicator: str, uni
     where = visible_unit(conn, principal, unit, p.end, Action.DATA_APPROVE)
     found = target_rows(conn, indicator_id=definition.id, unit_id=where.id, period=p.id)
     if not found:
-        raise NotFound(f"No target for {definition.code} at {where.code} in {p.id}.")
+        raise NotFound(M_("No target for {indicator} at {unit} in {period}.",
+                          indicator=definition.code, unit=where.code, period=p.id))
     t = store.targets
     conn.execute(update(t).where(t.c.cascaded_from == found[0].id).values(cascaded_from=None))
     conn.execute(delete(t).where(t.c.id == found[0].id))
@@ -268,77 +274,103 @@ def cascade(
     overwrite: bool = False,
     unit_types: Sequence[str] = (),
 ) -> CascadeResult:
-    """Copy the unit's target to each direct child; a child's own target is kept unless ``overwrite``.
+    """Copy the unit's target to each direct child that reports the indicator; a child's own target is
+    kept unless ``overwrite``.
 
-    ``unit_types`` limits the copies to children of those types (e.g. ``district_bureau``: the
-    commission's districts, not its universities and hospitals).
+    ``same`` gives each child the parent's value; ``current_share`` splits a count by each child's
+    share of the numerator, in whole steps of the indicator's decimals that add up to the parent's
+    target (largest remainder; the margin and benchmark are split the same way). Children that do
+    not report the indicator (see :func:`queries.reporting_children`) get nothing. ``unit_types``
+    limits the copies further to children of those types (e.g. ``district_bureau``).
     """
     require_action(principal, Action.DATA_APPROVE)
     if method not in METHODS:
         raise ValidationError(
-            "Unknown cascade method.",
-            [Problem("unknown method", field="method", value=method, expected=", ".join(METHODS))],
+            N_("Unknown cascade method."),
+            [Problem(N_("unknown method"), field="method", value=method, expected=", ".join(METHODS))],
         )
     p = parse_period(period)
     definition = load_indicator(conn, indicator)
     where = visible_unit(conn, principal, unit, p.end, Action.DATA_APPROVE)
     found = target_rows(conn, indicator_id=definition.id, unit_id=where.id, period=p.id)
     if not found:
-        raise NotFound(f"No target for {definition.code} at {where.code} in {p.id} to cascade.")
+        raise NotFound(M_("No target for {indicator} at {unit} in {period} to cascade.",
+                          indicator=definition.code, unit=where.code, period=p.id))
     parent = found[0]
-    children = registry.units_on(conn, p.end, parent_id=where.id, types=unit_types or None)
-    shares, basis = (
-        ({c.id: 1.0 for c in children}, None) if method == "same" else _shares(conn, definition, children, p)
-    )
-    written, kept = [], []
-    for child in children:
-        own = target_rows(conn, indicator_id=definition.id, unit_id=child.id, period=p.id)
-        if own and own[0].cascaded_from is None and not overwrite:
-            kept.append(child.code)
-            continue
-        spec = _Spec(
-            parent.value * shares[child.id],
-            parent.at_risk_margin * shares[child.id],
-            None if parent.benchmark is None else parent.benchmark * shares[child.id],
-            parent.benchmark_label,
-            parent.note,
-        )
-        written.append(_write(conn, principal, definition, child, p, spec, cascaded_from=parent.id))
-    return CascadeResult(written, kept, basis)
-
-
-def _shares(
-    conn: Connection, definition: IndicatorDef, children: list[registry.Unit], period: pe.Period
-) -> tuple[dict[int, float], str]:
-    """Each child's share of the children's summed numerator, in the latest period with data."""
-    if definition.display != Display.NUMBER:
+    catalog = load_catalog(conn)
+    children = reporting_children(
+        conn, definition, where, registry.units_on(conn, p.end, parent_id=where.id, types=unit_types or None),
+        p.end, catalog)
+    if method == "current_share" and definition.display != Display.NUMBER:
         raise ValidationError(
-            "A rate is cascaded with the same value.",
+            N_("A rate is cascaded with the same value."),
             [
                 Problem(
-                    "current_share splits counts; this indicator is a rate",
+                    N_("current_share splits counts; this indicator is a rate"),
                     field="method",
                     value="current_share",
                     expected="same",
                 )
             ],
         )
-    catalog = load_catalog(conn)
+    if not children:
+        return CascadeResult([], [], None)
+    if method == "same":
+        specs, basis = {c.id: _Spec(parent.value, parent.at_risk_margin, parent.benchmark,
+                                    parent.benchmark_label, parent.note) for c in children}, None
+    else:
+        shares, basis = _shares(conn, definition, children, p, catalog)
+        specs = _split(parent, shares, definition.decimals)
+    written, kept = [], []
+    for child in children:
+        own = target_rows(conn, indicator_id=definition.id, unit_id=child.id, period=p.id)
+        if own and own[0].cascaded_from is None and not overwrite:
+            kept.append(child.code)
+            continue
+        spec = specs[child.id]
+        written.append(_write(conn, principal, definition, child, p, spec, cascaded_from=parent.id))
+    return CascadeResult(written, kept, basis)
+
+
+def default_method(definition: IndicatorDef) -> str:
+    """``current_share`` for a count (a number over the constant 1, e.g. pupils), else ``same``."""
+    is_count = definition.display == Display.NUMBER and definition.denominator.strip() == "1"
+    return "current_share" if is_count else "same"
+
+
+def _split(parent: Any, shares: dict[int, float], decimals: int) -> dict[int, _Spec]:
+    """The parent's value, margin and benchmark split by ``shares`` (largest remainder, see apportion)."""
+    ids, weights = list(shares), list(shares.values())
+    values = apportion(parent.value, weights, decimals=decimals)
+    margins = apportion(parent.at_risk_margin, weights, decimals=decimals)
+    benchmarks = (apportion(parent.benchmark, weights, decimals=decimals) if parent.benchmark is not None
+                  else [None] * len(ids))
+    return {uid: _Spec(v, m, b, parent.benchmark_label, parent.note)
+            for uid, v, m, b in zip(ids, values, margins, benchmarks, strict=True)}
+
+
+def _shares(
+    conn: Connection, definition: IndicatorDef, children: list[registry.Unit], period: pe.Period,
+    catalog: Catalog,
+) -> tuple[dict[int, float], str]:
+    """Each child's share of the children's summed numerator, in the latest period with data."""
     basis = period
     for _ in range(SHARE_LOOKBACK):
-        found = numerators(conn, definition, [c.id for c in children], basis, catalog)
+        found = {uid: max(value, 0.0) for uid, value in
+                 numerators(conn, definition, [c.id for c in children], basis, catalog).items()}
         total = math.fsum(found.values())
         if total > 0:
             return {c.id: found.get(c.id, 0.0) / total for c in children}, basis.id
         basis = pe.previous_period(basis)
     raise ValidationError(
-        "There is no current data to split the target by.",
+        N_("There is no current data to split the target by."),
         [
             Problem(
-                "no numerator data at the children",
+                N_("no numerator data at the children"),
                 field="method",
                 value="current_share",
-                expected=f"data in {period.id} or the {SHARE_LOOKBACK - 1} periods before it, or method same",
+                expected=M_("data in {period} or the {count} periods before it, or method same",
+                            period=period.id, count=SHARE_LOOKBACK - 1),
             )
         ],
     )

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, insert, select
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import scope_paths
 from jiaowei.db.engine import inserted_id
+from jiaowei.errors import M_
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, Element
@@ -154,15 +155,17 @@ def lock_reason(ctx: Context, ds: DataSet, period: pe.Period, where: registry.Un
     if period_id is not None:
         for ancestor in path_ids(where.path):
             if (ds.id, period_id, ancestor) in ctx.approved:
-                return f"data set {ds.code} for {period.id} is approved and locked; unapprove it first"
+                return M_("data set {data_set} for {period} is approved and locked; unapprove it first",
+                          data_set=ds.code, period=period.id)
     if ctx.check_expiry and ds.expiry_days > 0:
         closes = pe.days_after_end(period, ds.expiry_days)
         if today() > closes:
             granted = ctx.exceptions.get((ds.id, period_id or 0, where.id))
             if granted is None or granted < today():
-                return (
-                    f"period {period.id} of data set {ds.code} closed on {closes.isoformat()} "
-                    f"({ds.expiry_days} expiry days); an administrator can grant an exception"
+                return M_(
+                    "period {period} of data set {data_set} closed on {closed} ({days} expiry days); "
+                    "an administrator can grant an exception",
+                    period=period.id, data_set=ds.code, closed=closes.isoformat(), days=ds.expiry_days,
                 )
     return None
 
@@ -180,11 +183,11 @@ def _verdict(ctx: Context, element: Element, period: pe.Period, where: registry.
         field = "period" if ctx.catalog.data_sets_with(element.id) else "dataElement"
         return Verdict(
             field,
-            f"no data set with period type {period.type.value} collects {element.code} "
-            f"from this unit (type {where.type})",
+            M_("no data set with period type {period_type} collects {element} from this unit (type {type})",
+               period_type=period.type.value, element=element.code, type=where.type),
         )
     if all(mine):
-        return Verdict("period", str(mine[0]))
+        return Verdict("period", mine[0] or "")
     return None
 
 
@@ -194,7 +197,7 @@ def _unit_verdict(
     """The unit's scope problem, and for each data set it reports in this period type, its lock."""
     day = min(period.end, max(today(), period.start))
     if not in_scope(ctx, where.path, day):
-        return "the unit is outside your capture scope", {}
+        return M_("the unit is outside your capture scope"), {}
     sets = [
         ds
         for ds in ctx.catalog.data_sets.values()
@@ -254,11 +257,12 @@ def _cell(ctx: Context, element_key: str, coc_key: str | None) -> Cell | Refusal
     """The element and option combo id a row names, or why not (cached per pair)."""
     element = ctx.catalog.element(element_key)
     if element is None:
-        return Refusal("dataElement", element_key, "unknown data element", "the code of a data element")
+        return Refusal("dataElement", element_key, M_("unknown data element"),
+                       M_("the code of a data element"))
     coc = ctx.catalog.option_combo(element, coc_key)
     if coc is None:
         known = ", ".join(c.code for c in ctx.catalog.cocs_of(element.combo_id))
-        reason = f"data element {element.code} has no such category option combo"
+        reason = M_("data element {element} has no such category option combo", element=element.code)
         return Refusal("categoryOptionCombo", coc_key, reason, known)
     return Cell(element, coc.id)
 
@@ -267,16 +271,17 @@ def _place(ctx: Context, unit_code: str, period_code: str) -> Place | Refusal:
     """The period, the unit as it stood then and the period's slot, or why not (cached per pair)."""
     period = ctx.period(period_code)
     if period is None:
-        return Refusal("period", period_code, "not a period identifier", PERIOD_EXAMPLES)
+        return Refusal("period", period_code, M_("not a period identifier"), PERIOD_EXAMPLES)
     unit_id = ctx.unit_ids.get(unit_code)
     where = ctx.on_period.get((unit_id, period_code)) if unit_id is not None else None
     if where is None:
-        reason = "unknown unit" if unit_id is None else f"the unit was not open during {period.id}"
-        return Refusal("orgUnit", unit_code, reason, "the code of a unit open in the period")
+        reason = M_("unknown unit") if unit_id is None else M_("the unit was not open during {period}",
+                                                               period=period.id)
+        return Refusal("orgUnit", unit_code, reason, M_("the code of a unit open in the period"))
     return Place(period, where, _period_slot(ctx, period_code))
 
 
-PERIOD_EXAMPLES = "e.g. 2020, 2020SY, 2020S1, 2020Q3, 202011, 2020W5, 20200315"
+PERIOD_EXAMPLES = M_("e.g. 2020, 2020SY, 2020S1, 2020Q3, 202011, 2020W5, 20200315")
 
 
 def _check_row(ctx: Context, row: ValueRow, delete_all: bool) -> tuple[Key, str | None] | ImportConflict:
@@ -294,7 +299,7 @@ def _check_row(ctx: Context, row: ValueRow, delete_all: bool) -> tuple[Key, str 
             row.row,
             "attributeOptionCombo",
             row.attribute_option_combo,
-            "unknown attribute option combo",
+            M_("unknown attribute option combo"),
             DEFAULT,
         )
     place = ctx.places.get((row.org_unit, row.period))
@@ -325,7 +330,7 @@ def _check_row(ctx: Context, row: ValueRow, delete_all: bool) -> tuple[Key, str 
     try:
         return key, normalise_value(element.value_type, value)
     except ValueError as error:
-        reason = f"{error} for data element {element.code}"
+        reason = M_("{problem} for data element {element}", problem=error.args[0], element=element.code)
         return ImportConflict(row.row, "value", value, reason, EXPECTED[element.value_type])
 
 
@@ -352,7 +357,7 @@ def check_rows(
     seen: dict[Key, int] = {}
     delete_all = strategy is ImportStrategy.DELETE
     for i, row in enumerate(rows):
-        if progress and i % 50_000 == 0:
+        if progress and i % 1_000 == 0:  # often enough for the job page's progress bar
             progress(i)
         result = _check_row(ctx, row, delete_all)
         if isinstance(result, ImportConflict):
@@ -365,7 +370,7 @@ def check_rows(
                     row.row,
                     "dataValue",
                     row.data_element,
-                    f"the same value appears again (first in row {seen[key]})",
+                    M_("the same value appears again (first in row {first})", first=seen[key]),
                 )
             )
             continue

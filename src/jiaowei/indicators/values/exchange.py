@@ -16,7 +16,8 @@ from sqlalchemy import Connection
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_unit
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.metadata.catalog import Catalog, load_catalog
 from jiaowei.indicators.model import DEFAULT, ImportStrategy, ImportSummary, ValueRow
@@ -89,12 +90,13 @@ def import_file(
     read already (outside the transaction, by ``values/uploads.py``; ADX parsed, its combos unnamed)."""
     if not data:
         raise ValidationError(
-            "The file is empty.", [Problem("empty file", field="file", expected=_formats())]
+            N_("The file is empty."), [Problem("empty file", field="file", expected=_formats())]
         )
     chosen = format or formats.detect_format(filename, content_type, data)
     if chosen not in formats.FORMATS:
         raise ValidationError(
-            "Unknown format.", [Problem("unknown format", field="format", value=chosen, expected=_formats())]
+            N_("Unknown format."), [Problem(N_("unknown format"), field="format", value=chosen,
+                                            expected=_formats())]
         )
     return values.import_values(
         conn,
@@ -133,10 +135,10 @@ def export_file(
     if format not in formats.FORMATS or format == "xlsx":
         choices = ", ".join(f for f in formats.FORMATS if f != "xlsx")
         raise ValidationError(
-            "Unknown export format.",
+            N_("Unknown export format."),
             [
                 Problem(
-                    "not an export format (XLSX is the per-form template)",
+                    N_("not an export format (XLSX is the per-form template)"),
                     field="format",
                     value=format,
                     expected=choices,
@@ -170,10 +172,10 @@ def template(
     ds = catalog.data_set(data_set)
     problems = form_problems(ds, data_set, period, ds_field="dataSet", period_field="period")
     if problems or ds is None:
-        raise ValidationError("No template for these parameters.", problems)
+        raise ValidationError(N_("No template for these parameters."), problems)
     unit_id = registry.id_of(conn, unit)
     if unit_id is None:
-        raise NotFound(f"No unit with code {unit!r}.")
+        raise NotFound(M_("No unit with code {code!r}.", code=unit))
     require_unit(conn, principal, Action.VIEW, unit_id, pe.parse(period).end, unit)
     current = form_values(conn, principal=principal, data_set=ds.code, period=period, unit=unit)
     zh = language.startswith("zh")

@@ -8,19 +8,28 @@ the page still shows the form's values and takes a filled-in XLSX template or an
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
-from jiaowei.auth.model import Principal
-from jiaowei.errors import JiaoweiError, NotFound, ValidationError
+from jiaowei import clock
+from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.scope import require_action
+from jiaowei.errors import M_, Conflict, JiaoweiError, NotFound, Problem, ValidationError
+from jiaowei.indicators import defaults
+from jiaowei.indicators.approval.worklist import rule_cells
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
-from jiaowei.indicators.values import exchange
+from jiaowei.indicators.values import exchange, formats, uploads
 from jiaowei.indicators.values import service as values
-from jiaowei.indicators.values.uploads import FormFile
+from jiaowei.indicators.values.uploads import FormFile, UploadedFile
+from jiaowei.jobs.model import Outcome
+from jiaowei.jobs.pages import start_job
+from jiaowei.jobs.runner import JobContext, Work
 from jiaowei.web.body import TAKES_FILES
 from jiaowei.web.deps import Conn, User, language
+from jiaowei.web.forms import N_
 from jiaowei.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -72,13 +81,8 @@ def _form(
         "state": form.state,
         "due": form.due,
         "synthetic": form.synthetic,
+        "rule_cells": rule_cells(conn, form.catalog, ds),  # a validation problem's link focuses its cell
     }
-
-
-def _unit_choices(conn: Connection, user: Principal, ds_code: str, zh: bool) -> list[dict[str, str]]:
-    """Up to 500 units that report the data set and that the user may enter data for (or see)."""
-    units = values.unit_choices(conn, principal=user, data_set=ds_code)
-    return [{"code": u.code, "name": u.name_zh if zh else u.name_en} for u in units]
 
 
 def _choices(conn: Connection, zh: bool) -> list[dict[str, str]]:
@@ -97,16 +101,18 @@ def entry_page(
     ds: Annotated[str, Query(max_length=50)] = "",
     pe_: Annotated[str, Query(alias="pe", max_length=16)] = "",
     ou: Annotated[str, Query(max_length=64)] = "",
-) -> HTMLResponse:
+) -> Response:
+    """Choose a data set, period and unit and open the form; with nothing chosen, a reporter with one
+    unit is sent to that unit's current form, and anyone else finds the current period filled in."""
+    if not (ds or pe_ or ou):
+        mine = defaults.entry_form(conn, principal=user, today=clock.today())
+        if mine is not None:
+            return RedirectResponse("/data/entry?" + urlencode({"ds": mine.data_set, "pe": mine.period,
+                                                                "ou": mine.unit}), status_code=303)
     zh = _zh(request)
     choices = _choices(conn, zh)
-    chosen = ds or (choices[0]["code"] if choices else "")
-    context: dict[str, Any] = {
-        "active": "data",
-        "choices": choices,
-        "units": _unit_choices(conn, user, chosen, zh),
-        "query": {"ds": ds, "pe": pe_, "ou": ou},
-    }
+    pe_ = pe_ or defaults.current_period(conn, ds or (choices[0]["code"] if choices else ""), clock.today())
+    context: dict[str, Any] = {"active": "data", "choices": choices, "query": {"ds": ds, "pe": pe_, "ou": ou}}
     if ds and pe_ and ou:
         try:
             context["form"] = _form(conn, user, ds, pe_, ou, zh)
@@ -119,45 +125,65 @@ def entry_page(
 def entry_upload(
     request: Request,
     user: User,
-    parsed: FormFile,
+    posted: FormFile,
     conn: Conn,
+    background: BackgroundTasks,
     file: Annotated[UploadFile, File()],
     ds: Annotated[str, Form(max_length=50)] = "",
     pe_: Annotated[str, Form(alias="pe", max_length=16)] = "",
     ou: Annotated[str, Form(max_length=64)] = "",
     dry_run: Annotated[str, Form()] = "",
     valid_only: Annotated[str, Form()] = "",
-) -> HTMLResponse:
-    """Import a filled-in template (or any data file) and show the import summary with the form."""
+) -> Response:
+    """Start importing a filled-in template (or any data file) as a job; its page shows the progress,
+    then the import summary, with a link back to the form."""
+    require_action(user, Action.DATA_CAPTURE)
+    if posted is None or not posted.data:
+        return _refused_upload(request, conn, user, ds, pe_, ou, ValidationError(
+            N_("The file is empty."), [Problem("empty file", field="file",
+                                               expected=", ".join(formats.FORMATS))]))
+    query = {"ds": ds, "pe": pe_, "ou": ou}
+    back = "/data/entry?" + urlencode(query) if ds and pe_ and ou else "/data/entry"
+    return start_job(request, conn, background, principal=user, kind="data.import",
+                     title=N_("Import data values"), back=back, filename=posted.filename,
+                     dry_run=bool(dry_run),
+                     work=_import_values(user, posted, dry_run=bool(dry_run), valid_only=bool(valid_only)))
+
+
+def _refused_upload(request: Request, conn: Connection, user: Principal, ds: str, pe_: str, ou: str,
+                    error: JiaoweiError) -> HTMLResponse:
+    """The entry page again, with why the upload was refused before any job began."""
     zh = _zh(request)
-    data = parsed.data if parsed is not None else b""
-    context: dict[str, Any] = {
-        "active": "data",
-        "choices": _choices(conn, zh),
-        "query": {"ds": ds, "pe": pe_, "ou": ou},
-    }
-    try:
-        summary = exchange.import_file(
-            conn,
-            principal=user,
-            data=data,
-            filename=file.filename or "",
-            content_type=file.content_type,
-            dry_run=bool(dry_run),
-            valid_only=bool(valid_only),
-            rows=parsed.rows if parsed is not None else None,
-        )
-        context["summary"] = summary
-        status = 409 if summary.status == "ERROR" else 200  # conflicts: nothing written, as in the API
-    except JiaoweiError as error:
-        context["upload_error"] = error
-        status = error.status
+    context: dict[str, Any] = {"active": "data", "choices": _choices(conn, zh), "upload_error": error,
+                               "query": {"ds": ds, "pe": pe_, "ou": ou}}
     if ds and pe_ and ou:
         try:
             context["form"] = _form(conn, user, ds, pe_, ou, zh)
-        except (ValidationError, NotFound) as error:
-            context["error"] = error
-    return page(request, "indicators/entry.html", context, status=status)
+        except (ValidationError, NotFound) as form_error:
+            context["error"] = form_error
+    return page(request, "indicators/entry.html", context, status=error.status)
+
+
+def _import_values(user: Principal, posted: UploadedFile, *, dry_run: bool, valid_only: bool) -> Work:
+    """The data values import as a job: read the file, then check and write every row or none."""
+
+    def work(job: JobContext) -> Outcome:
+        read = uploads.read(posted.data, posted.filename, posted.content_type, None)
+        total = len(read.rows) if isinstance(read.rows, list) else len(read.rows.entries) if read.rows else 0
+        job.report("reading the file", total, total)
+        with job.transaction() as conn:
+            summary = exchange.import_file(
+                conn, principal=user, data=posted.data, filename=posted.filename,
+                content_type=posted.content_type, dry_run=dry_run, valid_only=valid_only, rows=read.rows,
+                progress=lambda done: job.report("checking rows", done, total))
+            conflicts = tuple(c.as_problem() for c in summary.conflicts)
+            if summary.status == "ERROR":  # nothing is written: the conflicts are the answer, as in the API
+                raise Conflict(M_("{n} rows have conflicts; nothing was imported.", n=len(conflicts)),
+                               list(conflicts))
+        return Outcome(((N_("Imported"), summary.imported), (N_("Updated"), summary.updated),
+                        (N_("Deleted"), summary.deleted), (N_("Ignored"), summary.ignored)), conflicts)
+
+    return work
 
 
 def _zh(request: Request) -> bool:

@@ -14,7 +14,8 @@ from sqlalchemy import Connection, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, unit_filter
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
@@ -87,7 +88,7 @@ def _visible_units(
 ) -> list[int]:
     unit_id = registry.id_of(conn, unit_code)
     if unit_id is None:
-        raise NotFound(f"No unit with code {unit_code!r}.")
+        raise NotFound(M_("No unit with code {code!r}.", code=unit_code))
     require_unit(conn, principal, Action.VIEW, unit_id, day, unit_code)
     return registry.subtree_ids(conn, unit_id, day) if children else [unit_id]
 
@@ -108,19 +109,19 @@ def export_values(
     ds = catalog.data_set(data_set) if data_set else None
     if data_set and ds is None:
         problems.append(
-            Problem("unknown data set", field="dataSet", value=data_set, expected="a data set code")
+            Problem(N_("unknown data set"), field="dataSet", value=data_set, expected=N_("a data set code"))
         )
     problems += [
-        Problem("not a period", field="period", value=p, expected="e.g. 2020 or 202011")
+        Problem("not a period", field="period", value=p, expected=N_("e.g. 2020 or 202011"))
         for p in periods
         if not pe.is_valid(p)
     ]
     if not units:
         problems.append(
-            Problem("name at least one unit", field="orgUnit", value=None, expected="a unit code")
+            Problem(N_("name at least one unit"), field="orgUnit", value=None, expected=N_("a unit code"))
         )
     if problems:
-        raise ValidationError("The export cannot be made with these parameters.", problems)
+        raise ValidationError(N_("The export cannot be made with these parameters."), problems)
     wanted = [pe.parse(p) for p in periods]
     period_rows = _period_rows(conn, wanted)
     out: list[ValueRow] = []
@@ -193,7 +194,8 @@ def history(
     period_id = conn.execute(select(store.periods.c.id).where(store.periods.c.code == period)).scalar()
     if element is None or coc is None:
         raise NotFound(
-            f"No data element {data_element!r} with option combo {category_option_combo or DEFAULT!r}."
+            M_("No data element {data_element!r} with option combo {combo!r}.",
+               data_element=data_element, combo=category_option_combo or DEFAULT)
         )
     day = pe.parse(period).end if pe.is_valid(period) else today()
     _visible_units(conn, principal, org_unit, False, day)
@@ -240,19 +242,21 @@ def form_problems(
     problems = []
     if ds is None:
         problems.append(
-            Problem("unknown data set", field=ds_field, value=ds_code, expected="a data set code")
+            Problem(N_("unknown data set"), field=ds_field, value=ds_code, expected=N_("a data set code"))
         )
     if not pe.is_valid(period):
         problems.append(
-            Problem("not a period", field=period_field, value=period, expected="e.g. 2020, 2020SY, 202011")
+            Problem("not a period", field=period_field, value=period,
+                    expected=N_("e.g. 2020, 2020SY, 202011"))
         )
     elif ds is not None and pe.parse(period).type.value != ds.period_type:
         problems.append(
             Problem(
-                f"data set {ds_code} is collected per {ds.period_type} period",
+                M_("data set {data_set} is collected per {period_type} period",
+                   data_set=ds_code, period_type=ds.period_type),
                 field=period_field,
                 value=period,
-                expected=f"a {ds.period_type} period",
+                expected=M_("a {period_type} period", period_type=ds.period_type),
             )
         )
     return problems

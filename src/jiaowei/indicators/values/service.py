@@ -23,7 +23,8 @@ from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit
 from jiaowei.db.engine import inserted_id
-from jiaowei.errors import Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
@@ -202,7 +203,8 @@ def save_value(
     summary = import_values(conn, principal=principal, rows=[row], source="form")
     if summary.conflicts:
         conflict = summary.conflicts[0]
-        raise ValidationError(f"The value was not saved: {conflict.reason}.", [conflict.as_problem()])
+        raise ValidationError(M_("The value was not saved: {reason}.",
+                                 reason=conflict.reason), [conflict.as_problem()])
     return summary
 
 
@@ -211,10 +213,11 @@ def _keep_value(conn: Connection, row: ValueRow) -> ValueRow:
     stored = read_cell(conn, row=row)
     if stored is None:
         raise ValidationError(
-            "A comment or follow-up flag needs a value first.",
+            N_("A comment or follow-up flag needs a value first."),
             [
                 Problem(
-                    "no value to comment on", field="value", value=row.value, expected="enter the value first"
+                    N_("no value to comment on"), field="value", value=row.value,
+                    expected=N_("enter the value first")
                 )
             ],
         )
@@ -243,7 +246,8 @@ def delete_value(
     )
     if summary.conflicts:
         conflict = summary.conflicts[0]
-        raise ValidationError(f"The value was not deleted: {conflict.reason}.", [conflict.as_problem()])
+        raise ValidationError(M_("The value was not deleted: {reason}.", reason=conflict.reason),
+                              [conflict.as_problem()])
     return summary
 
 
@@ -299,13 +303,14 @@ def form_state(
     ctx = _period_context(conn, principal, period)
     where = registry.unit_in_period(conn, unit_id, period.start, period.end)
     if where is None:
-        return FormState(False, f"the unit was not open during {period.id}")
+        return FormState(False, M_("the unit was not open during {period}", period=period.id))
     if not principal.may(Action.DATA_CAPTURE):
-        return FormState(False, "your role may not enter data")
+        return FormState(False, M_("your role may not enter data"))
     if not in_scope(ctx, where.path, min(period.end, max(today(), period.start))):
-        return FormState(False, "the unit is outside your capture scope")
+        return FormState(False, M_("the unit is outside your capture scope"))
     if not (where.type in data_set.unit_types or unit_id in data_set.unit_ids):
-        return FormState(False, f"data set {data_set.code} is not collected from this unit")
+        return FormState(False, M_("data set {data_set} is not collected from this unit",
+                                   data_set=data_set.code))
     reason = lock_reason(ctx, data_set, period, where)
     return FormState(reason is None, reason)
 
@@ -332,9 +337,9 @@ def open_form(conn: Connection, *, principal: Principal, data_set: str, period: 
     problems = form_problems(ds, data_set, period, ds_field="ds", period_field="pe")
     unit_id = registry.id_of(conn, unit)
     if unit_id is None:
-        problems.append(Problem("unknown unit", field="ou", value=unit, expected="a unit code"))
+        problems.append(Problem("unknown unit", field="ou", value=unit, expected=N_("a unit code")))
     if problems or ds is None or unit_id is None:
-        raise ValidationError("The form cannot be opened.", problems)
+        raise ValidationError(N_("The form cannot be opened."), problems)
     the_period = pe.parse(period)
     require_unit(conn, principal, Action.VIEW, unit_id, the_period.end, unit)
     return EntryForm(

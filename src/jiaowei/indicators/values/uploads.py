@@ -1,10 +1,12 @@
 """Uploaded data value files, read before the request's transaction begins (issue 9, item 1).
 
 A route names :data:`ApiFile` or :data:`FormFile` after ``User`` and before ``Conn``: FastAPI then
-reads and parses the file (in a worker thread, so the event loop stays free) while no lock is held,
-and the transaction only writes. ADX names option combos by their categories, which takes the
-catalog from the database: an ADX file is parsed and checked here too (``formats.adx.parse_adx``),
-and only its categories are named as combos inside the transaction (``formats.adx.adx_rows``).
+receives the file while no lock is held. The API parses it there too (in a worker thread, so the
+event loop stays free), and the transaction only writes; the data entry page's upload is a job
+(``jobs/``) whose worker thread parses the file with :func:`read` before its own transaction. ADX
+names option combos by their categories, which takes the catalog from the database: an ADX file is
+parsed and checked here too (``formats.adx.parse_adx``), and only its categories are named as combos
+inside the transaction (``formats.adx.adx_rows``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from jiaowei.domains import N_
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators.model import ValueRow
 from jiaowei.indicators.values import formats
@@ -48,8 +51,8 @@ async def api_file(request: Request) -> UploadedFile:
     if content_type.startswith("multipart/form-data"):
         upload = (await request.form()).get("file")
         if upload is None or isinstance(upload, str):
-            raise ValidationError("No file was uploaded.", [
-                Problem("file missing", field="file", expected="a file in the form field file")])
+            raise ValidationError(N_("No file was uploaded."), [
+                Problem(N_("file missing"), field="file", expected=N_("a file in the form field file"))])
         data, filename, content_type = await upload.read(), upload.filename or "", upload.content_type or ""
     else:
         data = await request.body()
@@ -57,17 +60,14 @@ async def api_file(request: Request) -> UploadedFile:
 
 
 async def form_file(request: Request) -> UploadedFile | None:
-    """The ``file`` field of a posted form, parsed; None when the form has none. A file that cannot
-    be read is left unparsed: the page's import reads it again and shows why, with the form."""
+    """The ``file`` field of a posted form, unread: the page's import job reads it (:func:`read`) in its
+    worker thread, before its transaction. None when the form has none."""
     upload = (await request.form()).get("file")
     if upload is None or isinstance(upload, str):
         return None
     data, filename = await upload.read(), upload.filename or ""
     await upload.seek(0)
-    try:
-        return await run_in_threadpool(read, data, filename, upload.content_type, None)
-    except ValidationError:
-        return UploadedFile(data, filename, upload.content_type, None)
+    return UploadedFile(data, filename, upload.content_type, None)
 
 
 ApiFile = Annotated[UploadedFile, Depends(api_file)]

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import in_scope, require_action
-from jiaowei.errors import NotFound, Problem
+from jiaowei.errors import M_, NotFound, Problem
 from jiaowei.plans.appraisals import model
 from jiaowei.plans.appraisals.store import (
     appraisal_assignments as assignments,
@@ -266,7 +266,7 @@ def get_template(conn: Connection, *, principal: Principal, uid: str) -> Templat
     require_action(principal, Action.PLANS_MANAGE)
     row = conn.execute(select(templates.c.id).where(templates.c.uid == uid)).first()
     if row is None:
-        raise NotFound(f"No appraisal template {uid!r}.", [
+        raise NotFound(M_("No appraisal template {uid!r}.", uid=uid), [
             Problem("no such template", field="template", value=uid,
                     expected="the id of an appraisal template")])
     return template_by_id(conn, row.id)
@@ -297,7 +297,7 @@ def round_row(conn: Connection, uid: str) -> Any:
 
 
 def not_found(uid: str) -> NotFound:
-    return NotFound(f"No appraisal round {uid!r}.", [
+    return NotFound(M_("No appraisal round {uid!r}.", uid=uid), [
         Problem("no such round", field="round", value=uid,
                 expected="the id of an appraisal round you may see")])
 

@@ -28,7 +28,7 @@ from jiaowei.auth import queries as users
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
 from jiaowei.db.engine import inserted_id
-from jiaowei.errors import Conflict, NotFound, PermissionDenied, Problem, ValidationError
+from jiaowei.errors import M_, Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.model import ValueRow, ValueType, new_uid
 from jiaowei.indicators.values import service as values
@@ -71,10 +71,10 @@ def _text(value: Any, field: str, problems: list[Problem], *, required: bool = F
         problems.append(Problem("not text", row=row, field=field, value=str(value)[:100], expected="text"))
     elif required and not text:
         problems.append(Problem("required", row=row, field=field, value=value or None,
-                                expected=f"1 to {limit} characters"))
+                                expected=M_("1 to {limit} characters", limit=limit)))
     elif len(text) > limit:
         problems.append(Problem("too long", row=row, field=field, value=text[:100],
-                                expected=f"at most {limit} characters"))
+                                expected=M_("at most {limit} characters", limit=limit)))
     elif bad := text_problem(text, field=field, row=row, multiline=multiline):
         problems.append(bad)
     return text
@@ -106,7 +106,7 @@ def _criterion(spec: Mapping[str, Any], row: int, problems: list[Problem]) -> di
                                 expected="a weight above 0"))
     if low is not None and high is not None and low >= high:
         problems.append(Problem("the scale's maximum must lie above its minimum", row=row, field="max",
-                                value=high, expected=f"a number above {low:g}"))
+                                value=high, expected=M_("a number above {low:g}", low=low)))
     return {"name_zh": name_zh, "name_en": name_en, "weight": weight, "min_score": low, "max_score": high}
 
 
@@ -144,7 +144,7 @@ def create_template(
     about = _text(description, "description", problems, limit=MAX_COMMENT, multiline=True)
     if not criteria or len(criteria) > MAX_CRITERIA:
         problems.append(Problem("a template needs criteria", field="criteria", value=len(criteria),
-                                expected=f"1 to {MAX_CRITERIA} criteria"))
+                                expected=M_("1 to {most} criteria", most=MAX_CRITERIA)))
     checked = [_criterion(c, n, problems) for n, c in enumerate(criteria[:MAX_CRITERIA], 1)]
     grades = _thresholds(thresholds, problems)
     if problems:
@@ -199,7 +199,7 @@ def _subjects(conn: Connection, principal: Principal, given: Sequence[Mapping[st
     """The subjects as they will be saved: unit id, leader and reviewers, each checked."""
     if not given or len(given) > MAX_SUBJECTS:
         problems.append(Problem("a round needs subjects", field="subjects", value=len(given),
-                                expected=f"1 to {MAX_SUBJECTS} units or leaders"))
+                                expected=M_("1 to {most} units or leaders", most=MAX_SUBJECTS)))
     out, seen, users_checked = [], set(), {}
     for row, spec in enumerate(given[:MAX_SUBJECTS], 1):
         code = str(spec.get("unit") or "")

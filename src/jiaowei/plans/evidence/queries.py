@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
+from jiaowei import clock
 from jiaowei.domains import N_
 from jiaowei.errors import NotFound
 from jiaowei.plans.evidence.model import Attachment, size_label
@@ -19,7 +18,6 @@ from jiaowei.plans.evidence.store import evidence_attachments as ea
 from jiaowei.plans.evidence.store import evidence_files as ef
 from jiaowei.settings import active_settings
 
-COMMISSION_TIME = ZoneInfo("Asia/Shanghai")
 NO_SUCH = N_("No such evidence file.")
 MISSING = N_("The evidence file is missing from the evidence folder; restore the folder from its backup.")
 DAMAGED = N_("The evidence file is damaged: its content does not match its digest.")
@@ -45,13 +43,10 @@ def _select() -> Any:
 
 
 def _attachment(row: Any) -> Attachment:
-    at: dt.datetime = row.uploaded_at
-    if at.tzinfo is None:  # SQLite gives back naive UTC
-        at = at.replace(tzinfo=dt.UTC)
     return Attachment(
         uid=row.uid, filename=row.filename, media_type=row.media_type, size=row.size, sha256=row.sha256,
         uploaded_by=row.uploaded_by,
-        uploaded_at_label=at.astimezone(COMMISSION_TIME).strftime("%Y-%m-%d %H:%M"),
+        uploaded_at_label=clock.local(row.uploaded_at),  # naive (SQLite) means UTC
         owner_kind=row.owner_kind, owner_id=row.owner_id, unit_id=row.unit_id,
     )
 

@@ -14,13 +14,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
+from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, unit_filter
-from jiaowei.errors import NotFound, PermissionDenied, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.plans.evidence import queries as evidence_queries
 from jiaowei.plans.evidence.model import Attachment
 from jiaowei.plans.ledger import model
@@ -33,7 +34,6 @@ from jiaowei.registry import queries as registry
 OWNER_KIND = "measure"
 OPEN_STATES = frozenset({State.OPEN, State.IN_PROGRESS})
 BY = ("unit", "source")
-COMMISSION_TIME = ZoneInfo("Asia/Shanghai")
 
 
 def _stamp(value: Any) -> str:
@@ -46,7 +46,7 @@ def _stamp(value: Any) -> str:
 def local_label(stamp: str) -> str:
     """An ISO timestamp as the commission's clock shows it: "2020-06-01 09:30"."""
     try:
-        return dt.datetime.fromisoformat(stamp).astimezone(COMMISSION_TIME).strftime("%Y-%m-%d %H:%M")
+        return clock.local(stamp)  # in the commission's time zone (JIAOWEI_TIME_ZONE)
     except ValueError:
         return stamp
 
@@ -294,8 +294,9 @@ def finding(conn: Connection, *, principal: Principal, uid: str, today: dt.date)
     require_action(principal, Action.VIEW)
     row = conn.execute(select(f).where(f.c.uid == uid)).first()
     if row is None or not _visible(conn, principal, row.unit_id, today):
-        raise NotFound(f"No finding {uid!r}.", [Problem("no such finding", field="finding", value=uid,
-                                                        expected="the id of a finding you may see")])
+        raise NotFound(M_("No finding {uid!r}.",
+                          uid=uid), [Problem("no such finding", field="finding", value=uid,
+                                                        expected=N_("the id of a finding you may see"))])
     return _load(conn, [row], today, details=True)[0]
 
 
@@ -313,8 +314,8 @@ def measure(conn: Connection, *, principal: Principal, uid: str, today: dt.date)
     for x in found.measures if found else ():
         if x.uid == uid:
             return x
-    raise NotFound(f"No measure {uid!r}.", [Problem("no such measure", field="measure", value=uid,
-                                                    expected="the id of a measure you may see")])
+    raise NotFound(M_("No measure {uid!r}.", uid=uid), [Problem("no such measure", field="measure", value=uid,
+                                                    expected=N_("the id of a measure you may see"))])
 
 
 def overdue(conn: Connection, *, principal: Principal, today: dt.date,

@@ -18,7 +18,8 @@ from sqlalchemy import Connection, func, insert, select, update
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit
-from jiaowei.errors import NotFound, PermissionDenied, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.indicators.model import new_uid
 from jiaowei.plans.evidence import service as evidence_service
 from jiaowei.plans.ledger import model
@@ -64,7 +65,8 @@ def _text(value: Any, field: str, limit: int, problems: list[Problem], *, multil
     text = str(value or "").strip()
     if not text or len(text) > limit:
         problems.append(Problem("text is required" if not text else "text too long", row=row, field=field,
-                                value=text[:100] or None, expected=f"1 to {limit} characters"))
+                                value=text[:100] or None, expected=M_("1 to {limit} characters",
+                                                                      limit=limit)))
     elif bad := text_problem(text, field=field, multiline=multiline, row=row):
         problems.append(bad)
     return text
@@ -135,7 +137,7 @@ def record_finding(
         "text": _text(text, "text", MAX_TEXT, problems, multiline=True)}
     if len(measures) > MAX_MEASURES:
         problems.append(Problem("too many measures", field="measures", value=len(measures),
-                                expected=f"at most {MAX_MEASURES}"))
+                                expected=M_("at most {most}", most=MAX_MEASURES)))
     specs = [_measure_values(m, problems, i, "measures.") for i, m in enumerate(measures[:MAX_MEASURES], 1)]
     unit_id = _unit_id(conn, principal, unit, values["found_on"], problems)
     if problems:
@@ -175,8 +177,9 @@ def _finding_row(conn: Connection, principal: Principal, uid: str, day: dt.date 
     """The finding, when the principal may view its unit on ``day`` (default: the finding's date)."""
     row = conn.execute(select(findings).where(findings.c.uid == uid)).first()
     if row is None or not _may_view(conn, principal, row.unit_id, day or row.found_on):
-        raise NotFound(f"No finding {uid!r}.", [Problem("no such finding", field="finding", value=uid,
-                                                        expected="the id of a finding you may see")])
+        raise NotFound(M_("No finding {uid!r}.",
+                          uid=uid), [Problem("no such finding", field="finding", value=uid,
+                                                        expected=N_("the id of a finding you may see"))])
     return row
 
 
@@ -202,7 +205,7 @@ def add_measure(conn: Connection, *, principal: Principal, finding: str, text: s
                                .where(measures.c.finding_id == row.id)).one()
     if count >= MAX_MEASURES:
         problems.append(Problem("too many measures", field="measures", value=count,
-                                expected=f"at most {MAX_MEASURES}"))
+                                expected=M_("at most {most}", most=MAX_MEASURES)))
     if problems:
         raise ValidationError("The measure cannot be added.", problems)
     position = (last or 0) + 1
@@ -214,8 +217,9 @@ def _measure_row(conn: Connection, principal: Principal, uid: str, day: dt.date)
     row = conn.execute(select(m, f.c.unit_id, f.c.uid.label("finding_uid"))
                        .join(f, f.c.id == m.c.finding_id).where(m.c.uid == uid)).first()
     if row is None or not _may_view(conn, principal, row.unit_id, day):
-        raise NotFound(f"No measure {uid!r}.", [Problem("no such measure", field="measure", value=uid,
-                                                        expected="the id of a measure you may see")])
+        raise NotFound(M_("No measure {uid!r}.",
+                          uid=uid), [Problem("no such measure", field="measure", value=uid,
+                                                        expected=N_("the id of a measure you may see"))])
     return row
 
 
@@ -249,7 +253,7 @@ def transition(
     if len(comment) > MAX_TEXT:
         raise ValidationError("The comment cannot be saved.", [
             Problem("text too long", field="comment", value=comment[:100],
-                    expected=f"at most {MAX_TEXT} characters")])
+                    expected=M_("at most {most} characters", most=MAX_TEXT))])
     model.check_transition(measure=row.uid, current=current, asked=asked, comment=comment)
     now = _now()
     conn.execute(update(measures).where(measures.c.id == row.id).values(state=asked.value, updated_at=now))

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
+from jiaowei.domains import N_
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.plans import clock
 from jiaowei.plans.risks import queries, service
@@ -145,8 +146,8 @@ def change_risk(conn: Conn, user: User, uid: str, body: RiskPatch, as_of: AsOf) 
     nulls = [name for name, value in changes.items() if value is None]
     if nulls:
         raise ValidationError(
-            "A field may be left out, not set to null.",
-            [Problem("null", field=name, expected="a value") for name in nulls],
+            N_("A field may be left out, not set to null."),
+            [Problem("null", field=name, expected=N_("a value")) for name in nulls],
         )
     service.update_risk(conn, principal=user, uid=uid, today=_day(as_of), changes=changes)
     return queries.risk_detail(conn, principal=user, uid=uid, today=_day(as_of)).as_dict()
@@ -185,10 +186,10 @@ async def read_review(request: Request) -> ReviewUpload:
             return ReviewUpload(ReviewIn.model_validate(fields, strict=False), files)
         return ReviewUpload(ReviewIn.model_validate(json.loads(await request.body() or b"null")), files)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValidationError("The body is not JSON.", [Problem("not JSON", field="body")]) from None
+        raise ValidationError(N_("The body is not JSON."), [Problem(N_("not JSON"), field="body")]) from None
     except PydanticError as error:
         raise ValidationError(
-            "The review is not valid.",
+            N_("The review is not valid."),
             [
                 Problem(str(e["msg"]), field=".".join(str(p) for p in e["loc"]) or "body")
                 for e in error.errors()

@@ -17,7 +17,8 @@ from sqlalchemy import Connection, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, scope_paths
-from jiaowei.errors import NotFound, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.targets import compute
 from jiaowei.plans.evidence import queries as evidence
@@ -233,7 +234,7 @@ def risk_row(conn: Connection, *, principal: Principal, uid: str, today: dt.date
     paths = _visible_filter(conn, principal, today)
     row = conn.execute(select(risks).where(risks.c.uid == uid)).first()
     if row is None or not _within(unit_path(conn, row.unit_id, today), paths):
-        raise NotFound(f"No risk with id {uid!r}.")
+        raise NotFound(M_("No risk with id {uid!r}.", uid=uid))
     return row
 
 
@@ -286,20 +287,20 @@ def _check_filters(filters: Filters) -> None:
             problems.append(Problem("unknown value", field=name, value=value, expected=" | ".join(allowed)))
     for name, number in (("likelihood", filters.likelihood), ("impact", filters.impact)):
         if number is not None and number not in model.SCALE:
-            problems.append(Problem("not on the scale", field=name, value=number, expected="1 to 5"))
+            problems.append(Problem(N_("not on the scale"), field=name, value=number, expected="1 to 5"))
     if problems:
-        raise ValidationError("The register cannot be filtered so.", problems)
+        raise ValidationError(N_("The register cannot be filtered so."), problems)
 
 
 def _under_unit(conn: Connection, principal: Principal, code: str, day: dt.date) -> str:
     """The path of the filter's unit, if the principal may see it."""
     unit_id = registry.id_of(conn, code)
     if unit_id is None:
-        raise NotFound(f"No unit with code {code!r}.")
+        raise NotFound(M_("No unit with code {code!r}.", code=code))
     require_unit(conn, principal, Action.VIEW, unit_id, day, code)
     path = unit_path(conn, unit_id, day)
     if path is None:
-        raise NotFound(f"No unit with code {code!r}.")
+        raise NotFound(M_("No unit with code {code!r}.", code=code))
     return path
 
 

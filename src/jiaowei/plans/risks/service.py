@@ -18,7 +18,8 @@ from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit
 from jiaowei.db.engine import inserted_id
-from jiaowei.errors import Conflict, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Conflict, Problem, ValidationError
 from jiaowei.indicators.model import new_uid
 from jiaowei.indicators.targets import compute
 from jiaowei.plans.evidence import service as files
@@ -64,10 +65,11 @@ def _text(
         return ""
     value = value.strip()
     if required and not value:
-        problems.append(Problem("required", field=name, value=value, expected="some text"))
+        problems.append(Problem("required", field=name, value=value, expected=N_("some text")))
     elif len(value) > limit:
         problems.append(
-            Problem("too long", field=name, value=value[:50], expected=f"at most {limit} characters")
+            Problem("too long", field=name, value=value[:50], expected=M_("at most {limit} characters",
+                                                                          limit=limit))
         )
     elif (found := text_problem(value, field=name, multiline=multiline)) is not None:
         problems.append(found)
@@ -85,7 +87,7 @@ def _choice(problems: list[Problem], value: Any, name: str, allowed: type[StrEnu
 def _rating(problems: list[Problem], value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value not in model.SCALE:
         problems.append(
-            Problem("not on the scale", field=name, value=value, expected="a whole number 1 to 5")
+            Problem(N_("not on the scale"), field=name, value=value, expected=N_("a whole number 1 to 5"))
         )
         return 1
     return value
@@ -97,17 +99,18 @@ def _indicators(conn: Connection, problems: list[Problem], codes: Sequence[str])
     if len(wanted) > MAX_INDICATORS:
         problems.append(
             Problem(
-                "too many indicators",
+                N_("too many indicators"),
                 field="indicators",
                 value=len(wanted),
-                expected=f"at most {MAX_INDICATORS}",
+                expected=M_("at most {most}", most=MAX_INDICATORS),
             )
         )
     for code in wanted:
         if code not in known:
             problems.append(
                 Problem(
-                    "unknown indicator", field="indicators", value=code, expected="the code of an indicator"
+                    N_("unknown indicator"), field="indicators", value=code,
+                    expected="the code of an indicator"
                 )
             )
     return [known[c] for c in wanted if c in known]
@@ -115,7 +118,7 @@ def _indicators(conn: Connection, problems: list[Problem], codes: Sequence[str])
 
 def _unit_id(conn: Connection, problems: list[Problem], code: Any) -> int | None:
     if not isinstance(code, str) or not code.strip():
-        problems.append(Problem("required", field="unit", value=code, expected="a unit code"))
+        problems.append(Problem("required", field="unit", value=code, expected=N_("a unit code")))
         return None
     found = registry.id_of(conn, code.strip())
     if found is None:
@@ -141,7 +144,7 @@ def _fields(conn: Connection, problems: list[Problem], given: dict[str, Any]) ->
 
 
 def _invalid(problems: list[Problem]) -> ValidationError:
-    return ValidationError("The risk is not valid.", problems)
+    return ValidationError(N_("The risk is not valid."), problems)
 
 
 # ---------------------------------------------------------------- writing
@@ -261,7 +264,7 @@ def update_risk(
     _require_unit(conn, principal, Action.PLANS_MANAGE, row.unit_id, today)
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
-        raise _invalid([Problem("not a field of a risk", field=name) for name in unknown])
+        raise _invalid([Problem(N_("not a field of a risk"), field=name) for name in unknown])
     problems: list[Problem] = []
     values = _fields(conn, problems, changes)
     if problems:
@@ -299,7 +302,7 @@ def close_risk(conn: Connection, *, principal: Principal, uid: str, today: dt.da
     """Close an open risk (it leaves the matrix and the reviews due), with a note why."""
     row = _managed(conn, principal, uid, today)
     if row.state == model.State.CLOSED:
-        raise Conflict(f"The risk {uid} is closed already.")
+        raise Conflict(M_("The risk {uid} is closed already.", uid=uid))
     problems: list[Problem] = []
     text = _text(problems, note, "note", MAX_TEXT, multiline=True)
     if problems:
@@ -322,7 +325,7 @@ def reopen_risk(conn: Connection, *, principal: Principal, uid: str, today: dt.d
     """Open a closed risk again; its next review is counted from its last review again."""
     row = _managed(conn, principal, uid, today)
     if row.state == model.State.OPEN:
-        raise Conflict(f"The risk {uid} is open already.")
+        raise Conflict(M_("The risk {uid} is open already.", uid=uid))
     before = _state(conn, row)
     conn.execute(
         update(risks)
@@ -355,12 +358,12 @@ def record_review(
     row = risk_row(conn, principal=principal, uid=uid, today=today)
     _require_unit(conn, principal, Action.PLANS_REPORT, row.unit_id, today)
     if row.state != model.State.OPEN:
-        raise Conflict(f"The risk {uid} is closed; reopen it before reviewing it.")
+        raise Conflict(M_("The risk {uid} is closed; reopen it before reviewing it.", uid=uid))
     problems: list[Problem] = []
     rating = (_rating(problems, likelihood, "likelihood"), _rating(problems, impact, "impact"))
     text = _text(problems, note, "note", MAX_TEXT, required=True, multiline=True)
     if problems:
-        raise ValidationError("The review is not valid.", problems)
+        raise ValidationError(N_("The review is not valid."), problems)
     review_uid = new_uid()
     review_id = inserted_id(
         conn.execute(

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from jiaowei.errors import Problem
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Problem
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.targets import compute
 from jiaowei.plans.tasks.model import Stage, Status
@@ -63,11 +64,13 @@ def text(
     cleaned = value.strip()
     if required and not cleaned:
         problems.append(
-            Problem("required", field=field, value=value, expected=f"text of 1 to {limit} characters")
+            Problem("required", field=field, value=value, expected=M_("text of 1 to {limit} characters",
+                                                                      limit=limit))
         )
     elif len(cleaned) > limit:
         problems.append(
-            Problem("too long", field=field, value=cleaned[:40] + "…", expected=f"at most {limit} characters")
+            Problem("too long", field=field, value=cleaned[:40] + "…",
+                    expected=M_("at most {limit} characters", limit=limit))
         )
     elif bad := text_problem(cleaned, field=field, multiline=multiline):
         problems.append(bad)
@@ -115,10 +118,10 @@ def milestones(given: Sequence[Mapping[str, Any]], problems: list[Problem]) -> l
     if len(given) > MAX_MILESTONES:
         problems.append(
             Problem(
-                "too many milestones",
+                N_("too many milestones"),
                 field="milestones",
                 value=len(given),
-                expected=f"at most {MAX_MILESTONES}",
+                expected=M_("at most {most}", most=MAX_MILESTONES),
             )
         )
         return []
@@ -127,7 +130,7 @@ def milestones(given: Sequence[Mapping[str, Any]], problems: list[Problem]) -> l
         where = f"milestones[{i}]"
         if not isinstance(m, Mapping):
             problems.append(
-                Problem("not a milestone", field=where, value=m, expected='{"title", "due", "done_on"}')
+                Problem(N_("not a milestone"), field=where, value=m, expected='{"title", "due", "done_on"}')
             )
             continue
         out.append(
@@ -146,7 +149,8 @@ def links(
     if len(given) > MAX_LINKS:
         problems.append(
             Problem(
-                "too many linked indicators", field="links", value=len(given), expected=f"at most {MAX_LINKS}"
+                N_("too many linked indicators"), field="links", value=len(given),
+                expected=M_("at most {most}", most=MAX_LINKS),
             )
         )
         return []
@@ -157,7 +161,7 @@ def links(
         if not isinstance(k, Mapping):
             problems.append(
                 Problem(
-                    "not a linked indicator",
+                    N_("not a linked indicator"),
                     field=where,
                     value=k,
                     expected='{"indicator", "unit", "period", "target"}',
@@ -214,10 +218,10 @@ def checkpoints(given: Mapping[str, Any], problems: list[Problem]) -> dict[str, 
         if stage not in {s.value for s in Stage}:
             problems.append(
                 Problem(
-                    "no such checkpoint",
+                    N_("no such checkpoint"),
                     field="checkpoints",
                     value=stage,
-                    expected="deploy, advance or assess",
+                    expected=N_("deploy, advance or assess"),
                 )
             )
             continue
@@ -234,6 +238,7 @@ def status(value: Any, problems: list[Problem]) -> Status | None:
         return Status(str(value))
     except ValueError:
         problems.append(
-            Problem("no such status", field="status", value=value, expected="on_track, at_risk, late or done")
+            Problem(N_("no such status"), field="status", value=value,
+                    expected=N_("on_track, at_risk, late or done"))
         )
         return None

@@ -137,7 +137,7 @@ def send(digest: Digest, *, settings: Settings, gettext: Gettext, language: str)
     if missing:
         raise ConfigurationError(
             "Email is not set up: set " + ", ".join(missing) + ".",
-            [Problem("not set", field=name, expected="see docs/operators.md") for name in missing],
+            [Problem(N_("not set"), field=name, expected=N_("see docs/operators.md")) for name in missing],
         )
     to = recipients(settings)
     message = EmailMessage()

@@ -17,12 +17,12 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 from starlette.datastructures import UploadFile
 
+from jiaowei import clock as jiaowei_clock
 from jiaowei.auth.model import Principal
-from jiaowei.errors import Conflict, NotFound, Problem, ValidationError
+from jiaowei.errors import M_, Conflict, NotFound, Problem, ValidationError
 from jiaowei.i18n import translate
 from jiaowei.plans import clock
 from jiaowei.plans.evidence import queries as evidence_queries
-from jiaowei.plans.evidence.queries import COMMISSION_TIME
 from jiaowei.plans.tasks import charts, queries, service
 from jiaowei.plans.tasks.model import REVIEW_LABELS, STAGE_LABELS, STATUS_LABELS, Cause, Stage, Status
 from jiaowei.plans.tasks.views import Board, Reminder, TaskDetail, TaskSummary
@@ -74,11 +74,7 @@ def _render(request: Request, template: str, context: dict[str, Any], status: in
 
 def local_time(value: dt.datetime | None) -> str:
     """A stored moment (UTC; SQLite gives it back naive) in the commission's time, to the minute."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(COMMISSION_TIME).strftime("%Y-%m-%d %H:%M")
+    return jiaowei_clock.local(value)
 
 
 def cause_text(cause: Cause, lang: str) -> str:
@@ -367,7 +363,7 @@ def review(request: Request, conn: Conn, user: User, uid: str, report_uid: str, 
     """Accept or return a report, with a comment, and optionally set the task's status with a reason."""
     day = _day(form)
     if queries.report_row(conn, report_uid).task_uid != uid:
-        raise NotFound(f"No progress report with id {report_uid!r}.")
+        raise NotFound(M_("No progress report with id {report_uid!r}.", report_uid=report_uid))
     try:
         with conn.begin_nested():
             service.review_report(

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
-from jiaowei.errors import NotFound
+from jiaowei.errors import M_, NotFound
 from jiaowei.plans.evidence import queries as evidence_queries
 from jiaowei.plans.tasks import model
 from jiaowei.plans.tasks.links import link_views
@@ -72,7 +72,7 @@ def plan_refs(conn: Connection) -> list[PlanRef]:
 def plan_of_year(conn: Connection, year: int) -> PlanRef:
     row = conn.execute(select(plans).where(plans.c.year == year)).first()
     if row is None:
-        raise NotFound(f"No plan for the year {year}.")
+        raise NotFound(M_("No plan for the year {year}.", year=year))
     return PlanRef(row.uid, row.year, row.title_zh, row.title_en)
 
 
@@ -167,7 +167,7 @@ def item_for(conn: Connection, principal: Principal, uid: str, today: dt.date | 
     require_action(principal, Action.VIEW)
     found = load(conn, plan_items.c.uid == uid, today)
     if not found or not is_visible(found[0], visible_units(conn, principal, _day_of(found[0].year, today))):
-        raise NotFound(f"No task with id {uid!r}.")
+        raise NotFound(M_("No task with id {uid!r}.", uid=uid))
     return found[0]
 
 
@@ -196,7 +196,7 @@ def report_row(conn: Connection, uid: str) -> Any:
         .where(plan_reports.c.uid == uid)
     ).first()
     if row is None:
-        raise NotFound(f"No progress report with id {uid!r}.")
+        raise NotFound(M_("No progress report with id {uid!r}.", uid=uid))
     return row
 
 

@@ -23,7 +23,8 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit
-from jiaowei.errors import Conflict, PermissionDenied, Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Conflict, PermissionDenied, Problem, ValidationError
 from jiaowei.indicators.model import new_uid
 from jiaowei.plans.evidence import service as evidence_files
 from jiaowei.plans.tasks import checks, queries
@@ -86,14 +87,15 @@ def create_plan(
     problems: list[Problem] = []
     if isinstance(year, bool) or not isinstance(year, int) or not FIRST_YEAR <= year <= LAST_YEAR:
         problems.append(
-            Problem("not a year", field="year", value=year, expected=f"{FIRST_YEAR} to {LAST_YEAR}")
+            Problem("not a year", field="year", value=year, expected=M_("{first} to {last}",
+                                                                        first=FIRST_YEAR, last=LAST_YEAR))
         )
     zh = checks.text(title_zh, "title_zh", problems, required=True, limit=230)
     en = checks.text(title_en, "title_en", problems, limit=230)
     _refuse("The plan cannot be created.", problems)
     if conn.execute(select(plans.c.id).where(plans.c.year == year)).first() is not None:
         raise Conflict(
-            f"There is a plan for {year} already.",
+            M_("There is a plan for {year} already.", year=year),
             [Problem("exists", field="year", value=year, expected="a year without a plan")],
         )
     uid = new_uid()
@@ -242,7 +244,8 @@ def _parent(
     if parent is None or parent == "":
         if wanted is not None:
             problems.append(
-                Problem("required", field="parent", value=parent, expected=f"the uid of a {wanted.value}")
+                Problem("required", field="parent", value=parent, expected=M_("the uid of a {kind}",
+                                                                              kind=wanted.value))
             )
         return None
     row = conn.execute(select(plan_items).where(plan_items.c.uid == parent)).first()
@@ -421,24 +424,26 @@ def report_progress(
     if item.row.kind == Kind.SECTION:
         problems.append(
             Problem(
-                "a section has no progress of its own",
+                N_("a section has no progress of its own"),
                 field="task",
                 value=task,
-                expected="the uid of a task or sub-task",
+                expected=N_("the uid of a task or sub-task"),
             )
         )
     if stage not in {s.value for s in Stage}:
         problems.append(
-            Problem("no such checkpoint", field="stage", value=stage, expected="deploy, advance or assess")
+            Problem(N_("no such checkpoint"), field="stage", value=stage,
+                    expected=N_("deploy, advance or assess"))
         )
     if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
         problems.append(
-            Problem("not a percent", field="percent", value=percent, expected="a whole number 0 to 100")
+            Problem(N_("not a percent"), field="percent", value=percent,
+                    expected=N_("a whole number 0 to 100"))
         )
     text = checks.text(narrative, "narrative", problems, required=True, multiline=True)
     _refuse("The progress report cannot be saved.", problems)
     if not queries.may_report(conn, principal, item, today):
-        raise PermissionDenied("Only the lead unit of a task reports its progress.")
+        raise PermissionDenied(N_("Only the lead unit of a task reports its progress."))
     for name, content in evidence:  # every file is checked before anything is written
         evidence_files.check(name, content)
     checkpoint = next(c for c in item.checkpoints if c.stage == stage)
@@ -500,16 +505,17 @@ def review_report(
     problems: list[Problem] = []
     if decision not in DECISIONS:
         problems.append(
-            Problem("no such decision", field="decision", value=decision, expected="accept or return")
+            Problem(N_("no such decision"), field="decision", value=decision, expected=N_("accept or return"))
         )
     text = checks.text(comment, "comment", problems, required=decision == "return", multiline=True)
     wanted = checks.status(status, problems)
     why = checks.text(reason, "reason", problems, required=wanted is not None, multiline=True)
-    _refuse("The review cannot be saved.", problems)
+    _refuse(N_("The review cannot be saved."), problems)
     if row.review != Review.SUBMITTED:
         raise Conflict(
-            "This report has been reviewed already.",
-            [Problem("reviewed already", field="report", value=report, expected="a report awaiting review")],
+            N_("This report has been reviewed already."),
+            [Problem(N_("reviewed already"), field="report", value=report,
+                     expected=N_("a report awaiting review"))],
         )
     review = Review.ACCEPTED if decision == "accept" else Review.RETURNED
     conn.execute(
@@ -548,13 +554,13 @@ def override_status(
     if item.row.kind == Kind.SECTION:
         problems.append(
             Problem(
-                "a section has no status of its own",
+                N_("a section has no status of its own"),
                 field="task",
                 value=task,
-                expected="the uid of a task or sub-task",
+                expected=N_("the uid of a task or sub-task"),
             )
         )
-    _refuse("The status cannot be set.", problems)
+    _refuse(N_("The status cannot be set."), problems)
     _override(conn, principal, item, wanted.value if wanted else None, why)
 
 

@@ -82,7 +82,7 @@
                axisLabel: { color: MUTED, interval: 0, rotate: spec.categories.length > 6 ? 35 : 0,
                             width: 88, overflow: "truncate" } },
       yAxis: { type: "value", name: spec.axis || "", scale: spec.kind === "line", min: spec.min, max: spec.max,
-               axisLabel: { color: MUTED }, splitLine: { lineStyle: { color: GRID } } },
+               minInterval: spec.whole ? 1 : 0, axisLabel: { color: MUTED }, splitLine: { lineStyle: { color: GRID } } },
       dataZoom: many ? [{ type: "slider", start: 0, end: 100 * MANY / spec.categories.length, bottom: 8 },
                         { type: "inside" }] : [],
       series: all

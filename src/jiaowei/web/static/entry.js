@@ -10,6 +10,8 @@
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var inputs = Array.prototype.slice.call(form.querySelectorAll(".cell-input"));
   var current = null;
+  var ruleCells = {};  // validation rule code -> the cell ("ELEMENT.COMBO") its problems point at
+  try { ruleCells = JSON.parse(form.dataset.ruleCells || "{}"); } catch (e) { ruleCells = {}; }
 
   function key(input) {
     return { dataElement: input.dataset.de, period: form.dataset.pe, orgUnit: form.dataset.ou,
@@ -33,7 +35,8 @@
   function problemText(data) {
     var p = (data.problems || [])[0];
     if (!p) { return data.detail || form.dataset.msgFailed; }
-    return p.message + (p.expected ? " (" + p.expected + ")" : "");
+    if (!p.expected) { return p.message; }
+    return p.message + (zh ? "（" + p.expected + "）" : " (" + p.expected + ")");
   }
 
   function setStatus(input, state, text) {
@@ -89,11 +92,41 @@
         var rule = document.createElement("strong");
         rule.textContent = (v.validationRuleDescription || v.rule || "") + ": ";
         item.appendChild(rule);
-        item.appendChild(document.createTextNode((zh ? v.message_zh : v.message_en) || v.message || ""));
+        var text = (zh ? v.message_zh : v.message_en) || v.message || "";
+        var cell = problemCell(v);
+        if (cell) {  // one click (or Enter) to the cell the problem names
+          var link = document.createElement("a");
+          link.href = "#cell-" + cell;
+          link.className = "violation__cell";
+          link.textContent = text;
+          link.addEventListener("click", function (event) { event.preventDefault(); focusNamed("cell-" + cell); });
+          item.appendChild(link);
+        } else {
+          item.appendChild(document.createTextNode(text));
+        }
         list.appendChild(item);
       });
       box.appendChild(list);
     });
+  }
+
+  function localTime(iso) {  // a stored UTC time in the commission's zone (<meta name="time-zone">), to the minute
+    var meta = document.querySelector('meta[name="time-zone"]'), zone = meta ? meta.content : undefined;
+    var at = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + "Z");  // naive means UTC
+    try {
+      var parts = {};
+      new Intl.DateTimeFormat("en-GB", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(at).forEach(function (p) {
+        parts[p.type] = p.value;
+      });
+      return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute;
+    } catch (e) {
+      return iso.slice(0, 16).replace("T", " ");
+    }
+  }
+
+  function changeLabel(change) {  // CREATE, UPDATE, DELETE in the page's language
+    return form.dataset["msg" + change.charAt(0) + change.slice(1).toLowerCase()] || change;
   }
 
   function showHistory(input) {
@@ -104,7 +137,7 @@
       list.textContent = "";
       ((result.data && result.data.changes) || []).forEach(function (c) {
         var item = document.createElement("li");
-        item.textContent = c.at.slice(0, 16).replace("T", " ") + " · " + c.actor + " · " + c.change + ": " +
+        item.textContent = localTime(c.at) + " · " + c.actor + " · " + changeLabel(c.change) + (zh ? "：" : ": ") +
           (c.value_before === null ? "—" : c.value_before) + " → " + (c.value_after === null ? "—" : c.value_after) +
           (c.comment ? " · " + c.comment : "");
         list.appendChild(item);
@@ -125,6 +158,27 @@
     document.getElementById("cell-comment").value = "";
     document.getElementById("cell-followup").checked = input.closest(".entry-cell").classList.contains("is-flagged");
     showHistory(input);
+  }
+
+  function problemCell(v) {  // the cell a validation problem names, if the form shows it
+    var cell = v.data_element && v.option_combo ? v.data_element + "." + v.option_combo : ruleCells[v.rule];
+    return cell && document.getElementById("cell-" + cell) ? cell : null;
+  }
+
+  function focusNamed(id) {  // focus the cell named in the URL fragment (#cell-ELEMENT.COMBO), e.g. from a problem
+    var input = id && document.getElementById(id);
+    if (!input || inputs.indexOf(input) < 0) { return; }
+    inputs.forEach(function (other) { other.closest(".entry-cell").classList.remove("is-target"); });
+    input.closest(".entry-cell").classList.add("is-target");
+    if (input.scrollIntoView) { input.scrollIntoView({ block: "center" }); }
+    if (input.disabled) { focusCell(input); } else { input.focus(); }
+    if (window.history && window.history.replaceState) { window.history.replaceState(null, "", "#" + id); }
+  }
+
+  function fromFragment() {
+    var hash = window.location.hash.slice(1);
+    try { hash = decodeURIComponent(hash); } catch (e) { return; }
+    if (hash.indexOf("cell-") === 0) { focusNamed(hash); }
   }
 
   function move(input, step) {
@@ -167,5 +221,7 @@
       });
   });
 
+  window.addEventListener("hashchange", fromFragment);
+  fromFragment();
   validate();
 })();

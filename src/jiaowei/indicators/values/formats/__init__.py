@@ -45,7 +45,8 @@ from dataclasses import fields
 from itertools import chain, islice
 from typing import Any, BinaryIO, NoReturn
 
-from jiaowei.errors import Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Problem, ValidationError
 from jiaowei.indicators.model import ValueRow
 from jiaowei.indicators.values.formats.adx import ADX_NAMESPACE as ADX_NAMESPACE
 from jiaowei.indicators.values.formats.adx import ComboAttributes as ComboAttributes
@@ -68,6 +69,7 @@ from jiaowei.indicators.values.formats.xlsx import TemplateRow as TemplateRow
 from jiaowei.indicators.values.formats.xlsx import read_template, write_xlsx
 from jiaowei.indicators.values.formats.xlsx import write_template as write_template
 from jiaowei.text import csv_cell, csv_uncell, text_problem
+from jiaowei.workbooks import FIRST_ROW, numbered
 
 FORMATS = ("dhis2-json", "dhis2-csv", "adx", "xlsx")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -118,8 +120,8 @@ def detect_format(filename: str, content_type: str | None, data: bytes) -> str:
     media = (content_type or "").split(";")[0].strip().lower()
     found = EXTENSIONS.get(extension) or _CONTENT_TYPES.get(media) or _sniff(data)
     if found is None:
-        raise ValidationError(f"Cannot tell the format of {filename or 'the file'}.", [
-            Problem("unknown file format", field="format", value=filename or media or None,
+        raise ValidationError(M_("Cannot tell the format of {filename}.", filename=filename or 'the file'), [
+            Problem(N_("unknown file format"), field="format", value=filename or media or None,
                     expected=_FORMATS_EXPECTED)])
     return found
 
@@ -139,8 +141,8 @@ def _sniff(data: bytes) -> str | None:
 
 def _known(format: str) -> str:
     if format not in FORMATS:
-        raise ValidationError(f"Unknown data value format {format!r}.", [
-            Problem("unknown format", field="format", value=format, expected=_FORMATS_EXPECTED)])
+        raise ValidationError(M_("Unknown data value format {format!r}.", format=format), [
+            Problem(N_("unknown format"), field="format", value=format, expected=_FORMATS_EXPECTED)])
     return format
 
 
@@ -255,8 +257,8 @@ def _no_constant(name: str) -> NoReturn:
 def _json_document(document: Any) -> tuple[list[Any], tuple[str | None, str | None, str | None]]:
     if not isinstance(document, dict) or not isinstance(document.get("dataValues"), list):
         found = "an object without a dataValues list" if isinstance(document, dict) else _kind(document)
-        raise ValidationError("The file is not a DHIS2 data value set.", [
-            Problem(f"the document is {found}", field="dataValues", expected=_JSON_SHAPE)])
+        raise ValidationError(N_("The file is not a DHIS2 data value set."), [
+            Problem(M_("the document is {found}", found=found), field="dataValues", expected=_JSON_SHAPE)])
     problems: list[Problem] = []
     defaults = tuple(_json_text(document, name, None, 0, problems) for name in _JSON_DEFAULTS)
     raise_any(problems, _JSON)
@@ -311,7 +313,7 @@ def _checked_json_row(item: Any, index: int, defaults: tuple[str | None, str | N
                       problems: list[Problem]) -> ValueRow | None:
     """The slow path: every field checked, every problem of the value collected."""
     if not isinstance(item, dict):
-        add_problem(problems, Problem("a data value is not an object", row=index, field="dataValues",
+        add_problem(problems, Problem(N_("a data value is not an object"), row=index, field="dataValues",
                                       value=_shown(item), expected=_JSON_SHAPE), _JSON)
         return None
     found: list[Problem] = []
@@ -340,7 +342,7 @@ def _json_text(item: dict[str, Any], name: str, default: str | None, index: int,
     if isinstance(raw, str):
         return raw
     found.append(Problem("not text", row=index or None, field=name, value=_shown(raw),
-                         expected=f'text in quotes, e.g. "{name}": "CODE"'))
+                         expected=M_("text in quotes, e.g. \"{name}\": \"CODE\"", name=name)))
     return default
 
 
@@ -348,9 +350,10 @@ def _json_required(item: dict[str, Any], name: str, default: str | None, index: 
                    found: list[Problem]) -> str:
     text = _json_text(item, name, default, index, found)
     if text is None and not any(p.field == name for p in found):
-        where = " (or once at the top of the document)" if name in _JSON_DEFAULTS else ""
-        found.append(Problem(f"{name} is missing", row=index, field=name,
-                             expected=f"the {name} code on each data value{where}"))
+        where = M_(" (or once at the top of the document)") if name in _JSON_DEFAULTS else ""
+        found.append(Problem(M_("{name} is missing", name=name), row=index, field=name,
+                             expected=M_("the {name} code on each data value{where}",
+                                         name=name, where=where)))
     return text or ""
 
 
@@ -443,7 +446,9 @@ def read_csv(data: bytes) -> list[ValueRow]:
 
     The header is optional: without one the columns are in DHIS2's order (:data:`CSV_HEADER`).
     Header names may be DHIS2's or the JSON ones, in any case; ``lastupdated``/``created``
-    are ignored. Empty cells are None.
+    are ignored. Empty cells are None. ``row`` is the row as a spreadsheet shows it: the header is
+    row 1 and the first value row 2 (without a header, the first value row is 1), as every importer
+    numbers rows (:func:`jiaowei.workbooks.numbered`).
     """
     reader = csv.reader(io.StringIO(decode(data, _CSV), newline=""), strict=True)
     try:
@@ -454,15 +459,16 @@ def read_csv(data: bytes) -> list[ValueRow]:
 
 
 def _csv_rows(reader: Iterator[list[str]]) -> list[ValueRow]:
-    first = next(reader, None)
+    lines = numbered(reader)
+    first = next(lines, None)
     if first is None:
         return []
-    columns = _csv_header(first)
-    records = reader if columns is not None else chain([first], reader)
+    columns = _csv_header(first[1])
+    records = lines if columns is not None else chain([first], lines)
     columns = columns or CSV_HEADER
     rows: list[ValueRow] = []
     problems: list[Problem] = []
-    for number, record in enumerate(records, 1):
+    for number, record in records:
         if any(record):
             row = _csv_row(record, number, columns, problems)
             if row is not None:
@@ -476,12 +482,13 @@ def _csv_header(first: list[str]) -> tuple[str | None, ...] | None:
     names = [cell.strip().lower() for cell in first]
     if "dataelement" not in names:
         return None
-    problems = [Problem("unknown column", row=0, field=cell, value=cell, expected=_CSV_EXPECTED)
+    problems = [Problem("unknown column", row=FIRST_ROW, field=cell, value=cell, expected=_CSV_EXPECTED)
                 for cell, name in zip(first, names, strict=True) if name not in _CSV_NAMES]
     columns = tuple(_CSV_NAMES.get(name) for name in names)
-    problems += [Problem("the column appears twice", row=0, field=name, value=name, expected="once")
+    problems += [Problem(N_("the column appears twice"), row=FIRST_ROW, field=name, value=name,
+                         expected=N_("once"))
                  for index, name in enumerate(columns) if name and name in columns[:index]]
-    problems += [Problem("the column is missing", row=0, field=name, expected=_CSV_EXPECTED)
+    problems += [Problem(N_("the column is missing"), row=FIRST_ROW, field=name, expected=_CSV_EXPECTED)
                  for name in _CSV_REQUIRED if name not in columns]
     raise_any(problems, _CSV)
     return columns
@@ -490,10 +497,12 @@ def _csv_header(first: list[str]) -> tuple[str | None, ...] | None:
 def _csv_row(record: list[str], number: int, columns: tuple[str | None, ...],
              problems: list[Problem]) -> ValueRow | None:
     cells = {name: cell for name, cell in zip(columns, record, strict=False) if name and cell != ""}
-    found = [Problem("the column is empty", row=number, field=name, expected=f"the {name} code")
+    found = [Problem(N_("the column is empty"), row=number, field=name, expected=M_("the {name} code",
+                                                                                    name=name))
              for name in _CSV_REQUIRED if name not in cells]
     if len(record) > len(columns):
-        found.append(Problem(f"{len(record)} cells, more than the {len(columns)} columns", row=number,
+        found.append(Problem(M_("{count} cells, more than the {count2} columns",
+                                count=len(record), count2=len(columns)), row=number,
                              value=record[len(columns)], expected=_CSV_EXPECTED))
     followup = _csv_flag(cells, "followup", number, found)
     deleted = _csv_flag(cells, "deleted", number, found)

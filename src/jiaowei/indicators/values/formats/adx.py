@@ -29,7 +29,8 @@ from xml.sax.saxutils import escape, quoteattr
 import defusedxml.ElementTree as safe_xml
 from defusedxml import DefusedXmlException
 
-from jiaowei.errors import Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Problem, ValidationError
 from jiaowei.indicators import periods
 from jiaowei.indicators.model import DEFAULT, ValueRow
 from jiaowei.indicators.values.formats.common import MAX_PROBLEMS, add_problem, decode, raise_any, unreadable
@@ -169,7 +170,8 @@ def _parse_xml(data: bytes) -> ET.Element:
     try:
         root = safe_xml.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException:
-        raise unreadable(_ADX, "the document declares a DOCTYPE or entities, which are refused for safety",
+        raise unreadable(_ADX,
+                         N_("the document declares a DOCTYPE or entities, which are refused for safety"),
                          "plain ADX XML without <!DOCTYPE> or <!ENTITY>") from None
     except ET.ParseError as exc:
         decode(data, _ADX)
@@ -186,7 +188,8 @@ def _local(element: ET.Element, name: str, row: int, problem: _Report) -> bool:
     """Whether ``element`` is the ADX element ``name``; if not, a problem (at the next value's row)."""
     if element.tag in (f"{{{ADX_NAMESPACE}}}{name}", name):
         return True
-    problem(Problem("unknown element", row=row, field=str(element.tag), expected=f"<{name}>"))
+    problem(Problem(N_("unknown element"), row=row, field=str(element.tag), expected=M_("<{name}>",
+                                                                                        name=name)))
     return False
 
 
@@ -198,8 +201,8 @@ def _adx_group(group: ET.Element, row: int, problem: _Report) -> AdxGroup:
     attributes = dict(group.attrib)
     for name in ("orgUnit", "period"):
         if not attributes.get(name):
-            problem(Problem(f"the group has no {name}", row=row, field=name,
-                            expected=f"a {name} attribute on <group>"))
+            problem(Problem(M_("the group has no {name}", name=name), row=row, field=name,
+                            expected=M_("a {name} attribute on <group>", name=name)))
     extra = [value for name, value in attributes.items() if name not in _GROUP_OWN and "{" not in name]
     attribute = attributes.get("attributeOptionCombo") or ("_".join(extra) if extra else None)
     period = _adx_period(attributes.get("period"), row, problem)
@@ -233,13 +236,14 @@ def _adx_row(value: AdxValue, combo_code: ComboCode | None, problems: list[Probl
     categories = dict(value.categories)
     combo = value.option_combo or _combo(value.data_element, categories, combo_code)
     if not value.data_element:
-        add_problem(problems, Problem("the dataValue has no dataElement", row=value.row, field="dataElement",
-                                      expected="a dataElement attribute with the data element code"), _ADX)
+        expected = N_("a dataElement attribute with the data element code")
+        add_problem(problems, Problem(N_("the dataValue has no dataElement"), row=value.row,
+                                      field="dataElement", expected=expected), _ADX)
     elif combo is None:
         shown = ", ".join(f"{name}={option}" for name, option in categories.items())
         add_problem(problems, Problem(_NO_COMBO, row=value.row, field="categoryOptionCombo",
                                       value=shown or None,
-                                      expected="one option of each category of the data element"), _ADX)
+                                      expected=N_("one option of each category of the data element")), _ADX)
     group = value.group
     return ValueRow(value.data_element, group.period, group.org_unit, combo, group.attribute_option_combo,
                     value.value, comment=value.comment, row=value.row)
@@ -310,7 +314,7 @@ def _adx_categories(row: ValueRow, combo_attributes: ComboAttributes | None) -> 
         return {} if combo == DEFAULT else {"categoryOptionCombo": combo}
     for name in options:
         if not _XML_NAME.match(name) or name in ("dataElement", "value", "categoryOptionCombo"):
-            raise ValidationError("A category code cannot be written as an ADX attribute.", [
-                Problem("not an XML attribute name", row=row.row or None, field="category", value=name,
-                        expected="a category code that begins with a letter or '_'")])
+            raise ValidationError(N_("A category code cannot be written as an ADX attribute."), [
+                Problem(N_("not an XML attribute name"), row=row.row or None, field="category", value=name,
+                        expected=N_("a category code that begins with a letter or '_'"))])
     return dict(options)

@@ -13,7 +13,8 @@ import math
 import re
 from typing import Any, NoReturn
 
-from jiaowei.errors import Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Problem, ValidationError
 from jiaowei.text import text_problem
 
 MAX_PROBLEMS = 1000
@@ -38,7 +39,8 @@ def _fail(problems: list[Problem], what: str) -> NoReturn:
 
 
 def unreadable(what: str, message: str, expected: str) -> ValidationError:
-    return ValidationError(f"The file is not readable as {what}.", [Problem(message, expected=expected)])
+    return ValidationError(M_("The file is not readable as {what}.",
+                              what=what), [Problem(message, expected=expected)])
 
 
 def decode(data: bytes, what: str) -> str:
@@ -46,7 +48,7 @@ def decode(data: bytes, what: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise unreadable(what, f"not UTF-8 text (line {line})", "a file saved as UTF-8") from None
+        raise unreadable(what, f"not UTF-8 text (line {line})", N_("a file saved as UTF-8")) from None
 
 
 def json_value(raw: Any) -> str | None:

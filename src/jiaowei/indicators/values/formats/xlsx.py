@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 
-from jiaowei.errors import Problem, ValidationError
+from jiaowei.domains import N_
+from jiaowei.errors import M_, Problem, ValidationError
 from jiaowei.indicators.model import DEFAULT, ValueRow, ValueType
 from jiaowei.indicators.values.formats.common import add_problem, json_value, raise_any
 from jiaowei.text import xlsx_cell
@@ -203,17 +204,18 @@ def _named_cells(book: Any) -> dict[str, tuple[Any, int, int]]:
         defined = book.defined_names.get(name)
         destination = next(iter(defined.destinations), None) if defined is not None else None
         if destination is None or destination[0] not in book.sheetnames:
-            raise ValidationError("The workbook is not a jiaowei data entry template.", [
-                Problem(f"the named cell {name} is missing", field=name, expected=_TEMPLATE_EXPECTED)])
+            raise ValidationError(N_("The workbook is not a jiaowei data entry template."), [
+                Problem(M_("the named cell {name} is missing",
+                           name=name), field=name, expected=_TEMPLATE_EXPECTED)])
         cells[name] = (book[destination[0]], *coordinate_to_tuple(destination[1].replace("$", "")))
     return cells
 
 
 def _require_head(head: dict[str, str | None]) -> None:
-    problems = [Problem("the grey cell is empty", field=name, expected=_GREY_EXPECTED)
+    problems = [Problem(N_("the grey cell is empty"), field=name, expected=_GREY_EXPECTED)
                 for name, text in head.items() if not text]
     if problems:
-        raise ValidationError("The template's grey cells were changed.", problems)
+        raise ValidationError(N_("The template's grey cells were changed."), problems)
 
 
 def _template_rows(sheet: Any, header: int, unit: str, period: str) -> list[ValueRow]:
@@ -225,7 +227,7 @@ def _template_rows(sheet: Any, header: int, unit: str, period: str) -> list[Valu
         if element is None and combo is None:
             continue
         if element is None:
-            add_problem(problems, Problem("the element code is empty", row=number, field="element",
+            add_problem(problems, Problem(N_("the element code is empty"), row=number, field="element",
                                           expected=_GREY_EXPECTED), _XLSX)
         rows.append(ValueRow(element or "", period, unit, combo, None, value, comment=comment, row=number))
     raise_any(problems, _XLSX)
@@ -266,9 +268,9 @@ def _with_values(form: TemplateForm, rows: list[ValueRow]) -> TemplateForm:
 def _form_of(rows: list[ValueRow], data_set: str, language: str) -> TemplateForm:
     places = {(row.org_unit, row.period) for row in rows}
     if len(places) != 1:
-        raise ValidationError("An XLSX template holds the values of one unit in one period.", [
-            Problem(f"the values are for {len(places)} unit-period pairs", field="xlsx",
-                    expected="values of one unit and one period, or another format")])
+        raise ValidationError(N_("An XLSX template holds the values of one unit in one period."), [
+            Problem(M_("the values are for {count} unit-period pairs", count=len(places)), field="xlsx",
+                    expected=N_("values of one unit and one period, or another format"))])
     ((unit, period),) = places
     lines = [TemplateRow(row.data_element, row.data_element, row.category_option_combo or DEFAULT,
                          row.category_option_combo or DEFAULT, ValueType.TEXT, row.value, row.comment)

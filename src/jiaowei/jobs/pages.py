@@ -1,0 +1,96 @@
+"""A job's page: a progress bar that polls ``/api/jobs/{id}`` (``static/jobs.js``), then the result.
+
+Import pages start a job with :func:`start_job`: it writes the job's row in the request's
+transaction and hands the work to the runner once that transaction has committed (a background task
+of the response), then sends the browser to the job's page. A job that failed answers its page with
+the status the import itself would have answered (422, 403, 409…), with every problem listed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, BackgroundTasks, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from jiaowei import clock
+from jiaowei.auth.model import Principal
+from jiaowei.errors import JiaoweiError, Problem
+from jiaowei.jobs import queries, service
+from jiaowei.jobs.api import JobId
+from jiaowei.jobs.runner import Work, runner_for
+from jiaowei.jobs.texts import REFUSED, STATUSES, percent, progress_line
+from jiaowei.settings import using
+from jiaowei.web.deps import Conn, User, language
+from jiaowei.web.forms import in_language, local_path, see_other
+from jiaowei.web.render import page
+
+
+def _tidy(app: FastAPI) -> None:
+    """Fail the jobs a stopped process left queued or running (their work is gone with it), and
+    forget jobs that ended more than ``service.KEEP_DAYS`` days ago."""
+    try:
+        with using(app.state.settings), app.state.db.transaction(write=True) as conn:
+            service.mark_interrupted(conn, now=clock.now())
+            service.forget_old(conn, now=clock.now())
+    except (SQLAlchemyError, JiaoweiError):  # a database not initialised yet, or busy: start anyway
+        log.warning("the jobs left by a stopped server could not be marked failed", exc_info=True)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await anyio.to_thread.run_sync(_tidy, app)
+    yield
+    runner = getattr(app.state, "jobs", None)
+    if runner is not None:
+        runner.shutdown()
+
+
+router = APIRouter(include_in_schema=False, lifespan=lifespan)
+log = logging.getLogger(__name__)
+
+
+def start_job(request: Request, conn: Connection, background: BackgroundTasks, *, principal: Principal,
+              kind: str, title: str, back: str, filename: str, dry_run: bool, work: Work) -> RedirectResponse:
+    """Queue ``work`` as a job of ``principal``'s and send the browser to its page (303)."""
+    job_id = service.create_job(conn, principal=principal, kind=kind, title=title, back=local_path(back),
+                                filename=filename, dry_run=dry_run, now=clock.now())
+    background.add_task(runner_for(request.app.state).start, job_id, work)
+    return see_other(f"/jobs/{job_id}")
+
+
+@router.get("/jobs", response_class=HTMLResponse)
+def jobs_page(request: Request, conn: Conn, user: User) -> HTMLResponse:
+    """Your latest jobs, newest first, each with its status and a link to its page."""
+    runner = runner_for(request.app.state)
+    jobs = [runner.current(job) for job in queries.recent_jobs(conn, principal=user, limit=50)]
+    return page(request, "jobs.html", {"jobs": jobs, "statuses": STATUSES, "keep_days": service.KEEP_DAYS})
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(request: Request, conn: Conn, user: User, job_id: JobId) -> HTMLResponse:
+    """The job's progress while it runs, then what it did or why it did nothing."""
+    job = runner_for(request.app.state).current(queries.get_job(conn, principal=user, job_id=job_id))
+    lang = language(request)
+    failure, outcome = job.failure, job.outcome
+    context: dict[str, Any] = {
+        "job": job, "progress_line": progress_line(lang, job), "percent": percent(job),
+        "status_label": STATUSES[job.status], "refused": REFUSED.get(job.kind, "Nothing was imported."),
+        "error": _shown(failure.title, failure.detail, failure.problems, lang) if failure else None,
+        "warnings": _shown("Warnings", "", outcome.warnings, lang) if outcome and outcome.warnings else None,
+    }
+    status = job.failure.status if job.failure else 200
+    return page(request, "job.html", context, status)
+
+
+def _shown(title: str, detail: str, problems: tuple[Problem, ...], lang: str) -> JiaoweiError:
+    """Problems as the problem summary (``_macros.html``) shows an error's, in ``lang``."""
+    shown = in_language(JiaoweiError(detail, list(problems)), lang)
+    shown.title = title  # type: ignore[misc]
+    return shown
