@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -149,3 +149,42 @@ def logged_in(chromium: Any, base_url: str, landing: str, *, username: str = "ad
         yield page
     finally:
         context.close()
+
+
+@contextmanager
+def seeded_server(tmp_path_factory: pytest.TempPathFactory, name: str, secret: str,
+                  prepare: Callable[[str], None] | None = None) -> Iterator[str]:
+    """A server over a fresh SQLite database with :data:`UNITS` (and what ``prepare(url)`` adds)."""
+    home = tmp_path_factory.mktemp(name)
+    url = f"sqlite:///{home / 'jiaowei.sqlite3'}"
+    seed(url)
+    if prepare is not None:
+        prepare(url)
+    with running_server(url, home, secret) as base:
+        yield base
+
+
+@contextmanager
+def form_logins(chromium: Any, base_url: str, *, timeout_ms: int = 10_000) -> Iterator[Callable[..., Any]]:
+    """``login(username, next_path="/")``: a zh-CN page at 1280×900, logged in through the login form
+    and left where the login sends it; every context it opens is closed at the end."""
+    contexts = []
+
+    def login(username: str, next_path: str = "/", password: str = PASSWORD) -> Any:
+        context = chromium.new_context(base_url=base_url, locale="zh-CN",
+                                       viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(timeout_ms)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/login?" + urllib.parse.urlencode({"next": next_path}))
+        page.get_by_label(re.compile("用户名|Username")).fill(username)
+        page.get_by_label(re.compile("密码|Password")).fill(password)
+        page.get_by_role("button", name=re.compile("^(登录|Log in)$")).click()
+        page.wait_for_url(lambda url: "/login" not in url)
+        return page
+
+    try:
+        yield login
+    finally:
+        for context in contexts:
+            context.close()

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from jiaowei.demo.shanghai2020 import PASSWORD
-from tests.browser.conftest import running_server
+from tests.browser.conftest import form_logins, running_server
 
 pytestmark = pytest.mark.browser
 
@@ -43,27 +43,17 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def as_user(chromium: Any, demo_server: str) -> Iterator[Any]:
-    contexts = []
+    with form_logins(chromium, demo_server, timeout_ms=20_000) as login:
 
-    def login(username: str) -> Page:
-        context = chromium.new_context(base_url=demo_server, locale="zh-CN",
-                                       viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(20_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto("/login")
-        page.get_by_label(re.compile("用户名|Username")).fill(username)
-        page.get_by_label(re.compile("密码|Password")).fill(PASSWORD)
-        page.get_by_role("button", name=re.compile("^(登录|Log in)$")).click()
-        page.wait_for_url(lambda url: url.rstrip("/") == demo_server)  # the home page
-        expect(page.get_by_role("heading", level=1)).to_have_text("上海市教委工作平台")
-        if SHOTS:
-            page.screenshot(path=f"{SHOTS}/home-{username}.png", full_page=True)
-        return page
+        def home(username: str) -> Page:
+            page: Page = login(username, password=PASSWORD)
+            page.wait_for_url(lambda url: url.rstrip("/") == demo_server)  # the home page
+            expect(page.get_by_role("heading", level=1)).to_have_text("上海市教委工作平台")
+            if SHOTS:
+                page.screenshot(path=f"{SHOTS}/home-{username}.png", full_page=True)
+            return page
 
-    yield login
-    for context in contexts:
-        context.close()
+        yield home
 
 
 def _navigation(page: Page) -> dict[str, str]:
@@ -85,6 +75,19 @@ def _refused(page: Page, paths: tuple[str, ...]) -> None:
         expect(page.locator("main")).to_contain_text("无权修改单位名录")  # the refusal, in Chinese
 
 
+def _pick_and_show(page: Page, typed: str, code: str, name: str) -> None:
+    """Type ``typed`` into the unit picker, choose the unit ``code`` offered, and show its page."""
+    unit = page.get_by_role("combobox", name="单位")
+    unit.fill("")
+    unit.press_sequentially(typed, delay=40)
+    option = page.locator(f'.unit-picker__options [role=option][data-code="{code}"]')
+    expect(option).to_contain_text(name)
+    option.click()
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_url(re.compile(rf"ou={re.escape(code)}(&|$)"))
+    expect(page.locator("main")).to_contain_text(name)
+
+
 def test_the_administrator_has_everything_and_adds_a_unit(as_user: Any) -> None:
     page = as_user("admin")
     navigation = _navigation(page)
@@ -102,15 +105,7 @@ def test_commission_staff_pick_a_district_by_pinyin_and_open_its_form(as_user: A
     assert "用户" not in navigation
     _every_link_opens(page, navigation)
     page.get_by_role("link", name="审核", exact=True).click()
-    unit = page.get_by_role("combobox", name="单位")
-    unit.fill("")
-    unit.press_sequentially("hpq", delay=40)  # 黄浦区: pinyin initials
-    option = page.locator('.unit-picker__options [role=option][data-code="310101"]')
-    expect(option).to_contain_text("黄浦区教育局")
-    option.click()
-    page.get_by_role("button", name="查询").click()
-    page.wait_for_url(re.compile(r"ou=310101(&|$)"))
-    expect(page.locator("main")).to_contain_text("黄浦区")
+    _pick_and_show(page, "hpq", "310101", "黄浦区教育局")  # 黄浦区: pinyin initials
 
 
 def test_district_staff_land_on_their_district_and_pick_one_of_its_schools(as_user: Any) -> None:
@@ -124,14 +119,7 @@ def test_district_staff_land_on_their_district_and_pick_one_of_its_schools(as_us
     unit.fill("")
     unit.press_sequentially("xhq", delay=40)  # 徐汇区 is outside the user's scope: not offered
     expect(page.locator(".unit-picker__options")).to_contain_text("没有相符的单位")
-    unit.fill("")
-    unit.press_sequentially("hpqdyxx", delay=40)  # 黄浦区第一小学（合成）
-    option = page.locator(f'.unit-picker__options [role=option][data-code="{SCHOOL}"]')
-    expect(option).to_contain_text("黄浦区第一小学")
-    option.click()
-    page.get_by_role("button", name="查询").click()
-    page.wait_for_url(re.compile(rf"ou={SCHOOL}(&|$)"))
-    expect(page.locator("main")).to_contain_text("黄浦区第一小学")
+    _pick_and_show(page, "hpqdyxx", SCHOOL, "黄浦区第一小学")  # 黄浦区第一小学（合成）
 
 
 def test_a_school_reporter_opens_its_own_form_and_sees_no_registry_work(as_user: Any) -> None:

@@ -18,7 +18,7 @@ from jiaowei.db.engine import make_engine
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.model import ValueRow
 from jiaowei.indicators.values import service as values
-from tests.browser.conftest import PASSWORD, running_server, seed
+from tests.browser.conftest import PASSWORD, form_logins, seeded_server
 from tests.factories import indicator_metadata
 
 pytestmark = pytest.mark.browser
@@ -47,34 +47,14 @@ def _prepare(url: str) -> None:
 
 @pytest.fixture(scope="module")
 def work_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("work-server")
-    url = f"sqlite:///{home / 'jiaowei.sqlite3'}"
-    seed(url)
-    _prepare(url)
-    with running_server(url, home, SECRET) as base:
+    with seeded_server(tmp_path_factory, "work-server", SECRET, _prepare) as base:
         yield base
 
 
 @pytest.fixture
 def logged_in(chromium: Any, work_server: str) -> Iterator[Any]:
-    contexts = []
-
-    def login(username: str) -> Any:
-        context = chromium.new_context(base_url=work_server, locale="zh-CN",
-                                       viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto("/login")
-        page.get_by_label(re.compile("用户名|Username")).fill(username)
-        page.get_by_label(re.compile("密码|Password")).fill(PASSWORD)
-        page.get_by_role("button", name=re.compile("^(登录|Log in)$")).click()
-        page.wait_for_url(lambda url: "/login" not in url)
-        return page
-
-    yield login
-    for context in contexts:
-        context.close()
+    with form_logins(chromium, work_server) as login:
+        yield login
 
 
 TEACHERS = '[id="cell-TEACHERS.default"]'

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from jiaowei import clock
 from jiaowei.admissions import service
+from jiaowei.admissions.applications.reading import cells
 from jiaowei.admissions.applications.tiers import WHOLE, tier_problems
 from jiaowei.admissions.model import OPEN_FOR_APPLICANTS, PrioritiesSummary
 from jiaowei.admissions.store import applicants, campaign_row, campaign_schools, priorities
@@ -50,15 +51,9 @@ def read_priorities(data: bytes) -> tuple[list[TierRow], list[Problem]]:
     if sorted(header) != sorted(PRIORITY_COLUMNS):
         return [], [Problem(N_("wrong columns"), row=1, value=",".join(header),
                             expected=",".join(PRIORITY_COLUMNS))]
-    found, problems = [], []
-    for n, values in enumerate(table[1:], start=2):
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            problems.append(Problem(N_("wrong number of columns"), row=n, value=len(values),
-                                    expected=M_("{count} columns, as in the header", count=len(header))))
-            continue
-        cell = {h: v.strip() for h, v in zip(header, values, strict=True)}
+    found: list[TierRow] = []
+    problems: list[Problem] = []
+    for n, cell in cells(table, header, problems):
         if cell["tier"] and not WHOLE.fullmatch(cell["tier"]):
             problems.append(Problem(N_("not a whole number"), row=n, field="tier", value=cell["tier"],
                                     expected=N_("a tier from 0 to 9, or empty to remove it")))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterator
 
 from jiaowei.admissions.applications.tiers import WHOLE, parse_priorities
 from jiaowei.admissions.drawing import DEFAULT_TIER
@@ -22,6 +23,20 @@ REQUIRED_COLUMNS = ("name", "id_number", "birth_date", "district")
 MAX_IMPORT_ROWS = 100_000
 
 ApplicantsRead = tuple[list[int], list[ApplicantSpec], list[Problem]]
+
+
+def cells(table: list[list[str]], header: list[str],
+          problems: list[Problem]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Each non-blank row below the header as (row number, header → stripped value); a row with
+    another number of columns than the header is a problem (appended) and is skipped."""
+    for n, values in enumerate(table[1:], start=2):
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            problems.append(Problem(N_("wrong number of columns"), row=n, value=len(values),
+                                    expected=M_("{count} columns, as in the header", count=len(header))))
+            continue
+        yield n, {h: v.strip() for h, v in zip(header, values, strict=True)}
 
 
 def copied(parsed: ApplicantsRead) -> ApplicantsRead:
@@ -48,14 +63,7 @@ def read_applicants(data: bytes) -> ApplicantsRead:
     if problems:
         return [], [], problems
     rows, people = [], []
-    for n, values in enumerate(table[1:], start=2):
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            problems.append(Problem(N_("wrong number of columns"), row=n, value=len(values),
-                                    expected=M_("{count} columns, as in the header", count=len(header))))
-            continue
-        cell = {h: v.strip() for h, v in zip(header, values, strict=True)}
+    for n, cell in cells(table, header, problems):
         person = _applicant_from(n, cell, problems)
         if person is not None:
             rows.append(n)
