@@ -140,13 +140,13 @@ def test_from_adx_reads_weeks_written_p1w() -> None:
             "2020-02-01/P3M",
             "a start on 1 January, 1 April, 1 July or 1 October (quarter), e.g. 2020-01-01/P3M",
         ),
-        ("2020-01-28/P7D", "a start on a Monday (week), e.g. 2020-01-27/P7D"),
+        ("2020-01-28/P7D", "a start on a Monday (week) or a Wednesday (Wednesday week)"),
         ("2020-01-28/P1W", "2020-01-28 does not begin a week"),
         ("2020-03-02/P1M", "the 1st of a month (month), e.g. 2020-03-01/P1M"),
-        ("2020-04-01/P6M", "1 January or 1 July (half-year), e.g. 2020-01-01/P6M"),
+        ("2020-03-01/P6M", "1 January or 1 July (half-year) or 1 April or 1 October (April half-year)"),
         (
             "2020-03-01/P1Y",
-            "1 January (year) or 1 September (school year), e.g. 2020-01-01/P1Y or 2019-09-01/P1Y",
+            "1 November (November financial year) or 1 September (school year), e.g. 2020-01-01/P1Y",
         ),
     ],
 )

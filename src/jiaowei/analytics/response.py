@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import datetime as dt
 import io
 import math
 from collections import defaultdict
@@ -459,8 +460,21 @@ def period_name(p: pe.Period, language: str) -> str:
             return f"{y}年{'上' if p.start.month == 1 else '下'}半年" if zh else _months(p)
         case pe.PeriodType.SCHOOL_YEAR:
             return f"{y}学年" if zh else f"School year {y}/{(y + 1) % 100:02d}"
-        case _:
+        case pe.PeriodType.YEARLY:
             return f"{y}年" if zh else str(y)
+        case _:  # the other DHIS2 types (bi-monthly, financial years, other weeks): their span
+            return _span(p, zh)
+
+
+def _span(p: pe.Period, zh: bool) -> str:
+    """Whole months as months ("2019年11月–2020年10月"), other spans as their first and last days."""
+    start, end = p.start, p.end
+    if start.day == 1 and (end + dt.timedelta(days=1)).day == 1:
+        if zh:
+            return f"{start.year}年{start.month}月–{end.year}年{end.month}月"
+        first, last = calendar.month_name[start.month], calendar.month_name[end.month]
+        return f"{first} {start.year} - {last} {end.year}"
+    return f"{start.isoformat()}至{end.isoformat()}" if zh else f"{start.isoformat()} - {end.isoformat()}"
 
 
 def _months(p: pe.Period) -> str:

@@ -69,7 +69,7 @@ def recent_periods(period_type: str, today: dt.date | None = None) -> list[Perio
     except (ValueError, JiaoweiError):
         return []
     found = []
-    for n in range(OFFERED[kind]):
+    for n in range(OFFERED.get(kind, 12)):
         try:
             period = pe.shift(current, -n)
         except JiaoweiError:  # before the first supported year

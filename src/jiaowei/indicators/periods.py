@@ -3,24 +3,41 @@
 A pure engine: plain values in, plain values out. Identifiers are DHIS2's, so data exchanged
 with DHIS2 needs no translation; the school year is ours.
 
-| Period            | Type         | Identifier | Example  | Covers                   | ADX              |
-|-------------------|--------------|------------|----------|--------------------------|------------------|
-| Day               | `Daily`      | `yyyyMMdd` | 20200315 | 2020-03-15               | `2020-03-15/P1D` |
-| Week (ISO 8601)   | `Weekly`     | `yyyyWn`   | 2020W5   | 2020-01-27 to 2020-02-02 | `2020-01-27/P7D` |
-| Month             | `Monthly`    | `yyyyMM`   | 202011   | 2020-11-01 to 2020-11-30 | `2020-11-01/P1M` |
-| Quarter           | `Quarterly`  | `yyyyQn`   | 2020Q3   | 2020-07-01 to 2020-09-30 | `2020-07-01/P3M` |
-| Half-year         | `SixMonthly` | `yyyySn`   | 2020S1   | 2020-01-01 to 2020-06-30 | `2020-01-01/P6M` |
-| Year              | `Yearly`     | `yyyy`     | 2020     | 2020-01-01 to 2020-12-31 | `2020-01-01/P1Y` |
-| School year (学年) | `SchoolYear` | `yyyySY`   | 2020SY   | 2020-09-01 to 2021-08-31 | `2020-09-01/P1Y` |
+| Type              | Identifier    | Example     | Covers                   | ADX               |
+|-------------------|---------------|-------------|--------------------------|-------------------|
+| `Daily`           | `yyyyMMdd`    | 20200315    | 2020-03-15               | `2020-03-15/P1D`  |
+| `Weekly`          | `yyyyWn`      | 2020W5      | 2020-01-27 to 2020-02-02 | `2020-01-27/P7D`  |
+| `WeeklyWednesday` | `yyyyWedWn`   | 2020WedW1   | 2020-01-01 to 2020-01-07 | `2020-01-01/P7D`  |
+| `WeeklyThursday`  | `yyyyThuWn`   | 2020ThuW1   | 2020-01-02 to 2020-01-08 | `2020-01-02/P7D`  |
+| `WeeklySaturday`  | `yyyySatWn`   | 2020SatW1   | 2020-01-04 to 2020-01-10 | `2020-01-04/P7D`  |
+| `WeeklySunday`    | `yyyySunWn`   | 2020SunW1   | 2019-12-29 to 2020-01-04 | `2019-12-29/P7D`  |
+| `BiWeekly`        | `yyyyBiWn`    | 2020BiW1    | 2019-12-30 to 2020-01-12 | `2019-12-30/P14D` |
+| `Monthly`         | `yyyyMM`      | 202011      | 2020-11-01 to 2020-11-30 | `2020-11-01/P1M`  |
+| `BiMonthly`       | `yyyyMMB`     | 202002B     | 2020-03-01 to 2020-04-30 | `2020-03-01/P2M`  |
+| `Quarterly`       | `yyyyQn`      | 2020Q3      | 2020-07-01 to 2020-09-30 | `2020-07-01/P3M`  |
+| `SixMonthly`      | `yyyySn`      | 2020S1      | 2020-01-01 to 2020-06-30 | `2020-01-01/P6M`  |
+| `SixMonthlyApril` | `yyyyAprilSn` | 2020AprilS2 | 2020-10-01 to 2021-03-31 | `2020-10-01/P6M`  |
+| `SixMonthlyNov`   | `yyyyNovSn`   | 2020NovS1   | 2019-11-01 to 2020-04-30 | `2019-11-01/P6M`  |
+| `Yearly`          | `yyyy`        | 2020        | 2020-01-01 to 2020-12-31 | `2020-01-01/P1Y`  |
+| `FinancialApril`  | `yyyyApril`   | 2020April   | 2020-04-01 to 2021-03-31 | `2020-04-01/P1Y`  |
+| `FinancialJuly`   | `yyyyJuly`    | 2020July    | 2020-07-01 to 2021-06-30 | `2020-07-01/P1Y`  |
+| `FinancialOct`    | `yyyyOct`     | 2020Oct     | 2020-10-01 to 2021-09-30 | `2020-10-01/P1Y`  |
+| `FinancialNov`    | `yyyyNov`     | 2020Nov     | 2019-11-01 to 2020-10-31 | `2019-11-01/P1Y`  |
+| `SchoolYear`      | `yyyySY`      | 2020SY      | 2020-09-01 to 2021-08-31 | `2020-09-01/P1Y`  |
 
 - Weeks run Monday to Sunday, and ``yyyy`` is the ISO week-numbering year, which near
   1 January can differ from the calendar year: 2020W1 begins 2019-12-30 and 2020W53 ends
   2021-01-03. Only some years have a week 53 (2020 and 2026 do, 2021 does not). The week
   number is written without a leading zero, as DHIS2 writes it; ``2020W05`` is read too.
-- S1 is January to June, S2 July to December.
-- Years run from 1900 to 2199. Surrounding spaces are ignored; letters are capitals.
-- ADX periods are ``start/duration``. A week may also be written ``P1W``. A ``P1Y`` period
-  that begins on 1 January is a year; one that begins on 1 September is a school year.
+- Weeks from another weekday follow DHIS2's rule too: week 1 is the one holding 4 January.
+- A bi-week is ISO weeks 2n-1 and 2n; in a year with an ISO week 53, bi-week 27 is that week
+  alone (DHIS2 lets it run into the next year's bi-week 1; here periods never overlap).
+- S1 is January to June, S2 July to December. November half-years and financial years carry
+  the year they end in (DHIS2's SixMonthlyNovemberPeriodType, FinancialNovemberPeriodType).
+- Years run from 1900 to 2199. Surrounding spaces are ignored; letters are as shown.
+- ADX periods are ``start/duration``; the start tells types of one length apart. A week may
+  also be written ``P1W``, a bi-week ``P2W``. A ``P1Y`` period that begins on 1 January is a
+  year; one that begins on 1 September is a school year.
 """
 
 from __future__ import annotations
@@ -31,7 +48,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from functools import total_ordering
-from typing import assert_never
 
 from jiaowei.errors import M_, Problem, ValidationError
 
@@ -65,10 +81,22 @@ class PeriodType(StrEnum):
 
     DAILY = "Daily"
     WEEKLY = "Weekly"
+    WEEKLY_WEDNESDAY = "WeeklyWednesday"
+    WEEKLY_THURSDAY = "WeeklyThursday"
+    WEEKLY_SATURDAY = "WeeklySaturday"
+    WEEKLY_SUNDAY = "WeeklySunday"
+    BIWEEKLY = "BiWeekly"
     MONTHLY = "Monthly"
+    BIMONTHLY = "BiMonthly"
     QUARTERLY = "Quarterly"
     SIXMONTHLY = "SixMonthly"
+    SIXMONTHLY_APRIL = "SixMonthlyApril"
+    SIXMONTHLY_NOV = "SixMonthlyNov"
     YEARLY = "Yearly"
+    FINANCIAL_APRIL = "FinancialApril"
+    FINANCIAL_JULY = "FinancialJuly"
+    FINANCIAL_OCT = "FinancialOct"
+    FINANCIAL_NOV = "FinancialNov"
     SCHOOL_YEAR = "SchoolYear"
 
 
@@ -80,50 +108,90 @@ class _Rule:
     adx: str
     noun: str
     begins: str  # the days a period of this type can begin on, for error messages
+    form: str  # the identifier, from the year ``y`` it carries and its number ``n`` in that year
+    weekday: int = 0  # the day of the week a week-based period begins on (Monday is 0)
+    lead: int = 0  # how many months the identifier's year runs ahead of the first day's month
 
 
+_T = PeriodType
 _RULES = {
-    PeriodType.DAILY: _Rule(1, 0, 1, "P1D", "day", "any day"),
-    PeriodType.WEEKLY: _Rule(7, 0, 1, "P7D", "week", "a Monday"),
-    PeriodType.MONTHLY: _Rule(0, 1, 1, "P1M", "month", "the 1st of a month"),
-    PeriodType.QUARTERLY: _Rule(0, 3, 1, "P3M", "quarter", "1 January, 1 April, 1 July or 1 October"),
-    PeriodType.SIXMONTHLY: _Rule(0, 6, 1, "P6M", "half-year", "1 January or 1 July"),
-    PeriodType.YEARLY: _Rule(0, 12, 1, "P1Y", "year", "1 January"),
-    PeriodType.SCHOOL_YEAR: _Rule(0, 12, 9, "P1Y", "school year", "1 September"),
+    _T.DAILY: _Rule(1, 0, 1, "P1D", "day", "any day", ""),
+    _T.WEEKLY: _Rule(7, 0, 1, "P7D", "week", "a Monday", "{y}W{n}"),
+    _T.WEEKLY_WEDNESDAY: _Rule(7, 0, 1, "P7D", "Wednesday week", "a Wednesday", "{y}WedW{n}", 2),
+    _T.WEEKLY_THURSDAY: _Rule(7, 0, 1, "P7D", "Thursday week", "a Thursday", "{y}ThuW{n}", 3),
+    _T.WEEKLY_SATURDAY: _Rule(7, 0, 1, "P7D", "Saturday week", "a Saturday", "{y}SatW{n}", 5),
+    _T.WEEKLY_SUNDAY: _Rule(7, 0, 1, "P7D", "Sunday week", "a Sunday", "{y}SunW{n}", 6),
+    _T.BIWEEKLY: _Rule(14, 0, 1, "P14D", "bi-week", "the Monday of an odd ISO week", "{y}BiW{n}"),
+    _T.MONTHLY: _Rule(0, 1, 1, "P1M", "month", "the 1st of a month", "{y}{n:02d}"),
+    _T.BIMONTHLY: _Rule(0, 2, 1, "P2M", "bi-month", "the 1st of an odd month", "{y}{n:02d}B"),
+    _T.QUARTERLY: _Rule(0, 3, 1, "P3M", "quarter", "1 January, 1 April, 1 July or 1 October", "{y}Q{n}"),
+    _T.SIXMONTHLY: _Rule(0, 6, 1, "P6M", "half-year", "1 January or 1 July", "{y}S{n}"),
+    _T.SIXMONTHLY_APRIL: _Rule(0, 6, 4, "P6M", "April half-year", "1 April or 1 October", "{y}AprilS{n}"),
+    _T.SIXMONTHLY_NOV: _Rule(0, 6, 11, "P6M", "November half-year", "1 November or 1 May", "{y}NovS{n}",
+                             lead=2),
+    _T.YEARLY: _Rule(0, 12, 1, "P1Y", "year", "1 January", "{y}"),
+    _T.FINANCIAL_APRIL: _Rule(0, 12, 4, "P1Y", "April financial year", "1 April", "{y}April"),
+    _T.FINANCIAL_JULY: _Rule(0, 12, 7, "P1Y", "July financial year", "1 July", "{y}July"),
+    _T.FINANCIAL_OCT: _Rule(0, 12, 10, "P1Y", "October financial year", "1 October", "{y}Oct"),
+    _T.FINANCIAL_NOV: _Rule(0, 12, 11, "P1Y", "November financial year", "1 November", "{y}Nov", lead=2),
+    _T.SCHOOL_YEAR: _Rule(0, 12, 9, "P1Y", "school year", "1 September", "{y}SY"),
 }
 _RANK = {t: rank for rank, t in enumerate(PeriodType)}
 
 _EXPECTED = (
-    "a period identifier: 20200315 (day), 2020W5 (ISO week), 202011 (month), 2020Q3 (quarter), "
-    "2020S1 or 2020S2 (half-year), 2020 (year) or 2020SY (school year 2020-09-01 to 2021-08-31), "
+    "a period identifier: 20200315 (day), 2020W5 (ISO week), 2020WedW5, 2020ThuW5, 2020SatW5 or "
+    "2020SunW5 (week from Wednesday, Thursday, Saturday, Sunday), 2020BiW3 (bi-week), 202011 (month), "
+    "202001B to 202006B (bi-month), 2020Q3 (quarter), 2020S1 or 2020S2 (half-year), 2020AprilS1 or "
+    "2020NovS1 (half-year from April, November), 2020 (year), 2020April, 2020July, 2020Oct or 2020Nov "
+    "(financial year) or 2020SY (school year 2020-09-01 to 2021-08-31), "
     f"in the years {FIRST_YEAR} to {LAST_YEAR}"
 )
 _ADX_EXPECTED = (
-    "an ADX period start/duration: 2020-03-15/P1D (day), 2020-01-27/P7D or P1W (week), "
-    "2020-11-01/P1M (month), 2020-07-01/P3M (quarter), 2020-01-01/P6M (half-year), "
-    "2020-01-01/P1Y (year) or 2020-09-01/P1Y (school year)"
+    "an ADX period start/duration: 2020-03-15/P1D (day), 2020-01-27/P7D or P1W (week, from the "
+    "weekday it begins on), 2020-01-27/P14D or P2W (bi-week), 2020-11-01/P1M (month), "
+    "2020-03-01/P2M (bi-month), 2020-07-01/P3M (quarter), 2020-01-01/P6M (half-year, also from "
+    "1 April or 1 November), 2020-01-01/P1Y (year), 2020-04-01/P1Y (financial year, also from "
+    "1 July, 1 October or 1 November) or 2020-09-01/P1Y (school year)"
 )
+_WEEK = r"(?P<year>[0-9]{4})%sW(?P<n>[0-9]{1,2})"
 _FORMS = tuple(
     (t, re.compile(pattern))
     for t, pattern in (
-        (PeriodType.DAILY, r"(?P<year>[0-9]{4})(?P<n>[0-9]{2})(?P<day>[0-9]{2})"),
-        (PeriodType.WEEKLY, r"(?P<year>[0-9]{4})W(?P<n>[0-9]{1,2})"),
-        (PeriodType.MONTHLY, r"(?P<year>[0-9]{4})(?P<n>[0-9]{2})"),
-        (PeriodType.QUARTERLY, r"(?P<year>[0-9]{4})Q(?P<n>[0-9])"),
-        (PeriodType.SIXMONTHLY, r"(?P<year>[0-9]{4})S(?P<n>[0-9])"),
-        (PeriodType.YEARLY, r"(?P<year>[0-9]{4})"),
-        (PeriodType.SCHOOL_YEAR, r"(?P<year>[0-9]{4})SY"),
+        (_T.DAILY, r"(?P<year>[0-9]{4})(?P<n>[0-9]{2})(?P<day>[0-9]{2})"),
+        (_T.WEEKLY, _WEEK % ""),
+        (_T.WEEKLY_WEDNESDAY, _WEEK % "Wed"),
+        (_T.WEEKLY_THURSDAY, _WEEK % "Thu"),
+        (_T.WEEKLY_SATURDAY, _WEEK % "Sat"),
+        (_T.WEEKLY_SUNDAY, _WEEK % "Sun"),
+        (_T.BIWEEKLY, _WEEK % "Bi"),
+        (_T.MONTHLY, r"(?P<year>[0-9]{4})(?P<n>[0-9]{2})"),
+        (_T.BIMONTHLY, r"(?P<year>[0-9]{4})(?P<n>[0-9]{2})B"),
+        (_T.QUARTERLY, r"(?P<year>[0-9]{4})Q(?P<n>[0-9])"),
+        (_T.SIXMONTHLY, r"(?P<year>[0-9]{4})S(?P<n>[0-9])"),
+        (_T.SIXMONTHLY_APRIL, r"(?P<year>[0-9]{4})AprilS(?P<n>[0-9])"),
+        (_T.SIXMONTHLY_NOV, r"(?P<year>[0-9]{4})NovS(?P<n>[0-9])"),
+        (_T.YEARLY, r"(?P<year>[0-9]{4})"),
+        (_T.FINANCIAL_APRIL, r"(?P<year>[0-9]{4})April"),
+        (_T.FINANCIAL_JULY, r"(?P<year>[0-9]{4})July"),
+        (_T.FINANCIAL_OCT, r"(?P<year>[0-9]{4})Oct"),
+        (_T.FINANCIAL_NOV, r"(?P<year>[0-9]{4})Nov"),
+        (_T.SCHOOL_YEAR, r"(?P<year>[0-9]{4})SY"),
     )
 )
 _ADX = re.compile(r"(?P<start>[0-9]{4}-[0-9]{2}-[0-9]{2})/(?P<duration>P[0-9]+[DWMY])")
+_WEEKS = (_T.WEEKLY, _T.WEEKLY_WEDNESDAY, _T.WEEKLY_THURSDAY, _T.WEEKLY_SATURDAY, _T.WEEKLY_SUNDAY)
 _ADX_TYPES = {
-    "P1D": (PeriodType.DAILY,),
-    "P7D": (PeriodType.WEEKLY,),
-    "P1W": (PeriodType.WEEKLY,),
-    "P1M": (PeriodType.MONTHLY,),
-    "P3M": (PeriodType.QUARTERLY,),
-    "P6M": (PeriodType.SIXMONTHLY,),
-    "P1Y": (PeriodType.YEARLY, PeriodType.SCHOOL_YEAR),
+    "P1D": (_T.DAILY,),
+    "P7D": _WEEKS,
+    "P1W": _WEEKS,
+    "P14D": (_T.BIWEEKLY,),
+    "P2W": (_T.BIWEEKLY,),
+    "P1M": (_T.MONTHLY,),
+    "P2M": (_T.BIMONTHLY,),
+    "P3M": (_T.QUARTERLY,),
+    "P6M": (_T.SIXMONTHLY, _T.SIXMONTHLY_APRIL, _T.SIXMONTHLY_NOV),
+    "P1Y": (_T.YEARLY, _T.FINANCIAL_APRIL, _T.FINANCIAL_JULY, _T.FINANCIAL_OCT, _T.FINANCIAL_NOV,
+            _T.SCHOOL_YEAR),
 }
 
 
@@ -277,29 +345,21 @@ def from_adx(text: str) -> Period:
 
 
 def _identifier(type: PeriodType, start: date) -> str:
-    match type:
-        case PeriodType.DAILY:
-            return f"{start.year:04d}{start.month:02d}{start.day:02d}"
-        case PeriodType.WEEKLY:
-            iso = start.isocalendar()
-            return f"{iso.year}W{iso.week}"
-        case PeriodType.MONTHLY:
-            return f"{start.year}{start.month:02d}"
-        case PeriodType.QUARTERLY:
-            return f"{start.year}Q{(start.month + 2) // 3}"
-        case PeriodType.SIXMONTHLY:
-            return f"{start.year}S{(start.month + 5) // 6}"
-        case PeriodType.YEARLY:
-            return f"{start.year}"
-        case PeriodType.SCHOOL_YEAR:
-            return f"{start.year}SY"
-        case _:
-            assert_never(type)
+    if type == PeriodType.DAILY:
+        return f"{start.year:04d}{start.month:02d}{start.day:02d}"
+    year = _label_year(type, start)
+    return _RULES[type].form.format(y=year, n=_starts_in(type, year).index(start) + 1)
 
 
 def _label_year(type: PeriodType, start: date) -> int:
-    """The year written in the identifier of the period of ``type`` beginning on ``start``."""
-    return start.isocalendar().year if type == PeriodType.WEEKLY else start.year
+    """The year written in the identifier of the period of ``type`` beginning on ``start``.
+
+    A week's is the year holding its fourth day (ISO 8601's rule, which DHIS2 applies to weeks
+    from any weekday); a November half-year's or financial year's is the year it ends in."""
+    rule = _RULES[type]
+    if rule.days > 1:
+        return (start + timedelta(days=3)).year
+    return _month_start(_month_index(start) + rule.lead).year
 
 
 def _at(type: PeriodType, start: date, shown: str) -> Period:
@@ -310,11 +370,14 @@ def _at(type: PeriodType, start: date, shown: str) -> Period:
 
 def _start_of(type: PeriodType, day: date) -> date:
     """The first day of the period of ``type`` containing ``day``."""
+    rule = _RULES[type]
     if type == PeriodType.DAILY:
         return day
-    if type == PeriodType.WEEKLY:
-        return day - timedelta(days=day.weekday())
-    rule = _RULES[type]
+    if type == PeriodType.BIWEEKLY:  # bi-weeks begin in odd ISO weeks; week 53 is one alone
+        monday = day - timedelta(days=day.weekday())
+        return monday - timedelta(days=7 * (1 - monday.isocalendar().week % 2))
+    if rule.days:
+        return day - timedelta(days=(day.weekday() - rule.weekday) % 7)
     offset = rule.first_month - 1
     return _month_start((_month_index(day) - offset) // rule.months * rule.months + offset)
 
@@ -326,9 +389,25 @@ def _end_of(type: PeriodType, start: date) -> date:
 def _advance(type: PeriodType, start: date, n: int) -> date:
     """The start of the period ``n`` periods after the one beginning on ``start``."""
     rule = _RULES[type]
+    if type == PeriodType.BIWEEKLY:
+        return _advance_bi_weeks(start, n)
     if rule.days:
         return start + timedelta(days=rule.days * n)
     return _month_start(_month_index(start) + rule.months * n)
+
+
+def _advance_bi_weeks(start: date, n: int) -> date:
+    """Bi-weeks are counted within their ISO year (26, or 27 when week 53 stands alone)."""
+    year = start.isocalendar().year
+    starts = _starts_in(PeriodType.BIWEEKLY, year)
+    index = starts.index(start) + n
+    while not 0 <= index < len(starts):
+        if not FIRST_YEAR - 1 <= year <= LAST_YEAR + 1:
+            raise ValueError("bi-week outside the supported years")
+        year += 1 if index > 0 else -1
+        index += -len(starts) if index > 0 else len(_starts_in(PeriodType.BIWEEKLY, year))
+        starts = _starts_in(PeriodType.BIWEEKLY, year)
+    return starts[index]
 
 
 def _month_index(day: date) -> int:
@@ -341,11 +420,12 @@ def _month_start(index: int) -> date:
 
 def _starts_in(type: PeriodType, year: int) -> list[date]:
     """The first days of the periods of ``type`` whose identifier carries ``year`` (not Daily)."""
-    if type == PeriodType.WEEKLY:
-        weeks = date(year, 12, 28).isocalendar().week
-        return [date.fromisocalendar(year, week, 1) for week in range(1, weeks + 1)]
     rule = _RULES[type]
-    return [date(year, rule.first_month + i * rule.months, 1) for i in range(12 // rule.months)]
+    if rule.days:  # week 1 is the one holding 4 January
+        first, following = _start_of(type, date(year, 1, 4)), _start_of(type, date(year + 1, 1, 4))
+        return [first + timedelta(days=d) for d in range(0, (following - first).days, rule.days)]
+    base = year * 12 - rule.lead + (rule.first_month - 1 + rule.lead) % rule.months
+    return [_month_start(base + i * rule.months) for i in range(12 // rule.months)]
 
 
 def _start_named(text: str, type: PeriodType, match: re.Match[str]) -> date:
@@ -363,7 +443,8 @@ def _nth_start(text: str, type: PeriodType, year: int, n: int) -> date:
         return starts[n - 1]
     noun = _RULES[type].noun
     first, last = _identifier(type, starts[0]), _identifier(type, starts[-1])
-    raise _invalid(text, f"{year} has no {noun} {n}", f"{noun}s {first} to {last}")
+    message = M_("{year} has no {noun} {n}", year=year, noun=noun, n=n)
+    raise _invalid(text, message, f"{noun}s {first} to {last}")
 
 
 def _calendar_day(text: str, year: int, month: int, day: int) -> date:

@@ -9,8 +9,12 @@ into the conflict that stops it. Nothing here writes data values; ``writing`` do
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+import gc
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, insert, select
@@ -32,7 +36,7 @@ from jiaowei.indicators.model import (
     normalise_value,
 )
 from jiaowei.registry import queries as registry
-from jiaowei.registry.model import path_ids
+from jiaowei.registry.model import Segment, UnitHistory, UnitVersion, path_ids
 from jiaowei.text import text_problem
 
 Key = tuple[int, int, int, int, int]  # period, unit, element, coc, aoc
@@ -58,7 +62,7 @@ class Context:
     periods: dict[str, pe.Period | None] = field(default_factory=dict)
     period_ids: dict[str, int] = field(default_factory=dict)
     unit_ids: dict[str, int] = field(default_factory=dict)
-    on_period: dict[tuple[int, str], registry.Unit | None] = field(default_factory=dict)
+    timelines: dict[int, Timeline] = field(default_factory=dict)
     scope: dict[dt.date, list[str]] = field(default_factory=dict)
     approved: set[tuple[int, int, int]] = field(default_factory=set)
     exceptions: dict[tuple[int, int, int], dt.date] = field(default_factory=dict)
@@ -66,7 +70,13 @@ class Context:
     _element_sets: dict[int, frozenset[int]] = field(default_factory=dict)
     cells: dict[tuple[str, str | None], Cell | Refusal] = field(default_factory=dict)
     places: dict[tuple[str, str], Place | Refusal] = field(default_factory=dict)
-    allowed: dict[tuple[str, int, int], Verdict | None] = field(default_factory=dict)
+    allowed: dict[tuple[Any, ...], Verdict | None] = field(default_factory=dict)
+    day: dt.date = field(default_factory=lambda: today())
+    _reporting: dict[str, list[DataSet]] = field(default_factory=dict)
+    _canonical: dict[str, str] = field(default_factory=dict)
+    _quiet: dict[str, bool] = field(default_factory=dict)
+    _approved_periods: set[int] | None = None
+    plain: dict[tuple[Any, ...], Verdict | None] = field(default_factory=dict)
 
     def element_sets(self, element_id: int) -> frozenset[int]:
         if element_id not in self._element_sets:
@@ -75,22 +85,105 @@ class Context:
             )
         return self._element_sets[element_id]
 
+    def reporting(self, period_type: str) -> list[DataSet]:
+        """The data sets of a period type (cached per type)."""
+        if period_type not in self._reporting:
+            self._reporting[period_type] = [
+                ds for ds in self.catalog.data_sets.values() if ds.period_type == period_type
+            ]
+        return self._reporting[period_type]
+
+    def canonical(self, code: str, period: pe.Period) -> str:
+        """The canonical identifier of ``period``, which ``code`` names (cached per code)."""
+        if code not in self._canonical:
+            self._canonical[code] = period.id
+        return self._canonical[code]
+
+    def quiet(self, code: str, period: pe.Period) -> bool:
+        """Whether nothing in the period ``code`` names can be refused for scope or a lock (cached per code).
+
+        True when the principal captures everywhere, nothing is approved in the period and no data
+        set of its type has closed it: then a unit's verdict depends on its type and id, not the period.
+        """
+        if code not in self._quiet:
+            period_id = self.period_ids.get(self.canonical(code, period))
+            if self._approved_periods is None:
+                self._approved_periods = {p for _, p, _ in self.approved}
+            approved = period_id in self._approved_periods
+            closed = self.check_expiry and any(
+                ds.expiry_days > 0 and self.day > pe.days_after_end(period, ds.expiry_days)
+                for ds in self.reporting(period.type.value)
+            )
+            self._quiet[code] = self.principal.unlimited and not approved and not closed
+        return self._quiet[code]
+
     def period(self, code: str) -> pe.Period | None:
         if code not in self.periods:
             self.periods[code] = pe.parse(code) if pe.is_valid(code) else None
         return self.periods[code]
 
 
+class Timeline:
+    """A unit's versions and path segments, read once, to find the unit as it stood in any period.
+
+    With versions and segments in date order (as the registry keeps them), the last one overlapping
+    a period is found by bisection, and the unit built for each (version, segment) pair is shared by
+    every period that falls in it. Out of order, each period asks the history itself (same answer).
+    """
+
+    def __init__(self, history: UnitHistory) -> None:
+        self.history = history
+        self.ordered = _in_order(history.versions) and _in_order(history.segments)
+        self.version_starts = [v.valid_from for v in history.versions]
+        self.segment_starts = [g.valid_from for g in history.segments]
+        self.units: dict[tuple[int, int], registry.Unit | None] = {}
+
+    def in_period(self, first: dt.date, last: dt.date) -> registry.Unit | None:
+        """The unit as it stood last within ``first`` to ``last`` (both included); None if not open then."""
+        if not self.ordered:
+            return self.history.in_period(first, last)
+        end = last + _DAY
+        version = _last_overlapping(self.history.versions, self.version_starts, first, end)
+        segment = _last_overlapping(self.history.segments, self.segment_starts, first, end)
+        if version < 0 or segment < 0:
+            return None
+        if (version, segment) not in self.units:
+            self.units[(version, segment)] = self.history.in_period(first, last)
+        return self.units[(version, segment)]
+
+
+_DAY = dt.timedelta(days=1)
+
+
+def _in_order(spans: Sequence[UnitVersion | Segment]) -> bool:
+    """Whether both the starts and the ends of ``spans`` never go back."""
+    return all(a.valid_from <= b.valid_from and a.valid_to <= b.valid_to for a, b in pairwise(spans))
+
+
+def _last_overlapping(
+    spans: Sequence[UnitVersion | Segment], starts: list[dt.date], first: dt.date, end: dt.date
+) -> int:
+    """The index of the last span overlapping ``[first, end)``, or -1 (spans in order)."""
+    i = bisect_left(starts, end) - 1
+    return i if i >= 0 and spans[i].valid_to > first else -1
+
+
 def load_units(ctx: Context, rows: Sequence[ValueRow]) -> None:
-    codes = sorted({r.org_unit for r in rows})
-    ctx.unit_ids = registry.ids_of(ctx.conn, codes)
-    histories = registry.histories(ctx.conn, ctx.unit_ids.values())
-    for code in {r.period for r in rows}:
-        period = ctx.period(code)
-        if period is None:
-            continue
-        for unit_id, history in histories.items():
-            ctx.on_period[(unit_id, code)] = history.in_period(period.start, period.end)
+    """Each unit's id and its validity, read once; :func:`_place` tests each period against it."""
+    ctx.unit_ids = registry.ids_of(ctx.conn, sorted({r.org_unit for r in rows}))
+    ctx.timelines = {i: Timeline(h) for i, h in registry.histories(ctx.conn, ctx.unit_ids.values()).items()}
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cycle collector while checking makes a few objects per row (none form cycles)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_periods(ctx: Context, codes: Iterable[str]) -> None:
@@ -149,19 +242,21 @@ def in_scope(ctx: Context, path: str, day: dt.date) -> bool:
     return any(path.startswith(p) for p in ctx.scope[day])
 
 
-def lock_reason(ctx: Context, ds: DataSet, period: pe.Period, where: registry.Unit) -> str | None:
-    """Why values of ``ds`` at the unit in ``period`` cannot change now, or None."""
-    period_id = ctx.period_ids.get(period.id)
-    if period_id is not None:
+def lock_reason(
+    ctx: Context, ds: DataSet, period: pe.Period, where: registry.Unit, *, canonical: str | None = None
+) -> str | None:
+    """Why values of ``ds`` at the unit in ``period`` (whose ``canonical`` id, if known) cannot change now."""
+    period_id = ctx.period_ids.get(canonical if canonical is not None else period.id)
+    if period_id is not None and ctx.approved:
         for ancestor in path_ids(where.path):
             if (ds.id, period_id, ancestor) in ctx.approved:
                 return M_("data set {data_set} for {period} is approved and locked; unapprove it first",
                           data_set=ds.code, period=period.id)
     if ctx.check_expiry and ds.expiry_days > 0:
         closes = pe.days_after_end(period, ds.expiry_days)
-        if today() > closes:
+        if ctx.day > closes:
             granted = ctx.exceptions.get((ds.id, period_id or 0, where.id))
-            if granted is None or granted < today():
+            if granted is None or granted < ctx.day:
                 return M_(
                     "period {period} of data set {data_set} closed on {closed} ({days} expiry days); "
                     "an administrator can grant an exception",
@@ -170,12 +265,36 @@ def lock_reason(ctx: Context, ds: DataSet, period: pe.Period, where: registry.Un
     return None
 
 
-def _verdict(ctx: Context, element: Element, period: pe.Period, where: registry.Unit) -> Verdict | None:
-    """Why this element may not be written at the unit in the period, or None if it may."""
-    key = (period.id, where.id)
-    if key not in ctx.verdicts:
-        ctx.verdicts[key] = _unit_verdict(ctx, period, where)
-    scope_problem, locks = ctx.verdicts[key]
+def _verdict(
+    ctx: Context, element: Element, code: str, period: pe.Period, where: registry.Unit
+) -> Verdict | None:
+    """Why this element may not be written at the unit in the period ``code`` names, or None if it may.
+
+    Cached per period, unit and element; in a quiet period (see :meth:`Context.quiet`), per period
+    type, unit and element, so a file over many periods judges each unit once per period type.
+    """
+    key: tuple[Any, ...] = (period.type, where.type, where.id, element.id)
+    cache = ctx.plain
+    if not ctx.quiet(code, period):
+        key, cache = (code, where.id, element.id), ctx.allowed
+    if key in cache:
+        return cache[key]
+    unit_key = (code, where.id)
+    if unit_key not in ctx.verdicts:
+        ctx.verdicts[unit_key] = _unit_verdict(ctx, ctx.canonical(code, period), period, where)
+    verdict = cache[key] = _judge(ctx, element, period, where, ctx.verdicts[unit_key])
+    return verdict
+
+
+def _judge(
+    ctx: Context,
+    element: Element,
+    period: pe.Period,
+    where: registry.Unit,
+    unit_verdict: tuple[str | None, dict[int, str | None]],
+) -> Verdict | None:
+    """The element's verdict from the unit's: its scope problem, or the locks of its data sets."""
+    scope_problem, locks = unit_verdict
     if scope_problem:
         return Verdict("orgUnit", scope_problem)
     mine = [reason for ds_id, reason in locks.items() if ds_id in ctx.element_sets(element.id)]
@@ -192,19 +311,19 @@ def _verdict(ctx: Context, element: Element, period: pe.Period, where: registry.
 
 
 def _unit_verdict(
-    ctx: Context, period: pe.Period, where: registry.Unit
+    ctx: Context, canonical: str, period: pe.Period, where: registry.Unit
 ) -> tuple[str | None, dict[int, str | None]]:
     """The unit's scope problem, and for each data set it reports in this period type, its lock."""
-    day = min(period.end, max(today(), period.start))
-    if not in_scope(ctx, where.path, day):
-        return M_("the unit is outside your capture scope"), {}
+    if not ctx.principal.unlimited:
+        day = min(period.end, max(ctx.day, period.start))
+        if not in_scope(ctx, where.path, day):
+            return M_("the unit is outside your capture scope"), {}
     sets = [
         ds
-        for ds in ctx.catalog.data_sets.values()
-        if ds.period_type == period.type.value
-        and (where.type in ds.unit_types or where.id in ds.unit_ids)
+        for ds in ctx.reporting(period.type.value)
+        if where.type in ds.unit_types or where.id in ds.unit_ids
     ]
-    return None, {ds.id: lock_reason(ctx, ds, period, where) for ds in sets}
+    return None, {ds.id: lock_reason(ctx, ds, period, where, canonical=canonical) for ds in sets}
 
 
 # ---------------------------------------------------------------- checking rows
@@ -273,7 +392,8 @@ def _place(ctx: Context, unit_code: str, period_code: str) -> Place | Refusal:
     if period is None:
         return Refusal("period", period_code, M_("not a period identifier"), PERIOD_EXAMPLES)
     unit_id = ctx.unit_ids.get(unit_code)
-    where = ctx.on_period.get((unit_id, period_code)) if unit_id is not None else None
+    timeline = ctx.timelines.get(unit_id) if unit_id is not None else None
+    where = timeline.in_period(period.start, period.end) if timeline is not None else None
     if where is None:
         reason = M_("unknown unit") if unit_id is None else M_("the unit was not open during {period}",
                                                                period=period.id)
@@ -308,11 +428,7 @@ def _check_row(ctx: Context, row: ValueRow, delete_all: bool) -> tuple[Key, str 
     if isinstance(place, Refusal):
         return ImportConflict(row.row, *place)
     period, where, slot = place
-    verdict_key = (row.period, where.id, element.id)
-    if verdict_key in ctx.allowed:
-        problem = ctx.allowed[verdict_key]
-    else:
-        problem = ctx.allowed[verdict_key] = _verdict(ctx, element, period, where)
+    problem = _verdict(ctx, element, row.period, period, where)
     if problem:
         field, reason = problem
         shown = {"orgUnit": row.org_unit, "period": row.period, "dataElement": row.data_element}[field]
@@ -352,6 +468,13 @@ def _text_refusal(row: ValueRow, text_value: bool) -> ImportConflict | None:
 
 def check_rows(
     ctx: Context, rows: Sequence[ValueRow], strategy: ImportStrategy, progress: Progress | None = None
+) -> Checked:
+    with _gc_paused():
+        return _check_all(ctx, rows, strategy, progress)
+
+
+def _check_all(
+    ctx: Context, rows: Sequence[ValueRow], strategy: ImportStrategy, progress: Progress | None
 ) -> Checked:
     out = Checked()
     seen: dict[Key, int] = {}

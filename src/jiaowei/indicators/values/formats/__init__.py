@@ -444,11 +444,14 @@ _CSV_EXPECTED = ("DHIS2's columns dataelement, period, orgunit, catoptcombo, att
 def read_csv(data: bytes) -> list[ValueRow]:
     """The data values of a DHIS2 CSV file, UTF-8 with or without BOM.
 
-    The header is optional: without one the columns are in DHIS2's order (:data:`CSV_HEADER`).
-    Header names may be DHIS2's or the JSON ones, in any case; ``lastupdated``/``created``
-    are ignored. Empty cells are None. ``row`` is the row as a spreadsheet shows it: the header is
-    row 1 and the first value row 2 (without a header, the first value row is 1), as every importer
-    numbers rows (:func:`jiaowei.workbooks.numbered`).
+    Columns are read by position in DHIS2's order (:data:`CSV_HEADER`), as DHIS2 does; the
+    header is optional and recognised by content (:func:`_is_header`), whatever its words
+    (DHIS2's own files say ``dataelelement``, ``strby``, ``timestamp``...). Only a header whose
+    known names (DHIS2's or the JSON ones, in any case) put a column elsewhere than DHIS2 does
+    is read by name; ``lastupdated``/``created`` are ignored. Empty cells are None. ``row`` is
+    the row as a spreadsheet shows it: the header is row 1 and the first value row 2 (without a
+    header, the first value row is 1), as every importer numbers rows
+    (:func:`jiaowei.workbooks.numbered`).
     """
     reader = csv.reader(io.StringIO(decode(data, _CSV), newline=""), strict=True)
     try:
@@ -465,7 +468,7 @@ def _csv_rows(reader: Iterator[list[str]]) -> list[ValueRow]:
         return []
     columns = _csv_header(first[1])
     records = lines if columns is not None else chain([first], lines)
-    columns = columns or CSV_HEADER
+    columns = columns or _POSITIONAL
     rows: list[ValueRow] = []
     problems: list[Problem] = []
     for number, record in records:
@@ -477,11 +480,34 @@ def _csv_rows(reader: Iterator[list[str]]) -> list[ValueRow]:
     return rows
 
 
+_POSITIONAL = tuple(_CSV_NAMES[name] for name in CSV_HEADER)  # lastupdated: ignored
+_PERIOD_CELL, _VALUE_CELL = CSV_HEADER.index("period"), CSV_HEADER.index("value")
+
+
+def _is_header(names: list[str]) -> bool:
+    """Whether the first row is a header: it names ``dataelement``, or its period cell is filled
+    but does not start with a digit (every DHIS2 period starts with its year) and its value cell
+    is missing or not a number. A data row with a mistyped period but a numeric value stays data,
+    so its problem is reported rather than skipped."""
+    if "dataelement" in names:
+        return True
+    period = names[_PERIOD_CELL] if len(names) > _PERIOD_CELL else ""
+    value = names[_VALUE_CELL] if len(names) > _VALUE_CELL else ""
+    return period[:1] not in ("", *"0123456789") and not _NUMBER.fullmatch(value.lstrip("+"))
+
+
 def _csv_header(first: list[str]) -> tuple[str | None, ...] | None:
-    """The column of each header cell (None: ignored), or None when the first row is data."""
+    """The column of each header cell (None: ignored), or None when the first row is data.
+
+    DHIS2's position of each column, unless a known name sits at another position: then the
+    header is read by name, as jiaowei always read it."""
     names = [cell.strip().lower() for cell in first]
-    if "dataelement" not in names:
+    if not _is_header(names):
         return None
+    placed = [_CSV_NAMES.get(name) for name in names]
+    if all(name is None or index < len(_POSITIONAL) and name == _POSITIONAL[index]
+           for index, name in enumerate(placed)):
+        return _POSITIONAL + (None,) * (len(names) - len(_POSITIONAL))
     problems = [Problem("unknown column", row=FIRST_ROW, field=cell, value=cell, expected=_CSV_EXPECTED)
                 for cell, name in zip(first, names, strict=True) if name not in _CSV_NAMES]
     columns = tuple(_CSV_NAMES.get(name) for name in names)
