@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, or_, select
 
+from jiaowei import clock
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit
@@ -54,8 +55,9 @@ def _now() -> dt.datetime:
 
 
 def _local_day(at: dt.datetime) -> dt.date:
-    """The day a registration was made on, in the server's time zone (the one ``date.today`` uses)."""
-    return at.astimezone().date() if at.tzinfo else at.date()
+    """The day a registration was made on, in the commission's time zone (the one ``clock.today`` uses);
+    a naive time (SQLite gives them back so) is UTC."""
+    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(clock.zone()).date()
 
 
 # ---------------------------------------------------------------- registrations

@@ -7,7 +7,7 @@ is due soon or overdue. Every date rule counts from ``as_of`` (default :func:`ji
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 
 from jiaowei import clock as jiaowei_clock
 from jiaowei.auth.model import Principal
-from jiaowei.errors import M_, Conflict, NotFound, Problem, ValidationError
+from jiaowei.errors import M_, Conflict, JiaoweiError, NotFound, Problem, ValidationError
 from jiaowei.i18n import translate
 from jiaowei.plans import clock
 from jiaowei.plans.evidence import queries as evidence_queries
@@ -64,17 +64,12 @@ def _labels() -> dict[str, Any]:
         "statuses": list(Status),
         "stages": list(Stage),
         "active": "plans",
-        "when": local_time,
+        "when": jiaowei_clock.local,
     }
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     return page(request, template, {**_labels(), **context}, status)
-
-
-def local_time(value: dt.datetime | None) -> str:
-    """A stored moment (UTC; SQLite gives it back naive) in the commission's time, to the minute."""
-    return jiaowei_clock.local(value)
 
 
 def cause_text(cause: Cause, lang: str) -> str:
@@ -322,6 +317,21 @@ def _day(form: dict[str, str]) -> dt.date:
         return clock.today()
 
 
+def _done_or_task_page(request: Request, conn: Connection, user: Principal, uid: str, day: dt.date,
+                       form: dict[str, str], change: Callable[[], object], failed: str, values: str,
+                       anchor: str, refused: tuple[type[JiaoweiError], ...] = (ValidationError, Conflict)
+                       ) -> Response:
+    """Make the form's change in a savepoint and go back to the task at ``anchor``; when it is refused,
+    show the task page again with the error beside the form (``failed``) and what was typed (``values``)."""
+    try:
+        with conn.begin_nested():
+            change()
+    except refused as error:
+        shown = {"error": error, "failed": failed, values: form}
+        return _task(request, conn, user, uid, day, shown, error.status)
+    return see_other(task_url(uid, form.get("as_of"), anchor))
+
+
 @router.post("/plans/tasks/{uid}/report", dependencies=[TAKES_FILES])
 def report(
     request: Request,
@@ -333,29 +343,13 @@ def report(
     """Report progress at a checkpoint (percent, narrative, evidence files) for the lead unit."""
     form = posted.fields
     day = _day(form)
-    try:
-        with conn.begin_nested():
-            service.report_progress(
-                conn,
-                principal=user,
-                task=uid,
-                stage=form.get("stage", ""),
-                percent=parse_percent(form.get("percent")),
-                narrative=form.get("narrative", ""),
-                evidence=posted.files,
-                today=day,
-            )
-    except ValidationError as error:
-        return _task(
-            request,
-            conn,
-            user,
-            uid,
-            day,
-            {"error": error, "failed": "report", "report_values": form},
-            error.status,
-        )
-    return see_other(task_url(uid, form.get("as_of"), "#timeline-title"))
+    return _done_or_task_page(
+        request, conn, user, uid, day, form,
+        lambda: service.report_progress(
+            conn, principal=user, task=uid, stage=form.get("stage", ""),
+            percent=parse_percent(form.get("percent")), narrative=form.get("narrative", ""),
+            evidence=posted.files, today=day),
+        "report", "report_values", "#timeline-title", refused=(ValidationError,))
 
 
 @router.post("/plans/tasks/{uid}/reports/{report_uid}/review")
@@ -364,53 +358,22 @@ def review(request: Request, conn: Conn, user: User, uid: str, report_uid: str, 
     day = _day(form)
     if queries.report_row(conn, report_uid).task_uid != uid:
         raise NotFound(M_("No progress report with id {report_uid!r}.", report_uid=report_uid))
-    try:
-        with conn.begin_nested():
-            service.review_report(
-                conn,
-                principal=user,
-                report=report_uid,
-                decision=form.get("decision", ""),
-                comment=form.get("comment", ""),
-                status=form.get("status") or None,
-                reason=form.get("reason", ""),
-                today=day,
-            )
-    except (ValidationError, Conflict) as error:
-        return _task(
-            request,
-            conn,
-            user,
-            uid,
-            day,
-            {"error": error, "failed": f"review:{report_uid}", "review_values": form},
-            error.status,
-        )
-    return see_other(task_url(uid, form.get("as_of"), "#status-title"))
+    return _done_or_task_page(
+        request, conn, user, uid, day, form,
+        lambda: service.review_report(
+            conn, principal=user, report=report_uid, decision=form.get("decision", ""),
+            comment=form.get("comment", ""), status=form.get("status") or None,
+            reason=form.get("reason", ""), today=day),
+        f"review:{report_uid}", "review_values", "#status-title")
 
 
 @router.post("/plans/tasks/{uid}/status")
 def override(request: Request, conn: Conn, user: User, uid: str, form: Form) -> Response:
     """Set the task's status by hand with a reason, or clear the override (an empty status)."""
     day = _day(form)
-    try:
-        with conn.begin_nested():
-            service.override_status(
-                conn,
-                principal=user,
-                task=uid,
-                status=form.get("status") or None,
-                reason=form.get("reason", ""),
-                today=day,
-            )
-    except (ValidationError, Conflict) as error:
-        return _task(
-            request,
-            conn,
-            user,
-            uid,
-            day,
-            {"error": error, "failed": "override", "override_values": form},
-            error.status,
-        )
-    return see_other(task_url(uid, form.get("as_of"), "#status-title"))
+    return _done_or_task_page(
+        request, conn, user, uid, day, form,
+        lambda: service.override_status(
+            conn, principal=user, task=uid, status=form.get("status") or None,
+            reason=form.get("reason", ""), today=day),
+        "override", "override_values", "#status-title")
