@@ -118,8 +118,8 @@ def registry(conn: Connection, shape: Shape, now: dt.datetime) -> None:
     moved = f"(2 + mod(u - {FIRST_SCHOOL} + 1, {DISTRICTS}))"
     version = ("INSERT INTO unit_versions (unit_id, valid_from, valid_to, parent_id, name_zh, name_en, type,"
                " ownership, sector, attributes) ")
-    conn.execute(text("INSERT INTO units (id, code, synthetic, created_at)"
-                      " SELECT u, 'B' || lpad(u::text, 6, '0'), false, :now"
+    conn.execute(text("INSERT INTO units (id, code, uid, synthetic, created_at)"
+                      " SELECT u, 'B' || lpad(u::text, 6, '0'), 'B' || lpad(u::text, 10, '0'), false, :now"
                       f" FROM generate_series(1, {last}) u"), {"now": now})
     conn.execute(text(version + "VALUES (1, :start, :forever, NULL, '委员会', 'Commission', 'commission',"
                       " 'public', 'education', '{}')"), {"start": START, "forever": FOREVER})

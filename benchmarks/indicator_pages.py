@@ -81,8 +81,9 @@ def multiply(path: Path, factor: int) -> tuple[int, int]:
             ("0" * 64,)).lastrowid
         for k in range(1, factor):
             shift = k * offset
-            db.execute("INSERT INTO units (id, code, synthetic, created_at) SELECT id + ?, code || '-X' || ?,"
-                       " 1, created_at FROM units WHERE id IN (SELECT id FROM leaves)", (shift, k))
+            db.execute("INSERT INTO units (id, code, uid, synthetic, created_at) SELECT id + ?,"
+                       " code || '-X' || ?, printf('X%010d', id + ?), 1, created_at FROM units"
+                       " WHERE id IN (SELECT id FROM leaves)", (shift, k, shift))
             db.execute("INSERT INTO unit_versions (unit_id, valid_from, valid_to, parent_id, name_zh,"
                        " name_en, type, ownership, sector, attributes) SELECT unit_id + ?, valid_from,"
                        " valid_to, parent_id, name_zh || '·' || ?, name_en || ' #' || ?, type, ownership,"

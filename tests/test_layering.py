@@ -10,8 +10,8 @@ fails here. The rules are those of docs/contributing.md and issue 8:
 - a pure engine imports only the standard library, numpy, ``jiaowei.errors`` and other pure engines;
 - no ``service.py``, ``queries.py``, ``store.py`` or ``model.py`` imports fastapi, starlette or
   ``jiaowei.web``;
-- no folder under ``src/jiaowei`` holds more than 16 Python modules, and no module (migrations
-  excepted) is over 800 lines.
+- no folder under ``src/jiaowei`` holds more than 16 Python modules, and no module is over 800 lines
+  (migrations excepted from both).
 """
 
 from __future__ import annotations
@@ -131,9 +131,12 @@ def web_violations(modules: Mapping[str, tuple[str, bool]]) -> list[str]:
 
 
 def size_violations(root: Path = SRC) -> list[str]:
-    """Folders with more than 16 Python modules, and modules (migrations excepted) over 800 lines."""
+    """Folders with more than 16 Python modules, and modules over 800 lines (migrations excepted from both:
+    they are a sequence that only grows, one file per schema change, not a design to split)."""
     out = []
     for folder in sorted({root, *(p for p in root.rglob("*") if p.is_dir())}):
+        if "migrations" in folder.relative_to(root).parts:
+            continue
         count = len(list(folder.glob("*.py")))
         if count > MAX_MODULES_PER_FOLDER:
             out.append(f"{folder.relative_to(root.parent)} holds {count} Python modules")
@@ -247,6 +250,9 @@ def test_the_size_check_counts_modules_per_folder_and_lines_per_module(tmp_path:
     (root / "short.py").write_text("x = 1\n" * MAX_LINES)
     (root / "db" / "migrations").mkdir(parents=True)
     (root / "db" / "migrations" / "0001_long.py").write_text("x = 1\n" * (MAX_LINES + 1))
+    (root / "db" / "migrations" / "versions").mkdir()
+    for n in range(MAX_MODULES_PER_FOLDER + 1):
+        (root / "db" / "migrations" / "versions" / f"{n:04}_step.py").write_text("x = 1\n")
     found = size_violations(root)
     assert found == [
         f"jiaowei/crowded holds {MAX_MODULES_PER_FOLDER + 1} Python modules",

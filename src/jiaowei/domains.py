@@ -30,6 +30,7 @@ ALL = (
     "jiaowei.analytics.domain",
     "jiaowei.plans.domain",
     "jiaowei.jobs.domain",
+    "jiaowei.dhis2.domain",
     "jiaowei.web.domain",
 )
 

@@ -32,6 +32,7 @@ from jiaowei.auth.model import SYSTEM
 from jiaowei.indicators.store import data_values as dv
 from jiaowei.registry import queries, service, store, transfer
 from jiaowei.registry.model import UnitDetail
+from tests.auth import scope_client_matrix, scope_units_matrix, scope_values_matrix
 from tests.factories import indicator_metadata, login, make_unit, make_user, small_tree, token_for
 from tests.plans.appraisals_matrix import appraisals_matrix, seed_appraisals
 from tests.plans.evidence_matrix import evidence_matrix, seed_evidence
@@ -657,10 +658,12 @@ METADATA_MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     ("GET", "/api/categoryCombos/preview"): lambda out: [
         Call("GET", "/api/categoryCombos/preview", params={"categories": c}) for c in ("SEX", out)],
     ("GET", "/api/metadata"): lambda out: [Call("GET", "/api/metadata", params=p)
-                                           for p in ({}, {"kinds": "dataSets"})],
+                                           for p in ({}, {"kinds": "dataSets"}, {"idScheme": "UID"})],
     ("POST", "/api/metadata"): lambda out: [
         Call("POST", "/api/metadata", params={"dryRun": d}, json=meta_bundle(out), status=403,
-             writes_registry=True) for d in ("true", "false")],
+             writes_registry=True) for d in ("true", "false")] + [
+        Call("POST", "/api/metadata", params={"atomicMode": "ALL", "skipUnsupported": "false"},
+             json={**meta_bundle(out), "legendSets": [{"code": out}]}, status=403, writes_registry=True)],
     ("GET", "/metadata"): plain("GET", "/metadata"),
     ("GET", "/metadata/dataElements"): plain("GET", "/metadata/dataElements"),
     ("GET", "/metadata/dataSets"): plain("GET", "/metadata/dataSets"),
@@ -907,6 +910,9 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     **workbook_matrix(Call),
     **tasks_matrix(Call),
     **task_pages_matrix(Call),
+    **scope_client_matrix.matrix(Call),
+    **scope_units_matrix.matrix(Call),
+    **scope_values_matrix.matrix(Call),
     **{("GET", path): analytics_reads(path) for path in ANALYTICS},
     # The pivot pages take the same query as /api/analytics, and the stored values behind a cell.
     **{("GET", path): analytics_reads(path) for path in ("/analytics", "/analytics.csv", "/analytics.xlsx")},
@@ -941,7 +947,9 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     ("GET", "/api/unitGroupSets"): plain("GET", "/api/unitGroupSets"),
     ("POST", "/api/unitGroupSets"): api_group_set_create,
     ("GET", "/api/audit"): audit_reads("/api/audit"),
-    ("GET", "/api/audit/verify"): audit_reads("/api/audit/verify"),
+    ("GET", "/api/audit/verify"): lambda out: [  # reads no filters: naming one is a 400 (issue 13)
+        Call("GET", "/api/audit/verify", status=403),
+        Call("GET", "/api/audit/verify", params={"entity": "unit", "key": out}, status=400)],
     ("GET", "/audit"): audit_reads("/audit"),
     ("GET", "/groups"): page_groups,
     ("GET", "/groups/new"): plain("GET", "/groups/new"),

@@ -37,6 +37,7 @@ from sqlalchemy import Connection, func, select, tuple_
 
 from jiaowei.analytics.model import MAX_LEVEL
 from jiaowei.indicators import store
+from jiaowei.indicators.model import NUMERIC_TYPES
 from jiaowei.registry import queries as registry
 from jiaowei.registry.model import path_ids
 
@@ -55,9 +56,10 @@ CREATE TABLE vals (period_id INTEGER, unit_id INTEGER, element_id INTEGER, coc_i
 """
 
 # Numbers from the stored text by the element's value type, as jiaowei.indicators.model.numeric does.
-_NUMBER = """CASE WHEN r.value_type = 'BOOLEAN' THEN CASE WHEN r.value = 'true' THEN 1.0 ELSE 0.0 END
-                  WHEN r.value_type = 'TEXT' THEN NULL
-                  ELSE TRY_CAST(r.value AS DOUBLE) END"""
+_NUMBER = f"""CASE WHEN r.value_type IN ('BOOLEAN', 'TRUE_ONLY')
+                  THEN CASE WHEN r.value = 'true' THEN 1.0 ELSE 0.0 END
+                  WHEN r.value_type IN ({", ".join(f"'{t}'" for t in sorted(NUMERIC_TYPES))})
+                  THEN TRY_CAST(r.value AS DOUBLE) END"""
 
 
 def connect(

@@ -164,12 +164,7 @@ def revoke_token(conn: Conn, user: User, token_id: int) -> dict[str, Any]:
     return asdict(admin.revoke_token(conn, principal=user, token_id=token_id))
 
 
-@router.get("/me")
-def me(conn: Conn, user: User) -> dict[str, Any]:
-    """Who you are: role, scopes, and whether you must change your password."""
-    if user.user_id is None:
-        return {"username": user.username, "role": user.role.value}
-    return asdict(queries.get_user(conn, username=user.username))
+# GET /api/me is jiaowei.dhis2.api's: these fields with DHIS2's beside them.
 
 
 @router.post("/me/password", status_code=204)

@@ -17,13 +17,13 @@ app = typer.Typer(
     help="Import and export data values (DHIS2 JSON/CSV, ADX, XLSX templates).", no_args_is_help=True
 )
 
-FORMATS = "dhis2-json, dhis2-csv, adx or xlsx"
+FORMATS = "dhis2-json, dhis2-csv, dxf2, adx or xlsx"
 
 
 @app.command("import")
 def import_values(
     file: Annotated[
-        Path, typer.Argument(help="a dataValueSets JSON or CSV, ADX XML or a filled-in XLSX template")
+        Path, typer.Argument(help="a dataValueSets JSON, CSV or XML (DXF2), ADX or a filled-in XLSX template")
     ],
     format: Annotated[str, typer.Option("--format", help=f"{FORMATS} (default: detected)")] = "",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="check and report, write nothing")] = False,
@@ -35,14 +35,12 @@ def import_values(
     """Import data values: every row is checked first; with conflicts nothing is written (exit 2)."""
     if not file.is_file():
         raise NotFound(f"No file {str(file)!r}.")
-    data = file.read_bytes()
     strategy = ImportStrategy.DELETE if delete else ImportStrategy.CREATE_AND_UPDATE
     with progress_bar("Importing") as report, transaction() as conn:
-        summary = exchange.import_file(
+        summary = exchange.import_path(  # a large JSON or CSV file streams: memory stays flat
             conn,
             principal=SYSTEM,
-            data=data,
-            filename=file.name,
+            path=file,
             format=format or None,
             dry_run=dry_run,
             valid_only=valid_only,
@@ -65,7 +63,7 @@ def import_values(
 def export_values(
     out_file: Annotated[Path, typer.Option("--out", help="file to write")],
     format: Annotated[
-        str, typer.Option("--format", help="dhis2-json, dhis2-csv, adx or xlsx")
+        str, typer.Option("--format", help=FORMATS)
     ] = "dhis2-json",
     data_set: Annotated[str, typer.Option("--data-set", help="data set code (default: every element)")] = "",
     period: Annotated[

@@ -44,6 +44,8 @@ def import_metadata(
         f"of {stats['total']} objects.",
         highlight=False,
     )
+    for skipped in (t for t in report["typeReports"] if t.get("objectReports")):  # kinds jiaowei skips
+        out.print(f"Skipped {skipped['klass']}: {skipped['stats']['ignored']} objects.", highlight=False)
 
 
 @app.command("export")

@@ -1,4 +1,4 @@
-"""DHIS2-style expressions: parse, render, evaluate; missing-value strategies and rule operators.
+r"""DHIS2-style expressions: parse, render, evaluate; missing-value strategies and rule operators.
 
 A pure engine: text in, plain values out. No database, and never Python's ``eval``: the text is
 read by a hand-written tokenizer and a precedence-climbing parser into an immutable tree of
@@ -20,7 +20,11 @@ Syntax (DHIS2's, with codes instead of UIDs)::
     ( )                                  grouping
     if(c, a, b)  isNull(#{..})  isNotNull(#{..})  firstNonNull(a, ...)  greatest(a, ...)  least(a, ...)
 
-Codes are ``[A-Za-z0-9_-]+``: no dots and no spaces, and no whitespace inside the braces. Function
+Codes are DHIS2's: 1 to 50 characters, none a control character (``TA_MAL_CONF_MEDIAN+2``,
+``学生数`` and ``A B`` are codes). Inside the braces every character is part of the code, spaces too,
+except three that are written with a backslash before them: ``\.`` for a dot, ``\}`` for a
+closing brace and ``\\`` for a backslash (``#{A\.B.X+2}`` is element ``A.B``, option combo
+``X+2``). :func:`to_text` writes codes so, and :func:`escape_code` does it for one code. Function
 names are case-sensitive. Positions in error messages count characters from 1.
 
 Evaluation follows DHIS2: a reference with no value is *missing*; in arithmetic it counts as 0,
@@ -41,6 +45,7 @@ from types import MappingProxyType
 from typing import NoReturn, TypeAlias
 
 from jiaowei.errors import M_, Problem, ValidationError
+from jiaowei.indicators.model import METADATA_CODE
 
 MAX_DEPTH = 200
 """The deepest expression tree accepted (a sum of 199 terms is 200 deep)."""
@@ -83,7 +88,8 @@ PRECEDENCE: Mapping[str, int] = MappingProxyType(
 
 _UNARY_PRECEDENCE = 7
 _ATOM_PRECEDENCE = 8
-_CODE = re.compile(r"[A-Za-z0-9_\-]+")
+_ESCAPED = frozenset("\\.}")
+"""The characters of a code written with a backslash before them inside ``#{…}`` and ``C{…}``."""
 _NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TWO_CHAR_OPERATORS = frozenset({"&&", "||", "==", "!=", "<=", ">="})
@@ -103,8 +109,13 @@ class ExpressionError(ValidationError):
 
 
 def _check_code(code: str, what: str) -> None:
-    if not _CODE.fullmatch(code):
-        raise ValueError(f"{what} {code!r} is not a code of letters, digits, '_' and '-'")
+    if not METADATA_CODE.fullmatch(code):
+        raise ValueError(f"{what} {code!r} is not a code: 1 to 50 characters, none a control character")
+
+
+def escape_code(code: str) -> str:
+    """``code`` as it is written inside ``#{…}`` or ``C{…}``: ``\\``, ``.`` and ``}`` escaped."""
+    return "".join("\\" + c if c in _ESCAPED else c for c in code)
 
 
 @dataclass(frozen=True)
@@ -325,17 +336,30 @@ class _Lexer:
             second, self.i = self._code(self.i + 1, M_("a category option combo code"))
         if self.text[self.i : self.i + 1] != "}":
             closing = "'.' or '}'" if allow_combo and second is None else "'}'"
-            rules = "codes are letters, digits, '_' and '-'"
+            rules = "write '\\.', '\\}' and '\\\\' for a dot, a brace and a backslash in a code"
             self.fail(self.i, f"{closing} to close {opener!r} at character {start + 1} ({rules})")
         self.i += 1
         leaf: Ref | Constant = Ref(first, second) if allow_combo else Constant(first)
         return _Token("leaf", self.text[start : self.i], start, leaf)
 
     def _code(self, position: int, what: str) -> tuple[str, int]:
-        match = _CODE.match(self.text, position)
-        if match is None:
+        """The code from ``position`` to the first ``.`` or ``}`` not escaped, and where it stops."""
+        text, chars, i = self.text, [], position
+        while i < len(text) and text[i] not in ".}":
+            if text[i] == "\\":
+                i += 1
+                if i == len(text):
+                    self.fail(i, M_("a character after the backslash"))
+            chars.append(text[i])
+            i += 1
+        code = "".join(chars)
+        if not code:
             self.fail(position, what)
-        return match.group(), match.end()
+        if not METADATA_CODE.fullmatch(code):
+            raise _error(text, self.fieldname, position,
+                         M_("{code!r} is not a code: 1 to 50 characters, none a control character",
+                            code=code))
+        return code, i
 
 
 _VALUE_EXPECTED = "a number, a reference like #{code}, a constant like C{code}, a function or '('"
@@ -518,9 +542,9 @@ def _render(expr: Expr, leaf: Callable[[Ref | Constant], str]) -> str:
 
 def _source(leaf: Ref | Constant) -> str:
     if isinstance(leaf, Constant):
-        return f"C{{{leaf.code}}}"
-    combo = "" if leaf.combo is None else f".{leaf.combo}"
-    return f"#{{{leaf.element}{combo}}}"
+        return f"C{{{escape_code(leaf.code)}}}"
+    combo = "" if leaf.combo is None else f".{escape_code(leaf.combo)}"
+    return f"#{{{escape_code(leaf.element)}{combo}}}"
 
 
 def to_text(expr: Expr) -> str:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -23,6 +25,8 @@ DEFAULT = "default"
 
 CODE = re.compile(r"^[A-Za-z0-9_\-]{1,50}$")
 CODE_EXPECTED = "1 to 50 letters, digits, '_' or '-' (no dots or spaces)"
+METADATA_CODE = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,50}")
+"""A metadata code, as DHIS2 accepts it: 1 to 50 characters, none a control character."""
 UID_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 UID = re.compile(r"^[A-Za-z][A-Za-z0-9]{10}$")
 MAX_COMBINATIONS = 10_000
@@ -35,14 +39,43 @@ def new_uid() -> str:
 
 
 class ValueType(StrEnum):
+    """DHIS2's value types for aggregate data elements (the names of its ValueType enum)."""
+
     INTEGER = "INTEGER"
+    INTEGER_POSITIVE = "INTEGER_POSITIVE"
+    INTEGER_ZERO_OR_POSITIVE = "INTEGER_ZERO_OR_POSITIVE"
+    INTEGER_NEGATIVE = "INTEGER_NEGATIVE"
     NUMBER = "NUMBER"
+    UNIT_INTERVAL = "UNIT_INTERVAL"
     PERCENTAGE = "PERCENTAGE"
     BOOLEAN = "BOOLEAN"
+    TRUE_ONLY = "TRUE_ONLY"
     TEXT = "TEXT"
+    LONG_TEXT = "LONG_TEXT"
+    LETTER = "LETTER"
+    DATE = "DATE"
+    DATETIME = "DATETIME"
+    TIME = "TIME"
+    AGE = "AGE"
+    PHONE_NUMBER = "PHONE_NUMBER"
+    EMAIL = "EMAIL"
+    URL = "URL"
 
 
-NUMERIC_TYPES = frozenset({ValueType.INTEGER, ValueType.NUMBER, ValueType.PERCENTAGE})
+INTEGER_TYPES = frozenset({ValueType.INTEGER, ValueType.INTEGER_POSITIVE, ValueType.INTEGER_ZERO_OR_POSITIVE,
+                           ValueType.INTEGER_NEGATIVE})
+NUMERIC_TYPES = INTEGER_TYPES | {ValueType.NUMBER, ValueType.UNIT_INTERVAL, ValueType.PERCENTAGE}
+"""Types whose values are numbers: they aggregate, and ADX carries them in ``value``."""
+BOOLEAN_TYPES = frozenset({ValueType.BOOLEAN, ValueType.TRUE_ONLY})
+"""Types that count as 1/0 in computations."""
+
+
+def carried_in_annotation(value_type: str) -> bool:
+    """Whether ADX carries a value of this type in ``<annotation>`` (with ``value="0"``), as DHIS2 does.
+
+    True for every type that is not a number: text, booleans, dates, times, e-mail addresses, ...
+    """
+    return value_type not in NUMERIC_TYPES
 
 
 class AggregationType(StrEnum):
@@ -80,46 +113,149 @@ def choices(enum: type[StrEnum]) -> str:
 
 
 def check_code(value: Any, *, field: str, row: int | None = None) -> Problem | None:
-    if not isinstance(value, str) or not CODE.match(value):
-        return Problem(M_("not a valid code"), row=row, field=field, value=value, expected=CODE_EXPECTED)
+    if not isinstance(value, str) or not METADATA_CODE.fullmatch(value):
+        return Problem(M_("not a valid code"), row=row, field=field, value=value,
+                       expected=M_("1 to 50 characters, none of them a control character"))
     return None
 
 
 # ---------------------------------------------------------------- values
 
-_BOOLEAN = {"true": "true", "1": "true", "yes": "true", "false": "false", "0": "false", "no": "false"}
+_BOOLEAN = {"true": "true", "t": "true", "1": "true", "yes": "true", "y": "true",
+            "false": "false", "f": "false", "0": "false", "no": "false", "n": "false"}
+"""DHIS2's boolean variants (DefaultDataEntryService.normalizeValue), compared case-insensitively."""
 _MAX_NUMBER = Decimal("1e15")
+MAX_TEXT = 50_000
+"""DHIS2's VALUE_MAX_LENGTH: no value, of any type, is longer."""
+
+# DHIS2's patterns (ValidationUtils, DateUtils); e-mail and URL follow Apache Commons' validators.
+_TIME = re.compile(r"^([0-9]|0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$")
+_PHONE = re.compile(r"^[0-9+()#. /ext-]{6,50}$")  # DHIS2: \s; spaces only here (no line breaks)
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@"
+                    rf"({_LABEL}\.)+[A-Za-z]{{2,63}}$")
+_URL = re.compile(rf"^(https?|ftp)://([^\s/?#@]+@)?(({_LABEL}\.)*[A-Za-z]{{2,63}}|{_LABEL}|"
+                  r"\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?([/?#][^\s]*)?$")
 
 
 def normalise_value(value_type: ValueType, raw: str) -> str:
     """The stored text of ``raw`` for a value of ``value_type``; raises ValueError saying why.
 
-    Integers lose leading zeros and a ``.0``; numbers keep their digits (no float rounding);
-    percentages lie between 0 and 100; booleans are ``true``/``false``.
+    Follows DHIS2's ValidationUtils.valueIsValid type by type. Integers lose leading zeros and a
+    ``.0``; numbers keep their digits (no float rounding); booleans are ``true``/``false`` from
+    DHIS2's variants (t/f, 1/0, yes/no, any case); TRUE_ONLY is ``true`` only.
     """
     text = raw.strip()
-    if value_type is ValueType.TEXT:
-        if len(text) > 50_000:
-            raise ValueError(M_("text longer than 50,000 characters"))
+    if len(text) > MAX_TEXT:
+        raise ValueError(M_("text longer than 50,000 characters"))
+    check = _TEXT_CHECKS.get(value_type)
+    if check is not None:
+        return check(text)
+    if value_type in BOOLEAN_TYPES:
+        return _boolean(value_type, text)
+    return _number(value_type, text)
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _letter(text: str) -> str:
+    if len(text) != 1 or not text.isalpha():
+        raise ValueError(M_("not a single letter"))
+    return text
+
+
+def _date(text: str) -> str:
+    try:
+        if not _DATE.match(text):
+            raise ValueError
+        date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(M_("not a date")) from None
+    return text
+
+
+def _datetime(text: str) -> str:
+    try:
+        if not _DATETIME.match(text):
+            raise ValueError
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(M_("not a date and time")) from None
+    return text
+
+
+def _time(text: str) -> str:
+    """DHIS2's HH:mm (the hour may have one digit); stored with two, as a time input shows it."""
+    if not _TIME.match(text):
+        raise ValueError(M_("not a time of day"))
+    return text.zfill(5)
+
+
+def _pattern(pattern: re.Pattern[str], refusal: str) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if not pattern.match(text):
+            raise ValueError(refusal)
         return text
-    if value_type is ValueType.BOOLEAN:
-        try:
-            return _BOOLEAN[text.lower()]
-        except KeyError:
-            raise ValueError(M_("not a boolean")) from None
+
+    return check
+
+
+_TEXT_CHECKS: dict[ValueType, Callable[[str], str]] = {
+    ValueType.TEXT: _text,
+    ValueType.LONG_TEXT: _text,
+    ValueType.LETTER: _letter,
+    ValueType.DATE: _date,
+    ValueType.AGE: _date,
+    ValueType.DATETIME: _datetime,
+    ValueType.TIME: _time,
+    ValueType.PHONE_NUMBER: _pattern(_PHONE, M_("not a phone number")),
+    ValueType.EMAIL: _pattern(_EMAIL, M_("not an e-mail address")),
+    ValueType.URL: _pattern(_URL, M_("not a web address")),
+}
+
+
+def _boolean(value_type: ValueType, text: str) -> str:
+    found = _BOOLEAN.get(text.lower())
+    if value_type is ValueType.TRUE_ONLY:
+        if found != "true":
+            raise ValueError(M_("only true may be stored (leave the value empty otherwise)"))
+        return found
+    if found is None:
+        raise ValueError(M_("not a boolean"))
+    return found
+
+
+def _number(value_type: ValueType, text: str) -> str:
     try:
         number = Decimal(text)
     except InvalidOperation:
         raise ValueError(M_("not a number")) from None
     if not number.is_finite() or abs(number) >= _MAX_NUMBER:
         raise ValueError(M_("not a finite number below 10^15"))
-    if value_type is ValueType.INTEGER:
-        if number != number.to_integral_value():
-            raise ValueError(M_("not a whole number"))
-        return str(int(number))
+    if value_type in INTEGER_TYPES:
+        return _integer(value_type, number)
     if value_type is ValueType.PERCENTAGE and not 0 <= number <= 100:
         raise ValueError(M_("a percentage must lie between 0 and 100"))
+    if value_type is ValueType.UNIT_INTERVAL and not 0 <= number <= 1:
+        raise ValueError(M_("a unit interval value must lie between 0 and 1"))
     return _plain(number)
+
+
+def _integer(value_type: ValueType, number: Decimal) -> str:
+    if number != number.to_integral_value():
+        raise ValueError(M_("not a whole number"))
+    whole = int(number)
+    if value_type is ValueType.INTEGER_POSITIVE and whole <= 0:
+        raise ValueError(M_("not a whole number above zero"))
+    if value_type is ValueType.INTEGER_ZERO_OR_POSITIVE and whole < 0:
+        raise ValueError(M_("a negative number is not allowed"))
+    if value_type is ValueType.INTEGER_NEGATIVE and whole >= 0:
+        raise ValueError(M_("not a whole number below zero"))
+    return str(whole)
 
 
 def _plain(number: Decimal) -> str:
@@ -129,20 +265,58 @@ def _plain(number: Decimal) -> str:
 
 EXPECTED = {
     ValueType.INTEGER: M_("a whole number, e.g. 120"),
+    ValueType.INTEGER_POSITIVE: M_("a whole number above zero, e.g. 120"),
+    ValueType.INTEGER_ZERO_OR_POSITIVE: M_("zero or a whole number above it, e.g. 0 or 120"),
+    ValueType.INTEGER_NEGATIVE: M_("a whole number below zero, e.g. -3"),
     ValueType.NUMBER: M_("a number, e.g. 12.5"),
+    ValueType.UNIT_INTERVAL: M_("a number from 0 to 1, e.g. 0.25"),
     ValueType.PERCENTAGE: M_("a number from 0 to 100, e.g. 86.2"),
     ValueType.BOOLEAN: M_("true or false"),
+    ValueType.TRUE_ONLY: M_("true, or no value"),
     ValueType.TEXT: M_("text up to 50,000 characters"),
+    ValueType.LONG_TEXT: M_("text up to 50,000 characters"),
+    ValueType.LETTER: M_("one letter, e.g. A"),
+    ValueType.DATE: M_("a date YYYY-MM-DD, e.g. 2020-09-01"),
+    ValueType.AGE: M_("a date of birth YYYY-MM-DD, e.g. 2016-03-15"),
+    ValueType.DATETIME: M_("a date and time YYYY-MM-DDTHH:MM, e.g. 2020-09-01T08:30"),
+    ValueType.TIME: M_("a time of day HH:MM, e.g. 08:30"),
+    ValueType.PHONE_NUMBER: M_("6 to 50 digits, spaces and + ( ) # . / - e x t, e.g. +86 21 2312 3456"),
+    ValueType.EMAIL: M_("an e-mail address, e.g. office@example.org"),
+    ValueType.URL: M_("a web address starting http://, https:// or ftp://, e.g. https://example.org"),
 }
+"""What a value of each type looks like, for refusals."""
+
+NAMES = {
+    ValueType.INTEGER: M_("Integer"),
+    ValueType.INTEGER_POSITIVE: M_("Positive integer"),
+    ValueType.INTEGER_ZERO_OR_POSITIVE: M_("Zero or positive integer"),
+    ValueType.INTEGER_NEGATIVE: M_("Negative integer"),
+    ValueType.NUMBER: M_("Number"),
+    ValueType.UNIT_INTERVAL: M_("Unit interval (0 to 1)"),
+    ValueType.PERCENTAGE: M_("Percentage"),
+    ValueType.BOOLEAN: M_("Yes/No"),
+    ValueType.TRUE_ONLY: M_("Yes only"),
+    ValueType.TEXT: M_("Text"),
+    ValueType.LONG_TEXT: M_("Long text"),
+    ValueType.LETTER: M_("Letter"),
+    ValueType.DATE: M_("Date"),
+    ValueType.AGE: M_("Age (date of birth)"),
+    ValueType.DATETIME: M_("Date and time"),
+    ValueType.TIME: M_("Time of day"),
+    ValueType.PHONE_NUMBER: M_("Phone number"),
+    ValueType.EMAIL: M_("E-mail address"),
+    ValueType.URL: M_("Web address"),
+}
+"""Each value type's name for people (the metadata pages)."""
 
 
 def numeric(value_type: str, text: str | None) -> float | None:
-    """A stored value as a number for computation (booleans count 1/0; text is None)."""
+    """A stored value as a number for computation (booleans count 1/0; other non-numbers are None)."""
     if text is None or text == "":
         return None
-    if value_type == ValueType.BOOLEAN:
+    if value_type in BOOLEAN_TYPES:
         return 1.0 if text == "true" else 0.0
-    if value_type == ValueType.TEXT:
+    if value_type not in NUMERIC_TYPES:
         return None
     number = float(text)
     return number if math.isfinite(number) else None
@@ -171,10 +345,14 @@ class ValueRow:
     followup: bool | None = None
     deleted: bool = False
     row: int = 0
+    created: str | None = None  # ISO timestamps, as DHIS2 writes them on exported values
+    last_updated: str | None = None
 
 
 class ImportStrategy(StrEnum):
     CREATE_AND_UPDATE = "CREATE_AND_UPDATE"
+    CREATE = "CREATE"  # only values not stored yet; stored ones are ignored (DHIS2)
+    UPDATE = "UPDATE"  # only stored values; new ones are ignored (DHIS2)
     DELETE = "DELETE"
 
 

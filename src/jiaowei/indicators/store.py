@@ -86,7 +86,7 @@ data_elements = _named(
     "data_elements",
     Column("short_name", String(100), nullable=False, default=""),
     Column("description", Text, nullable=False, default=""),
-    Column("value_type", String(16), nullable=False),
+    Column("value_type", String(32), nullable=False),  # INTEGER_ZERO_OR_POSITIVE is 24 long
     Column("aggregation_type", String(24), nullable=False),
     Column("combo_id", ForeignKey("category_combos.id"), nullable=False),
     Column("zero_is_significant", Boolean, nullable=False, default=False),

@@ -32,6 +32,7 @@ from jiaowei.registry.store import (
     unit_groups,
     units,
 )
+from jiaowei.uids import new_uid
 
 # ---------------------------------------------------------------- results
 
@@ -102,6 +103,7 @@ def create_group(
     name_en: str,
     members: Sequence[str] = (),
     note: str = "",
+    uid: str | None = None,
 ) -> GroupCreated:
     """Create a group of units; ``members`` are unit codes."""
     require_action(principal, Action.REGISTRY_WRITE)
@@ -109,7 +111,8 @@ def create_group(
     ids = _member_ids(conn, members)
     _require_writable(conn, principal, list(ids.values()))
     group_id = inserted_id(conn.execute(
-        insert(unit_groups).values(code=code, name_zh=name_zh.strip(), name_en=name_en.strip())
+        insert(unit_groups).values(code=code, uid=uid or new_uid(), name_zh=name_zh.strip(),
+                                   name_en=name_en.strip())
     ))
     _insert_members(conn, group_id, ids.values())
     audit.record(conn, actor=principal.username, action="unit_group.create", entity="unit_group",
@@ -187,6 +190,7 @@ def create_group_set(
     name_en: str,
     groups: Sequence[str],
     note: str = "",
+    uid: str | None = None,
 ) -> GroupSetCreated:
     """Create a set of groups; ``groups`` are group codes."""
     require_action(principal, Action.REGISTRY_WRITE)
@@ -203,7 +207,8 @@ def create_group_set(
                            .where(unit_group_members.c.group_id.in_(list(found.values()))))
     _require_writable(conn, principal, sorted(set(members)))
     set_id = inserted_id(conn.execute(
-        insert(unit_group_sets).values(code=code, name_zh=name_zh.strip(), name_en=name_en.strip())
+        insert(unit_group_sets).values(code=code, uid=uid or new_uid(), name_zh=name_zh.strip(),
+                                       name_en=name_en.strip())
     ))
     if found:
         conn.execute(insert(unit_group_set_members),

@@ -93,11 +93,12 @@ count_rows = store.count_rows
 
 
 def unit_codes(name: str = "unit_codes") -> Subquery:
-    """A selectable of every unit's ``id`` and ``code``, to join a code onto rows keyed by unit id.
+    """A selectable of every unit's ``id``, ``code`` and ``uid`` (DHIS2's id), to join them onto rows
+    keyed by unit id.
 
     Use ``name`` to join it twice in one query (for example the unit and its parent).
     """
-    return select(units.c.id, units.c.code).subquery(name)
+    return select(units.c.id, units.c.code, units.c.uid).subquery(name)
 
 
 def unit_ids_on_select(day: dt.date) -> Any:

@@ -41,6 +41,7 @@ from jiaowei.registry.model import (
 from jiaowei.registry.queries import codes_of, known_id, today, version_dict, visible_id
 from jiaowei.registry.store import unit_events, units
 from jiaowei.text import text_problems
+from jiaowei.uids import new_uid
 
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -66,6 +67,7 @@ class UnitSpec:
     opened: dt.date = field(default_factory=today)
     attributes: dict[str, Any] = field(default_factory=dict)
     synthetic: bool = False
+    uid: str | None = None  # DHIS2's id; a fresh one when None
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,8 @@ def import_new_units(
             )
     now = _now()
     conn.execute(
-        insert(units), [{"code": s.code, "synthetic": s.synthetic, "created_at": now} for s in specs]
+        insert(units), [{"code": s.code, "uid": s.uid or new_uid(), "synthetic": s.synthetic,
+                          "created_at": now} for s in specs]
     )
     ids = store.unit_ids_for(conn, codes)
     ids.update(existing)

@@ -30,12 +30,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from jiaowei.db.base import JSONType, byte_ordered_string, metadata
 from jiaowei.registry.model import FOREVER, Link, Segment, UnitVersion, path_upper_bound
+from jiaowei.uids import new_uid
 
 units = Table(
     "units",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("code", String(64), nullable=False, unique=True),
+    Column("uid", String(11), nullable=False, default=new_uid, index=True, unique=True),  # DHIS2's id
     Column("synthetic", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
@@ -89,6 +91,7 @@ unit_groups = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("code", String(64), nullable=False, unique=True),
+    Column("uid", String(11), nullable=False, default=new_uid, index=True, unique=True),
     Column("name_zh", String(200), nullable=False),
     Column("name_en", String(200), nullable=False),
 )
@@ -105,6 +108,7 @@ unit_group_sets = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("code", String(64), nullable=False, unique=True),
+    Column("uid", String(11), nullable=False, default=new_uid, index=True, unique=True),
     Column("name_zh", String(200), nullable=False),
     Column("name_en", String(200), nullable=False),
 )
@@ -114,6 +118,17 @@ unit_group_set_members = Table(
     metadata,
     Column("set_id", ForeignKey("unit_group_sets.id", ondelete="CASCADE"), primary_key=True),
     Column("group_id", ForeignKey("unit_groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# DHIS2's organisationUnitLevels: a name (and uid) for each depth of the tree, 1 at the top.
+unit_levels = Table(
+    "unit_levels",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("uid", String(11), nullable=False, unique=True, default=new_uid),
+    Column("code", String(50), nullable=True, unique=True),
+    Column("name_zh", String(200), nullable=False),
+    Column("name_en", String(200), nullable=False),
 )
 
 

@@ -11,10 +11,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jiaowei import __version__, domains
 from jiaowei.db.engine import Database, make_engine
+from jiaowei.dhis2.protocol import Dhis2Protocol
 from jiaowei.settings import Settings, get_settings, using
 from jiaowei.throttle import FailureWindow
 from jiaowei.web import errors
 from jiaowei.web.body import WholeBody
+from jiaowei.web.deps import BASIC_FIRST
 from jiaowei.web.headers import SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
@@ -40,7 +42,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     included = routers()
     for router in included:
-        app.include_router(router)
+        app.include_router(router, dependencies=[BASIC_FIRST])
     _protect_every_response(app, [route for router in included for route in router.routes])
     return app
 
@@ -51,7 +53,8 @@ def _protect_every_response(app: FastAPI, routes: list[BaseRoute]) -> None:
     build = app.build_middleware_stack
 
     def build_protected() -> ASGIApp:
-        protected = SecurityHeaders(WholeBody(build(), settings=app.state.settings, routes=routes))
+        whole = WholeBody(build(), settings=app.state.settings, routes=routes)
+        protected = SecurityHeaders(Dhis2Protocol(whole, routes=routes))  # DHIS2's paths before routing
 
         async def with_settings(scope: Scope, receive: Receive, send: Send) -> None:
             with using(app.state.settings):  # services that read active_settings() see the app's

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import hmac
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Query, Request
@@ -12,6 +15,7 @@ from sqlalchemy import Connection
 
 from jiaowei.auth import service as auth
 from jiaowei.auth.admin import require_password_changed
+from jiaowei.auth.login import LoginPolicy, log_in
 from jiaowei.auth.model import Principal
 from jiaowei.auth.token_use import TokenUses
 from jiaowei.domains import N_
@@ -55,17 +59,64 @@ def token_uses(request: Request) -> TokenUses:
     return uses
 
 
-def _principal(request: Request, conn: Connection, background: BackgroundTasks) -> Principal | None:
+def _token_principal(request: Request, conn: Connection, background: BackgroundTasks,
+                     token: str) -> Principal:
+    """The principal of an API token, sent as ``Bearer`` or as DHIS2's ``ApiToken``."""
+    uses = token_uses(request)
+    principal = auth.resolve_token(conn, token=token, uses=uses)
+    if principal is None:
+        raise NotAuthenticated(N_("The API token is unknown, revoked or expired."))
+    if uses.pending:
+        background.add_task(uses.flush, request.app.state.db)
+    request.state.via = "token"
+    return principal
+
+
+def _basic_credentials(header: str) -> tuple[str, str]:
+    """``username:password`` from an HTTP Basic header (RFC 7617; UTF-8, as browsers and requests send)."""
+    try:
+        decoded = base64.b64decode(header.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    username, colon, password = decoded.partition(":")
+    if not colon or not username:
+        raise NotAuthenticated(N_("The Basic credentials are not base64 of username:password."))
+    return username.strip(), password
+
+
+def _basic_principal(request: Request, connection: Connection, header: str) -> Principal:
+    """HTTP Basic, checked as the login form checks a password, with its throttle: a refused try
+    answers 429 with Retry-After and checks nothing; a failure is recorded (and committed) and counts
+    toward the same limits. No session is created."""
+    username, password = _basic_credentials(header)
+    database = request.app.state.db
+    writing = nullcontext(connection) if connection.in_transaction() else database.transaction_on(
+        connection, write=True)
+    failed: NotAuthenticated | None = None
+    with writing as conn:
+        try:
+            principal = log_in(conn, username=username, password=password, remote=client_address(request),
+                               policy=LoginPolicy.from_settings(request.app.state.settings))
+        except NotAuthenticated as error:
+            failed = error  # raised after the block, so that the recorded failure is committed
+    if failed is not None:
+        raise failed
+    request.state.via = "basic"
+    return principal
+
+
+def _principal(request: Request, connection: Connection, background: BackgroundTasks) -> Principal | None:
     header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        uses = token_uses(request)
-        principal = auth.resolve_token(conn, token=header[7:].strip(), uses=uses)
-        if principal is None:
-            raise NotAuthenticated(N_("The API token is unknown, revoked or expired."))
-        if uses.pending:
-            background.add_task(uses.flush, request.app.state.db)
-        request.state.via = "token"
-        return principal
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "basic":
+        return _basic_principal(request, connection, credentials)
+    with request.app.state.db.reading_on(connection) as conn:
+        if scheme.lower() in ("bearer", "apitoken"):
+            return _token_principal(request, conn, background, credentials.strip())
+        return _session_principal(request, conn)
+
+
+def _session_principal(request: Request, conn: Connection) -> Principal | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -96,14 +147,31 @@ async def check_csrf(request: Request) -> None:
                                   "again."))
 
 
+def basic_first(request: Request) -> None:
+    """Check HTTP Basic credentials before the route's transaction begins (every router has this as
+    its first dependency; sync, so off the event loop), so that a failed password's record is
+    committed although the request answers 401. Other requests take no connection here."""
+    header = request.headers.get("authorization", "")
+    if header[:6].lower() == "basic ":
+        with request.app.state.db.connect() as connection:
+            request.state.basic = _basic_principal(request, connection, header[6:])
+
+
+BASIC_FIRST = Depends(basic_first)
+
+
 def resolve_principal(request: Request, connection: RequestConnection,
                       background: BackgroundTasks) -> Principal | None:
-    """The session's or token's principal (sync: FastAPI runs it in its threadpool, off the event loop).
+    """The principal of the session, the API token (``Bearer`` or ``ApiToken``) or HTTP Basic (sync:
+    FastAPI runs it in its threadpool, off the event loop).
 
-    It reads inside the request's transaction if that has begun, else in a short one of its own.
+    It reads inside the request's transaction if that has begun, else in a short one of its own; HTTP
+    Basic records its attempt in a short write transaction of its own when it can.
     """
-    with request.app.state.db.reading_on(connection) as conn:
-        principal = _principal(request, conn, background)
+    if hasattr(request.state, "basic"):
+        principal = request.state.basic
+    else:
+        principal = _principal(request, connection, background)
     request.state.principal = principal
     return principal
 

@@ -69,8 +69,8 @@ def respond(request: Request, error: JiaoweiError) -> Response:
     else:
         shown = in_language(error, language(request))
         response = page(request, "error.html", {"error": shown}, status=error.status)
-    if isinstance(error, ServiceUnavailable):
-        response.headers["Retry-After"] = str(error.retry_after)
+    if retry_after := getattr(error, "retry_after", None):  # a busy database (503), a throttled login (429)
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 

@@ -160,7 +160,7 @@ def test_the_form_names_unknown_or_missing_categories(browser: TestClient, conn:
         params={"lang": "en"},
         data={
             "csrf_token": csrf,
-            "code": "bad code",
+            "code": "x" * 51,
             "name_zh": "X",
             "name_en": "X",
             "categories": "SEX",

@@ -123,7 +123,7 @@ def test_dhis2_file_imports_with_and_without_its_header(client: TestClient, conn
                            params={"format": "dhis2-csv", "atomicMode": "NONE"},
                            headers={**headers, "content-type": "text/csv"})
     assert response.status_code == 200, response.text
-    body = response.json()
+    body = response.json()["response"]
     assert body["importCount"] == {"imported": 4, "updated": 0, "ignored": 14, "deleted": 0}
     repeated = [3, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 18, 19]
     assert [c["row"] for c in body["conflicts"]] == [row - 1 + header_rows for row in repeated]
@@ -139,4 +139,5 @@ def test_dhis2_file_imports_with_and_without_its_header(client: TestClient, conn
     again = client.post("/api/dataValueSets", content=export(client, headers, "dhis2-csv"),
                         params={"format": "dhis2-csv"}, headers={**headers, "content-type": "text/csv"})
     assert again.status_code == 200, again.text
-    assert again.json()["importCount"] == {"imported": 0, "updated": 0, "ignored": 4, "deleted": 0}
+    assert again.json()["response"]["importCount"] == {"imported": 0, "updated": 0, "ignored": 4,
+                                                       "deleted": 0}

@@ -301,7 +301,7 @@ def test_adx_writes_groups_periods_and_escapes() -> None:
     assert text.count("<group ") == 2
     assert '<group orgUnit="U1" period="2020-01-01/P3M" dataSet="DS">' in text
     assert 'period="2020-09-01/P1Y" dataSet="DS" attributeOptionCombo="FUND_X"' in text
-    assert "<annotation>&lt;b&gt; &amp; \"c\"</annotation>" in text
+    assert """comment='&lt;b&gt; &amp; "c"'""" in text  # DHIS2 reads the comment attribute
     back = formats.read_adx(text.encode())
     assert [(r.data_element, r.period, r.attribute_option_combo, r.comment) for r in back] == [
         ("A", "2020Q1", None, '<b> & "c"'), ("B", "2020Q1", None, None), ("A", "2020SY", "FUND_X", None)]

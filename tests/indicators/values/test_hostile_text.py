@@ -74,8 +74,8 @@ def test_a_file_with_a_control_character_or_a_huge_integer_writes_nothing(client
     response = client.post("/api/dataValueSets", content=json.dumps({"dataValues": rows}).encode(),
                            headers=headers)
     assert response.status_code == 409, response.text
-    conflicts = {c["property"]: c for c in response.json()["conflicts"]}
-    assert set(conflicts) == {"value"} and len(response.json()["conflicts"]) == 2
+    conflicts = {c["property"]: c for c in response.json()["response"]["conflicts"]}
+    assert set(conflicts) == {"value"} and len(response.json()["response"]["conflicts"]) == 2
     assert stored_values(conn) == []
 
 
@@ -89,7 +89,7 @@ def test_an_integer_of_400_digits_is_refused_in_every_format(client: TestClient,
     response = client.post("/api/dataValueSets", content=buffer.getvalue(), headers=headers,
                            params={"format": format})
     assert response.status_code == 409, response.text
-    (conflict,) = response.json()["conflicts"]
+    (conflict,) = response.json()["response"]["conflicts"]
     assert conflict["property"] == "value" and "10^15" in conflict["value"]
     one = client.post("/api/dataValues", json=cell(value=BIG), headers=headers)
     assert one.status_code == 422 and one.json()["problems"][0]["field"] == "value"
@@ -109,7 +109,7 @@ def test_formula_like_text_is_exported_inert_and_imports_back(client: TestClient
     assert "\"'=HYPERLINK(" in text and ",'=1+2," in text and ",'-note," in text
     again = client.post("/api/dataValueSets", content=exported.content, headers=headers,
                         params={"format": "dhis2-csv"})
-    assert again.status_code == 200 and again.json()["importCount"]["updated"] == 0, again.text
+    assert again.status_code == 200 and again.json()["response"]["importCount"]["updated"] == 0, again.text
     assert (FORMULA, "=1+2") in stored_values(conn)
 
 
@@ -128,7 +128,7 @@ def test_the_xlsx_template_writes_formula_like_text_as_text(client: TestClient, 
     assert FORMULA in [c.value for row in sheet.iter_rows() for c in row]
     again = client.post("/api/dataValueSets", headers=headers,
                         files={"file": ("NOTES_Y.xlsx", template.content, "application/octet-stream")})
-    assert again.status_code == 200 and again.json()["importCount"]["updated"] == 0, again.text
+    assert again.status_code == 200 and again.json()["response"]["importCount"]["updated"] == 0, again.text
 
 
 def test_dhis2_csv_keeps_numbers_and_codes_as_they_are() -> None:

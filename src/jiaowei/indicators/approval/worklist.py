@@ -34,7 +34,7 @@ from jiaowei.indicators import store
 from jiaowei.indicators.approval import completeness
 from jiaowei.indicators.approval.model import WorkItem, WorkList
 from jiaowei.indicators.approval.queries import Target, here_and_above, period_id, waiting_below
-from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
+from jiaowei.indicators.metadata.catalog import Catalog, DataSet, Element, load_catalog
 from jiaowei.indicators.quality.queries import Violation, load_rules
 from jiaowei.registry import queries as registry
 
@@ -223,9 +223,19 @@ def value_links(conn: Connection, found: list[dict[str, Any]], data_set: str | N
 
 
 def _holding(catalog: Catalog, cell: str | None, period: str) -> DataSet | None:
-    element = catalog.element(cell.split(".")[0]) if cell else None
+    element = _element_of(catalog, cell) if cell else None
     if element is None or not pe.is_valid(period):
         return None
     kind = pe.period_type_of(period).value
     found = [d for d in catalog.data_sets.values() if element.id in d.element_ids and d.period_type == kind]
     return min(found, key=lambda d: d.code, default=None)
+
+
+def _element_of(catalog: Catalog, cell: str) -> Element | None:
+    """The element of a cell ``ELEMENT.COMBO`` whose codes may hold dots (``A.B.X``): the split whose
+    left part is an element's code and right part one of its option combos' codes."""
+    for i, char in enumerate(cell):
+        element = catalog.element(cell[:i]) if char == "." else None
+        if element is not None and catalog.option_combo(element, cell[i + 1:]) is not None:
+            return element
+    return None

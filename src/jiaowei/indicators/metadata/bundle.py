@@ -1,10 +1,22 @@
 """DHIS2's metadata JSON into the metadata services (``bundle_export`` writes it back out).
 
 :func:`import_bundle` reads a DHIS2 metadata document (``categoryOptions``, ``categories``,
-``categoryCombos``, ``dataElements``, ``dataSets``, ``indicators``, ``validationRules``), in that
-order so that every reference points at something already saved, all or nothing. Objects and
-references are matched by ``code``, falling back to ``id`` (the uid). ``bundle_export``
-writes the same shape, so an export imports into an empty database as the same metadata.
+``categoryCombos``, ``categoryOptionCombos``, ``dataElements``, ``dataSets``, ``indicators``,
+``validationRules``), in that order so that every reference points at something already saved,
+all or nothing. Objects and references are matched by ``code``, falling back to ``id`` (the uid).
+``bundle_export`` writes the same shape, so an export imports into an empty database as the same
+metadata. A ``categoryOptionCombos`` entry gives its id to the option combo jiaowei generated with
+the same options (``bundle_cocs``).
+
+Kinds jiaowei does not import (``dataElementGroups``, ``legendSets``, ``users``, …) are skipped and
+reported: a type report each, with ``ignored`` = how many and a warning (DHIS2's E6002), and the
+report's status is ``WARNING``. With ``skip_unsupported=False`` such a kind refuses the bundle.
+``system`` and ``date``, which DHIS2 puts in every export, are not kinds.
+
+Expressions: DHIS2 names data elements and option combos by uid (``#{deUid.cocUid}``); each
+reference to a saved object is written with its code instead (escaped as ``expressions.to_text``
+escapes them), so that what jiaowei stores reads the same whatever ids its objects carry. A
+reference to nothing saved is left as it is and refused by the service's check, naming the field.
 
 Names: DHIS2's ``name`` is the English name; a ``translations`` entry for ``zh_CN`` (or ``zh``)
 and property ``NAME`` is the Chinese one (the ``name`` when there is none). jiaowei's own
@@ -13,6 +25,7 @@ and property ``NAME`` is the Chinese one (the ``name`` when there is none). jiao
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,18 +35,24 @@ from sqlalchemy.exc import DBAPIError
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
+from jiaowei.dhis2.units import ORG_UNIT_KINDS, import_org_units, unit_code_for
 from jiaowei.domains import N_
 from jiaowei.errors import M_, Conflict, JiaoweiError, Problem, ValidationError
-from jiaowei.indicators import store
-from jiaowei.indicators.metadata import combos, objects
+from jiaowei.indicators import expressions, store
+from jiaowei.indicators.metadata import bundle_cocs, combos, objects
 from jiaowei.indicators.metadata.bundle_export import EXPORTERS, KINDS, TABLES
 from jiaowei.indicators.metadata.bundle_read import Reader, ref_key, short, translation
+from jiaowei.indicators.metadata.catalog import Element, OptionCombo, load_catalog
 from jiaowei.indicators.metadata.writing import name_problems
-from jiaowei.indicators.model import DEFAULT
+from jiaowei.indicators.model import DEFAULT, check_code
 from jiaowei.registry import queries as registry
+from jiaowei.text import escaped
 
-READ_ONLY = frozenset({"system", "date", "categoryOptionCombos", "indicatorTypes"})
-"""Keys of DHIS2 exports that are read (indicatorTypes, for their factors) or skipped, never saved."""
+NOT_KINDS = frozenset({"system", "date", "jiaowei:warnings"})
+"""Keys DHIS2 puts in every export that are not kinds of metadata (and jiaowei's export warnings)."""
+READ_ONLY = frozenset({"indicatorTypes"})
+"""Kinds that are read (indicatorTypes, for their factors), never saved."""
+OPTION_COMBOS = "categoryOptionCombos"
 MAX_OBJECTS = 50_000
 MAX_PROBLEMS = 200
 DEFAULT_UIDS = frozenset({"bjDvmb4bfuf", "GLevLNI9wkl", "xYerKDKCefk", "HllvX50cXC0"})
@@ -49,12 +68,27 @@ class Context:
     options: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # categoryOptions by code and id
     factors: dict[str, Any] = field(default_factory=dict)  # indicatorTypes' factors by code and id
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> bundle id -> saved code
+    elements: dict[str, Element] | None = None  # saved data elements by code, then uid (read once)
+    option_combos: Callable[[int], list[OptionCombo]] | None = None  # a combo's option combos
 
 
 # ---------------------------------------------------------------- the shape of a bundle
 
 
-def check_shape(bundle: Any) -> dict[str, list[Any]]:
+def supported_kinds() -> tuple[str, ...]:
+    """Every kind a bundle may carry that jiaowei imports or reads."""
+    return (*ORG_UNIT_KINDS, *KINDS[:3], OPTION_COMBOS, *KINDS[3:], *READ_ONLY)
+
+
+@dataclass
+class Shape:
+    """A bundle's lists by kind, and the kinds jiaowei skips with how many objects each has."""
+
+    lists: dict[str, list[Any]]
+    skipped: dict[str, int]
+
+
+def check_shape(bundle: Any) -> Shape:
     """The bundle's lists by kind; raises naming every key or list that is not as expected."""
     if not isinstance(bundle, Mapping):
         raise ValidationError(
@@ -62,27 +96,22 @@ def check_shape(bundle: Any) -> dict[str, list[Any]]:
             [Problem(N_("not an object"), value=type(bundle).__name__,
                      expected='{"dataElements": [...], ...}')],
         )
-    problems, lists, total = [], {}, 0
+    problems, shape, total, known = [], Shape({}, {}), 0, supported_kinds()
     for key, value in bundle.items():
-        if key in READ_ONLY and key != "indicatorTypes":
+        if key in NOT_KINDS:
             continue
-        if key not in KINDS and key != "indicatorTypes":
+        if not isinstance(value, list) or not all(isinstance(o, Mapping) for o in value):
             problems.append(
                 Problem(
-                    N_("not a kind of metadata jiaowei imports"), field=str(key)[:100],
-                    expected=", ".join(KINDS)
-                )
-            )
-        elif not isinstance(value, list) or not all(isinstance(o, Mapping) for o in value):
-            problems.append(
-                Problem(
-                    N_("not a list of objects"), field=key, value=short(value),
+                    N_("not a list of objects"), field=str(key)[:100], value=short(value),
                     expected=N_("a JSON array of objects")
                 )
             )
-        else:
-            lists[key] = value
+        elif key in known:
+            shape.lists[key] = value
             total += len(value)
+        else:
+            shape.skipped[str(key)[:100]] = len(value)
     if total > MAX_OBJECTS:
         problems.append(
             Problem(N_("too many objects"), value=total, expected=M_("at most {most:,} in one bundle",
@@ -90,7 +119,7 @@ def check_shape(bundle: Any) -> dict[str, list[Any]]:
         )
     if problems:
         raise ValidationError(N_("The metadata bundle is not valid."), problems)
-    return lists
+    return shape
 
 
 # ---------------------------------------------------------------- DHIS2 objects → service arguments
@@ -252,21 +281,26 @@ def data_set_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
 
 
 def _unit_codes(conn: Connection, obj: Reader) -> list[str]:
-    """The codes of the units a data set names (units have codes only: an id is read as a code)."""
-    wanted = [ref_key(ref) for ref in obj.refs("organisationUnits")]
-    known = set(registry.ids_of(conn, wanted))
-    for i, code in enumerate(wanted):
-        if code not in known:
-            obj.problem("unknown unit", f"organisationUnits[{i}]", code, "the code of a unit in the registry")
-    return [c for c in wanted if c in known]
+    """The codes of the units a data set names: by DHIS2 id or code, else an id read as a code."""
+    refs = obj.refs("organisationUnits")
+    found = [unit_code_for(conn, ref) for ref in refs]
+    known = set(registry.ids_of(conn, [ref_key(ref) for ref in refs]))
+    codes = []
+    for i, (ref, code) in enumerate(zip(refs, found, strict=True)):
+        if code is None and ref_key(ref) not in known:
+            obj.problem("unknown unit", f"organisationUnits[{i}]", ref_key(ref),
+                        "the code of a unit in the registry")
+        else:
+            codes.append(code or ref_key(ref))
+    return codes
 
 
 def indicator_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
     spec = _identity(obj)
     return {
         **spec,
-        "numerator": obj.text("numerator", required=True, max_len=20_000),
-        "denominator": obj.text("denominator", max_len=20_000) or "1",
+        "numerator": coded(ctx, obj.text("numerator", required=True, max_len=20_000)),
+        "denominator": coded(ctx, obj.text("denominator", max_len=20_000) or "1"),
         "display": _display(ctx, obj),
         "decimals": obj.integer("decimals", 1, 0, 6),
         "numerator_description": obj.text("numeratorDescription"),
@@ -302,7 +336,7 @@ def rule_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
         found = obj.ref(side, required=True, identified=False)
         part = Reader(found or {}, prefix=side)
         sides[side] = (
-            part.text("expression", required=found is not None, max_len=20_000),
+            coded(ctx, part.text("expression", required=found is not None, max_len=20_000)),
             part.text("missingValueStrategy") or "NEVER_SKIP",
         )
         obj.problems += part.problems
@@ -318,6 +352,72 @@ def rule_spec(ctx: Context, obj: Reader) -> dict[str, Any]:
         "description": obj.text("description", max_len=50_000),
         "instruction": obj.text("instruction", max_len=50_000),
     }
+
+
+_REFERENCE = re.compile(r"([#C])\{((?:[^\\}]|\\.)*)\}")
+"""``#{…}`` or ``C{…}`` in an expression's text, escapes included."""
+
+
+def coded(ctx: Context, text: Any) -> Any:
+    """``text`` with each ``#{de.coc}`` that names saved objects by uid written with their codes.
+
+    Codes win over uids, as everywhere in a bundle; a data element saved before under another id
+    is found by the bundle's id too. Constants, references to nothing saved and text that does not
+    parse are kept as they are: the service's check refuses them, naming the field and the value.
+    """
+    if not isinstance(text, str) or "#{" not in text:
+        return text
+    try:
+        expressions.parse(text)
+    except ValidationError:
+        return text
+    elements = _saved_elements(ctx)
+    aliases = ctx.aliases.get(store.data_elements.name, {})
+
+    def replace(match: re.Match[str]) -> str:
+        parts = _unescaped_parts(match.group(2))
+        element = elements.get(parts[0]) or elements.get(aliases.get(parts[0], ""))
+        if match.group(1) == "C" or element is None or len(parts) > 2:
+            return match.group(0)
+        written = expressions.escape_code(element.code)
+        if len(parts) == 1:
+            return "#{" + written + "}"
+        combo = _option_combo_code(ctx, element, parts[1])
+        if combo is None:
+            return match.group(0)
+        return "#{" + written + "." + expressions.escape_code(combo) + "}"
+
+    return _REFERENCE.sub(replace, text)
+
+
+def _saved_elements(ctx: Context) -> dict[str, Element]:
+    if ctx.elements is None:  # read once a bundle's elements are saved: indicators and rules come after
+        catalog = load_catalog(ctx.conn)
+        by_uid = {e.uid: e for e in catalog.elements.values()}
+        ctx.elements = by_uid | {e.code: e for e in catalog.elements.values()}
+        ctx.option_combos = catalog.cocs_of
+    return ctx.elements
+
+
+def _option_combo_code(ctx: Context, element: Element, key: str) -> str | None:
+    cocs = ctx.option_combos(element.combo_id) if ctx.option_combos else []
+    found = next((c for c in cocs if c.code == key), None) or next((c for c in cocs if c.uid == key), None)
+    return None if found is None else found.code
+
+
+def _unescaped_parts(inner: str) -> list[str]:
+    """The codes between ``#{`` and ``}``, split at the dots that are not escaped, unescaped."""
+    parts, current, escaping = [], [], False
+    for char in inner:
+        if escaping or char not in "\\.":
+            current.append(char)
+            escaping = False
+        elif char == "\\":
+            escaping = True
+        else:
+            parts.append("".join(current))
+            current = []
+    return [*parts, "".join(current)]
 
 
 SPECS: dict[str, Callable[[Context, Reader], dict[str, Any]]] = {
@@ -354,13 +454,14 @@ class Stats:
     created: int = 0
     updated: int = 0
     ignored: int = 0
+    deleted: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        total = self.created + self.updated + self.ignored
+        total = self.created + self.updated + self.ignored + self.deleted
         return {
             "created": self.created,
             "updated": self.updated,
-            "deleted": 0,
+            "deleted": self.deleted,
             "ignored": self.ignored,
             "total": total,
         }
@@ -396,54 +497,109 @@ def _placed(kind: str, index: int, problem: Problem) -> Problem:
     )
 
 
+class BundleRefused(ValidationError):
+    """A bundle whose objects have problems: nothing was written (the API answers DHIS2's 409)."""
+
+
+class BundleConflict(Conflict):
+    """A bundle refused only because saved data forbids its changes (the API answers DHIS2's 409)."""
+
+
 def import_bundle(
-    conn: Connection, *, principal: Principal, bundle: dict[str, Any], dry_run: bool = False
+    conn: Connection,
+    *,
+    principal: Principal,
+    bundle: dict[str, Any],
+    dry_run: bool = False,
+    skip_unsupported: bool = True,
 ) -> dict[str, Any]:
     """Import a DHIS2 metadata bundle, all or nothing; returns DHIS2's import report.
 
-    Raises ValidationError (Conflict when every failure is one, e.g. a change data forbids) whose
-    problems name ``kind[index].field``, the row (index + 1) and the value; nothing is written then,
-    nor on a dry run.
+    Kinds jiaowei does not import are skipped and reported (status ``WARNING``), or refuse the
+    bundle when ``skip_unsupported`` is false. Raises :class:`BundleRefused`
+    (:class:`BundleConflict` when every failure is a change data forbids) whose problems name
+    ``kind[index].field``, the row (index + 1) and the value; nothing is written then, nor on a
+    dry run.
     """
     require_action(principal, Action.METADATA_WRITE)
-    lists = check_shape(bundle)
+    shape = check_shape(bundle)
     run = Run(conn, principal, Context(conn))
+    if not skip_unsupported:
+        run.problems += [_unsupported(kind) for kind in shape.skipped]
+        run.conflicts_only = not run.problems
     savepoint = conn.begin_nested()
     try:
-        _import_lists(run, lists)
+        if not run.problems:
+            _import_lists(run, shape.lists)
     except BaseException:
         savepoint.rollback()
         raise
     if run.problems:
         savepoint.rollback()
-        error = Conflict if run.conflicts_only else ValidationError
+        error = BundleConflict if run.conflicts_only else BundleRefused
         count = len(run.problems)
         raise error(
-            f"Nothing was imported: the bundle has {count} problem{'s' if count != 1 else ''}.",
+            M_("Nothing was imported: the bundle has {count} problem(s).", count=count),
             run.problems[:MAX_PROBLEMS],
         )
     if dry_run:
         savepoint.rollback()
     else:
         savepoint.commit()
-    return report(run.stats, dry_run=dry_run)
+    return report(run.stats, dry_run=dry_run, skipped=shape.skipped)
 
 
-def report(stats: Mapping[str, Stats], *, dry_run: bool) -> dict[str, Any]:
+def _unsupported(kind: str) -> Problem:
+    return Problem(N_("not a kind of metadata jiaowei imports"), field=kind,
+                   expected=", ".join(supported_kinds()))
+
+
+def report(stats: Mapping[str, Stats], *, dry_run: bool, skipped: Mapping[str, int]) -> dict[str, Any]:
+    """DHIS2's import report: a type report per kind, one per skipped kind with its warning."""
     total = Stats(
         sum(s.created for s in stats.values()),
         sum(s.updated for s in stats.values()),
-        sum(s.ignored for s in stats.values()),
+        sum(s.ignored for s in stats.values()) + sum(skipped.values()),
+        sum(s.deleted for s in stats.values()),
     )
+    order = (*ORG_UNIT_KINDS, *KINDS[:3], OPTION_COMBOS, *KINDS[3:])
+    reports = [{"klass": kind, "stats": stats[kind].as_dict()} for kind in order if kind in stats]
     return {
-        "status": "OK",
+        "responseType": "ImportReport",
+        "status": "WARNING" if skipped else "OK",
         "dryRun": dry_run,
         "stats": total.as_dict(),
-        "typeReports": [{"klass": kind, "stats": stats[kind].as_dict()} for kind in KINDS if kind in stats],
+        "typeReports": reports + [_skipped_report(kind, count) for kind, count in skipped.items()],
+    }
+
+
+def _skipped_report(kind: str, count: int) -> dict[str, Any]:
+    warning = {
+        "message": M_("{kind} is not a kind of metadata jiaowei imports: its {count} object(s) were skipped.",
+                      kind=kind, count=count),
+        "mainKlass": kind,
+        "errorCode": "E6002",
+        "errorProperty": None,
+        "value": kind,
+    }
+    return {
+        "klass": kind,
+        "stats": Stats(ignored=count).as_dict(),
+        "objectReports": [{"klass": kind, "index": 0, "errorReports": [warning]}],
     }
 
 
 def _import_lists(run: Run, lists: dict[str, list[Any]]) -> None:
+    units = {kind: lists[kind] for kind in ORG_UNIT_KINDS if kind in lists}
+    if units:  # first: data sets name the units
+        stats, problems = import_org_units(run.conn, principal=run.principal, lists=units)
+        for kind, counts in stats.items():
+            run.stats[kind] = Stats(counts.get("created", 0), counts.get("updated", 0),
+                                    counts.get("ignored", 0), counts.get("deleted", 0))
+        if problems:
+            run.problems += problems
+            run.conflicts_only = False
+            return
     run.ctx.factors = _factors(lists.get("indicatorTypes", []))
     saved_options = _saved_option_names(run.conn)
     if "categoryOptions" in lists:
@@ -456,8 +612,25 @@ def _import_lists(run: Run, lists: dict[str, list[Any]]) -> None:
                 if len(run.problems) >= MAX_PROBLEMS:
                     return
                 _import_one(run, kind, index, data, seen)
+        if kind == "categoryCombos" and OPTION_COMBOS in lists:
+            _keep_option_combo_ids(run, lists[OPTION_COMBOS])
     if "categoryOptions" in lists:
         run.stats["categoryOptions"] = _option_stats(run.conn, lists["categoryOptions"], saved_options)
+
+
+def _keep_option_combo_ids(run: Run, cocs: list[Mapping[str, Any]]) -> None:
+    stats = run.stats[OPTION_COMBOS] = Stats()
+    aliases = run.ctx.aliases.get(store.category_combos.name, {})
+    for index, data in enumerate(cocs):
+        try:
+            with run.conn.begin_nested():
+                outcome = bundle_cocs.keep_option_combo_id(
+                    run.conn, principal=run.principal, data=data, aliases=aliases
+                )
+        except JiaoweiError as error:
+            run.fail(OPTION_COMBOS, index, error)
+            continue
+        setattr(stats, outcome, getattr(stats, outcome) + 1)
 
 
 def _factors(types: list[Mapping[str, Any]]) -> dict[str, Any]:
@@ -541,6 +714,10 @@ def _save(run: Run, kind: str, data: Mapping[str, Any], seen: set[str]) -> str:
     if isinstance(code, str) and code in seen:
         obj.problem(N_("appears twice in the bundle"), "code", code, N_("each code once per list"))
     seen.add(str(code))
+    if (bad := check_code(code, field="code")) is not None:  # before the code is looked up
+        shown = escaped(code) if isinstance(code, str) else code  # a lone surrogate, written as \ud800
+        obj.problems.append(Problem(bad.message, field=bad.field, value=shown, expected=bad.expected))
+        raise ValidationError(N_("Invalid object."), obj.problems)
     _check_uid(run.conn, TABLES[kind], obj, code, spec["uid"])
     if spec["uid"] and isinstance(code, str):
         run.ctx.aliases.setdefault(TABLES[kind].name, {})[spec["uid"]] = code

@@ -10,11 +10,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
 
-from jiaowei.auth.model import Action, Principal
+from jiaowei.auth.model import SYSTEM, Action, Principal
 from jiaowei.auth.scope import require_action, unit_filter
+from jiaowei.dhis2.units import ORG_UNIT_KINDS, export_org_units
 from jiaowei.domains import N_
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators import store
+from jiaowei.indicators.metadata import bundle_outbound
 from jiaowei.indicators.metadata.bundle_read import ZH_LOCALES
 from jiaowei.indicators.model import DEFAULT
 from jiaowei.registry import queries as registry
@@ -29,7 +31,19 @@ KINDS = (
     "validationRules",
 )
 """The kinds a bundle may carry, in the order they are imported."""
+EXPORTED_KINDS = (*ORG_UNIT_KINDS, *KINDS)
+"""The kinds GET /api/metadata exports: organisation units (the registry's), then the indicators'."""
 DISPLAY_FACTOR = {"number": 1, "ratio": 1, "percent": 100, "per_mille": 1000}
+INDICATOR_TYPES = {  # display -> uid (stable, so that a second export updates the same types), names
+    "percent": ("jwIndTypPct", "Percent", "百分比"),
+    "per_mille": ("jwIndTypPml", "Per mille", "千分比"),
+    "ratio": ("jwIndTypRat", "Ratio (shown 1:N)", "比（1:N）"),
+    "number": ("jwIndTypNum", "Number", "数值"),
+}
+"""DHIS2 indicator types, one for each way jiaowei shows an indicator (its ``display``)."""
+ID_SCHEMES = ("CODE", "UID")
+WARNINGS = "jiaowei:warnings"
+"""The key of the export's list of what DHIS2 cannot take as jiaowei has it."""
 TABLES: dict[str, Table] = {
     "categories": store.categories,
     "categoryCombos": store.category_combos,
@@ -205,11 +219,31 @@ def export_indicators(
             "denominator": row.denominator,
             "denominatorDescription": row.denominator_description,
             "decimals": row.decimals,
-            "indicatorType": {"factor": DISPLAY_FACTOR.get(row.display, 1)},
+            "indicatorType": indicator_type_ref(row.display),
             "display": row.display,
             "higherIsBetter": bool(row.higher_is_better),
         }
         for row in _rows(conn, store.indicators, keys)
+    ]
+
+
+def indicator_type_ref(display: str) -> dict[str, Any]:
+    uid = INDICATOR_TYPES.get(display, INDICATOR_TYPES["number"])[0]
+    return {"id": uid, "code": display, "factor": DISPLAY_FACTOR.get(display, 1)}
+
+
+def export_indicator_types() -> list[dict[str, Any]]:
+    """DHIS2's indicatorTypes that the indicators refer to by id."""
+    return [
+        {
+            "id": uid,
+            "code": display,
+            "name": name_en,
+            "factor": DISPLAY_FACTOR[display],
+            "number": DISPLAY_FACTOR[display] == 1,
+            "translations": [{"locale": ZH_LOCALES[0], "property": "NAME", "value": name_zh}],
+        }
+        for display, (uid, name_en, name_zh) in INDICATOR_TYPES.items()
     ]
 
 
@@ -244,36 +278,68 @@ EXPORTERS: dict[str, Exporter] = {
 
 
 def export_bundle(
-    conn: Connection, *, kinds: Sequence[str] | None = None, principal: Principal | None = None
+    conn: Connection,
+    *,
+    kinds: Sequence[str] | None = None,
+    principal: Principal | None = None,
+    id_scheme: str = "CODE",
 ) -> dict[str, Any]:
-    """The metadata as a DHIS2 bundle. A principal limits the data sets' units to those it may see."""
+    """The metadata as a DHIS2 bundle. A principal limits the data sets' units to those it may see.
+
+    ``id_scheme="UID"`` writes it for DHIS2 (see :mod:`.bundle_outbound`): expressions name data
+    elements and option combos by uid, data sets list the units of their unit types, and the
+    organisation units come along unless ``kinds`` says otherwise (with ``CODE`` only when asked).
+    Either way option combos are listed with their ids, and ``jiaowei:warnings`` names each object
+    DHIS2 cannot take as jiaowei has it, and why.
+    """
     if principal is not None:
         require_action(principal, Action.VIEW)
-    chosen = check_kinds(kinds)
+    scheme = check_id_scheme(id_scheme)
+    # jiaowei to jiaowei (CODE), units move with the registry's own files; DHIS2 (UID) needs them here
+    chosen = check_kinds(kinds) if kinds is not None or scheme == "UID" else list(KINDS)
     out: dict[str, Any] = {
         "system": {"name": "jiaowei"},
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    out.update(export_org_units(conn, principal=principal or SYSTEM,
+                                kinds=[k for k in chosen if k in ORG_UNIT_KINDS]))
+    if "indicators" in chosen:
+        out["indicatorTypes"] = export_indicator_types()
     for kind in chosen:
-        out[kind] = EXPORTERS[kind](conn, None, principal)
+        if kind in EXPORTERS:
+            out[kind] = EXPORTERS[kind](conn, None, principal)
+    out[WARNINGS] = bundle_outbound.outbound(conn, out, visible=_visible_units(conn, principal),
+                                             uids=scheme == "UID")
     return out
 
 
-def check_kinds(kinds: Sequence[str] | None) -> list[str]:
+def check_id_scheme(id_scheme: str) -> str:
+    """``CODE`` or ``UID`` (any case); anything else is refused, naming both."""
+    scheme = id_scheme.upper()
+    if scheme not in ID_SCHEMES:
+        raise ValidationError(
+            N_("Unsupported id scheme."),
+            [Problem(N_("unsupported"), field="idScheme", value=id_scheme[:100],
+                     expected=", ".join(ID_SCHEMES))],
+        )
+    return scheme
+
+
+def check_kinds(kinds: Sequence[str] | None, known: Sequence[str] = EXPORTED_KINDS) -> list[str]:
     """The kinds asked for, in import order (categories bring their options along)."""
     if kinds is None:
-        return list(KINDS)
-    unknown = [k for k in kinds if k not in KINDS]
+        return list(known)
+    unknown = [k for k in kinds if k not in known]
     if unknown:
         raise ValidationError(
             N_("Unknown kind of metadata."),
             [
-                Problem("unknown kind", field="kinds", value=k[:100], expected=", ".join(KINDS))
+                Problem("unknown kind", field="kinds", value=k[:100], expected=", ".join(known))
                 for k in unknown[:20]
             ],
         )
     wanted = set(kinds) | ({"categoryOptions"} if "categories" in kinds else set())
-    return [k for k in KINDS if k in wanted]
+    return [k for k in known if k in wanted]
 
 
 def export_objects(
@@ -282,7 +348,7 @@ def export_objects(
     """Objects of one kind (those with ``keys`` as code or uid, when given), as DHIS2 JSON."""
     if principal is not None:
         require_action(principal, Action.VIEW)
-    check_kinds([kind])
+    check_kinds([kind], KINDS)
     return EXPORTERS[kind](conn, keys, principal)
 
 

@@ -17,6 +17,7 @@ from jiaowei.errors import Conflict, JiaoweiError, ValidationError
 from jiaowei.indicators.metadata import queries
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.model import MAX_COMBINATIONS
+from jiaowei.indicators.model import NAMES as VALUE_TYPE_NAMES
 from jiaowei.web.deps import Conn, User
 from jiaowei.web.forms import N_, Form, problems_by_field, see_other
 from jiaowei.web.render import page
@@ -74,7 +75,8 @@ def index(request: Request, conn: Conn, user: User) -> HTMLResponse:
 def data_elements(request: Request, conn: Conn, user: User) -> HTMLResponse:
     catalog = queries.read_catalog(conn, principal=user)
     elements = sorted(catalog.elements.values(), key=lambda e: e.code)
-    return _render(request, "metadata_elements.html", {"elements": elements, "combos": catalog.combos})
+    return _render(request, "metadata_elements.html", {"elements": elements, "combos": catalog.combos,
+                                                       "value_type_names": VALUE_TYPE_NAMES})
 
 
 @router.get("/metadata/dataSets", response_class=HTMLResponse)

@@ -26,7 +26,7 @@ from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, Element, OptionCombo, load_catalog
-from jiaowei.indicators.model import NUMERIC_TYPES, ValueType, numeric
+from jiaowei.indicators.model import INTEGER_TYPES, NUMERIC_TYPES, ValueType, numeric
 from jiaowei.indicators.quality.queries import (
     CHUNK,
     cell_labels,
@@ -521,8 +521,8 @@ def generated_bounds(numbers: Sequence[float], factor: float, value_type: ValueT
     low, high = mean - factor * sd, mean + factor * sd
     if min(numbers) >= 0:
         low = max(0.0, low)
-    if value_type is ValueType.INTEGER:
+    if value_type in INTEGER_TYPES:
         low, high = float(math.floor(low)), float(math.ceil(high))
-    if value_type is ValueType.PERCENTAGE:
-        low, high = max(0.0, low), min(100.0, high)
+    if value_type in (ValueType.PERCENTAGE, ValueType.UNIT_INTERVAL):
+        low, high = max(0.0, low), min(100.0 if value_type is ValueType.PERCENTAGE else 1.0, high)
     return low, high

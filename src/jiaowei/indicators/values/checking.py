@@ -62,6 +62,7 @@ class Context:
     periods: dict[str, pe.Period | None] = field(default_factory=dict)
     period_ids: dict[str, int] = field(default_factory=dict)
     unit_ids: dict[str, int] = field(default_factory=dict)
+    unknown_units: set[str] = field(default_factory=set)
     timelines: dict[int, Timeline] = field(default_factory=dict)
     scope: dict[dt.date, list[str]] = field(default_factory=dict)
     approved: set[tuple[int, int, int]] = field(default_factory=set)
@@ -77,6 +78,13 @@ class Context:
     _quiet: dict[str, bool] = field(default_factory=dict)
     _approved_periods: set[int] | None = None
     plain: dict[tuple[Any, ...], Verdict | None] = field(default_factory=dict)
+
+    def forget_units(self) -> None:
+        """Drop what was resolved per unit (read again when a row names it): an import in batches
+        calls this between batches once many units were read, so memory stays flat. Periods stay."""
+        for cache in (self.unit_ids, self.timelines, self.verdicts, self.places, self.allowed, self.plain):
+            cache.clear()
+        self.unknown_units.clear()
 
     def element_sets(self, element_id: int) -> frozenset[int]:
         if element_id not in self._element_sets:
@@ -137,9 +145,20 @@ class Timeline:
         self.version_starts = [v.valid_from for v in history.versions]
         self.segment_starts = [g.valid_from for g in history.segments]
         self.units: dict[tuple[int, int], registry.Unit | None] = {}
+        # One version and one path segment (most units): open over [opened, closes), one unit.
+        self.opened, self.closes = dt.date.max, dt.date.min
+        if len(history.versions) == 1 and len(history.segments) == 1:
+            version, segment = history.versions[0], history.segments[0]
+            self.opened = max(version.valid_from, segment.valid_from)
+            self.closes = min(version.valid_to, segment.valid_to)
+        self.single: registry.Unit | None = None
 
     def in_period(self, first: dt.date, last: dt.date) -> registry.Unit | None:
         """The unit as it stood last within ``first`` to ``last`` (both included); None if not open then."""
+        if self.opened <= first and last < self.closes:  # within the one version and segment
+            if self.single is None:
+                self.single = self.history.in_period(first, last)
+            return self.single
         if not self.ordered:
             return self.history.in_period(first, last)
         end = last + _DAY
@@ -168,10 +187,16 @@ def _last_overlapping(
     return i if i >= 0 and spans[i].valid_to > first else -1
 
 
-def load_units(ctx: Context, rows: Sequence[ValueRow]) -> None:
-    """Each unit's id and its validity, read once; :func:`_place` tests each period against it."""
-    ctx.unit_ids = registry.ids_of(ctx.conn, sorted({r.org_unit for r in rows}))
-    ctx.timelines = {i: Timeline(h) for i, h in registry.histories(ctx.conn, ctx.unit_ids.values()).items()}
+def load_units(ctx: Context, rows: Iterable[ValueRow]) -> None:
+    """Each unit's id and its validity, read once; :func:`_place` tests each period against it.
+    Called again for a later batch of the same import, it reads only the units not read yet."""
+    codes = {r.org_unit for r in rows} - ctx.unit_ids.keys() - ctx.unknown_units
+    found = registry.ids_of(ctx.conn, sorted(codes))
+    ctx.unknown_units |= codes - found.keys()
+    ctx.unit_ids.update(found)
+    ctx.timelines.update(
+        {i: Timeline(h) for i, h in registry.histories(ctx.conn, found.values()).items()}
+    )
 
 
 @contextmanager
@@ -218,10 +243,12 @@ def ensure_periods(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def load_locks(ctx: Context) -> None:
-    ids = list(ctx.period_ids.values())
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
+def load_locks(ctx: Context, ids: Iterable[int] | None = None) -> None:
+    """The approvals and lock exceptions in the periods ``ids`` (default: every period read)."""
+    wanted = [i for i in (ctx.period_ids.values() if ids is None else ids) if i > 0]
+    ctx._approved_periods = None  # Context.quiet recomputes it with these
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
         for r in ctx.conn.execute(
             select(
                 store.approvals.c.data_set_id, store.approvals.c.period_id, store.approvals.c.unit_id
@@ -336,6 +363,7 @@ class Checked:
     writes: dict[Key, tuple[str, str | None, bool | None, str | None]] = field(default_factory=dict)
     deletes: dict[Key, int] = field(default_factory=dict)
     conflicts: list[ImportConflict] = field(default_factory=list)
+    rows: dict[Key, int] = field(default_factory=dict)  # the row of each key that passed
 
 
 class Refusal(NamedTuple):
@@ -437,7 +465,7 @@ def _check_row(ctx: Context, row: ValueRow, delete_all: bool) -> tuple[Key, str 
     value = row.value
     if delete_all or row.deleted or value is None or value.strip() == "":
         return key, None
-    refused = _text_refusal(row, element.value_type is ValueType.TEXT)
+    refused = _text_refusal(row, element.value_type in (ValueType.TEXT, ValueType.LONG_TEXT))
     if refused is not None:
         return refused
     if (element.value_type is ValueType.INTEGER and value.isdigit() and value.isascii() and value[0] != "0"
@@ -467,21 +495,23 @@ def _text_refusal(row: ValueRow, text_value: bool) -> ImportConflict | None:
 
 
 def check_rows(
-    ctx: Context, rows: Sequence[ValueRow], strategy: ImportStrategy, progress: Progress | None = None
+    ctx: Context, rows: Sequence[ValueRow], strategy: ImportStrategy, progress: Progress | None = None,
+    done: int = 0,
 ) -> Checked:
+    """Check ``rows`` (``done``: how many rows of the import came before them, for ``progress``)."""
     with _gc_paused():
-        return _check_all(ctx, rows, strategy, progress)
+        return _check_all(ctx, rows, strategy, progress, done)
 
 
 def _check_all(
-    ctx: Context, rows: Sequence[ValueRow], strategy: ImportStrategy, progress: Progress | None
+    ctx: Context, rows: Sequence[ValueRow], strategy: ImportStrategy, progress: Progress | None, done: int
 ) -> Checked:
     out = Checked()
-    seen: dict[Key, int] = {}
+    seen = out.rows
     delete_all = strategy is ImportStrategy.DELETE
     for i, row in enumerate(rows):
         if progress and i % 1_000 == 0:  # often enough for the job page's progress bar
-            progress(i)
+            progress(done + i)
         result = _check_row(ctx, row, delete_all)
         if isinstance(result, ImportConflict):
             out.conflicts.append(result)
@@ -503,7 +533,7 @@ def _check_all(
         else:
             out.writes[key] = (value, row.comment, row.followup, row.stored_by)
     if progress:
-        progress(len(rows))
+        progress(done + len(rows))
     return out
 
 

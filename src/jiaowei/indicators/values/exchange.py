@@ -7,9 +7,13 @@ a school fills in and uploads).
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import hashlib
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
@@ -17,16 +21,20 @@ from sqlalchemy import Connection
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_unit
 from jiaowei.domains import N_
-from jiaowei.errors import M_, NotFound, Problem, ValidationError
+from jiaowei.errors import M_, JiaoweiError, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
+from jiaowei.indicators.approval import completeness
 from jiaowei.indicators.metadata.catalog import Catalog, load_catalog
-from jiaowei.indicators.model import DEFAULT, ImportStrategy, ImportSummary, ValueRow
-from jiaowei.indicators.values import formats
+from jiaowei.indicators.model import DEFAULT, ImportConflict, ImportStrategy, ImportSummary, ValueRow
+from jiaowei.indicators.values import formats, xmlfiles
 from jiaowei.indicators.values import service as values
 from jiaowei.indicators.values.checking import Progress
-from jiaowei.indicators.values.formats.adx import ParsedAdx, adx_rows
+from jiaowei.indicators.values.formats.adx import ParsedAdx, XmlRead, adx_rows
+from jiaowei.indicators.values.formats.common import Completion
+from jiaowei.indicators.values.formats.streaming import JsonStream, stream_csv
 from jiaowei.indicators.values.formats.xlsx import TemplateForm, TemplateRow, write_template
 from jiaowei.indicators.values.queries import form_problems, form_values, unit_name
+from jiaowei.indicators.values.schemes import IdScheme, IdSchemes, encode_rows, resolve_rows, unit_codes_by
 from jiaowei.registry import queries as registry
 
 
@@ -61,8 +69,10 @@ def combo_attributes_for(catalog: Catalog) -> Callable[[str, str], dict[str, str
 
 
 def read_rows(conn: Connection, *, data: bytes, format: str,
-              read: list[ValueRow] | ParsedAdx | None = None) -> list[ValueRow]:
+              read: list[ValueRow] | ParsedAdx | XmlRead | None = None) -> list[ValueRow]:
     """The rows of a file, or of the file ``read`` already: an ADX file's combos named by the catalog."""
+    if isinstance(read, XmlRead):
+        return read.rows
     if isinstance(read, ParsedAdx):
         return adx_rows(read, combo_code=combo_code_for(load_catalog(conn)))
     if read is not None:
@@ -84,10 +94,18 @@ def import_file(
     valid_only: bool = False,
     strategy: ImportStrategy = ImportStrategy.CREATE_AND_UPDATE,
     progress: Progress | None = None,
-    rows: list[ValueRow] | ParsedAdx | None = None,
+    rows: list[ValueRow] | ParsedAdx | XmlRead | None = None,
+    schemes: IdSchemes | None = None,
+    completions: Sequence[Completion] = (),
 ) -> ImportSummary:
     """Read a file in any format and import its values; see values.import_values. ``rows``: the file
-    read already (outside the transaction, by ``values/uploads.py``; ADX parsed, its combos unnamed)."""
+    read already (outside the transaction, by ``values/uploads.py``; ADX parsed, its combos unnamed).
+
+    ``schemes``: the id schemes the file's identifiers are in (default: code, else uid). The forms
+    the file says are complete (``completions``, and a DHIS2 JSON file's ``completeDate``) are
+    registered complete; one that cannot be is a conflict like any other, and the registrations
+    are undone whenever the values are not written (a dry run, or conflicts without ``valid_only``).
+    """
     if not data:
         raise ValidationError(
             N_("The file is empty."), [Problem("empty file", field="file", expected=_formats())]
@@ -98,17 +116,195 @@ def import_file(
             N_("Unknown format."), [Problem(N_("unknown format"), field="format", value=chosen,
                                             expected=_formats())]
         )
-    return values.import_values(
+    schemes = schemes or IdSchemes()
+    if chosen in xmlfiles.XML_FORMATS:  # ADX, DXF2: read with the catalog; refused rows, completions
+        xml = xmlfiles.xml_read(load_catalog(conn), data=data, format=chosen, read=rows,
+                                combo_code=combo_code_for(load_catalog(conn)))
+        read, file_refused = xmlfiles.file_conflicts(xml)
+        completions = [*completions, *xml.completions]
+    else:
+        read, file_refused = read_rows(conn, data=data, format=chosen, read=rows), []
+    if chosen == "adx":  # ADX names disaggregations by category and option codes, read into combo codes
+        schemes = dataclasses.replace(schemes, category_option_combo=None)
+    found, refused = resolve_rows(conn, load_catalog(conn), read, schemes)
+    refused = sorted([*refused, *file_refused], key=lambda conflict: conflict.row)
+    if chosen == "dhis2-json":
+        completions = [*completions, *formats.read_json_completions(data)]
+    registrations = conn.begin_nested()
+    unregistered = register_completions(conn, principal=principal, completions=completions, schemes=schemes)
+    summary = values.import_values(
         conn,
         principal=principal,
-        rows=read_rows(conn, data=data, format=chosen, read=rows),
+        rows=found,
         source=chosen,
         strategy=strategy,
         dry_run=dry_run,
         valid_only=valid_only,
         file_digest=values.digest_of(data),
         progress=progress,
+        conflicts=refused,
+        form_conflicts=unregistered,
     )
+    if summary.written:
+        registrations.commit()
+    else:
+        registrations.rollback()
+    summary.conflicts = as_written(summary.conflicts, read, found)
+    return summary
+
+
+_ROW_FIELDS = {
+    "dataElement": "data_element", "orgUnit": "org_unit",
+    "categoryOptionCombo": "category_option_combo", "attributeOptionCombo": "attribute_option_combo",
+}
+
+
+def as_written(conflicts: list[ImportConflict], read: Sequence[ValueRow],
+               found: Sequence[ValueRow]) -> list[ImportConflict]:
+    """The conflicts with each identifier as the file wrote it: a uid (or a name) the id schemes
+    turned into a code is shown as sent, so a refusal never tells the caller a code it did not send
+    (a unit outside its scope named by uid stays a uid)."""
+    translated = {after.row: before for before, after in _pairs(read, found) if before is not after}
+    if not translated:
+        return conflicts
+    out = []
+    for conflict in conflicts:
+        before = translated.get(conflict.row)
+        name = _ROW_FIELDS.get(conflict.field or "")
+        if before is not None and name is not None:
+            conflict = dataclasses.replace(conflict, value=getattr(before, name))
+        out.append(conflict)
+    return out
+
+
+def _pairs(read: Sequence[ValueRow], found: Sequence[ValueRow]) -> Iterator[tuple[ValueRow, ValueRow]]:
+    by_row = {row.row: row for row in read}
+    for after in found:
+        before = by_row.get(after.row)
+        if before is not None:
+            yield before, after
+
+
+STREAM_ABOVE = 32 << 20
+"""A DHIS2 JSON or CSV file of at least this many bytes is read as it streams (``import_path``)."""
+_STREAMED = ("dhis2-json", "dhis2-csv")
+
+
+def import_path(
+    conn: Connection,
+    *,
+    principal: Principal,
+    path: Path,
+    format: str | None = None,
+    dry_run: bool = False,
+    valid_only: bool = False,
+    strategy: ImportStrategy = ImportStrategy.CREATE_AND_UPDATE,
+    progress: Progress | None = None,
+    stream_above: int = STREAM_ABOVE,
+    batch_size: int = values.BATCH,
+) -> ImportSummary:
+    """Import a file on disk (the CLI's ``jiaowei data import``): as :func:`import_file`, but a DHIS2
+    JSON or CSV file of ``stream_above`` bytes or more is read as it streams and checked and written
+    ``batch_size`` rows at a time, so memory stays flat whatever its size (same checks, same
+    summary, same all-or-nothing). Its identifiers are codes (or uids), as the CLI's always are."""
+    with path.open("rb") as file:
+        head = file.read(64 << 10)
+    chosen = _streamed_format(path, format, head)
+    if chosen is None or path.stat().st_size < stream_above:
+        return import_file(conn, principal=principal, data=path.read_bytes(), filename=path.name,
+                           format=format, dry_run=dry_run, valid_only=valid_only, strategy=strategy,
+                           progress=progress)
+    with path.open("rb") as file:
+        file_digest = hashlib.file_digest(file, "sha256").hexdigest()
+    stream = JsonStream(path) if chosen == "dhis2-json" else None
+    registrations = None
+    try:
+        rows = stream.rows() if stream is not None else stream_csv(path)
+        completions = formats.json_completions(stream.head) if stream is not None else []
+        registrations = conn.begin_nested()
+        unregistered = register_completions(conn, principal=principal, completions=completions)
+        summary = values.import_values(
+            conn, principal=principal, rows=rows, source=chosen, strategy=strategy, dry_run=dry_run,
+            valid_only=valid_only, file_digest=file_digest, progress=progress, form_conflicts=unregistered,
+            batch_size=batch_size,
+        )
+    except BaseException:
+        if registrations is not None:
+            registrations.rollback()
+        raise
+    finally:
+        if stream is not None:
+            stream.close()
+    if summary.written:
+        registrations.commit()
+    else:
+        registrations.rollback()
+    return summary
+
+
+def _streamed_format(path: Path, format: str | None, head: bytes) -> str | None:
+    """The file's format if it is one read as it streams (DHIS2 JSON or CSV), else None."""
+    if not head or path.suffix.lower() in (".xml", ".adx", ".xlsx"):
+        return None
+    try:
+        chosen = format or formats.detect_format(path.name, None, head)
+    except ValidationError:
+        return None  # import_file says why
+    return chosen if chosen in _STREAMED else None
+
+
+def register_completions(
+    conn: Connection,
+    *,
+    principal: Principal,
+    completions: Sequence[Completion],
+    schemes: IdSchemes | None = None,
+    dry_run: bool = False,
+) -> list[ImportConflict]:
+    """Register each form complete, as the data entry page does (registered already: unchanged);
+    one that cannot be (a unit the principal may not report for, a data set the unit does not
+    report, a locked form) is a conflict naming its row, field and value. ``dry_run``: checked
+    and undone. The caller undoes them all when the import they belong to writes nothing."""
+    conflicts: list[ImportConflict] = []
+    if not completions:
+        return conflicts
+    units = _completion_units(conn, completions, schemes or IdSchemes())
+    outer = conn.begin_nested()
+    for c in completions:
+        unit = units.get(c.org_unit)
+        try:
+            if unit is None:
+                raise NotFound(M_("No unit with code {code!r}.", code=c.org_unit))
+            with conn.begin_nested():
+                completeness.complete(conn, principal=principal, data_set=c.data_set, period=c.period,
+                                      unit=unit, at=_completed_at(principal, c.date))
+        except JiaoweiError as error:
+            problem = error.problems[0] if error.problems else None
+            field = problem.field if problem and problem.field else "orgUnit"
+            shown = {"orgUnit": c.org_unit, "period": c.period, "dataSet": c.data_set}.get(field, c.date)
+            conflicts.append(ImportConflict(c.row, field, shown, str(error.detail or error.title)))
+    if dry_run:
+        outer.rollback()
+    else:
+        outer.commit()
+    return conflicts
+
+
+def _completion_units(
+    conn: Connection, completions: Sequence[Completion], schemes: IdSchemes
+) -> dict[str, str]:
+    """The unit code each completion's ``org_unit`` names (in the unit id scheme; default: code)."""
+    keys = {c.org_unit for c in completions}
+    found = unit_codes_by(conn, keys, schemes.org_unit or IdScheme.CODE)
+    return {key: codes[0] for key, codes in found.items() if len(codes) == 1}
+
+
+def _completed_at(principal: Principal, date: str | None) -> dt.datetime | None:
+    """The registration's date: the file's for an administrator (loading past registrations, as
+    ``complete`` allows them only), else now."""
+    if not principal.unlimited or not date:
+        return None
+    return dt.datetime.combine(dt.date.fromisoformat(date[:10]), dt.time(), tzinfo=dt.UTC)
 
 
 def _formats() -> str:
@@ -131,7 +327,11 @@ def export_file(
     periods: Sequence[str] = (),
     units: Sequence[str] = (),
     children: bool = False,
+    schemes: IdSchemes | None = None,
+    since: dt.datetime | None = None,
+    include_deleted: bool = False,
 ) -> ExportedFile:
+    """Stored values in a file (see ``values.export_values``), identifiers in ``schemes``."""
     if format not in formats.FORMATS or format == "xlsx":
         choices = ", ".join(f for f in formats.FORMATS if f != "xlsx")
         raise ValidationError(
@@ -146,14 +346,18 @@ def export_file(
             ],
         )
     rows = values.export_values(
-        conn, principal=principal, data_set=data_set, periods=periods, units=units, children=children
+        conn, principal=principal, data_set=data_set, periods=periods, units=units, children=children,
+        since=since, include_deleted=include_deleted,
     )
+    rows = encode_rows(conn, load_catalog(conn), rows, schemes or IdSchemes())
     buffer = io.BytesIO()
-    extra: dict[str, Any] = {"data_set": data_set} if format in ("adx", "dhis2-json") and data_set else {}
+    with_set = format in ("adx", "dhis2-json", "dxf2") and data_set
+    extra: dict[str, Any] = {"data_set": data_set} if with_set else {}
     if format == "adx":
         extra["combo_attributes"] = combo_attributes_for(load_catalog(conn))
+        extra["in_annotation"] = xmlfiles.in_annotation_for(load_catalog(conn))
     formats.write(format, rows, buffer, **extra)
-    suffix = {"dhis2-json": "json", "dhis2-csv": "csv", "adx": "adx.xml"}[format]
+    suffix = {"dhis2-json": "json", "dhis2-csv": "csv", "adx": "adx.xml", "dxf2": "xml"}[format]
     name = "-".join(["dataValueSets", *(data_set and [data_set] or []), *periods]) + f".{suffix}"
     return ExportedFile(buffer.getvalue(), formats.MEDIA_TYPES[format], name)
 

@@ -169,7 +169,7 @@ def _import_values(user: Principal, posted: UploadedFile, *, dry_run: bool, vali
 
     def work(job: JobContext) -> Outcome:
         read = uploads.read(posted.data, posted.filename, posted.content_type, None)
-        total = len(read.rows) if isinstance(read.rows, list) else len(read.rows.entries) if read.rows else 0
+        total = len(read.rows) if read.rows is not None else 0
         job.report("reading the file", total, total)
         with job.transaction() as conn:
             summary = exchange.import_file(

@@ -6,12 +6,16 @@ the units in the principal's scope).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, exists, func, select
 
+from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, unit_filter
 from jiaowei.domains import N_
@@ -101,8 +105,12 @@ def export_values(
     periods: Sequence[str] = (),
     units: Sequence[str] = (),
     children: bool = False,
+    since: dt.datetime | None = None,
+    include_deleted: bool = False,
 ) -> list[ValueRow]:
-    """Stored values of a data set (or all elements), periods and units the principal may see."""
+    """Stored values of a data set (or all elements), periods and units the principal may see, each
+    with when it was created and last updated. ``since``: only values changed at or after it (DHIS2's
+    ``lastUpdated``); ``include_deleted``: deleted values too, as they were, with ``deleted`` true."""
     require_action(principal, Action.VIEW)
     catalog = load_catalog(conn)
     problems: list[Problem] = []
@@ -125,10 +133,60 @@ def export_values(
     wanted = [pe.parse(p) for p in periods]
     period_rows = _period_rows(conn, wanted)
     out: list[ValueRow] = []
+    for code in units if not period_rows else ():  # nothing to export, but a unit out of sight is refused
+        _visible_units(conn, principal, code, False, today())
+    times = _ImportTimes(conn)
+    since_utc = since.astimezone(dt.UTC) if since else None  # an aware moment: PostgreSQL compares it
     for period_id, code, end in period_rows:
         unit_ids = sorted({u for c in units for u in _visible_units(conn, principal, c, children, end)})
-        out += _values_of(conn, catalog, ds, period_id, code, unit_ids)
-    return out
+        found = _values_of(conn, catalog, ds, period_id, code, unit_ids, since_utc, times)
+        if include_deleted:
+            deleted = _deleted_of(conn, catalog, ds, period_id, code, unit_ids, since_utc, times)
+            found = sorted([*found, *deleted], key=_export_order)
+        out += found
+    return [dataclasses.replace(r, row=i) for i, r in enumerate(out, 1)] if include_deleted else out
+
+
+def _export_order(row: ValueRow) -> tuple[str, str, str]:
+    return row.org_unit, row.data_element, row.category_option_combo or ""
+
+
+class _ImportTimes:
+    """When each import was made, read once per import, in DHIS2's timestamp format (UTC)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn, self.known = conn, dict[int, str]()
+
+    def shown(self, import_id: int | None, at: dt.datetime | None = None) -> str | None:
+        if import_id is None:
+            return None
+        if import_id not in self.known:
+            if at is None:
+                imports = store.data_imports
+                at = self.conn.execute(select(imports.c.at).where(imports.c.id == import_id)).scalar()
+            self.known[import_id] = dhis2_timestamp(at) if at is not None else ""
+        return self.known[import_id] or None
+
+
+def dhis2_timestamp(at: dt.datetime) -> str:
+    """A moment as DHIS2 writes a value's ``created``/``lastUpdated``: ``2020-01-01T10:00:00.000+0000``."""
+    utc = _aware(at).astimezone(dt.UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
+
+
+def _same_key(table: Any, other: Any) -> list[Any]:
+    return [table.c[name] == other.c[name] for name in ("period_id", "unit_id", "data_element_id", "coc_id",
+                                                          "aoc_id")]
+
+
+def _created(kind: Any) -> Any:
+    """The import that last created the value of a row of ``kind`` (its history's last CREATE)."""
+    h = store.data_value_history.alias("created_h")
+    return (
+        select(func.max(h.c.import_id))
+        .where(*_same_key(h, kind), h.c.change == "CREATE", h.c.import_id <= kind.c.import_id)
+        .scalar_subquery()
+    )
 
 
 def _period_rows(conn: Connection, wanted: Sequence[pe.Period]) -> list[tuple[int, str, dt.date]]:
@@ -146,20 +204,27 @@ def _values_of(
     period_id: int,
     period: str,
     unit_ids: Sequence[int],
+    since: dt.datetime | None = None,
+    times: _ImportTimes | None = None,
 ) -> list[ValueRow]:
-    dv, units = store.data_values, registry.unit_codes()
+    dv, units, imports = store.data_values, registry.unit_codes(), store.data_imports
+    times = times or _ImportTimes(conn)
     out: list[ValueRow] = []
     for start in range(0, len(unit_ids), CHUNK):
         query = (
-            select(dv, units.c.code.label("unit_code"), store.data_imports.c.actor)
+            select(dv, units.c.code.label("unit_code"), imports.c.actor, imports.c.at,
+                   _created(dv).label("created_id"))
             .join(units, units.c.id == dv.c.unit_id)
-            .join(store.data_imports, store.data_imports.c.id == dv.c.import_id)
+            .join(imports, imports.c.id == dv.c.import_id)
             .where(dv.c.period_id == period_id, dv.c.unit_id.in_(unit_ids[start : start + CHUNK]))
             .order_by(units.c.code, dv.c.data_element_id, dv.c.coc_id)
         )
         if ds is not None:
             query = query.where(dv.c.data_element_id.in_(ds.element_ids))
+        if since is not None:
+            query = query.where(imports.c.at >= since)
         for r in conn.execute(query):
+            updated = times.shown(r.import_id, r.at)
             element = catalog.elements[r.data_element_id]
             out.append(
                 ValueRow(
@@ -173,8 +238,60 @@ def _values_of(
                     comment=r.comment,
                     followup=bool(r.followup),
                     row=len(out) + 1,
+                    created=times.shown(r.created_id) or updated,
+                    last_updated=updated,
                 )
             )
+    return out
+
+
+def _deleted_of(
+    conn: Connection,
+    catalog: Catalog,
+    ds: DataSet | None,
+    period_id: int,
+    period: str,
+    unit_ids: Sequence[int],
+    since: dt.datetime | None,
+    times: _ImportTimes,
+) -> list[ValueRow]:
+    """Values deleted and not written again: the last change of their history is a DELETE, which
+    keeps the value, comment and flag they had. ``lastUpdated`` is when they were deleted."""
+    h, dv, imports = store.data_value_history, store.data_values, store.data_imports
+    units = registry.unit_codes()
+    later = store.data_value_history.alias("later")
+    out: list[ValueRow] = []
+    for start in range(0, len(unit_ids), CHUNK):
+        query = (
+            select(h, units.c.code.label("unit_code"), imports.c.actor, imports.c.at,
+                   _created(h).label("created_id"))
+            .join(units, units.c.id == h.c.unit_id)
+            .join(imports, imports.c.id == h.c.import_id)
+            .where(h.c.period_id == period_id, h.c.unit_id.in_(unit_ids[start : start + CHUNK]),
+                   h.c.change == "DELETE",
+                   ~exists().where(*_same_key(later, h), later.c.import_id > h.c.import_id),
+                   ~exists().where(*_same_key(dv, h)))
+        )
+        if ds is not None:
+            query = query.where(h.c.data_element_id.in_(ds.element_ids))
+        if since is not None:
+            query = query.where(imports.c.at >= since)
+        for r in conn.execute(query):
+            deleted_at = times.shown(r.import_id, r.at)
+            out.append(ValueRow(
+                data_element=catalog.elements[r.data_element_id].code,
+                period=period,
+                org_unit=r.unit_code,
+                category_option_combo=catalog.option_combos[r.coc_id].code,
+                attribute_option_combo=catalog.option_combos[r.aoc_id].code,
+                value=r.value_before,
+                stored_by=r.actor,
+                comment=r.comment,
+                followup=bool(r.followup),
+                deleted=True,
+                created=times.shown(r.created_id) or deleted_at,
+                last_updated=deleted_at,
+            ))
     return out
 
 
@@ -309,3 +426,42 @@ def any_synthetic(conn: Connection, period: str, unit_id: int) -> bool:
 def unit_name(conn: Connection, unit_id: int, zh: bool) -> str:
     unit = registry.last_known(conn, [unit_id]).get(unit_id)
     return "" if unit is None else (unit.name_zh if zh else unit.name_en)
+
+
+# ---------------------------------------------------------------- sync
+
+
+_DURATION = re.compile(r"(\d{1,9})([dhms])")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+
+def changed_since(last_updated: str | None, duration: str | None) -> dt.datetime | None:
+    """The moment (UTC) DHIS2's ``lastUpdated`` (a date, or a date and time; without a zone, in the
+    commission's time zone) or else ``lastUpdatedDuration`` (``10d``, ``2h``, ``30m``, ``45s``
+    before now) names; None when neither is given."""
+    if last_updated:
+        try:
+            moment = dt.datetime.fromisoformat(last_updated.replace("Z", "+00:00"))
+            return (moment if moment.tzinfo else moment.replace(tzinfo=clock.zone())).astimezone(dt.UTC)
+        except (ValueError, OverflowError):
+            raise ValidationError(N_("The export cannot be made with these parameters."), [
+                Problem(N_("not a date or date and time"), field="lastUpdated", value=last_updated,
+                        expected=N_("e.g. 2020-01-31 or 2020-01-31T10:00:00"))]) from None
+    if duration:
+        found = _DURATION.fullmatch(duration)
+        before = _before_now(int(found[1]), found[2]) if found else None
+        if before is None:
+            raise ValidationError(N_("The export cannot be made with these parameters."), [
+                Problem(M_("Duration is not valid: `{duration}`", duration=duration),
+                        field="lastUpdatedDuration", value=duration,
+                        expected=N_("a number and d, h, m or s, e.g. 10d or 2h"))])
+        return before
+    return None
+
+
+def _before_now(amount: int, unit: str) -> dt.datetime | None:
+    """``amount`` days, hours, minutes or seconds before now; None beyond the calendar."""
+    try:
+        return clock.now() - dt.timedelta(**{_UNITS[unit]: amount})
+    except OverflowError:
+        return None

@@ -14,10 +14,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
+from typing import Any, cast
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, update
 
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
@@ -28,10 +31,12 @@ from jiaowei.errors import M_, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
-from jiaowei.indicators.model import ImportStrategy, ImportSummary, ValueRow
+from jiaowei.indicators.model import ImportConflict, ImportStrategy, ImportSummary, ValueRow
 from jiaowei.indicators.quality import queries as quality
 from jiaowei.indicators.values.checking import (
+    Checked,
     Context,
+    Key,
     Progress,
     check_rows,
     ensure_periods,
@@ -52,11 +57,16 @@ from jiaowei.indicators.values.queries import (
     unit_choices,
     unit_name,
 )
+from jiaowei.indicators.values.seen import SeenKeys
 from jiaowei.indicators.values.writing import (
     DIGEST_VERSION,
     Plan,
+    change_lines,
     changes_digest,
+    copy_created_history,
+    feed_digest,
     fix_period_ids,
+    history_digest,
     plan_changes,
     stored_values,
     verify_imports,
@@ -89,11 +99,16 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+BATCH = 50_000
+"""Rows checked and written at a time: an import holds one batch (and the next) in memory, whatever
+the size of its file."""
+
+
 def import_values(
     conn: Connection,
     *,
     principal: Principal,
-    rows: Sequence[ValueRow],
+    rows: Iterable[ValueRow],
     source: str,
     strategy: ImportStrategy = ImportStrategy.CREATE_AND_UPDATE,
     dry_run: bool = False,
@@ -102,25 +117,105 @@ def import_values(
     synthetic: bool = False,
     check_expiry: bool = True,
     progress: Progress | None = None,
+    conflicts: Sequence[ImportConflict] = (),
+    form_conflicts: Sequence[ImportConflict] = (),
+    batch_size: int = BATCH,
 ) -> ImportSummary:
-    """Check every row, then (unless a dry run, or conflicts without ``valid_only``) write them."""
+    """Check every row, then (unless a dry run, or conflicts without ``valid_only``) write them.
+
+    ``conflicts``: rows the caller already refused (an identifier its id scheme does not know),
+    counted as ignored and reported with the others, in row order. ``form_conflicts``: forms the
+    file says are complete that could not be registered: reported and stopping the import like
+    the others, but not counted as values.
+
+    ``rows`` may be an iterator (a file read as it goes, ``exchange.import_path``): then they are
+    checked and written ``batch_size`` at a time, inside a
+    savepoint that is rolled back at the end when the import must write nothing (a dry run writes
+    nothing at all). A value whose key an earlier batch held is refused as in one batch."""
     require_action(principal, Action.DATA_CAPTURE)
     ctx = Context(conn, principal, load_catalog(conn), check_expiry)
+    batches = _batches(rows, batch_size)
+    first = next(batches, [])
+    following = next(batches, None)
+    if following is None:
+        return _import_one(ctx, first, source=source, strategy=strategy, dry_run=dry_run,
+                           valid_only=valid_only, file_digest=file_digest, synthetic=synthetic,
+                           progress=progress, conflicts=conflicts, form_conflicts=form_conflicts)
+    writing = not dry_run and (valid_only or not (conflicts or form_conflicts))
+    run = _Run(ctx, source=source, strategy=strategy, synthetic=synthetic, progress=progress,
+               writing=writing, valid_only=valid_only)
+    savepoint = conn.begin_nested()
+    queue = deque([first, following])  # popped as they are checked: no batch is held longer
+    del first, following
+    try:
+        with SeenKeys() as seen:
+            while queue or (queue := deque(islice(batches, 1))):
+                run.add(queue.popleft(), seen)
+    except BaseException:  # a problem further on in the file: undo the batches written
+        savepoint.rollback()
+        raise
+    everything = sorted([*form_conflicts, *conflicts, *run.conflicts], key=_row_of)
+    summary = ImportSummary(conflicts=everything, dry_run=dry_run, valid_only=valid_only)
+    if everything and not valid_only:
+        savepoint.rollback()
+        summary.ignored = run.rows + len(conflicts)
+        return summary
+    summary.imported, summary.updated, summary.deleted = run.imported, run.updated, run.deleted
+    summary.ignored = run.ignored + len(run.conflicts) + len(conflicts)
+    if run.import_id is not None:
+        run.finish(summary, file_digest)
+    savepoint.commit()
+    return summary
+
+
+UNITS_KEPT = 5_000
+"""An import in batches forgets what it resolved per unit when it holds more units than this."""
+
+
+def _batches(rows: Iterable[ValueRow], size: int) -> Iterator[Sequence[ValueRow]]:
+    """A sequence (in memory already) is one batch; anything else is read ``size`` rows at a time."""
+    if isinstance(rows, Sequence):
+        yield rows
+        return
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _import_one(
+    ctx: Context,
+    rows: Sequence[ValueRow],
+    *,
+    source: str,
+    strategy: ImportStrategy,
+    dry_run: bool,
+    valid_only: bool,
+    file_digest: str | None,
+    synthetic: bool,
+    progress: Progress | None,
+    conflicts: Sequence[ImportConflict],
+    form_conflicts: Sequence[ImportConflict],
+) -> ImportSummary:
+    """An import of one batch: checked whole, then written (or not) at once."""
+    conn = ctx.conn
     load_units(ctx, rows)
     load_periods(ctx, {r.period for r in rows})
     load_locks(ctx)
     checked = check_rows(ctx, rows, strategy, progress)
+    if conflicts or form_conflicts:
+        checked.conflicts = sorted([*form_conflicts, *conflicts, *checked.conflicts], key=_row_of)
     summary = ImportSummary(conflicts=checked.conflicts, dry_run=dry_run, valid_only=valid_only)
-    plan = plan_changes(checked, stored_values(conn, [*checked.writes, *checked.deletes]))
+    plan = plan_changes(checked, stored_values(conn, [*checked.writes, *checked.deletes]), strategy)
     if checked.conflicts and not valid_only:
-        summary.ignored = len(rows)
+        summary.ignored = len(rows) + len(conflicts)
         return summary
     summary.imported, summary.updated = len(plan.creates), len(plan.updates)
-    summary.deleted, summary.ignored = len(plan.deletes), plan.ignored + len(checked.conflicts)
+    summary.deleted = len(plan.deletes)
+    summary.ignored = plan.ignored + len(checked.conflicts) - len(form_conflicts)
     if not dry_run and (plan.creates or plan.updates or plan.deletes):
         _record(
             conn,
-            principal=principal,
+            principal=ctx.principal,
             plan=plan,
             ctx=ctx,
             summary=summary,
@@ -129,6 +224,89 @@ def import_values(
             synthetic=synthetic,
         )
     return summary
+
+
+class _Run:
+    """An import in batches: what it has counted, refused and written so far."""
+
+    def __init__(self, ctx: Context, *, source: str, strategy: ImportStrategy, synthetic: bool,
+                 progress: Progress | None, writing: bool, valid_only: bool) -> None:
+        self.ctx, self.source, self.strategy, self.synthetic = ctx, source, strategy, synthetic
+        self.progress, self.writing, self.valid_only = progress, writing, valid_only
+        self.rows = self.imported = self.updated = self.deleted = self.ignored = 0
+        self.conflicts: list[ImportConflict] = []
+        self.import_id: int | None = None
+        self.digest, self.last, self.in_order = hashlib.sha256(), cast(Key | None, None), True
+
+    def add(self, batch: Sequence[ValueRow], seen: SeenKeys) -> None:
+        """Check one batch, count it and, while the import may still write, write it."""
+        ctx = self.ctx
+        if len(ctx.unit_ids) > UNITS_KEPT:
+            ctx.forget_units()
+        load_units(ctx, batch)
+        known = set(ctx.period_ids.values())
+        load_periods(ctx, {r.period for r in batch} - ctx.period_ids.keys())
+        load_locks(ctx, set(ctx.period_ids.values()) - known)
+        checked = check_rows(ctx, batch, self.strategy, self.progress, self.rows)
+        _refuse_repeats(checked, seen.add(checked.rows.items()), batch)
+        self.rows += len(batch)
+        self.conflicts += checked.conflicts
+        if self.conflicts and not self.valid_only:
+            self.writing = False
+            return  # nothing will be written: counting the rest is not needed
+        stored = stored_values(ctx.conn, [*checked.writes, *checked.deletes])
+        plan = plan_changes(checked, stored, self.strategy)
+        self.imported, self.updated = self.imported + len(plan.creates), self.updated + len(plan.updates)
+        self.deleted, self.ignored = self.deleted + len(plan.deletes), self.ignored + plan.ignored
+        if self.writing and (plan.creates or plan.updates or plan.deletes):
+            self._write(plan)
+
+    def _write(self, plan: Plan) -> None:
+        conn = self.ctx.conn
+        if self.import_id is None:
+            self.import_id = inserted_id(conn.execute(insert(store.data_imports).values(
+                at=_now(), actor=self.ctx.principal.username, source=self.source, file_digest=None,
+                changes_digest="", summary={})))
+        fix_period_ids(conn, plan, self.ctx)
+        write_plan(conn, plan=plan, import_id=self.import_id, synthetic=self.synthetic,
+                   history_of_creates=False)
+        if self.in_order:  # each batch's changes after the last one's: the digest is built as it goes
+            lines = change_lines(plan)
+            if lines and self.last is not None and lines[0][0] <= self.last:
+                self.in_order = False  # finish reads the digest back from the history
+            elif lines:
+                feed_digest(self.digest, lines, first=self.last is None)
+                self.last = lines[-1][0]
+
+    def finish(self, summary: ImportSummary, file_digest: str | None) -> None:
+        """The history of the values created, the digest of every change, and the audit entry."""
+        conn, import_id = self.ctx.conn, self.import_id
+        assert import_id is not None
+        copy_created_history(conn, import_id, check=self.updated > 0)
+        digest = self.digest.hexdigest() if self.in_order else history_digest(conn, import_id)
+        counts = summary.as_dict(max_conflicts=20)
+        conn.execute(update(store.data_imports).where(store.data_imports.c.id == import_id).values(
+            file_digest=file_digest, changes_digest=digest, summary=counts))
+        _audit(conn, self.ctx.principal, import_id, self.source, file_digest, digest, counts)
+
+
+def _refuse_repeats(checked: Checked, repeated: dict[Key, int], batch: Sequence[ValueRow]) -> None:
+    """Refuse the values of ``checked`` whose key an earlier batch held (``repeated``: its row)."""
+    if not repeated:
+        return
+    by_row = {row.row: row for row in batch}
+    for key, first in repeated.items():
+        row = by_row[checked.rows.pop(key)]
+        checked.writes.pop(key, None)
+        checked.deletes.pop(key, None)
+        checked.conflicts.append(ImportConflict(
+            row.row, "dataValue", row.data_element,
+            M_("the same value appears again (first in row {first})", first=first)))
+    checked.conflicts.sort(key=_row_of)
+
+
+def _row_of(conflict: ImportConflict) -> int:
+    return conflict.row
 
 
 def _record(
@@ -158,6 +336,11 @@ def _record(
         )
     )
     write_plan(conn, plan=plan, import_id=import_id, synthetic=synthetic)
+    _audit(conn, principal, import_id, source, file_digest, digest, counts)
+
+
+def _audit(conn: Connection, principal: Principal, import_id: int, source: str, file_digest: str | None,
+           digest: str, counts: dict[str, Any]) -> None:
     audit.record(
         conn,
         actor=principal.username,

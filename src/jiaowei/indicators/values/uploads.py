@@ -21,7 +21,8 @@ from jiaowei.domains import N_
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.indicators.model import ValueRow
 from jiaowei.indicators.values import formats
-from jiaowei.indicators.values.formats.adx import ParsedAdx, parse_adx
+from jiaowei.indicators.values.formats.adx import ParsedAdx, XmlRead, parse_adx
+from jiaowei.indicators.values.formats.dxf2 import parse_dxf2
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,17 @@ class UploadedFile:
     filename: str
     content_type: str | None
     # ADX: parsed, its combos still to name with the catalog. None: a file import_file refuses.
-    rows: list[ValueRow] | ParsedAdx | None
+    rows: list[ValueRow] | ParsedAdx | XmlRead | None
 
 
 def read(data: bytes, filename: str, content_type: str | None, format: str | None) -> UploadedFile:
     """The file with its rows, read without the database (an ADX file parsed, its combos unnamed)."""
     chosen = format or (formats.detect_format(filename, content_type, data) if data else None)
-    rows: list[ValueRow] | ParsedAdx | None = None
+    rows: list[ValueRow] | ParsedAdx | XmlRead | None = None
     if data and chosen == "adx":
         rows = parse_adx(data)
+    elif data and chosen == "dxf2":  # with the form its completeDate says is complete
+        rows = parse_dxf2(data)
     elif data and chosen and chosen in formats.FORMATS:
         rows = formats.read(chosen, data)
     return UploadedFile(data, filename, content_type, rows)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from jiaowei.indicators.model import ImportStrategy
 from jiaowei.indicators.values.checking import CHUNK, Checked, Context, Key, ensure_periods
 
 
@@ -58,12 +59,22 @@ class Plan:
     ignored: int = 0
 
 
-def plan_changes(checked: Checked, stored: dict[Key, tuple[str, str | None, bool]]) -> Plan:
+def plan_changes(
+    checked: Checked,
+    stored: dict[Key, tuple[str, str | None, bool]],
+    strategy: ImportStrategy = ImportStrategy.CREATE_AND_UPDATE,
+) -> Plan:
+    """Creates, updates and deletes against what is stored. As DHIS2's import strategies: CREATE
+    ignores every stored value (and so every deletion), UPDATE every value not stored yet."""
     plan = Plan()
+    creating, updating = strategy is not ImportStrategy.UPDATE, strategy is not ImportStrategy.CREATE
     for key, (value, comment, followup, by) in checked.writes.items():
         before = stored.get(key)
-        if before is None:
-            plan.creates.append((key, value, comment, bool(followup), by))
+        if before is None or not updating:
+            if creating and before is None:
+                plan.creates.append((key, value, comment, bool(followup), by))
+            else:
+                plan.ignored += 1
             continue
         new_comment = comment if comment is not None else before[1]
         new_followup = followup if followup is not None else before[2]
@@ -73,7 +84,7 @@ def plan_changes(checked: Checked, stored: dict[Key, tuple[str, str | None, bool
             plan.updates.append((key, value, new_comment, new_followup, by, before))
     for key in checked.deletes:
         before = stored.get(key)
-        if before is None:
+        if before is None or not updating:
             plan.ignored += 1
         else:
             plan.deletes.append((key, before))
@@ -91,44 +102,54 @@ def _sql(conn: Connection, text: str) -> str:
     return text.replace("?", _placeholder(conn))
 
 
-def write_plan(conn: Connection, *, plan: Plan, import_id: int, synthetic: bool) -> None:
-    """Apply the plan with one executemany per kind, then write each change's history row."""
+def write_plan(
+    conn: Connection, *, plan: Plan, import_id: int, synthetic: bool, history_of_creates: bool = True
+) -> None:
+    """Apply the plan with one executemany per kind, then write each change's history row.
+
+    ``history_of_creates=False``: the new values' history is left to :func:`copy_created_history`
+    (an import in batches calls it once, after its last batch)."""
     key = "period_id = ? AND unit_id = ? AND data_element_id = ? AND coc_id = ? AND aoc_id = ?"
-    if plan.creates:
+    # The import and the synthetic flag are constants of the statement; a value without comment,
+    # author or flag (most) binds only its key and value: a third fewer parameters.
+    constants = f"{'TRUE' if synthetic else 'FALSE'}, {int(import_id)}"
+    plain = [(*k, v) for k, v, c, f, by in plan.creates if c is None and by is None and not f]
+    if plain:
+        conn.exec_driver_sql(
+            _sql(
+                conn,
+                "INSERT INTO data_values (period_id, unit_id, data_element_id, coc_id, aoc_id, value, "
+                f"followup, synthetic, import_id) VALUES (?, ?, ?, ?, ?, ?, FALSE, {constants})",
+            ),
+            plain,
+        )
+    if len(plain) < len(plan.creates):
         conn.exec_driver_sql(
             _sql(
                 conn,
                 "INSERT INTO data_values (period_id, unit_id, data_element_id, coc_id, aoc_id, value, "
                 "stored_by, comment, followup, synthetic, import_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {constants})",
             ),
-            [(*k, v, by, c, f, synthetic, import_id) for k, v, c, f, by in plan.creates],
+            [(*k, v, by, c, f) for k, v, c, f, by in plan.creates if c is not None or by is not None or f],
         )
+    bulk = history_of_creates and len(plan.creates) > BULK
+    if bulk:  # before the updates, which carry this import's id too
+        copy_created_history(conn, import_id, _periods_of(plan.creates), check=False)
     if plan.updates:
         conn.exec_driver_sql(
             _sql(
                 conn,
                 "UPDATE data_values SET value = ?, comment = ?, followup = ?, stored_by = ?, "
-                f"import_id = ? WHERE {key}",
+                f"import_id = {int(import_id)} WHERE {key}",
             ),
-            [(v, c, f, by, import_id, *k) for k, v, c, f, by, _ in plan.updates],
+            [(v, c, f, by, *k) for k, v, c, f, by, _ in plan.updates],
         )
     if plan.deletes:
         conn.exec_driver_sql(_sql(conn, f"DELETE FROM data_values WHERE {key}"), [k for k, _ in plan.deletes])
-    if len(plan.creates) > BULK:  # one statement copies the new rows: no Python per row
-        conn.exec_driver_sql(
-            _sql(
-                conn,
-                "INSERT INTO data_value_history (period_id, unit_id, data_element_id, coc_id, aoc_id, "
-                "import_id, change, value_before, value_after, comment, followup) SELECT period_id, unit_id, "
-                "data_element_id, coc_id, aoc_id, import_id, 'CREATE', NULL, value, comment, followup "
-                f"FROM data_values WHERE import_id = ? AND period_id IN ({_ids(_periods_of(plan.creates))})",
-            ),
-            (import_id,),
-        )
-    history: list[tuple[Any, ...]] = (
-        [] if len(plan.creates) > BULK else [(*k, "CREATE", None, v, c, f) for k, v, c, f, _ in plan.creates]
-    )
+    history: list[tuple[Any, ...]] = []
+    if history_of_creates and not bulk:
+        history = [(*k, "CREATE", None, v, c, f) for k, v, c, f, _ in plan.creates]
     history += [(*k, "UPDATE", b[0], v, c, f) for k, v, c, f, _, b in plan.updates]
     history += [(*k, "DELETE", b[0], None, b[1], b[2]) for k, b in plan.deletes]
     if history:
@@ -141,6 +162,48 @@ def write_plan(conn: Connection, *, plan: Plan, import_id: int, synthetic: bool)
             ),
             history,
         )
+
+
+def copy_created_history(conn: Connection, import_id: int, periods: Iterable[int] | None = None, *,
+                         check: bool = True) -> None:
+    """One statement writes the CREATE history of the values this import stored (no Python per row).
+
+    ``periods``: only in these. ``check``: leave out the values that have a history row of this
+    import already (the ones it updated), as an import in batches needs after its last batch."""
+    where = f"dv.import_id = {int(import_id)}"
+    if periods is not None:
+        where += f" AND dv.period_id IN ({_ids(periods)})"
+    if check:
+        where += (
+            " AND NOT EXISTS (SELECT 1 FROM data_value_history h WHERE h.period_id = dv.period_id AND "
+            "h.unit_id = dv.unit_id AND h.data_element_id = dv.data_element_id AND h.coc_id = dv.coc_id "
+            f"AND h.aoc_id = dv.aoc_id AND h.import_id = {int(import_id)})"
+        )
+    conn.exec_driver_sql(
+        "INSERT INTO data_value_history (period_id, unit_id, data_element_id, coc_id, aoc_id, "
+        "import_id, change, value_before, value_after, comment, followup) SELECT dv.period_id, dv.unit_id, "
+        "dv.data_element_id, dv.coc_id, dv.aoc_id, dv.import_id, 'CREATE', NULL, dv.value, dv.comment, "
+        f"dv.followup FROM data_values dv WHERE {where}"
+    )
+
+
+def history_digest(conn: Connection, import_id: int) -> str:
+    """:func:`changes_digest` of a write, from its history rows (streamed in key order): for an
+    import written in batches, whose changes are never all in memory at once."""
+    digest = hashlib.sha256()
+    result = conn.exec_driver_sql(
+        "SELECT period_id, unit_id, data_element_id, coc_id, aoc_id, change, value_before, value_after, "
+        f"comment, followup FROM data_value_history WHERE import_id = {int(import_id)} "
+        "ORDER BY period_id, unit_id, data_element_id, coc_id, aoc_id",
+        execution_options={"stream_results": True},  # a server-side cursor on PostgreSQL
+    )
+    separator = ""
+    for part in result.partitions(10_000):
+        lines = [digest_line(CREATED % (*r[:5], r[7]) if r[5] == "CREATE" else UPDATED % (*r[:5], r[6], r[7])
+                             if r[5] == "UPDATE" else DELETED % (*r[:5], r[6]), r[8], r[9]) for r in part]
+        digest.update((separator + "\n".join(lines)).encode())
+        separator = "\n"
+    return digest.hexdigest()
 
 
 BULK = 20_000
@@ -177,6 +240,8 @@ the flag as 0 or 1 and the comment as JSON, after the change (before it, for a d
 
 def digest_line(line: str, comment: str | None, followup: Any) -> str:
     """A version 2 line: the version 1 ``line`` with the comment and follow-up flag it leaves."""
+    if comment is None:  # the common case, without json.dumps (a third of the digest's time)
+        return f"{line}|1|null" if followup else f"{line}|0|null"
     return f"{line}|{1 if followup else 0}|{json.dumps(comment, ensure_ascii=False)}"
 
 
@@ -187,16 +252,30 @@ def changes_digest(plan: Plan) -> str:
     with the numeric ids of the stored rows, then ``|followup|comment`` (``DIGEST_VERSION`` 2),
     joined by newlines.
     """
+    digest = hashlib.sha256()
+    feed_digest(digest, change_lines(plan), first=True)
+    return digest.hexdigest()
+
+
+def change_lines(plan: Plan) -> list[tuple[Key, str]]:
+    """The lines of :func:`changes_digest`, each with its key, in key order."""
     v2 = digest_line
-    changes: list[tuple[Key, str]] = [(k, v2(CREATED % (*k, v), c, f)) for k, v, c, f, _ in plan.creates]
+    plain = CREATED + "|0|null"  # digest_line of a value without comment or flag, in one step
+    changes: list[tuple[Key, str]] = [
+        (k, plain % (*k, v) if c is None and not f else v2(CREATED % (*k, v), c, f))
+        for k, v, c, f, _ in plan.creates
+    ]
     changes += [(k, v2(UPDATED % (*k, b[0], v), c, f)) for k, v, c, f, _by, b in plan.updates]
     changes += [(k, v2(DELETED % (*k, b[0]), b[1], b[2])) for k, b in plan.deletes]
     changes.sort(key=_first)
-    digest = hashlib.sha256()
+    return changes
+
+
+def feed_digest(digest: Any, changes: list[tuple[Key, str]], *, first: bool) -> None:
+    """Add ``changes`` to ``digest``, newline-separated (``first``: nothing was added before)."""
     for start in range(0, len(changes), 100_000):
         chunk = "\n".join(line for _, line in changes[start : start + 100_000])
-        digest.update((("\n" if start else "") + chunk).encode())
-    return digest.hexdigest()
+        digest.update((("" if first and not start else "\n") + chunk).encode())
 
 
 def _first(item: tuple[Key, str]) -> Key:

@@ -8,7 +8,7 @@
     var codes = Array.prototype.filter.call(form.querySelectorAll('input[name="categories"]'),
       function (c) { return c.checked; }).map(function (c) { return c.value; });
     if (!codes.length) { box.textContent = ""; return; }
-    fetch("/api/categoryCombos/preview?categories=" + encodeURIComponent(codes.join(",")),
+    fetch("/api/categoryCombos/preview?" + codes.map(function (c) { return "categories=" + encodeURIComponent(c); }).join("&"),
           {credentials: "same-origin"})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {

@@ -1,9 +1,12 @@
-"""Data values in and out of every exchange format: DHIS2 JSON and CSV, ADX, the XLSX template.
+"""Data values in and out of every exchange format: DHIS2 JSON, CSV, XML (DXF2), ADX, the XLSX template.
 
 Here are the dispatch (:func:`read`, :func:`write`, :func:`detect_format`) and DHIS2 JSON and
-CSV; ADX is in :mod:`~jiaowei.indicators.values.formats.adx`, the XLSX template in
+CSV; ADX is in :mod:`~jiaowei.indicators.values.formats.adx`, DXF2 XML in
+:mod:`~jiaowei.indicators.values.formats.dxf2`, the XLSX template in
 :mod:`~jiaowei.indicators.values.formats.xlsx`, and what they all share in
 :mod:`~jiaowei.indicators.values.formats.common`. Their public names are importable from here too.
+DHIS2 JSON and CSV read as they stream from a large file are in
+:mod:`~jiaowei.indicators.values.formats.streaming` (same rows, same problems).
 
 Pure: bytes in, :class:`~jiaowei.indicators.model.ValueRow` out, and back; no database.
 Identifiers stay as the file writes them (the service resolves them) and ``row`` is the place
@@ -14,20 +17,19 @@ with its row, field, value and what would be accepted.
 
 What each format carries of a ValueRow (a field it does not carry reads back as its default):
 
-| field                  | dhis2-json | dhis2-csv | adx                     | xlsx                   |
-|------------------------|------------|-----------|-------------------------|------------------------|
-| element, period, unit  | yes        | yes       | yes                     | yes (one period, unit) |
-| category option combo  | yes        | yes       | category attributes [1] | yes                    |
-| attribute option combo | yes        | yes       | group attributes [2]    | no                     |
-| value, comment         | yes        | yes       | value, ``<annotation>`` | yes                    |
-| stored by, followup    | yes        | yes       | no                      | no                     |
-| deleted                | yes        | yes       | no (rows left out)      | no (rows left out)     |
+| field                  | json, csv | dxf2 | adx                         | xlsx                   |
+|------------------------|-----------|------|-----------------------------|------------------------|
+| element, period, unit  | yes       | yes  | yes                         | yes (one period, unit) |
+| category option combo  | yes       | yes  | category attributes [1]     | yes                    |
+| attribute option combo | yes       | yes  | group attributes [2]        | no                     |
+| value, comment         | yes       | yes  | value or annotation [3]     | yes                    |
+| stored by, followup    | yes       | yes  | read, not written           | no                     |
+| deleted                | yes       | yes  | read; rows left out written | no (rows left out)     |
 
 [1] No combo, or ``default``, is written without attributes and read back as ``default``.
 [2] ``default`` is not written (DHIS2 would read it as a category) and reads back as None.
-
-ADX diverges from DHIS2 in reading ``<annotation>`` as the comment: see
-:mod:`~jiaowei.indicators.values.formats.adx`.
+[3] A value that is not a number is in ``<annotation>`` (with ``value="0"``), as DHIS2 writes it;
+the comment is the ``comment`` attribute: see :mod:`~jiaowei.indicators.values.formats.adx`.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from jiaowei.indicators.values.formats.adx import ComboCode as ComboCode
 from jiaowei.indicators.values.formats.adx import read_adx, write_adx
 from jiaowei.indicators.values.formats.common import MAX_PROBLEMS as MAX_PROBLEMS
 from jiaowei.indicators.values.formats.common import (
+    Completion,
     add_problem,
     decode,
     json_value,
@@ -61,6 +64,7 @@ from jiaowei.indicators.values.formats.common import (
     raise_any,
     unreadable,
 )
+from jiaowei.indicators.values.formats.dxf2 import read_dxf2, write_dxf2, xml_format
 from jiaowei.indicators.values.formats.xlsx import DEFINED_NAMES as DEFINED_NAMES
 from jiaowei.indicators.values.formats.xlsx import SHEET as SHEET
 from jiaowei.indicators.values.formats.xlsx import TEMPLATE_COLUMNS as TEMPLATE_COLUMNS
@@ -71,19 +75,21 @@ from jiaowei.indicators.values.formats.xlsx import write_template as write_templ
 from jiaowei.text import csv_cell, csv_uncell, text_problem
 from jiaowei.workbooks import FIRST_ROW, numbered
 
-FORMATS = ("dhis2-json", "dhis2-csv", "adx", "xlsx")
+FORMATS = ("dhis2-json", "dhis2-csv", "adx", "xlsx", "dxf2")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEDIA_TYPES = {"dhis2-json": "application/json", "dhis2-csv": "text/csv", "adx": "application/adx+xml",
-               "xlsx": XLSX_TYPE}
-EXTENSIONS = {".json": "dhis2-json", ".csv": "dhis2-csv", ".xml": "adx", ".adx": "adx", ".xlsx": "xlsx"}
-_CONTENT_TYPES = {**{media: name for name, media in MEDIA_TYPES.items()}, "text/json": "dhis2-json",
-                  "application/csv": "dhis2-csv", "application/xml": "adx", "text/xml": "adx"}
+               "xlsx": XLSX_TYPE, "dxf2": "application/xml"}
+EXTENSIONS = {".json": "dhis2-json", ".csv": "dhis2-csv", ".adx": "adx", ".xlsx": "xlsx"}
+_CONTENT_TYPES = {**{media: name for name, media in MEDIA_TYPES.items() if name != "dxf2"},
+                  "text/json": "dhis2-json", "application/csv": "dhis2-csv"}
+_XML = frozenset({".xml", "application/xml", "text/xml"})  # ADX or DXF2: told by the root element
 
 
 def read(format: str, data: bytes, **extra: Any) -> list[ValueRow]:
     """The data values of a file in ``format``; ``extra`` goes to that format's reader."""
     readers: dict[str, Callable[..., list[ValueRow]]] = {
-        "dhis2-json": read_json, "dhis2-csv": read_csv, "adx": read_adx, "xlsx": read_template}
+        "dhis2-json": read_json, "dhis2-csv": read_csv, "adx": read_adx, "xlsx": read_template,
+        "dxf2": read_dxf2}
     rows = readers[_known(format)](data, **extra)
     if b"\x00" in data or b"\\u0000" in data:  # XML cannot hold NUL; CSV and JSON can
         _refuse_nul(rows, format)
@@ -110,7 +116,8 @@ def _refuse_nul(rows: list[ValueRow], format: str) -> None:
 def write(format: str, rows: Iterable[ValueRow], out: BinaryIO, **extra: Any) -> None:
     """Write ``rows`` to ``out`` in ``format``; ``extra`` goes to that format's writer."""
     writers: dict[str, Callable[..., None]] = {
-        "dhis2-json": write_json, "dhis2-csv": write_csv, "adx": write_adx, "xlsx": write_xlsx}
+        "dhis2-json": write_json, "dhis2-csv": write_csv, "adx": write_adx, "xlsx": write_xlsx,
+        "dxf2": write_dxf2}
     writers[_known(format)](rows, out, **extra)
 
 
@@ -118,7 +125,8 @@ def detect_format(filename: str, content_type: str | None, data: bytes) -> str:
     """The format of an upload: by its file extension, else its content type, else its first bytes."""
     extension = os.path.splitext(filename.lower())[1]
     media = (content_type or "").split(";")[0].strip().lower()
-    found = EXTENSIONS.get(extension) or _CONTENT_TYPES.get(media) or _sniff(data)
+    xml = xml_format(data) if extension in _XML or media in _XML else None
+    found = EXTENSIONS.get(extension) or xml or _CONTENT_TYPES.get(media) or _sniff(data)
     if found is None:
         raise ValidationError(M_("Cannot tell the format of {filename}.", filename=filename or 'the file'), [
             Problem(N_("unknown file format"), field="format", value=filename or media or None,
@@ -126,7 +134,7 @@ def detect_format(filename: str, content_type: str | None, data: bytes) -> str:
     return found
 
 
-_FORMATS_EXPECTED = ("one of dhis2-json (.json), dhis2-csv (.csv), adx (.xml or .adx), "
+_FORMATS_EXPECTED = ("one of dhis2-json (.json), dhis2-csv (.csv), adx (.adx or .xml), dxf2 (.xml), "
                      "xlsx (.xlsx, a template from jiaowei)")
 
 
@@ -136,7 +144,7 @@ def _sniff(data: bytes) -> str | None:
         return "xlsx"
     if head.lower().startswith(b"dataelement"):
         return "dhis2-csv"
-    return {b"{": "dhis2-json", b"<": "adx"}.get(head[:1])
+    return "dhis2-json" if head[:1] == b"{" else xml_format(data) if head[:1] == b"<" else None
 
 
 def _known(format: str) -> str:
@@ -171,12 +179,12 @@ def _flag(raw: Any) -> bool | None:
 
 
 _FIELDS = ("data_element", "period", "org_unit", "category_option_combo", "attribute_option_combo", "value",
-           "stored_by", "comment", "followup", "deleted", "row")
+           "stored_by", "comment", "followup", "deleted", "row", "created", "last_updated")
 if tuple(f.name for f in fields(ValueRow)) != _FIELDS:
     raise ImportError("ValueRow's fields changed: update formats._quick_row")
 _NEW = object.__new__
 (_DATA_ELEMENT, _PERIOD, _ORG_UNIT, _COMBO, _ATTRIBUTE, _VALUE, _STORED_BY, _COMMENT, _FOLLOWUP, _DELETED,
- _ROW) = (ValueRow.__dict__[name].__set__ for name in _FIELDS)
+ _ROW, _CREATED, _LAST_UPDATED) = (ValueRow.__dict__[name].__set__ for name in _FIELDS)
 
 
 def _quick_row(data_element: str, period: str, org_unit: str, combo: str | None, attribute: str | None,
@@ -200,6 +208,8 @@ def _quick_row(data_element: str, period: str, org_unit: str, combo: str | None,
     _FOLLOWUP(new, followup)
     _DELETED(new, deleted)
     _ROW(new, row)
+    _CREATED(new, None)
+    _LAST_UPDATED(new, None)
     return new
 
 
@@ -226,6 +236,34 @@ def read_json(data: bytes) -> list[ValueRow]:
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def read_json_completions(data: bytes) -> list[Completion]:
+    """The form a DHIS2 JSON ``dataValueSet`` says is complete: a ``completeDate`` (an ISO date or
+    date and time) beside ``dataSet``, ``period`` and ``orgUnit`` at the top of the document."""
+    if b'"completeDate"' not in data:
+        return []
+    return json_completions(_load_json(data))
+
+
+def json_completions(document: Any) -> list[Completion]:
+    """:func:`read_json_completions` of a document read already (or its members before ``dataValues``)."""
+    if not isinstance(document, dict) or document.get("completeDate") in (None, ""):
+        return []
+    date = document["completeDate"]
+    problems = [Problem(M_("{name} is missing", name=name), field=name,
+                        expected=N_("completeDate needs dataSet, period and orgUnit at the top"))
+                for name in ("dataSet", "period", "orgUnit") if not isinstance(document.get(name), str)
+                or not document[name]]
+    if not isinstance(date, str) or not _COMPLETE_DATE.fullmatch(date):
+        problems.append(Problem(N_("not a date"), field="completeDate", value=_shown(date),
+                                expected=N_("a date such as 2020-01-31, or a date and time")))
+    raise_any(problems, _JSON)
+    return [Completion(data_set=document["dataSet"], period=document["period"], org_unit=document["orgUnit"],
+                       attribute_option_combo=document.get("attributeOptionCombo") or None, date=date[:10])]
+
+
+_COMPLETE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?")
 
 
 def _refuse_lone_surrogates(document: Any) -> None:
@@ -399,7 +437,7 @@ def write_json(rows: Iterable[ValueRow], out: BinaryIO, *, data_set: str | None 
 
 
 _JSON_KEYS = ("dataElement", "period", "orgUnit", "categoryOptionCombo", "attributeOptionCombo", "value",
-              "storedBy", "comment", "followup", "deleted")
+              "storedBy", "created", "lastUpdated", "comment", "followup", "deleted")
 
 
 def _json_item(row: ValueRow) -> dict[str, Any]:
@@ -413,6 +451,10 @@ def _json_item(row: ValueRow) -> dict[str, Any]:
         item["value"] = row.value
     if row.stored_by is not None:
         item["storedBy"] = row.stored_by
+    if row.created is not None:
+        item["created"] = row.created
+    if row.last_updated is not None:
+        item["lastUpdated"] = row.last_updated
     if row.comment is not None:
         item["comment"] = row.comment
     if row.followup is not None:
@@ -575,7 +617,8 @@ def _csv_record(row: ValueRow) -> tuple[str, ...]:
     if value[:1] in _GUARDED and not _NUMBER.fullmatch(value):
         value = csv_cell(value)
     return (row.data_element, row.period, row.org_unit, row.category_option_combo or "",
-            row.attribute_option_combo or "", value, _guarded(row.stored_by), "", _guarded(row.comment),
+            row.attribute_option_combo or "", value, _guarded(row.stored_by), row.last_updated or "",
+            _guarded(row.comment),
             followup, str(row.deleted).lower())
 
 

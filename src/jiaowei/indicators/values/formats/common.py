@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from jiaowei.domains import N_
@@ -73,3 +74,19 @@ def lone_surrogate(raw: Any, *, field: str, row: int | None) -> Problem | None:
     if isinstance(raw, str) and _SURROGATE.search(raw):
         return text_problem(raw, field=field, multiline=True, row=row)
     return None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A form a file says is complete (DHIS2 JSON/XML ``completeDate``, ADX ``dataSetComplete``).
+
+    ``date`` is the day as written (ISO), or None when the file says only that it is complete.
+    ``row`` is where the file says it, for the conflict that names it.
+    """
+
+    data_set: str
+    period: str
+    org_unit: str
+    attribute_option_combo: str | None = None
+    date: str | None = None
+    row: int = 0

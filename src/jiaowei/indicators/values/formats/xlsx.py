@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 
 from jiaowei.domains import N_
 from jiaowei.errors import M_, Problem, ValidationError
-from jiaowei.indicators.model import DEFAULT, ValueRow, ValueType
+from jiaowei.indicators.model import DEFAULT, INTEGER_TYPES, NUMERIC_TYPES, ValueRow, ValueType
 from jiaowei.indicators.values.formats.common import add_problem, json_value, raise_any
 from jiaowei.text import xlsx_cell
 from jiaowei.workbooks import open_workbook
@@ -160,17 +160,23 @@ def _validations(labels: dict[str, Any]) -> dict[str, Any]:
                               showErrorMessage=True, error=labels["invalid"])
 
     return {ValueType.INTEGER: check("whole", "-999999999999999", "999999999999999"),
+            ValueType.INTEGER_POSITIVE: check("whole", "1", "999999999999999"),
+            ValueType.INTEGER_ZERO_OR_POSITIVE: check("whole", "0", "999999999999999"),
+            ValueType.INTEGER_NEGATIVE: check("whole", "-999999999999999", "-1"),
             ValueType.NUMBER: check("decimal", "-999999999999999", "999999999999999"),
+            ValueType.UNIT_INTERVAL: check("decimal", "0", "1"),
             ValueType.PERCENTAGE: check("decimal", "0", "100"),
-            ValueType.BOOLEAN: check("list", None, '"true,false"')}
+            ValueType.BOOLEAN: check("list", None, '"true,false"'),
+            ValueType.TRUE_ONLY: check("list", None, '"true"'),
+            ValueType.LETTER: check("textLength", "1", "1")}
 
 
 def _cell_value(value_type: str, value: str | None) -> Any:
     """A current value as the cell holds it: numbers as numbers (so Excel does not flag them)."""
-    if value is None or value_type not in (ValueType.INTEGER, ValueType.NUMBER, ValueType.PERCENTAGE):
+    if value is None or value_type not in NUMERIC_TYPES:
         return value
     try:
-        number = int(value) if value_type == ValueType.INTEGER else float(value)
+        number = int(value) if value_type in INTEGER_TYPES else float(value)
     except ValueError:
         return value
     return number if abs(number) < 1e15 else value  # Excel keeps 15 digits: a larger one stays text

@@ -1,0 +1,83 @@
+"""ADX and DXF2 files meet the catalog: what reading them as DHIS2 does needs of the metadata.
+
+ADX carries a value that is not a number in ``<annotation>`` (DHIS2's rule), so reading it takes
+each element's value type; a group's ``dataSet`` must exist and hold the group's elements. A DXF2
+document's ``dataSet`` must exist. Rows that break these rules are refused as conflicts of their
+rows (:func:`file_conflicts`); the forms a file says are complete go to the import with its rows.
+"""
+
+from __future__ import annotations
+
+from jiaowei.domains import N_
+from jiaowei.errors import Problem
+from jiaowei.indicators.metadata.catalog import Catalog
+from jiaowei.indicators.model import ImportConflict, ValueRow, carried_in_annotation
+from jiaowei.indicators.values.formats.adx import (
+    AdxCatalog,
+    ComboCode,
+    InAnnotation,
+    InDataSet,
+    ParsedAdx,
+    XmlRead,
+    adx_read,
+    parse_adx,
+)
+from jiaowei.indicators.values.formats.dxf2 import parse_dxf2
+
+XML_FORMATS = ("adx", "dxf2")
+_COMPLETIONS = frozenset({"dataSetComplete", "completeDate"})
+
+
+def in_annotation_for(catalog: Catalog) -> InAnnotation:
+    """Whether an element's values go in ADX's ``<annotation>`` (None for an unknown element)."""
+
+    def in_annotation(element_key: str) -> bool | None:
+        element = catalog.element(element_key)
+        return None if element is None else carried_in_annotation(element.value_type)
+
+    return in_annotation
+
+
+def in_data_set_for(catalog: Catalog) -> InDataSet:
+    """Whether a data set holds an element (None: no such data set; an unknown element passes, the
+    import reports it)."""
+
+    def in_data_set(data_set_key: str, element_key: str) -> bool | None:
+        data_set, element = catalog.data_set(data_set_key), catalog.element(element_key)
+        if data_set is None:
+            return None
+        return element is None or element.id in data_set.element_ids
+
+    return in_data_set
+
+
+def xml_read(catalog: Catalog, *, data: bytes, format: str,
+             read: list[ValueRow] | ParsedAdx | XmlRead | None, combo_code: ComboCode) -> XmlRead:
+    """An ADX or DXF2 file read with the catalog: its rows, completions and refused rows (``read``:
+    the file parsed already; a list of rows read elsewhere is taken as it is)."""
+    if isinstance(read, list):
+        return XmlRead(read, [], [])
+    if format == "adx":
+        parsed = read if isinstance(read, ParsedAdx) else parse_adx(data)
+        view = AdxCatalog(combo_code, in_annotation_for(catalog), in_data_set_for(catalog))
+        return adx_read(parsed, view)
+    found = read if isinstance(read, XmlRead) else parse_dxf2(data)
+    return _known_data_set(found, catalog)
+
+
+def _known_data_set(read: XmlRead, catalog: Catalog) -> XmlRead:
+    """A DXF2 document's ``dataSet`` must exist (DHIS2 refuses the document otherwise)."""
+    key = read.data_set
+    if key is not None and catalog.data_set(key) is None:
+        expected = N_("the code or uid of a data set")
+        read.refused.extend(Problem(N_("no data set has this code or uid"), row=row.row, field="dataSet",
+                                    value=key, expected=expected) for row in read.rows)
+    return read
+
+
+def file_conflicts(read: XmlRead) -> tuple[list[ValueRow], list[ImportConflict]]:
+    """The rows to import, and the conflicts of the rows the file's own rules refuse."""
+    conflicts = [ImportConflict(p.row or 0, p.field or "", p.value, p.message, p.expected)
+                 for p in read.refused]
+    refused = {c.row for c in conflicts if c.field not in _COMPLETIONS}  # a completion's row stays
+    return [row for row in read.rows if row.row not in refused], conflicts
