@@ -19,9 +19,10 @@ spread of periods. Every import goes through ``exchange.import_path``, the path 
 import FILE`` takes (a file of 32 MB or more streams in batches).
 
 ``--ten-million`` adds the streaming case (a few minutes): 50,000 schools × 200 cells written as a
-10,000,000-value dataValueSets JSON (about 1 GB; ``--csv``: CSV), imported in a child process so
-that only the import counts in its peak resident memory; target: under 300 MB.
-Run: ``.venv/bin/python benchmarks/import.py [--schools N] [--units N] [--days N] [--ten-million [--csv]]``.
+10,000,000-value dataValueSets JSON (about 1 GB; ``--csv``: CSV; ``--dxf2``: DXF2 XML), imported in a
+child process so that only the import counts in its peak resident memory; target: under 300 MB.
+Run: ``.venv/bin/python benchmarks/import.py [--schools N] [--units N] [--days N]
+[--ten-million [--csv | --dxf2]]``.
 """
 
 from __future__ import annotations
@@ -217,15 +218,25 @@ def baseline(data: bytes, folder: Path) -> float:
     return time.perf_counter() - start
 
 
-def write_big_file(path: Path, schools: list[str], cells: list[tuple[str, str]], csv: bool) -> int:
+_BIG_HEAD = {"csv": "dataelement,period,orgunit,catoptcombo,attroptcombo,value\n",
+             "json": '{"dataSet":"BENCH","dataValues":[\n',
+             "dxf2": '<?xml version="1.0" encoding="UTF-8"?>\n'
+                     '<dataValueSet xmlns="http://dhis2.org/schema/dxf/2.0" dataSet="BENCH">\n'}
+_BIG_TAIL = {"csv": "", "json": "]}\n", "dxf2": "</dataValueSet>\n"}
+
+
+def write_big_file(path: Path, schools: list[str], cells: list[tuple[str, str]], kind: str) -> int:
     """The 10M file, written as it goes (the list of its values would not fit the budget either)."""
     n = 0
     with path.open("w") as out:
-        out.write("dataelement,period,orgunit,catoptcombo,attroptcombo,value\n" if csv
-                  else '{"dataSet":"BENCH","dataValues":[\n')
+        out.write(_BIG_HEAD[kind])
         for i, ou in enumerate(schools):
-            if csv:
+            if kind == "csv":
                 lines = [f"{de},{PERIOD},{ou},{co},,{(i * 7 + j) % 500}\n"
+                         for j, (de, co) in enumerate(cells)]
+            elif kind == "dxf2":
+                lines = [f'<dataValue dataElement="{de}" period="{PERIOD}" orgUnit="{ou}" '
+                         f'categoryOptionCombo="{co}" value="{(i * 7 + j) % 500}"/>\n'
                          for j, (de, co) in enumerate(cells)]
             else:
                 lines = [('' if n == 0 and j == 0 else ',') + f'{{"dataElement":"{de}","period":"{PERIOD}",'
@@ -233,7 +244,7 @@ def write_big_file(path: Path, schools: list[str], cells: list[tuple[str, str]],
                          for j, (de, co) in enumerate(cells)]
             out.write("".join(lines))
             n += len(lines)
-        out.write("" if csv else "]}\n")
+        out.write(_BIG_TAIL[kind])
     return n
 
 
@@ -244,7 +255,7 @@ def measure(url: str, path: Path) -> None:
     print(json.dumps({"seconds": seconds, "counts": counts, "peak_mb": peak_mb()}))
 
 
-def ten_million(csv: bool) -> None:
+def ten_million(kind: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         url = f"sqlite:///{folder / 'ten.sqlite3'}"
@@ -252,11 +263,10 @@ def ten_million(csv: bool) -> None:
         upgrade(db.engine)
         schools = build_registry(db, TEN_MILLION_SCHOOLS)
         cells = build_metadata(db)
-        path = folder / ("values.csv" if csv else "values.json")
-        n = write_big_file(path, schools, cells, csv)
+        path = folder / f"values.{'xml' if kind == 'dxf2' else kind}"
+        n = write_big_file(path, schools, cells, kind)
         db.engine.dispose()
-        kind = "CSV" if csv else "JSON"
-        print(f"{n:,} values, {path.stat().st_size / 1e6:,.0f} MB of dataValueSets {kind}")
+        print(f"{n:,} values, {path.stat().st_size / 1e6:,.0f} MB of dataValueSets {kind.upper()}")
         child = subprocess.run([sys.executable, __file__, "--measure", url, str(path)], check=True,
                                capture_output=True, text=True)
         result = json.loads(child.stdout.strip().splitlines()[-1])
@@ -273,6 +283,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=738, help="daily periods in the many-period case (738)")
     parser.add_argument("--ten-million", action="store_true", help="add the 10M streaming case (minutes)")
     parser.add_argument("--csv", action="store_true", help="the 10M case as CSV rather than JSON")
+    parser.add_argument("--dxf2", action="store_true", help="the 10M case as DXF2 XML rather than JSON")
     parser.add_argument("--measure", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -312,7 +323,7 @@ def main() -> None:
           f"   ({n_many:,} values, {min(args.units, len(schools)):,} schools)")
     print(f"target: many periods ≥ {TARGET_RATE:,} values/s → {'met' if rate >= TARGET_RATE else 'NOT met'}")
     if args.ten_million:
-        ten_million(args.csv)
+        ten_million("csv" if args.csv else "dxf2" if args.dxf2 else "json")
 
 
 if __name__ == "__main__":

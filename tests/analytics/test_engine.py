@@ -132,6 +132,20 @@ def test_a_rolled_back_write_leaves_the_answer_as_the_store_is(conn: Connection)
     assert teachers(conn, "SH", "D2") == {"SH": 11, "D2": 1}
 
 
+def test_a_copy_read_before_any_value_is_rebuilt_when_values_come(conn: Connection) -> None:
+    """A copy made while the store had no values still knew its periods; after a rollback a new
+    period may take a rolled-back one's id, so the first values rebuild the copy."""
+    from jiaowei.indicators.approval import service as approval
+
+    indicator_setup(conn)
+    with conn.begin_nested() as savepoint:
+        approval.approve(conn, principal=SYSTEM, data_set="SCHOOL_Y", period="2021", unit="S1")
+        assert teachers(conn, "SH", period="2021") == {}  # the copy now knows period 2021, and no value
+        savepoint.rollback()
+    load(conn, ("TEACHERS", "S1", "10"))  # period 2020 may take 2021's rolled-back id
+    assert teachers(conn, "SH", "S1") == {"SH": 10, "S1": 10}
+
+
 def test_a_move_counts_each_value_under_the_parent_of_its_own_period(conn: Connection) -> None:
     indicator_setup(conn)
     monthly_and_quarterly(conn)

@@ -144,8 +144,8 @@ class Cube:
         mark = self.state("watermark")
         if mark is None:
             return False
-        if int(mark) == 0:
-            return True
+        if int(mark) == 0:  # no values in the copy: rebuilding it once there are some costs no more than
+            return last is None  # applying them, and reloads what a rollback may have reused (period ids)
         if last is not None and last >= int(mark):
             return _import_mark(conn, int(mark)) == {"watermark": mark, "import": self.state("import")}
         with conn.engine.connect() as fresh:

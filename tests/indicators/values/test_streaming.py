@@ -60,6 +60,15 @@ def csv_file(folder: Path, items: list[dict[str, Any]]) -> Path:
     return path
 
 
+def dxf2_file(folder: Path, items: list[dict[str, Any]], **top: str) -> Path:
+    path = folder / "values.xml"
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<dataValueSet xmlns="http://dhis2.org/schema/dxf/2.0"'
+                    + "".join(f' {name}="{text}"' for name, text in top.items()) + ">\n"
+                    + "".join("  <dataValue " + " ".join(f'{name}="{text}"' for name, text in item.items())
+                              + "/>\n" for item in items) + "</dataValueSet>\n")
+    return path
+
+
 def state(conn: Connection) -> tuple[list[Any], list[Any], list[Any]]:
     """Every stored value, every history row and every write's file digest, periods by their code
     (PostgreSQL does not give back the ids of periods rolled back, so the writes' digests differ)."""
@@ -99,7 +108,7 @@ def counts(summary: ImportSummary) -> dict[str, Any]:
             "conflicts": [(c.row, c.field, c.value, str(c.reason)) for c in summary.conflicts]}
 
 
-@pytest.mark.parametrize("make", [json_file, csv_file])
+@pytest.mark.parametrize("make", [json_file, csv_file, dxf2_file])
 def test_a_file_in_many_batches_stores_what_the_whole_file_stores(conn: Connection, tmp_path: Path,
                                                                   make: Any) -> None:
     setup(conn)
@@ -115,11 +124,13 @@ def test_a_file_in_many_batches_stores_what_the_whole_file_stores(conn: Connecti
     assert streamed_state == whole_state and len(streamed_state[0]) == 60
 
 
-def test_a_conflict_in_the_last_batch_leaves_nothing_written(conn: Connection, tmp_path: Path) -> None:
+@pytest.mark.parametrize("make", [json_file, dxf2_file])
+def test_a_conflict_in_the_last_batch_leaves_nothing_written(conn: Connection, tmp_path: Path,
+                                                             make: Any) -> None:
     setup(conn)
     items = daily_values()
     items[-1] = {**items[-1], "dataElement": "NOPE"}  # row 60, in the ninth batch: eight written before it
-    path = json_file(tmp_path, items)
+    path = make(tmp_path, items)
     streamed, whole, streamed_state, whole_state = both_ways(conn, path)
     assert counts(streamed) == counts(whole)
     assert streamed.status == "ERROR" and streamed.ignored == 60 and streamed.imported == 0
@@ -127,10 +138,11 @@ def test_a_conflict_in_the_last_batch_leaves_nothing_written(conn: Connection, t
     assert streamed_state == whole_state == ([], [], [])
 
 
-def test_valid_only_writes_the_valid_rows_of_every_batch(conn: Connection, tmp_path: Path) -> None:
+@pytest.mark.parametrize("make", [json_file, dxf2_file])
+def test_valid_only_writes_the_valid_rows_of_every_batch(conn: Connection, tmp_path: Path, make: Any) -> None:
     setup(conn)
     registry.close_unit(conn, principal=SYSTEM, code="S2", effective=CLOSED)
-    path = json_file(tmp_path, daily_values())
+    path = make(tmp_path, daily_values())
     streamed, whole, streamed_state, whole_state = both_ways(conn, path, valid_only=True)
     assert counts(streamed) == counts(whole)
     assert (streamed.status, streamed.imported, streamed.ignored) == ("WARNING", 49, 11)
@@ -241,3 +253,66 @@ def test_escaped_text_is_refused_as_in_the_whole_file(conn: Connection, tmp_path
         savepoint.rollback()
     assert outcomes[0] == outcomes[1]
     assert outcomes[0] == ("SUCCESS" if text.startswith("ok") else [(1, "comment")])
+
+
+def test_a_dxf2_documents_defaults_and_completion_as_in_the_whole_file(conn: Connection,
+                                                                       tmp_path: Path) -> None:
+    setup(conn)
+    items = [{"dataElement": "CASES", "value": str(d)} for d in range(20)]
+    path = dxf2_file(tmp_path, items, dataSet="DAILY", period="20200105", orgUnit="S1",
+                     completeDate="2020-01-06")
+    streamed, whole, streamed_state, whole_state = both_ways(conn, path)
+    assert (streamed.status, streamed.ignored, len(streamed.conflicts)) == ("ERROR", 20, 19)
+    assert [(c.row, str(c.reason)) for c in streamed.conflicts][:1] == [
+        (2, "the same value appears again (first in row 1)")]
+    assert streamed_state == whole_state == ([], [], [])
+    path = dxf2_file(tmp_path, [{"dataElement": "CASES", "value": "4"}], dataSet="DAILY",
+                     period="20200105", orgUnit="S1", completeDate="2020-01-06")
+    streamed, whole, streamed_state, whole_state = both_ways(conn, path)
+    assert counts(streamed) == counts(whole) and (streamed.status, streamed.imported) == ("SUCCESS", 1)
+    assert streamed_state == whole_state and len(streamed_state[0]) == 1
+    exchange.import_path(conn, principal=SYSTEM, path=path, stream_above=0, batch_size=BATCH)
+    complete = conn.execute(select(func.count()).select_from(store.completions)).scalar_one()
+    assert complete == 1
+
+
+@pytest.mark.parametrize("top", [{"dataSet": "NOPE"}, {"completeDate": "soon"},
+                                 {"completeDate": "2020-01-06"}])
+def test_a_dxf2_documents_refused_header_as_in_the_whole_file(conn: Connection, tmp_path: Path,
+                                                              top: dict[str, str]) -> None:
+    setup(conn)
+    path = dxf2_file(tmp_path, daily_values(), **top)
+    streamed, whole, streamed_state, whole_state = both_ways(conn, path)
+    assert counts(streamed) == counts(whole) and streamed.status == "ERROR"
+    fields = {c.field for c in streamed.conflicts}
+    assert fields == {"dataSet" if "dataSet" in top else "completeDate"}
+    assert len(streamed.conflicts) == (60 if "dataSet" in top else 1)
+    assert streamed_state == whole_state == ([], [], [])
+
+
+_GOOD = b'<dataValue dataElement="CASES" period="20200105" orgUnit="S1" value="1"/>'
+
+
+@pytest.mark.parametrize("body", [_GOOD + b'<dataValue period="20200106" orgUnit="S1" value="\xff"/>',
+                                  _GOOD + b'<other/><dataValue dataElement="CASES" followUp="maybe"/>',
+                                  _GOOD[:-2] + b">"])
+def test_a_dxf2_problem_late_in_the_file_refuses_it_whole(conn: Connection, tmp_path: Path,
+                                                          body: bytes) -> None:
+    setup(conn)
+    path = tmp_path / "bad.xml"
+    path.write_bytes(b'<dataValueSet xmlns="http://dhis2.org/schema/dxf/2.0">\n'
+                     + b"".join(f'<dataValue dataElement="CASES" period="2020010{d}" orgUnit="S2" '
+                                f'value="{d}"/>\n'.encode() for d in range(1, 10))
+                     + body + b"\n</dataValueSet>")
+    outcomes = []
+    for streamed in (True, False):
+        savepoint = conn.begin_nested()
+        with pytest.raises(ValidationError) as raised:
+            if streamed:
+                exchange.import_path(conn, principal=SYSTEM, path=path, stream_above=0, batch_size=BATCH)
+            else:
+                exchange.import_file(conn, principal=SYSTEM, data=path.read_bytes(), filename=path.name)
+        outcomes.append([(p.row, p.field, p.value, str(p.message)) for p in raised.value.problems])
+        assert state(conn) == ([], [], [])
+        savepoint.rollback()
+    assert outcomes[0] == outcomes[1] and outcomes[0]

@@ -31,6 +31,7 @@ from jiaowei.indicators.values import service as values
 from jiaowei.indicators.values.checking import Progress
 from jiaowei.indicators.values.formats.adx import ParsedAdx, XmlRead, adx_rows
 from jiaowei.indicators.values.formats.common import Completion
+from jiaowei.indicators.values.formats.dxf2 import Dxf2Stream
 from jiaowei.indicators.values.formats.streaming import JsonStream, stream_csv
 from jiaowei.indicators.values.formats.xlsx import TemplateForm, TemplateRow, write_template
 from jiaowei.indicators.values.queries import form_problems, form_values, unit_name
@@ -186,8 +187,8 @@ def _pairs(read: Sequence[ValueRow], found: Sequence[ValueRow]) -> Iterator[tupl
 
 
 STREAM_ABOVE = 32 << 20
-"""A DHIS2 JSON or CSV file of at least this many bytes is read as it streams (``import_path``)."""
-_STREAMED = ("dhis2-json", "dhis2-csv")
+"""A DHIS2 JSON, CSV or DXF2 file of at least this many bytes is read as it streams (``import_path``)."""
+_STREAMED = ("dhis2-json", "dhis2-csv", "dxf2")
 
 
 def import_path(
@@ -204,9 +205,10 @@ def import_path(
     batch_size: int = values.BATCH,
 ) -> ImportSummary:
     """Import a file on disk (the CLI's ``jiaowei data import``): as :func:`import_file`, but a DHIS2
-    JSON or CSV file of ``stream_above`` bytes or more is read as it streams and checked and written
-    ``batch_size`` rows at a time, so memory stays flat whatever its size (same checks, same
-    summary, same all-or-nothing). Its identifiers are codes (or uids), as the CLI's always are."""
+    JSON, CSV or DXF2 file of ``stream_above`` bytes or more is read as it streams and checked and
+    written ``batch_size`` rows at a time, so memory stays flat whatever its size (same checks, same
+    conflicts, same summary, same all-or-nothing). Its identifiers are codes (or uids), as the CLI's
+    always are."""
     with path.open("rb") as file:
         head = file.read(64 << 10)
     chosen = _streamed_format(path, format, head)
@@ -216,17 +218,16 @@ def import_path(
                            progress=progress)
     with path.open("rb") as file:
         file_digest = hashlib.file_digest(file, "sha256").hexdigest()
-    stream = JsonStream(path) if chosen == "dhis2-json" else None
+    stream: JsonStream | Dxf2Stream | None = None
     registrations = None
     try:
-        rows = stream.rows() if stream is not None else stream_csv(path)
-        completions = formats.json_completions(stream.head) if stream is not None else []
+        stream, rows, completions, refused = _stream(conn, path, chosen)
         registrations = conn.begin_nested()
         unregistered = register_completions(conn, principal=principal, completions=completions)
         summary = values.import_values(
             conn, principal=principal, rows=rows, source=chosen, strategy=strategy, dry_run=dry_run,
-            valid_only=valid_only, file_digest=file_digest, progress=progress, form_conflicts=unregistered,
-            batch_size=batch_size,
+            valid_only=valid_only, file_digest=file_digest, progress=progress, conflicts=refused,
+            form_conflicts=unregistered, batch_size=batch_size,
         )
     except BaseException:
         if registrations is not None:
@@ -242,9 +243,32 @@ def import_path(
     return summary
 
 
+_Streamed = tuple[JsonStream | Dxf2Stream | None, Iterator[ValueRow], list[Completion], list[ImportConflict]]
+
+
+def _stream(conn: Connection, path: Path, chosen: str) -> _Streamed:
+    """The file opened to stream: the stream to close, its rows, its completions and the rows the
+    file's own rules refuse (as :func:`import_file` reads them)."""
+    if chosen == "dhis2-csv":
+        return None, stream_csv(path), [], []
+    if chosen == "dhis2-json":
+        json_stream = JsonStream(path)
+        return json_stream, json_stream.rows(), formats.json_completions(json_stream.head), []
+    stream = Dxf2Stream(path)
+    xml, catalog = stream.read, load_catalog(conn)
+    if xml.data_set is not None and catalog.data_set(xml.data_set) is None:
+        # DHIS2 refuses the document: each row is a conflict and none is imported, as import_file says
+        xml = xmlfiles.known_data_set(dataclasses.replace(xml, rows=list(stream.rows())), catalog)
+        rows: Iterator[ValueRow] = iter(())
+    else:
+        rows = stream.rows()
+    refused = sorted(xmlfiles.file_conflicts(xml)[1], key=lambda conflict: conflict.row)
+    return stream, rows, xml.completions, refused
+
+
 def _streamed_format(path: Path, format: str | None, head: bytes) -> str | None:
-    """The file's format if it is one read as it streams (DHIS2 JSON or CSV), else None."""
-    if not head or path.suffix.lower() in (".xml", ".adx", ".xlsx"):
+    """The file's format if it is one read as it streams (DHIS2 JSON, CSV or DXF2), else None."""
+    if not head or path.suffix.lower() == ".xlsx":
         return None
     try:
         chosen = format or formats.detect_format(path.name, None, head)

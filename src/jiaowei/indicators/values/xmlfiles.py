@@ -62,10 +62,10 @@ def xml_read(catalog: Catalog, *, data: bytes, format: str,
         view = AdxCatalog(combo_code, in_annotation_for(catalog), in_data_set_for(catalog))
         return adx_read(parsed, view)
     found = read if isinstance(read, XmlRead) else parse_dxf2(data)
-    return _known_data_set(found, catalog)
+    return known_data_set(found, catalog)
 
 
-def _known_data_set(read: XmlRead, catalog: Catalog) -> XmlRead:
+def known_data_set(read: XmlRead, catalog: Catalog) -> XmlRead:
     """A DXF2 document's ``dataSet`` must exist (DHIS2 refuses the document otherwise)."""
     key = read.data_set
     if key is not None and catalog.data_set(key) is None:

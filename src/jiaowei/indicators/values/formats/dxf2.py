@@ -28,6 +28,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from pathlib import Path
 from typing import BinaryIO
 from xml.parsers import expat
 from xml.sax.saxutils import quoteattr
@@ -74,22 +75,72 @@ def parse_dxf2(data: bytes) -> XmlRead:
     """The rows of a DXF2 document and the form its ``completeDate`` says is complete."""
     _utf8(data)
     problems: list[Problem] = []
-    read = XmlRead([], [], [])
-    events = _events(data)
+    events = _events(io.BytesIO(data))
     defaults = _header(events, problems)
-    read.data_set = defaults.get("dataSet") or None
+    read = XmlRead([], [], [], defaults.get("dataSet") or None)
+    read.rows.extend(row for row in _rows(events, defaults, problems) if row is not None)
+    _complete(defaults, read)
+    raise_any(problems, _DXF2)
+    return read
+
+
+class Dxf2Stream:
+    """A DXF2 document on disk read as it streams (``exchange.import_path``): :attr:`read` (its
+    ``dataSet``, completion and refused ``completeDate``, no rows) once opened, then its rows from
+    :meth:`rows`, the same as :func:`parse_dxf2` gives, with the same problems raised at the end;
+    no row is given after the first problem (the import of that file writes nothing anyway)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("rb")
+        self._problems: list[Problem] = []
+        self._events = _events(_Utf8Checked(self._file))
+        try:
+            self._defaults = _header(self._events, self._problems)
+        except BaseException:
+            self._file.close()
+            raise
+        self.read = XmlRead([], [], [], self._defaults.get("dataSet") or None)
+        _complete(self._defaults, self.read)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def rows(self) -> Iterator[ValueRow]:
+        for row in _rows(self._events, self._defaults, self._problems):
+            if row is not None and not self._problems:
+                yield row
+        raise_any(self._problems, _DXF2)
+
+
+class _Utf8Checked:
+    """A binary file whose bytes are checked as UTF-8 as they are read (as :func:`_utf8` checks)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file, self._lines = file, 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._file.read(size)
+        pending = self._decoder.getstate()[0]
+        try:
+            self._decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            line = self._lines + (pending + chunk)[: exc.start].count(b"\n") + 1
+            raise unreadable(_DXF2, f"not UTF-8 text (line {line})", N_("a file saved as UTF-8")) from None
+        self._lines += chunk.count(b"\n")
+        return chunk
+
+
+def _rows(events: Iterator[ET.Element], defaults: dict[str, str],
+          problems: list[Problem]) -> Iterator[ValueRow | None]:
+    """Each ``<dataValue>`` read (None where it has a problem), cleared once read."""
     for row, element in enumerate(events, 1):
         if element.tag in _VALUE:
-            found = _value(element.attrib, row, defaults, problems)
-            if found is not None:
-                read.rows.append(found)
+            yield _value(element.attrib, row, defaults, problems)
         else:
             add_problem(problems, Problem(N_("unknown element"), row=row, field=str(element.tag),
                                           expected="<dataValue>"), _DXF2)
         element.clear()
-    _complete(defaults, read)
-    raise_any(problems, _DXF2)
-    return read
 
 
 def _utf8(data: bytes) -> None:
@@ -103,9 +154,9 @@ def _utf8(data: bytes) -> None:
         decode(data, _DXF2)
 
 
-def _events(data: bytes) -> Iterator[ET.Element]:
+def _events(source: BinaryIO | _Utf8Checked) -> Iterator[ET.Element]:
     """The root first, then each child of the root once it is read whole; what was read is freed."""
-    parser = safe_xml.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True,
+    parser = safe_xml.iterparse(source, events=("start", "end"), forbid_dtd=True,
                                 forbid_entities=True, forbid_external=True)
     depth, root = 0, None
     try:
