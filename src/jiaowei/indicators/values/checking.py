@@ -9,10 +9,8 @@ into the conflict that stops it. Nothing here writes data values; ``writing`` do
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -35,6 +33,7 @@ from jiaowei.indicators.model import (
     ValueType,
     normalise_value,
 )
+from jiaowei.indicators.values.formats.common import gc_paused
 from jiaowei.registry import queries as registry
 from jiaowei.registry.model import Segment, UnitHistory, UnitVersion, path_ids
 from jiaowei.text import text_problem
@@ -197,18 +196,6 @@ def load_units(ctx: Context, rows: Iterable[ValueRow]) -> None:
     ctx.timelines.update(
         {i: Timeline(h) for i, h in registry.histories(ctx.conn, found.values()).items()}
     )
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cycle collector while checking makes a few objects per row (none form cycles)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def load_periods(ctx: Context, codes: Iterable[str]) -> None:
@@ -499,7 +486,7 @@ def check_rows(
     done: int = 0,
 ) -> Checked:
     """Check ``rows`` (``done``: how many rows of the import came before them, for ``progress``)."""
-    with _gc_paused():
+    with gc_paused():
         return _check_all(ctx, rows, strategy, progress, done)
 
 

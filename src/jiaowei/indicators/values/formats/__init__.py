@@ -35,14 +35,12 @@ the comment is the ``comment`` attribute: see :mod:`~jiaowei.indicators.values.f
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import json
 import math
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import fields
 from itertools import chain, islice
 from typing import Any, BinaryIO, NoReturn
@@ -59,6 +57,7 @@ from jiaowei.indicators.values.formats.common import (
     Completion,
     add_problem,
     decode,
+    gc_paused,
     json_value,
     lone_surrogate,
     raise_any,
@@ -157,18 +156,6 @@ def _known(format: str) -> str:
 # ---------------------------------------------------------------- plumbing of JSON and CSV
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cycle collector while a million acyclic objects are made (it nearly doubles the time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _flag(raw: Any) -> bool | None:
     """A true/false field: a JSON boolean or the text true/false (any case); empty is None."""
     if raw is None or isinstance(raw, bool):
@@ -227,7 +214,7 @@ def read_json(data: bytes) -> list[ValueRow]:
     that omit (or leave empty) theirs. Numbers become their text (``12.0`` reads ``"12"``),
     booleans ``"true"``/``"false"``; ``followup`` and ``deleted`` may be booleans or text.
     """
-    with _gc_paused():
+    with gc_paused():
         document = _load_json(data)
         if _SURROGATE_ESCAPE.search(data):
             _refuse_lone_surrogates(document)
@@ -497,7 +484,7 @@ def read_csv(data: bytes) -> list[ValueRow]:
     """
     reader = csv.reader(io.StringIO(decode(data, _CSV), newline=""), strict=True)
     try:
-        with _gc_paused():
+        with gc_paused():
             return _csv_rows(reader)
     except csv.Error as exc:
         raise unreadable(_CSV, f"malformed CSV at line {reader.line_num}: {exc}", _CSV_CELLS) from None

@@ -9,8 +9,11 @@ template (:mod:`~jiaowei.indicators.values.formats.xlsx`); this module imports n
 
 from __future__ import annotations
 
+import gc
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -90,3 +93,16 @@ class Completion:
     attribute_option_combo: str | None = None
     date: str | None = None
     row: int = 0
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cycle collector while a reader or the checks make a few acyclic objects per row (over
+    a million rows it nearly doubles the time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
