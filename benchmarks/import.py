@@ -19,10 +19,11 @@ spread of periods. Every import goes through ``exchange.import_path``, the path 
 import FILE`` takes (a file of 32 MB or more streams in batches).
 
 ``--ten-million`` adds the streaming case (a few minutes): 50,000 schools × 200 cells written as a
-10,000,000-value dataValueSets JSON (about 1 GB; ``--csv``: CSV; ``--dxf2``: DXF2 XML), imported in a
+10,000,000-value dataValueSets JSON (about 1 GB; ``--csv``: CSV; ``--dxf2``: DXF2 XML; ``--adx``: ADX,
+a ``<group>`` per school, each value's option combo as its SEX and GRADE attributes), imported in a
 child process so that only the import counts in its peak resident memory; target: under 300 MB.
 Run: ``.venv/bin/python benchmarks/import.py [--schools N] [--units N] [--days N]
-[--ten-million [--csv | --dxf2]]``.
+[--ten-million [--csv | --dxf2 | --adx]]``.
 """
 
 from __future__ import annotations
@@ -219,10 +220,14 @@ def baseline(data: bytes, folder: Path) -> float:
 
 
 _BIG_HEAD = {"csv": "dataelement,period,orgunit,catoptcombo,attroptcombo,value\n",
+             "adx": '<?xml version="1.0" encoding="UTF-8"?>\n<adx xmlns="urn:ihe:qrph:adx:2015" '
+                    'exported="2025-01-01T00:00:00Z">\n',
              "json": '{"dataSet":"BENCH","dataValues":[\n',
              "dxf2": '<?xml version="1.0" encoding="UTF-8"?>\n'
                      '<dataValueSet xmlns="http://dhis2.org/schema/dxf/2.0" dataSet="BENCH">\n'}
-_BIG_TAIL = {"csv": "", "json": "]}\n", "dxf2": "</dataValueSet>\n"}
+_BIG_TAIL = {"csv": "", "json": "]}\n", "dxf2": "</dataValueSet>\n", "adx": "</adx>\n"}
+_ADX_PERIOD = f"{PERIOD}-01-01/P1Y"
+
 
 
 def write_big_file(path: Path, schools: list[str], cells: list[tuple[str, str]], kind: str) -> int:
@@ -234,6 +239,12 @@ def write_big_file(path: Path, schools: list[str], cells: list[tuple[str, str]],
             if kind == "csv":
                 lines = [f"{de},{PERIOD},{ou},{co},,{(i * 7 + j) % 500}\n"
                          for j, (de, co) in enumerate(cells)]
+            elif kind == "adx":
+                lines = [f'<group orgUnit="{ou}" period="{_ADX_PERIOD}" dataSet="BENCH">\n']
+                lines += [f'<dataValue dataElement="{de}" SEX="{co[0]}" GRADE="{co[2:]}" '
+                          f'value="{(i * 7 + j) % 500}"/>\n' for j, (de, co) in enumerate(cells)]
+                lines.append("</group>\n")
+                n -= 2  # the group's own lines
             elif kind == "dxf2":
                 lines = [f'<dataValue dataElement="{de}" period="{PERIOD}" orgUnit="{ou}" '
                          f'categoryOptionCombo="{co}" value="{(i * 7 + j) % 500}"/>\n'
@@ -263,7 +274,7 @@ def ten_million(kind: str) -> None:
         upgrade(db.engine)
         schools = build_registry(db, TEN_MILLION_SCHOOLS)
         cells = build_metadata(db)
-        path = folder / f"values.{'xml' if kind == 'dxf2' else kind}"
+        path = folder / f"values.{'xml' if kind == 'dxf2' else 'adx.xml' if kind == 'adx' else kind}"
         n = write_big_file(path, schools, cells, kind)
         db.engine.dispose()
         print(f"{n:,} values, {path.stat().st_size / 1e6:,.0f} MB of dataValueSets {kind.upper()}")
@@ -284,6 +295,7 @@ def main() -> None:
     parser.add_argument("--ten-million", action="store_true", help="add the 10M streaming case (minutes)")
     parser.add_argument("--csv", action="store_true", help="the 10M case as CSV rather than JSON")
     parser.add_argument("--dxf2", action="store_true", help="the 10M case as DXF2 XML rather than JSON")
+    parser.add_argument("--adx", action="store_true", help="the 10M case as ADX rather than JSON")
     parser.add_argument("--measure", nargs=2, metavar=("URL", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -323,7 +335,7 @@ def main() -> None:
           f"   ({n_many:,} values, {min(args.units, len(schools)):,} schools)")
     print(f"target: many periods ≥ {TARGET_RATE:,} values/s → {'met' if rate >= TARGET_RATE else 'NOT met'}")
     if args.ten_million:
-        ten_million("csv" if args.csv else "dxf2" if args.dxf2 else "json")
+        ten_million("csv" if args.csv else "dxf2" if args.dxf2 else "adx" if args.adx else "json")
 
 
 if __name__ == "__main__":

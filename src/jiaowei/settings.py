@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_from: str = ""
     digest_to: str = ""  # comma-separated addresses that receive `jiaowei plans digest --email`
+    cjk_font: Path | None = None  # a CJK font file for PDF reports (default: looked for; docs/reports.md)
 
     @field_validator("time_zone")
     @classmethod

@@ -32,7 +32,7 @@ from jiaowei.auth.model import SYSTEM
 from jiaowei.indicators.store import data_values as dv
 from jiaowei.registry import queries, service, store, transfer
 from jiaowei.registry.model import UnitDetail
-from tests.auth import scope_client_matrix, scope_units_matrix, scope_values_matrix
+from tests.auth import scope_client_matrix, scope_reports_matrix, scope_units_matrix, scope_values_matrix
 from tests.factories import indicator_metadata, login, make_unit, make_user, small_tree, token_for
 from tests.plans.appraisals_matrix import appraisals_matrix, seed_appraisals
 from tests.plans.evidence_matrix import evidence_matrix, seed_evidence
@@ -911,6 +911,7 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     **tasks_matrix(Call),
     **task_pages_matrix(Call),
     **scope_client_matrix.matrix(Call),
+    **scope_reports_matrix.matrix(Call),
     **scope_units_matrix.matrix(Call),
     **scope_values_matrix.matrix(Call),
     **{("GET", path): analytics_reads(path) for path in ANALYTICS},

@@ -77,9 +77,10 @@ def _data_sets() -> dict[str, str]:
     return {m["dataElement"]["id"]: ds["id"] for ds in BUNDLE["dataSets"] for m in ds["dataSetElements"]}
 
 
-def _coc_options() -> dict[str, dict[str, str]]:
-    """Each option combo's options as {category uid: option code}, from the bundle."""
-    codes = {o["id"]: o["code"] for o in BUNDLE["categoryOptions"]}
+def _coc_options(by: str = "code") -> dict[str, dict[str, str]]:
+    """Each option combo's options as {category uid: option code} (``by="id"``: option uid), from the
+    bundle."""
+    codes = {o["id"]: o[by] for o in BUNDLE["categoryOptions"]}
     category_of = {o["id"]: c["id"] for c in BUNDLE["categories"] for o in c["categoryOptions"]}
     return {coc["id"]: {category_of[o["id"]]: codes[o["id"]] for o in coc["categoryOptions"]}
             for coc in BUNDLE["categoryOptionCombos"]}
@@ -158,9 +159,10 @@ def read_dxf2(data: bytes) -> set[Value]:
 
 
 def read_adx(data: bytes) -> set[Value]:
-    """ADX names no option combo: it is found from the categories' options, through the bundle."""
+    """ADX names no option combo: it is found from the categories' options (by uid, as the export is
+    asked for idScheme=UID), through the bundle."""
     root = ET.fromstring(data)
-    by_options = {tuple(sorted(o.items())): coc for coc, o in _coc_options().items()}
+    by_options = {tuple(sorted(o.items())): coc for coc, o in _coc_options(by="id").items()}
     found = set()
     for group in root.iter(f"{{{ADX}}}group"):
         start, duration = group.get("period", "").split("/")

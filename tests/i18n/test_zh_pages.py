@@ -3,7 +3,8 @@ prose when asked for zh-CN.
 
 English prose is a run of two or more English words of three or more letters in a text node of the page
 (or in a problem+json answer's title, detail and problems). Not prose: codes, user names, file names and
-anything in ``<code>``, ``<kbd>``, ``<pre>``, ``<script>`` and ``<style>``; an English name stored beside
+anything in ``<code>``, ``<kbd>``, ``<pre>``, ``<script>``, ``<style>`` and ``<textarea>`` (text being
+edited, such as a report template's source); an English name stored beside
 the Chinese one (a unit's ``name_en`` and every other ``*_en`` column: shown on purpose); and the
 :data:`ALLOWED` phrases, each with its reason.
 """
@@ -41,6 +42,8 @@ PAGES = (
     "/analytics", "/dashboards", "/plans", "/plans/risks", "/plans/rectification", "/plans/appraisals",
     "/plans/my", "/admissions", "/admissions/SH2020-P1", "/admissions/SH2020-TY", "/admissions/public",
     "/audit", "/jobs", "/me", "/users",
+    "/reports", "/reports/templates/annual", "/reports/view?template=annual&year=2020",
+    "/reports/view?template=district&year=2020&unit=310101",
 )
 
 # Phrases that are English on purpose in the Chinese UI, with the reason.
@@ -50,7 +53,7 @@ ALLOWED = {
     "jiaowei token create": "a command, typed as is (account page)",
 }
 
-SKIPPED_TAGS = {"code", "kbd", "pre", "samp", "script", "style", "template"}
+SKIPPED_TAGS = {"code", "kbd", "pre", "samp", "script", "style", "template", "textarea"}
 _WORD, _GAP = r"[A-Za-z][a-z]{2,}", r"[ \t,;:’'()]+"
 PROSE = re.compile(rf"{_WORD}(?:{_GAP}(?:[A-Za-z]{{1,2}}{_GAP})*{_WORD})+")  # short words may join a run
 BILINGUAL = re.compile(r"([\u3400-\u9fff][^/\u3400-\u9fff]*) / [^\u3400-\u9fff]*")  # 中文 / English

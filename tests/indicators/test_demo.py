@@ -31,6 +31,8 @@ REPORT = {  # indicator: (period, figure of the 2020 report)
     "HE_COUNSELLOR_RATIO": ("2020", 1 / 159),
     "HE_DOUBLE_LEADER_SHARE": ("2020", 97.1),
     "CAMPUS_CASES": ("2020", 0),
+    "ESI_TOP1PCT_DISCIPLINES": ("2020", 120),
+    "ESI_TOP1PERMILLE_DISCIPLINES": ("2020", 15),
 }
 FACTOR = {"percent": 100.0, "per_mille": 1000.0, "ratio": 1.0, "number": 1.0}
 
@@ -127,6 +129,23 @@ def test_the_schools_add_up_to_the_report(loaded):
     assert school_year[("AS_PUPILS", None)] == 377_000
     assert year[("HE_GRADUATES", None)] == 186_600
     assert year[("HE_STUDENTS", None)] / year[("HE_COUNSELLORS", None)] == 159
+
+
+def test_the_years_changes_add_up_to_the_report(loaded):
+    """The report's "较去年分别增加14个和2个" and "较去年增加1.1万人": 2019's synthetic values add up."""
+    conn, _ = loaded
+    year, before = city_sums(conn, "2020"), city_sums(conn, "2019")
+    assert (year[("HE_ESI_TOP1PCT", None)], year[("HE_ESI_TOP1PERMILLE", None)]) == (120, 15)
+    assert (before[("HE_ESI_TOP1PCT", None)], before[("HE_ESI_TOP1PERMILLE", None)]) == (106, 13)
+    assert year[("HE_GRADUATES", None)] - before[("HE_GRADUATES", None)] == 11_000
+    assert 0.9 < before[("HE_EMPLOYED", None)] / before[("HE_GRADUATES", None)] < 0.95
+    esi = store.data_values.alias("esi")
+    per_unit = conn.execute(select(esi.c.unit_id, esi.c.period_id, esi.c.data_element_id, esi.c.value)
+                            .join(store.data_elements, store.data_elements.c.id == esi.c.data_element_id)
+                            .where(store.data_elements.c.code.like("HE_ESI_%"))).all()
+    units = {r.unit_id for r in per_unit}
+    types = {u.type for u in registry_queries.units_on(conn, dt.date(2020, 12, 31), ids=sorted(units))}
+    assert types == {"university"} and len(per_unit) == 4 * len(units)
 
 
 def test_the_daily_data_set_covers_the_school_days_of_autumn_2020_in_one_district(loaded):

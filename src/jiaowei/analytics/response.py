@@ -90,6 +90,7 @@ class Grid:
     columns: tuple[str, ...] = ()
     rows_layout: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()
+    synthetic: set[tuple[str, ...]] = field(default_factory=set)  # rows a synthetic value is in
     meta: bool = True  # False (skipMeta=true): the answer has no metaData, as DHIS2's
 
     @property
@@ -242,6 +243,7 @@ class Value:
     denominator: float | None
     aggregation: AggregationType
     factor: float = 1.0
+    synthetic: bool = False  # a synthetic value contributed
 
 
 def build_grid(plan: Plan, values: Sequence[Value]) -> Grid:
@@ -263,11 +265,14 @@ def build_grid(plan: Plan, values: Sequence[Value]) -> Grid:
         return [order[n].get(i, 0) for n, i in zip(out_names, key, strict=True)]
 
     rows = []
+    synthetic: set[tuple[str, ...]] = set()  # the keys of rows a synthetic value contributed to
     for key in sorted(groups, key=place):
         combined = combine(groups[key])
         if combined.value is None and not request.include_num_den:
             continue
         rows.append([*key, *_value_columns(combined, request.skip_rounding, request.include_num_den)])
+        if combined.synthetic:
+            synthetic.add(key)
     headers = [Header(_out(plan, n), _column(plan, n)) for n in shown]
     headers.append(Header.number(VALUE, translate(language, COLUMN_NAMES[VALUE])))
     if request.include_num_den:
@@ -275,6 +280,7 @@ def build_grid(plan: Plan, values: Sequence[Value]) -> Grid:
     grid = Grid(headers, rows, columns=tuple(_out(plan, n) for n in request.columns),
                 rows_layout=tuple(_out(plan, n) for n in request.rows),
                 filters=tuple(_out(plan, d.name) for d in request.filters))
+    grid.synthetic = synthetic
     grid.items = _items(plan)  # kept for the pages also under skipMeta; the JSON leaves it out
     grid.dimensions = {**_dimension_items(plan), "co": []}
     grid.meta = not request.skip_meta
@@ -372,13 +378,14 @@ def combine(values: Sequence[Value]) -> Value:
         denominator = math.fsum(v.denominator or 0.0 for v in values)
         value = numerator / denominator * first.factor if denominator else None
         return Value(first.item, first.unit_id, first.period, first.breakdown, value, numerator, denominator,
-                     first.aggregation, first.factor)
+                     first.aggregation, first.factor, any(v.synthetic for v in values))
     by_unit: dict[int, list[Value]] = defaultdict(list)
     for v in values:
         by_unit[v.unit_id].append(v)
     over_time = [_over_periods(first.aggregation, vs) for vs in by_unit.values()]
     return Value(first.item, first.unit_id, first.period, first.breakdown,
-                 _over_units(first.aggregation, over_time), None, None, first.aggregation)
+                 _over_units(first.aggregation, over_time), None, None, first.aggregation,
+                 synthetic=any(v.synthetic for v in values))
 
 
 def _over_periods(kind: AggregationType, values: list[Value]) -> float:

@@ -535,7 +535,7 @@ def _element_values(cube: BoundCube, plan: Plan) -> list[Value]:
         for d in by_measure.get((cell.element_id, cell.coc_id), []):
             assert d.measure is not None
             out.append(Value(d, cell.unit_id, cell.period, cell.breakdown, cell.value, None, None,
-                             d.measure.aggregation))
+                             d.measure.aggregation, synthetic=cell.synthetic))
     return out
 
 
@@ -556,7 +556,8 @@ def _indicator_values(conn: Connection, cube: BoundCube, plan: Plan) -> list[Val
         for (indicator_id, unit_id, period), cell in found.items():
             if indicator_id == d.indicator.id and (cell.value is not None or cell.numerator is not None):
                 out.append(Value(d, unit_id, period, (), cell.value, cell.numerator, cell.denominator,
-                                 AggregationType.SUM, factor=FACTORS[Display(d.indicator.display)]))
+                                 AggregationType.SUM, factor=FACTORS[Display(d.indicator.display)],
+                                 synthetic=cell.synthetic))
     return out
 
 

@@ -30,6 +30,8 @@ class Action(StrEnum):
     PLANS_MANAGE = "plans.manage"
     # plans: report progress on the tasks, measures and risks of one's own units
     PLANS_REPORT = "plans.report"
+    # reports: edit, create and reset the report templates
+    REPORTS_WRITE = "reports.write"
 
 
 # What a role and an action are called in messages a person reads (the codes stay in the API's fields).
@@ -51,6 +53,7 @@ ACTION_LABELS: dict[str, Message] = {
     "audit.read": M_("read the audit log"),
     "plans.manage": M_("manage the key tasks"),
     "plans.report": M_("report on key tasks"),
+    "reports.write": M_("edit the report templates"),
 }
 
 
@@ -60,6 +63,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         {
             Action.VIEW, Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE,
             Action.METADATA_WRITE, Action.AUDIT_READ, Action.PLANS_MANAGE, Action.PLANS_REPORT,
+            Action.REPORTS_WRITE,
         }
     ),
     Role.DISTRICT_STAFF: frozenset(
@@ -73,6 +77,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
 WRITE_ACTIONS = frozenset({
     Action.REGISTRY_WRITE, Action.DATA_CAPTURE, Action.DATA_APPROVE, Action.METADATA_WRITE,
     Action.MANAGE_USERS, Action.MANAGE_REPORTERS, Action.PLANS_MANAGE, Action.PLANS_REPORT,
+    Action.REPORTS_WRITE,
 })
 
 

@@ -12,7 +12,9 @@ services and as :data:`SYSTEM`:
   apportioned with ``random.Random(2020)`` so that the indicator computed from them at the city
   level equals the fact as shown (86.0%, 92.51%, 1:159, 845 schools, …);
 - the city's 2020 targets, one trajectory to 2025, and a few completed and approved forms;
-- 校园每日健康监测: daily values for the schools of 黄浦 on the school days of autumn 2020.
+- 校园每日健康监测: daily values for the schools of 黄浦 on the school days of autumn 2020;
+- for the year-on-year changes the report gives: the universities' ESI disciplines (2020 and 2019) and
+  the graduates of 2019 (175,600, 1.1万 fewer than in 2020), synthetic below the city as the rest.
 
 The city totals the report does not give (children in kindergarten, primary pupils, students,
 counsellors, teacher party branches) are synthetic choices; they are named below. The caller
@@ -45,8 +47,8 @@ Progress = Callable[[str, int, int], None]
 SOURCE = "demo"
 SEED = "市教卫工作党委、市教委领导班子2020年度工作情况报告（2020-12-03）"
 SYNTHETIC_TARGET = "合成演示目标 / synthetic demo target"
-YEAR, SCHOOL_YEAR = "2020", "2020SY"
-END_2020, END_2020SY = dt.date(2020, 12, 31), dt.date(2021, 8, 31)
+YEAR, SCHOOL_YEAR, LAST_YEAR = "2020", "2020SY", "2019"
+END_2019, END_2020, END_2020SY = dt.date(2019, 12, 31), dt.date(2020, 12, 31), dt.date(2021, 8, 31)
 HEALTH_DISTRICT = "310101"  # 黄浦: the one district whose schools report daily in the demo
 AUTUMN_TERM = (dt.date(2020, 9, 1), dt.date(2020, 12, 31))
 HOLIDAY = (dt.date(2020, 10, 1), dt.date(2020, 10, 8))  # 国庆节、中秋节: no school
@@ -57,6 +59,11 @@ AFTER_SCHOOL_SCHOOLS, AFTER_SCHOOL_PUPILS = 845, 377_000
 GRADUATES, EMPLOYMENT_RATE = 186_600, 92.51
 COUNSELLOR_RATIO = 159
 DOUBLE_LEADER_SHARE = 97.1
+ESI_TOP1PCT, ESI_TOP1PERMILLE = 120, 15  # disciplines in ESI's top 1% and 1‰, "较去年分别增加14个和2个"
+ESI_SOURCE = "上海高校进入ESI前1%学科数120个、前1‰学科数15个，较去年分别增加14个和2个"
+# The year before: the report's changes give the ESI counts and the graduates ("较去年增加1.1万人").
+ESI_TOP1PCT_2019, ESI_TOP1PERMILLE_2019 = 106, 13
+GRADUATES_2019 = 175_600
 # Synthetic city totals, chosen so that the report's rates come out exactly.
 KG_CHILDREN = 580_000
 KG_INCLUSIVE = 498_800  # 86.0% of KG_CHILDREN
@@ -101,6 +108,8 @@ ELEMENTS = [
     ("HE_TEACHER_BRANCHES", "教师党支部数", "Teachers' party branches", "INTEGER", None, False),
     ("HE_DOUBLE_LEADERS", "“双带头人”教师党支部书记数", "Branch secretaries who are “double leaders”",
      "INTEGER", None, True),
+    ("HE_ESI_TOP1PCT", "进入ESI前1%学科数", "Disciplines in the ESI top 1%", "INTEGER", None, True),
+    ("HE_ESI_TOP1PERMILLE", "进入ESI前1‰学科数", "Disciplines in the ESI top 1‰", "INTEGER", None, True),
     ("HEALTH_ABSENT_ILL", "因病缺课学生数", "Pupils absent through illness", "INTEGER", None, True),
     ("HEALTH_FEVER", "发热学生数", "Pupils with fever", "INTEGER", None, True),
     ("HEALTH_CASES", "确诊或疑似病例数", "Confirmed or suspected COVID-19 cases", "INTEGER", None, True),
@@ -118,6 +127,8 @@ DATA_SETS = [
       "HE_DOUBLE_LEADERS"], list(HIGHER)),
     ("CAMPUS_HEALTH", "校园每日健康监测", "Daily campus health monitoring", "Daily",
      ["HEALTH_ABSENT_ILL", "HEALTH_FEVER", "HEALTH_CASES"], None),
+    ("HE_DISCIPLINES", "高校学科建设年报", "Universities' disciplines, annual return", "Yearly",
+     ["HE_ESI_TOP1PCT", "HE_ESI_TOP1PERMILLE"], ["university"]),
 ]
 
 RULES = [
@@ -188,6 +199,11 @@ INDICATORS = [
            "Teachers' branch secretaries who are “double leaders”", "#{HE_DOUBLE_LEADERS}",
            "#{HE_TEACHER_BRANCHES}", "percent", 1, fact=DOUBLE_LEADER_SHARE,
            source="教师党支部书记“双带头人”占比达97.1%"),
+    Figure("ESI_TOP1PCT_DISCIPLINES", "高校进入ESI前1%学科数", "University disciplines in the ESI top 1%",
+           "#{HE_ESI_TOP1PCT}", "1", "number", 0, fact=ESI_TOP1PCT, source=ESI_SOURCE),
+    Figure("ESI_TOP1PERMILLE_DISCIPLINES", "高校进入ESI前1‰学科数",
+           "University disciplines in the ESI top 1‰", "#{HE_ESI_TOP1PERMILLE}", "1", "number", 0,
+           fact=ESI_TOP1PERMILLE, source=ESI_SOURCE),
     Figure("CAMPUS_CASES", "校园确诊或疑似病例数", "Confirmed or suspected cases on campus",
            "#{HEALTH_CASES}", "1", "number", 0, fact=0, source="校园没有出现1起确诊或疑似病例",
            higher_is_better=False),
@@ -354,6 +370,42 @@ def higher_education_rows(conn: Connection, rng: random.Random) -> list[ValueRow
     return rows
 
 
+def discipline_rows(conn: Connection, rng: random.Random) -> list[ValueRow]:
+    """ESI disciplines at the universities: 120 and 15 in 2020, 106 and 13 in 2019, mostly at the
+    双一流 universities; a unit's 1‰ disciplines are among its 1%, and its 2019 counts at most its 2020."""
+    units = registry.units_on(conn, END_2020, types=["university"])
+    weights = [rng.randint(60, 140) * (8 if (u.attributes or {}).get("双一流") else rng.choice([0, 0, 1]))
+               for u in units]
+    top = apportion(ESI_TOP1PCT, weights)
+    best = apportion_under(ESI_TOP1PERMILLE, top, rng)
+    top_before = apportion_under(ESI_TOP1PCT_2019, top, rng)
+    best_before = apportion_under(ESI_TOP1PERMILLE_2019, best, rng)
+    rows = []
+    for u, *counts in zip(units, top, best, top_before, best_before, strict=True):
+        for (element, period), n in zip(_ESI_CELLS, counts, strict=True):
+            rows.append(_row(element, period, u.code, n))
+    return rows
+
+
+_ESI_CELLS = [("HE_ESI_TOP1PCT", YEAR), ("HE_ESI_TOP1PERMILLE", YEAR), ("HE_ESI_TOP1PCT", LAST_YEAR),
+              ("HE_ESI_TOP1PERMILLE", LAST_YEAR)]
+
+
+def graduates_2019_rows(conn: Connection, rng: random.Random) -> list[ValueRow]:
+    """2019's graduates (175,600) at the higher-education units open then, about 92% employed."""
+    units = registry.units_on(conn, END_2019, types=HIGHER)
+    size = [rng.randint(40, 160) * (3 if u.type == "university" else 1) for u in units]
+    graduates = [by_sex(rng, n, (0.45, 0.60)) for n in apportion(GRADUATES_2019, size)]
+    cells = [n for pair in graduates for n in pair]
+    employed = apportion_under(round(GRADUATES_2019 * 0.9236), cells, rng)
+    rows = []
+    for i, u in enumerate(units):
+        for j, sex in enumerate(("MALE", "FEMALE")):
+            rows += [_row("HE_GRADUATES", LAST_YEAR, u.code, graduates[i][j], sex),
+                     _row("HE_EMPLOYED", LAST_YEAR, u.code, employed[2 * i + j], sex)]
+    return rows
+
+
 def health_rows(schools: Sequence[Any], rng: random.Random) -> list[ValueRow]:
     """Each school day: pupils absent through illness, pupils with fever (no more), and no cases."""
     rows = []
@@ -449,6 +501,9 @@ def load(conn: Connection, *, progress: Progress | None = None) -> dict[str, Any
                ("PRIVATE_ADMISSION", lambda: admission_rows(admitting)),
                ("HE_ANNUAL", lambda: higher_education_rows(conn, rng)),
                ("CAMPUS_HEALTH", lambda: health_rows(reporting, rng))]
+    earlier = random.Random(2019)  # its own generator: the 2020 values above stay as they were
+    batches += [("HE_DISCIPLINES", lambda: discipline_rows(conn, earlier)),
+                ("HE_ANNUAL_2019", lambda: graduates_2019_rows(conn, earlier))]
     counts: dict[str, int] = {}
     for done, (data_set, make) in enumerate(batches):
         report("indicators: data values", done, len(batches))

@@ -3,7 +3,8 @@
 Import pages start a job with :func:`start_job`: it writes the job's row in the request's
 transaction and hands the work to the runner once that transaction has committed (a background task
 of the response), then sends the browser to the job's page. A job that failed answers its page with
-the status the import itself would have answered (422, 403, 409…), with every problem listed.
+the status the import itself would have answered (422, 403, 409…), with every problem listed. A job
+that produced a file (a report: ``jobs/files.py``) offers it to its owner at ``/jobs/{id}/file``.
 """
 
 from __future__ import annotations
@@ -12,20 +13,21 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, BackgroundTasks, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from jiaowei import clock
 from jiaowei.auth.model import Principal
-from jiaowei.errors import JiaoweiError, Problem
-from jiaowei.jobs import queries, service
+from jiaowei.errors import M_, JiaoweiError, NotFound, Problem
+from jiaowei.jobs import files, queries, service
 from jiaowei.jobs.api import JobId
 from jiaowei.jobs.runner import Work, runner_for
-from jiaowei.jobs.texts import REFUSED, STATUSES, percent, progress_line
+from jiaowei.jobs.texts import BACK, REFUSED, STATUSES, percent, progress_line
 from jiaowei.settings import using
 from jiaowei.web.deps import Conn, User, language
 from jiaowei.web.forms import in_language, local_path, see_other
@@ -82,11 +84,34 @@ def job_page(request: Request, conn: Conn, user: User, job_id: JobId) -> HTMLRes
     context: dict[str, Any] = {
         "job": job, "progress_line": progress_line(lang, job), "percent": percent(job),
         "status_label": STATUSES[job.status], "refused": REFUSED.get(job.kind, "Nothing was imported."),
+        "back_label": BACK.get(job.kind, "Back to the import page"),
+        "download": files.produced(job.id) if outcome else None,
         "error": _shown(failure.title, failure.detail, failure.problems, lang) if failure else None,
         "warnings": _shown("Warnings", "", outcome.warnings, lang) if outcome and outcome.warnings else None,
     }
     status = job.failure.status if job.failure else 200
     return page(request, "job.html", context, status)
+
+
+@router.get("/jobs/{job_id}/file")
+def job_file(conn: Conn, user: User, job_id: JobId) -> Response:
+    """The file the job produced (a report), to the job's owner alone, as a download."""
+    job = queries.get_job(conn, principal=user, job_id=job_id)
+    found = files.produced(job.id) if job.outcome else None
+    if found is None:
+        raise NotFound(M_("Job {id} has no file.", id=job_id))
+    return as_download(found.path.read_bytes(), filename=found.filename, media_type=found.media_type)
+
+
+def as_download(data: bytes, *, filename: str, media_type: str) -> Response:
+    """A file as a download, never shown inline: its type, its name in UTF-8 (RFC 6266)."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_")
+    return Response(data, media_type=media_type, headers={
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    })
 
 
 def _shown(title: str, detail: str, problems: tuple[Problem, ...], lang: str) -> JiaoweiError:

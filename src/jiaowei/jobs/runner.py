@@ -32,7 +32,7 @@ from jiaowei.settings import Settings, using
 
 log = logging.getLogger(__name__)
 
-UNEXPECTED = Failure("Error", 500, "The import stopped because of an error in the server; nothing was "
+UNEXPECTED = Failure("Error", 500, "The job stopped because of an error in the server; nothing was "
                                    "written. The error is in the server's log.")
 
 
@@ -48,9 +48,10 @@ class JobContext:
         self._runner.set_progress(self.job_id, Progress(stage, done, total))
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """The job's write transaction: committed when the block ends, rolled back if it raises."""
-        with self._runner.database.transaction(write=True) as conn:
+    def transaction(self, *, write: bool = True) -> Iterator[Connection]:
+        """The job's transaction (a write one unless ``write=False``, as a job that only reads asks):
+        committed when the block ends, rolled back if it raises."""
+        with self._runner.database.transaction(write=write) as conn:
             yield conn
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from jiaowei.auth.model import Principal
 from jiaowei.errors import PermissionDenied
+from jiaowei.jobs import files
 from jiaowei.jobs.model import (
     Failure,
     Outcome,
@@ -70,6 +71,9 @@ def mark_interrupted(conn: Connection, *, now: dt.datetime) -> int:
 
 
 def forget_old(conn: Connection, *, now: dt.datetime) -> int:
-    """Delete the jobs that ended more than :data:`KEEP_DAYS` days ago (the imports' own records stay)."""
-    result = conn.execute(delete(jobs).where(jobs.c.finished_at < now - dt.timedelta(days=KEEP_DAYS)))
+    """Delete the jobs that ended more than :data:`KEEP_DAYS` days ago, and the files they produced
+    (the imports' own records stay)."""
+    old = jobs.c.finished_at < now - dt.timedelta(days=KEEP_DAYS)
+    files.forget(list(conn.execute(select(jobs.c.id).where(old)).scalars()))
+    result = conn.execute(delete(jobs).where(old))
     return int(result.rowcount or 0)

@@ -14,6 +14,10 @@ STAGES = (
 )
 REFUSED = {  # what a failed job's page says first, by kind (default: nothing was imported)
     "admissions.applicants.import": N_("Nobody was registered."),
+    "reports.render": N_("No report was made."),
+}
+BACK = {  # the job page's link back to where the job was started, by kind (default: the import page)
+    "reports.render": N_("Back to the reports"),
 }
 STATUSES = {Status.QUEUED: N_("Waiting to start"), Status.RUNNING: N_("Running"),
             Status.SUCCEEDED: N_("Finished"), Status.FAILED: N_("Failed")}

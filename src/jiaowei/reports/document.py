@@ -1,8 +1,8 @@
 """A rendered report as plain values: blocks of text, numbered figures with their provenance, charts.
 
 The report engine (:mod:`jiaowei.reports.engine`) renders a template and reads its output into a
-:class:`Document`; each writer (:mod:`~jiaowei.reports.html`, :mod:`~jiaowei.reports.docx`,
-:mod:`~jiaowei.reports.pdf`) turns the same document into its format, so the three outputs say
+:class:`Document`; each writer (:mod:`~jiaowei.reports.outputs.html`, :mod:`~.outputs.docx`,
+:mod:`~jiaowei.reports.outputs.pdf`) turns the same document into its format, so the three outputs say
 the same thing. Pure: no database, no web.
 
 Every number the data gave is a :class:`Figure`: the text shown (``86%``, ``18.66万``, ``1:159``,

@@ -140,3 +140,84 @@ def test_the_schema_refuses_what_dhis2_would_not_read(bad: bytes) -> None:
         b'<group orgUnit="U1" period="2020-01-01/P1M">' + bad + b"</group></adx>"
     )
     assert not schema().is_valid(document)
+
+
+# ---------------------------------------------------------------- one id scheme in an ADX export
+
+
+def disaggregated(conn: Connection) -> dict[str, str]:
+    """Unit U1; data set ``FORM`` (Monthly) of ``PUPILS`` (integer, by sex) and ``NOTE`` (text)."""
+    from jiaowei.indicators.metadata import service as metadata
+
+    make_unit(conn, "U1", name_en="First School")
+    metadata.save_category(conn, principal=SYSTEM, code="SEX", name_zh="性别", name_en="Sex", options=[
+        {"code": "M", "name_zh": "男", "name_en": "Male"},
+        {"code": "F", "name_zh": "女", "name_en": "Female"}])
+    metadata.save_category_combo(conn, principal=SYSTEM, code="BY_SEX", name_zh="按性别", name_en="By sex",
+                                 categories=["SEX"])
+    metadata.save_data_element(conn, principal=SYSTEM, code="PUPILS", name_zh="学生", name_en="Pupils",
+                               category_combo="BY_SEX")
+    metadata.save_data_element(conn, principal=SYSTEM, code="NOTE", name_zh="备注", name_en="Note",
+                               value_type="TEXT", aggregation_type="NONE")
+    metadata.save_data_set(conn, principal=SYSTEM, code="FORM", name_zh="表", name_en="Form",
+                           period_type="Monthly", elements=["PUPILS", "NOTE"], unit_types=["primary_school"],
+                           due_days=15, expiry_days=0)
+    return token_for(conn, make_user(conn, "dataadmin"))
+
+
+def identifiers(conn: Connection, scheme: str) -> dict[str, str]:
+    """Each object's code with its identifier in ``scheme`` (NAME: the English name)."""
+    from sqlalchemy import select
+
+    from jiaowei.indicators import store
+    from jiaowei.registry import queries as registry
+
+    column = {"UID": "uid", "CODE": "code", "NAME": "name_en"}[scheme]
+    found: dict[str, str] = {}
+    for table, prefix in ((store.data_sets, ""), (store.data_elements, ""), (store.categories, ""),
+                          (store.category_options, "option:")):
+        rows = conn.execute(select(table.c.code, table.c[column]))
+        found.update({prefix + code: key for code, key in rows})
+    units = registry.unit_codes("u")
+    uid = conn.execute(select(units.c.uid).where(units.c.code == "U1")).scalar_one()
+    found["U1"] = {"UID": uid, "CODE": "U1", "NAME": "First School"}[scheme]
+    return found
+
+
+@pytest.mark.parametrize("scheme", ["UID", "CODE", "NAME"])
+def test_an_adx_export_names_everything_in_the_scheme_asked_and_imports_back(
+    client: TestClient, conn: Connection, scheme: str
+) -> None:
+    """Data set, unit, elements, categories and options all in the one scheme (jiaowei wrote categories
+    and options by code under idScheme=UID); the export is valid ADX and imports back in that scheme."""
+    headers = disaggregated(conn)
+    values = [{"dataElement": "PUPILS", "categoryOptionCombo": sex, "period": "202001", "orgUnit": "U1",
+               "value": str(n)} for n, sex in enumerate(("M", "F"), 10)]
+    values.append({"dataElement": "NOTE", "period": "202001", "orgUnit": "U1", "value": "见 <附件>"})
+    imported = client.post("/api/dataValueSets", content=json.dumps({"dataValues": values}).encode(),
+                           headers=headers)
+    assert imported.status_code == 200, imported.text
+    exported = client.get("/api/dataValueSets", headers=headers, params={
+        "orgUnit": "U1", "period": "202001", "dataSet": "FORM", "format": "adx", "idScheme": scheme})
+    assert exported.status_code == 200, exported.text
+    schema().validate(exported.content)
+    key = identifiers(conn, scheme)
+    (group,) = ET.fromstring(exported.content).iter(f"{NAMESPACE}group")
+    assert {k: v for k, v in group.attrib.items()} == {
+        "orgUnit": key["U1"], "period": "2020-01-01/P1M", "dataSet": key["FORM"]}
+    written = sorted(((dict(v.attrib), v.findtext(f"{NAMESPACE}annotation"))
+                      for v in _values(exported.content)), key=str)
+    assert written == sorted([
+        ({"dataElement": key["PUPILS"], key["SEX"]: key["option:M"], "value": "10"}, None),
+        ({"dataElement": key["PUPILS"], key["SEX"]: key["option:F"], "value": "11"}, None),
+        ({"dataElement": key["NOTE"], "value": "0"}, "见 <附件>"),
+    ], key=str)
+    again = client.post("/api/dataValueSets", content=exported.content, headers=headers,
+                        params={"format": "adx", "idScheme": scheme})
+    summary = again.json().get("response", again.json())
+    assert summary["importCount"] == {"imported": 0, "updated": 0, "ignored": 3, "deleted": 0}, summary
+    assert summary["conflicts"] == []
+    changed = exported.content.replace(b'value="10"', b'value="12"')
+    summary = client.post("/api/dataValueSets", content=changed, headers=headers,
+                          params={"format": "adx", "idScheme": scheme}).json()["response"]
+    assert summary["importCount"]["updated"] == 1, summary

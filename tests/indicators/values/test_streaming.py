@@ -316,3 +316,47 @@ def test_a_dxf2_problem_late_in_the_file_refuses_it_whole(conn: Connection, tmp_
         assert state(conn) == ([], [], [])
         savepoint.rollback()
     assert outcomes[0] == outcomes[1] and outcomes[0]
+
+
+@pytest.mark.parametrize("make", [json_file, csv_file, dxf2_file])
+def test_units_named_by_uid_as_in_the_whole_file(conn: Connection, tmp_path: Path, make: Any) -> None:
+    """A unit named by its DHIS2 uid is that unit, as in a whole file; a conflict of its row shows the
+    uid as the file wrote it (S2, closed from the 20th, named by uid)."""
+    from jiaowei.registry import queries as registry_queries
+
+    setup(conn)
+    registry.close_unit(conn, principal=SYSTEM, code="S2", effective=CLOSED)
+    units = registry_queries.unit_codes("u")
+    uid = conn.execute(select(units.c.uid).where(units.c.code == "S2")).scalar_one()
+    items = [{**item, "orgUnit": uid} if item["orgUnit"] == "S2" else item for item in daily_values()]
+    streamed, whole, streamed_state, whole_state = both_ways(conn, make(tmp_path, items), valid_only=True)
+    assert counts(streamed) == counts(whole)
+    assert (streamed.status, streamed.imported, streamed.ignored) == ("WARNING", 49, 11)
+    assert {(c.field, c.value) for c in streamed.conflicts} == {("orgUnit", uid)}
+    assert streamed_state == whole_state and len(streamed_state[0]) == 49
+
+
+def test_a_large_api_upload_streams_from_a_spooled_file(client: Any, conn: Connection, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upload of ``STREAM_ABOVE`` bytes or more is imported as it streams (the same answer as held
+    whole); one with an id scheme is held whole; the spooled file is gone once answered."""
+    import tempfile
+
+    from tests.factories import make_user, token_for
+
+    setup(conn)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    headers = token_for(conn, make_user(conn, "dataadmin"))
+    late = b'{"dataValues": [{"dataElement": "CASES", "orgUnit": "S1", "value": "1"}], "period": "20200105"}'
+    answers = []
+    for threshold, params in ((0, {}), (exchange.STREAM_ABOVE, {}), (0, {"idScheme": "CODE"})):
+        monkeypatch.setattr(exchange, "STREAM_ABOVE", threshold)
+        for data in (json.dumps({"dataValues": daily_values()}).encode(), late):
+            savepoint = conn.begin_nested()
+            response = client.post("/api/dataValueSets", content=data, headers=headers, params=params)
+            answers.append((response.status_code, response.json().get("response", response.json())))
+            savepoint.rollback()
+            assert list(tmp_path.iterdir()) == []
+    assert answers[0] == answers[2] == answers[4] and answers[0][0] == 200
+    # only the streamed reader wants a file's period before its values (docs/dhis2.md): proof it streamed
+    assert answers[1][0] == 422 and answers[3][0] == answers[5][0] == 200

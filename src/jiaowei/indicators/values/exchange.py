@@ -11,6 +11,9 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
+import itertools
+import os
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,44 +32,48 @@ from jiaowei.indicators.model import DEFAULT, ImportConflict, ImportStrategy, Im
 from jiaowei.indicators.values import formats, xmlfiles
 from jiaowei.indicators.values import service as values
 from jiaowei.indicators.values.checking import Progress
-from jiaowei.indicators.values.formats.adx import ParsedAdx, XmlRead, adx_rows
+from jiaowei.indicators.values.formats.adx import AdxCatalog, ParsedAdx, XmlRead, adx_rows
+from jiaowei.indicators.values.formats.adxstream import AdxStream
 from jiaowei.indicators.values.formats.common import Completion
 from jiaowei.indicators.values.formats.dxf2 import Dxf2Stream
 from jiaowei.indicators.values.formats.streaming import JsonStream, stream_csv
 from jiaowei.indicators.values.formats.xlsx import TemplateForm, TemplateRow, write_template
 from jiaowei.indicators.values.queries import form_problems, form_values, unit_name
-from jiaowei.indicators.values.schemes import IdScheme, IdSchemes, encode_rows, resolve_rows, unit_codes_by
+from jiaowei.indicators.values.schemes import (
+    CategoryNames,
+    IdScheme,
+    IdSchemes,
+    adx_out,
+    category_names,
+    data_set_out,
+    encode_rows,
+    resolve_rows,
+    unit_codes_by,
+    unit_codes_by_key,
+)
 from jiaowei.registry import queries as registry
 
 
-def combo_code_for(catalog: Catalog) -> Callable[[str, dict[str, str]], str | None]:
-    """ADX names a cell by category attributes; this finds the option combo code they mean."""
+def combo_code_for(catalog: Catalog, *, names: CategoryNames | None = None,
+                   schemes: IdSchemes | None = None) -> Callable[[str, dict[str, str]], str | None]:
+    """ADX names a cell by category attributes; this finds the option combo code they mean (the
+    element, categories and options named in ``schemes`` and ``names``; default: codes, or uids)."""
+    element_of = xmlfiles.element_lookup(catalog, schemes)
 
     def combo_code(element_key: str, attributes: dict[str, str]) -> str | None:
         # Unknown elements and attribute sets that name no combo still get a code (the options
         # joined), so that the import reports them row by row like every other conflict.
-        element = catalog.element(element_key)
+        element = element_of(element_key)
         if not attributes:
             return DEFAULT
+        if names is not None:
+            attributes = names.codes(attributes)
         categories = catalog.combo_categories.get(element.combo_id, ()) if element else ()
         if element is None or set(attributes) != set(categories):
             return "_".join(attributes[c] for c in sorted(attributes))
         return "_".join(attributes[c] for c in categories)
 
     return combo_code
-
-
-def combo_attributes_for(catalog: Catalog) -> Callable[[str, str], dict[str, str] | None]:
-    """The category attributes ADX writes for an element's option combo."""
-
-    def attributes(element_key: str, coc_code: str) -> dict[str, str] | None:
-        element = catalog.element(element_key)
-        coc = catalog.option_combo(element, coc_code) if element else None
-        if element is None or coc is None or coc.code == DEFAULT:
-            return None
-        return dict(zip(catalog.combo_categories.get(element.combo_id, ()), coc.options, strict=False))
-
-    return attributes
 
 
 def read_rows(conn: Connection, *, data: bytes, format: str,
@@ -95,7 +102,7 @@ def import_file(
     valid_only: bool = False,
     strategy: ImportStrategy = ImportStrategy.CREATE_AND_UPDATE,
     progress: Progress | None = None,
-    rows: list[ValueRow] | ParsedAdx | XmlRead | None = None,
+    rows: list[ValueRow] | ParsedAdx | XmlRead | Spooled | None = None,
     schemes: IdSchemes | None = None,
     completions: Sequence[Completion] = (),
 ) -> ImportSummary:
@@ -106,7 +113,14 @@ def import_file(
     the file says are complete (``completions``, and a DHIS2 JSON file's ``completeDate``) are
     registered complete; one that cannot be is a conflict like any other, and the registrations
     are undone whenever the values are not written (a dry run, or conflicts without ``valid_only``).
+    A :class:`Spooled` upload (``rows``) is imported as it streams from its file (:func:`import_path`).
     """
+    if isinstance(rows, Spooled):
+        if (schemes is None or schemes.default) and not completions:
+            return import_path(conn, principal=principal, path=rows.path, format=rows.format,
+                               dry_run=dry_run, valid_only=valid_only, strategy=strategy, progress=progress,
+                               stream_above=0)
+        rows = None  # read whole from ``data`` (the upload path spools only files in the default schemes)
     if not data:
         raise ValidationError(
             N_("The file is empty."), [Problem("empty file", field="file", expected=_formats())]
@@ -119,10 +133,12 @@ def import_file(
         )
     schemes = schemes or IdSchemes()
     if chosen in xmlfiles.XML_FORMATS:  # ADX, DXF2: read with the catalog; refused rows, completions
-        xml = xmlfiles.xml_read(load_catalog(conn), data=data, format=chosen, read=rows,
-                                combo_code=combo_code_for(load_catalog(conn)))
+        catalog = load_catalog(conn)
+        combo_code = combo_code_for(catalog, names=category_names(conn, schemes), schemes=schemes)
+        xml = xmlfiles.xml_read(catalog, data=data, format=chosen, read=rows, combo_code=combo_code,
+                                schemes=schemes)
         read, file_refused = xmlfiles.file_conflicts(xml)
-        completions = [*completions, *xml.completions]
+        completions = [*completions, *_data_sets_as_codes(catalog, xml.completions, schemes)]
     else:
         read, file_refused = read_rows(conn, data=data, format=chosen, read=rows), []
     if chosen == "adx":  # ADX names disaggregations by category and option codes, read into combo codes
@@ -152,6 +168,14 @@ def import_file(
         registrations.rollback()
     summary.conflicts = as_written(summary.conflicts, read, found)
     return summary
+
+
+def _data_sets_as_codes(catalog: Catalog, completions: list[Completion],
+                        schemes: IdSchemes) -> list[Completion]:
+    """The completions with their data set as a code, when the file names it in another scheme."""
+    data_set_of = xmlfiles.data_set_lookup(catalog, schemes)
+    return [c if (ds := data_set_of(c.data_set)) is None else dataclasses.replace(c, data_set=ds.code)
+            for c in completions]
 
 
 _ROW_FIELDS = {
@@ -187,8 +211,8 @@ def _pairs(read: Sequence[ValueRow], found: Sequence[ValueRow]) -> Iterator[tupl
 
 
 STREAM_ABOVE = 32 << 20
-"""A DHIS2 JSON, CSV or DXF2 file of at least this many bytes is read as it streams (``import_path``)."""
-_STREAMED = ("dhis2-json", "dhis2-csv", "dxf2")
+"""A DHIS2 JSON, CSV, DXF2 or ADX file of at least this many bytes is read as it streams (``import_path``)."""
+_STREAMED = ("dhis2-json", "dhis2-csv", "dxf2", "adx")
 
 
 def import_path(
@@ -205,10 +229,11 @@ def import_path(
     batch_size: int = values.BATCH,
 ) -> ImportSummary:
     """Import a file on disk (the CLI's ``jiaowei data import``): as :func:`import_file`, but a DHIS2
-    JSON, CSV or DXF2 file of ``stream_above`` bytes or more is read as it streams and checked and
-    written ``batch_size`` rows at a time, so memory stays flat whatever its size (same checks, same
-    conflicts, same summary, same all-or-nothing). Its identifiers are codes (or uids), as the CLI's
-    always are."""
+    JSON, CSV, DXF2 or ADX file of ``stream_above`` bytes or more is read as it streams and checked
+    and written ``batch_size`` rows at a time, so memory stays flat whatever its size (same checks,
+    same conflicts, same summary, same all-or-nothing). Its identifiers are codes (or uids), as the
+    CLI's always are. An ADX file's completions and refused rows are known only once it is read: they
+    are registered and reported at its end, before the import decides whether it writes."""
     with path.open("rb") as file:
         head = file.read(64 << 10)
     chosen = _streamed_format(path, format, head)
@@ -218,17 +243,21 @@ def import_path(
                            progress=progress)
     with path.open("rb") as file:
         file_digest = hashlib.file_digest(file, "sha256").hexdigest()
-    stream: JsonStream | Dxf2Stream | None = None
+    stream: JsonStream | Dxf2Stream | AdxStream | None = None
     registrations = None
     try:
         stream, rows, completions, refused = _stream(conn, path, chosen)
         registrations = conn.begin_nested()
         unregistered = register_completions(conn, principal=principal, completions=completions)
+        if isinstance(stream, AdxStream):
+            rows = _adx_rows(conn, stream, principal=principal, refused=refused, unregistered=unregistered)
+        units = _UnitsByUid(conn)
         summary = values.import_values(
-            conn, principal=principal, rows=rows, source=chosen, strategy=strategy, dry_run=dry_run,
-            valid_only=valid_only, file_digest=file_digest, progress=progress, conflicts=refused,
-            form_conflicts=unregistered, batch_size=batch_size,
+            conn, principal=principal, rows=units.as_codes(rows, batch_size), source=chosen,
+            strategy=strategy, dry_run=dry_run, valid_only=valid_only, file_digest=file_digest,
+            progress=progress, conflicts=refused, form_conflicts=unregistered, batch_size=batch_size,
         )
+        summary.conflicts = units.as_written(summary.conflicts)
     except BaseException:
         if registrations is not None:
             registrations.rollback()
@@ -243,7 +272,48 @@ def import_path(
     return summary
 
 
-_Streamed = tuple[JsonStream | Dxf2Stream | None, Iterator[ValueRow], list[Completion], list[ImportConflict]]
+class _UnitsByUid:
+    """A streamed file's units named by DHIS2 uid, given their codes a batch at a time (as
+    :func:`resolve_rows` does for a whole file), and shown as written again in the conflicts (as
+    :func:`as_written` does): the rows named by uid are kept as bits, the units as code → uid."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn, self._by_uid, self._uids = conn, bytearray(), dict[str, str]()
+
+    def as_codes(self, rows: Iterator[ValueRow], size: int) -> Iterator[ValueRow]:
+        while batch := list(itertools.islice(rows, size)):
+            codes = unit_codes_by_key(self._conn, {row.org_unit for row in batch})
+            if all(key == code for key, code in codes.items()):
+                yield from batch
+                continue
+            for row in batch:
+                code = codes.get(row.org_unit, row.org_unit)
+                if code != row.org_unit:
+                    self._mark(row.row, code, row.org_unit)
+                    row = dataclasses.replace(row, org_unit=code)
+                yield row
+
+    def _mark(self, row: int, code: str, uid: str) -> None:
+        byte = row >> 3
+        if byte >= len(self._by_uid):
+            self._by_uid.extend(bytes(byte + 1 - len(self._by_uid)))
+        self._by_uid[byte] |= 1 << (row & 7)
+        self._uids[code] = uid
+
+    def as_written(self, conflicts: list[ImportConflict]) -> list[ImportConflict]:
+        if not self._uids:
+            return conflicts
+        return [dataclasses.replace(c, value=self._uids[c.value])
+                if c.field == "orgUnit" and c.value in self._uids and self._marked(c.row) else c
+                for c in conflicts]
+
+    def _marked(self, row: int) -> bool:
+        byte = row >> 3
+        return byte < len(self._by_uid) and bool(self._by_uid[byte] & (1 << (row & 7)))
+
+
+_Streamed = tuple[JsonStream | Dxf2Stream | AdxStream | None, Iterator[ValueRow], list[Completion],
+                  list[ImportConflict]]
 
 
 def _stream(conn: Connection, path: Path, chosen: str) -> _Streamed:
@@ -254,6 +324,10 @@ def _stream(conn: Connection, path: Path, chosen: str) -> _Streamed:
     if chosen == "dhis2-json":
         json_stream = JsonStream(path)
         return json_stream, json_stream.rows(), formats.json_completions(json_stream.head), []
+    if chosen == "adx":  # its completions and refused rows come as it is read: see _adx_rows
+        catalog = load_catalog(conn)
+        adx = AdxStream(path, xmlfiles.adx_catalog(catalog, combo_code_for(catalog)))
+        return adx, iter(()), [], []
     stream = Dxf2Stream(path)
     xml, catalog = stream.read, load_catalog(conn)
     if xml.data_set is not None and catalog.data_set(xml.data_set) is None:
@@ -266,8 +340,75 @@ def _stream(conn: Connection, path: Path, chosen: str) -> _Streamed:
     return stream, rows, xml.completions, refused
 
 
+def _adx_rows(conn: Connection, stream: AdxStream, *, principal: Principal, refused: list[ImportConflict],
+              unregistered: list[ImportConflict]) -> Iterator[ValueRow]:
+    """The rows of an ADX stream; at its end, the rows its rules refused join ``refused`` and the
+    forms its groups say are complete are registered (those that cannot be join ``unregistered``),
+    while ``import_values`` still holds both lists: it decides whether to write only then."""
+    yield from stream.rows()
+    read = XmlRead([], [], stream.refused)
+    refused.extend(sorted(xmlfiles.file_conflicts(read)[1], key=lambda conflict: conflict.row))
+    unregistered.extend(register_completions(conn, principal=principal, completions=stream.completions))
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """An uploaded file written to a temporary file and read through once (:func:`spool`), before the
+    request's transaction: :func:`import_file` imports it as it streams. The caller deletes ``path``."""
+
+    path: Path
+    format: str
+
+    def __len__(self) -> int:
+        return 0  # its rows are counted only as they are imported
+
+
+def spool(data: bytes, format: str | None, folder: Path | None = None) -> Spooled | None:
+    """A large upload (``STREAM_ABOVE`` bytes or more, in a format read as it streams) written to a
+    temporary file and read through as :func:`import_path` will read it but without the catalog, so
+    that an unreadable file is refused now, before any transaction (decision 0011), as the whole file
+    would be; None for any other file."""
+    if len(data) < STREAM_ABOVE or format not in _STREAMED:
+        return None
+    handle, name = tempfile.mkstemp(prefix="jiaowei-upload-", dir=folder)
+    path = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        _read_through(path, format)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return Spooled(path, format)
+
+
+def _read_through(path: Path, format: str) -> None:
+    """Read every row of a file to stream, raising its problems (an ADX file read without the catalog,
+    as ``parse_adx`` reads an upload)."""
+    stream: JsonStream | Dxf2Stream | AdxStream | None = None
+    try:
+        if format == "dhis2-csv":
+            rows = stream_csv(path)
+        elif format == "dhis2-json":
+            stream = JsonStream(path)
+            rows = stream.rows()
+        elif format == "dxf2":
+            stream = Dxf2Stream(path)
+            rows = stream.rows()
+        else:
+            stream = AdxStream(path, AdxCatalog())
+            rows = stream.rows()
+        for _ in rows:
+            pass
+        if isinstance(stream, JsonStream):
+            formats.json_completions(stream.head)  # as import_file reads them, after the rows
+    finally:
+        if stream is not None:
+            stream.close()
+
+
 def _streamed_format(path: Path, format: str | None, head: bytes) -> str | None:
-    """The file's format if it is one read as it streams (DHIS2 JSON, CSV or DXF2), else None."""
+    """The file's format if it is one read as it streams (DHIS2 JSON, CSV, DXF2 or ADX), else None."""
     if not head or path.suffix.lower() == ".xlsx":
         return None
     try:
@@ -373,13 +514,16 @@ def export_file(
         conn, principal=principal, data_set=data_set, periods=periods, units=units, children=children,
         since=since, include_deleted=include_deleted,
     )
-    rows = encode_rows(conn, load_catalog(conn), rows, schemes or IdSchemes())
+    schemes, catalog = schemes or IdSchemes(), load_catalog(conn)
+    extra: dict[str, Any] = {}
+    if format == "adx":  # every identifier in its scheme: categories and options too; no default aoc
+        schemes = dataclasses.replace(schemes, attribute_option_combo=None)
+        adx = adx_out(conn, catalog, schemes)
+        extra = {"combo_attributes": adx.combo_attributes, "in_annotation": adx.in_annotation}
+    rows = encode_rows(conn, catalog, rows, schemes)
     buffer = io.BytesIO()
-    with_set = format in ("adx", "dhis2-json", "dxf2") and data_set
-    extra: dict[str, Any] = {"data_set": data_set} if with_set else {}
-    if format == "adx":
-        extra["combo_attributes"] = combo_attributes_for(load_catalog(conn))
-        extra["in_annotation"] = xmlfiles.in_annotation_for(load_catalog(conn))
+    if format in ("adx", "dhis2-json", "dxf2") and data_set:
+        extra["data_set"] = data_set_out(catalog, data_set, schemes.data_set) if format == "adx" else data_set
     formats.write(format, rows, buffer, **extra)
     suffix = {"dhis2-json": "json", "dhis2-csv": "csv", "adx": "adx.xml", "dxf2": "xml"}[format]
     name = "-".join(["dataValueSets", *(data_set and [data_set] or []), *periods]) + f".{suffix}"

@@ -2,10 +2,13 @@
 
 ``idScheme`` sets every object's scheme, and ``dataElementIdScheme``, ``orgUnitIdScheme``,
 ``categoryOptionComboIdScheme`` and ``attributeOptionComboIdScheme`` override it for theirs:
-``UID``, ``CODE`` or ``NAME`` (DHIS2's names, any case). With no scheme asked, an import matches
-the code, else the uid (units too), and an export writes codes. ``NAME`` matches the English or the
-Chinese name and writes the English one (DHIS2's ``name``; the Chinese one is its translation); a
-name that names two objects is a conflict.
+``UID``, ``CODE`` or ``NAME`` (DHIS2's names, any case). ADX names a value's disaggregation by its
+categories (attribute names) and their options (attribute values), and a group by its ``dataSet``:
+those follow ``idScheme`` (DHIS2's ``categoryIdScheme``, ``categoryOptionIdScheme`` and
+``dataSetIdScheme`` default to it), both ways (:class:`CategoryNames`). With no scheme asked, an
+import matches the code, else the uid (units too), and an export writes codes. ``NAME`` matches the
+English or the Chinese name and writes the English one (DHIS2's ``name``; the Chinese one is its
+translation); a name that names two objects is a conflict.
 
 :func:`resolve_rows` turns the identifiers of a file into codes before the import checks it (a
 row whose identifier names nothing, or several things, becomes a conflict naming its row, field
@@ -22,8 +25,9 @@ from enum import StrEnum
 from sqlalchemy import Connection, or_, select
 
 from jiaowei.errors import M_
-from jiaowei.indicators.metadata.catalog import Catalog, Element, OptionCombo
-from jiaowei.indicators.model import DEFAULT, ImportConflict, ValueRow
+from jiaowei.indicators import store
+from jiaowei.indicators.metadata.catalog import Catalog, DataSet, Element, OptionCombo
+from jiaowei.indicators.model import DEFAULT, ImportConflict, ValueRow, carried_in_annotation
 from jiaowei.registry import queries as registry
 
 
@@ -41,6 +45,9 @@ class IdSchemes:
     org_unit: IdScheme | None = None
     category_option_combo: IdScheme | None = None
     attribute_option_combo: IdScheme | None = None
+    data_set: IdScheme | None = None  # a file's dataSet
+    category: IdScheme | None = None  # ADX: a category, as an attribute's name
+    category_option: IdScheme | None = None  # ADX: an option, as that attribute's value
 
     @classmethod
     def of(
@@ -59,10 +66,11 @@ class IdSchemes:
             return IdScheme(chosen.upper()) if chosen else None
 
         return cls(pick(data_element), pick(org_unit), pick(category_option_combo),
-                   pick(attribute_option_combo))
+                   pick(attribute_option_combo), pick(None), pick(None), pick(None))
 
     @property
     def default(self) -> bool:
+        """Whether a row's identifiers are in jiaowei's default (code, else uid)."""
         return not any((self.data_element, self.org_unit, self.category_option_combo,
                         self.attribute_option_combo))
 
@@ -285,3 +293,114 @@ def _unit_names(conn: Connection, codes: set[str], scheme: IdScheme | None) -> d
     return {code: known[i].name_en for code, i in ids.items() if i in known}
 
 
+
+
+# ---------------------------------------------------------------- ADX: categories, options, data sets
+
+
+@dataclass(frozen=True)
+class CategoryNames:
+    """Categories and their options in the schemes asked, both ways (ADX's attribute names and values).
+
+    ``category_in``/``option_in`` turn what a file says into codes (an unknown key stays as it is,
+    for the import to refuse); ``category_out``/``option_out`` turn codes into what an export says.
+    """
+
+    category_in: dict[str, str]
+    option_in: dict[tuple[str, str], str]  # (category code, key): option code
+    category_out: dict[str, str]
+    option_out: dict[tuple[str, str], str]  # (category code, option code): key
+
+    def codes(self, attributes: dict[str, str]) -> dict[str, str]:
+        """ADX attributes ``{category: option}`` as ``{category code: option code}``."""
+        out = {}
+        for name, option in attributes.items():
+            category = self.category_in.get(name, name)
+            out[category] = self.option_in.get((category, option), option)
+        return out
+
+    def keys(self, options: dict[str, str]) -> dict[str, str]:
+        """``{category code: option code}`` as ADX attributes in the schemes."""
+        return {self.category_out.get(c, c): self.option_out.get((c, o), o) for c, o in options.items()}
+
+
+def category_names(conn: Connection, schemes: IdSchemes) -> CategoryNames | None:
+    """Categories and options in ``schemes`` (None when both are codes: nothing to translate)."""
+    category, option = schemes.category, schemes.category_option
+    if category in (None, IdScheme.CODE) and option in (None, IdScheme.CODE):
+        return None
+    names = CategoryNames({}, {}, {}, {})
+    by_id: dict[int, str] = {}
+    for r in conn.execute(select(store.categories)):
+        by_id[r.id] = r.code
+        names.category_out[r.code] = _out(category, r.uid, r.code, r.name_en)
+        for key in _keys(category or IdScheme.CODE, r.uid, r.code, r.name_en, r.name_zh):
+            names.category_in.setdefault(key, r.code)
+    for r in conn.execute(select(store.category_options)):
+        code = by_id[r.category_id]
+        names.option_out[(code, r.code)] = _out(option, r.uid, r.code, r.name_en)
+        for key in _keys(option or IdScheme.CODE, r.uid, r.code, r.name_en, r.name_zh):
+            names.option_in.setdefault((code, key), r.code)
+    return names
+
+
+def element_finder(catalog: Catalog, scheme: IdScheme | None) -> dict[str, Element] | None:
+    """Elements by their key in ``scheme`` (None: by code or uid, the catalog's own lookup)."""
+    if scheme in (None, IdScheme.UID, IdScheme.CODE):
+        return None
+    found: dict[str, Element] = {}
+    for e in catalog.elements.values():
+        for key in _keys(scheme, e.uid, e.code, e.name_en, e.name_zh):  # type: ignore[arg-type]
+            found.setdefault(key, e)
+    return found
+
+
+def data_set_finder(catalog: Catalog, scheme: IdScheme | None) -> dict[str, DataSet] | None:
+    """Data sets by their key in ``scheme`` (None: by code or uid, the catalog's own lookup)."""
+    if scheme in (None, IdScheme.UID, IdScheme.CODE):
+        return None
+    found: dict[str, DataSet] = {}
+    for ds in catalog.data_sets.values():
+        for key in _keys(scheme, ds.uid, ds.code, ds.name_en, ds.name_zh):  # type: ignore[arg-type]
+            found.setdefault(key, ds)
+    return found
+
+
+def data_set_out(catalog: Catalog, key: str | None, scheme: IdScheme | None) -> str | None:
+    """The data set ``key`` (code or uid) names, in ``scheme`` (as given when it names none)."""
+    ds = catalog.data_set(key) if key else None
+    return key if ds is None or scheme is None else _out(scheme, ds.uid, ds.code, ds.name_en)
+
+
+@dataclass(frozen=True)
+class AdxOut:
+    """What writing ADX in the schemes asked needs, keyed by the exported (encoded) identifiers: each
+    element's option combos as category attributes, and whether its values go in ``<annotation>``."""
+
+    combos: dict[tuple[str, str], dict[str, str]]  # (element, combo) as exported: {category: option}
+    annotated: dict[str, bool]  # element as exported: its values go in <annotation>
+
+    def combo_attributes(self, element: str, combo: str) -> dict[str, str] | None:
+        return self.combos.get((element, combo))
+
+    def in_annotation(self, element: str) -> bool | None:
+        return self.annotated.get(element)
+
+
+def adx_out(conn: Connection, catalog: Catalog, schemes: IdSchemes) -> AdxOut:
+    """Each element and option combo as :func:`encode_rows` writes them in ``schemes``, with the category
+    attributes (categories and options in their schemes) ADX writes for the combo (none for ``default``)."""
+    names = category_names(conn, schemes)
+    out = AdxOut({}, {})
+    cocs: dict[int, list[OptionCombo]] = {}
+    for coc in catalog.option_combos.values():
+        cocs.setdefault(coc.combo_id, []).append(coc)
+    for e in catalog.elements.values():
+        element = _out(schemes.data_element, e.uid, e.code, e.name_en)
+        out.annotated[element] = carried_in_annotation(e.value_type)
+        categories = catalog.combo_categories.get(e.combo_id, ())
+        for coc in cocs.get(e.combo_id, []):
+            options = {} if coc.code == DEFAULT else dict(zip(categories, coc.options, strict=False))
+            combo = _combo_out(schemes.category_option_combo, coc, coc.code) or coc.code
+            out.combos[(element, combo)] = names.keys(options) if names else options
+    return out

@@ -295,6 +295,8 @@ def _refuse_repeats(checked: Checked, repeated: dict[Key, int], batch: Sequence[
     if not repeated:
         return
     by_row = {row.row: row for row in batch}
+    moved = {checked.rows[key]: first for key, first in repeated.items()}  # a repeat in this batch names it
+    checked.conflicts = [_first_of(c, moved) for c in checked.conflicts]
     for key, first in repeated.items():
         row = by_row[checked.rows.pop(key)]
         checked.writes.pop(key, None)
@@ -303,6 +305,15 @@ def _refuse_repeats(checked: Checked, repeated: dict[Key, int], batch: Sequence[
             row.row, "dataValue", row.data_element,
             M_("the same value appears again (first in row {first})", first=first)))
     checked.conflicts.sort(key=_row_of)
+
+
+def _first_of(conflict: ImportConflict, moved: dict[int, int]) -> ImportConflict:
+    """A repeat of a row that itself repeats an earlier batch's row names that row, as in one batch."""
+    first = getattr(conflict.reason, "values", {}).get("first")
+    if conflict.field != "dataValue" or first not in moved:
+        return conflict
+    return dataclasses.replace(conflict, reason=M_("the same value appears again (first in row {first})",
+                                                   first=moved[first]))
 
 
 def _row_of(conflict: ImportConflict) -> int:

@@ -332,14 +332,19 @@ def _adx_period(text: str | None, row: int, report: _Report) -> str:
 
 def _read_value(element: ET.Element, row: int, group: AdxGroup, found: _Found) -> None:
     """Read a ``<dataValue>``: the value, then the problems of its annotations."""
-    attributes = {name: value for name, value in element.attrib.items() if "{" not in name}
-    own = {name: attributes.pop(name) for name in _VALUE_OWN if name in attributes}
+    own: dict[str, str] = {}
+    categories: list[tuple[str, str]] = []
+    for name, value in element.attrib.items():  # one pass: this runs for every value of the file
+        if name in _VALUE_OWN:
+            own[name] = value
+        elif "{" not in name:
+            categories.append((name, value))
     annotation_problems: list[Problem] = []
-    annotation = _annotation(element, row, annotation_problems.append)
+    annotation = _annotation(element, row, annotation_problems.append) if len(element) else None
     followup = _flag(own.get("followup", own.get("followUp")), "followup", row, annotation_problems.append)
     deleted = _flag(own.get("deleted"), "deleted", row, annotation_problems.append)
     found.value(AdxValue(row, group, own.get("dataElement", ""), own.get("value") or None,
-                         tuple(attributes.items()), own.get("categoryOptionCombo") or None,
+                         tuple(categories), own.get("categoryOptionCombo") or None,
                          own.get("comment") or None, annotation, own.get("storedBy") or None, followup,
                          bool(deleted)))
     for problem in annotation_problems:

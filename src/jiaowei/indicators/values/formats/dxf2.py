@@ -48,6 +48,7 @@ _SHAPE = (f'<dataValueSet xmlns="{DXF2_NAMESPACE}"><dataValue dataElement="..." 
           'orgUnit="..." value="..."/></dataValueSet>')
 _ROOT, _VALUE = (f"{{{DXF2_NAMESPACE}}}dataValueSet", "dataValueSet"), (f"{{{DXF2_NAMESPACE}}}dataValue",
                                                                         "dataValue")
+_PLAIN = "plain DXF2 XML without <!DOCTYPE> or <!ENTITY>"
 _DEFAULTS = ("period", "orgUnit", "attributeOptionCombo")
 _ID_SCHEMES = ("idScheme", "dataSetIdScheme", "dataElementIdScheme", "orgUnitIdScheme",
                "categoryOptionComboIdScheme", "attributeOptionComboIdScheme")
@@ -75,7 +76,7 @@ def parse_dxf2(data: bytes) -> XmlRead:
     """The rows of a DXF2 document and the form its ``completeDate`` says is complete."""
     _utf8(data)
     problems: list[Problem] = []
-    events = _events(io.BytesIO(data))
+    events = xml_events(io.BytesIO(data), _DXF2, _SHAPE, _PLAIN)
     defaults = _header(events, problems)
     read = XmlRead([], [], [], defaults.get("dataSet") or None)
     read.rows.extend(row for row in _rows(events, defaults, problems) if row is not None)
@@ -93,7 +94,7 @@ class Dxf2Stream:
     def __init__(self, path: Path) -> None:
         self._file = path.open("rb")
         self._problems: list[Problem] = []
-        self._events = _events(_Utf8Checked(self._file))
+        self._events = xml_events(Utf8Checked(self._file, _DXF2), _DXF2, _SHAPE, _PLAIN)
         try:
             self._defaults = _header(self._events, self._problems)
         except BaseException:
@@ -112,11 +113,12 @@ class Dxf2Stream:
         raise_any(self._problems, _DXF2)
 
 
-class _Utf8Checked:
-    """A binary file whose bytes are checked as UTF-8 as they are read (as :func:`_utf8` checks)."""
+class Utf8Checked:
+    """A binary file whose bytes are checked as UTF-8 as they are read (as :func:`_utf8` checks);
+    ``what``: the format named when they are not."""
 
-    def __init__(self, file: BinaryIO) -> None:
-        self._file, self._lines = file, 0
+    def __init__(self, file: BinaryIO, what: str) -> None:
+        self._file, self._lines, self._what = file, 0, what
         self._decoder = codecs.getincrementaldecoder("utf-8")()
 
     def read(self, size: int = -1) -> bytes:
@@ -126,7 +128,8 @@ class _Utf8Checked:
             self._decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as exc:
             line = self._lines + (pending + chunk)[: exc.start].count(b"\n") + 1
-            raise unreadable(_DXF2, f"not UTF-8 text (line {line})", N_("a file saved as UTF-8")) from None
+            expected = N_("a file saved as UTF-8")
+            raise unreadable(self._what, f"not UTF-8 text (line {line})", expected) from None
         self._lines += chunk.count(b"\n")
         return chunk
 
@@ -154,8 +157,10 @@ def _utf8(data: bytes) -> None:
         decode(data, _DXF2)
 
 
-def _events(source: BinaryIO | _Utf8Checked) -> Iterator[ET.Element]:
-    """The root first, then each child of the root once it is read whole; what was read is freed."""
+def xml_events(source: BinaryIO | Utf8Checked, what: str, shape: str, plain: str) -> Iterator[ET.Element]:
+    """The root first, then each child of the root once it is read whole; what was read is freed.
+    ``what``, ``shape`` and ``plain``: the format named, and the document expected, when the document
+    is not well-formed or declares a DTD."""
     parser = safe_xml.iterparse(source, events=("start", "end"), forbid_dtd=True,
                                 forbid_entities=True, forbid_external=True)
     depth, root = 0, None
@@ -170,11 +175,11 @@ def _events(source: BinaryIO | _Utf8Checked) -> Iterator[ET.Element]:
                 root.clear()  # the root's attributes were read already; its children are done with
     except DefusedXmlException:
         message = N_("the document declares a DOCTYPE or entities, which are refused for safety")
-        raise unreadable(_DXF2, message, "plain DXF2 XML without <!DOCTYPE> or <!ENTITY>") from None
+        raise unreadable(what, message, plain) from None
     except ET.ParseError as exc:
         line, column = exc.position
         message = f"not well-formed XML at line {line}, column {column + 1}: {expat.ErrorString(exc.code)}"
-        raise unreadable(_DXF2, message, _SHAPE) from None
+        raise unreadable(what, message, shape) from None
 
 
 def _header(events: Iterator[ET.Element], problems: list[Problem]) -> dict[str, str]:
