@@ -13,9 +13,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jiaowei.errors import ConfigurationError
+from jiaowei.errors import M_, ConfigurationError
 
 DEFAULT_SECRET = "change-me-jiaowei-development-secret"
+MIN_SECRET_BYTES = 32  # a production secret's least length (UTF-8 bytes)
+MIN_SECRET_DISTINCT = 16  # and least number of different characters: "x" * 40 is not a secret
+MAKE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+def weak_secret(secret: str) -> bool:
+    """Whether ``secret`` is too short or too repetitive to key production's sessions and seals."""
+    return len(secret.encode()) < MIN_SECRET_BYTES or len(set(secret)) < MIN_SECRET_DISTINCT
 
 
 class Settings(BaseSettings):
@@ -60,6 +68,20 @@ class Settings(BaseSettings):
     smtp_from: str = ""
     digest_to: str = ""  # comma-separated addresses that receive `jiaowei plans digest --email`
     cjk_font: Path | None = None  # a CJK font file for PDF reports (default: looked for; docs/reports.md)
+    # Deployment (docs/operators.md, "Deploying").
+    forwarded_allow_ips: str = "127.0.0.1,::1"  # proxies whose X-Forwarded-For/-Proto are trusted ("*": any)
+    api_docs: bool | None = None  # /docs, /redoc, /openapi.json; default: in development, not in production
+    log_format: str = "text"  # one line per request: "text" or "json" (docs/operators.md, "Logs")
+    metrics_token: str = ""  # /metrics answers a Bearer of this token; empty: /metrics is off (404)
+    db_pool_size: int = 5  # connections kept open per process (docs/operators.md, "PostgreSQL settings")
+    db_max_overflow: int = 10  # connections opened past the pool size at busy times, then closed
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in ("text", "json"):
+            raise ValueError(f"JIAOWEI_LOG_FORMAT={value!r} is not valid; accepted values: text, json")
+        return value
 
     @field_validator("time_zone")
     @classmethod
@@ -77,13 +99,23 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.home / 'jiaowei.sqlite3').as_posix()}"
 
+    @property
+    def api_docs_served(self) -> bool:
+        """Whether the API's documentation and OpenAPI document are served (JIAOWEI_API_DOCS)."""
+        return self.api_docs if self.api_docs is not None else self.environment != "production"
+
     def check_production(self) -> None:
-        """Refuse to run in production with the default secret."""
+        """Refuse to run in production with the default secret or a weak one."""
         if self.environment == "production" and self.secret_key in ("", DEFAULT_SECRET):
             raise ConfigurationError(
                 "JIAOWEI_SECRET_KEY is the development default; set a long random secret "
                 "before running with JIAOWEI_ENVIRONMENT=production."
             )
+        if self.environment == "production" and weak_secret(self.secret_key):
+            raise ConfigurationError(M_(
+                "JIAOWEI_SECRET_KEY is too weak for production: it needs at least {bytes} bytes and "
+                "{distinct} different characters. Make one with: {command}",
+                bytes=MIN_SECRET_BYTES, distinct=MIN_SECRET_DISTINCT, command=MAKE_SECRET))
         if self.environment not in ("development", "production"):
             raise ConfigurationError(
                 f"JIAOWEI_ENVIRONMENT={self.environment!r} is not valid; "

@@ -937,6 +937,9 @@ MATRIX: dict[tuple[str, str], Callable[[str], list[Call]]] = {
     ("PATCH", "/api/units/{code}"): api_change,
     ("POST", "/api/units/{code}/close"): api_close,
     ("GET", "/api/health"): plain("GET", "/api/health"),
+    ("GET", "/metrics"): plain("GET", "/metrics"),  # no unit data; off (404) without its token
+    ("GET", "/api/health/live"): plain("GET", "/api/health/live"),
+    ("GET", "/api/health/ready"): plain("GET", "/api/health/ready"),
     ("GET", "/api/unitGroups"): lambda out: [
         Call("GET", "/api/unitGroups", params={"as_of": d}) for d in DATES
     ],

@@ -23,6 +23,7 @@ from jiaowei.auth.model import SYSTEM
 from jiaowei.db.engine import make_engine
 from jiaowei.db.migrate import upgrade
 from jiaowei.registry import service as registry
+from tests.browser.axe import AxeWatch
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery"
@@ -112,8 +113,58 @@ def chromium() -> Iterator[object]:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
+        yield CheckedBrowser(browser, AXE)
         browser.close()
+
+
+AXE = AxeWatch()
+
+
+class CheckedBrowser:
+    """The Chromium browser, whose every new context is watched by axe (see ``tests/browser/axe.py``)."""
+
+    def __init__(self, browser: Any, axe: AxeWatch) -> None:
+        self._browser = browser
+        self._axe = axe
+
+    def new_context(self, **options: Any) -> Any:
+        context = self._browser.new_context(**options)
+        self._axe.watch(context)
+        return context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
+def _fail_on_axe_findings() -> None:
+    report = AXE.report()
+    if report:
+        pytest.fail(report, pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After a browser test passes, axe checks the pages it visited; a violation fails the test."""
+    try:
+        yield
+    except BaseException:
+        AXE.forget_pending()  # a failing test's pages are not blamed on the next test
+        raise
+    AXE.check_all()
+    _fail_on_axe_findings()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The cost of the axe checks (in this process: with xdist, a worker's are not shown)."""
+    if AXE.opened:
+        terminalreporter.write_line(AXE.summary())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """Contexts closed at teardown were checked as they closed: report what that found."""
+    yield
+    _fail_on_axe_findings()
 
 
 @pytest.fixture

@@ -139,6 +139,8 @@ def test_the_years_changes_add_up_to_the_report(loaded):
     assert (before[("HE_ESI_TOP1PCT", None)], before[("HE_ESI_TOP1PERMILLE", None)]) == (106, 13)
     assert year[("HE_GRADUATES", None)] - before[("HE_GRADUATES", None)] == 11_000
     assert 0.9 < before[("HE_EMPLOYED", None)] / before[("HE_GRADUATES", None)] < 0.95
+    inclusive = before[("KG_CHILDREN", "PUBLIC")] + before[("KG_CHILDREN", "INCLUSIVE_PRIVATE")]
+    assert before[("KG_CHILDREN", None)] == 566_000 and inclusive == 475_440  # 84.0%, synthetic
     esi = store.data_values.alias("esi")
     per_unit = conn.execute(select(esi.c.unit_id, esi.c.period_id, esi.c.data_element_id, esi.c.value)
                             .join(store.data_elements, store.data_elements.c.id == esi.c.data_element_id)

@@ -160,9 +160,9 @@ def test_the_bulletin_lists_the_years_indicators_with_their_change(demo: Demo) -
     assert rows["高校毕业生数"][2:] == ("18.66万", "较去年增加1.1万")
     assert rows["高校进入ESI前1%学科数"][2:] == ("120", "较去年增加14")
     assert rows["高校毕业生就业率"][2:] == ("92.51%", "较去年提高0.15个百分点")
-    assert rows["普惠性学前教育覆盖率"][3] == "–"  # no 2019 value: no change, and no figure
-    assert rows["普惠性学前教育覆盖率"][1:3] == ("2020", "86.0%")
-    assert rows["开设校内课后服务的小学数"][1:3] == ("2020SY", "845")
+    assert rows["普惠性学前教育覆盖率"][1:] == ("2020", "86.0%", "较去年提高2个百分点")  # 2019: 84.0%
+    assert rows["开设校内课后服务的小学数"][1:] == ("2020SY", "845", "–")  # no 2019SY value: no figure
+    assert "–" not in {f.text for f in bulletin.figures}
 
 
 def plain_text_cells(document: Document, row: tuple[object, ...]) -> list[str]:

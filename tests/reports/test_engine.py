@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from jiaowei.auth.model import SYSTEM
 from jiaowei.errors import NotFound
+from jiaowei.i18n import translate
 from jiaowei.reports.document import (
     Chart,
     ChartKind,
@@ -232,6 +233,7 @@ def test_a_syntax_error_names_the_line() -> None:
     line, message = problem(caught.value)
     assert line == 3
     assert str(caught.value.detail).startswith("Line 3: ")
+    assert translate("zh_CN", caught.value.detail) == "第 3 行：此处不应出现“}”，应为“)”"
     check_template("<p>{{ fig('A') }}</p>")  # a good one passes
 
 
@@ -242,7 +244,7 @@ def test_a_syntax_error_stops_a_render(world: Connection) -> None:
 
 
 @pytest.mark.parametrize(("body", "line", "words"), [
-    ("<p>{{ year }}</p>\n<p>{{ nothing }}</p>", 2, "'nothing' is undefined"),
+    ("<p>{{ year }}</p>\n<p>{{ nothing }}</p>", 2, "“nothing” is not defined"),
     ("<p>\n\n\n{{ fig('NO_SUCH') }}</p>", 4, "'NO_SUCH'"),
     ("{% for i in [1] %}\n<p>{{ 1 / 0 }}</p>\n{% endfor %}", 2, "division by zero"),
     ("<p>{{ fig('PTR', period='twenty') }}</p>", 1, "'twenty'"),

@@ -15,7 +15,8 @@ DOMAIN = Domain(
     audit_checks=("jiaowei.admissions.integrity.campaigns:check_campaigns",
                   "jiaowei.admissions.integrity.campaigns:check_applicants",
                   "jiaowei.admissions.integrity.lottery:check_lottery"),
-    cli=(CliGroup("lottery", "jiaowei.cli.lottery:app", order=50),),
+    cli=(CliGroup("lottery", "jiaowei.cli.lottery:app", order=50),
+         CliGroup("secret", "jiaowei.cli.secret:app", order=55)),
     nav=(
         NavEntry("admissions", N_("Admissions"), "/admissions", order=60),
         NavEntry("admissions", N_("Admissions results"), "/admissions/public", order=80, public=True),

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from jiaowei import clock
+from jiaowei import clock, counters
 from jiaowei.admissions import crypto, drawing, queries
 from jiaowei.admissions.applications import age, tiers
 from jiaowei.admissions.applications.reading import APPLICANT_COLUMNS as APPLICANT_COLUMNS
@@ -561,6 +561,7 @@ def draw(conn: Connection, *, principal: Principal, campaign: str, sources: Sequ
     _log(conn, principal, "campaign.draw", campaign, {"status": "drawn", "sources": sources,
                                                       "seed": outcome.seed, "bundle": str(outcome.bundle),
                                                    "outputs": outcome.output_digests})
+    counters.LOTTERY_DRAWS.inc()
     return Drawn(code=campaign, status="drawn", seed=outcome.seed, pool_digest=row.pool_digest)
 
 

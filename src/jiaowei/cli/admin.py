@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -99,41 +98,51 @@ def _login_lines(users: list[dict[str, Any]]) -> list[str]:
 def serve(
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="processes serving requests")] = 1,
 ) -> None:
-    """Serve the web pages and the API (uvicorn)."""
+    """Serve the web pages and the API (uvicorn); refuses a database whose schema is not at head."""
     import uvicorn  # imported here: only this command needs the server, and it slows every start
 
-    from jiaowei.web.server import protocol_with_header_timeout  # imported here, as uvicorn
+    from jiaowei.web.server import check_schema, uvicorn_options  # imported here, as uvicorn
 
     settings = get_settings()
     settings.check_production()
+    check_schema(settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    out.print(f"jiaowei at http://{shown}:{port}/  (API docs at /docs; Ctrl+C stops)", highlight=False)
-    from jiaowei.web.app import create_app
-
-    app = create_app(settings)
-    # Everything alive once the app is built (modules, routes, templates) stays alive: out of the
-    # garbage collector's reach, its full collections stop scanning it. A page over 5,000 units
-    # allocates enough to trigger one; frozen, its p95 drops from about 250 to 160 ms (decision 0013).
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(app, host=host, port=port, proxy_headers=True,
-                http=protocol_with_header_timeout(settings.header_timeout_seconds))
+    docs = "API docs at /docs" if settings.api_docs_served else "API docs off (JIAOWEI_API_DOCS)"
+    out.print(f"jiaowei at http://{shown}:{port}/  ({docs}; readiness at /api/health/ready; Ctrl+C stops)",
+              highlight=False, soft_wrap=not out.is_terminal)
+    uvicorn.run(**uvicorn_options(settings, host=host, port=port, workers=workers))
 
 
-def backup(out_file: Annotated[Path, typer.Option("--out", help="backup file to write")]) -> None:
-    """Back up the database (SQLite online backup, or pg_dump -Fc)."""
-    url = get_settings().effective_database_url
-    backups.backup(url, out_file)
-    out.print(f"Backed up {safe_url(url)} to {out_file}.", highlight=False)
+def backup(out_file: Annotated[Path, typer.Option("--out", help="backup file to write (.tar.gz)")]) -> None:
+    """Back up the database and every file under JIAOWEI_HOME into one archive (0600) with a manifest."""
+    from jiaowei.db import archive  # imported here: it loads the audit domain, which other commands skip
+
+    settings = get_settings()
+    made = archive.back_up(settings, out_file)
+    out.print(f"Backed up {safe_url(settings.effective_database_url)} and {len(made.members) - 1} files to "
+              f"{out_file} (manifest SHA-256 {made.digest}).", highlight=False, soft_wrap=True)
 
 
 def restore(
-    file: Annotated[Path, typer.Argument(help="a file written by jiaowei backup")],
+    file: Annotated[Path, typer.Argument(help="a file written by jiaowei backup (archive or older dump)")],
     yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
 ) -> None:
-    """Replace the whole database with a backup."""
-    url = get_settings().effective_database_url
+    """Replace the whole database and the files under JIAOWEI_HOME with a backup (checked first)."""
+    from jiaowei.db import archive  # imported here, as in backup
+
+    settings = get_settings()
+    url = settings.effective_database_url
     confirm_or_refuse(f"Replace everything in {safe_url(url)} with {file}?", yes=yes, flag="--yes")
-    backups.restore(url, file)
-    out.print(f"Restored {safe_url(url)} from {file}.", highlight=False)
+    restored, upgraded = archive.restore_and_record(settings, file)
+    if restored.manifest is None:
+        out.print(f"Restored {safe_url(url)} from {file}, an older backup of the database only: the files "
+                  f"under {settings.home} were left as they are.", highlight=False, soft_wrap=True)
+    else:
+        out.print(f"Restored {safe_url(url)} and {restored.files} files from {file} (made "
+                  f"{restored.manifest.created}, manifest SHA-256 {restored.digest}).", highlight=False,
+                  soft_wrap=True)
+    if upgraded is not None:
+        out.print(f"The backup's schema (revision {upgraded or 'none'}) was upgraded to this jiaowei's.",
+                  highlight=False)

@@ -1,4 +1,4 @@
-"""Backup, restore and reset of the whole database.
+"""Backup, restore and reset of the whole database (``archive.py`` puts the dump in a backup archive).
 
 SQLite uses the online backup API (safe while the server runs) in both directions.
 PostgreSQL uses ``pg_dump -Fc`` and ``pg_restore --clean --if-exists`` in one
@@ -40,6 +40,13 @@ def backup(url: str, out: Path) -> Path:
     else:
         _run(parsed, "pg_dump", "--format=custom", "--no-owner", f"--file={out}")
     return out
+
+
+def expect_database(url: str) -> None:
+    """Refuse early when the SQLite file to back up does not exist (connecting would create it)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _sqlite_file(parsed, must_exist=True)
 
 
 def restore(url: str, source: Path) -> None:

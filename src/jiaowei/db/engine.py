@@ -27,26 +27,44 @@ _PG_BUSY = {"55P03", "57014"}  # lock_not_available (lock_timeout), query_cancel
 
 
 def make_engine(url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, statement_timeout: float = 0.0,
-                **kwargs: Any) -> Engine:
+                pool_size: int | None = None, max_overflow: int | None = None, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and real transactional BEGIN.
 
     ``lock_timeout`` bounds each wait for a lock or a pooled connection (seconds); ``statement_timeout``
-    bounds each PostgreSQL statement (seconds, 0 for none).
+    bounds each PostgreSQL statement (seconds, 0 for none). ``pool_size`` and ``max_overflow`` size the
+    pool of a PostgreSQL database or a SQLite file (None: SQLAlchemy's 5 and 10).
     """
     parsed = make_url(url)
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if not in_memory:  # a file's or a server's pool; memory has one connection
+        kwargs.setdefault("pool_timeout", lock_timeout)
+        kwargs.update(_pool_sizes(pool_size, max_overflow))
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs.setdefault("pool_timeout", lock_timeout)  # a file's pool; memory has one connection
+        if not in_memory:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": lock_timeout}, **kwargs)
         _configure_sqlite(engine, busy_ms=_ms(lock_timeout))
         return engine
-    kwargs.setdefault("pool_timeout", lock_timeout)
-    options = f"-c lock_timeout={_ms(lock_timeout)}"
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": postgresql_options(
+        lock_timeout=lock_timeout, statement_timeout=statement_timeout)}, **kwargs)
+
+
+def postgresql_options(*, lock_timeout: float, statement_timeout: float) -> str:
+    """The settings each PostgreSQL connection starts with (libpq's ``options``).
+
+    ``plan_cache_mode=force_custom_plan``: PostgreSQL plans each execution of a prepared statement for
+    its own parameters. After five runs it may switch to a generic plan, which for the unit-subtree
+    queries is about 70 times slower (204 ms against 3 ms; issue 17).
+    """
+    options = f"-c lock_timeout={_ms(lock_timeout)} -c plan_cache_mode=force_custom_plan"
     if statement_timeout > 0:
         options += f" -c statement_timeout={_ms(statement_timeout)}"
-    return create_engine(url, pool_pre_ping=True, connect_args={"options": options}, **kwargs)
+    return options
+
+
+def _pool_sizes(pool_size: int | None, max_overflow: int | None) -> dict[str, int]:
+    sizes = {"pool_size": pool_size, "max_overflow": max_overflow}
+    return {name: value for name, value in sizes.items() if value is not None}
 
 
 def _ms(seconds: float) -> int:

@@ -14,7 +14,8 @@ services and as :data:`SYSTEM`:
 - the city's 2020 targets, one trajectory to 2025, and a few completed and approved forms;
 - 校园每日健康监测: daily values for the schools of 黄浦 on the school days of autumn 2020;
 - for the year-on-year changes the report gives: the universities' ESI disciplines (2020 and 2019) and
-  the graduates of 2019 (175,600, 1.1万 fewer than in 2020), synthetic below the city as the rest.
+  the graduates of 2019 (175,600, 1.1万 fewer than in 2020), synthetic below the city as the rest;
+  and, synthetic, the kindergartens' children of 2019 (84.0% in 普惠 places).
 
 The city totals the report does not give (children in kindergarten, primary pupils, students,
 counsellors, teacher party branches) are synthetic choices; they are named below. The caller
@@ -64,6 +65,8 @@ ESI_SOURCE = "上海高校进入ESI前1%学科数120个、前1‰学科数15个�
 # The year before: the report's changes give the ESI counts and the graduates ("较去年增加1.1万人").
 ESI_TOP1PCT_2019, ESI_TOP1PERMILLE_2019 = 106, 13
 GRADUATES_2019 = 175_600
+# Synthetic: kindergartens in 2019 (those open at its end), 84.0% of their children in 普惠 places.
+KG_CHILDREN_2019, KG_INCLUSIVE_2019 = 566_000, 475_440
 # Synthetic city totals, chosen so that the report's rates come out exactly.
 KG_CHILDREN = 580_000
 KG_INCLUSIVE = 498_800  # 86.0% of KG_CHILDREN
@@ -309,6 +312,19 @@ def kindergarten_rows(conn: Connection, rng: random.Random) -> list[ValueRow]:
     return rows
 
 
+def kindergarten_2019_rows(conn: Connection, rng: random.Random) -> list[ValueRow]:
+    """2019's 在园幼儿数 at the kindergartens open then (synthetic: 84.0% in 普惠 places), so that the
+    district reports and the bulletin have a year to compare coverage with."""
+    kgs = registry.units_on(conn, END_2019, types=["kindergarten"])
+    inclusive = [k for k in kgs if (k.attributes or {}).get("普惠")]
+    others = [k for k in kgs if not (k.attributes or {}).get("普惠")]
+    rows = []
+    for group, total in ((inclusive, KG_INCLUSIVE_2019), (others, KG_CHILDREN_2019 - KG_INCLUSIVE_2019)):
+        for k, n in zip(group, apportion(total, [rng.randint(60, 140) for _ in group]), strict=True):
+            rows.append(_row("KG_CHILDREN", LAST_YEAR, k.code, n, _ownership_class(k)))
+    return rows
+
+
 def _ownership_class(kindergarten: Any) -> str:
     if kindergarten.ownership == "public":
         return "PUBLIC"
@@ -503,7 +519,8 @@ def load(conn: Connection, *, progress: Progress | None = None) -> dict[str, Any
                ("CAMPUS_HEALTH", lambda: health_rows(reporting, rng))]
     earlier = random.Random(2019)  # its own generator: the 2020 values above stay as they were
     batches += [("HE_DISCIPLINES", lambda: discipline_rows(conn, earlier)),
-                ("HE_ANNUAL_2019", lambda: graduates_2019_rows(conn, earlier))]
+                ("HE_ANNUAL_2019", lambda: graduates_2019_rows(conn, earlier)),
+                ("KG_ANNUAL_2019", lambda: kindergarten_2019_rows(conn, earlier))]
     counts: dict[str, int] = {}
     for done, (data_set, make) in enumerate(batches):
         report("indicators: data values", done, len(batches))

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from jiaowei import clock
+from jiaowei import clock, counters
 from jiaowei.db.engine import BoundDatabase, Database
 from jiaowei.errors import JiaoweiError, ServiceUnavailable
 from jiaowei.jobs import service
@@ -137,6 +137,7 @@ class JobRunner:
         except Exception:
             log.exception("job %s: its end could not be recorded", job_id)
         finally:
+            counters.IMPORT_JOBS.labels("failed" if failure is not None else "succeeded").inc()
             with self._guard:
                 self._running.pop(job_id, None)
 

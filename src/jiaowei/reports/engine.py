@@ -15,6 +15,7 @@ rendering (an undefined name, a helper refusing its arguments, any exception in 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -26,6 +27,7 @@ from markupsafe import Markup
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from jiaowei import clock
 from jiaowei.analytics.response import period_name
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
@@ -78,7 +80,30 @@ def check_template(body: str) -> None:
     try:
         _environment().parse(body)
     except jinja2.TemplateSyntaxError as error:
-        raise _error(error.lineno, error.message or str(error)) from None
+        raise _error(error.lineno, _said(error.message or str(error))) from None
+
+
+# Jinja's own messages (English), in words the catalog translates; anything else keeps Jinja's text.
+SYNTAX = (
+    (re.compile(r"unexpected '(?P<found>.+)', expected '(?P<expected>.+)'"),
+     N_("unexpected “{found}”, expected “{expected}”")),
+    (re.compile(r"expected token '(?P<expected>.+)', got '(?P<found>.+)'"),
+     N_("unexpected “{found}”, expected “{expected}”")),
+    (re.compile(r"unexpected '(?P<found>.+)'"), N_("unexpected “{found}”")),
+    (re.compile(r"unexpected end of template.*", re.I | re.S),
+     N_("the template ends before a block is closed")),
+    (re.compile(r"Encountered unknown tag '(?P<found>.+?)'.*", re.S), N_("unknown tag “{found}”")),
+    (re.compile(r"'(?P<found>[^']+)' is undefined"), N_("“{found}” is not defined")),
+)
+
+
+def _said(text: str) -> str:
+    """A Jinja message as a translatable message (the error's own text when it is not one of these)."""
+    for pattern, message in SYNTAX:
+        match = pattern.fullmatch(text.strip())
+        if match:
+            return M_(message, **match.groupdict())
+    return text
 
 
 def _error(line: int | None, text: str, expected: str | None = None) -> TemplateError:
@@ -110,7 +135,7 @@ def _rendering_error(error: Exception) -> TemplateError:
         text: str = error.detail or error.title
         expected = next((p.expected for p in error.problems if p.expected), None)
     else:
-        text = getattr(error, "message", None) or str(error) or type(error).__name__
+        text = _said(getattr(error, "message", None) or str(error) or type(error).__name__)
     return _error(_template_line(error.__traceback__), text, expected)
 
 
@@ -158,7 +183,7 @@ def _document(html: str, context: Context, language: str, figures: Figures,
         language=language,
         blocks=blocks,
         figures=figures.figures,
-        generated=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        generated=clock.now().astimezone(clock.zone()).replace(microsecond=0),  # shown in local time
         synthetic_note=note,
         meta={"template": context.template, "year": str(context.year), "unit": context.unit_code,
               "language": language},

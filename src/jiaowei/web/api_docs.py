@@ -4,6 +4,9 @@ Both libraries are pinned minified builds under ``web/static/vendor/`` (versions
 ``vendor/VERSIONS.json``, refreshed by ``scripts/vendor-assets``), so the pages load nothing from
 outside the server. Swagger UI is started by ``static/api-docs.js`` rather than FastAPI's inline
 script, and ReDoc starts itself from its ``<redoc>`` element: the pages run no inline script.
+
+They and ``/openapi.json`` are served when ``JIAOWEI_API_DOCS`` says so (default: in development, not
+in production); otherwise each answers 404, as a path that does not exist.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from html import escape
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from jiaowei.errors import M_, NotFound
 from jiaowei.web.headers import DOCS_PATHS
 
 router = APIRouter(include_in_schema=False)
@@ -51,6 +55,8 @@ _REDOC_PAGE = """<!doctype html>
 
 
 def _fill(template: str, request: Request, name: str) -> HTMLResponse:
+    if not request.app.state.settings.api_docs_served:
+        raise NotFound(M_("Nothing at {path}.", path=request.url.path))
     title = escape(f"{request.app.title} – {name}")
     openapi = escape(request.app.openapi_url or "/openapi.json")
     return HTMLResponse(template.format(title=title, openapi=openapi, vendor=VENDOR))

@@ -14,7 +14,7 @@ from jiaowei.db.engine import Database, make_engine
 from jiaowei.dhis2.protocol import Dhis2Protocol
 from jiaowei.settings import Settings, get_settings, using
 from jiaowei.throttle import FailureWindow
-from jiaowei.web import errors
+from jiaowei.web import errors, logs, metrics
 from jiaowei.web.body import WholeBody
 from jiaowei.web.deps import BASIC_FIRST
 from jiaowei.web.headers import SecurityHeaders
@@ -31,11 +31,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description="The platform of a city's education-and-health commission. Errors are "
         "application/problem+json (RFC 9457). Authenticate with `Authorization: Bearer <token>`.",
         docs_url=None, redoc_url=None,  # served from vendored files by jiaowei.web.api_docs
+        openapi_url="/openapi.json" if settings.api_docs_served else None,  # JIAOWEI_API_DOCS
     )
     app.state.settings = settings
     app.state.db = database or Database(make_engine(
         settings.effective_database_url, lock_timeout=settings.lock_timeout_seconds,
-        statement_timeout=settings.statement_timeout_seconds), lock_timeout=settings.lock_timeout_seconds)
+        statement_timeout=settings.statement_timeout_seconds, pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow), lock_timeout=settings.lock_timeout_seconds)
+    logs.configure(settings.log_format)
     app.state.lookup_failures = FailureWindow()
     errors.install(app)
     errors.document_problems(app)
@@ -53,8 +56,9 @@ def _protect_every_response(app: FastAPI, routes: list[BaseRoute]) -> None:
     build = app.build_middleware_stack
 
     def build_protected() -> ASGIApp:
-        whole = WholeBody(build(), settings=app.state.settings, routes=routes)
-        protected = SecurityHeaders(Dhis2Protocol(whole, routes=routes))  # DHIS2's paths before routing
+        whole = WholeBody(logs.remember_route(build()), settings=app.state.settings, routes=routes)
+        protected = logs.RequestLog(SecurityHeaders(Dhis2Protocol(whole, routes=routes)),  # DHIS2's paths
+                                    observe=metrics.observe)  # before routing; one log line per request
 
         async def with_settings(scope: Scope, receive: Receive, send: Send) -> None:
             with using(app.state.settings):  # services that read active_settings() see the app's

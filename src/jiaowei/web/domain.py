@@ -8,7 +8,7 @@ from jiaowei.domains import Domain
 
 DOMAIN = Domain(
     name="web",
-    api=("jiaowei.web.system",),
+    api=("jiaowei.web.system", "jiaowei.web.metrics"),
     pages=("jiaowei.web.pages", "jiaowei.web.api_docs"),
     templates=Path(__file__).parent / "templates",
 )

@@ -197,7 +197,7 @@ def document_problems(app: FastAPI) -> None:
             for method, operation in operations.items():
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
-                if path.startswith("/api/") and path != "/api/health":
+                if path.startswith("/api/") and not path.startswith("/api/health"):
                     for status, description in _API_ERRORS.items():
                         responses[status] = {"description": description, "content": content}
                 if path.startswith("/api/") and method != "get":

@@ -70,3 +70,76 @@
     });
   });
 })();
+
+// Scrollable boxes (.table-wrap, pre.json): a box whose content overflows it becomes a named region
+// the keyboard can reach (tabindex="0", role="region", aria-label), so that it can be scrolled with the
+// arrow keys (WCAG 2.1.1; axe's scrollable-region-focusable). A box that fits is left alone, so wide
+// screens get no extra tab stops. Checked again when the window is resized and when a <details> opens.
+// The name: the table's caption, the term of the <dd> the box is in, the nearest heading above it, or
+// (none of these) the translated words on <body data-scroll-table / data-scroll-text>.
+(function () {
+  "use strict";
+
+  var BOXES = ".table-wrap, pre.json";
+  var MARK = "data-scroll-region";  // "named" when this script also gave the aria-label
+
+  function overflows(box) {
+    return box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1;
+  }
+
+  function text(node) {
+    return node ? node.textContent.replace(/\s+/g, " ").trim() : "";
+  }
+
+  function headingAbove(box) {
+    var found = null;
+    Array.prototype.forEach.call(document.querySelectorAll("h1, h2, h3, h4, h5, h6"), function (h) {
+      if (!box.contains(h) && (h.compareDocumentPosition(box) & Node.DOCUMENT_POSITION_FOLLOWING)) { found = h; }
+    });
+    return found;
+  }
+
+  function term(box) {
+    var dd = box.closest("dd");
+    var dt = dd && dd.previousElementSibling;
+    return dt && dt.tagName === "DT" ? dt : null;
+  }
+
+  function nameOf(box) {
+    var fallback = document.body.getAttribute(box.tagName === "PRE" ? "data-scroll-text" : "data-scroll-table");
+    return text(box.querySelector("caption")) || text(term(box)) || text(headingAbove(box)) || fallback || "";
+  }
+
+  function makeReachable(box) {
+    var named = !box.hasAttribute("aria-label") && !box.hasAttribute("aria-labelledby");
+    box.setAttribute(MARK, named ? "named" : "");
+    box.setAttribute("tabindex", "0");
+    box.setAttribute("role", "region");
+    if (named) { box.setAttribute("aria-label", nameOf(box)); }
+  }
+
+  function leave(box) {
+    if (box.getAttribute(MARK) === "named") { box.removeAttribute("aria-label"); }
+    ["tabindex", "role", MARK].forEach(function (name) { box.removeAttribute(name); });
+  }
+
+  function update(box) {
+    var mine = box.hasAttribute(MARK);
+    if (overflows(box)) {
+      if (!mine && !box.hasAttribute("tabindex")) { makeReachable(box); }
+    } else if (mine) {
+      leave(box);
+    }
+  }
+
+  function updateAll() {
+    Array.prototype.forEach.call(document.querySelectorAll(BOXES), update);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    updateAll();
+    window.addEventListener("load", updateAll);
+    window.addEventListener("resize", updateAll);
+    document.addEventListener("toggle", updateAll, true);  // a <details> opened or closed
+  });
+})();
