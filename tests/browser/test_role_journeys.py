@@ -2,7 +2,12 @@
 page, finds its work through the navigation and the pickers, and is shown nothing it may not use (every
 link of its navigation opens; the pages it may not use are not offered and answer 403).
 
-Screenshots of each home page go to $JIAOWEI_SCREENSHOTS when it is set."""
+Screenshots of each home page go to $JIAOWEI_SCREENSHOTS when it is set.
+
+On the same demo (loaded once), axe-core (WCAG 2.0 A and AA) checks the main pages by name in zh-CN at
+1280 and 375 px: as the administrator, as district staff (huangpu) and without a login (the login page,
+the admissions results and the family lookup). No critical or serious violation may remain; the check
+itself is tested in ``test_axe_pages.py``."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +23,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from jiaowei.demo.shanghai2020 import PASSWORD
-from tests.browser.conftest import form_logins, running_server
+from tests.browser.axe import NOT_OURS, Violation, check_at_widths, page_key
+from tests.browser.conftest import AXE, form_logins, running_server
 
 pytestmark = pytest.mark.browser
 
@@ -148,3 +155,65 @@ def test_a_viewer_reads_and_is_offered_nothing_to_change(as_user: Any) -> None:
     page.goto("/units")
     expect(page.locator('main a[href="/units/new"], main a[href="/units/import"]')).to_have_count(0)
     _refused(page, REGISTRY_WRITE)
+
+
+# ---------------------------------------------------------------- axe on the main pages
+
+UNIT = "310101"  # 黄浦区教育局, in the huangpu login's scope
+MORE_PAGES = {  # pages the navigation does not link to, by login
+    "admin": ("/", f"/units/{UNIT}", f"/units/{UNIT}/edit", "/units/new", "/groups/new", "/me",
+              "/users/huangpu"),
+    "huangpu": ("/", f"/units/{UNIT}", "/me", "/me/password"),
+}
+
+
+def _links(page: Page, selector: str) -> list[str]:
+    """The same-site paths of the links ``selector`` finds, in order, each once."""
+    found: list[str] = []
+    for href in page.locator(selector).evaluate_all("links => links.map(a => a.getAttribute('href'))"):
+        if href and href.startswith("/") and href not in found and href.split("?")[0] not in NOT_OURS \
+                and not href.startswith("/static/"):
+            found.append(href)
+    return found
+
+
+def _check(page: Page, paths: list[str]) -> list[Violation]:
+    """Open each of ``paths`` in ``page`` and run axe at both widths; it must answer 200."""
+    found: list[Violation] = []
+    for path in paths:
+        response = page.goto(path)
+        assert response is not None and response.status == 200, (path, response and response.status)
+        assert page.locator("html").get_attribute("lang") == "zh-CN", path
+        found.extend(check_at_widths(page))
+        AXE.checked.add(page_key(page.url))  # checked here: the session's hook need not open it again
+        page.set_viewport_size({"width": 1280, "height": 900})
+    return found
+
+
+def _no_violations(found: list[Violation]) -> None:
+    assert not found, "\n".join(str(v) for v in found)
+
+
+@pytest.mark.parametrize("username", ["admin", "huangpu"])
+def test_the_main_pages_of_a_login_have_no_serious_violation(chromium: Any, demo_server: str,
+                                                             username: str) -> None:
+    with form_logins(chromium, demo_server, timeout_ms=30_000) as login:
+        page: Page = login(username, password=PASSWORD)
+        paths = list(MORE_PAGES[username]) + _links(page, "header nav a")
+        assert len(paths) > len(MORE_PAGES[username]), "the navigation offers pages"
+        _no_violations(_check(page, paths))
+
+
+def test_the_public_pages_have_no_serious_violation(chromium: Any, demo_server: str) -> None:
+    context = chromium.new_context(base_url=demo_server, locale="zh-CN",
+                                   viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
+    try:
+        page = context.new_page()
+        page.goto("/admissions/public")
+        campaign = _links(page, "main table a[href$='/results']")[0]
+        paths = ["/login", "/admissions/public", campaign, campaign.replace("/results", "/lookup")]
+        assert all(urllib.parse.urlsplit(p).path.startswith("/") for p in paths)
+        _no_violations(_check(page, paths))
+    finally:
+        context.close()
