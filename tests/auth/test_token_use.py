@@ -37,14 +37,14 @@ def test_a_token_get_succeeds_while_another_connection_holds_the_write_lock(tmp_
         auth.create_user(conn, principal=SYSTEM, username="reader", password=PASSWORD, role="administrator")
         token = auth.create_token(conn, principal=SYSTEM, username="reader")
     writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    writer.execute("BEGIN IMMEDIATE")
-    writer.execute("UPDATE users SET display_name = 'changed by a writer'")
     release = threading.Timer(1.0, lambda: writer.execute("COMMIT"))
     settings = Settings(home=tmp_path, secret_key="test-secret-" + "x" * 32)
     app = create_app(settings, database=database)
     try:
-        with TestClient(app, raise_server_exceptions=False) as client:
-            release.start()
+        with TestClient(app, raise_server_exceptions=False) as client:  # its start-up hook has run
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("UPDATE users SET display_name = 'changed by a writer'")
+            release.start()  # the lock is held as the request starts, and for a second
             response = client.get("/api/units", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200, response.text
         release.join()

@@ -1,8 +1,9 @@
 """``jiaowei serve`` as operators run it (issue 17, parts 2 and 4).
 
 It refuses a database whose schema is older than the code's, starts when the database is down (and
-says not ready), runs ``--workers N`` processes, and trusts forwarded headers only from the addresses
-in ``JIAOWEI_FORWARDED_ALLOW_IPS``, so that behind a TLS proxy the login cookies are ``Secure``.
+says not ready), runs ``--workers N`` processes (whose metrics ``/metrics`` sums), and trusts forwarded
+headers only from the addresses in ``JIAOWEI_FORWARDED_ALLOW_IPS``, so that behind a TLS proxy the login
+cookies are ``Secure``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -19,6 +21,7 @@ import pytest
 import uvicorn
 from alembic import command
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Connection
 
 from jiaowei.db.engine import BoundDatabase, make_engine
@@ -31,6 +34,8 @@ from tests.cli.test_cli import cli_env, create_pg_database, drop_pg_database, ji
 from tests.conftest import BACKENDS
 from tests.factories import PASSWORD, make_user
 from tests.pgcluster import free_port
+
+METRICS_TOKEN = "metrics-" + "w" * 32
 
 
 @pytest.fixture(params=BACKENDS)
@@ -89,21 +94,47 @@ class Served:
         return self.log.read_text(errors="replace")
 
 
-def test_serve_with_two_workers_is_ready(database_url: str, tmp_path: Path) -> None:
+def _both_workers_started(served: Served) -> None:
+    deadline = time.monotonic() + 60
+    while served.log.read_text(errors="replace").count("Application startup complete") < 2:
+        assert served.process.poll() is None and time.monotonic() < deadline, served.log.read_text()
+        time.sleep(0.2)
+
+
+def test_serve_with_two_workers_is_ready_and_sums_their_metrics(database_url: str, tmp_path: Path) -> None:
+    """Both workers answer, each built from the environment; /metrics, whichever worker answers it, sums
+    the workers' counts, kept in a private folder that ``serve`` makes and removes (multiprocess mode)."""
     env = cli_env(tmp_path / "home", database_url)
     jiaowei(env, "init")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env.update(JIAOWEI_METRICS_TOKEN=METRICS_TOKEN, JIAOWEI_DB_POOL_SIZE="3", TMPDIR=str(temporary))
     served = Served(env, tmp_path / "serve.log", "--workers", "2")
     try:
         served.wait_until_live()
+        _both_workers_started(served)
         ready = served.get("/api/health/ready")
         assert ready.status_code == 200, ready.text
         assert ready.json()["schema"] == head_revision()
-        for _ in range(20):  # both workers answer; each built its app from the environment
-            assert served.get("/api/health").json()["ready"] is True
+        folders = list(temporary.glob("jiaowei-metrics-*"))
+        assert len(folders) == 1 and folders[0].stat().st_mode & 0o077 == 0, folders
+        with ThreadPoolExecutor(4) as pool:  # a new connection each: the workers share them out
+            answers = list(pool.map(lambda _: served.get("/api/health").json()["ready"], range(24)))
+        assert answers == [True] * 24
+        scrapes = [httpx.get(f"http://127.0.0.1:{served.port}/metrics", timeout=5,
+                             headers={"authorization": f"Bearer {METRICS_TOKEN}"}) for _ in range(4)]
     finally:
         log = served.stop()
+    for scrape in scrapes:
+        assert scrape.status_code == 200, scrape.text
+        found = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                 for family in text_string_to_metric_families(scrape.text) for s in family.samples}
+        health = (("method", "GET"), ("route", "/api/health"), ("status", "200"))
+        assert found[("jiaowei_responses_total", health)] == 24, scrape.text
+        assert found[("jiaowei_db_pool_size", ())] == 6  # both workers' pools of 3
     assert len(set(re.findall(r"Started server process \[(\d+)\]", log))) >= 2, log
     assert "Traceback" not in log, log
+    assert not list(temporary.glob("jiaowei-metrics-*"))  # removed when serve stopped
 
 
 def test_serve_with_the_database_down_starts_and_is_not_ready(tmp_path: Path) -> None:

@@ -6,8 +6,6 @@ hands each job to a worker thread; the page's request returns while the job stil
 
 from __future__ import annotations
 
-import itertools
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +13,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection
 
 from jiaowei.auth.model import SYSTEM
 from jiaowei.db.engine import make_engine
-from jiaowei.db.migrate import upgrade
 from jiaowei.registry import queries, transfer
 from jiaowei.settings import Settings
 from jiaowei.web.app import create_app
@@ -27,34 +24,19 @@ from tests.conftest import BACKENDS
 from tests.factories import login, make_user, small_tree
 from tests.jobs.helpers import start, wait_for
 from tests.jobs.test_jobs import BAD, GOOD
-
-_names = itertools.count()
+from tests.served import committed_database
 
 
 @pytest.fixture(params=BACKENDS)
 def committed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated database of its own with a small tree and a user ``wang``; its URL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jobs.sqlite3'}"
-        admin = None
-    else:
-        cluster = request.getfixturevalue("pg_cluster")
-        name = f"jobs_{os.getpid()}_{next(_names)}"
-        admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        url = cluster.url.rsplit("/", 1)[0] + f"/{name}"
-    engine = make_engine(url)
-    upgrade(engine)
-    with engine.begin() as conn:
+
+    def fill(conn: Connection) -> None:
         small_tree(conn)
         make_user(conn, "wang")
-    engine.dispose()
-    yield url
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE {url.rsplit('/', 1)[1]} WITH (FORCE)"))
-        admin.dispose()
+
+    with committed_database(request, tmp_path, "jobs", fill) as (url, _):
+        yield url
 
 
 def _codes(url: str) -> set[str]:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jiaowei.reports.document import Chart, ChartKind, Series
-from jiaowei.reports.outputs.charts import format_value, svg
+from jiaowei.reports.outputs.charts import svg
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 
@@ -69,10 +69,24 @@ def test_several_series_get_a_legend_and_their_own_colours():
     assert len({r.get("fill") for r in bars(root)}) == 2 and len(bars(root)) == 4
 
 
-def test_value_labels_follow_the_language():
-    assert [format_value(v, "zh") for v in (86, 92.51, 377000, 186600, 1.2e8)] == [
+def _labels(values: tuple[float, ...], language: str) -> tuple[list[str], list[str]]:
+    """A bar chart's (value labels, value axis labels)."""
+    chart = Chart(1, ChartKind.BAR, "t", tuple(f"c{i}" for i in range(len(values))), (Series("s", values),))
+    root = parsed(chart, language)
+    shown = [t.text or "" for t in root.iterfind("svg:text", NS) if t.get("font-size") == "10"]
+    axis = [t.text or "" for t in root.iterfind("svg:text", NS) if t.get("text-anchor") == "end"
+            and t.get("fill") == "#555555"]
+    return shown, axis
+
+
+def test_value_and_axis_labels_are_numbers_as_the_report_writes_them():
+    assert _labels((86, 92.51, 377000, 186600, 1.2e8), "zh")[0] == [
         "86", "92.51", "37.7万", "18.66万", "1.2亿"]
-    assert [format_value(v, "en") for v in (86, 92.51, 377000, 0.5)] == ["86", "92.51", "377,000", "0.5"]
+    assert _labels((86, 92.51, 377000, 0.5), "en")[0] == ["86", "92.51", "377,000", "0.5"]
+    assert _labels((120, 377000), "zh")[1] == ["0", "10万", "20万", "30万", "40万", "50万"]
+    assert _labels((120, 377000), "en")[1] == ["0", "100,000", "200,000", "300,000", "400,000", "500,000"]
+    assert _labels((-0.3, 0.5), "zh")[1] == ["-0.4", "-0.2", "0", "0.2", "0.4", "0.6"]
+    assert _labels((-0.001, -1.5), "zh")[0] == ["0", "-1.5"]  # no "-0"
 
 
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)

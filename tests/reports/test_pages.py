@@ -174,3 +174,12 @@ def test_without_the_right_to_edit_the_editor_only_reads(web: Demo) -> None:
                               data={"action": action, "body": "<h1>x</h1>", "year": "2020",
                                     "csrf_token": web.csrf()})
         assert refused.status_code == 403, action
+
+
+def test_a_district_user_previewing_unsaved_text_is_refused_in_their_language(web: Demo) -> None:
+    client = web.browser("huangpu")
+    refused = client.post("/reports/templates/district",
+                          data={"action": "preview", "body": "<h1>x</h1>", "year": "2020", "unit": DISTRICT,
+                                "csrf_token": web.csrf()})
+    assert refused.status_code == 403
+    assert "角色“区教育局工作人员”无权编辑报告模板（reports.write）" in visible_text(refused.text)

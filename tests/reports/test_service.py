@@ -125,9 +125,9 @@ def test_the_district_report_needs_a_district_unless_the_user_has_one(conn: Conn
         service.render(conn, principal=SYSTEM, template="district", year=2020, language="zh", today=TODAY,
                        body=BODY)
     assert [p.field for p in refused.value.problems] == ["unit"]
+    service.save_template(conn, principal=SYSTEM, code="district", body=BODY, now=NOW)
     d1 = make_user(conn, "d1", role="district_staff", capture=["D1"])
-    mine = service.render(conn, principal=d1, template="district", year=2020, language="zh", today=TODAY,
-                          body=BODY)
+    mine = service.render(conn, principal=d1, template="district", year=2020, language="zh", today=TODAY)
     assert mine.meta["unit"] == "D1" and mine.figures[0].text == "15.3"  # 230 pupils / 15 teachers
 
 
@@ -135,9 +135,21 @@ def test_a_district_user_is_refused_the_root_and_another_district(conn: Connecti
                                                                   tree: dict[str, str]) -> None:
     d1 = make_user(conn, "d1", role="district_staff", capture=["D1"])
     for template, unit in (("annual", None), ("bulletin", None), ("district", "D2")):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(PermissionDenied, match="outside your view scope"):
             service.render(conn, principal=d1, template=template, unit=unit, year=2020, language="zh",
-                           today=TODAY, body=BODY)
+                           today=TODAY)
+
+
+def test_only_those_who_may_edit_templates_render_unsaved_text(conn: Connection, tree: object) -> None:
+    d1 = make_user(conn, "d1", role="district_staff", capture=["D1"])
+    with pytest.raises(PermissionDenied, match=r"\(reports.write\)") as refused:
+        service.render(conn, principal=d1, template="district", year=2020, language="zh", today=TODAY,
+                       body=BODY)
+    assert refused.value.status == 403
+    staff = make_user(conn, "staff", role="commission_staff", view=["SH"])
+    previewed = service.render(conn, principal=staff, template="district", unit="D1", year=2020,
+                               language="zh", today=TODAY, body=BODY)
+    assert previewed.figures[0].text == "15.3"
 
 
 @pytest.mark.parametrize(("field", "given"), [("unit", {"unit": "NOPE"}), ("year", {"year": 1492}),
@@ -204,9 +216,10 @@ def test_templates_read_the_plan_the_tasks_a_unit_leads_and_its_targets(conn: Co
 
 
 def test_a_district_user_sees_only_the_tasks_within_their_scope(conn: Connection, plan: None) -> None:
+    service.save_template(conn, principal=SYSTEM, code="district", body=PLAN_BODY, now=NOW)
     d1 = make_user(conn, "d1", role="district_staff", capture=["D1"])
     document = service.render(conn, principal=d1, template="district", year=2020, language="en",
-                              today=TODAY, body=PLAN_BODY)
+                              today=TODAY)
     text = plain_text(document)
     assert "1 More teachers" in text and "District two's task" not in text
     assert "led: More teachers" in text

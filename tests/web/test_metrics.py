@@ -109,8 +109,9 @@ def test_import_jobs_are_counted_by_outcome(scraped: TestClient, conn: Connectio
         assert wait_for(scraped, job_id)["status"] in ("succeeded", "failed")
     after = samples(scraped)
     for outcome in ("succeeded", "failed"):
-        assert value(after, "jiaowei_import_jobs_total", outcome=outcome) - value(
-            before, "jiaowei_import_jobs_total", outcome=outcome) == 1
+        labels = {"kind": "units.import", "outcome": outcome, "dry_run": "false"}
+        jobs = "jiaowei_jobs_total"
+        assert value(after, jobs, **labels) - value(before, jobs, **labels) == 1
 
 
 def test_lottery_draws_are_counted(scraped: TestClient, conn: Connection) -> None:

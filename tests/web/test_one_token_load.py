@@ -9,85 +9,35 @@ committed database of its own; 8 threads send 400 requests with one token while 
 
 from __future__ import annotations
 
-import itertools
-import os
-import socket
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection
 
-from jiaowei.db.engine import make_engine
-from jiaowei.db.migrate import upgrade
 from jiaowei.settings import Settings
-from jiaowei.web.app import create_app
 from tests.conftest import BACKENDS
 from tests.factories import make_user, small_tree, token_for
+from tests.served import committed_database, served
 
 CLIENTS = 8
 REQUESTS = 400
-_names = itertools.count()
 
 
 @pytest.fixture(params=BACKENDS)
 def committed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     """A migrated database of its own with a small tree and one user's API token: (URL, headers)."""
-    admin = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'load.sqlite3'}"
-    else:
-        cluster = request.getfixturevalue("pg_cluster")
-        name = f"load_{os.getpid()}_{next(_names)}"
-        admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        url = cluster.url.rsplit("/", 1)[0] + f"/{name}"
-    engine = make_engine(url)
-    upgrade(engine)
-    with engine.begin() as conn:
+
+    def fill(conn: Connection) -> dict[str, str]:
         small_tree(conn)
-        headers = token_for(conn, make_user(conn, "loader"))
-    engine.dispose()
-    yield url, headers
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE {url.rsplit('/', 1)[1]} WITH (FORCE)"))
-        admin.dispose()
+        return token_for(conn, make_user(conn, "loader"))
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def served(settings: Settings) -> Iterator[str]:
-    """uvicorn serving the app in a thread of this process; yields the base URL."""
-    app = create_app(settings)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        app.state.db.engine.dispose()
-        assert not thread.is_alive(), "the server did not stop"
+    with committed_database(request, tmp_path, "load", fill) as found:
+        yield found
 
 
 def _send(base: str, headers: dict[str, str], count: int) -> list[int | str]:

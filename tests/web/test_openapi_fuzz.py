@@ -7,6 +7,7 @@ Responses must also conform to the schema the app publishes.
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 from collections.abc import Iterator
@@ -15,7 +16,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -70,34 +70,43 @@ def admin_headers(client: TestClient, conn: Connection) -> dict[str, str]:
     return token_for(conn, make_user(conn, "fuzzadmin"))
 
 
-def operations(app: FastAPI) -> dict[str, APIOperation]:
-    loaded = schemathesis.openapi.from_asgi("/openapi.json", app)
-    return {op.label: op for op in (result.ok() for result in loaded.get_all_operations())}
-
-
-def _labels() -> list[str]:
-    """Operation labels, read from an app that is never asked for data."""
+@functools.cache
+def _published() -> str:
+    """The OpenAPI document as the app publishes it at /openapi.json, read once from an app that is never
+    asked for data (every app publishes the same one; building and parsing it per test cost most of the
+    fuzzing's time)."""
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home), secret_key="fuzz-" + "x" * 40)
         app = create_app(settings, database=Database(make_engine("sqlite://")))
-        return sorted(operations(app))
+        with TestClient(app) as client:
+            response = client.get("/openapi.json")
+            assert response.status_code == 200, response.text
+            return response.text
+
+
+@functools.cache
+def operations() -> dict[str, APIOperation]:
+    """The published document's operations by label, parsed once; each test's cases call its own app."""
+    loaded = schemathesis.openapi.from_dict(json.loads(_published()))
+    loaded.location = "/openapi.json"
+    return {op.label: op for op in (result.ok() for result in loaded.get_all_operations())}
 
 
 # schemathesis.pytest.from_fixture does not run under pytest 9 (it reads Function._nodeid),
 # so each operation is its own test driving Hypothesis over the operation's strategy.
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
-@pytest.mark.parametrize("label", _labels())
+@pytest.mark.parametrize("label", sorted(operations()))
 def test_no_request_gets_a_server_error(
     client: TestClient, admin_headers: dict[str, str], label: str, mode: GenerationMode
 ) -> None:
-    operation = operations(client.app)[label]
+    operation = operations()[label]
 
     @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(case=operation.as_strategy(generation_mode=mode), real=st.none() | st.sampled_from(REAL_CODES))
     def call(case: schemathesis.Case, real: str | None) -> None:
         if real and case.path_parameters and "code" in case.path_parameters:
             case.path_parameters["code"] = real  # random codes name no unit; aim some at real ones
-        case.call_and_validate(headers=admin_headers, checks=CHECKS)
+        case.call_and_validate(headers=admin_headers, checks=CHECKS, app=client.app)
 
     try:
         call()

@@ -103,7 +103,8 @@ def serve(
     """Serve the web pages and the API (uvicorn); refuses a database whose schema is not at head."""
     import uvicorn  # imported here: only this command needs the server, and it slows every start
 
-    from jiaowei.web.server import check_schema, uvicorn_options  # imported here, as uvicorn
+    from jiaowei.web.metrics import multiprocess_folder  # imported here, as uvicorn
+    from jiaowei.web.server import check_schema, uvicorn_options
 
     settings = get_settings()
     settings.check_production()
@@ -112,7 +113,8 @@ def serve(
     docs = "API docs at /docs" if settings.api_docs_served else "API docs off (JIAOWEI_API_DOCS)"
     out.print(f"jiaowei at http://{shown}:{port}/  ({docs}; readiness at /api/health/ready; Ctrl+C stops)",
               highlight=False, soft_wrap=not out.is_terminal)
-    uvicorn.run(**uvicorn_options(settings, host=host, port=port, workers=workers))
+    with multiprocess_folder(workers):  # several workers: their metrics are summed (docs/operators.md)
+        uvicorn.run(**uvicorn_options(settings, host=host, port=port, workers=workers))
 
 
 def backup(out_file: Annotated[Path, typer.Option("--out", help="backup file to write (.tar.gz)")]) -> None:

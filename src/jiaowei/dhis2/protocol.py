@@ -1,11 +1,17 @@
-"""DHIS2's Web API protocol as an ASGI middleware, before any route is matched.
+"""DHIS2's Web API protocol: an ASGI middleware before any route is matched, and a route dependency.
+
+The middleware (:class:`Dhis2Protocol`):
 
 - Versioned paths: ``/api/40/dataElements`` is answered like ``/api/dataElements`` (versions 28–43).
 - Suffixes: ``/api/dataValueSets.csv`` is ``/api/dataValueSets`` with ``Accept: application/csv``
   (``.json``, ``.csv``, ``.xml``, ``.adx``), unless the request names a ``format`` parameter.
-- Parameters: a query parameter the matched ``/api`` route does not declare, and that is not one of
-  the protocol's own (:data:`PROTOCOL_PARAMETERS`), answers 400 naming it instead of being ignored.
 - A 401 from ``/api`` says how to authenticate (``WWW-Authenticate``), except to a browser's page.
+
+The routes' dependency (:class:`KnownParameters`, run once Starlette has matched the route, before
+the route's other dependencies): a query parameter the matched ``/api`` route does not declare, and
+that is not one of the protocol's own (:data:`PROTOCOL_PARAMETERS`), answers 400 naming it instead
+of being ignored. Neither part matches routes per request: the middleware only looks at
+the few routes whose path may keep a suffix, and each route's allowed names are computed once.
 
 The path the client asked for is kept in the scope (:data:`ASKED_PATH`), so that a pager's
 ``nextPage`` repeats it.
@@ -27,7 +33,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jiaowei.dhis2.query import BadParameter
 from jiaowei.errors import M_, Problem, ValidationError
 from jiaowei.web.body import takes_files as takes_files_marker
-from jiaowei.web.errors import respond
 
 VERSIONED = re.compile(r"^/api/(2[89]|3[0-9]|4[0-3])(?=/|$)")
 SUFFIXES = {
@@ -82,23 +87,61 @@ def _query_names(dependant: Dependant) -> list[str]:
     return names
 
 
+class KnownParameters:
+    """The dependency every route gets (``Depends(KnownParameters(routes))``, before any other): on an
+    ``/api`` route, a query parameter the route does not read answers 400. ``routes`` are the domain
+    routers' own (those Starlette puts in the scope as ``route``); the names each allows are computed
+    here, once."""
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self.routes = [r for r in routes if isinstance(r, APIRoute) and r.path.startswith("/api")]
+        self.allowed = {id(route): _allowed(route, self.routes) for route in self.routes}  # kept alive
+
+    async def __call__(self, request: Request) -> None:
+        allowed = self.allowed.get(id(request.scope.get("route")))
+        error = None if allowed is None else _unknown_parameters(request.scope, allowed)
+        if error is not None:
+            raise error
+
+
+def _allowed(route: APIRoute, routes: Sequence[APIRoute]) -> frozenset[str]:
+    path = SAME_AS.get(route.path, route.path)
+    same = [r for r in routes if r.path == path] or [route]
+    declared = frozenset().union(*(declared_parameters(r) for r in same), declared_parameters(route))
+    return declared | READ_BY_HAND.get(path, frozenset()) | PROTOCOL_PARAMETERS
+
+
+def _unknown_parameters(scope: Scope, allowed: frozenset[str]) -> ValidationError | None:
+    """The error naming the query's parameters that are not in ``allowed`` (None: there are none)."""
+    names = dict.fromkeys(k for k, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                                                  keep_blank_values=True))
+    unknown = [name for name in names if name not in allowed]
+    if not unknown:
+        return None
+    expected = ", ".join(sorted(allowed))
+    return BadParameter(
+        M_("Unsupported query parameter {name!r}: this route does not read it.", name=unknown[0][:60]),
+        [Problem(M_("unsupported parameter"), field=name[:60], value=name[:60], expected=expected)
+         for name in unknown[:20]],
+    )
+
+
 class Dhis2Protocol:
-    """The middleware; ``routes`` are the app's, to find the route a request will match."""
+    """The middleware; ``routes`` are the app's, of which it keeps those that may answer a path with
+    its suffix (their own path ends so, or takes a file path such as ``{name:path}``)."""
 
     def __init__(self, app: ASGIApp, *, routes: Sequence[BaseRoute]) -> None:
         self.app = app
-        self.routes = [r for r in routes if isinstance(r, APIRoute) and r.path.startswith("/api")]
-        self.allowed: dict[int, frozenset[str]] = {}
+        self.keeping = [
+            r for r in routes if isinstance(r, APIRoute) and r.path.startswith("/api")
+            and (r.path.endswith(tuple(SUFFIXES)) or ":path}" in r.path)
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api"):
             await self.app(scope, receive, send)
             return
         scope = self._rewritten(scope)
-        error = self._unknown_parameters(scope)
-        if error is not None:
-            await respond(Request(scope, receive), error)(scope, receive, send)
-            return
         await self.app(scope, receive, self._challenging(scope, send))
 
     def _rewritten(self, scope: Scope) -> Scope:
@@ -118,31 +161,6 @@ class Dhis2Protocol:
             scope["headers"] = _with_accept(scope, media_type)
         return scope
 
-    def _unknown_parameters(self, scope: Scope) -> ValidationError | None:
-        route = self._route(scope)
-        if route is None:
-            return None
-        allowed = self.allowed.get(id(route))
-        if allowed is None:
-            allowed = self.allowed[id(route)] = self._allowed(route)
-        names = dict.fromkeys(k for k, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"),
-                                                      keep_blank_values=True))
-        unknown = [name for name in names if name not in allowed]
-        if not unknown:
-            return None
-        expected = ", ".join(sorted(allowed))
-        return BadParameter(
-            M_("Unsupported query parameter {name!r}: this route does not read it.", name=unknown[0][:60]),
-            [Problem(M_("unsupported parameter"), field=name[:60], value=name[:60], expected=expected)
-             for name in unknown[:20]],
-        )
-
-    def _allowed(self, route: APIRoute) -> frozenset[str]:
-        path = SAME_AS.get(route.path, route.path)
-        routes = [r for r in self.routes if r.path == path] or [route]
-        declared = frozenset().union(*(declared_parameters(r) for r in routes), declared_parameters(route))
-        return declared | READ_BY_HAND.get(path, frozenset()) | PROTOCOL_PARAMETERS
-
     def _answered(self, scope: Scope) -> bool:
         """Whether a route answers the path with its suffix: one whose own path ends so, or one that
         takes a file path (``{name:path}``); ``/api/dataElements/{code}`` does not keep ``.json``."""
@@ -150,15 +168,8 @@ class Dhis2Protocol:
         return any(
             route.matches(scope)[0] != Match.NONE
             and (route.path.endswith(suffix) or ":path}" in route.path)
-            for route in self.routes
+            for route in self.keeping
         )
-
-    def _route(self, scope: Scope) -> APIRoute | None:
-        for route in self.routes:
-            match, _child = route.matches(scope)
-            if match == Match.FULL:
-                return route
-        return None
 
     def _challenging(self, scope: Scope, send: Send) -> Send:
         """``send`` that adds ``WWW-Authenticate`` to a 401, unless a browser's page asked (a session

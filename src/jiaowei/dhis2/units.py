@@ -42,6 +42,9 @@ TYPE_ATTRIBUTE = "UNIT_TYPE"
 """The code (or name) of a DHIS2 attribute whose value on a unit or a level is a jiaowei unit type."""
 TYPES = frozenset(t.value for t in UnitType)
 REF_EXPECTED = N_("the id or code of a unit in the bundle or already in the registry")
+NOTE = "DHIS2 metadata"  # the note of the registry events an import writes
+_Lookup = Callable[[Sequence[Mapping[str, Any]]], list[str | None]]
+"""The codes that DHIS2 references name (None where a reference names nothing)."""
 
 
 def unit_code_for(conn: Connection, ref: Mapping[str, Any]) -> str | None:
@@ -459,7 +462,7 @@ def _create_units(run: _Run, new: Sequence[_Unit]) -> None:
         depth[u.code] = level
     try:
         registry_service.import_new_units(
-            run.conn, principal=run.principal, specs=specs, rows=rows, note="DHIS2 metadata"
+            run.conn, principal=run.principal, specs=specs, rows=rows, note=NOTE
         )
     except ValidationError as error:
         run.placed("organisationUnits", error, {"effective": "openingDate"})
@@ -499,7 +502,7 @@ def _update_units(run: _Run, old: Sequence[_Unit]) -> None:
                 code=u.existing,
                 effective=effective,
                 changes=changes,
-                note="DHIS2 metadata",
+                note=NOTE,
             )
         except ValidationError as error:
             run.placed("organisationUnits", _at_row(error, u.index), {"effective": "lastUpdated"})
@@ -516,7 +519,7 @@ def _close_units(run: _Run, closing: Sequence[_Unit]) -> None:
             continue
         try:
             registry_service.close_unit(
-                run.conn, principal=run.principal, code=code, effective=u.closed, note="DHIS2 metadata"
+                run.conn, principal=run.principal, code=code, effective=u.closed, note=NOTE
             )
         except ValidationError as error:
             run.placed(
@@ -542,7 +545,7 @@ def _member_codes(
     index: int,
     refs: Any,
     member: str,
-    lookup: Callable[[Sequence[Mapping[str, Any]]], list[str | None]],
+    lookup: _Lookup,
 ) -> list[str]:
     if refs is None:
         return []
@@ -565,7 +568,7 @@ def _member_codes(
     return codes
 
 
-def _unit_lookup(run: _Run) -> Callable[[Sequence[Mapping[str, Any]]], list[str | None]]:
+def _unit_lookup(run: _Run) -> _Lookup:
     def lookup(refs: Sequence[Mapping[str, Any]]) -> list[str | None]:
         keys = registry.unit_keys(
             run.conn, uids=[_ref(r, "id") for r in refs], codes=[_ref(r, "code") for r in refs]
@@ -582,9 +585,7 @@ def _unit_lookup(run: _Run) -> Callable[[Sequence[Mapping[str, Any]]], list[str 
     return lookup
 
 
-def _group_lookup(
-    run: _Run, bundle: Mapping[str, str]
-) -> Callable[[Sequence[Mapping[str, Any]]], list[str | None]]:
+def _group_lookup(run: _Run, bundle: Mapping[str, str]) -> _Lookup:
     saved = registry.groups(run.conn)
     by_uid, by_code = {g.uid: g.code for g in saved}, {g.code: g.code for g in saved}
 
@@ -599,32 +600,123 @@ def _group_lookup(
     return lookup
 
 
+@dataclass(frozen=True)
+class _GroupHead:
+    """A group's (or group set's) uid, names and code, and the saved one it is (None: a new one)."""
+
+    uid: str
+    name_en: str
+    name_zh: str
+    code: str
+    existing: registry.GroupRecord | None
+
+
 def _groups(run: _Run, objects: Sequence[Mapping[str, Any]]) -> None:
-    kind = "organisationUnitGroups"
-    saved = registry.groups(run.conn)
-    lookup = _unit_lookup(run)
+    """Organisation unit groups: a new one is created with its units; a saved one takes the uid and
+    exactly these units. The sets that follow may name them by uid or code."""
+
+    def create(head: _GroupHead, members: list[str]) -> None:
+        registry_groups.create_group(
+            run.conn,
+            principal=run.principal,
+            code=head.code,
+            name_zh=head.name_zh,
+            name_en=head.name_en,
+            members=members,
+            uid=head.uid,
+            note=NOTE,
+        )
+
+    def replace(head: _GroupHead, existing: registry.GroupRecord, members: list[str]) -> None:
+        registry.adopt_group_uid(run.conn, principal=run.principal, code=existing.code, uid=head.uid)
+        current = set(codes_of(run.conn, existing.members).values())
+        add, remove = sorted(set(members) - current), sorted(current - set(members))
+        if add or remove:
+            registry_groups.change_members(
+                run.conn, principal=run.principal, code=existing.code, add=add, remove=remove, note=NOTE
+            )
+
+    _import_groupings(
+        run,
+        objects,
+        kind="organisationUnitGroups",
+        member="organisationUnits",
+        saved=registry.groups(run.conn),
+        lookup=_unit_lookup(run),
+        create=create,
+        replace=replace,
+        remember=True,
+    )
+
+
+def _group_sets(run: _Run, objects: Sequence[Mapping[str, Any]]) -> None:
+    """Organisation unit group sets: a new one is created with its groups; a saved one takes the uid
+    and exactly these groups."""
+
+    def create(head: _GroupHead, members: list[str]) -> None:
+        registry_groups.create_group_set(
+            run.conn,
+            principal=run.principal,
+            code=head.code,
+            name_zh=head.name_zh,
+            name_en=head.name_en,
+            groups=members,
+            uid=head.uid,
+            note=NOTE,
+        )
+
+    def replace(head: _GroupHead, existing: registry.GroupRecord, members: list[str]) -> None:
+        registry.adopt_group_uid(
+            run.conn, principal=run.principal, code=existing.code, uid=head.uid, group_set=True
+        )
+        registry.replace_set_groups(
+            run.conn, principal=run.principal, code=existing.code, group_codes=members
+        )
+
+    bundle_groups = {k[len("group:") :]: v for k, v in run.unit_codes.items() if k.startswith("group:")}
+    _import_groupings(
+        run,
+        objects,
+        kind="organisationUnitGroupSets",
+        member="organisationUnitGroups",
+        saved=registry.group_sets(run.conn),
+        lookup=_group_lookup(run, bundle_groups),
+        create=create,
+        replace=replace,
+        remember=False,
+    )
+
+
+def _import_groupings(
+    run: _Run,
+    objects: Sequence[Mapping[str, Any]],
+    *,
+    kind: str,
+    member: str,
+    saved: Sequence[registry.GroupRecord],
+    lookup: _Lookup,
+    create: Callable[[_GroupHead, list[str]], None],
+    replace: Callable[[_GroupHead, registry.GroupRecord, list[str]], None],
+    remember: bool,
+) -> None:
+    """The one loop of groups and group sets: each object's head and members (``member`` names the
+    field that lists them), then ``create`` or ``replace``; ``remember`` keeps each group's code under
+    ``group:<uid>`` and ``group:<code>`` for the sets that follow."""
     created = 0
     for index, obj in enumerate(objects):
-        uid, name_en, name_zh, code, existing = _group_head(run, kind, index, obj, saved)
-        members = _member_codes(run, kind, index, obj.get("organisationUnits"), "organisationUnits", lookup)
+        head = _group_head(run, kind, index, obj, saved)
+        members = _member_codes(run, kind, index, obj.get(member), member, lookup)
         if run.problems:
             return
-        run.unit_codes["group:" + uid] = run.unit_codes["group:" + code] = existing.code if existing else code
+        if remember:
+            code = head.existing.code if head.existing else head.code
+            run.unit_codes["group:" + head.uid] = run.unit_codes["group:" + head.code] = code
         try:
-            if existing is None:
-                registry_groups.create_group(
-                    run.conn,
-                    principal=run.principal,
-                    code=code,
-                    name_zh=name_zh,
-                    name_en=name_en,
-                    members=members,
-                    uid=uid,
-                    note="DHIS2 metadata",
-                )
+            if head.existing is None:
+                create(head, members)
                 created += 1
             else:
-                _replace_members(run, existing, uid, members)
+                replace(head, head.existing, members)
         except ValidationError as error:
             run.placed(kind, _at_row(error, index))
             return
@@ -633,65 +725,11 @@ def _groups(run: _Run, objects: Sequence[Mapping[str, Any]]) -> None:
 
 def _group_head(
     run: _Run, kind: str, index: int, obj: Mapping[str, Any], saved: Sequence[registry.GroupRecord]
-) -> tuple[str, str, str, str, registry.GroupRecord | None]:
+) -> _GroupHead:
     uid = _uid_of(run, kind, index, obj)
     name_en, name_zh = _names(run, kind, index, obj)
     code = _code_of(run, kind, index, obj, uid)
     existing = next((g for g in saved if g.uid == uid), None) or next(
         (g for g in saved if g.code == code), None
     )
-    return uid, name_en, name_zh, code, existing
-
-
-def _replace_members(run: _Run, existing: registry.GroupRecord, uid: str, members: Sequence[str]) -> None:
-    registry.adopt_group_uid(run.conn, principal=run.principal, code=existing.code, uid=uid)
-    current = set(codes_of(run.conn, existing.members).values())
-    add, remove = sorted(set(members) - current), sorted(current - set(members))
-    if add or remove:
-        registry_groups.change_members(
-            run.conn,
-            principal=run.principal,
-            code=existing.code,
-            add=add,
-            remove=remove,
-            note="DHIS2 metadata",
-        )
-
-
-def _group_sets(run: _Run, objects: Sequence[Mapping[str, Any]]) -> None:
-    kind = "organisationUnitGroupSets"
-    saved = registry.group_sets(run.conn)
-    bundle_groups = {k[len("group:") :]: v for k, v in run.unit_codes.items() if k.startswith("group:")}
-    lookup = _group_lookup(run, bundle_groups)
-    created = 0
-    for index, obj in enumerate(objects):
-        uid, name_en, name_zh, code, existing = _group_head(run, kind, index, obj, saved)
-        members = _member_codes(
-            run, kind, index, obj.get("organisationUnitGroups"), "organisationUnitGroups", lookup
-        )
-        if run.problems:
-            return
-        try:
-            if existing is None:
-                registry_groups.create_group_set(
-                    run.conn,
-                    principal=run.principal,
-                    code=code,
-                    name_zh=name_zh,
-                    name_en=name_en,
-                    groups=members,
-                    uid=uid,
-                    note="DHIS2 metadata",
-                )
-                created += 1
-            else:
-                registry.adopt_group_uid(
-                    run.conn, principal=run.principal, code=existing.code, uid=uid, group_set=True
-                )
-                registry.replace_set_groups(
-                    run.conn, principal=run.principal, code=existing.code, group_codes=members
-                )
-        except ValidationError as error:
-            run.placed(kind, _at_row(error, index))
-            return
-    run.count(kind, created, len(objects) - created)
+    return _GroupHead(uid, name_en, name_zh, code, existing)

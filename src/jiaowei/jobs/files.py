@@ -8,13 +8,12 @@ the job's row is deleted (``service.forget_old``, 30 days after the job ended).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from jiaowei.disk import write_whole
 from jiaowei.settings import active_settings
 
 MEDIA_TYPES = {
@@ -56,15 +55,7 @@ def safe_filename(filename: str) -> str:
 def keep(job_id: str, filename: str, data: bytes) -> Produced:
     """Keep ``data`` as job ``job_id``'s file (written whole, then moved into place)."""
     target = _job_folder(job_id) / safe_filename(filename)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".writing-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_whole(target, data)
     return _produced(target)
 
 

@@ -41,8 +41,16 @@ def _tidy(app: FastAPI) -> None:
         with using(app.state.settings), app.state.db.transaction(write=True) as conn:
             service.mark_interrupted(conn, now=clock.now())
             service.forget_old(conn, now=clock.now())
-    except (SQLAlchemyError, JiaoweiError):  # a database not initialised yet, or busy: start anyway
-        log.warning("the jobs left by a stopped server could not be marked failed", exc_info=True)
+    except (SQLAlchemyError, JiaoweiError, OSError) as error:  # down, not initialised, busy: start anyway
+        log.warning("the jobs a stopped server left queued or running could not be marked failed "
+                    "(%s: %s); the next start tries again", type(error).__name__, _first_line(error))
+
+
+def _first_line(error: Exception) -> str:
+    """An error's reason on one line: the driver's message, without SQLAlchemy's SQL and links."""
+    reason = getattr(error, "orig", None) or getattr(error, "detail", None) or error
+    lines = str(reason).strip().splitlines()
+    return lines[0].strip() if lines else "no reason given"
 
 
 @asynccontextmanager
@@ -63,7 +71,8 @@ def start_job(request: Request, conn: Connection, background: BackgroundTasks, *
     """Queue ``work`` as a job of ``principal``'s and send the browser to its page (303)."""
     job_id = service.create_job(conn, principal=principal, kind=kind, title=title, back=local_path(back),
                                 filename=filename, dry_run=dry_run, now=clock.now())
-    background.add_task(runner_for(request.app.state).start, job_id, work)
+    background.add_task(runner_for(request.app.state).start, job_id, work, kind=kind,
+                        dry_run=dry_run)
     return see_other(f"/jobs/{job_id}")
 
 

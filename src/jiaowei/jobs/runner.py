@@ -72,17 +72,18 @@ class JobRunner:
         self._guard = threading.Lock()
         self._running: dict[str, tuple[Status, Progress]] = {}
 
-    def start(self, job_id: str, work: Work) -> None:
-        """Run ``work`` as job ``job_id`` (whose row is committed): in a worker thread, or here if inline."""
+    def start(self, job_id: str, work: Work, *, kind: str, dry_run: bool = False) -> None:
+        """Run ``work`` as job ``job_id`` (whose row is committed): in a worker thread, or here if inline.
+        ``kind`` and ``dry_run`` label the job in the metrics (``jiaowei_jobs_total``)."""
         self._set(job_id, Status.QUEUED, Progress("waiting"))
         if self.inline:
-            self._run(job_id, work)
+            self._run(job_id, work, (kind, dry_run))
             return
         with self._guard:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="jiaowei-job")
             executor = self._executor
-        executor.submit(self._run, job_id, work)
+        executor.submit(self._run, job_id, work, (kind, dry_run))
 
     def current(self, job: Job) -> Job:
         """``job`` as it stands now: a job this process runs has its live status and progress."""
@@ -108,21 +109,22 @@ class JobRunner:
         with self._guard:
             self._running[job_id] = (status, progress)
 
-    def _run(self, job_id: str, work: Work) -> None:
+    def _run(self, job_id: str, work: Work, labels: tuple[str, bool]) -> None:
         with using(self.settings):
             try:
                 self._write(lambda conn: service.mark_running(conn, job_id=job_id, now=clock.now()))
                 self.set_progress(job_id, Progress("reading the file"))
                 outcome = work(JobContext(self, job_id))
             except JiaoweiError as error:
-                self._end(job_id, failure=failure_of(error))
+                self._end(job_id, labels, failure=failure_of(error))
             except Exception:
                 log.exception("job %s failed", job_id)
-                self._end(job_id, failure=UNEXPECTED)
+                self._end(job_id, labels, failure=UNEXPECTED)
             else:
-                self._end(job_id, outcome=outcome)
+                self._end(job_id, labels, outcome=outcome)
 
-    def _end(self, job_id: str, *, outcome: Outcome | None = None, failure: Failure | None = None) -> None:
+    def _end(self, job_id: str, labels: tuple[str, bool], *, outcome: Outcome | None = None,
+             failure: Failure | None = None) -> None:
         found = self.progress(job_id)
         progress = found[1] if found else Progress("")
         if outcome is not None:
@@ -137,7 +139,9 @@ class JobRunner:
         except Exception:
             log.exception("job %s: its end could not be recorded", job_id)
         finally:
-            counters.IMPORT_JOBS.labels("failed" if failure is not None else "succeeded").inc()
+            kind, dry_run = labels
+            counters.JOBS.labels(kind, "failed" if failure is not None else "succeeded",
+                                 "true" if dry_run else "false").inc()
             with self._guard:
                 self._running.pop(job_id, None)
 

@@ -4,8 +4,8 @@
 a district user's own district for the district report), refuses a unit outside the principal's view
 scope, gives the template the year's plan, the tasks the unit leads and its targets
 (:mod:`jiaowei.reports.sources`), and lets the engine compute every figure through the analytics
-engine. Saving needs ``reports.write``, checks that the body compiles and is audited. Services never
-commit.
+engine. Rendering unsaved text (the editor's preview) needs ``reports.write``, as saving does;
+saving checks that the body compiles and is audited. Services never commit.
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ def render(conn: Connection, *, principal: Principal, template: str, year: int, 
            progress: engine.Progress | None = None) -> Document:
     """The report of ``template`` for the year at the unit, in the language (``zh`` or ``en``).
 
-    ``body`` renders that text instead of the stored one (the editor's preview, nothing saved).
+    ``body`` renders that text instead of the stored one (the editor's preview, nothing saved); it
+    needs ``reports.write``, as saving it would: the text is anyone's until a commission user saved it.
     """
-    require_action(principal, Action.VIEW)  # the pages let only reports.write preview unsaved text
+    require_action(principal, Action.VIEW if body is None else Action.REPORTS_WRITE)
     found = get_template(conn, template)
     lang = _language(language)
     day = _year_end(year)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jiaowei import __version__, domains
 from jiaowei.db.engine import Database, make_engine
-from jiaowei.dhis2.protocol import Dhis2Protocol
+from jiaowei.dhis2.protocol import Dhis2Protocol, KnownParameters
 from jiaowei.settings import Settings, get_settings, using
 from jiaowei.throttle import FailureWindow
 from jiaowei.web import errors, logs, metrics
@@ -44,8 +44,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     errors.document_problems(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     included = routers()
+    known = Depends(KnownParameters([r for router in included for r in router.routes]))
     for router in included:
-        app.include_router(router, dependencies=[BASIC_FIRST])
+        app.include_router(router, dependencies=[known, BASIC_FIRST])
     _protect_every_response(app, [route for router in included for route in router.routes])
     return app
 

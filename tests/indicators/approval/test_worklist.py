@@ -12,7 +12,8 @@ from sqlalchemy import Connection
 from jiaowei.auth.model import SYSTEM
 from jiaowei.indicators.approval import completeness
 from jiaowei.indicators.approval import service as approval
-from tests.factories import indicator_setup, login, make_user, token_for
+from tests.factories import indicator_setup, login, make_unit, make_user, token_for
+from tests.statements import counting
 
 MY_FORMS = "/api/myForms"
 DS = {"data_set": "SCHOOL_Y", "period": "2020"}
@@ -100,3 +101,24 @@ def test_the_work_list_counts_from_the_clock_by_default(client: TestClient, conn
     answer = client.get(MY_FORMS, headers=heads).json()
     assert dt.date.fromisoformat(answer["as_of"]) >= dt.date(2026, 1, 1)
     assert {i["status"] for i in answer["items"]} <= {"due", "late"}
+
+
+
+def test_the_work_list_reads_a_district_in_as_many_statements_whatever_its_schools(
+    client: TestClient, conn: Connection
+) -> None:
+    """Reported and approved units are read with the subtree as a subquery: neither the statements nor
+    their parameters grow with the district's schools (thousands of ids were slow on PostgreSQL)."""
+    indicator_setup(conn)
+    district = token_for(conn, make_user(conn, role="district_staff", capture=["D1"]))
+    counts, sent = [], 0
+    for schools in (3, 12):
+        for _ in range(schools - sent):
+            completeness.complete(conn, principal=SYSTEM, **DS, unit=make_unit(conn, parent="D1"))
+        sent = schools
+        lines(client, district, as_of="2021-02-01")  # the first use of a token records it; not counted
+        with counting(conn) as count:
+            found = lines(client, district, as_of="2021-02-01")
+        assert [(i["status"], i["unit"], i["waiting"]) for i in found] == [("approve", "D1", schools)]
+        counts.append((count.statements, count.parameters))
+    assert counts[0] == counts[1]

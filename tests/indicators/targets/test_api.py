@@ -8,10 +8,12 @@ from httpx import Response
 from sqlalchemy import Connection
 
 from jiaowei.auth.model import SYSTEM
+from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.targets import queries
 from jiaowei.indicators.targets import service as targets
 from tests.factories import make_user, token_for
 from tests.indicators.targets.test_service import coverage_setup
+from tests.statements import counting
 
 
 def test_indicator_values_have_the_documented_shape(client: TestClient, conn: Connection) -> None:
@@ -217,3 +219,27 @@ def test_a_district_user_sees_and_sets_only_their_district(client: TestClient, c
     mine = client.get("/api/indicatorValues", headers=headers)  # default: their district
     assert [r["orgUnit"] for r in mine.json()["rows"]] == ["D1", "D1"]
     assert queries.targets_of(conn, principal=SYSTEM, indicator="COVERAGE", unit="D2")[0].value == 99
+
+
+
+def test_every_indicator_at_a_unit_is_read_with_its_target_in_as_many_statements_whatever_their_number(
+    client: TestClient, conn: Connection
+) -> None:
+    """The targets of all the indicators asked are read in one query, not one per indicator."""
+    coverage_setup(conn)
+    headers = token_for(conn, make_user(conn, "admin"))
+    codes = ("COVERAGE", "COVERAGE_2", "COVERAGE_3")
+    counts = []
+    for n, code in enumerate(codes, start=1):
+        if code != "COVERAGE":
+            metadata.save_indicator(conn, principal=SYSTEM, code=code, name_zh=f"覆盖率{n}",
+                                    name_en=f"Coverage {n}", numerator="#{INCLUSIVE}",
+                                    denominator="#{CHILDREN}", display="percent")
+        targets.set_target(conn, principal=SYSTEM, indicator=code, unit="SH", period="2020", value=86)
+        client.get("/api/indicatorValues", params={"ou": "SH", "pe": "2020"}, headers=headers)  # warm
+        with counting(conn) as count:
+            answer = client.get("/api/indicatorValues", params={"ou": "SH", "pe": "2020"}, headers=headers)
+        rows = {r["indicator"]: r for r in answer.json()["rows"]}
+        assert [(rows[c]["target"]["value"], rows[c]["status"]) for c in codes[:n]] == [(86, "met")] * n
+        counts.append(count.statements)
+    assert counts[0] == counts[1] == counts[2], counts

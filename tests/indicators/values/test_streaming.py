@@ -339,7 +339,7 @@ def test_units_named_by_uid_as_in_the_whole_file(conn: Connection, tmp_path: Pat
 def test_a_large_api_upload_streams_from_a_spooled_file(client: Any, conn: Connection, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """An upload of ``STREAM_ABOVE`` bytes or more is imported as it streams (the same answer as held
-    whole); one with an id scheme is held whole; the spooled file is gone once answered."""
+    whole), with an id scheme too; the spooled file is gone once answered."""
     import tempfile
 
     from tests.factories import make_user, token_for
@@ -359,4 +359,4 @@ def test_a_large_api_upload_streams_from_a_spooled_file(client: Any, conn: Conne
             assert list(tmp_path.iterdir()) == []
     assert answers[0] == answers[2] == answers[4] and answers[0][0] == 200
     # only the streamed reader wants a file's period before its values (docs/dhis2.md): proof it streamed
-    assert answers[1][0] == 422 and answers[3][0] == answers[5][0] == 200
+    assert answers[1][0] == answers[5][0] == 422 and answers[3][0] == 200

@@ -139,8 +139,9 @@ def current_lock(conn: Connection, principal: Principal, target: Target) -> str 
 # ---------------------------------------------------------------- approvals
 
 
-def _approval(conn: Connection, ds_id: int, pid: int | None, unit_ids: list[int]) -> list[Any]:
-    if pid is None or not unit_ids:
+def _approval(conn: Connection, ds_id: int, pid: int | None, unit_ids: list[int] | Any) -> list[Any]:
+    """Approvals of the units: a few ids, or a select of ids (:func:`_subtree_ids`)."""
+    if pid is None or unit_ids is None or (isinstance(unit_ids, list) and not unit_ids):
         return []
     a, units = store.approvals, registry.unit_codes()
     return list(
@@ -185,22 +186,22 @@ def _subtree(conn: Connection, target: Target) -> list[Any]:
     return list(conn.execute(query))
 
 
-def _reported(conn: Connection, ds_id: int, pid: int | None, unit_ids: list[int]) -> set[int]:
-    if pid is None or not unit_ids:
+def _subtree_ids(target: Target) -> Any:
+    """A select of the ids of the units in the unit's subtree on the period's last day (as :func:`_subtree`):
+    approvals and completions are read with it as a subquery, not with thousands of ids as parameters."""
+    if target.where is None:
+        return None
+    day = target.period.end
+    return registry.unit_ids_on_select(day).where(registry.in_paths([target.where.path]))
+
+
+def _reported(conn: Connection, ds_id: int, pid: int | None, subtree: Any) -> set[int]:
+    if pid is None or subtree is None:
         return set()
     c = store.completions
-    found: set[int] = set()
-    for start in range(0, len(unit_ids), 500):
-        found.update(
-            conn.scalars(
-                select(c.c.unit_id).where(
-                    c.c.data_set_id == ds_id,
-                    c.c.period_id == pid,
-                    c.c.unit_id.in_(unit_ids[start : start + 500]),
-                )
-            )
-        )
-    return found
+    return set(conn.scalars(
+        select(c.c.unit_id).where(c.c.data_set_id == ds_id, c.c.period_id == pid, c.c.unit_id.in_(subtree))
+    ))
 
 
 @dataclass
@@ -233,13 +234,11 @@ class Below:
 
 def _below(conn: Connection, target: Target, pid: int | None) -> Below:
     tree = _subtree(conn, target)
-    ids = [u.id for u in tree]
-    approved = {
-        r.unit_id: r
-        for start in range(0, len(ids), 500)
-        for r in _approval(conn, target.ds.id, pid, ids[start : start + 500])
-    }
-    return Below(tree, _reported(conn, target.ds.id, pid, ids), approved)
+    if not tree:
+        return Below(tree, set(), {})
+    subtree = _subtree_ids(target)
+    approved = {r.unit_id: r for r in _approval(conn, target.ds.id, pid, subtree)}
+    return Below(tree, _reported(conn, target.ds.id, pid, subtree), approved)
 
 
 def _top(below: Below, target: Target) -> Any:

@@ -268,11 +268,9 @@ def compute_values(
             for _p, pid in asked:
                 key = (definition.id, unit.id, pid)
                 out[key] = _value(definition, unit, pid, cells.get(key), facts.get(key))
-    for definition in definitions:
-        mine = {(u.id, pid): out[(definition.id, u.id, pid)] for u in units for _, pid in asked}
-        found = targets.evaluate_many(conn, definition, {k: v.value for k, v in mine.items()})
-        for place, evaluation in found.items():
-            mine[place].target = evaluation
+    found = targets.evaluate_indicators(conn, definitions, {key: value.value for key, value in out.items()})
+    for key, evaluation in found.items():
+        out[key].target = evaluation
     return out
 
 

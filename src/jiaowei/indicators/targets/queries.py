@@ -10,6 +10,7 @@ Setting targets is in ``service``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, or_, select
@@ -95,8 +96,19 @@ def evaluate_many(
     conn: Connection, definition: IndicatorDef, values: dict[tuple[int, str], float | None]
 ) -> dict[tuple[int, str], TargetEvaluation]:
     """Each (unit id, period id)'s value against its target, for those that have one (one query)."""
+    keyed = {(definition.id, unit_id, period): value for (unit_id, period), value in values.items()}
+    found = evaluate_indicators(conn, [definition], keyed)
+    return {(unit_id, period): evaluation for (_, unit_id, period), evaluation in found.items()}
+
+
+def evaluate_indicators(
+    conn: Connection, definitions: Sequence[IndicatorDef], values: dict[tuple[int, int, str], float | None]
+) -> dict[tuple[int, int, str], TargetEvaluation]:
+    """Each (indicator id, unit id, period id)'s value against its target, for those that have one: one
+    query for every indicator, not one per indicator."""
     if not values:
         return {}
+    by_id = {d.id: d for d in definitions}
     t, periods = store.targets, store.periods
     parent = store.targets.alias("parent")
     parent_unit = registry.unit_codes("parent_unit")
@@ -105,15 +117,15 @@ def evaluate_many(
         .join(periods, periods.c.id == t.c.period_id)
         .outerjoin(parent, parent.c.id == t.c.cascaded_from)
         .outerjoin(parent_unit, parent_unit.c.id == parent.c.unit_id)
-        .where(t.c.indicator_id == definition.id,
-               t.c.unit_id.in_(sorted({u for u, _ in values})),
-               periods.c.code.in_(sorted({p for _, p in values})))
+        .where(t.c.indicator_id.in_(sorted({i for i, _, _ in values})),
+               t.c.unit_id.in_(sorted({u for _, u, _ in values})),
+               periods.c.code.in_(sorted({p for _, _, p in values})))
     )
     found = {}
     for row in rows:
-        place = (row.unit_id, row.period)
-        if place in values:
-            found[place] = _evaluation(row, definition, values[place])
+        place = (row.indicator_id, row.unit_id, row.period)
+        if place in values and row.indicator_id in by_id:
+            found[place] = _evaluation(row, by_id[row.indicator_id], values[place])
     return found
 
 

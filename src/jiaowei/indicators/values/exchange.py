@@ -11,9 +11,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
-import itertools
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +29,7 @@ from jiaowei.indicators.model import DEFAULT, ImportConflict, ImportStrategy, Im
 from jiaowei.indicators.values import formats, xmlfiles
 from jiaowei.indicators.values import service as values
 from jiaowei.indicators.values.checking import Progress
-from jiaowei.indicators.values.formats.adx import AdxCatalog, ParsedAdx, XmlRead, adx_rows
+from jiaowei.indicators.values.formats.adx import ParsedAdx, XmlRead, adx_rows
 from jiaowei.indicators.values.formats.adxstream import AdxStream
 from jiaowei.indicators.values.formats.common import Completion
 from jiaowei.indicators.values.formats.dxf2 import Dxf2Stream
@@ -49,8 +46,8 @@ from jiaowei.indicators.values.schemes import (
     encode_rows,
     resolve_rows,
     unit_codes_by,
-    unit_codes_by_key,
 )
+from jiaowei.indicators.values.streams import ROW_FIELDS, Resolving, Spooled, head_of, streamed_format
 from jiaowei.registry import queries as registry
 
 
@@ -116,11 +113,9 @@ def import_file(
     A :class:`Spooled` upload (``rows``) is imported as it streams from its file (:func:`import_path`).
     """
     if isinstance(rows, Spooled):
-        if (schemes is None or schemes.default) and not completions:
-            return import_path(conn, principal=principal, path=rows.path, format=rows.format,
-                               dry_run=dry_run, valid_only=valid_only, strategy=strategy, progress=progress,
-                               stream_above=0)
-        rows = None  # read whole from ``data`` (the upload path spools only files in the default schemes)
+        return import_path(conn, principal=principal, path=rows.path, format=rows.format, dry_run=dry_run,
+                           valid_only=valid_only, strategy=strategy, progress=progress, stream_above=0,
+                           schemes=schemes, completions=completions)
     if not data:
         raise ValidationError(
             N_("The file is empty."), [Problem("empty file", field="file", expected=_formats())]
@@ -178,12 +173,6 @@ def _data_sets_as_codes(catalog: Catalog, completions: list[Completion],
             for c in completions]
 
 
-_ROW_FIELDS = {
-    "dataElement": "data_element", "orgUnit": "org_unit",
-    "categoryOptionCombo": "category_option_combo", "attributeOptionCombo": "attribute_option_combo",
-}
-
-
 def as_written(conflicts: list[ImportConflict], read: Sequence[ValueRow],
                found: Sequence[ValueRow]) -> list[ImportConflict]:
     """The conflicts with each identifier as the file wrote it: a uid (or a name) the id schemes
@@ -195,7 +184,7 @@ def as_written(conflicts: list[ImportConflict], read: Sequence[ValueRow],
     out = []
     for conflict in conflicts:
         before = translated.get(conflict.row)
-        name = _ROW_FIELDS.get(conflict.field or "")
+        name = ROW_FIELDS.get(conflict.field or "")
         if before is not None and name is not None:
             conflict = dataclasses.replace(conflict, value=getattr(before, name))
         out.append(conflict)
@@ -211,8 +200,8 @@ def _pairs(read: Sequence[ValueRow], found: Sequence[ValueRow]) -> Iterator[tupl
 
 
 STREAM_ABOVE = 32 << 20
-"""A DHIS2 JSON, CSV, DXF2 or ADX file of at least this many bytes is read as it streams (``import_path``)."""
-_STREAMED = ("dhis2-json", "dhis2-csv", "dxf2", "adx")
+"""A DHIS2 JSON, CSV, DXF2 or ADX file of at least this many bytes is read as it streams (``import_path``);
+an upload of this size is spooled to disk as it arrives (``values/uploads.py``). Tests lower it."""
 
 
 def import_path(
@@ -225,39 +214,45 @@ def import_path(
     valid_only: bool = False,
     strategy: ImportStrategy = ImportStrategy.CREATE_AND_UPDATE,
     progress: Progress | None = None,
-    stream_above: int = STREAM_ABOVE,
-    batch_size: int = values.BATCH,
+    stream_above: int | None = None,
+    batch_size: int | None = None,
+    schemes: IdSchemes | None = None,
+    completions: Sequence[Completion] = (),
 ) -> ImportSummary:
-    """Import a file on disk (the CLI's ``jiaowei data import``): as :func:`import_file`, but a DHIS2
-    JSON, CSV, DXF2 or ADX file of ``stream_above`` bytes or more is read as it streams and checked
-    and written ``batch_size`` rows at a time, so memory stays flat whatever its size (same checks,
-    same conflicts, same summary, same all-or-nothing). Its identifiers are codes (or uids), as the
-    CLI's always are. An ADX file's completions and refused rows are known only once it is read: they
-    are registered and reported at its end, before the import decides whether it writes."""
-    with path.open("rb") as file:
-        head = file.read(64 << 10)
-    chosen = _streamed_format(path, format, head)
-    if chosen is None or path.stat().st_size < stream_above:
+    """Import a file on disk (the CLI's ``jiaowei data import``, a large upload): as :func:`import_file`,
+    but a DHIS2 JSON, CSV, DXF2 or ADX file of ``stream_above`` bytes or more (default
+    :data:`STREAM_ABOVE`) is read as it streams and checked and written ``batch_size`` rows at a time
+    (default ``values.BATCH``), so memory stays flat whatever its size (same checks, same conflicts,
+    same summary, same all-or-nothing). Its identifiers are read in ``schemes`` a batch at a time
+    (default: a code, else a uid). An ADX file's completions and refused rows are known only once it
+    is read: they are registered and reported at its end, before the import decides whether it writes."""
+    chosen = streamed_format(path.name, format, head_of(path))
+    if chosen is None or path.stat().st_size < (STREAM_ABOVE if stream_above is None else stream_above):
         return import_file(conn, principal=principal, data=path.read_bytes(), filename=path.name,
                            format=format, dry_run=dry_run, valid_only=valid_only, strategy=strategy,
-                           progress=progress)
+                           progress=progress, schemes=schemes, completions=completions)
     with path.open("rb") as file:
         file_digest = hashlib.file_digest(file, "sha256").hexdigest()
+    schemes = schemes or IdSchemes()
     stream: JsonStream | Dxf2Stream | AdxStream | None = None
     registrations = None
     try:
-        stream, rows, completions, refused = _stream(conn, path, chosen)
+        stream, rows, found, refused = _stream(conn, path, chosen, schemes)
         registrations = conn.begin_nested()
-        unregistered = register_completions(conn, principal=principal, completions=completions)
+        unregistered = register_completions(conn, principal=principal, completions=[*completions, *found],
+                                            schemes=schemes)
         if isinstance(stream, AdxStream):
-            rows = _adx_rows(conn, stream, principal=principal, refused=refused, unregistered=unregistered)
-        units = _UnitsByUid(conn)
+            rows = _adx_rows(conn, stream, principal=principal, refused=refused, unregistered=unregistered,
+                             schemes=schemes)
+            schemes = dataclasses.replace(schemes, category_option_combo=None)  # read into combo codes
+        resolving = Resolving(conn, schemes, refused)
+        size = batch_size or values.BATCH
         summary = values.import_values(
-            conn, principal=principal, rows=units.as_codes(rows, batch_size), source=chosen,
+            conn, principal=principal, rows=resolving.as_codes(rows, size), source=chosen,
             strategy=strategy, dry_run=dry_run, valid_only=valid_only, file_digest=file_digest,
-            progress=progress, conflicts=refused, form_conflicts=unregistered, batch_size=batch_size,
+            progress=progress, conflicts=refused, form_conflicts=unregistered, batch_size=size,
         )
-        summary.conflicts = units.as_written(summary.conflicts)
+        summary.conflicts = resolving.as_written(summary.conflicts, refused, unregistered)
     except BaseException:
         if registrations is not None:
             registrations.rollback()
@@ -272,64 +267,25 @@ def import_path(
     return summary
 
 
-class _UnitsByUid:
-    """A streamed file's units named by DHIS2 uid, given their codes a batch at a time (as
-    :func:`resolve_rows` does for a whole file), and shown as written again in the conflicts (as
-    :func:`as_written` does): the rows named by uid are kept as bits, the units as code → uid."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn, self._by_uid, self._uids = conn, bytearray(), dict[str, str]()
-
-    def as_codes(self, rows: Iterator[ValueRow], size: int) -> Iterator[ValueRow]:
-        while batch := list(itertools.islice(rows, size)):
-            codes = unit_codes_by_key(self._conn, {row.org_unit for row in batch})
-            if all(key == code for key, code in codes.items()):
-                yield from batch
-                continue
-            for row in batch:
-                code = codes.get(row.org_unit, row.org_unit)
-                if code != row.org_unit:
-                    self._mark(row.row, code, row.org_unit)
-                    row = dataclasses.replace(row, org_unit=code)
-                yield row
-
-    def _mark(self, row: int, code: str, uid: str) -> None:
-        byte = row >> 3
-        if byte >= len(self._by_uid):
-            self._by_uid.extend(bytes(byte + 1 - len(self._by_uid)))
-        self._by_uid[byte] |= 1 << (row & 7)
-        self._uids[code] = uid
-
-    def as_written(self, conflicts: list[ImportConflict]) -> list[ImportConflict]:
-        if not self._uids:
-            return conflicts
-        return [dataclasses.replace(c, value=self._uids[c.value])
-                if c.field == "orgUnit" and c.value in self._uids and self._marked(c.row) else c
-                for c in conflicts]
-
-    def _marked(self, row: int) -> bool:
-        byte = row >> 3
-        return byte < len(self._by_uid) and bool(self._by_uid[byte] & (1 << (row & 7)))
-
-
 _Streamed = tuple[JsonStream | Dxf2Stream | AdxStream | None, Iterator[ValueRow], list[Completion],
                   list[ImportConflict]]
 
 
-def _stream(conn: Connection, path: Path, chosen: str) -> _Streamed:
+def _stream(conn: Connection, path: Path, chosen: str, schemes: IdSchemes) -> _Streamed:
     """The file opened to stream: the stream to close, its rows, its completions and the rows the
-    file's own rules refuse (as :func:`import_file` reads them)."""
+    file's own rules refuse (as :func:`import_file` reads them, in ``schemes``)."""
     if chosen == "dhis2-csv":
         return None, stream_csv(path), [], []
     if chosen == "dhis2-json":
         json_stream = JsonStream(path)
         return json_stream, json_stream.rows(), formats.json_completions(json_stream.head), []
+    catalog = load_catalog(conn)
     if chosen == "adx":  # its completions and refused rows come as it is read: see _adx_rows
-        catalog = load_catalog(conn)
-        adx = AdxStream(path, xmlfiles.adx_catalog(catalog, combo_code_for(catalog)))
+        combo_code = combo_code_for(catalog, names=category_names(conn, schemes), schemes=schemes)
+        adx = AdxStream(path, xmlfiles.adx_catalog(catalog, combo_code, schemes))
         return adx, iter(()), [], []
     stream = Dxf2Stream(path)
-    xml, catalog = stream.read, load_catalog(conn)
+    xml = stream.read
     if xml.data_set is not None and catalog.data_set(xml.data_set) is None:
         # DHIS2 refuses the document: each row is a conflict and none is imported, as import_file says
         xml = xmlfiles.known_data_set(dataclasses.replace(xml, rows=list(stream.rows())), catalog)
@@ -337,85 +293,20 @@ def _stream(conn: Connection, path: Path, chosen: str) -> _Streamed:
     else:
         rows = stream.rows()
     refused = sorted(xmlfiles.file_conflicts(xml)[1], key=lambda conflict: conflict.row)
-    return stream, rows, xml.completions, refused
+    return stream, rows, _data_sets_as_codes(catalog, xml.completions, schemes), refused
 
 
 def _adx_rows(conn: Connection, stream: AdxStream, *, principal: Principal, refused: list[ImportConflict],
-              unregistered: list[ImportConflict]) -> Iterator[ValueRow]:
+              unregistered: list[ImportConflict], schemes: IdSchemes) -> Iterator[ValueRow]:
     """The rows of an ADX stream; at its end, the rows its rules refused join ``refused`` and the
     forms its groups say are complete are registered (those that cannot be join ``unregistered``),
     while ``import_values`` still holds both lists: it decides whether to write only then."""
     yield from stream.rows()
     read = XmlRead([], [], stream.refused)
     refused.extend(sorted(xmlfiles.file_conflicts(read)[1], key=lambda conflict: conflict.row))
-    unregistered.extend(register_completions(conn, principal=principal, completions=stream.completions))
-
-
-@dataclass(frozen=True)
-class Spooled:
-    """An uploaded file written to a temporary file and read through once (:func:`spool`), before the
-    request's transaction: :func:`import_file` imports it as it streams. The caller deletes ``path``."""
-
-    path: Path
-    format: str
-
-    def __len__(self) -> int:
-        return 0  # its rows are counted only as they are imported
-
-
-def spool(data: bytes, format: str | None, folder: Path | None = None) -> Spooled | None:
-    """A large upload (``STREAM_ABOVE`` bytes or more, in a format read as it streams) written to a
-    temporary file and read through as :func:`import_path` will read it but without the catalog, so
-    that an unreadable file is refused now, before any transaction (decision 0011), as the whole file
-    would be; None for any other file."""
-    if len(data) < STREAM_ABOVE or format not in _STREAMED:
-        return None
-    handle, name = tempfile.mkstemp(prefix="jiaowei-upload-", dir=folder)
-    path = Path(name)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        _read_through(path, format)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return Spooled(path, format)
-
-
-def _read_through(path: Path, format: str) -> None:
-    """Read every row of a file to stream, raising its problems (an ADX file read without the catalog,
-    as ``parse_adx`` reads an upload)."""
-    stream: JsonStream | Dxf2Stream | AdxStream | None = None
-    try:
-        if format == "dhis2-csv":
-            rows = stream_csv(path)
-        elif format == "dhis2-json":
-            stream = JsonStream(path)
-            rows = stream.rows()
-        elif format == "dxf2":
-            stream = Dxf2Stream(path)
-            rows = stream.rows()
-        else:
-            stream = AdxStream(path, AdxCatalog())
-            rows = stream.rows()
-        for _ in rows:
-            pass
-        if isinstance(stream, JsonStream):
-            formats.json_completions(stream.head)  # as import_file reads them, after the rows
-    finally:
-        if stream is not None:
-            stream.close()
-
-
-def _streamed_format(path: Path, format: str | None, head: bytes) -> str | None:
-    """The file's format if it is one read as it streams (DHIS2 JSON, CSV, DXF2 or ADX), else None."""
-    if not head or path.suffix.lower() == ".xlsx":
-        return None
-    try:
-        chosen = format or formats.detect_format(path.name, None, head)
-    except ValidationError:
-        return None  # import_file says why
-    return chosen if chosen in _STREAMED else None
+    completions = _data_sets_as_codes(load_catalog(conn), stream.completions, schemes)
+    unregistered.extend(register_completions(conn, principal=principal, completions=completions,
+                                             schemes=schemes))
 
 
 def register_completions(

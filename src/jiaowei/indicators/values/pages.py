@@ -138,16 +138,19 @@ def entry_upload(
     """Start importing a filled-in template (or any data file) as a job; its page shows the progress,
     then the import summary, with a link back to the form."""
     require_action(user, Action.DATA_CAPTURE)
-    if posted is None or not posted.data:
+    if posted is None or posted.empty:
         return _refused_upload(request, conn, user, ds, pe_, ou, ValidationError(
             N_("The file is empty."), [Problem("empty file", field="file",
                                                expected=", ".join(formats.FORMATS))]))
     query = {"ds": ds, "pe": pe_, "ou": ou}
     back = "/data/entry?" + urlencode(query) if ds and pe_ and ou else "/data/entry"
-    return start_job(request, conn, background, principal=user, kind="data.import",
-                     title=N_("Import data values"), back=back, filename=posted.filename,
-                     dry_run=bool(dry_run),
-                     work=_import_values(user, posted, dry_run=bool(dry_run), valid_only=bool(valid_only)))
+    started = start_job(request, conn, background, principal=user, kind="data.import",
+                        title=N_("Import data values"), back=back, filename=posted.filename,
+                        dry_run=bool(dry_run),
+                        work=_import_values(user, posted, dry_run=bool(dry_run), valid_only=bool(valid_only)))
+    if posted.disk is not None:
+        posted.disk.taken = True  # a large upload's file: the job deletes it once it has run
+    return started
 
 
 def _refused_upload(request: Request, conn: Connection, user: Principal, ds: str, pe_: str, ou: str,
@@ -165,15 +168,24 @@ def _refused_upload(request: Request, conn: Connection, user: Principal, ds: str
 
 
 def _import_values(user: Principal, posted: UploadedFile, *, dry_run: bool, valid_only: bool) -> Work:
-    """The data values import as a job: read the file, then check and write every row or none."""
+    """The data values import as a job: read the file, then check and write every row or none (a large
+    file as it streams from disk, then deleted)."""
 
     def work(job: JobContext) -> Outcome:
-        read = uploads.read(posted.data, posted.filename, posted.content_type, None)
-        total = len(read.rows) if read.rows is not None else 0
+        try:
+            return _imported(job)
+        finally:
+            if posted.disk is not None:
+                posted.disk.path.unlink(missing_ok=True)
+
+    def _imported(job: JobContext) -> Outcome:
+        read = uploads.read(posted.data, posted.filename, posted.content_type, None,
+                            posted.disk.path if posted.disk else None)  # a large file: read through
+        total = len(read.rows) if read.rows is not None else 0  # 0: a large file, counted as it streams
         job.report("reading the file", total, total)
         with job.transaction() as conn:
             summary = exchange.import_file(
-                conn, principal=user, data=posted.data, filename=posted.filename,
+                conn, principal=user, data=read.data, filename=posted.filename,
                 content_type=posted.content_type, dry_run=dry_run, valid_only=valid_only, rows=read.rows,
                 progress=lambda done: job.report("checking rows", done, total))
             conflicts = tuple(c.as_problem() for c in summary.conflicts)

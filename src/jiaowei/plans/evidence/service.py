@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import tempfile
 
 from sqlalchemy import Connection, insert, select
 
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_unit
+from jiaowei.disk import write_whole
 from jiaowei.domains import N_, load
 from jiaowei.errors import NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.indicators.model import new_uid
@@ -76,15 +75,7 @@ def _write(digest: str, content: bytes) -> None:
     target = queries.path_of(digest)
     if target.exists() and target.stat().st_size == len(content):
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.replace(temporary, target)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_whole(target, content)
 
 
 # Owner kinds whose objects are readable beyond their unit's scope (a task's supporting units see its

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from html import escape
 
 from jiaowei.reports.document import Chart, ChartKind
+from jiaowei.reports.numbers import format_value
 
 WIDTH, HEIGHT = 640, 360
 LEFT, RIGHT, TOP = 64, 16, 44
@@ -60,18 +61,11 @@ def svg(chart: Chart, *, font_family: str, language: str) -> str:
     return "\n".join(parts)
 
 
-def format_value(value: float, language: str) -> str:
-    """A value label: ``1,234.5`` in English; ``37.7万``, ``1.2亿`` in Chinese past ten thousand."""
-    if language == "zh":
-        for size, unit in ((1e8, "亿"), (1e4, "万")):
-            if abs(value) >= size:
-                return _trim(value / size) + unit
-        return _trim(value)
-    return f"{round(value, 2):,.2f}".rstrip("0").rstrip(".")
-
-
-def _trim(value: float) -> str:
-    return f"{round(value, 2):.2f}".rstrip("0").rstrip(".")
+def _label(value: float, language: str) -> str:
+    """A value label as the report writes a number (``37.7万``, ``1.2亿``; ``186,600``), with the
+    decimals the value needs, at most two: ``86``, ``92.51``, ``0.5``."""
+    decimals = next(d for d in (0, 1, 2) if round(value, d) == round(value, 2))
+    return format_value(value, display="number", decimals=decimals, language=language)
 
 
 def text_width(text: str, size: float = FONT_SIZE) -> float:
@@ -125,7 +119,7 @@ def _axes(chart: Chart, frame: _Frame, language: str) -> list[str]:
         out.append(f'<line x1="{frame.left}" y1="{y:.1f}" x2="{frame.left + frame.width}" y2="{y:.1f}" '
                    f'stroke="#dddddd"/>')
         out.append(f'<text x="{frame.left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#555555">'
-                   f"{_text(format_value(tick, language))}</text>")
+                   f"{_text(_label(tick, language))}</text>")
     base = frame.y(max(frame.low, 0.0))
     out.append(f'<line x1="{frame.left}" y1="{base:.1f}" x2="{frame.left + frame.width}" y2="{base:.1f}" '
                f'stroke="#333333"/>')
@@ -193,7 +187,7 @@ def _runs(values: tuple[float | None, ...]) -> list[list[tuple[int, float]]]:
 
 def _value_label(x: float, y: float, value: float, language: str) -> str:
     return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" font-size="10">'
-            f"{_text(format_value(value, language))}</text>")
+            f"{_text(_label(value, language))}</text>")
 
 
 def _text(value: str) -> str:

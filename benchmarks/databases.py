@@ -1,0 +1,264 @@
+"""Pages and API routes on PostgreSQL against SQLite (issue 17, part 3).
+
+Builds the Shanghai 2020 demo (``jiaowei demo``) twice: once in a fresh SQLite home in a temporary
+folder, once in a throwaway PostgreSQL cluster (tests/pgcluster.py; ``JIAOWEI_DATABASE_URL`` points
+``jiaowei demo`` at it). Then, for each database, an app in this process (FastAPI's TestClient, an API
+token of the demo's administrator, the connection settings ``jiaowei serve`` uses) answers
+:data:`REQUESTS`: every main page the navigation leads to (home, units, a unit, indicators, the
+普惠 coverage indicator for the city and for 浦东, data entry, an analytics pivot, dashboards, the key
+tasks, a task, the rectification ledger, risks, appraisals, admissions and a campaign, the annual
+report's HTML, the audit log) and the main API routes (units, indicator values with and without an
+indicator, analytics, a data set's ``dataValueSets`` export, plans, risks, campaigns, audit).
+
+Each request is timed once on its own (the first may fill a cache: the analytics copy, templates),
+then ``--runs`` more (default 10; only 3 once a request has taken ``--budget`` seconds): the median
+in ms. The two databases take turns, request by request, so a busy machine slows both alike. The SQL
+statements each request runs are counted (SQLAlchemy's ``before_cursor_execute`` on the app's engine;
+SQLite's own ``BEGIN`` counts as one) on the last run. It prints one table: the request, the median
+on each database, their ratio and the statements on each, and a verdict.
+Target (issue 17): no request more than 1.2× slower on PostgreSQL than on SQLite.
+Run: ``.venv/bin/python benchmarks/databases.py [--runs 10] [--budget 5] [--only SUBSTRING]``
+(PostgreSQL's server binaries from the Debian package ``postgresql``; one to four minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from jiaowei.auth import service as auth
+from jiaowei.auth.model import SYSTEM
+from jiaowei.db.engine import Database, make_engine
+from jiaowei.settings import Settings
+from jiaowei.web.app import create_app
+
+INDICATOR, DATA_SET, CITY, PUDONG, HUANGPU, YEAR = "KG_INCLUSIVE_COVERAGE", "KG_ANNUAL", "310000", "310115", \
+    "310101", "2020"
+PIVOT = f"dimension=dx:{INDICATOR}&dimension=ou:{CITY};LEVEL-2&filter=pe:{YEAR}"
+REQUESTS = (  # label, URL; {task} and {round} are found in the demo first (their ids differ per load)
+    ("page /", "/"),
+    ("page /units", "/units"),
+    ("page /units/浦东", f"/units/{PUDONG}"),
+    ("page /indicators", "/indicators"),
+    ("page indicator, city", f"/indicators/{INDICATOR}?ou={CITY}&pe={YEAR}"),
+    ("page indicator, 浦东", f"/indicators/{INDICATOR}?ou={PUDONG}&pe={YEAR}"),
+    ("page /data/entry", f"/data/entry?ds={DATA_SET}&pe={YEAR}&ou={HUANGPU}"),
+    ("page /data/my-forms", "/data/my-forms"),
+    ("page /analytics pivot", f"/analytics?{PIVOT}"),
+    ("page /dashboards", "/dashboards"),
+    ("page /plans", "/plans"),
+    ("page a task", "/plans/tasks/{task}"),
+    ("page ledger", "/plans/rectification"),
+    ("page /plans/risks", "/plans/risks"),
+    ("page /plans/appraisals", "/plans/appraisals"),
+    ("page an appraisal", "/plans/appraisals/{round}"),
+    ("page /admissions", "/admissions"),
+    ("page a campaign", "/admissions/SH2020-P1"),
+    ("page annual report", f"/reports/view?template=annual&year={YEAR}"),
+    ("page /audit", "/audit"),
+    ("api units", "/api/units"),
+    ("api units, 浦东 subtree", f"/api/units?descendants_of={PUDONG}&limit=500"),
+    ("api indicatorValues, one", f"/api/indicatorValues?indicator={INDICATOR}&ou={CITY}&pe={YEAR}"),
+    ("api indicatorValues, 浦东", f"/api/indicatorValues?indicator={INDICATOR}&ou={PUDONG}&pe={YEAR}"),
+    ("api indicatorValues, all", f"/api/indicatorValues?ou={CITY}&pe={YEAR}"),
+    ("api analytics", f"/api/analytics?{PIVOT}"),
+    ("api dataValueSets",
+     f"/api/dataValueSets?dataSet={DATA_SET}&period={YEAR}&orgUnit={CITY}&children=true"),
+    ("api plans year", f"/api/plans/years/{YEAR}"),
+    ("api plans task", "/api/plans/tasks/{task}"),
+    ("api plans risks", "/api/plans/risks"),
+    ("api campaigns", "/api/admissions/campaigns"),
+    ("api audit", "/api/audit"),
+)
+TARGET = 1.2  # PostgreSQL's median at most this many times SQLite's
+SECRET = "benchmark-secret-" + "0123456789abcdefghijklmnopqrstuv"
+
+
+@dataclass
+class Figures:
+    first: float  # ms
+    rest: list[float]  # ms
+    statements: int  # on the last run
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rest)
+
+
+@dataclass
+class Counter:
+    """SQL statements run on an engine since the last :meth:`reset` (from any thread)."""
+
+    count: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, *_args: Any) -> None:
+        with self.lock:
+            self.count += 1
+
+    def reset(self) -> None:
+        with self.lock:
+            self.count = 0
+
+
+def build_demo(home: Path, url: str = "") -> None:
+    env = {**os.environ, "JIAOWEI_HOME": str(home), "JIAOWEI_SECRET_KEY": SECRET}
+    env.pop("JIAOWEI_DATABASE_URL", None)
+    if url:
+        env["JIAOWEI_DATABASE_URL"] = url
+    subprocess.run([sys.executable, "-m", "jiaowei", "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def token(settings: Settings) -> str:
+    db = Database(make_engine(settings.effective_database_url))
+    with db.transaction(write=True) as conn:
+        made = auth.create_token(conn, principal=SYSTEM, username="admin", label="databases benchmark")
+    db.engine.dispose()
+    return made
+
+
+def p95(times: Sequence[float]) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def demo_ids(client: TestClient) -> dict[str, str]:
+    """The ids the URLs name that differ from one demo load to the next: a task, an appraisal round."""
+    year = client.get(f"/api/plans/years/{YEAR}").json()
+    task = next(item for section in year["sections"] for item in section["children"]
+                if item["kind"] == "task")
+    rounds = client.get("/api/plans/appraisals/rounds").json()["rounds"]
+    return {"task": task["uid"], "round": rounds[0]["id"]}
+
+
+@dataclass
+class Served:
+    """One database's app, its client (with the administrator's token) and its statement counter."""
+
+    name: str
+    client: TestClient
+    counter: Counter
+    ids: dict[str, str]
+
+    def get(self, template: str) -> tuple[float, int]:
+        """Answer one request: (ms, statements); stop the benchmark on anything but 200."""
+        url = template.format(**self.ids)
+        self.counter.reset()
+        t0 = time.perf_counter()
+        response = self.client.get(url)
+        elapsed = (time.perf_counter() - t0) * 1000
+        if response.status_code != 200:
+            raise SystemExit(f"{self.name}: {url}: {response.status_code} {response.text[:300]}")
+        return elapsed, self.counter.count
+
+
+@contextmanager
+def serving(name: str, settings: Settings) -> Iterator[Served]:
+    bearer = token(settings)
+    app = create_app(settings)
+    logging.getLogger("jiaowei.requests").setLevel(logging.WARNING)  # a line per request: not wanted here
+    counter = Counter()
+    event.listen(app.state.db.engine, "before_cursor_execute", counter)
+    with TestClient(app) as client:
+        client.headers["authorization"] = f"Bearer {bearer}"
+        yield Served(name, client, counter, demo_ids(client))
+    app.state.db.engine.dispose()
+
+
+def measure(served: Sequence[Served], requests: Sequence[tuple[str, str]], runs: int,
+            budget: float) -> dict[str, dict[str, Figures]]:
+    """For each request and database: the first answer's ms, then ``runs`` more (at least 3 once past
+    ``budget`` s). The databases take turns, request by request, so both see the same load."""
+    out: dict[str, dict[str, Figures]] = {one.name: {} for one in served}
+    gc.collect()
+    gc.freeze()  # as `jiaowei serve` does once the app is built
+    for label, template in requests:
+        times: dict[str, list[float]] = {one.name: [] for one in served}
+        statements: dict[str, int] = {}
+        start = time.perf_counter()
+        while (len(times[served[0].name]) < max(runs, 1) + 1
+               and (len(times[served[0].name]) < 4 or time.perf_counter() - start < budget)):
+            for one in served:
+                elapsed, statements[one.name] = one.get(template)
+                times[one.name].append(elapsed)
+        for one in served:
+            mine = times[one.name]
+            out[one.name][label] = figures = Figures(mine[0], mine[1:], statements[one.name])
+            print(f"  {one.name}, {label}: first {figures.first:.0f} ms, median {figures.median:.0f} ms of"
+                  f" {len(figures.rest)}, {figures.statements} statements", flush=True)
+    gc.unfreeze()
+    return out
+
+
+def report(requests: Sequence[tuple[str, str]], sqlite: dict[str, Figures], pg: dict[str, Figures]) -> None:
+    print(f"\nms: median of the runs after the first (first request in brackets); statements per request;"
+          f" load average now {os.getloadavg()[0]:.1f}")
+    header = (f"{'request':<28} | {'SQLite median':>18} | {'PostgreSQL median':>18} | {'PG/SQLite':>9}"
+              f" | {'stmts SQLite':>12} | {'stmts PG':>8}")
+    print(header)
+    print("-" * len(header))
+    worst = ("", 0.0)
+    for label, _url in requests:
+        lite, post = sqlite[label], pg[label]
+        ratio = post.median / lite.median
+        worst = max(worst, (label, ratio), key=lambda pair: pair[1])
+        print(f"{label:<28} | {lite.median:>8.1f} ({lite.first:>7.0f})"
+              f" | {post.median:>8.1f} ({post.first:>7.0f})"
+              f" | {ratio:>8.2f}× | {lite.statements:>12} | {post.statements:>8}")
+    over = [label for label, _url in requests if pg[label].median / sqlite[label].median > TARGET]
+    verdict = "met" if not over else f"NOT met for {len(over)}: {', '.join(over)}"
+    print(f"target: no request more than {TARGET}× slower on PostgreSQL: {verdict}"
+          f" (worst: {worst[0]}, {worst[1]:.2f}×)")
+
+
+@contextmanager
+def postgresql() -> Iterator[str]:
+    """The URL of a database on a throwaway cluster, stopped and removed afterwards."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.pgcluster import start_cluster  # the repository's tests folder, not an installed package
+
+    cluster = start_cluster()
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="timed requests after the first (default 10)")
+    parser.add_argument("--budget", type=float, default=5.0,
+                        help="seconds per request after which 3 runs suffice (default 5)")
+    parser.add_argument("--only", default="", help="only the requests whose label contains this")
+    args = parser.parse_args(argv)
+    requests = [(label, url) for label, url in REQUESTS if args.only in label]
+    with tempfile.TemporaryDirectory(prefix="jiaowei-databases-") as tmp, postgresql() as url:
+        lite_home, pg_home = Path(tmp, "sqlite"), Path(tmp, "postgresql")
+        t0 = time.perf_counter()
+        build_demo(lite_home)
+        build_demo(pg_home, url)
+        print(f"built the demo on SQLite and on PostgreSQL in {time.perf_counter() - t0:.1f} s", flush=True)
+        with serving("SQLite", Settings(home=lite_home, secret_key=SECRET)) as lite, \
+                serving("PostgreSQL", Settings(home=pg_home, database_url=url, secret_key=SECRET)) as pg:
+            figures = measure((lite, pg), requests, args.runs, args.budget)
+    report(requests, figures["SQLite"], figures["PostgreSQL"])
+
+
+if __name__ == "__main__":
+    main()
