@@ -28,7 +28,6 @@ import gc
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,12 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import admin_token, build_demo  # benchmarks/common.py
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from jiaowei.auth import service as auth
-from jiaowei.auth.model import SYSTEM
-from jiaowei.db.engine import Database, make_engine
 from jiaowei.settings import Settings
 from jiaowei.web.app import create_app
 
@@ -117,27 +114,6 @@ class Counter:
             self.count = 0
 
 
-def build_demo(home: Path, url: str = "") -> None:
-    env = {**os.environ, "JIAOWEI_HOME": str(home), "JIAOWEI_SECRET_KEY": SECRET}
-    env.pop("JIAOWEI_DATABASE_URL", None)
-    if url:
-        env["JIAOWEI_DATABASE_URL"] = url
-    subprocess.run([sys.executable, "-m", "jiaowei", "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
-
-
-def token(settings: Settings) -> str:
-    db = Database(make_engine(settings.effective_database_url))
-    with db.transaction(write=True) as conn:
-        made = auth.create_token(conn, principal=SYSTEM, username="admin", label="databases benchmark")
-    db.engine.dispose()
-    return made
-
-
-def p95(times: Sequence[float]) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-
 def demo_ids(client: TestClient) -> dict[str, str]:
     """The ids the URLs name that differ from one demo load to the next: a task, an appraisal round."""
     year = client.get(f"/api/plans/years/{YEAR}").json()
@@ -170,7 +146,7 @@ class Served:
 
 @contextmanager
 def serving(name: str, settings: Settings) -> Iterator[Served]:
-    bearer = token(settings)
+    bearer = admin_token(settings.effective_database_url, "databases benchmark")
     app = create_app(settings)
     logging.getLogger("jiaowei.requests").setLevel(logging.WARNING)  # a line per request: not wanted here
     counter = Counter()
@@ -251,8 +227,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="jiaowei-databases-") as tmp, postgresql() as url:
         lite_home, pg_home = Path(tmp, "sqlite"), Path(tmp, "postgresql")
         t0 = time.perf_counter()
-        build_demo(lite_home)
-        build_demo(pg_home, url)
+        build_demo(lite_home, JIAOWEI_SECRET_KEY=SECRET)
+        build_demo(pg_home, url, JIAOWEI_SECRET_KEY=SECRET)
         print(f"built the demo on SQLite and on PostgreSQL in {time.perf_counter() - t0:.1f} s", flush=True)
         with serving("SQLite", Settings(home=lite_home, secret_key=SECRET)) as lite, \
                 serving("PostgreSQL", Settings(home=pg_home, database_url=url, secret_key=SECRET)) as pg:

@@ -33,18 +33,14 @@ import os
 import shutil
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from common import admin_token, build_demo, p95  # benchmarks/common.py
 from fastapi.testclient import TestClient
 
-from jiaowei.auth import service as auth
-from jiaowei.auth.model import SYSTEM
-from jiaowei.db.engine import Database, make_engine
 from jiaowei.settings import Settings
 from jiaowei.web.app import create_app
 
@@ -59,12 +55,6 @@ REQUESTS = (
 )
 TARGET_MS = 200.0
 DATABASE = "jiaowei.sqlite3"
-
-
-def build_demo(home: Path) -> None:
-    env = {**os.environ, "JIAOWEI_HOME": str(home)}
-    env.pop("JIAOWEI_DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "jiaowei", "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def multiply(path: Path, factor: int) -> tuple[int, int]:
@@ -116,22 +106,9 @@ def counts(path: Path) -> tuple[int, int]:
                 db.execute("SELECT count(*) FROM data_values").fetchone()[0])
 
 
-def token(home: Path) -> str:
-    db = Database(make_engine(f"sqlite:///{home / DATABASE}"))
-    with db.transaction(write=True) as conn:
-        made = auth.create_token(conn, principal=SYSTEM, username="admin", label="indicator pages benchmark")
-    db.engine.dispose()
-    return made
-
-
-def p95(times: Sequence[float]) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-
 def measure(name: str, home: Path, runs: int, budget: float) -> dict[str, tuple[float, list[float]]]:
     """For each request: the first answer's ms, then ``runs`` more (at least 3 once past ``budget`` s)."""
-    bearer = token(home)
+    bearer = admin_token(f"sqlite:///{home / DATABASE}", "indicator pages benchmark")
     settings = Settings(home=home, secret_key="benchmark-" + "x" * 32)
     app = create_app(settings)
     gc.collect()

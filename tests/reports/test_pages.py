@@ -13,6 +13,7 @@ from jiaowei.jobs import service as jobs
 from jiaowei.settings import using
 from tests.pages_helpers import visible_text
 from tests.reports.web_demo import DISTRICT, OTHER_DISTRICT, SEED_FIGURES, Demo
+from tests.statements import counting
 
 FORM = {"template": "annual", "year": "2020", "unit": "", "lang": "zh"}
 
@@ -183,3 +184,14 @@ def test_a_district_user_previewing_unsaved_text_is_refused_in_their_language(we
                                 "csrf_token": web.csrf()})
     assert refused.status_code == 403
     assert "角色“区教育局工作人员”无权编辑报告模板（reports.write）" in visible_text(refused.text)
+
+
+# The page reads the analytics cube's change feed once, not once per figure (issue 17, part 3: every
+# statement is a round trip on PostgreSQL). Here, not in a module of its own: one demo load less.
+def test_the_annual_report_page_checks_the_cube_once(web: Demo) -> None:
+    client = web.browser("commission")
+    client.get("/reports/view", params={"template": "annual", "year": "2020"})  # the cube is built
+    with counting(web.conn) as count:
+        page = client.get("/reports/view", params={"template": "annual", "year": "2020"})
+    assert page.status_code == 200 and all(figure in page.text for figure in SEED_FIGURES[:3])
+    assert count.statements <= 215  # 320 when each of its 22 analytics runs read the feed's five markers

@@ -16,6 +16,10 @@ analytics read:
   reloaded and every row's ancestors are derived again;
 - element value types: a change rebuilds the copy.
 
+The change feed's markers (the newest import and its identity, the value types' and the tree's
+stamps: five statements) are read once per transaction (:func:`jiaowei.db.memo.per_transaction`,
+forgotten when the transaction writes), so a report with a query per figure pays them once.
+
 The watermark is checked against the store (the import it names must still exist, with the same
 time and digest), so a rolled-back or restored store is noticed and the copy rebuilt.
 """
@@ -28,6 +32,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +41,7 @@ import numpy as np
 from sqlalchemy import Connection, func, select, tuple_
 
 from jiaowei.analytics.model import MAX_LEVEL
+from jiaowei.db.memo import per_transaction
 from jiaowei.indicators import store
 from jiaowei.indicators.model import NUMERIC_TYPES
 from jiaowei.registry import queries as registry
@@ -119,21 +125,19 @@ class Cube:
         """Bring the copy up to the store as ``conn`` sees it (see the module docstring)."""
         with self.lock:
             cur = self.cursor()
-            types = _value_types_stamp(conn)
-            last = conn.execute(select(func.max(store.data_imports.c.id))).scalar()
-            if self.state("value_types") != types or not self._watermark_holds(conn, last):
-                self._rebuild(conn, cur, types, last)
+            marks = per_transaction(conn, "analytics.marks", lambda: _Marks.read(conn))
+            if self.state("value_types") != marks.types or not self._watermark_holds(conn, marks):
+                self._rebuild(conn, cur, marks)
                 return
-            stamp = registry.hierarchy_stamp(conn)
-            if self.state("hierarchy") != stamp:
+            if self.state("hierarchy") != marks.hierarchy:
                 self._rederive(conn, cur)
-                self._set(cur, hierarchy=stamp)
+                self._set(cur, hierarchy=marks.hierarchy)
             watermark = int(self.state("watermark") or 0)
-            if last is not None and last > watermark:
+            if marks.last is not None and marks.last > watermark:
                 self._apply_feed(conn, cur, watermark)
-                self._set(cur, **_import_mark(conn, last))
+                self._set(cur, **marks.last_mark)
 
-    def _watermark_holds(self, conn: Connection, last: int | None) -> bool:
+    def _watermark_holds(self, conn: Connection, marks: _Marks) -> bool:
         """Whether the copy still describes this store: the import it last applied is there, unchanged.
 
         When ``conn`` sees fewer imports than the copy applied, either its snapshot began before
@@ -144,16 +148,16 @@ class Cube:
         mark = self.state("watermark")
         if mark is None:
             return False
+        last = marks.last
         if int(mark) == 0:  # no values in the copy: rebuilding it once there are some costs no more than
             return last is None  # applying them, and reloads what a rollback may have reused (period ids)
         if last is not None and last >= int(mark):
-            return _import_mark(conn, int(mark)) == {"watermark": mark, "import": self.state("import")}
+            seen = marks.last_mark if last == int(mark) else _import_mark(conn, int(mark))
+            return seen == {"watermark": mark, "import": self.state("import")}
         with conn.engine.connect() as fresh:
             return _import_mark(fresh, int(mark)) == {"watermark": mark, "import": self.state("import")}
 
-    def _rebuild(
-        self, conn: Connection, cur: duckdb.DuckDBPyConnection, types: str, last: int | None
-    ) -> None:
+    def _rebuild(self, conn: Connection, cur: duckdb.DuckDBPyConnection, marks: _Marks) -> None:
         cur.execute("BEGIN")
         try:
             self._state = {}
@@ -170,13 +174,11 @@ class Cube:
             _insert_from_raw(cur, order=True)
             cur.execute("DROP TABLE raw")
             _roll(cur, None)
-            mark = _import_mark(conn, last) if last is not None else {"watermark": "0", "import": ""}
-            hierarchy = registry.hierarchy_stamp(conn)
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
-        self._set(cur, value_types=types, hierarchy=hierarchy, **mark)
+        self._set(cur, value_types=marks.types, hierarchy=marks.hierarchy, **marks.last_mark)
 
     def _apply_feed(self, conn: Connection, cur: duckdb.DuckDBPyConnection, watermark: int) -> None:
         h = store.data_value_history
@@ -352,6 +354,27 @@ def _value_batches(conn: Connection, keys: Sequence[Any] | None) -> Iterator[dic
             "synthetic": np.array([bool(r[6]) for r in rows], dtype=bool),
             "value_type": np.array([r[7] for r in rows], dtype=object),
         }
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """What the change feed says, as one transaction reads it (read once per transaction: only
+    these reads are kept, never the cube's own state, which other threads move on)."""
+
+    types: str  # the element value types' stamp
+    last: int | None  # the newest import
+    last_mark: dict[str, str]  # its watermark and identity
+    hierarchy: str  # the tree's stamp
+
+    @classmethod
+    def read(cls, conn: Connection) -> _Marks:
+        last = conn.execute(select(func.max(store.data_imports.c.id))).scalar()
+        return cls(
+            types=_value_types_stamp(conn),
+            last=last,
+            last_mark=_import_mark(conn, last) if last is not None else {"watermark": "0", "import": ""},
+            hierarchy=registry.hierarchy_stamp(conn),
+        )
 
 
 def _value_types_stamp(conn: Connection) -> str:

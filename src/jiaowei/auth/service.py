@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Row, Select, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from jiaowei.audit import service as audit
@@ -149,18 +149,32 @@ def insert_user(conn: Connection, *, principal: Principal, new: NewUser, passwor
     return user_id
 
 
-def principal_for(conn: Connection, *, user_id: int) -> Principal:
-    row = conn.execute(select(users).where(users.c.id == user_id)).first()
-    if row is None or not row.active:
-        raise NotAuthenticated(N_("This account does not exist or is disabled."))
-    capture: set[int] = set()
-    view: set[int] = set()
-    for scope in conn.execute(select(user_scopes).where(user_scopes.c.user_id == user_id)):
-        (capture if scope.kind == "capture" else view).add(scope.unit_id)
-    return Principal(user_id=row.id, username=row.username, role=Role(row.role),
-                     capture=frozenset(capture), view=frozenset(view),
+def _with_scopes(*columns: Any) -> Select[Any]:
+    """The user's columns, the given ones and one scope per row (a user without scopes gives one row)."""
+    return select(users, *columns, user_scopes.c.kind.label("scope_kind"),
+                  user_scopes.c.unit_id.label("scope_unit")).outerjoin(
+        user_scopes, user_scopes.c.user_id == users.c.id)
+
+
+def _principal(rows: list[Row[Any]]) -> Principal | None:
+    """The principal of :func:`_with_scopes` rows (None when the account is disabled)."""
+    row = rows[0]
+    if not row.active:
+        return None
+    capture = frozenset(r.scope_unit for r in rows if r.scope_kind == "capture")
+    view = frozenset(r.scope_unit for r in rows if r.scope_kind is not None and r.scope_kind != "capture")
+    return Principal(user_id=row.id, username=row.username, role=Role(row.role), capture=capture, view=view,
                      display_name=row.display_name, language=row.language,
                      must_change_password=bool(row.must_change_password))
+
+
+def principal_for(conn: Connection, *, user_id: int) -> Principal:
+    """The user's principal, in one statement (the user and the scopes)."""
+    rows = list(conn.execute(_with_scopes().where(users.c.id == user_id)))
+    principal = _principal(rows) if rows else None
+    if principal is None:
+        raise NotAuthenticated(N_("This account does not exist or is disabled."))
+    return principal
 
 
 def user_id_for(conn: Connection, *, username: str) -> int:
@@ -181,13 +195,15 @@ def start_session(conn: Connection, *, principal: Principal, hours: int) -> tupl
 
 
 def resolve_session(conn: Connection, *, token: str) -> tuple[Principal, str] | None:
-    row = conn.execute(select(sessions).where(sessions.c.token_hash == _digest(token))).first()
-    if row is None or _aware(row.expires_at) < _now():
+    """The session's principal and CSRF token, or None; one statement (session, user, scopes)."""
+    rows = list(conn.execute(
+        _with_scopes(sessions.c.expires_at.label("session_expires"), sessions.c.csrf_token)
+        .join_from(users, sessions, sessions.c.user_id == users.c.id)
+        .where(sessions.c.token_hash == _digest(token))))
+    if not rows or _aware(rows[0].session_expires) < _now():
         return None
-    try:
-        return principal_for(conn, user_id=row.user_id), row.csrf_token
-    except NotAuthenticated:
-        return None
+    principal = _principal(rows)
+    return None if principal is None else (principal, rows[0].csrf_token)
 
 
 def end_session(conn: Connection, *, token: str) -> None:
@@ -216,17 +232,18 @@ def create_token(conn: Connection, *, principal: Principal, username: str, label
 
 
 def resolve_token(conn: Connection, *, token: str, uses: TokenUses | None = None) -> Principal | None:
-    """The token's principal, or None. Only reads: the last use is noted in ``uses``, written later."""
-    row = conn.execute(select(api_tokens).where(api_tokens.c.token_hash == _digest(token),
-                                                api_tokens.c.revoked.is_(False))).first()
-    if row is None or _aware(row.expires_at) <= _now():
+    """The token's principal, or None; one statement (token, user, scopes).
+
+    Only reads: the last use is noted in ``uses``, written later."""
+    rows = list(conn.execute(
+        _with_scopes(api_tokens.c.id.label("token_id"), api_tokens.c.expires_at.label("token_expires"))
+        .join_from(users, api_tokens, api_tokens.c.user_id == users.c.id)
+        .where(api_tokens.c.token_hash == _digest(token), api_tokens.c.revoked.is_(False))))
+    if not rows or _aware(rows[0].token_expires) <= _now():
         return None
     if uses is not None:
-        uses.note(token_id=row.id)
-    try:
-        return principal_for(conn, user_id=row.user_id)
-    except NotAuthenticated:
-        return None
+        uses.note(token_id=rows[0].token_id)
+    return _principal(rows)
 
 
 def set_language(conn: Connection, *, principal: Principal, language: str) -> None:

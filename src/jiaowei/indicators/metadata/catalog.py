@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy import Connection, select
 
+from jiaowei.db.memo import per_transaction
 from jiaowei.indicators import store
 from jiaowei.indicators.model import DEFAULT, AggregationType, ValueType
 
@@ -88,32 +88,9 @@ class Catalog:
         return [ds for ds in self.data_sets.values() if element_id in ds.element_ids]
 
 
-_KEPT = "jiaowei.catalog"  # conn.info: (the transaction it was read in, the catalog)
-
-
 def load_catalog(conn: Connection) -> Catalog:
     """The catalog as ``conn``'s transaction sees it (read once per transaction, see above)."""
-    transaction = conn.get_transaction()
-    kept = conn.info.get(_KEPT)
-    if transaction is not None and kept is not None and kept[0] is transaction:
-        return kept[1]  # type: ignore[no-any-return]
-    catalog = _read_catalog(conn)
-    transaction = conn.get_transaction()  # the reads began one, if none was open
-    if transaction is not None:
-        conn.info[_KEPT] = (transaction, catalog)
-    return catalog
-
-
-@event.listens_for(Engine, "before_cursor_execute")
-def _forget_before_writing(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-    if _KEPT in conn.info and not statement.lstrip()[:6].upper().startswith("SELECT"):
-        del conn.info[_KEPT]
-
-
-@event.listens_for(Engine, "commit")
-@event.listens_for(Engine, "rollback")
-def _forget_at_the_end(conn: Connection) -> None:
-    conn.info.pop(_KEPT, None)
+    return per_transaction(conn, "indicators.catalog", lambda: _read_catalog(conn))
 
 
 def _read_catalog(conn: Connection) -> Catalog:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import Connection, Integer, any_, bindparam, exists, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
@@ -189,6 +190,15 @@ def _created(kind: Any) -> Any:
     )
 
 
+def _among(conn: Connection, column: Any, ids: Sequence[int]) -> list[Any]:
+    """Conditions that together select ``column`` in ``ids``, one statement each. PostgreSQL: one
+    condition with the ids as one array parameter (chunks of ``IN`` lists cost a statement and a
+    scan each, and hundreds of bound parameters); SQLite: ``IN`` lists of :data:`CHUNK` ids."""
+    if conn.dialect.name == "postgresql":
+        return [column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))] if ids else []
+    return [column.in_(ids[start : start + CHUNK]) for start in range(0, len(ids), CHUNK)]
+
+
 def _period_rows(conn: Connection, wanted: Sequence[pe.Period]) -> list[tuple[int, str, dt.date]]:
     table = store.periods
     query = select(table.c.id, table.c.code, table.c.end_date).order_by(table.c.start_date, table.c.code)
@@ -210,13 +220,13 @@ def _values_of(
     dv, units, imports = store.data_values, registry.unit_codes(), store.data_imports
     times = times or _ImportTimes(conn)
     out: list[ValueRow] = []
-    for start in range(0, len(unit_ids), CHUNK):
+    for among in _among(conn, dv.c.unit_id, unit_ids):
         query = (
             select(dv, units.c.code.label("unit_code"), imports.c.actor, imports.c.at,
                    _created(dv).label("created_id"))
             .join(units, units.c.id == dv.c.unit_id)
             .join(imports, imports.c.id == dv.c.import_id)
-            .where(dv.c.period_id == period_id, dv.c.unit_id.in_(unit_ids[start : start + CHUNK]))
+            .where(dv.c.period_id == period_id, among)
             .order_by(units.c.code, dv.c.data_element_id, dv.c.coc_id)
         )
         if ds is not None:
@@ -261,13 +271,13 @@ def _deleted_of(
     units = registry.unit_codes()
     later = store.data_value_history.alias("later")
     out: list[ValueRow] = []
-    for start in range(0, len(unit_ids), CHUNK):
+    for among in _among(conn, h.c.unit_id, unit_ids):
         query = (
             select(h, units.c.code.label("unit_code"), imports.c.actor, imports.c.at,
                    _created(h).label("created_id"))
             .join(units, units.c.id == h.c.unit_id)
             .join(imports, imports.c.id == h.c.import_id)
-            .where(h.c.period_id == period_id, h.c.unit_id.in_(unit_ids[start : start + CHUNK]),
+            .where(h.c.period_id == period_id, among,
                    h.c.change == "DELETE",
                    ~exists().where(*_same_key(later, h), later.c.import_id > h.c.import_id),
                    ~exists().where(*_same_key(dv, h)))

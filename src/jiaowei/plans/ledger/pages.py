@@ -102,9 +102,13 @@ def rate_chart(rows: list[queries.Rate], *, lang: str, title: str) -> dict[str, 
 def _unit_pickers(conn: Connection, user: Principal, lang: str, may_manage: bool) -> dict[str, Any]:
     """The units of the filter (those the user sees) and of the record form (those where the user
     manages plans), and the form's unit by default: the user's own."""
-    found: dict[str, Any] = {"units": pickers.unit_choices(conn, user, language=lang), "values": {}}
+    units = pickers.unit_choices(conn, user, language=lang)
+    found: dict[str, Any] = {"units": units, "values": {}}
     if may_manage:
-        found["record_units"] = pickers.unit_choices(conn, user, language=lang, action=Action.PLANS_MANAGE)
+        # the same choices when the user manages plans wherever they see (read once)
+        same = user.unlimited or user.scope_for(Action.PLANS_MANAGE) == user.scope_for(Action.VIEW)
+        found["record_units"] = list(units) if same else pickers.unit_choices(
+            conn, user, language=lang, action=Action.PLANS_MANAGE)
         found["values"] = {"unit": pickers.own_unit(conn, user, action=Action.PLANS_MANAGE)}
     return found
 
@@ -118,12 +122,17 @@ def _ledger(request: Request, conn: Connection, user: Principal, query: dict[str
     try:
         day = _day(query.get("as_of", ""))
         unit = query.get("unit") or None
-        context["findings"] = queries.findings(
-            conn, principal=user, today=day, unit=unit, source=query.get("source") or None,
-            source_kind=query.get("source_kind") or None, state=query.get("state") or None)
-        context["overdue"] = queries.overdue(conn, principal=user, today=day, unit=unit)
-        context["by_unit"] = queries.rates(conn, principal=user, today=day, by="unit", unit=unit)
-        context["by_source"] = queries.rates(conn, principal=user, today=day, by="source", unit=unit)
+        source, kind, state = (query.get(k) or None for k in ("source", "source_kind", "state"))
+        shown = queries.findings(conn, principal=user, today=day, unit=unit, source=source, source_kind=kind,
+                                 state=state)
+        # the overdue measures and the rates take the unit's findings, whatever the other filters
+        items = shown if not (source or kind or state) else queries.findings(
+            conn, principal=user, today=day, unit=unit)
+        context["findings"] = shown
+        context["overdue"] = queries.overdue(conn, principal=user, today=day, unit=unit, items=items)
+        context["by_unit"] = queries.rates(conn, principal=user, today=day, by="unit", unit=unit, items=items)
+        context["by_source"] = queries.rates(conn, principal=user, today=day, by="source", unit=unit,
+                                             items=items)
         context["day"] = day
     except JiaoweiError as error:
         if error.status == 404 and not query.get("unit"):

@@ -319,24 +319,27 @@ def measure(conn: Connection, *, principal: Principal, uid: str, today: dt.date)
 
 
 def overdue(conn: Connection, *, principal: Principal, today: dt.date,
-            unit: str | None = None) -> list[Overdue]:
+            unit: str | None = None, items: Sequence[Finding] | None = None) -> list[Overdue]:
     """Measures whose deadline is before ``today`` and that are still open or in progress, the most
-    overdue first."""
-    found = [Overdue(x, replace(item, measures=()))
-             for item in findings(conn, principal=principal, today=today, unit=unit)
-             for x in item.measures if x.overdue]
+    overdue first. ``items``: the findings of ``unit`` already read (the ledger reads them once)."""
+    if items is None:
+        items = findings(conn, principal=principal, today=today, unit=unit)
+    found = [Overdue(x, replace(item, measures=())) for item in items for x in item.measures if x.overdue]
     return sorted(found, key=lambda o: (o.measure.deadline, o.finding.unit, o.measure.position))
 
 
 def rates(conn: Connection, *, principal: Principal, today: dt.date, by: str = "unit",
-          unit: str | None = None) -> list[Rate]:
+          unit: str | None = None, items: Sequence[Finding] | None = None) -> list[Rate]:
     """The rectification rate of each unit with findings (``by="unit"``, in code order) or of each
-    source (``by="source"``, e.g. 2020年市委巡视, newest first)."""
+    source (``by="source"``, e.g. 2020年市委巡视, newest first). ``items``: the findings of ``unit``
+    already read (the ledger reads them once)."""
     if by not in BY:
         raise ValidationError("The grouping is not valid.", [Problem("unknown value", field="by", value=by,
                                                                      expected=", ".join(BY))])
+    if items is None:
+        items = findings(conn, principal=principal, today=today, unit=unit)
     groups: dict[str, list[Finding]] = defaultdict(list)
-    for item in findings(conn, principal=principal, today=today, unit=unit):
+    for item in items:
         groups[item.unit if by == "unit" else item.source].append(item)
     out = []
     for key, items in groups.items():
