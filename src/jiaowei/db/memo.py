@@ -37,11 +37,6 @@ def per_transaction(conn: Connection, key: str, compute: Callable[[], T]) -> T:
     return value
 
 
-def forget(conn: Connection) -> None:
-    """Drop every value kept for ``conn``."""
-    conn.info.pop(_KEPT, None)
-
-
 @event.listens_for(Engine, "before_cursor_execute")
 def _forget_before_writing(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
     if _KEPT in conn.info and not statement.lstrip()[:6].upper().startswith("SELECT"):
