@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -123,3 +125,10 @@ def indicator_metadata(conn: Connection) -> None:
     metadata.save_indicator(conn, principal=SYSTEM, code="PTR", name_zh="生师比",
                             name_en="Pupils per teacher", numerator="#{PUPILS}", denominator="#{TEACHERS}",
                             display="number", decimals=1)
+
+
+def mentions(found: Any, code: str) -> bool:
+    """Whether a unit code stands anywhere in an answer as a word of its own (``单位D2`` counts), never as a
+    part of a random uid such as ``mD4ND2yLTcs``, which a plain ``in str(...)`` would catch now and then."""
+    text = json.dumps(found, ensure_ascii=False)
+    return re.search(rf"(?<![A-Za-z0-9]){re.escape(code)}(?![A-Za-z0-9])", text) is not None
