@@ -17,7 +17,7 @@ statements each request runs are counted (SQLAlchemy's ``before_cursor_execute``
 SQLite's own ``BEGIN`` counts as one) on the last run. It prints one table: the request, the median
 on each database, their ratio and the statements on each, and a verdict.
 Target (issue 17): no request more than 1.2× slower on PostgreSQL than on SQLite.
-Run: ``.venv/bin/python benchmarks/databases.py [--runs 10] [--budget 5] [--only SUBSTRING]``
+Run: ``.venv/bin/python benchmarks/databases.py [--runs 10] [--budget 5] [--only SUBSTRING] [--socket]``
 (PostgreSQL's server binaries from the Debian package ``postgresql``; one to four minutes on 2 cores).
 """
 
@@ -204,14 +204,16 @@ def report(requests: Sequence[tuple[str, str]], sqlite: dict[str, Figures], pg: 
 
 
 @contextmanager
-def postgresql() -> Iterator[str]:
-    """The URL of a database on a throwaway cluster, stopped and removed afterwards."""
+def postgresql(*, socket: bool = False) -> Iterator[str]:
+    """The URL of a database on a throwaway cluster, stopped and removed afterwards: over TCP to
+    127.0.0.1, or with ``socket`` through the cluster's Unix socket (as when both run on one host)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tests.pgcluster import start_cluster  # the repository's tests folder, not an installed package
 
     cluster = start_cluster()
     try:
-        yield cluster.url
+        yield (f"postgresql+psycopg://postgres@/jiaowei_test?host={cluster.root}&port={cluster.port}"
+               if socket else cluster.url)
     finally:
         cluster.stop()
 
@@ -222,14 +224,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=5.0,
                         help="seconds per request after which 3 runs suffice (default 5)")
     parser.add_argument("--only", default="", help="only the requests whose label contains this")
+    parser.add_argument("--socket", action="store_true",
+                        help="connect to PostgreSQL through its Unix socket, not TCP to 127.0.0.1")
     args = parser.parse_args(argv)
     requests = [(label, url) for label, url in REQUESTS if args.only in label]
-    with tempfile.TemporaryDirectory(prefix="jiaowei-databases-") as tmp, postgresql() as url:
+    with tempfile.TemporaryDirectory(prefix="jiaowei-databases-") as tmp, \
+            postgresql(socket=args.socket) as url:
         lite_home, pg_home = Path(tmp, "sqlite"), Path(tmp, "postgresql")
         t0 = time.perf_counter()
         build_demo(lite_home, JIAOWEI_SECRET_KEY=SECRET)
         build_demo(pg_home, url, JIAOWEI_SECRET_KEY=SECRET)
-        print(f"built the demo on SQLite and on PostgreSQL in {time.perf_counter() - t0:.1f} s", flush=True)
+        print(f"built the demo on SQLite and on PostgreSQL in {time.perf_counter() - t0:.1f} s; PostgreSQL "
+              f"through {'its Unix socket' if args.socket else 'TCP to 127.0.0.1'}", flush=True)
         with serving("SQLite", Settings(home=lite_home, secret_key=SECRET)) as lite, \
                 serving("PostgreSQL", Settings(home=pg_home, database_url=url, secret_key=SECRET)) as pg:
             figures = measure((lite, pg), requests, args.runs, args.budget)

@@ -17,6 +17,7 @@ fails here. The rules are those of docs/contributing.md and issue 8:
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -264,3 +265,13 @@ def test_module_names_follow_the_tree(tmp_path: Path) -> None:
     root = tmp_path / "jiaowei"
     assert module_name(root / "registry" / "queries.py", root) == "jiaowei.registry.queries"
     assert module_name(root / "registry" / "__init__.py", root) == "jiaowei.registry"
+
+
+def test_dates_come_from_the_commissions_clock() -> None:
+    """The server's own date (``date.today()``, ``datetime.now()`` without a zone) is a day off on a UTC
+    host between midnight in Shanghai and 08:00 UTC; every date rule counts from ``clock.today()``."""
+    local = re.compile(r"\b(?:date\.today|datetime\.today|datetime\.now)\(\s*\)")
+    found = [f"{path.relative_to(SRC)}:{n}: {line.strip()}" for path in sorted(SRC.rglob("*.py"))
+             if path.name != "clock.py"
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if local.search(line)]
+    assert found == []

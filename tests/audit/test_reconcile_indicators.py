@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 
+from jiaowei import clock
 from jiaowei.audit import reconcile
 from jiaowei.auth.model import SYSTEM
 from jiaowei.db.engine import make_engine
@@ -51,7 +52,7 @@ def load(conn: Connection) -> None:
         approval.approve(conn, principal=SYSTEM, data_set="SCHOOL_Y", period="2020", unit=unit)
     approval.unapprove(conn, principal=SYSTEM, data_set="SCHOOL_Y", period="2020", unit="S2", reason="typo")
     approval.grant_exception(conn, principal=SYSTEM, data_set="SCHOOL_Y", period="2020", unit="S2",
-                             until=dt.date.today() + dt.timedelta(days=30), reason="late census")
+                             until=clock.today() + dt.timedelta(days=30), reason="late census")
     targets.set_target(conn, principal=SYSTEM, indicator="PTR", unit="SH", period="2020", value=15.0)
 
 

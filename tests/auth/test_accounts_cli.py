@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from jiaowei import clock
 from jiaowei.settings import Settings
 from jiaowei.web.app import create_app
 from tests.cli.test_cli import db_file, jiaowei, sqlite_env  # noqa: F401 - the fixture
@@ -68,7 +69,7 @@ def test_tokens_are_created_with_days_listed_and_revoked(sqlite_env, tmp_path): 
     made = jiaowei(env, "token", "create", "--user", "rep", "--label", "ci", "--days", "3")
     token = made.stdout.split()[-1]
     jiaowei(env, "token", "create", "--user", "ops")
-    in_three_days = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    in_three_days = (clock.today() + dt.timedelta(days=3)).isoformat()
     listed = jiaowei(env, "token", "list", "--user", "rep").stdout
     assert "ci" in listed and in_three_days in listed and "active" in listed and "ops" not in listed
     assert "ops" in jiaowei(env, "token", "list").stdout
@@ -81,5 +82,5 @@ def test_tokens_are_created_with_days_listed_and_revoked(sqlite_env, tmp_path): 
     assert "No API token 999" in jiaowei(env, "token", "revoke", "999", expect=3).stderr
     env_days = {**env, "JIAOWEI_TOKEN_DAYS": "5"}
     jiaowei(env_days, "token", "create", "--user", "ops", "--label", "five")
-    in_five_days = (dt.date.today() + dt.timedelta(days=5)).isoformat()
+    in_five_days = (clock.today() + dt.timedelta(days=5)).isoformat()
     assert in_five_days in jiaowei(env, "token", "list", "--user", "ops").stdout

@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, func, select
 from starlette.routing import BaseRoute
 
+from jiaowei import clock
 from jiaowei.auth.model import SYSTEM
 from jiaowei.indicators.store import data_values as dv
 from jiaowei.registry import queries, service, store, transfer
@@ -692,7 +693,7 @@ def seed_approval(conn: Connection) -> None:
         completeness.complete(conn, principal=SYSTEM, data_set="SCHOOL_Y", period="2020", unit=unit)
     approval.approve(conn, principal=SYSTEM, data_set="SCHOOL_Y", period="2020", unit="S2")
     approval.grant_exception(conn, principal=SYSTEM, data_set="SCHOOL_Y", period="2020", unit="S2",
-                             until=dt.date.today() + dt.timedelta(days=30), reason="mark-s2-private")
+                             until=clock.today() + dt.timedelta(days=30), reason="mark-s2-private")
 
 
 def approval_registration(unit: str, completed: bool) -> dict[str, Any]:

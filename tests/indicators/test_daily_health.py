@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection
 
+from jiaowei import clock
 from jiaowei.auth.model import SYSTEM
 from jiaowei.indicators.approval import completeness
 from jiaowei.indicators.metadata import service as metadata
@@ -131,7 +132,7 @@ def test_a_daily_form_is_due_the_same_day(client: TestClient, daily: Connection)
     completeness.complete(
         daily, principal=SYSTEM, data_set="DAILY_H", period="20201202", unit="S1", at=noon("2020-12-03")
     )
-    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    tomorrow = clock.today() + dt.timedelta(days=1)
     report(daily, "S3", tomorrow.strftime("%Y%m%d"))  # imported now: before the end of its day
     headers = token_for(daily, make_user(daily))
     rows = {}

@@ -138,7 +138,8 @@ def test_the_command_line_starts_without_the_web_framework():
 def test_a_command_imports_only_the_group_it_names(argv: list[str], loaded: list[str]) -> None:
     groups = sorted({group.app.partition(":")[0] for group in domains.cli_groups()})
     code = (f"import sys; sys.argv = ['jiaowei', *{argv!r}]\nfrom jiaowei.cli.main import main\n"
-            f"try:\n    main()\nexcept SystemExit:\n    pass\nprint(sorted(set({groups!r}) & set(sys.modules)))")
+            f"try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print(sorted(set({groups!r}) & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == repr(loaded), result.stdout
 

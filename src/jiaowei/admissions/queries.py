@@ -47,7 +47,9 @@ from jiaowei.admissions.store import (
     results,
 )
 from jiaowei.auth.model import Action, Principal, Role
-from jiaowei.auth.scope import in_scope, require_action
+from jiaowei.auth.scope import require_action, scope_paths
+from jiaowei.db.among import one_of
+from jiaowei.db.memo import per_transaction
 from jiaowei.errors import NotFound, TooManyAttempts
 from jiaowei.registry import queries as registry
 
@@ -68,11 +70,14 @@ def unit_names(conn: Connection, ids: set[int]) -> dict[int, UnitName]:
 
 
 def list_campaigns(conn: Connection) -> list[CampaignListed]:
-    rows = conn.execute(select(campaigns).order_by(campaigns.c.year.desc(), campaigns.c.code)).all()
-    counts: dict[int, int] = dict(conn.execute(select(applicants.c.campaign_id, func.count()).group_by(
-        applicants.c.campaign_id)).all())
+    """Every campaign with its number of applicants: one statement, each count an index range of its
+    campaign (an index-only scan once the table is vacuumed), not a count of the whole table."""
+    count = (select(func.count()).select_from(applicants).where(applicants.c.campaign_id == campaigns.c.id)
+             .scalar_subquery())
+    rows = conn.execute(select(campaigns, count.label("applicants"))
+                        .order_by(campaigns.c.year.desc(), campaigns.c.code)).all()
     return [CampaignListed(code=r.code, year=r.year, stage=r.stage, title_zh=r.title_zh, title_en=r.title_en,
-                           status=r.status, applicants=counts.get(r.id, 0), synthetic=r.synthetic)
+                           status=r.status, applicants=r.applicants or 0, synthetic=r.synthetic)
             for r in rows]
 
 
@@ -172,16 +177,8 @@ def staff_results(conn: Connection, *, principal: Principal, code: str, secret_k
     row = campaign_row(conn, code)
     districts = visible_districts(conn, principal, row.id)
     identities = principal.role is not Role.VIEWER
-    lottery, placement = results.alias("lottery"), results.alias("placement")
-    query = (select(applicants, lottery.c.lottery_rank, lottery.c.school_id.label("admitted_to"),
-                    lottery.c.choice_rank, placement.c.school_id.label("placed_at"))
-             .outerjoin(lottery, (lottery.c.applicant_pk == applicants.c.id) & (lottery.c.stage == "lottery"))
-             .outerjoin(placement, (placement.c.applicant_pk == applicants.c.id)
-                        & (placement.c.stage == "placement"))
-             .where(*_applicant_conditions(row.id, districts, only)))
-    total = conn.scalar(select(func.count()).select_from(query.subquery()))
-    rows = conn.execute(query.order_by(lottery.c.lottery_rank.nulls_last(), applicants.c.number)
-                        .offset(offset).limit(limit)).all()
+    conditions = _applicant_conditions(conn, row.id, districts, only)
+    rows = conn.execute(_page_query(conditions, offset, limit)).all()
     chosen = _choices(conn, [r.id for r in rows])
     items = [StaffResult(
         number=r.number, applicant_id=r.applicant_id, district=districts[r.district_id],
@@ -191,18 +188,52 @@ def staff_results(conn: Connection, *, principal: Principal, code: str, secret_k
         choices=chosen.get(r.id, []), status=r.status, lottery_rank=r.lottery_rank,
         admitted_to=r.admitted_to, choice_rank=r.choice_rank, placed_at=r.placed_at,
     ) for r in rows]
-    return StaffResults(items=items, total=total or 0, offset=offset, limit=limit, identities=identities)
+    return StaffResults(items=items, total=_total(conn, row.id, districts, only, conditions), offset=offset,
+                        limit=limit, identities=identities)
 
 
-def _applicant_conditions(campaign_pk: int, districts: dict[int, str], only: ApplicantFilter) -> list[Any]:
+def _applicant_conditions(conn: Connection, campaign_pk: int, districts: dict[int, str],
+                          only: ApplicantFilter) -> list[Any]:
     ids = sorted(i for i, c in districts.items() if not only.district or c == only.district)
-    found = [applicants.c.campaign_id == campaign_pk, applicants.c.district_id.in_(ids)]
+    found = [applicants.c.campaign_id == campaign_pk]
+    if set(ids) != {r.district_id for r in applicant_tally(conn, campaign_pk)}:  # all of them: no condition
+        found.append(applicants.c.district_id.in_(ids))
     if only.status:
         found.append(applicants.c.status == only.status)
     if search := normal_number(only.search):
         found.append(or_(applicants.c.number.startswith(search, autoescape=True),
                          applicants.c.applicant_id.startswith(search, autoescape=True)))
     return found
+
+
+def _page_query(conditions: list[Any], offset: int, limit: int) -> Any:
+    """One page of the applicants, lottery rank first: the page is chosen on narrow rows (id, rank,
+    number), and only its rows are read whole with their results."""
+    ranked = results.alias("ranked")
+    shown = (select(applicants.c.id, ranked.c.lottery_rank, applicants.c.number)
+             .outerjoin(ranked, (ranked.c.applicant_pk == applicants.c.id) & (ranked.c.stage == "lottery"))
+             .where(*conditions)
+             .order_by(ranked.c.lottery_rank.nulls_last(), applicants.c.number)
+             .offset(offset).limit(limit).subquery("shown"))
+    lottery, placement = results.alias("lottery"), results.alias("placement")
+    return (select(applicants, lottery.c.lottery_rank, lottery.c.school_id.label("admitted_to"),
+                   lottery.c.choice_rank, placement.c.school_id.label("placed_at"))
+            .join(shown, shown.c.id == applicants.c.id)
+            .outerjoin(lottery, (lottery.c.applicant_pk == applicants.c.id) & (lottery.c.stage == "lottery"))
+            .outerjoin(placement, (placement.c.applicant_pk == applicants.c.id)
+                       & (placement.c.stage == "placement"))
+            .order_by(shown.c.lottery_rank.nulls_last(), shown.c.number))
+
+
+def _total(conn: Connection, campaign_pk: int, districts: dict[int, str], only: ApplicantFilter,
+           conditions: list[Any]) -> int:
+    """How many applicants the list holds: from :func:`applicant_tally` unless a number is searched for
+    (the tally counts by district and status, the list's other filters)."""
+    if normal_number(only.search):
+        return int(conn.scalar(select(func.count()).select_from(applicants).where(*conditions)) or 0)
+    return sum(r.applicants for r in applicant_tally(conn, campaign_pk)
+               if r.district_id in districts and (not only.district or r.code == only.district)
+               and (not only.status or r.status == only.status))
 
 
 @dataclass(frozen=True)
@@ -219,15 +250,12 @@ def staff_counts(conn: Connection, *, principal: Principal, code: str) -> Applic
     require_action(principal, Action.VIEW)
     row = campaign_row(conn, code)
     districts = visible_districts(conn, principal, row.id)
-    counts = conn.execute(select(applicants.c.district_id, applicants.c.status, func.count())
-                          .where(applicants.c.campaign_id == row.id,
-                                 applicants.c.district_id.in_(sorted(districts)))
-                          .group_by(applicants.c.district_id, applicants.c.status)).all()
     statuses: Counter[str] = Counter()
     by_district: Counter[str] = Counter()
-    for district_id, status, count in counts:
-        statuses[status] += count
-        by_district[districts[district_id]] += count
+    for r in applicant_tally(conn, row.id):
+        if r.district_id in districts:
+            statuses[r.status] += r.applicants
+            by_district[districts[r.district_id]] += r.applicants
     return ApplicantCounts(total=sum(statuses.values()), statuses=dict(statuses),
                            districts=dict(sorted(by_district.items())))
 
@@ -261,27 +289,54 @@ def _oversubscribed(school: CampaignSchool) -> bool:
     return bool(school.cutoff and school.cutoff.turned_away)
 
 
+def applicant_tally(conn: Connection, campaign_id: int) -> list[Any]:
+    """How many of the campaign's applicants live in each district with each status: rows of
+    ``district_id``, ``code`` (the district's), ``status`` and ``applicants``.
+
+    The campaign page finds the districts, counts the list and its filters, and tells placement's
+    outcome from these rows: one statement, read once per transaction until it writes.
+    """
+    def read() -> list[Any]:
+        counted = (select(applicants.c.district_id, applicants.c.status, func.count().label("applicants"))
+                   .where(applicants.c.campaign_id == campaign_id)
+                   .group_by(applicants.c.district_id, applicants.c.status).subquery("counted"))
+        codes = registry.unit_codes()
+        return list(conn.execute(select(counted.c.district_id, codes.c.code, counted.c.status,
+                                        counted.c.applicants)
+                                 .join(codes, codes.c.id == counted.c.district_id)).all())
+
+    return per_transaction(conn, f"admissions.tally:{campaign_id}", read)
+
+
 def visible_districts(conn: Connection, principal: Principal, campaign_id: int) -> dict[int, str]:
-    """The districts of this campaign's applicants that the principal may view: id → code."""
-    ids = set(conn.scalars(select(applicants.c.district_id).where(applicants.c.campaign_id == campaign_id)
-                           .distinct()))
+    """The districts of this campaign's applicants that the principal may view: id → code.
+
+    Read once per transaction (the list and its counts both ask): the districts from
+    :func:`applicant_tally`, their paths in one statement, the principal's scope once.
+    """
+    scope = principal.scope_for(Action.VIEW)
+    key = f"admissions.districts:{campaign_id}:{clock.today()}:{principal.unlimited}:{sorted(scope)}"
+    return per_transaction(conn, key, lambda: _visible_districts(conn, principal, campaign_id))
+
+
+def _visible_districts(conn: Connection, principal: Principal, campaign_id: int) -> dict[int, str]:
+    codes = {r.district_id: r.code for r in applicant_tally(conn, campaign_id)}
     day = clock.today()
-    codes = registry.codes_of(conn, ids)
-    visible = {}
-    for unit_id in ids:
-        path = registry.last_path(conn, unit_id, day)
-        if path and in_scope(conn, principal, Action.VIEW, path, day):
-            visible[unit_id] = codes[unit_id]
-    return visible
+    paths = registry.last_paths(conn, codes, day)
+    scope = None if principal.unlimited else scope_paths(conn, principal, Action.VIEW, day)
+    return {unit_id: code for unit_id, code in codes.items()
+            if (path := paths.get(unit_id)) and (scope is None or any(path.startswith(p) for p in scope))}
 
 
 def _choices(conn: Connection, pks: list[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     if pks:
         for pk, school in conn.execute(select(choices.c.applicant_pk, choices.c.school_id)
-                                       .where(choices.c.applicant_pk.in_(pks)).order_by(choices.c.rank)):
+                                       .where(one_of(conn, choices.c.applicant_pk, pks))
+                                       .order_by(choices.c.rank)):
             found.setdefault(pk, []).append(school)
     return found
+
 
 
 # ---------------------------------------------------------------- families

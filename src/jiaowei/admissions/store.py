@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 
 from jiaowei.db.base import JSONType, metadata
+from jiaowei.db.memo import per_transaction
 from jiaowei.errors import NotFound
 
 campaigns = Table(
@@ -171,8 +172,12 @@ lookup_attempts = Table(
 
 
 def campaign_row(conn: Connection, code: str) -> Any:
-    """The campaign's row, by its code; NotFound when there is none."""
-    row = conn.execute(select(campaigns).where(campaigns.c.code == code)).first()
+    """The campaign's row, by its code; NotFound when there is none.
+
+    Read once per transaction until it writes (the campaign page's parts each ask for it).
+    """
+    row = per_transaction(conn, f"admissions.campaign:{code}",
+                          lambda: conn.execute(select(campaigns).where(campaigns.c.code == code)).first())
     if row is None:
         raise NotFound(f"No admissions campaign with code {code!r}.")
     return row

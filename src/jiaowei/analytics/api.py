@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from jiaowei import clock
 from jiaowei.analytics import request as analytics_request
 from jiaowei.analytics import service
 from jiaowei.analytics.response import Grid
@@ -37,7 +38,7 @@ Day = Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD: relati
 
 def today() -> dt.date:
     """The day relative periods count from (a request may name another: ``relativePeriodDate``)."""
-    return dt.date.today()
+    return clock.today()
 
 
 def _grid(http: Request, conn: Conn, user: User) -> Grid:

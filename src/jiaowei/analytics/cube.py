@@ -17,7 +17,7 @@ analytics read:
 - element value types: a change rebuilds the copy.
 
 The change feed's markers (the newest import and its identity, the value types' and the tree's
-stamps: five statements) are read once per transaction (:func:`jiaowei.db.memo.per_transaction`,
+stamps: one statement) are read once per transaction (:func:`jiaowei.db.memo.per_transaction`,
 forgotten when the transaction writes), so a report with a query per figure pays them once.
 
 The watermark is checked against the store (the import it names must still exist, with the same
@@ -38,7 +38,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, func, select, true, tuple_
 
 from jiaowei.analytics.model import MAX_LEVEL
 from jiaowei.db.memo import per_transaction
@@ -368,19 +368,30 @@ class _Marks:
 
     @classmethod
     def read(cls, conn: Connection) -> _Marks:
-        last = conn.execute(select(func.max(store.data_imports.c.id))).scalar()
-        return cls(
-            types=_value_types_stamp(conn),
-            last=last,
-            last_mark=_import_mark(conn, last) if last is not None else {"watermark": "0", "import": ""},
-            hierarchy=registry.hierarchy_stamp(conn),
+        """Every marker in one statement (each is a round trip on PostgreSQL): a row per data element
+        (its id and value type, for the types' stamp), each carrying the newest import, its time and
+        digest, and the tree's marks (the element columns are null when there is no element)."""
+        de, di = store.data_elements, store.data_imports
+        last = select(func.max(di.c.id)).scalar_subquery()
+        tree = registry.hierarchy_marks().subquery("tree")
+        query = (
+            select(de.c.id, de.c.value_type, last.label("last"),
+                   select(di.c.at).where(di.c.id == last).scalar_subquery().label("at"),
+                   select(di.c.changes_digest).where(di.c.id == last).scalar_subquery().label("digest"),
+                   *tree.c)
+            .select_from(tree.outerjoin(de, true()))
+            .order_by(de.c.id)
         )
-
-
-def _value_types_stamp(conn: Connection) -> str:
-    de = store.data_elements
-    rows = conn.execute(select(de.c.id, de.c.value_type).order_by(de.c.id)).all()
-    return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+        rows = conn.execute(query).all()
+        first = rows[0]
+        types = [(r.id, r.value_type) for r in rows if r.id is not None]
+        mark = {"watermark": str(first.last), "import": f"{first.at}|{first.digest}" if first.at else ""}
+        return cls(
+            types=hashlib.sha256(repr(types).encode()).hexdigest(),
+            last=first.last,
+            last_mark=mark if first.last is not None else {"watermark": "0", "import": ""},
+            hierarchy=registry.hierarchy_stamp_of(first),
+        )
 
 
 def _import_mark(conn: Connection, import_id: int) -> dict[str, str]:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, String, select
 
 from jiaowei.analytics.engine import BoundCube, cube_for
 from jiaowei.analytics.indicators import indicator_cells
@@ -39,6 +39,8 @@ from jiaowei.analytics.request import (
 from jiaowei.analytics.response import Grid, Value, build_grid
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, scope_paths
+from jiaowei.db.among import among
+from jiaowei.db.memo import per_transaction
 from jiaowei.domains import N_
 from jiaowei.errors import M_, JiaoweiError, NotFound, Problem
 from jiaowei.i18n import DEFAULT_LANGUAGE
@@ -47,7 +49,7 @@ from jiaowei.indicators import store
 from jiaowei.indicators.approval import completeness
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
 from jiaowei.indicators.model import FACTORS, AggregationType, Display
-from jiaowei.indicators.targets.compute import view_scope
+from jiaowei.indicators.targets.compute import all_indicators, view_scope
 from jiaowei.registry import groups
 from jiaowei.registry import queries as registry
 from jiaowei.registry.model import path_ids
@@ -164,9 +166,9 @@ def _data_item(
 
 
 def _indicators(conn: Connection) -> dict[str, Any]:
-    t = store.indicators
-    rows = conn.execute(select(t.c.id, t.c.uid, t.c.code, t.c.name_zh, t.c.name_en, t.c.numerator,
-                               t.c.denominator, t.c.display, t.c.decimals)).all()
+    """Every indicator by uid and by code (read once per transaction by :func:`all_indicators`: a report
+    asks the engine once per figure)."""
+    rows = all_indicators(conn)
     return {**{r.uid: r for r in rows}, **{r.code: r for r in rows}}
 
 
@@ -201,9 +203,10 @@ def unit_plan(
     """The units ``items`` name as they stood on ``day``, only within ``scope`` (paths; None: all)."""
     plan, problems = UnitPlan(), []
     named: list[UnitItem] = []
+    codes = _named_units(conn, [i for i in items if not _special(i)], day)
     for item in items:
         try:
-            named += _unit_item(conn, principal, item, day, scope, plan)
+            named += _unit_item(conn, principal, item, day, scope, plan, codes)
         except QueryError as error:
             problems += error.problems
     if problems:
@@ -218,8 +221,14 @@ def unit_plan(
     return plan
 
 
+def _special(item: str) -> bool:
+    """Whether the ``ou`` item is a level, the user's units or a group rather than a unit's code."""
+    return item.startswith(("LEVEL-", "OU_GROUP-")) or item in USER_UNITS
+
+
 def _unit_item(
-    conn: Connection, principal: Principal, item: str, day: dt.date, scope: list[str] | None, plan: UnitPlan
+    conn: Connection, principal: Principal, item: str, day: dt.date, scope: list[str] | None, plan: UnitPlan,
+    codes: dict[str, UnitItem],
 ) -> list[UnitItem]:
     if item.startswith("LEVEL-"):
         plan.level = _level(item)
@@ -230,8 +239,7 @@ def _unit_item(
         return found
     if item.startswith("OU_GROUP-"):
         return _group_members(conn, principal, item, day, scope)
-    unit_id = registry.id_of(conn, item)
-    unit = _unit(conn, unit_id, day) if unit_id is not None else None
+    unit = codes.get(item)
     if unit is None or not _visible(unit.path, scope):
         raise _no_unit(item)
     return [unit]
@@ -245,11 +253,42 @@ def _level(item: str) -> int:
 
 
 def _unit(conn: Connection, unit_id: int, day: dt.date) -> UnitItem | None:
-    found = registry.unit_on(conn, unit_id, day) or registry.last_known(conn, [unit_id]).get(unit_id)
-    if found is None:
-        return None
-    path = found.path or registry.last_path(conn, unit_id, day) or ""
-    return UnitItem(found.code, found.name_zh, found.name_en, unit_id=found.id, path=path)
+    return _units(conn, [unit_id], day).get(unit_id)
+
+
+def _named_units(conn: Connection, codes: Sequence[str], day: dt.date) -> dict[str, UnitItem]:
+    """The units ``codes`` name as they stood on ``day`` (else last), by code; codes naming none are left
+    out. One statement for the units open that day (on PostgreSQL the codes as one array parameter),
+    read once per transaction for the same codes and day: a report asks the engine once per figure,
+    mostly for the same units, and each read is a round trip on PostgreSQL."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+
+    def read() -> dict[str, UnitItem]:
+        code = registry.UNIT_CODE
+        chunks = among(conn, code, wanted, type_=String)
+        found = {r.code: UnitItem(r.code, r.name_zh, r.name_en, unit_id=r.id, path=r.path)
+                 for among in chunks for r in conn.execute(registry.units_on_select(day).where(among))}
+        ids = registry.ids_of(conn, [c for c in wanted if c not in found]) if len(found) < len(wanted) else {}
+        closed = _units(conn, list(ids.values()), day)  # not open that day: as they stood last
+        return found | {c: closed[i] for c, i in ids.items() if i in closed}
+
+    return per_transaction(conn, f"analytics.units:{day.isoformat()}:{wanted!r}", read)
+
+
+def _units(conn: Connection, ids: Sequence[int], day: dt.date) -> dict[int, UnitItem]:
+    """Each unit as it stood on ``day``, else as it stood last (with its last path before ``day``), by id:
+    one statement for those open that day."""
+    found: dict[int, registry.Unit] = {u.id: u for u in registry.units_on(conn, day, ids=ids)} if ids else {}
+    closed = [i for i in ids if i not in found]
+    if closed:
+        found.update(registry.last_known(conn, closed))
+    out: dict[int, UnitItem] = {}
+    for unit_id, unit in found.items():
+        path = unit.path or registry.last_path(conn, unit_id, day) or ""
+        out[unit_id] = UnitItem(unit.code, unit.name_zh, unit.name_en, unit_id=unit.id, path=path)
+    return out
 
 
 def _visible(path: str, scope: list[str] | None) -> bool:
@@ -276,8 +315,7 @@ def _group_members(
         group = groups.get_group(conn, principal=principal, code=code, as_of=day)
     except NotFound:
         raise _no_unit(item) from None
-    ids = registry.ids_of(conn, [m.code for m in group.members])
-    found = [u for u in (_unit(conn, i, day) for i in ids.values()) if u is not None]
+    found = _named_units(conn, [m.code for m in group.members], day).values()
     return sorted((u for u in found if _visible(u.path, scope)), key=lambda u: u.id)
 
 
@@ -290,9 +328,10 @@ def _at_level(conn: Connection, level: int, under: Sequence[UnitItem], day: dt.d
     paths = [u.path for u in under if u.path]
     if not paths:
         return []
-    query = registry.units_on_select(day).where(registry.in_paths(paths)).order_by(registry.UNIT_CODE)
+    query = registry.units_on_select(day)  # the level's units only, not the whole subtrees' rows
+    query = query.where(registry.in_paths(paths), query.selected_columns.depth == level)
     return [UnitItem(r.code, r.name_zh, r.name_en, unit_id=r.id, path=r.path)
-            for r in conn.execute(query) if r.depth == level]
+            for r in conn.execute(query.order_by(registry.UNIT_CODE))]
 
 
 def _no_unit(item: str) -> QueryError:
@@ -410,10 +449,9 @@ def _list_units_answered(conn: Connection, plan: Plan, values: Sequence[Value]) 
     """Add the units the engine answered for that the plan did not list (a unit that moved or closed)."""
     listed = {u.unit_id for u in plan.units.units}
     day = max(p.end for p in plan.periods.periods)
-    for unit_id in sorted({v.unit_id for v in values} - listed):
-        found = unit_item(conn, unit_id, day)
-        if found is not None:
-            plan.units.units.append(found)
+    unlisted = sorted({v.unit_id for v in values} - listed)
+    found = _units(conn, unlisted, day) if unlisted else {}
+    plan.units.units += [found[i] for i in unlisted if i in found]
 
 
 def prepare(conn: Connection, *, principal: Principal, request: AnalyticsRequest, today: dt.date) -> Plan:
@@ -569,6 +607,8 @@ def _rate_values(conn: Connection, principal: Principal, plan: Plan) -> list[Val
     the answer on its path as of that period's last day.
     """
     out: list[Value] = []
+    if all(d.data_set is None for d in plan.data):
+        return out
     day = max(p.end for p in plan.periods.periods)
     roots = [u.id for u in _user_units(conn, day, plan.paths, 0)]
     wanted = {u.unit_id for u in plan.units.units}

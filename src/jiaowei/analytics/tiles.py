@@ -251,7 +251,8 @@ def _charts(conn: Connection, principal: Principal, tiles: Sequence[compute.Indi
     """Bars of the tiles' indicators with a target, for the units below: those whose target was
     cascaded to them first, then by code; at most :data:`MAX_CHARTS`, those with no unit below left out."""
     with_target = [t for t in tiles if t.target is not None]
-    ranked = sorted(with_target, key=lambda t: (not _cascaded(conn, t), t.indicator.code))
+    cascaded = _cascaded(conn, with_target)
+    ranked = sorted(with_target, key=lambda t: ((t.indicator.id, t.period) not in cascaded, t.indicator.code))
     charts: list[dict[str, Any]] = []
     for tile in ranked[:MAX_TRIED]:
         rows = compute.indicator_table(conn, principal=principal, indicator=tile.indicator.code,
@@ -264,10 +265,14 @@ def _charts(conn: Connection, principal: Principal, tiles: Sequence[compute.Indi
     return charts
 
 
-def _cascaded(conn: Connection, tile: compute.IndicatorValue) -> bool:
-    """Whether the tile's target was cascaded from its unit to the units below."""
-    rows = target_queries.target_rows(conn, indicator_id=tile.indicator.id, period=tile.period)
-    return any(r.parent_code == tile.unit.code for r in rows)
+def _cascaded(conn: Connection, tiles: Sequence[compute.IndicatorValue]) -> set[tuple[int, str]]:
+    """(indicator id, period) of the tiles whose target was cascaded from their unit to the units below
+    (the tiles are all of one unit): one query for them all."""
+    if not tiles:
+        return set()
+    return target_queries.cascaded_from(conn, unit_id=tiles[0].unit.id,
+                                        indicator_ids=[t.indicator.id for t in tiles],
+                                        periods=[t.period for t in tiles])
 
 
 def _name(value: compute.IndicatorValue, language: str) -> str:
@@ -299,9 +304,10 @@ def home(conn: Connection, *, principal: Principal, today: dt.date, language: st
 
 def _fill(conn: Connection, principal: Principal, view: Home, unit: registry.Unit, today: dt.date,
           language: str) -> None:
-    year = compute.parse_period(view.period).start.year
-    if view.kind in ("commission", "district"):
-        values = compute.unit_values(conn, principal=principal, unit=unit.code, period=view.period)
+    period = compute.parse_period(view.period)
+    year = period.start.year
+    if view.kind in ("commission", "district"):  # the unit was checked on the period's last day (home)
+        values = compute.values_at(conn, principal=principal, where=unit, period=period)
         view.tiles = _tiles(values, commission=view.kind == "commission")
     if view.kind == "commission":
         view.charts = _charts(conn, principal, view.tiles, language)

@@ -10,6 +10,7 @@ import typer
 from rich.prompt import Prompt
 from rich.table import Table
 
+from jiaowei import clock
 from jiaowei.auth import admin, queries
 from jiaowei.auth import service as auth
 from jiaowei.auth.model import SYSTEM, Role
@@ -142,8 +143,8 @@ def list_tokens(
     table = Table("id", "user", "label", "created", "expires", "last used", "status")
     for t in found:
         status = "revoked" if t.revoked else "expired" if t.expired else "active"
-        table.add_row(str(t.id), t.username, t.label, t.created_at[:10], t.expires_at[:10],
-                      (t.last_used_at or "-")[:16], status)
+        table.add_row(str(t.id), t.username, t.label, clock.local(t.created_at)[:10],  # the commission's days
+                      clock.local(t.expires_at)[:10], clock.local(t.last_used_at) or "-", status)
     out.print(table)
 
 

@@ -69,6 +69,8 @@ def demo(
                       soft_wrap=not out.is_terminal)
             for part, why in plans["skipped"].items():
                 out.print(f"Plans demo: {part} not loaded ({why}).", highlight=False)
+    if not count:  # loaded and committed: statistics and the visibility map for PostgreSQL's plans
+        backups.vacuum_analyze(db.engine)
     db.engine.dispose()
     users = shanghai2020.DEMO_USERS + plans_demo.DEMO_USERS
     if out.is_terminal:

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import replace
 from typing import Annotated
 
@@ -14,6 +13,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import Connection
 
+from jiaowei import clock
 from jiaowei.analytics import request as analytics_request
 from jiaowei.analytics.response import Grid
 from jiaowei.auth import service as auth
@@ -67,7 +67,7 @@ def analytics(
         principal = _principal(conn, user)
         language = parsed.language or principal.language or DEFAULT_LANGUAGE
         grid = service.run(conn, principal=principal, request=replace(parsed, language=language),
-                           today=dt.date.today())
+                           today=clock.today())
     if csv:
         out.print(grid.as_csv(), end="", highlight=False, markup=False, soft_wrap=True)
     else:

@@ -23,6 +23,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import Connection
 
+from jiaowei import clock
 from jiaowei.auth import service as auth
 from jiaowei.auth.model import SYSTEM, Principal
 from jiaowei.cli.common import out, transaction
@@ -123,7 +124,7 @@ def _format(given: str) -> str:
 
 def _date(text: str) -> dt.date:
     if not text:
-        return dt.date.today()
+        return clock.today()
     try:
         return dt.date.fromisoformat(text)
     except ValueError:

@@ -2,7 +2,8 @@
 
 SQLite uses the online backup API (safe while the server runs) in both directions.
 PostgreSQL uses ``pg_dump -Fc`` and ``pg_restore --clean --if-exists`` in one
-transaction; the binaries come from PATH or ``/usr/lib/postgresql/*/bin`` (newest first).
+transaction, then ``VACUUM (ANALYZE)`` (:func:`vacuum_analyze`); the binaries come from PATH or
+``/usr/lib/postgresql/*/bin`` (newest first).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import subprocess
 from contextlib import closing
 from pathlib import Path
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import URL, Engine, make_url
 
 from jiaowei.errors import ConfigurationError, JiaoweiError, NotFound, Problem, ValidationError
@@ -62,6 +63,25 @@ def restore(url: str, source: Path) -> None:
         _expect(head, PGDUMP_MAGIC, source, "a pg_dump custom-format file made by jiaowei backup")
         _run(parsed, "pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
              f"--dbname={parsed.database}", str(source))
+        engine = create_engine(parsed)
+        try:
+            vacuum_analyze(engine)
+        finally:
+            engine.dispose()
+
+
+def vacuum_analyze(engine: Engine) -> None:
+    """``VACUUM (ANALYZE)`` the PostgreSQL database, after a restore or a bulk load; SQLite: nothing.
+
+    Both leave PostgreSQL without what its plans need: pg_restore writes no planner statistics, and
+    rows loaded in bulk count as visible to every transaction only once VACUUM has seen them, so
+    until autovacuum comes by, a count or a look-up reads each row's table page and not the index
+    alone (no index-only scan). VACUUM cannot run inside a transaction: the connection autocommits.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM (ANALYZE)")
 
 
 def reset(engine: Engine) -> None:

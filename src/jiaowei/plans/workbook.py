@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
 from jiaowei.domains import N_
@@ -302,7 +303,7 @@ def _task_row(units: Units, row: int, cells: dict[str, Any], problems: list[Prob
     )
     if kind and kind not in KINDS:
         c.problem("kind", "unknown kind", kind, " | ".join(KINDS))
-    day = dt.date(year, 12, 31) if year else dt.date.today()
+    day = dt.date(year, 12, 31) if year else clock.today()
     lead = c.text("lead_unit")
     supporting = [s for s in _LIST.split(c.text("supporting_units")) if s]
     fields = {
@@ -510,7 +511,7 @@ def _finding_rows(
                 "found_on": found_on,
                 "severity": c.text("severity", required=True),
                 "text": c.text("text", required=True),
-                "unit": units.code(c, "unit", unit, found_on or dt.date.today()) if unit else None,
+                "unit": units.code(c, "unit", unit, found_on or clock.today()) if unit else None,
             }
             if len(problems) > before:
                 continue

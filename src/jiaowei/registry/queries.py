@@ -7,7 +7,8 @@ Every other domain reads units through this module, never through
   (a unit on a day or in a period) and :class:`UnitHistory` (every version and path segment of a unit);
 - look-ups: :func:`unit_on`, :func:`units_on`, :func:`unit_in_period`, :func:`last_known`,
   :func:`histories`, :func:`ids_of`, :func:`id_of`, :func:`codes_of`, :func:`check_unit_codes`,
-  :func:`subtree_ids`, :func:`path_on`, :func:`last_path`, :func:`versions_of`, :func:`segments_of`;
+  :func:`subtree_ids`, :func:`path_on`, :func:`last_path`, :func:`last_paths`, :func:`versions_of`,
+  :func:`segments_of`;
 - for domains that join units into their own SQL, small selectable builders instead of the
   tables: :func:`units_on_select` with its columns (``UNIT_ID``, ``UNIT_CODE``, ``UNIT_TYPE``,
   ``UNIT_OWNERSHIP``, ``UNIT_PARENT_ID``, ``UNIT_PATH``), :func:`unit_codes`,
@@ -30,12 +31,13 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, func, null, or_, select
-from sqlalchemy.sql import Subquery
+from sqlalchemy.sql import Select, Subquery
 from sqlalchemy.sql.elements import ColumnElement
 
 from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import Span, require_unit, scope_paths, scope_spans, scope_spans_of, unit_filter
+from jiaowei.db.memo import per_transaction
 from jiaowei.domains import N_
 from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.paging import Page
@@ -62,7 +64,6 @@ from jiaowei.registry.store import unit_events, unit_paths, unit_versions, units
 from jiaowei.text import control_character, escaped
 
 MAX_PAGE = 500
-CHUNK = 500
 
 # ---------------------------------------------------------------- builders for other domains' SQL
 
@@ -115,8 +116,9 @@ def _unit_from_row(row: Any) -> Unit:
 
 
 def id_of(conn: Connection, code: str) -> int | None:
-    """The id of the unit with ``code``, or None."""
-    return store.unit_id_for(conn, code)
+    """The id of the unit with ``code``, or None. Read once per transaction (:mod:`jiaowei.db.memo`): a
+    page names the same unit in several of its parts (a report: six), each a round trip on PostgreSQL."""
+    return per_transaction(conn, f"registry.id_of:{code}", lambda: store.unit_id_for(conn, code))
 
 
 def ids_of(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
@@ -128,9 +130,8 @@ def codes_of(conn: Connection, ids: Iterable[int | None]) -> dict[int, str]:
     """Codes of the unit ids (None and unknown ids are left out)."""
     wanted = sorted({i for i in ids if i is not None})
     out: dict[int, str] = {}
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
-        out.update(dict(conn.execute(select(units.c.id, units.c.code).where(units.c.id.in_(chunk))).all()))
+    for among in store.among(conn, units.c.id, wanted):
+        out.update(dict(conn.execute(select(units.c.id, units.c.code).where(among)).all()))
     return out
 
 
@@ -148,9 +149,14 @@ def check_unit_codes(
 
 
 def unit_on(conn: Connection, unit_id: int, day: dt.date) -> Unit | None:
-    """The unit as it stood on ``day``; None if it was not open that day."""
-    found = units_on(conn, day, ids=[unit_id])
-    return found[0] if found else None
+    """The unit as it stood on ``day``; None if it was not open that day. Read once per transaction
+    for the same unit and day, as :func:`id_of`."""
+
+    def read() -> Unit | None:
+        found = units_on(conn, day, ids=[unit_id])
+        return found[0] if found else None
+
+    return per_transaction(conn, f"registry.unit_on:{unit_id}@{day.isoformat()}", read)
 
 
 def units_on(
@@ -182,10 +188,9 @@ def units_on(
         query = query.where(UNIT_PARENT_ID.is_(None))
     if ids is None:
         return [_unit_from_row(r) for r in conn.execute(query.order_by(UNIT_CODE))]
-    wanted = sorted(set(ids))
     rows: list[Any] = []
-    for start in range(0, len(wanted), CHUNK):
-        rows += conn.execute(query.where(UNIT_ID.in_(wanted[start : start + CHUNK]))).all()
+    for among in store.among(conn, UNIT_ID, sorted(set(ids))):
+        rows += conn.execute(query.where(among)).all()
     return sorted((_unit_from_row(r) for r in rows), key=lambda u: u.code)
 
 
@@ -204,22 +209,28 @@ def histories(conn: Connection, ids: Iterable[int]) -> dict[int, UnitHistory]:
 
 def _identities(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
     out: dict[int, tuple[str, bool]] = {}
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        rows = conn.execute(select(units.c.id, units.c.code, units.c.synthetic).where(units.c.id.in_(chunk)))
+    for among in store.among(conn, units.c.id, ids):
+        rows = conn.execute(select(units.c.id, units.c.code, units.c.synthetic).where(among))
         out.update({r.id: (r.code, bool(r.synthetic)) for r in rows})
     return out
 
 
 def unit_in_period(conn: Connection, unit_id: int, first: dt.date, last: dt.date) -> Unit | None:
-    """The unit as it stood last within ``first`` to ``last`` (both included); None if not open then."""
-    history = histories(conn, [unit_id]).get(unit_id)
-    return history.in_period(first, last) if history else None
+    """The unit as it stood last within ``first`` to ``last`` (both included); None if not open then.
+
+    What ``histories(conn, [unit_id])[unit_id].in_period(first, last)`` gives, in one statement.
+    """
+    query = store.last_known_select((first, last + dt.timedelta(days=1)))
+    row = conn.execute(query.where(unit_versions.c.unit_id == unit_id)).first()
+    return _unit_from_row(row) if row is not None and row.path is not None else None
 
 
 def last_known(conn: Connection, ids: Iterable[int]) -> dict[int, Unit]:
-    """Each unit as it stood last (its newest names, also when it is closed), by id."""
-    return {i: h.last() for i, h in histories(conn, ids).items()}
+    """Each unit as it stood last (its newest names, also when it is closed), by id: what
+    ``histories(conn, ids)[i].last()`` gives, read in one statement (not three) however many ids."""
+    query = store.last_known_select()
+    return {r.id: _unit_from_row(r) for among in store.among(conn, unit_versions.c.unit_id, sorted(set(ids)))
+            for r in conn.execute(query.where(among))}
 
 
 def versions_of(conn: Connection, ids: Sequence[int]) -> dict[int, list[UnitVersion]]:
@@ -242,6 +253,11 @@ def last_path(conn: Connection, unit_id: int, day: dt.date) -> str | None:
     return store.last_path(conn, unit_id, day)
 
 
+def last_paths(conn: Connection, ids: Iterable[int], day: dt.date) -> dict[int, str]:
+    """:func:`last_path` of each unit, by id, in one statement (units with no path then are left out)."""
+    return store.last_paths(conn, ids, day)
+
+
 def subtree_ids(conn: Connection, unit_id: int, day: dt.date) -> list[int]:
     """Ids of the unit and everything below it on ``day``; empty when it is not open that day."""
     return store.subtree_ids(conn, unit_id, day)
@@ -256,7 +272,7 @@ def unit_count(conn: Connection) -> int:
 
 
 def today() -> dt.date:
-    return dt.date.today()
+    return clock.today()
 
 
 def _summary_fields(row: Any, parent_codes: Mapping[int, str]) -> dict[str, Any]:
@@ -310,8 +326,11 @@ def list_units(
     if q:
         query = query.where(_matching(q))
     total = count_rows(conn, query)
-    rows = conn.execute(query.order_by(UNIT_PATH).offset(offset).limit(limit)).all()
-    parents = _parent_codes(conn, rows)
+    above = units.alias("parent_unit")  # each row's parent code in the same statement
+    rows = conn.execute(query.outerjoin(above, above.c.id == UNIT_PARENT_ID)
+                        .add_columns(above.c.code.label("parent_code"))
+                        .order_by(UNIT_PATH).offset(offset).limit(limit)).all()
+    parents = {r.parent_id: r.parent_code for r in rows if r.parent_id}
     return Page([UnitSummary(**_summary_fields(r, parents)) for r in rows], total, offset, limit)
 
 
@@ -369,6 +388,7 @@ def children(
     """Children of a unit on a date (or the principal's top units when ``code`` is None)."""
     day = as_of or today()
     query = units_on_select(day).where(unit_filter(conn, principal, Action.VIEW, day))
+    query = query.add_columns(_child_count(day).label("children"))
     if code is not None:
         unit_id = visible_id(conn, principal, code, day)
         query = query.where(unit_id == UNIT_PARENT_ID)
@@ -379,21 +399,27 @@ def children(
         top = [p for p in roots if not any(p != o and p.startswith(o) for o in roots)]
         query = query.where(UNIT_PATH.in_(top))
     rows = conn.execute(query.order_by(UNIT_CODE)).all()
-    parents = _parent_codes(conn, rows)
-    counts = _child_counts(conn, [r.id for r in rows], day)
-    return [TreeNode(**_summary_fields(r, parents), children=counts.get(r.id, 0)) for r in rows]
+    parents = {unit_id: code} if code is not None else _parent_codes(conn, rows)
+    return [TreeNode(**_summary_fields(r, parents), children=r.children) for r in rows]
+
+
+def _child_count(day: dt.date) -> Any:
+    """How many units were directly below the row's unit on ``day``: counted in the row's own statement,
+    an index search each (not a second statement with an ``IN`` list of every row's id)."""
+    kids = unit_versions.alias("kids")
+    return (
+        select(func.count())
+        .select_from(kids)
+        .where(kids.c.parent_id == UNIT_ID, kids.c.valid_from <= day, kids.c.valid_to > day)
+        .scalar_subquery()
+    )
 
 
 def _child_counts(conn: Connection, ids: list[int], day: dt.date) -> dict[int, int]:
-    if not ids:
-        return {}
     v = unit_versions
-    rows = conn.execute(
-        select(v.c.parent_id, func.count())
-        .where(v.c.parent_id.in_(ids), store.valid_on(v, day))
-        .group_by(v.c.parent_id)
-    )
-    return {r[0]: r[1] for r in rows}
+    query = select(v.c.parent_id, func.count()).where(store.valid_on(v, day)).group_by(v.c.parent_id)
+    return {r[0]: r[1] for among in store.among(conn, v.c.parent_id, ids)
+            for r in conn.execute(query.where(among))}
 
 
 def get_unit(
@@ -414,7 +440,7 @@ def get_unit(
         raise NotFound(M_("No unit with code {code!r}.", code=code))
     current = next((v for v in versions if v.covers(day)), None)
     path = last_path(conn, unit_id, day) or ""
-    codes = codes_of(conn, {v.parent_id for v in versions if v.parent_id} | set(path_ids(path)))
+    codes, names = _codes_and_names(conn, {v.parent_id for v in versions} | set(path_ids(path)), day)
     shown = _version_shown(current or versions[-1], codes)
     return UnitDetail(
         code=unit.code,
@@ -431,7 +457,7 @@ def get_unit(
         parent=shown.parent,
         attributes=shown.attributes,
         level=max(len(path_ids(path)) - 1, 0),
-        ancestors=_ancestors(conn, path, codes, day),
+        ancestors=_ancestors(path, codes, names),
         versions=tuple(_version_shown(v, codes) for v in versions),
         events=_events(conn, unit_id, spans),
     )
@@ -471,10 +497,30 @@ def _end(valid_to: dt.date) -> dt.date | None:
     return None if valid_to == FOREVER else valid_to
 
 
-def _ancestors(conn: Connection, path: str, codes: Mapping[int, str], day: dt.date) -> tuple[Ancestor, ...]:
-    ids = path_ids(path)
-    names = _names(conn, set(ids), day)
-    return tuple(Ancestor(codes[i], *names.get(i, ("", ""))) for i in ids[:-1])
+def _ancestors(path: str, codes: Mapping[int, str],
+               names: Mapping[int, tuple[str, str]]) -> tuple[Ancestor, ...]:
+    return tuple(Ancestor(codes[i], *names.get(i, ("", ""))) for i in path_ids(path)[:-1])
+
+
+def _codes_and_names(
+    conn: Connection, ids: Iterable[int | None], day: dt.date
+) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
+    """:func:`codes_of` the units, and :func:`_names` of those with a version begun by ``day``: one
+    statement where the two took two."""
+    v, newer = unit_versions, unit_versions.alias("newer")
+    newest = select(func.max(newer.c.valid_from)).where(newer.c.unit_id == units.c.id,
+                                                        newer.c.valid_from <= day).scalar_subquery()
+    query = select(units.c.id, units.c.code, v.c.name_zh, v.c.name_en).select_from(
+        units.outerjoin(v, (v.c.unit_id == units.c.id) & (v.c.valid_from == newest))
+    )
+    codes: dict[int, str] = {}
+    names: dict[int, tuple[str, str]] = {}
+    for among in store.among(conn, units.c.id, sorted({i for i in ids if i is not None})):
+        for r in conn.execute(query.where(among)):
+            codes[r.id] = r.code
+            if r.name_zh is not None:
+                names[r.id] = (r.name_zh, r.name_en)
+    return codes, names
 
 
 def _names(conn: Connection, ids: set[int], day: dt.date) -> dict[int, tuple[str, str]]:
@@ -553,11 +599,25 @@ def hierarchy_stamp(conn: Connection) -> str:
     Every change of a unit's parent is a unit event and rewrites its segments, so a stamp that
     differs means the copy of the tree is stale (also after a rollback or a restore).
     """
-    count, last_from = conn.execute(select(func.count(), func.max(unit_paths.c.valid_from))).one()
-    event = conn.execute(
-        select(unit_events.c.id, unit_events.c.recorded_at).order_by(unit_events.c.id.desc()).limit(1)
-    ).first()
-    return f"{count}|{last_from}|{event.id if event else 0}|{event.recorded_at if event else ''}"
+    return hierarchy_stamp_of(conn.execute(hierarchy_marks()).one())
+
+
+def hierarchy_marks() -> Select[Any]:
+    """What :func:`hierarchy_stamp` reads, as one row (a caller may read it with other marks in the
+    same statement): segments counted, their last start, the last unit event and when it was recorded."""
+    last = select(unit_events.c.id, unit_events.c.recorded_at).order_by(unit_events.c.id.desc()).limit(1)
+    return select(
+        func.count().label("segments"),
+        func.max(unit_paths.c.valid_from).label("last_from"),
+        last.with_only_columns(unit_events.c.id).scalar_subquery().label("event_id"),
+        last.with_only_columns(unit_events.c.recorded_at).scalar_subquery().label("event_at"),
+    ).select_from(unit_paths)
+
+
+def hierarchy_stamp_of(row: Any) -> str:
+    """The stamp from a row of :func:`hierarchy_marks`."""
+    event = row.event_id is not None
+    return f"{row.segments}|{row.last_from}|{row.event_id if event else 0}|{row.event_at if event else ''}"
 
 
 def group_set_members(conn: Connection, set_ids: Sequence[int]) -> list[tuple[int, int, int]]:
@@ -708,7 +768,7 @@ def _rank(row: Any, needle: str) -> int | None:
 
 def _found(conn: Connection, rows: Sequence[Any], day: dt.date) -> list[UnitFound]:
     parents = {r.parent_id for r in rows if r.parent_id}
-    codes, names = codes_of(conn, parents), _names(conn, parents, day)
+    codes, names = _codes_and_names(conn, parents, day)
     counts = _child_counts(conn, [r.id for r in rows], day)
     return [_unit_found(r.code, r.name_zh, r.name_en, r.type, r.depth, codes.get(r.parent_id),
                         names.get(r.parent_id, ("", "")), counts.get(r.id, 0)) for r in rows]

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from jiaowei.db.among import among
 from jiaowei.db.base import JSONType, byte_ordered_string, metadata
 from jiaowei.registry.model import FOREVER, Link, Segment, UnitVersion, path_upper_bound
 from jiaowei.uids import new_uid
@@ -144,6 +145,9 @@ def in_paths(paths: Iterable[str]) -> ColumnElement[bool]:
     return or_(*ranges) if ranges else false()
 
 
+
+
+
 def version_from_row(row: Any) -> UnitVersion:
     return UnitVersion(
         valid_from=row.valid_from,
@@ -174,11 +178,10 @@ def unit_ids_for(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
 
 def versions_of(conn: Connection, unit_ids: Sequence[int]) -> dict[int, list[UnitVersion]]:
     out: dict[int, list[UnitVersion]] = {u: [] for u in unit_ids}
-    for start in range(0, len(unit_ids), 500):
-        chunk = unit_ids[start : start + 500]
+    for wanted in among(conn, unit_versions.c.unit_id, list(out)):
         rows = conn.execute(
             select(unit_versions)
-            .where(unit_versions.c.unit_id.in_(chunk))
+            .where(wanted)
             .order_by(unit_versions.c.unit_id, unit_versions.c.valid_from)
         )
         for row in rows:
@@ -215,14 +218,9 @@ def insert_versions(conn: Connection, rows: Sequence[tuple[int, UnitVersion]]) -
 
 
 def segments_of(conn: Connection, unit_ids: Iterable[int]) -> dict[int, list[Segment]]:
-    ids = list(unit_ids)
-    out: dict[int, list[Segment]] = {u: [] for u in ids}
-    for start in range(0, len(ids), 500):
-        rows = conn.execute(
-            select(unit_paths)
-            .where(unit_paths.c.unit_id.in_(ids[start : start + 500]))
-            .order_by(unit_paths.c.valid_from)
-        )
+    out: dict[int, list[Segment]] = {u: [] for u in unit_ids}
+    for wanted in among(conn, unit_paths.c.unit_id, list(out)):
+        rows = conn.execute(select(unit_paths).where(wanted).order_by(unit_paths.c.valid_from))
         for row in rows:
             out[row.unit_id].append(Segment(row.valid_from, row.valid_to, row.path))
     return out
@@ -289,6 +287,63 @@ def last_path(conn: Connection, unit_id: int, day: dt.date) -> str | None:
         .order_by(unit_paths.c.valid_from.desc())
         .limit(1)
     )
+
+
+def last_paths(conn: Connection, unit_ids: Iterable[int], day: dt.date) -> dict[int, str]:
+    """:func:`last_path` of each unit, by id (units with none are left out): one statement."""
+    path = (
+        select(unit_paths.c.path)
+        .where(unit_paths.c.unit_id == units.c.id, unit_paths.c.valid_from <= day)
+        .order_by(unit_paths.c.valid_from.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = select(units.c.id, path.label("path"))
+    found: dict[int, str] = {}
+    for wanted in among(conn, units.c.id, sorted(set(unit_ids))):
+        found.update((r.id, r.path) for r in conn.execute(query.where(wanted)) if r.path is not None)
+    return found
+
+
+def last_known_select(within: tuple[dt.date, dt.date] | None = None) -> Any:
+    """Units as they stood last: identity, newest version and newest path ('' when none), one row each;
+    ``within`` a period ``[first, end)``: as they stood last in it (the version and the path segment
+    overlapping it that began last; path NULL when no segment overlaps it).
+
+    The columns are those of :func:`units_on_select`; units without a version (in the period) are left
+    out. Narrow it with a condition on ``unit_versions.c.unit_id``: PostgreSQL then reads only those
+    units' versions (on ``units.id`` it may read every version, misjudging the newest-version
+    condition as rare).
+    """
+
+    def overlapping(table: Any) -> list[ColumnElement[bool]]:
+        return [] if within is None else [table.c.valid_from < within[1], table.c.valid_to > within[0]]
+
+    newer = unit_versions.alias("newer")
+    newest = select(func.max(newer.c.valid_from)).where(newer.c.unit_id == unit_versions.c.unit_id,
+                                                        *overlapping(newer))
+    path = (
+        select(unit_paths.c.path)
+        .where(unit_paths.c.unit_id == units.c.id, *overlapping(unit_paths))
+        .order_by(unit_paths.c.valid_from.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(
+        units.c.id,
+        units.c.code,
+        units.c.synthetic,
+        unit_versions.c.parent_id,
+        unit_versions.c.name_zh,
+        unit_versions.c.name_en,
+        unit_versions.c.type,
+        unit_versions.c.ownership,
+        unit_versions.c.sector,
+        unit_versions.c.attributes,
+        (path if within else func.coalesce(path, "")).label("path"),
+    ).select_from(
+        unit_versions.join(units, units.c.id == unit_versions.c.unit_id)
+    ).where(unit_versions.c.valid_from == newest.scalar_subquery())
 
 
 def subtree_ids(conn: Connection, unit_id: int, day: dt.date) -> list[int]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from jiaowei.db.memo import per_transaction
 from jiaowei.errors import M_, NotFound
 from jiaowei.reports.store import report_templates
 
@@ -80,8 +81,10 @@ def list_templates(conn: Connection) -> list[ReportTemplate]:
 
 
 def get_template(conn: Connection, code: str) -> ReportTemplate:
-    """The template with ``code`` (its saved edit if there is one); NotFound naming the code."""
-    row = conn.execute(select(report_templates).where(report_templates.c.code == code)).first()
+    """The template with ``code`` (its saved edit if there is one); NotFound naming the code. Read once
+    per transaction (the report page asks for it three times, each a round trip on PostgreSQL)."""
+    row = per_transaction(conn, f"reports.template:{code}", lambda: conn.execute(
+        select(report_templates).where(report_templates.c.code == code)).first())
     if row is not None:
         return _from_row(row)
     found = builtin_templates().get(code)

@@ -53,7 +53,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
 def _protect_every_response(app: FastAPI, routes: list[BaseRoute]) -> None:
     """Security headers outside Starlette's own error layer, so that a 500 carries them too; inside
-    them, every body is received whole before the app begins a transaction (``web/body.py``)."""
+    them, every body is received (whole, or for a file route counted as it streams) before the app
+    begins a transaction (``web/body.py``)."""
     build = app.build_middleware_stack
 
     def build_protected() -> ASGIApp:

@@ -1,11 +1,22 @@
-"""Every request's body is received whole, within a time and size limit, before the app sees it.
+"""Every request's body is received within a time and size limit, before the app's transaction begins.
 
 No transaction begins before the body is in hand: a client that sends the headers of a POST and
 then stalls holds one connection of the server, never SQLite's write lock. :class:`WholeBody` is an
-ASGI layer that receives the body (at most ``JIAOWEI_MAX_BODY_BYTES``, or ``JIAOWEI_MAX_UPLOAD_BYTES``
-on routes that take files, marked with :data:`TAKES_FILES`), within ``JIAOWEI_BODY_TIMEOUT_SECONDS``
-(``JIAOWEI_UPLOAD_TIMEOUT_SECONDS`` for files), then replays it to the app. A body over the limit
+ASGI layer that counts the body (at most ``JIAOWEI_MAX_BODY_BYTES``, or ``JIAOWEI_MAX_UPLOAD_BYTES``
+on routes that take files, marked with :data:`TAKES_FILES`) and times it (within
+``JIAOWEI_BODY_TIMEOUT_SECONDS``, ``JIAOWEI_UPLOAD_TIMEOUT_SECONDS`` for files). A body over the limit
 answers 413 and one that arrives too slowly 408, as problem+json (or an error page for a browser).
+
+An ordinary body (small) is received whole, then replayed to the app: whatever a handler reads
+later, and when, the bytes are here. A file route's body is never held whole: the app gets it chunk
+by chunk as it arrives, counted and timed on the way (also without ``Content-Length``, or past a
+false one), so that an upload is written to disk as it comes (``indicators/values/uploads.py``)
+instead of sitting in memory, up to ``JIAOWEI_MAX_UPLOAD_BYTES``, per request. Those routes read their
+body in dependencies named before ``Conn`` (or as FastAPI's form fields, read before any
+dependency), so no transaction is open while it arrives; the request's pooled connection is checked
+out (idle) once the user is known, though. Refused mid-way, the answer is the same 413 or 408 as one
+refused before the app began: ``receive`` raises it into the app, and the layer drops what the app
+answers and sends it itself.
 """
 
 from __future__ import annotations
@@ -56,7 +67,8 @@ class _Disconnected(Exception):
 
 
 class WholeBody:
-    """ASGI layer: receive the whole body within its limits, then hand it to ``app``."""
+    """ASGI layer: receive an ordinary body whole within its limits, then hand it to ``app``; hand a file
+    route's body on as it arrives, within its limits."""
 
     def __init__(self, app: ASGIApp, *, settings: Settings, routes: Iterable[BaseRoute]) -> None:
         """``routes``: the domain routers' own routes (each with its router's prefix)."""
@@ -69,11 +81,16 @@ class WholeBody:
         if scope["type"] != "http" or not _may_have_body(scope):
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope)
+        streams = self.takes_files(scope)
+        limit = self.files if streams else self.ordinary
         declared = _content_length(scope)
+        if declared is not None and declared > limit.size:
+            await _refuse(scope, receive, send, _too_large(scope, limit, declared))
+            return
+        if streams:
+            await self.streamed(scope, receive, send, limit)
+            return
         try:
-            if declared is not None and declared > limit.size:
-                raise _TooLarge
             with anyio.fail_after(limit.seconds):
                 chunks = await _receive_all(receive, limit.size)
         except _Disconnected:
@@ -86,9 +103,65 @@ class WholeBody:
             return
         await self.app(scope, _replay(chunks, receive), send)
 
-    def limit_for(self, scope: Scope) -> Limit:
-        takes = any(route.matches(scope)[0] is Match.FULL for route in self.file_routes)
-        return self.files if takes else self.ordinary
+    async def streamed(self, scope: Scope, receive: Receive, send: Send, limit: Limit) -> None:
+        """Run the app with the body as it arrives. Past the limit or the deadline, ``receive`` raises
+        the 413 or 408 into the app (which gives up reading); what the app answers then is dropped and
+        the refusal sent instead, as when it is refused before the app begins. A client gone
+        mid-body gets no answer, as then."""
+        body = _Counted(scope, receive, limit)
+        started = False
+
+        async def answering(message: Message) -> None:
+            nonlocal started
+            if started or (body.refused is None and not body.gone):
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
+        try:
+            await self.app(scope, body.receive, answering)
+        except Exception:
+            if started or (body.refused is None and not body.gone):
+                raise
+        if body.refused is not None and not started:
+            await _refuse(scope, receive, send, body.refused)
+
+    def takes_files(self, scope: Scope) -> bool:
+        """Whether the request goes to a route marked with :data:`TAKES_FILES`."""
+        return any(route.matches(scope)[0] is Match.FULL for route in self.file_routes)
+
+
+class _Counted:
+    """A body as it arrives, chunk by chunk (never held), counted against ``limit.size`` and timed
+    against ``limit.seconds`` from the request's start; ``refused``: the error that stopped it."""
+
+    def __init__(self, scope: Scope, receive: Receive, limit: Limit) -> None:
+        self.scope, self.source, self.limit = scope, receive, limit
+        self.deadline = anyio.current_time() + limit.seconds
+        self.total = 0
+        self.ended = False  # the last chunk has arrived: the server's own messages follow, untimed
+        self.gone = False  # the client went away before the body ended
+        self.refused: JiaoweiError | None = None
+
+    async def receive(self) -> Message:
+        if self.refused is not None or self.gone:
+            return {"type": "http.disconnect"}
+        if self.ended:
+            return await self.source()
+        try:
+            with anyio.fail_after(max(self.deadline - anyio.current_time(), 0)):
+                message = await self.source()
+        except TimeoutError:
+            self.refused = _too_slow(self.scope, self.limit)
+            raise self.refused from None
+        if message["type"] == "http.disconnect":
+            self.gone = True
+            return message
+        self.total += len(message.get("body", b""))
+        if self.total > self.limit.size:
+            self.refused = _too_large(self.scope, self.limit, _content_length(self.scope))
+            raise self.refused
+        self.ended = not message.get("more_body", False)
+        return message
 
 
 def takes_files_route(route: BaseRoute) -> bool:

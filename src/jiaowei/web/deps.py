@@ -29,7 +29,8 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def request_connection(request: Request) -> Iterator[Connection]:
-    """The request's one connection from the pool; the body has been received whole already."""
+    """The request's one connection from the pool; the body has been received already, except a file
+    route's, which its own dependency reads as it streams, before ``Conn`` (``web/body.py``)."""
     with request.app.state.db.connect() as connection:
         yield connection
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Connection, Table, func, select
 
+from jiaowei import clock
 from jiaowei.auth.model import SYSTEM
 from jiaowei.i18n import catalog
 from jiaowei.indicators import store
@@ -207,7 +208,7 @@ def test_the_completeness_report_refuses_a_period_of_another_type(
 
 
 EXCEPTIONS = "/api/lockExceptions"
-UNTIL = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+UNTIL = (clock.today() + dt.timedelta(days=3)).isoformat()
 GRANT = {**Q, "ou": "S1", "until": UNTIL, "reason": "flood"}
 
 

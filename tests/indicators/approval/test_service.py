@@ -9,6 +9,7 @@ from typing import TypedDict
 import pytest
 from sqlalchemy import Connection, select
 
+from jiaowei import clock
 from jiaowei.audit.store import audit_log
 from jiaowei.auth.model import SYSTEM, Principal
 from jiaowei.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -31,7 +32,7 @@ class DataSetPeriodUnit(DataSetPeriod):
 
 
 DS: DataSetPeriod = {"data_set": "SCHOOL_Y", "period": "2020"}
-TODAY = dt.date.today()
+TODAY = clock.today()
 
 
 @dataclass(frozen=True)

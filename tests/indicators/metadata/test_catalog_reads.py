@@ -34,3 +34,17 @@ def test_a_rolled_back_savepoint_is_not_seen_either(conn: Connection) -> None:
     assert load_catalog(conn).element("GONE") is not None
     savepoint.rollback()
     assert load_catalog(conn).element("GONE") is None and load_catalog(conn).element("PUPILS") is not None
+
+
+def test_the_catalog_is_five_statements_whatever_it_holds(conn: Connection) -> None:
+    with counting(conn) as empty:
+        assert load_catalog(conn).elements == {}
+    indicator_metadata(conn)
+    with counting(conn) as count:
+        catalog = load_catalog(conn)
+    assert count.statements == empty.statements == 5  # combos with their categories, option combos,
+    # elements, data sets with their elements, and the data sets' units
+    assert catalog.combo_categories == {c: ("SEX",) for c, code in catalog.combos.items() if code == "BY_SEX"}
+    school = catalog.data_set("SCHOOL_Y")
+    assert school is not None
+    assert [catalog.elements[i].code for i in school.element_ids] == ["PUPILS", "TEACHERS", "RATE"]

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import Connection, func, select
 
+from jiaowei import clock
 from jiaowei.auth.model import SYSTEM
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata import service as metadata
@@ -68,7 +69,7 @@ def test_the_whole_file_is_refused_without_valid_only(conn: Connection) -> None:
 def test_expired_periods_among_many_are_refused_and_open_ones_written(conn: Connection) -> None:
     indicator_setup(conn)
     daily_data_set(conn, expiry_days=30)
-    today = dt.date.today()
+    today = clock.today()
     recent = [today - dt.timedelta(days=d) for d in range(10)]  # still open
     old = [today - dt.timedelta(days=40 + d) for d in range(5)]  # closed 30 days after they ended
     rows = [

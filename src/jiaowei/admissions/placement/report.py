@@ -13,9 +13,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 
-from jiaowei.admissions.store import applicants, campaign_row
+from jiaowei.admissions.queries import applicant_tally
+from jiaowei.admissions.store import campaign_row
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
 from jiaowei.registry import queries as registry
@@ -62,13 +63,10 @@ def campaign_report(conn: Connection, *, principal: Principal, code: str) -> Pla
     row = campaign_row(conn, code)
     if row.status not in PLACED_STATUSES:
         return PlacementReport(done=False, districts=[])
-    counts = conn.execute(select(applicants.c.district_id, applicants.c.status, func.count())
-                          .where(applicants.c.campaign_id == row.id,
-                                 applicants.c.status.in_(("placed", "unplaced")))
-                          .group_by(applicants.c.district_id, applicants.c.status)).all()
     by_district: dict[int, dict[str, int]] = {}
-    for district_id, status, count in counts:
-        by_district.setdefault(district_id, {})[status] = count
+    for r in applicant_tally(conn, row.id):  # the campaign page has read it already
+        if r.status in ("placed", "unplaced"):
+            by_district.setdefault(r.district_id, {})[r.status] = r.applicants
     names = registry.last_known(conn, by_district)
     return PlacementReport(done=True, districts=sorted(
         (DistrictPlacement(district=names[i].code, name_zh=names[i].name_zh, name_en=names[i].name_en,

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
+from jiaowei import clock
 from jiaowei.analytics.pivot import exports, queries
 from jiaowei.analytics.pivot.table import NO_TOTAL
 from jiaowei.analytics.pivot.view import (
@@ -54,7 +55,7 @@ UnitCode = Annotated[str, Query(max_length=64)]
 
 
 def today() -> dt.date:
-    return dt.date.today()
+    return clock.today()
 
 
 @router.get("/analytics", response_class=HTMLResponse)
@@ -105,9 +106,11 @@ def _render(
 ) -> HTMLResponse:
     lang = language(request)
     parsed = _parsed(query, lang)
-    defaults = _defaults(conn, user)
+    day = today()
+    own = queries.unit_choices(conn, principal=user, day=day)
+    defaults = _defaults(conn, user, own)
     state = _form_state(form) if form is not None else chosen(parsed, defaults)
-    units = queries.unit_choices(conn, principal=user, day=today(), also=state.items.get("ou", []))
+    units = queries.unit_choices(conn, principal=user, day=day, also=state.items.get("ou", []), base=own)
     context = {
         "active": "analytics",
         "query": query,
@@ -144,10 +147,12 @@ def _form_state(form: Any) -> Chosen:
     return Chosen(items, places, form.get("level", ""))
 
 
-def _defaults(conn: Connection, user: Principal) -> Chosen:
+def _defaults(conn: Connection, user: Principal, units: queries.UnitChoices | None = None) -> Chosen:
     """What the form shows chosen before anything is: a headline indicator (one with a target) for the
-    user's units one level down, by unit, in the latest year with data."""
-    units = queries.unit_choices(conn, principal=user, day=today())
+    user's units one level down, by unit, in the latest year with data. ``units``: the user's unit
+    choices today, if read already."""
+    if units is None:
+        units = queries.unit_choices(conn, principal=user, day=today())
     top = units.home[:1]
     level = ""
     if top:

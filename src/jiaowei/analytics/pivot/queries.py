@@ -120,15 +120,23 @@ class UnitChoices:
 
 
 def unit_choices(
-    conn: Connection, *, principal: Principal, day: dt.date, also: Sequence[str] = ()
+    conn: Connection, *, principal: Principal, day: dt.date, also: Sequence[str] = (),
+    base: UnitChoices | None = None,
 ) -> UnitChoices:
     """The principal's top units on ``day``, the units one level below them, and the units ``also``
-    names (those chosen already) that the principal may see; the levels of the tree."""
+    names (those chosen already) that the principal may see; the levels of the tree. ``base``: what
+    this gave for the same principal and day without ``also``, whose reads are then not made again
+    (the pivot page asks for both)."""
     require_action(principal, Action.VIEW)
-    top = _top_units(conn, principal, day)
-    shown = {u.id: u for u in top}
-    for unit in top:
-        shown.update({u.id: u for u in registry.units_on(conn, day, parent_id=unit.id)})
+    if base is None:
+        top = _top_units(conn, principal, day)
+        shown = {u.id: u for u in top}
+        for unit in top:
+            shown.update({u.id: u for u in registry.units_on(conn, day, parent_id=unit.id)})
+        levels = _levels(conn, day)
+        home = [u.code for u in top]
+    else:
+        shown, levels, home = {u.id: u for u in base.units}, base.levels, base.home
     for code in also:
         unit_id = registry.id_of(conn, code)
         if unit_id is None or unit_id in shown:
@@ -141,7 +149,7 @@ def unit_choices(
         if found:
             shown[unit_id] = found
     ordered = _tree_order(list(shown.values()))
-    return UnitChoices(ordered, _levels(conn, day), [u.code for u in top])
+    return UnitChoices(ordered, levels, home)
 
 
 def _tree_order(units: list[registry.Unit]) -> list[registry.Unit]:

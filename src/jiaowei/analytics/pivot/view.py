@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, String, select
 
 from jiaowei.analytics import service
 from jiaowei.analytics.pivot import chart as charts
@@ -25,13 +25,13 @@ from jiaowei.analytics.request import DATA, PERIOD, UNIT, AnalyticsRequest, Dime
 from jiaowei.analytics.response import Grid
 from jiaowei.analytics.response import pivot as grid_pivot
 from jiaowei.auth.model import Principal
+from jiaowei.db.among import among
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.i18n import translate
 from jiaowei.indicators import periods as pe
-from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.model import AggregationType
-from jiaowei.indicators.targets.compute import format_value
+from jiaowei.indicators.targets.compute import all_indicators, format_value
 from jiaowei.registry import queries as registry
 from jiaowei.registry.model import path_ids
 
@@ -206,10 +206,10 @@ def parse_query(query: PivotQuery, language: str) -> AnalyticsRequest:
 def _shown(conn: Connection, grid: Grid) -> Callable[[Items, float], str]:
     """How a cell's number is written: a ratio indicator as ``1:N`` (1:159, not 0.0063), as on the
     indicator pages; anything else with grouped thousands."""
-    t = store.indicators
     ratios: dict[str, int] = {}
-    for row in conn.execute(select(t.c.code, t.c.uid, t.c.decimals).where(t.c.display == "ratio")):
-        ratios[row.code] = ratios[row.uid] = int(row.decimals)
+    for d in all_indicators(conn):  # read once per transaction
+        if d.display == "ratio":
+            ratios[d.code] = ratios[d.uid] = d.decimals
     data = grid.dimensions.get(DATA, [])
     only = data[0] if len(data) == 1 else None
 
@@ -299,16 +299,18 @@ class _Place:
 
 
 def unit_places(conn: Connection, codes: Sequence[str], day: dt.date) -> dict[str, _Place]:
-    """Each unit's level on ``day`` (the root is 1) and whether any unit stood below it then."""
-    ids = registry.ids_of(conn, codes)
-    found = registry.units_on(conn, day, ids=ids.values())
-    below: set[int] = set()
-    wanted = sorted(ids.values())
-    for start in range(0, len(wanted), 500):
-        sub = registry.units_on_select(day).where(
-            registry.UNIT_PARENT_ID.in_(wanted[start:start + 500])).subquery()
-        below |= {r[0] for r in conn.execute(select(sub.c.parent_id, func.count()).group_by(sub.c.parent_id))}
-    return {u.code: _Place(len(path_ids(u.path)), u.id in below) for u in found}
+    """Each unit's level on ``day`` (the root is 1) and whether any unit stood below it then: one
+    statement (on PostgreSQL the codes as one array parameter, not a bound parameter each)."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    child = registry.units_on_select(day).subquery("child")
+    below = select(child.c.id).where(child.c.parent_id == registry.UNIT_ID).exists().label("below")
+    code = registry.UNIT_CODE
+    query = registry.units_on_select(day).with_only_columns(code, registry.UNIT_PATH, below)
+    chunks = among(conn, code, wanted, type_=String)
+    return {r.code: _Place(len(path_ids(r.path)), bool(r.below))
+            for among in chunks for r in conn.execute(query.where(among))}
 
 
 def _drill(

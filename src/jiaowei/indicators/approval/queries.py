@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import in_scope, require_action, require_unit, scope_paths
 from jiaowei.domains import N_
@@ -33,7 +34,7 @@ from jiaowei.registry.model import path_ids
 
 
 def _today() -> dt.date:
-    return dt.date.today()
+    return clock.today()
 
 
 # ---------------------------------------------------------------- what a request names

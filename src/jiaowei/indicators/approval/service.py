@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert
 
+from jiaowei import clock
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
@@ -51,7 +52,7 @@ def _now() -> dt.datetime:
 
 
 def _today() -> dt.date:
-    return dt.date.today()
+    return clock.today()
 
 
 def _require_approver(conn: Connection, principal: Principal, target: Target) -> None:

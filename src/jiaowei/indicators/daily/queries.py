@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import Connection, select, union
 
+from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit
 from jiaowei.domains import N_
@@ -150,7 +151,7 @@ def daily_health(
     the_day = (
         parse_day(day)
         if day
-        else latest_day(conn, ds, today or dt.date.today()) or (today or dt.date.today())
+        else latest_day(conn, ds, today or clock.today()) or (today or clock.today())
     )
     code = unit or default_unit(conn, principal, the_day)
     if code is None:

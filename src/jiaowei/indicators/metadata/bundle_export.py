@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
 
+from jiaowei import clock
 from jiaowei.auth.model import SYSTEM, Action, Principal
 from jiaowei.auth.scope import require_action, unit_filter
 from jiaowei.dhis2.units import ORG_UNIT_KINDS, export_org_units
@@ -190,7 +191,7 @@ def _visible_units(conn: Connection, principal: Principal | None) -> Any:
     """A select of the unit ids the principal may see today (None: every unit)."""
     if principal is None or principal.unlimited:
         return None
-    day = dt.date.today()
+    day = clock.today()
     return registry.unit_ids_on_select(day).where(unit_filter(conn, principal, Action.VIEW, day))
 
 

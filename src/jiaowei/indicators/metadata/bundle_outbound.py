@@ -10,13 +10,13 @@ and why, so that nothing is lost in silence. Each warning is
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from jiaowei import clock
 from jiaowei.errors import M_
 from jiaowei.indicators import store
 from jiaowei.indicators.periods import PeriodType
@@ -174,7 +174,7 @@ def _option_combos(conn: Connection, out: dict[str, Any]) -> None:
 
 def _units_of_types(conn: Connection, out: dict[str, Any], visible: Any, warnings: list[Warning]) -> None:
     """Each data set's units by id and code: those it names, and those of its unit types today."""
-    day = dt.date.today()
+    day = clock.today()
     for obj in out.get("dataSets", []):
         codes = {u["code"] for u in obj.get("organisationUnits", [])}
         ids: set[int] = set()

@@ -3,7 +3,7 @@ lookups by code and uid for the fast paths (imports, forms, rule runs, computati
 
 A transaction reads it once: :func:`load_catalog` keeps it on the connection until the transaction
 ends or the connection runs any statement but a ``SELECT`` (a write, a savepoint, DDL), so a page
-that asks for it in several places, or an annual report with a query per figure, pays its eight
+that asks for it in several places, or an annual report with a query per figure, pays its five
 statements once (each a round trip on PostgreSQL; issue 17). Callers treat it as read-only.
 """
 
@@ -95,12 +95,18 @@ def load_catalog(conn: Connection) -> Catalog:
 
 def _read_catalog(conn: Connection) -> Catalog:
     catalog = Catalog()
-    for r in conn.execute(select(store.category_combos.c.id, store.category_combos.c.code)):
-        catalog.combos[r.id] = r.code
-    cats = dict(conn.execute(select(store.categories.c.id, store.categories.c.code)).all())
-    links = conn.execute(select(store.category_combo_categories).order_by("combo_id", "position")).all()
-    for combo_id, group in itertools.groupby(links, key=lambda r: r.combo_id):
-        catalog.combo_categories[combo_id] = tuple(cats[r.category_id] for r in group)
+    combos, links, cats = store.category_combos, store.category_combo_categories, store.categories
+    rows = conn.execute(  # each combo with its categories' codes in order (one statement, not three)
+        select(combos.c.id, combos.c.code, cats.c.code.label("category"))
+        .select_from(combos.outerjoin(links, links.c.combo_id == combos.c.id)
+                     .outerjoin(cats, cats.c.id == links.c.category_id))
+        .order_by(combos.c.id, links.c.position)
+    ).all()
+    for combo_id, group in itertools.groupby(rows, key=lambda r: r.id):
+        found = list(group)
+        catalog.combos[combo_id] = found[0].code
+        if found[0].category is not None:
+            catalog.combo_categories[combo_id] = tuple(r.category for r in found)
     for r in conn.execute(select(store.category_option_combos).order_by("combo_id", "position")):
         coc = OptionCombo(r.id, r.uid, r.code, r.combo_id, r.name_zh, r.name_en, tuple(r.options))
         catalog.option_combos[r.id] = coc
@@ -128,13 +134,18 @@ def _read_catalog(conn: Connection) -> Catalog:
 
 
 def _load_data_sets(conn: Connection, catalog: Catalog) -> None:
-    members: dict[int, list[int]] = {}
-    for r in conn.execute(select(store.data_set_elements).order_by("data_set_id", "position")):
-        members.setdefault(r.data_set_id, []).append(r.data_element_id)
     units: dict[int, set[int]] = {}
     for r in conn.execute(select(store.data_set_units)):
         units.setdefault(r.data_set_id, set()).add(r.unit_id)
-    for r in conn.execute(select(store.data_sets).order_by(store.data_sets.c.code)):
+    sets, members = store.data_sets, store.data_set_elements
+    rows = conn.execute(  # each data set once per element, in order (one statement, not two)
+        select(sets, members.c.data_element_id.label("member"))
+        .select_from(sets.outerjoin(members, members.c.data_set_id == sets.c.id))
+        .order_by(sets.c.code, members.c.position)
+    ).all()
+    for _, group in itertools.groupby(rows, key=lambda row: row.id):
+        found = list(group)
+        r = found[0]
         ds = DataSet(
             r.id,
             r.uid,
@@ -146,7 +157,7 @@ def _load_data_sets(conn: Connection, catalog: Catalog) -> None:
             r.expiry_days,
             frozenset(r.unit_types or []),
             frozenset(units.get(r.id, set())),
-            tuple(members.get(r.id, [])),
+            tuple(m.member for m in found if m.member is not None),
         )
         catalog.data_sets[r.id] = ds
         catalog.data_set_by_key[r.code] = ds

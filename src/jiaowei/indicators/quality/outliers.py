@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from jiaowei import clock
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
@@ -350,7 +351,7 @@ def set_min_max(
 ) -> dict[str, Any]:
     """Set a unit's bounds for one cell by hand (generation will not overwrite them); answers the
     bounds in DHIS2's minMaxDataElements shape, a dict the API passes through as is."""
-    unit_id = visible_units(conn, principal, [unit], False, dt.date.today(), Action.DATA_CAPTURE)[0]
+    unit_id = visible_units(conn, principal, [unit], False, clock.today(), Action.DATA_CAPTURE)[0]
     the_element, the_coc = _resolve_cell(conn, load_catalog(conn), element, coc)
     if not (math.isfinite(min_value) and math.isfinite(max_value)) or min_value > max_value:
         raise ValidationError(
@@ -397,7 +398,7 @@ def _write_bound(
 def delete_min_max(
     conn: Connection, *, principal: Principal, unit: str, element: str, coc: str | None
 ) -> None:
-    unit_id = visible_units(conn, principal, [unit], False, dt.date.today(), Action.DATA_CAPTURE)[0]
+    unit_id = visible_units(conn, principal, [unit], False, clock.today(), Action.DATA_CAPTURE)[0]
     the_element, the_coc = _resolve_cell(conn, load_catalog(conn), element, coc)
     mm = store.min_max
     where = [mm.c.unit_id == unit_id, mm.c.data_element_id == the_element.id, mm.c.coc_id == the_coc.id]
@@ -428,7 +429,7 @@ def min_max_of(
     require_action(principal, Action.VIEW)
     catalog = load_catalog(conn)
     ds = data_set_of(catalog, data_set)
-    unit_ids = visible_units(conn, principal, units, children, dt.date.today())
+    unit_ids = visible_units(conn, principal, units, children, clock.today())
     wanted = set(ds.element_ids) if ds else None
     if elements:
         wanted = (wanted or set()) | {e.id for c in elements if (e := catalog.element(c))}
@@ -485,7 +486,7 @@ def generate_min_max(
     catalog = load_catalog(conn)
     ds = data_set_of(catalog, data_set)
     assert ds is not None
-    today = dt.date.today()
+    today = clock.today()
     unit_ids = visible_units(conn, principal, units, children, today, Action.DATA_CAPTURE)
     elements = _numeric_elements(catalog, ds, [])
     series = _series(

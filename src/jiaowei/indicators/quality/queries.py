@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit
 from jiaowei.domains import N_
@@ -382,7 +383,7 @@ def run_rules(
     chosen = load_rules(conn, catalog, codes=rules, data_set=ds)
     wanted = _period_objects(periods)
     if not wanted:  # nothing to check, but naming a unit outside the scope is still refused
-        visible_units(conn, principal, units, False, dt.date.today())
+        visible_units(conn, principal, units, False, clock.today())
     plan = [(p, visible_units(conn, principal, units, children, p.end)) for p in wanted]
     pairs = sum(len(ids) for _, ids in plan)
     if pairs > MAX_PAIRS:

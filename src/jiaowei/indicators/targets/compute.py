@@ -23,11 +23,14 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, union
 
+from jiaowei import clock
 from jiaowei.analytics.engine import cube_for
 from jiaowei.analytics.indicators import IndicatorCell, indicator_cells
 from jiaowei.analytics.model import CubeQuery, Measure
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, scope_paths
+from jiaowei.db.among import one_of
+from jiaowei.db.memo import per_transaction
 from jiaowei.domains import N_
 from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
@@ -121,6 +124,7 @@ class IndicatorDef:
     display: str
     decimals: int
     higher_is_better: bool
+    uid: str = ""  # DHIS2's id, by which requests may name it too
 
 
 @dataclass
@@ -180,11 +184,31 @@ def parse_period(text: str, field: str = "pe") -> pe.Period:
 
 
 def load_indicator(conn: Connection, code: str) -> IndicatorDef:
-    t = store.indicators
-    row = conn.execute(select(t).where((t.c.code == code) | (t.c.uid == code))).first()
-    if row is None:
+    """The indicator with ``code`` (or that uid); :class:`NotFound` if there is none."""
+    found = _definitions(conn)
+    definition = found.by_code.get(code) or found.by_uid.get(code)
+    if definition is None:
         raise NotFound(M_("No indicator with code {code!r}.", code=code))
-    return _definition(row)
+    return definition
+
+
+@dataclass(frozen=True)
+class _Definitions:
+    ordered: tuple[IndicatorDef, ...]  # by code
+    by_code: dict[str, IndicatorDef]
+    by_uid: dict[str, IndicatorDef]
+
+
+def _definitions(conn: Connection) -> _Definitions:
+    """Every indicator's definition, read once per transaction: a page asks for them in several places
+    (the home page's tiles and charts, each part of a report), each a round trip on PostgreSQL."""
+    return per_transaction(conn, "indicators.definitions", lambda: _read_definitions(conn))
+
+
+def _read_definitions(conn: Connection) -> _Definitions:
+    rows = conn.execute(select(store.indicators).order_by(store.indicators.c.code)).all()
+    ordered = tuple(_definition(r) for r in rows)
+    return _Definitions(ordered, {d.code: d for d in ordered}, {d.uid: d for d in ordered})
 
 
 def _definition(row: Any) -> IndicatorDef:
@@ -201,11 +225,13 @@ def _definition(row: Any) -> IndicatorDef:
         row.display,
         int(row.decimals),
         bool(row.higher_is_better),
+        row.uid,
     )
 
 
 def all_indicators(conn: Connection) -> list[IndicatorDef]:
-    return [_definition(r) for r in conn.execute(select(store.indicators).order_by(store.indicators.c.code))]
+    """Every indicator, by code (a list of the caller's own)."""
+    return list(_definitions(conn).ordered)
 
 
 def visible_unit(
@@ -311,9 +337,11 @@ def _facts(
     rows = conn.execute(
         select(f.c.indicator_id, f.c.unit_id, p.c.code, f.c.value, f.c.source)
         .join(p, p.c.id == f.c.period_id)
-        .where(f.c.indicator_id.in_(indicator_ids), f.c.unit_id.in_(unit_ids), p.c.code.in_(periods))
+        .where(one_of(conn, f.c.indicator_id, indicator_ids), one_of(conn, f.c.unit_id, unit_ids),
+               p.c.code.in_(periods))
     )
     return {(r.indicator_id, r.unit_id, r.code): r for r in rows}
+
 
 
 def indicator_table(
@@ -328,10 +356,17 @@ def indicator_table(
     p = parse_period(period)
     definition = load_indicator(conn, indicator)
     where = visible_unit(conn, principal, unit, p.end)
-    below = registry.units_on(conn, p.end, parent_id=where.id, attributes=False) if children else []
+    below = _children(conn, where.id, p.end) if children else []
     units = [where, *below]
     found = compute_values(conn, [definition], units, [p], load_catalog(conn), scope=view_scope(principal))
     return [found[(definition.id, u.id, p.id)] for u in units]
+
+
+def _children(conn: Connection, unit_id: int, day: dt.date) -> list[registry.Unit]:
+    """The units right below the unit on ``day``, read once per transaction (the home page's charts
+    each show the same unit's children)."""
+    return list(per_transaction(conn, f"registry.children:{unit_id}@{day.isoformat()}", lambda: tuple(
+        registry.units_on(conn, day, parent_id=unit_id, attributes=False))))
 
 
 def unit_values(conn: Connection, *, principal: Principal, unit: str, period: str) -> list[IndicatorValue]:
@@ -342,7 +377,16 @@ def unit_values(conn: Connection, *, principal: Principal, unit: str, period: st
     """
     require_action(principal, Action.VIEW)
     p = parse_period(period)
-    where = visible_unit(conn, principal, unit, p.end)
+    return values_at(conn, principal=principal, where=visible_unit(conn, principal, unit, p.end), period=p)
+
+
+def values_at(
+    conn: Connection, *, principal: Principal, where: registry.Unit, period: pe.Period
+) -> list[IndicatorValue]:
+    """:func:`unit_values` at a unit the caller has checked the principal may view on the period's last
+    day (:func:`visible_unit`): the home page, which shows that unit, does not read it again."""
+    require_action(principal, Action.VIEW)
+    p = period
     school_year = parse_period(f"{p.id}SY") if p.type is pe.PeriodType.YEARLY else None
     definitions = all_indicators(conn)
     asked = [p, school_year] if school_year else [p]
@@ -385,7 +429,7 @@ def default_period(conn: Connection, today: dt.date | None = None) -> str:
         select(func.max(periods.c.start_date)).where(periods.c.id.in_(select(used.c.period_id)))
     ).scalar()
     if latest is None:
-        return str((today or dt.date.today()).year - 1)
+        return str((today or clock.today()).year - 1)
     return str(min(latest.year, pe.LAST_YEAR))
 
 

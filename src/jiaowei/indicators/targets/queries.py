@@ -15,8 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
+from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
+from jiaowei.db.among import one_of
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.expressions import parse, references
@@ -85,6 +87,25 @@ def target_rows(conn: Connection, **where: Any) -> list[Any]:
     return list(conn.execute(query.order_by(periods.c.start_date, units.c.code)))
 
 
+def cascaded_from(
+    conn: Connection, *, unit_id: int, indicator_ids: Sequence[int], periods: Sequence[str]
+) -> set[tuple[int, str]]:
+    """(indicator id, period id) of each of the unit's targets that was cascaded to the units below it,
+    among the indicators and periods: one query, not one per indicator."""
+    if not indicator_ids or not periods:
+        return set()
+    t, p = store.targets, store.periods
+    parent = store.targets.alias("parent")
+    rows = conn.execute(
+        select(t.c.indicator_id, p.c.code).distinct()
+        .join(p, p.c.id == t.c.period_id)
+        .join(parent, parent.c.id == t.c.cascaded_from)
+        .where(parent.c.unit_id == unit_id, one_of(conn, t.c.indicator_id, indicator_ids),
+               p.c.code.in_(sorted(set(periods))))
+    )
+    return {(r.indicator_id, r.code) for r in rows}
+
+
 def evaluate(
     conn: Connection, definition: IndicatorDef, unit_id: int, period: pe.Period, value: float | None
 ) -> TargetEvaluation | None:
@@ -117,8 +138,8 @@ def evaluate_indicators(
         .join(periods, periods.c.id == t.c.period_id)
         .outerjoin(parent, parent.c.id == t.c.cascaded_from)
         .outerjoin(parent_unit, parent_unit.c.id == parent.c.unit_id)
-        .where(t.c.indicator_id.in_(sorted({i for i, _, _ in values})),
-               t.c.unit_id.in_(sorted({u for _, u, _ in values})),
+        .where(one_of(conn, t.c.indicator_id, sorted({i for i, _, _ in values})),
+               one_of(conn, t.c.unit_id, sorted({u for _, u, _ in values})),
                periods.c.code.in_(sorted({p for _, _, p in values})))
     )
     found = {}
@@ -177,7 +198,7 @@ def targets_of(
     """The unit's targets for the indicator: one period's, or every period's (its trajectory)."""
     require_action(principal, Action.VIEW)
     definition = load_indicator(conn, indicator)
-    day = parse_period(period).end if period else dt.date.today()
+    day = parse_period(period).end if period else clock.today()
     where = visible_unit(conn, principal, unit, day)
     filters: dict[str, Any] = {"indicator_id": definition.id, "unit_id": where.id}
     if period:

@@ -17,9 +17,11 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, insert, select
 
+from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import scope_paths
 from jiaowei.db.engine import inserted_id
+from jiaowei.db.memo import per_transaction
 from jiaowei.errors import M_
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
@@ -44,7 +46,7 @@ CHUNK = 500
 
 
 def today() -> dt.date:
-    return dt.date.today()
+    return clock.today()
 
 
 # ---------------------------------------------------------------- resolving what rows name
@@ -202,13 +204,24 @@ def load_periods(ctx: Context, codes: Iterable[str]) -> None:
     known = [c for c in codes if ctx.period(c) is not None]
     for start in range(0, len(known), CHUNK):
         chunk = known[start : start + CHUNK]
-        ctx.period_ids.update(
-            dict(
-                ctx.conn.execute(
-                    select(store.periods.c.code, store.periods.c.id).where(store.periods.c.code.in_(chunk))
-                ).all()
-            )
-        )
+        ctx.period_ids.update((code, period_id) for period_id, code, _end in stored_periods(ctx.conn, chunk))
+
+
+def stored_periods(conn: Connection, codes: Sequence[str]) -> list[tuple[int, str, dt.date]]:
+    """``(id, code, end date)`` of the stored periods among ``codes``, by start date and code.
+
+    Read once per transaction until it writes: a form's page asks for its period twice, for the
+    form's values and for the approvals and locks that decide whether it may be entered.
+    """
+    wanted = tuple(sorted(set(codes)))
+    table = store.periods
+
+    def read() -> list[tuple[int, str, dt.date]]:
+        query = (select(table.c.id, table.c.code, table.c.end_date).where(table.c.code.in_(wanted))
+                 .order_by(table.c.start_date, table.c.code))
+        return [(r.id, r.code, r.end_date) for r in conn.execute(query)]
+
+    return per_transaction(conn, "indicators.periods:" + ",".join(wanted), read)
 
 
 def ensure_periods(conn: Connection, codes: Iterable[str]) -> dict[str, int]:

@@ -13,19 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Integer, any_, bindparam, exists, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, exists, func, select
 
 from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, unit_filter
+from jiaowei.db.among import among
 from jiaowei.domains import N_
 from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import Catalog, DataSet, load_catalog
 from jiaowei.indicators.model import DEFAULT, ValueRow
-from jiaowei.indicators.values.checking import CHUNK, today
+from jiaowei.indicators.values.checking import stored_periods, today
 from jiaowei.registry import queries as registry
 
 
@@ -190,20 +190,12 @@ def _created(kind: Any) -> Any:
     )
 
 
-def _among(conn: Connection, column: Any, ids: Sequence[int]) -> list[Any]:
-    """Conditions that together select ``column`` in ``ids``, one statement each. PostgreSQL: one
-    condition with the ids as one array parameter (chunks of ``IN`` lists cost a statement and a
-    scan each, and hundreds of bound parameters); SQLite: ``IN`` lists of :data:`CHUNK` ids."""
-    if conn.dialect.name == "postgresql":
-        return [column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))] if ids else []
-    return [column.in_(ids[start : start + CHUNK]) for start in range(0, len(ids), CHUNK)]
-
 
 def _period_rows(conn: Connection, wanted: Sequence[pe.Period]) -> list[tuple[int, str, dt.date]]:
+    if wanted:
+        return stored_periods(conn, [p.id for p in wanted])
     table = store.periods
     query = select(table.c.id, table.c.code, table.c.end_date).order_by(table.c.start_date, table.c.code)
-    if wanted:
-        query = query.where(table.c.code.in_([p.id for p in wanted]))
     return [(r.id, r.code, r.end_date) for r in conn.execute(query)]
 
 
@@ -220,13 +212,13 @@ def _values_of(
     dv, units, imports = store.data_values, registry.unit_codes(), store.data_imports
     times = times or _ImportTimes(conn)
     out: list[ValueRow] = []
-    for among in _among(conn, dv.c.unit_id, unit_ids):
+    for units_in in among(conn, dv.c.unit_id, unit_ids):
         query = (
             select(dv, units.c.code.label("unit_code"), imports.c.actor, imports.c.at,
                    _created(dv).label("created_id"))
             .join(units, units.c.id == dv.c.unit_id)
             .join(imports, imports.c.id == dv.c.import_id)
-            .where(dv.c.period_id == period_id, among)
+            .where(dv.c.period_id == period_id, units_in)
             .order_by(units.c.code, dv.c.data_element_id, dv.c.coc_id)
         )
         if ds is not None:
@@ -271,13 +263,13 @@ def _deleted_of(
     units = registry.unit_codes()
     later = store.data_value_history.alias("later")
     out: list[ValueRow] = []
-    for among in _among(conn, h.c.unit_id, unit_ids):
+    for units_in in among(conn, h.c.unit_id, unit_ids):
         query = (
             select(h, units.c.code.label("unit_code"), imports.c.actor, imports.c.at,
                    _created(h).label("created_id"))
             .join(units, units.c.id == h.c.unit_id)
             .join(imports, imports.c.id == h.c.import_id)
-            .where(h.c.period_id == period_id, among,
+            .where(h.c.period_id == period_id, units_in,
                    h.c.change == "DELETE",
                    ~exists().where(*_same_key(later, h), later.c.import_id > h.c.import_id),
                    ~exists().where(*_same_key(dv, h)))
@@ -411,7 +403,7 @@ def unit_choices(conn: Connection, *, principal: Principal, data_set: str) -> li
     ds = load_catalog(conn).data_set(data_set) if data_set else None
     if ds is None:
         return []
-    day = dt.date.today()
+    day = clock.today()
     action = Action.DATA_CAPTURE if principal.may(Action.DATA_CAPTURE) else Action.VIEW
     query = registry.units_on_select(day).where(unit_filter(conn, principal, action, day))
     query = query.where(

@@ -19,10 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import NoResultFound
 
 from jiaowei.auth.model import Action, Principal
-from jiaowei.auth.scope import in_scope, require_action
+from jiaowei.auth.scope import require_action, scope_paths
+from jiaowei.db import memo
+from jiaowei.db.among import one_of
 from jiaowei.errors import M_, NotFound, Problem
 from jiaowei.plans.appraisals import model
 from jiaowei.plans.appraisals.store import (
@@ -45,6 +48,7 @@ from jiaowei.plans.appraisals.store import (
 )
 from jiaowei.plans.evidence import queries as evidence_queries
 from jiaowei.plans.evidence.model import Attachment
+from jiaowei.plans.reads import paths_near
 from jiaowei.registry import queries as registry
 
 OWNER_KIND = "appraisal_score"
@@ -257,8 +261,18 @@ def list_templates(conn: Connection, *, principal: Principal) -> list[Template]:
 
 
 def template_by_id(conn: Connection, template_id: int) -> Template:
-    row = conn.execute(select(templates).where(templates.c.id == template_id)).one()
-    return _template(row, _criteria(conn, [row.id])[row.id])
+    """The template with its criteria, read in one statement (a round's page reads it)."""
+    c = criteria
+    rows = conn.execute(
+        select(templates, *(column.label(f"criterion_{column.name}") for column in c.c))
+        .outerjoin(c, c.c.template_id == templates.c.id)
+        .where(templates.c.id == template_id).order_by(c.c.position, c.c.id)).all()
+    if not rows:
+        raise NoResultFound(f"No appraisal template with id {template_id}.")
+    found = [CriterionShown(r.criterion_id, r.criterion_uid, r.criterion_position, r.criterion_name_zh,
+                            r.criterion_name_en, r.criterion_weight, r.criterion_min_score,
+                            r.criterion_max_score) for r in rows if r.criterion_id is not None]
+    return _template(rows[0], found)
 
 
 def get_template(conn: Connection, *, principal: Principal, uid: str) -> Template:
@@ -303,70 +317,69 @@ def not_found(uid: str) -> NotFound:
 
 
 def visible_units(conn: Connection, principal: Principal, unit_ids: set[int], day: dt.date) -> set[int]:
-    """Those of the units that lie within the principal's view scope on ``day``."""
+    """Those of the units that lie within the principal's view scope on ``day`` (a unit by its path
+    then, else its last one, else its first): the scope's paths and the units' paths read once."""
     if principal.unlimited:
         return set(unit_ids)
-    seen = set()
-    for unit_id in unit_ids:
-        path = registry.last_path(conn, unit_id, day) or next(
-            (s.path for s in registry.segments_of(conn, [unit_id])[unit_id]), None)
-        if path is not None and in_scope(conn, principal, Action.VIEW, path, day):
-            seen.add(unit_id)
-    return seen
+    if not unit_ids:
+        return set()
+    scope = scope_paths(conn, principal, Action.VIEW, day)
+    return {unit_id for unit_id, path in paths_near(conn, unit_ids, day).items()
+            if path is not None and any(path.startswith(p) for p in scope)}
 
 
 def _my_progress(conn: Connection, principal: Principal) -> dict[int, tuple[int, int]]:
-    """Round id → (subjects assigned to the principal, of which every criterion is scored)."""
+    """Round id → (subjects assigned to the principal, of which every criterion is scored): one
+    statement, the criteria and the scores counted in it."""
     a, s, c = assignments, subjects, criteria
+    of = select(func.count()).select_from(c).where(c.c.template_id == rounds.c.template_id)
+    scored = select(func.count()).select_from(scores).where(scores.c.assignment_id == a.c.id)
     rows = conn.execute(
-        select(s.c.round_id, a.c.id, rounds.c.template_id)
-        .join(s, s.c.id == a.c.subject_id).join(rounds, rounds.c.id == s.c.round_id)
+        select(s.c.round_id, of.scalar_subquery().label("of"), scored.scalar_subquery().label("scored"))
+        .select_from(a).join(s, s.c.id == a.c.subject_id).join(rounds, rounds.c.id == s.c.round_id)
         .where(a.c.reviewer == principal.username)).all()
-    counts: dict[int, int] = defaultdict(int)
-    for template_id, _ in conn.execute(select(c.c.template_id, c.c.id)).all():
-        counts[template_id] += 1
-    scored = _scored_counts(conn, [r.id for r in rows])
     out: dict[int, tuple[int, int]] = {}
     for r in rows:
         mine, done = out.get(r.round_id, (0, 0))
-        out[r.round_id] = (mine + 1, done + (scored.get(r.id, 0) >= counts[r.template_id]))
+        out[r.round_id] = (mine + 1, done + (r.scored >= r.of))
     return out
 
 
-def _scored_counts(conn: Connection, assignment_ids: Sequence[int]) -> dict[int, int]:
-    found: dict[int, int] = defaultdict(int)
-    for (assignment_id,) in conn.execute(select(scores.c.assignment_id)
-                                         .where(scores.c.assignment_id.in_(assignment_ids))):
-        found[assignment_id] += 1
-    return found
+def _all_rounds(conn: Connection) -> tuple[Any, ...]:
+    """Every round with its template's uid and name, newest year first: read once per transaction (the
+    rounds page lists them and names their years; each statement is a round trip on PostgreSQL)."""
+    query = _round_select().order_by(rounds.c.year.desc(), rounds.c.id.desc())
+    return memo.per_transaction(conn, "plans.appraisals.rounds", lambda: tuple(conn.execute(query)))
 
 
 def list_rounds(conn: Connection, *, principal: Principal, today: dt.date,
                 year: int | None = None) -> list[RoundSummary]:
     """The rounds the principal may see (see the module), newest year first."""
     require_action(principal, Action.VIEW)
-    query = _round_select().order_by(rounds.c.year.desc(), rounds.c.id.desc())
-    if year is not None:
-        query = query.where(rounds.c.year == year)
-    rows = conn.execute(query).all()
+    rows = [r for r in _all_rounds(conn) if year is None or r.year == year]
     mine = _my_progress(conn, principal)
     manager = principal.may(Action.PLANS_MANAGE)
-    found = []
-    for row in rows:
-        if manager or row.id in mine or (row.closed_at is not None and _any_subject_visible(
-                conn, principal, row.id, today)):
-            found.append(_summary(row, row.template_zh, *mine.get(row.id, (0, 0))))
-    return found
+    closed = [] if manager else [r.id for r in rows if r.id not in mine and r.closed_at is not None]
+    seen = _rounds_in_view(conn, principal, closed, today)
+    return [_summary(row, row.template_zh, *mine.get(row.id, (0, 0))) for row in rows
+            if manager or row.id in mine or row.id in seen]
 
 
-def _any_subject_visible(conn: Connection, principal: Principal, round_id: int, day: dt.date) -> bool:
-    query = select(subjects.c.unit_id).where(subjects.c.round_id == round_id)
-    unit_ids = {r.unit_id for r in conn.execute(query)}
-    return bool(visible_units(conn, principal, unit_ids, day))
+def _rounds_in_view(conn: Connection, principal: Principal, round_ids: Sequence[int],
+                    day: dt.date) -> set[int]:
+    """Those of the rounds with a subject unit in the principal's view scope: one read of their subjects
+    and one scope check for all their units."""
+    if not round_ids:
+        return set()
+    pairs = conn.execute(select(subjects.c.round_id, subjects.c.unit_id)
+                         .where(one_of(conn, subjects.c.round_id, round_ids))).all()
+    in_view = visible_units(conn, principal, {unit_id for _, unit_id in pairs}, day)
+    return {round_id for round_id, unit_id in pairs if unit_id in in_view}
 
 
 def years(conn: Connection) -> list[int]:
-    return [y for (y,) in conn.execute(select(rounds.c.year).distinct().order_by(rounds.c.year.desc()))]
+    """The years that have a round, newest first."""
+    return list(dict.fromkeys(int(r.year) for r in _all_rounds(conn)))
 
 
 def _subject_rows(conn: Connection, round_id: int) -> list[Any]:
@@ -375,14 +388,14 @@ def _subject_rows(conn: Connection, round_id: int) -> list[Any]:
 
 
 def _assignment_rows(conn: Connection, subject_ids: Sequence[int]) -> list[Any]:
-    return list(conn.execute(select(assignments).where(assignments.c.subject_id.in_(subject_ids))
+    return list(conn.execute(select(assignments).where(one_of(conn, assignments.c.subject_id, subject_ids))
                              .order_by(assignments.c.subject_id, assignments.c.reviewer)))
 
 
 def _score_rows(conn: Connection, assignment_ids: Sequence[int]) -> list[Any]:
     return list(conn.execute(select(scores, criteria.c.uid.label("criterion_uid"))
                              .join(criteria, criteria.c.id == scores.c.criterion_id)
-                             .where(scores.c.assignment_id.in_(assignment_ids))))
+                             .where(one_of(conn, scores.c.assignment_id, assignment_ids))))
 
 
 def round_detail(conn: Connection, *, principal: Principal, uid: str, today: dt.date) -> RoundDetail:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from jiaowei import clock
+from jiaowei.db.among import one_of
 from jiaowei.domains import N_
 from jiaowei.errors import NotFound
 from jiaowei.plans.evidence.model import Attachment, size_label
@@ -53,12 +54,13 @@ def _attachment(row: Any) -> Attachment:
 
 def attachments(conn: Connection, *, owner_kind: str,
                 owner_ids: Sequence[int]) -> dict[int, list[Attachment]]:
-    """The attachments of each object, oldest first; objects without any are absent."""
+    """The attachments of each object, oldest first; objects without any are absent. The ids are one
+    parameter (:func:`jiaowei.db.among.one_of`): a closed round's page asks for every score's files."""
     out: dict[int, list[Attachment]] = defaultdict(list)
     if not owner_ids:
         return out
     rows = conn.execute(
-        _select().where(ea.c.owner_kind == owner_kind, ea.c.owner_id.in_(list(set(owner_ids))))
+        _select().where(ea.c.owner_kind == owner_kind, one_of(conn, ea.c.owner_id, owner_ids))
         .order_by(ea.c.uploaded_at, ea.c.id)
     )
     for row in rows:

@@ -22,6 +22,7 @@ from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.targets import compute
 from jiaowei.plans.evidence import queries as evidence
+from jiaowei.plans.reads import paths_near
 from jiaowei.plans.risks import model
 from jiaowei.plans.risks.store import risk_indicators, risk_reviews, risks
 from jiaowei.registry import queries as registry
@@ -306,10 +307,17 @@ def _under_unit(conn: Connection, principal: Principal, code: str, day: dt.date)
 
 def visible_risks(conn: Connection, *, principal: Principal, today: dt.date) -> list[RiskSummary]:
     """Every risk (open and closed) the principal may see, newest first."""
+    return _visible_risks(conn, principal, today)[0]
+
+
+def _visible_risks(
+    conn: Connection, principal: Principal, today: dt.date
+) -> tuple[list[RiskSummary], dict[int, str | None]]:
+    """:func:`visible_risks`, and the path of every risk's unit on ``today`` (:func:`unit_path`)."""
     paths = _visible_filter(conn, principal, today)
     rows = conn.execute(select(risks).order_by(risks.c.opened_on.desc(), risks.c.id.desc())).all()
-    paths_of = {u: unit_path(conn, u, today) for u in {r.unit_id for r in rows}}
-    return _summaries(conn, [r for r in rows if _within(paths_of[r.unit_id], paths)], today)
+    paths_of = paths_near(conn, {r.unit_id for r in rows}, today)  # unit_path of each, one statement
+    return _summaries(conn, [r for r in rows if _within(paths_of[r.unit_id], paths)], today), paths_of
 
 
 def register(
@@ -318,9 +326,9 @@ def register(
     """The risks the principal may see that pass the filters, highest score first, with the matrix."""
     _check_filters(filters)
     under = _under_unit(conn, principal, filters.unit, today) if filters.unit else None
-    everything = visible_risks(conn, principal=principal, today=today)
+    everything, paths_of = _visible_risks(conn, principal, today)
     if under is not None:
-        placed = {u: unit_path(conn, u, today) or "" for u in {r.unit_id for r in everything}}
+        placed = {u: paths_of[u] or "" for u in {r.unit_id for r in everything}}
         everything = [r for r in everything if placed[r.unit_id].startswith(under)]
     chosen = [r for r in everything if _passes(r, filters)]
     cells = model.matrix([(r.likelihood, r.impact) for r in chosen])

@@ -7,6 +7,11 @@ milestones, its checkpoint reports, its deadline and its linked indicators' valu
 targets, which the analytics engine computes (:func:`jiaowei.indicators.targets.compute.compute_values`).
 A linked indicator's value is the same for every reader, so its status is; only its figures are left
 out for a reader who may not see the unit it is measured at.
+
+A page asks for the same things in several places (the board, "my tasks" and the reminders of
+``/plans`` read the same year's tasks): the plans, a year's tasks as they stood on a day and the units
+below a scope's unit are read once per transaction (:func:`jiaowei.db.memo.per_transaction`; each
+statement is a round trip on PostgreSQL, issue 17).
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from sqlalchemy import Connection, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
+from jiaowei.db import memo
+from jiaowei.db.among import one_of
 from jiaowei.errors import M_, NotFound
 from jiaowei.plans.evidence import queries as evidence_queries
 from jiaowei.plans.tasks import model
-from jiaowei.plans.tasks.links import link_views
+from jiaowei.plans.tasks.links import known_units, link_views
 from jiaowei.plans.tasks.model import Kind, Stage, Status
 from jiaowei.plans.tasks.store import (
     plan_checkpoints,
@@ -58,22 +65,31 @@ OWNER_KIND = "task_report"
 # ---------------------------------------------------------------- plans and scope
 
 
+def _plans(conn: Connection) -> tuple[PlanRef, ...]:
+    """Every plan, newest first: read once per transaction (a page names the years and its plan)."""
+
+    def read() -> tuple[PlanRef, ...]:
+        rows = conn.execute(select(plans).order_by(plans.c.year.desc()))
+        return tuple(PlanRef(r.uid, int(r.year), r.title_zh, r.title_en) for r in rows)
+
+    return memo.per_transaction(conn, "plans.tasks.plans", read)
+
+
 def years(conn: Connection) -> list[int]:
     """The years that have a plan, newest first."""
-    return [int(y) for y in conn.execute(select(plans.c.year).order_by(plans.c.year.desc())).scalars()]
+    return [p.year for p in _plans(conn)]
 
 
 def plan_refs(conn: Connection) -> list[PlanRef]:
     """Every plan, newest first."""
-    rows = conn.execute(select(plans).order_by(plans.c.year.desc()))
-    return [PlanRef(r.uid, r.year, r.title_zh, r.title_en) for r in rows]
+    return list(_plans(conn))
 
 
 def plan_of_year(conn: Connection, year: int) -> PlanRef:
-    row = conn.execute(select(plans).where(plans.c.year == year)).first()
-    if row is None:
+    found = next((p for p in _plans(conn) if p.year == year), None)
+    if found is None:
         raise NotFound(M_("No plan for the year {year}.", year=year))
-    return PlanRef(row.uid, row.year, row.title_zh, row.title_en)
+    return found
 
 
 def visible_units(
@@ -84,8 +100,15 @@ def visible_units(
         return None
     out: set[int] = set()
     for unit_id in principal.scope_for(action):
-        out.update(registry.subtree_ids(conn, unit_id, day) or [unit_id])
+        out.update(_subtree(conn, unit_id, day) or [unit_id])
     return out
+
+
+def _subtree(conn: Connection, unit_id: int, day: dt.date) -> list[int]:
+    """The unit's subtree on ``day``, read once per transaction (the board, "my tasks" and the reminders
+    each ask for the reader's scopes)."""
+    key = f"plans.tasks.subtree:{unit_id}:{day.isoformat()}"
+    return memo.per_transaction(conn, key, lambda: registry.subtree_ids(conn, unit_id, day))
 
 
 def _day_of(year: int, today: dt.date | None) -> dt.date:
@@ -114,46 +137,80 @@ class Loaded:
         lead = self.row.lead_unit_id
         return set(self.supporting) | ({lead} if lead is not None else set())
 
+    @property
+    def plan(self) -> PlanRef:
+        """The plan the item belongs to (read with it)."""
+        r = self.row
+        return PlanRef(r.plan_uid, self.year, r.plan_title_zh, r.plan_title_en)
+
 
 def load(conn: Connection, where: Any, until: dt.date | None = None) -> list[Loaded]:
     """Items matching ``where`` (a clause on ``plan_items`` or ``plans``), by plan, parent and position;
-    with ``until``, as they stood that day: the progress reports made after it are left out."""
+    with ``until``, as they stood that day: the progress reports made after it are left out. Six
+    statements however many items: what hangs from them is read by their ids as one parameter
+    (:func:`jiaowei.db.among.one_of`)."""
     rows = conn.execute(
-        select(plan_items, plans.c.year)
+        select(
+            plan_items,
+            plans.c.year,
+            plans.c.uid.label("plan_uid"),
+            plans.c.title_zh.label("plan_title_zh"),
+            plans.c.title_en.label("plan_title_en"),
+        )
         .join(plans, plans.c.id == plan_items.c.plan_id)
         .where(where)
         .order_by(plans.c.year, plan_items.c.position, plan_items.c.id)
     ).all()
     loaded = {r.id: Loaded(r, r.year) for r in rows}
-    ids = sorted(loaded)
-    if not ids:
+    if not loaded:
         return []
-    for r in conn.execute(select(plan_item_units).where(plan_item_units.c.item_id.in_(ids))):
+    ids = sorted(loaded)
+    for r in conn.execute(select(plan_item_units).where(one_of(conn, plan_item_units.c.item_id, ids))):
         loaded[r.item_id].supporting.append(r.unit_id)
     for r in conn.execute(
-        select(plan_milestones).where(plan_milestones.c.item_id.in_(ids)).order_by(plan_milestones.c.position)
+        select(plan_milestones)
+        .where(one_of(conn, plan_milestones.c.item_id, ids))
+        .order_by(plan_milestones.c.position)
     ):
         loaded[r.item_id].milestones.append(r)
     for r in conn.execute(
-        select(plan_links).where(plan_links.c.item_id.in_(ids)).order_by(plan_links.c.position)
+        select(plan_links).where(one_of(conn, plan_links.c.item_id, ids)).order_by(plan_links.c.position)
     ):
         loaded[r.item_id].links.append(r)
     checkpoint_item = {}
-    for r in conn.execute(select(plan_checkpoints).where(plan_checkpoints.c.item_id.in_(ids))):
+    for r in conn.execute(select(plan_checkpoints).where(one_of(conn, plan_checkpoints.c.item_id, ids))):
         loaded[r.item_id].checkpoints.append(r)
         checkpoint_item[r.id] = r.item_id
     if checkpoint_item:
         for r in conn.execute(
             select(plan_reports)
-            .where(plan_reports.c.checkpoint_id.in_(sorted(checkpoint_item)))
+            .join(plan_checkpoints, plan_checkpoints.c.id == plan_reports.c.checkpoint_id)
+            .where(one_of(conn, plan_checkpoints.c.item_id, ids))
             .order_by(plan_reports.c.reported_at, plan_reports.c.id)
         ):
-            if until is None or r.reported_on <= until:
-                loaded[checkpoint_item[r.checkpoint_id]].reports.setdefault(r.checkpoint_id, []).append(r)
+            item = checkpoint_item.get(r.checkpoint_id)  # None: a checkpoint added since (read committed)
+            if item is not None and (until is None or r.reported_on <= until):
+                loaded[item].reports.setdefault(r.checkpoint_id, []).append(r)
     order = list(Stage)
-    for item in loaded.values():
-        item.checkpoints.sort(key=lambda c: order.index(Stage(c.stage)))
+    for found in loaded.values():
+        found.checkpoints.sort(key=lambda c: order.index(Stage(c.stage)))
     return [loaded[r.id] for r in rows]
+
+
+def of_years(conn: Connection, wanted: Iterable[int], until: dt.date | None) -> list[Loaded]:
+    """The items of the plans of the ``wanted`` years as :func:`load` gives them (by year, parent and
+    position), each year's read once per transaction and day: the board, "my tasks" and the reminders
+    of a page share them. Callers must not change what they get."""
+    kept: dict[tuple[int, dt.date | None], list[Loaded]] = memo.per_transaction(
+        conn, "plans.tasks.years", dict
+    )
+    asked = sorted(set(wanted) & set(years(conn)))
+    missing = [y for y in asked if (y, until) not in kept]
+    if missing:
+        found = load(conn, plans.c.year.in_(missing), until)
+        for year in missing:
+            kept[(year, until)] = [i for i in found if i.year == year]
+    return [i for year in asked for i in kept[(year, until)]]
 
 
 def is_visible(item: Loaded, visible: set[int] | None) -> bool:
@@ -165,10 +222,17 @@ def is_visible(item: Loaded, visible: set[int] | None) -> bool:
 def item_for(conn: Connection, principal: Principal, uid: str, today: dt.date | None) -> Loaded:
     """The item with ``uid`` if the principal may see it; NotFound otherwise."""
     require_action(principal, Action.VIEW)
-    found = load(conn, plan_items.c.uid == uid, today)
-    if not found or not is_visible(found[0], visible_units(conn, principal, _day_of(found[0].year, today))):
+    return _visible(conn, principal, uid, load(conn, plan_items.c.uid == uid, today), today)
+
+
+def _visible(
+    conn: Connection, principal: Principal, uid: str, found: Sequence[Loaded], today: dt.date | None
+) -> Loaded:
+    """The item with ``uid`` among ``found`` if the principal may see it; NotFound otherwise."""
+    item = next((i for i in found if i.row.uid == uid), None)
+    if item is None or not is_visible(item, visible_units(conn, principal, _day_of(item.year, today))):
         raise NotFound(M_("No task with id {uid!r}.", uid=uid))
-    return found[0]
+    return item
 
 
 def report_readable(conn: Connection, principal: Principal, report_id: int, day: dt.date) -> bool:
@@ -271,7 +335,7 @@ def _status_links(item: Loaded, views: dict[int, LinkView]) -> list[LinkView]:
 
 
 def unit_refs(conn: Connection, ids: Iterable[int | None]) -> dict[int, UnitRef]:
-    found = registry.last_known(conn, {i for i in ids if i is not None})
+    found = known_units(conn, ids)
     return {i: UnitRef(u.code, u.name_zh, u.name_en) for i, u in found.items()}
 
 
@@ -376,7 +440,7 @@ def board(conn: Connection, *, principal: Principal, year: int, today: dt.date) 
     the counts by status, by section and by lead unit for the charts."""
     require_action(principal, Action.VIEW)
     plan = plan_of_year(conn, year)
-    items = load(conn, plans.c.year == year, today)
+    items = of_years(conn, [year], today)
     visible = visible_units(conn, principal, _day_of(year, today))
     shown = {i.row.id for i in items if i.row.kind != Kind.SECTION and is_visible(i, visible)}
     units = unit_refs(conn, {u for i in items for u in i.units})
@@ -432,11 +496,18 @@ def _by_unit(tasks: Sequence[TaskSummary]) -> tuple[Tally, ...]:
 def task_detail(conn: Connection, *, principal: Principal, uid: str, today: dt.date) -> TaskDetail:
     """Everything the task's page shows: status and causes, checkpoints with their reports and evidence,
     milestones, and the linked indicators with their values, targets and recent years."""
-    item = item_for(conn, principal, uid, today)
+    require_action(principal, Action.VIEW)
+    me = plan_items.alias("me")
+    near = (  # the item, its children and its parent, read together
+        (plan_items.c.uid == uid)
+        | plan_items.c.parent_id.in_(select(me.c.id).where(me.c.uid == uid))
+        | plan_items.c.id.in_(select(me.c.parent_id).where(me.c.uid == uid))
+    )
+    found = load(conn, near, today)
+    item = _visible(conn, principal, uid, found, today)
+    family = [i for i in found if i is not item]
     visible = visible_units(conn, principal, _day_of(item.year, today))
-    plan = plan_of_year(conn, item.year)
-    near = (plan_items.c.parent_id == item.row.id) | (plan_items.c.id == item.row.parent_id)
-    family = load(conn, near, today)
+    plan = item.plan
     children = [c for c in family if c.row.parent_id == item.row.id and is_visible(c, visible)]
     parent = next((p for p in family if p.row.id == item.row.parent_id), None)
     units = unit_refs(conn, {u for i in [item, *family] for u in i.units})
@@ -523,11 +594,9 @@ def _scopes(
 
 def _own(conn: Connection, principal: Principal, today: dt.date, year: int | None) -> list[Loaded]:
     """Tasks (not sections) led or supported by a unit within the principal's own (capture) scope."""
-    where = plan_items.c.kind != Kind.SECTION.value
-    if year is not None:
-        where = where & (plans.c.year == year)
+    items = of_years(conn, years(conn) if year is None else [year], today)
     scopes = _scopes(conn, principal, today, Action.PLANS_REPORT)
-    return [i for i in load(conn, where, today) if is_visible(i, scopes(i.year))]
+    return [i for i in items if i.row.kind != Kind.SECTION and is_visible(i, scopes(i.year))]
 
 
 def my_tasks(
@@ -555,9 +624,13 @@ def reminders(
     those the unit leads), overdue first. Only plans of the year of ``today`` and later, and of the year
     before (what a new year still owes of the last): older plans are history, not reminders."""
     require_action(principal, Action.VIEW)
-    items = load(conn, (plan_items.c.kind != Kind.SECTION.value) & (plans.c.year >= today.year - 1), today)
+    recent = [y for y in years(conn) if y >= today.year - 1]
     scopes = _scopes(conn, principal, today)
-    items = [i for i in items if is_visible(i, scopes(i.year))]
+    items = [
+        i
+        for i in of_years(conn, recent, today)
+        if i.row.kind != Kind.SECTION and is_visible(i, scopes(i.year))
+    ]
     if unit is not None:
         unit_id = registry.id_of(conn, unit)
         items = [i for i in items if i.row.lead_unit_id == unit_id]
