@@ -305,6 +305,14 @@ def last_paths(conn: Connection, unit_ids: Iterable[int], day: dt.date) -> dict[
     return found
 
 
+def _identity_and_version() -> tuple[Any, ...]:
+    """The columns of a unit and its version that :func:`units_on_select` and :func:`last_known_select`
+    share (then each adds the path)."""
+    return (units.c.id, units.c.code, units.c.synthetic, unit_versions.c.parent_id, unit_versions.c.name_zh,
+            unit_versions.c.name_en, unit_versions.c.type, unit_versions.c.ownership, unit_versions.c.sector,
+            unit_versions.c.attributes)
+
+
 def last_known_select(within: tuple[dt.date, dt.date] | None = None) -> Any:
     """Units as they stood last: identity, newest version and newest path ('' when none), one row each;
     ``within`` a period ``[first, end)``: as they stood last in it (the version and the path segment
@@ -330,16 +338,7 @@ def last_known_select(within: tuple[dt.date, dt.date] | None = None) -> Any:
         .scalar_subquery()
     )
     return select(
-        units.c.id,
-        units.c.code,
-        units.c.synthetic,
-        unit_versions.c.parent_id,
-        unit_versions.c.name_zh,
-        unit_versions.c.name_en,
-        unit_versions.c.type,
-        unit_versions.c.ownership,
-        unit_versions.c.sector,
-        unit_versions.c.attributes,
+        *_identity_and_version(),
         (path if within else func.coalesce(path, "")).label("path"),
     ).select_from(
         unit_versions.join(units, units.c.id == unit_versions.c.unit_id)
@@ -361,16 +360,7 @@ def units_on_select(day: dt.date) -> Any:
     """Units as they stood on ``day``: identity, version and path, one row each."""
     return (
         select(
-            units.c.id,
-            units.c.code,
-            units.c.synthetic,
-            unit_versions.c.parent_id,
-            unit_versions.c.name_zh,
-            unit_versions.c.name_en,
-            unit_versions.c.type,
-            unit_versions.c.ownership,
-            unit_versions.c.sector,
-            unit_versions.c.attributes,
+            *_identity_and_version(),
             unit_paths.c.path,
             unit_paths.c.depth,
         )
