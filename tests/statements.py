@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, event
@@ -17,14 +17,19 @@ from sqlalchemy import Connection, event
 
 @dataclass
 class Count:
+    """How many statements and bound parameters; ``seen``: each statement on one line, with its own."""
+
     statements: int = 0
     parameters: int = 0
+    seen: list[tuple[str, int]] = field(default_factory=list)
 
-    def __call__(self, _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any,
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
                  many: bool) -> None:
-        self.statements += 1
         rows = parameters if many else [parameters]
-        self.parameters += sum(len(row) for row in rows if row)
+        bound = sum(len(row) for row in rows if row)
+        self.statements += 1
+        self.parameters += bound
+        self.seen.append((" ".join(statement.split()), bound))
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
 
 from jiaowei.admissions import queries, service
 from jiaowei.auth.model import SYSTEM
@@ -27,19 +27,10 @@ def _seen(client: Any, conn: Connection, url: str, headers: dict[str, str]) -> t
     first request: a token's first use is recorded once)."""
     assert client.get(url, headers={**HTML, **headers}).status_code == 200
     conn.begin_nested().rollback()  # the test's requests share its transaction: forget what they read
-    seen: list[str] = []
-
-    def remember(_c: object, _cur: object, statement: str, *_rest: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(conn.engine, "before_cursor_execute", remember)
-    try:
-        with counting(conn) as count:
-            page = client.get(url, headers={**HTML, **headers})
-    finally:
-        event.remove(conn.engine, "before_cursor_execute", remember)
+    with counting(conn) as count:
+        page = client.get(url, headers={**HTML, **headers})
     assert page.status_code == 200, page.text
-    seen = [s for s in seen if "SAVEPOINT" not in s]  # the test's transaction, as the request's
+    seen = [s for s, _ in count.seen if "SAVEPOINT" not in s]  # the test's transaction, as the request's
     return count.statements - 4, seen
 
 

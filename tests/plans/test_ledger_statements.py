@@ -5,7 +5,7 @@ form's units reuse what the page has read."""
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
 
 from tests.factories import login, make_user
 from tests.plans.test_rectification_pages import LEDGER, seed
@@ -13,20 +13,11 @@ from tests.statements import counting
 
 
 def _statements(browser: TestClient, conn: Connection, params: dict[str, str]) -> tuple[int, list[str]]:
-    seen: list[str] = []
-
-    def remember(_c: object, _cur: object, statement: str, *_rest: object) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(conn.engine, "before_cursor_execute", remember)
-    try:
-        with counting(conn) as count:
-            page = browser.get(LEDGER, params=params)
-    finally:
-        event.remove(conn.engine, "before_cursor_execute", remember)
+    with counting(conn) as count:
+        page = browser.get(LEDGER, params=params)
     assert page.status_code == 200, page.text
     assert "修订议事规则" in page.text
-    return count.statements, seen
+    return count.statements, [s for s, _ in count.seen]
 
 
 def _reads(seen: list[str], table: str) -> int:

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
 
 from jiaowei.auth.model import SYSTEM, Principal
 from jiaowei.plans.appraisals import queries as appraisals
@@ -19,6 +19,7 @@ from jiaowei.plans.risks import service as risks
 from jiaowei.plans.tasks import service as tasks
 from tests.factories import login, make_unit, make_user, token_for
 from tests.plans.tasks_fixtures import YEAR, Plan, build_plan, post_values
+from tests.statements import counting
 
 DAY = "2020-07-20"  # the deploy and advance checkpoints are past: reminders, reports
 
@@ -41,21 +42,10 @@ class Seen:
 
 
 def _get(client: TestClient, conn: Connection, url: str, **params: str) -> Seen:
-    seen = Seen()
-
-    def remember(_c: object, _cur: object, statement: str, parameters: object, _ctx: object,
-                 many: bool) -> None:
-        rows = parameters if many else [parameters]
-        count = sum(len(row) for row in rows if row)  # type: ignore[union-attr]
-        seen.statements.append((" ".join(statement.split()), count))
-
-    event.listen(conn.engine, "before_cursor_execute", remember)
-    try:
+    with counting(conn) as count:
         page = client.get(url, params=params)
-    finally:
-        event.remove(conn.engine, "before_cursor_execute", remember)
     assert page.status_code == 200, page.text
-    return seen
+    return Seen(count.seen)
 
 
 def _schools(conn: Connection, count: int) -> list[str]:

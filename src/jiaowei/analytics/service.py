@@ -269,7 +269,7 @@ def _named_units(conn: Connection, codes: Sequence[str], day: dt.date) -> dict[s
         code = registry.UNIT_CODE
         chunks = among(conn, code, wanted, type_=String)
         found = {r.code: UnitItem(r.code, r.name_zh, r.name_en, unit_id=r.id, path=r.path)
-                 for among in chunks for r in conn.execute(registry.units_on_select(day).where(among))}
+                 for part in chunks for r in conn.execute(registry.units_on_select(day).where(part))}
         ids = registry.ids_of(conn, [c for c in wanted if c not in found]) if len(found) < len(wanted) else {}
         closed = _units(conn, list(ids.values()), day)  # not open that day: as they stood last
         return found | {c: closed[i] for c, i in ids.items() if i in closed}

@@ -37,6 +37,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import Span, require_unit, scope_paths, scope_spans, scope_spans_of, unit_filter
+from jiaowei.db.among import among
 from jiaowei.db.memo import per_transaction
 from jiaowei.domains import N_
 from jiaowei.errors import M_, NotFound, Problem, ValidationError
@@ -130,8 +131,8 @@ def codes_of(conn: Connection, ids: Iterable[int | None]) -> dict[int, str]:
     """Codes of the unit ids (None and unknown ids are left out)."""
     wanted = sorted({i for i in ids if i is not None})
     out: dict[int, str] = {}
-    for among in store.among(conn, units.c.id, wanted):
-        out.update(dict(conn.execute(select(units.c.id, units.c.code).where(among)).all()))
+    for part in among(conn, units.c.id, wanted):
+        out.update(dict(conn.execute(select(units.c.id, units.c.code).where(part)).all()))
     return out
 
 
@@ -189,8 +190,8 @@ def units_on(
     if ids is None:
         return [_unit_from_row(r) for r in conn.execute(query.order_by(UNIT_CODE))]
     rows: list[Any] = []
-    for among in store.among(conn, UNIT_ID, sorted(set(ids))):
-        rows += conn.execute(query.where(among)).all()
+    for part in among(conn, UNIT_ID, sorted(set(ids))):
+        rows += conn.execute(query.where(part)).all()
     return sorted((_unit_from_row(r) for r in rows), key=lambda u: u.code)
 
 
@@ -209,8 +210,8 @@ def histories(conn: Connection, ids: Iterable[int]) -> dict[int, UnitHistory]:
 
 def _identities(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str, bool]]:
     out: dict[int, tuple[str, bool]] = {}
-    for among in store.among(conn, units.c.id, ids):
-        rows = conn.execute(select(units.c.id, units.c.code, units.c.synthetic).where(among))
+    for part in among(conn, units.c.id, ids):
+        rows = conn.execute(select(units.c.id, units.c.code, units.c.synthetic).where(part))
         out.update({r.id: (r.code, bool(r.synthetic)) for r in rows})
     return out
 
@@ -229,8 +230,8 @@ def last_known(conn: Connection, ids: Iterable[int]) -> dict[int, Unit]:
     """Each unit as it stood last (its newest names, also when it is closed), by id: what
     ``histories(conn, ids)[i].last()`` gives, read in one statement (not three) however many ids."""
     query = store.last_known_select()
-    return {r.id: _unit_from_row(r) for among in store.among(conn, unit_versions.c.unit_id, sorted(set(ids)))
-            for r in conn.execute(query.where(among))}
+    return {r.id: _unit_from_row(r) for part in among(conn, unit_versions.c.unit_id, sorted(set(ids)))
+            for r in conn.execute(query.where(part))}
 
 
 def versions_of(conn: Connection, ids: Sequence[int]) -> dict[int, list[UnitVersion]]:
@@ -418,8 +419,8 @@ def _child_count(day: dt.date) -> Any:
 def _child_counts(conn: Connection, ids: list[int], day: dt.date) -> dict[int, int]:
     v = unit_versions
     query = select(v.c.parent_id, func.count()).where(store.valid_on(v, day)).group_by(v.c.parent_id)
-    return {r[0]: r[1] for among in store.among(conn, v.c.parent_id, ids)
-            for r in conn.execute(query.where(among))}
+    return {r[0]: r[1] for part in among(conn, v.c.parent_id, ids)
+            for r in conn.execute(query.where(part))}
 
 
 def get_unit(
@@ -515,8 +516,8 @@ def _codes_and_names(
     )
     codes: dict[int, str] = {}
     names: dict[int, tuple[str, str]] = {}
-    for among in store.among(conn, units.c.id, sorted({i for i in ids if i is not None})):
-        for r in conn.execute(query.where(among)):
+    for part in among(conn, units.c.id, sorted({i for i in ids if i is not None})):
+        for r in conn.execute(query.where(part)):
             codes[r.id] = r.code
             if r.name_zh is not None:
                 names[r.id] = (r.name_zh, r.name_en)

@@ -6,9 +6,10 @@ its period once (it used to read it for the values, then again for the approvals
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
 
 from tests.indicators.values.test_api import admin
+from tests.statements import counting
 
 FORM = {"ds": "SCHOOL_Y", "pe": "2020", "ou": "S1"}
 REGISTRY = (" FROM units ", " FROM unit_versions ", " FROM unit_paths ", " JOIN units ")
@@ -19,16 +20,9 @@ def test_the_entry_page_reads_its_unit_in_three_statements_and_its_period_once(c
     headers = {**admin(client, conn), "accept": "text/html"}
     assert client.get("/data/entry", params=FORM, headers=headers).status_code == 200  # the token's first use
     conn.begin_nested().rollback()  # the test's requests share its transaction: forget what they read
-    seen: list[str] = []
-
-    def remember(_c: object, _cur: object, statement: str, *_rest: object) -> None:
-        seen.append(" ".join(statement.split()) + " ")
-
-    event.listen(conn.engine, "before_cursor_execute", remember)
-    try:
+    with counting(conn) as count:
         page = client.get("/data/entry", params=FORM, headers=headers)
-    finally:
-        event.remove(conn.engine, "before_cursor_execute", remember)
+    seen = [s + " " for s, _ in count.seen]
     assert page.status_code == 200 and 'data-de="PUPILS" data-co="M"' in page.text
     units = [s for s in seen if any(t in s.split(" WHERE ")[0] + " " for t in REGISTRY)]
     assert len(units) == 3, "\n".join(units)

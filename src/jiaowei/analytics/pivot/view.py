@@ -310,7 +310,7 @@ def unit_places(conn: Connection, codes: Sequence[str], day: dt.date) -> dict[st
     query = registry.units_on_select(day).with_only_columns(code, registry.UNIT_PATH, below)
     chunks = among(conn, code, wanted, type_=String)
     return {r.code: _Place(len(path_ids(r.path)), bool(r.below))
-            for among in chunks for r in conn.execute(query.where(among))}
+            for part in chunks for r in conn.execute(query.where(part))}
 
 
 def _drill(

@@ -45,9 +45,7 @@ def link_views(
     links = [(item, k) for item in items for k in item.links]
     if not links:
         return {}
-    indicators = memo.per_transaction(
-        conn, "plans.tasks.indicators", lambda: {d.id: d for d in compute.all_indicators(conn)}
-    )
+    indicators = {d.id: d for d in compute.all_indicators(conn)}  # read once per transaction there
     units = known_units(conn, {k.unit_id or item.row.lead_unit_id for item, k in links})
     wanted: dict[str, set[tuple[int, int]]] = defaultdict(set)
     for item, k in links:
