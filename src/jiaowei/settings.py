@@ -26,6 +26,9 @@ def weak_secret(secret: str) -> bool:
     return len(secret.encode()) < MIN_SECRET_BYTES or len(set(secret)) < MIN_SECRET_DISTINCT
 
 
+PLAN_CACHE_MODES = ("auto", "force_custom_plan", "force_generic_plan")  # PostgreSQL's plan_cache_mode
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. See docs/operators.md."""
 
@@ -75,6 +78,15 @@ class Settings(BaseSettings):
     metrics_token: str = ""  # /metrics answers a Bearer of this token; empty: /metrics is off (404)
     db_pool_size: int = 5  # connections kept open per process (docs/operators.md, "PostgreSQL settings")
     db_max_overflow: int = 10  # connections opened past the pool size at busy times, then closed
+    db_plan_cache_mode: str = "auto"  # PostgreSQL's plan_cache_mode per connection (decision 0021)
+
+    @field_validator("db_plan_cache_mode")
+    @classmethod
+    def _known_plan_cache_mode(cls, value: str) -> str:
+        if value not in PLAN_CACHE_MODES:
+            raise ValueError(f"JIAOWEI_DB_PLAN_CACHE_MODE={value!r} is not valid; accepted values: "
+                             f"{', '.join(PLAN_CACHE_MODES)}")
+        return value
 
     @field_validator("log_format")
     @classmethod

@@ -78,7 +78,7 @@ def test_one_archive_holds_the_database_every_kept_file_and_a_manifest(installat
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     members = read_archive(out)
     manifest = json.loads(members["manifest.json"])
-    assert manifest["format"] == "jiaowei-backup/1" and manifest["schema_revision"] == "0017"
+    assert manifest["format"] == "jiaowei-backup/1" and manifest["schema_revision"] == "0019"
     assert manifest["jiaowei_version"] and manifest["created"] and manifest["database"] == "sqlite"
     listed = {m["path"]: m for m in manifest["members"]}
     assert set(listed) == {"database/jiaowei.sqlite3", *(f"home/{n}" for n in KEPT)} == set(members) - {

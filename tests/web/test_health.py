@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from jiaowei import __version__
+from jiaowei.db.engine import Database, make_engine
 from jiaowei.db.migrate import head_revision
 from jiaowei.settings import Settings
 from jiaowei.web.app import create_app
@@ -108,3 +109,29 @@ def test_the_health_routes_are_documented_with_their_503(client: TestClient) -> 
     assert "503" in paths["/api/health/ready"]["get"]["responses"]
     assert "not ready" in paths["/api/health/ready"]["get"]["responses"]["503"]["description"]
     assert set(paths["/api/health/live"]["get"]["responses"]) == {"200"}
+
+
+def test_a_connection_the_server_closed_mid_use_answers_503_once(engine: Engine, tmp_path: Path) -> None:
+    """A pooled connection is not pinged when it has just been used (db/engine.py): if the server
+    closes it in between, that one request answers 503 with a short reason, and the next has a new
+    connection."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a server that closes connections is PostgreSQL's")
+    url = engine.url.render_as_string(hide_password=False)
+    settings = Settings(home=tmp_path, database_url=url, secret_key="test-secret-" + "x" * 32)
+    database = Database(make_engine(url, pool_size=1, max_overflow=0, ping_after=3600.0))
+    unknown = {"Authorization": "Bearer not-a-token", "Accept-Language": "zh-CN"}
+    try:
+        with TestClient(create_app(settings, database=database)) as client:
+            assert client.get("/api/units", headers=unknown).status_code == 401  # the token was looked up
+            with database.engine.connect() as pooled:
+                pid = pooled.execute(text("SELECT pg_backend_pid()")).scalar()
+            with engine.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            lost = client.get("/api/units", headers=unknown)
+            assert lost.status_code == 503, lost.text
+            assert lost.headers["content-type"] == "application/problem+json"
+            assert lost.json()["detail"] == "与数据库的连接已断开，请重试。"
+            assert client.get("/api/units", headers=unknown).status_code == 401
+    finally:
+        database.engine.dispose()

@@ -70,14 +70,16 @@ def unit_names(conn: Connection, ids: set[int]) -> dict[int, UnitName]:
 
 
 def list_campaigns(conn: Connection) -> list[CampaignListed]:
-    """Every campaign with its number of applicants: one statement, each count an index range of its
-    campaign (an index-only scan once the table is vacuumed), not a count of the whole table."""
-    count = (select(func.count()).select_from(applicants).where(applicants.c.campaign_id == campaigns.c.id)
-             .scalar_subquery())
-    rows = conn.execute(select(campaigns, count.label("applicants"))
+    """Every campaign with its number of applicants: one statement over the campaigns alone, the number
+    being the one each campaign's row keeps (``applicant_count``), so that the list costs the same
+    however many applicants there are (counting them took 0.8 ms a statement on PostgreSQL for the
+    demo's 11,000; ``jiaowei audit verify`` checks the kept number against the rows)."""
+    rows = conn.execute(select(campaigns.c.code, campaigns.c.year, campaigns.c.stage, campaigns.c.title_zh,
+                               campaigns.c.title_en, campaigns.c.status, campaigns.c.applicant_count,
+                               campaigns.c.synthetic)
                         .order_by(campaigns.c.year.desc(), campaigns.c.code)).all()
     return [CampaignListed(code=r.code, year=r.year, stage=r.stage, title_zh=r.title_zh, title_en=r.title_en,
-                           status=r.status, applicants=r.applicants or 0, synthetic=r.synthetic)
+                           status=r.status, applicants=r.applicant_count, synthetic=r.synthetic)
             for r in rows]
 
 
@@ -101,8 +103,7 @@ def campaign(conn: Connection, *, code: str) -> CampaignView:
         pool_digest=row.pool_digest, seed_sources=row.seed_sources, seed=row.seed,
         placement_digest=row.placement_digest, placement_sources=row.placement_sources,
         placement_seed=row.placement_seed, published=published, schools=listed,
-        applicants=conn.scalar(select(func.count()).select_from(applicants).where(
-            applicants.c.campaign_id == row.id)) or 0,
+        applicants=row.applicant_count,  # kept on the row (list_campaigns), not counted
         lottery_schools=len(drawn) if published else None, private_schools=len(private),
         lottery_share=round(100 * len(drawn) / len(private), 2) if published and private else None,
         bundles={"lottery": _files(row.bundle) if published else [],

@@ -342,6 +342,9 @@ def _register(conn: Connection, principal: Principal, campaign: str, reg: _Regis
     made = [_applicant_row(reg, person, secret_key) for person in people]
     if made:
         conn.execute(insert(applicants), made)
+        # the campaign list reads this count (it counts nothing); same transaction, same savepoint
+        conn.execute(update(campaigns).where(campaigns.c.id == row.id)
+                     .values(applicant_count=campaigns.c.applicant_count + len(made)))
     pks = _pks(conn, row.id, [m["number"] for m in made])
     choice_rows = [{"applicant_pk": pks[m["number"]], "rank": rank, "school_id": school}
                    for m, person in zip(made, people, strict=True)

@@ -67,6 +67,9 @@ campaigns = Table(
     Column("age_on", Date, nullable=True),
     Column("min_age_months", Integer, nullable=True),
     Column("max_age_months", Integer, nullable=True),
+    # how many applicants it has: kept by the services when they register applicants, so that the
+    # campaign list reads it and counts nothing (issue 17, part 3); ``jiaowei audit verify`` recounts
+    Column("applicant_count", Integer, nullable=False, default=0, server_default="0"),
 )
 
 campaign_schools = Table(

@@ -290,9 +290,11 @@ def home(conn: Connection, *, principal: Principal, today: dt.date, language: st
         unit = None
     view = Home(kind=_kind(unit) if unit else "none", unit=unit, period=period)
     if unit is not None:
+        # A part that cannot be computed (a JiaoweiError: our checks, never the database) leaves the rest
+        # of the page. No savepoint: the page only reads, and one would open a transaction on PostgreSQL
+        # and forget what the transaction has read (jiaowei.db.memo), round trips more (issue 17).
         try:
-            with conn.begin_nested():  # a part that cannot be computed leaves the rest of the page
-                _fill(conn, principal, view, unit, today, language)
+            _fill(conn, principal, view, unit, today, language)
         except JiaoweiError:
             view.kind = "none"
     view.dashboard = dashboards.home_dashboard(conn, principal=principal)

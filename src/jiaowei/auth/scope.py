@@ -15,6 +15,7 @@ from sqlalchemy import Connection, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from jiaowei.auth.model import ACTION_LABELS, ROLE_LABELS, Action, Principal
+from jiaowei.db import memo
 from jiaowei.errors import M_, NotFound, PermissionDenied
 from jiaowei.registry import store
 from jiaowei.registry.model import Segment, path_ids
@@ -34,10 +35,19 @@ def require_action(principal: Principal, action: Action) -> None:
 def scope_paths(conn: Connection, principal: Principal, action: Action, day: dt.date) -> list[str]:
     paths = []
     for unit_id in sorted(principal.scope_for(action)):
-        path = store.last_path(conn, unit_id, day) or _first_path(conn, unit_id)
+        path = _path_near(conn, unit_id, day)
         if path:
             paths.append(path)
     return paths
+
+
+def _path_near(conn: Connection, unit_id: int, day: dt.date) -> str | None:
+    """The unit's path on ``day``, else on its last day open before it, else its first path; read once
+    per transaction (:func:`jiaowei.db.memo.per_transaction`): a page checks the same scope units on
+    the same day many times (a district's home page checks its unit for each form, each check reading
+    the scope's paths again), and each statement is a round trip on PostgreSQL (issue 17)."""
+    return memo.per_transaction(conn, f"auth.scope.path:{unit_id}@{day.isoformat()}",
+                                lambda: store.last_path(conn, unit_id, day) or _first_path(conn, unit_id))
 
 
 def _first_path(conn: Connection, unit_id: int) -> str | None:
@@ -107,7 +117,7 @@ def require_unit(
     require_action(principal, action)
     if principal.unlimited:
         return
-    path = store.last_path(conn, unit_id, day) or _first_path(conn, unit_id)
+    path = _path_near(conn, unit_id, day)
     if path is None or not in_scope(conn, principal, Action.VIEW, path, day):
         raise NotFound(M_("No unit with code {code!r}.", code=code))
     if not in_scope(conn, principal, action, path, day):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -19,20 +20,24 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy import exc as sa
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.expression import SavepointClause
 
 from jiaowei.errors import ServiceUnavailable
+from jiaowei.settings import PLAN_CACHE_MODES
 
 DEFAULT_LOCK_TIMEOUT = 30.0  # seconds; the web passes its own (JIAOWEI_LOCK_TIMEOUT_SECONDS)
 _PG_BUSY = {"55P03", "57014"}  # lock_not_available (lock_timeout), query_canceled (statement_timeout)
 
 
 def make_engine(url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, statement_timeout: float = 0.0,
-                pool_size: int | None = None, max_overflow: int | None = None, **kwargs: Any) -> Engine:
+                pool_size: int | None = None, max_overflow: int | None = None,
+                ping_after: float | None = None, plan_cache_mode: str = "auto", **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and real transactional BEGIN.
 
     ``lock_timeout`` bounds each wait for a lock or a pooled connection (seconds); ``statement_timeout``
     bounds each PostgreSQL statement (seconds, 0 for none). ``pool_size`` and ``max_overflow`` size the
-    pool of a PostgreSQL database or a SQLite file (None: SQLAlchemy's 5 and 10).
+    pool of a PostgreSQL database or a SQLite file (None: SQLAlchemy's 5 and 10). A pooled PostgreSQL
+    connection that rested ``ping_after`` seconds (None: :data:`IDLE_BEFORE_PING`) is pinged before use.
     """
     parsed = make_url(url)
     in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
@@ -45,18 +50,73 @@ def make_engine(url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, stateme
         engine = create_engine(url, connect_args={"timeout": lock_timeout}, **kwargs)
         _configure_sqlite(engine, busy_ms=_ms(lock_timeout))
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={"options": postgresql_options(
-        lock_timeout=lock_timeout, statement_timeout=statement_timeout)}, **kwargs)
+    engine = create_engine(url, connect_args={"options": postgresql_options(
+        lock_timeout=lock_timeout, statement_timeout=statement_timeout, plan_cache_mode=plan_cache_mode)},
+        **kwargs)
+    _ping_when_idle(engine, IDLE_BEFORE_PING if ping_after is None else ping_after)
+    event.listen(engine, "do_execute", _lists_unprepared)
+    return engine
 
 
-def postgresql_options(*, lock_timeout: float, statement_timeout: float) -> str:
+def _lists_unprepared(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool | None:
+    """Never prepare a statement that sends a list (``db.among``'s ``= ANY(:ids)``): its best plan
+    depends on how many values it brings, which a generic plan cannot know (the ``dataValueSets`` export
+    of a city's 3,187 units: 5 ms planned for its values, 58 ms on a generic plan; decision 0021)."""
+    if isinstance(parameters, dict) and any(isinstance(v, list | tuple) for v in parameters.values()):
+        cursor.execute(statement, parameters, prepare=False)
+        return True
+    return None
+
+
+IDLE_BEFORE_PING = 2.0  # seconds a pooled PostgreSQL connection rests before it is pinged again
+
+
+def _ping_when_idle(engine: Engine, idle: float) -> None:
+    """Ping a pooled connection at checkout only when it has rested ``idle`` seconds or more.
+
+    A connection back in the pool within ``idle`` seconds answered its last statement just now; a
+    ping (one more round trip on every request, as ``pool_pre_ping`` sends) would tell nothing new.
+    One that rested longer may have been closed by the server (a restart, an idle timeout): a failed
+    ping discards it with every other connection opened before it, and the pool opens a new one, so the
+    request never sees the dead one (as ``pool_pre_ping`` does). A server lost within the last ``idle``
+    seconds fails the statements that were sent to it, and the pool then replaces every connection
+    opened before the failure (SQLAlchemy's disconnect handling).
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _rested_from(_dbapi: Any, record: Any) -> None:
+        record.info["returned"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _alive(dbapi: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned")
+        if returned is None or time.monotonic() - returned < idle:
+            return
+        try:
+            alive = dialect.do_ping(dbapi)
+        except dialect.loaded_dbapi.Error as error:
+            if not dialect.is_disconnect(error, dbapi, None):
+                raise
+            alive = False
+        if not alive:
+            raise sa.InvalidatePoolError("the pooled connection was closed by the server")
+
+
+def postgresql_options(*, lock_timeout: float, statement_timeout: float,
+                       plan_cache_mode: str = "auto") -> str:
     """The settings each PostgreSQL connection starts with (libpq's ``options``).
 
-    ``plan_cache_mode=force_custom_plan``: PostgreSQL plans each execution of a prepared statement for
-    its own parameters. After five runs it may switch to a generic plan, which for the unit-subtree
-    queries is about 70 times slower (204 ms against 3 ms; issue 17).
+    ``plan_cache_mode`` (``JIAOWEI_DB_PLAN_CACHE_MODE``): ``auto``, PostgreSQL's own default, lets a
+    statement that psycopg has prepared (after five runs on a connection) be run by a generic plan
+    once PostgreSQL finds it no costlier, which saves planning it again on every run (0.1–0.3 ms per
+    statement). ``force_custom_plan`` plans every run for its values, as jiaowei did before the
+    analytics engine replaced the per-unit subtree queries whose generic plan was 70 times slower
+    (decision 0021).
     """
-    options = f"-c lock_timeout={_ms(lock_timeout)} -c plan_cache_mode=force_custom_plan"
+    if plan_cache_mode not in PLAN_CACHE_MODES:
+        raise ValueError(f"plan_cache_mode {plan_cache_mode!r}; accepted: {', '.join(PLAN_CACHE_MODES)}")
+    options = f"-c lock_timeout={_ms(lock_timeout)} -c plan_cache_mode={plan_cache_mode}"
     if statement_timeout > 0:
         options += f" -c statement_timeout={_ms(statement_timeout)}"
     return options
@@ -187,13 +247,44 @@ class Database:
             yield conn
 
     @contextmanager
-    def transaction_on(self, connection: Connection, *, write: bool = False) -> Iterator[Connection]:
-        """One unit of work, as :meth:`transaction`, on a connection from :meth:`connect`."""
+    def transaction_on(self, connection: Connection, *, write: bool = False,
+                       read_only: bool = False) -> Iterator[Connection]:
+        """One unit of work, as :meth:`transaction`, on a connection from :meth:`connect`.
+
+        ``read_only`` (a GET request, an account's look-up) refuses any statement but a read
+        (:class:`WriteWhileReading`). On PostgreSQL it also runs without ``BEGIN`` and ``COMMIT``, two
+        round trips less: under READ COMMITTED each statement of a transaction sees the latest
+        commits anyway, so a read sees the same with or without one (decision 0021). SQLite keeps its
+        transaction, one snapshot for the whole read.
+        """
+        if read_only:
+            with self._reading(connection):
+                yield connection
+            return
         queued = self.writers.turn(self.lock_timeout) if write and self.backend == "sqlite" else nullcontext()
         with queued, busy_as_unavailable():
             connection.info["immediate"] = write
             with connection.begin():
                 yield connection
+
+    @contextmanager
+    def _reading(self, connection: Connection) -> Iterator[None]:
+        unbracketed = self.backend == "postgresql"
+        if unbracketed:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.info[_UNBRACKETED] = True
+        connection.info[_READ_ONLY] = True
+        try:
+            with busy_as_unavailable():
+                connection.info["immediate"] = False
+                with connection.begin():  # no BEGIN reaches PostgreSQL in autocommit
+                    yield
+        finally:
+            if not connection.invalidated:
+                connection.info.pop(_READ_ONLY, None)
+                connection.info.pop(_UNBRACKETED, None)
+                if unbracketed:
+                    connection.execution_options(isolation_level=connection.default_isolation_level)
 
     @contextmanager
     def snapshot(self) -> Iterator[Connection]:
@@ -208,11 +299,11 @@ class Database:
 
     @contextmanager
     def reading_on(self, connection: Connection) -> Iterator[Connection]:
-        """A read on ``connection``: inside its open transaction, or in a short one of its own."""
+        """A read on ``connection``: inside its open transaction, or in a read-only unit of its own."""
         if connection.in_transaction():
             yield connection
         else:
-            with self.transaction_on(connection) as conn:
+            with self.transaction_on(connection, read_only=True) as conn:
                 yield conn
 
     @property
@@ -237,19 +328,58 @@ class BoundDatabase(Database):
         yield self.connection
 
     @contextmanager
-    def transaction_on(self, connection: Connection, *, write: bool = False) -> Iterator[Connection]:
+    def transaction_on(self, connection: Connection, *, write: bool = False,
+                       read_only: bool = False) -> Iterator[Connection]:
         with self.transaction(write=write) as conn:
-            yield conn
+            if not read_only:
+                yield conn
+                return
+            conn.info[_READ_ONLY] = True  # refused as in production; the savepoint stays (one snapshot)
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_READ_ONLY, None)
 
     @contextmanager
     def reading_on(self, connection: Connection) -> Iterator[Connection]:
-        with self.transaction() as conn:
+        with self.transaction_on(connection, read_only=True) as conn:
             yield conn
 
     @contextmanager
     def snapshot(self) -> Iterator[Connection]:
         with self.transaction() as conn:  # the test's one transaction: its isolation is set already
             yield conn
+
+
+_READ_ONLY = "jiaowei.read_only"
+_UNBRACKETED = "jiaowei.unbracketed"  # a PostgreSQL read without BEGIN/COMMIT (autocommit)
+_READS = ("SELECT", "WITH", "SHOW", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "PRAGMA", "EXPLAIN",
+          "VALUES")
+
+
+class WriteWhileReading(RuntimeError):
+    """A statement that may write, sent in a read-only unit of work (a GET request): a bug, never input."""
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _refuse_writes_while_reading(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if _READ_ONLY in conn.info and not statement.lstrip()[:9].upper().startswith(_READS):
+        raise WriteWhileReading(f"a read-only request sent: {' '.join(statement.split())[:120]}")
+
+
+@event.listens_for(Engine, "before_execute")
+def _bracket_when_needed(conn: Connection, statement: Any, _multiparams: Any, _params: Any,
+                         options: Any) -> None:
+    """A savepoint (``begin_nested``: a part of a page that may fail alone) and a read that streams its
+    rows (a server-side cursor: ``stream_results``, ``yield_per``) need a transaction on PostgreSQL: an
+    unbracketed read begins one there before it, committed at the read's end."""
+    if _UNBRACKETED not in conn.info:
+        return
+    own: Any = getattr(statement, "get_execution_options", dict)()
+    if isinstance(statement, SavepointClause) or any(
+            o.get("stream_results") or o.get("yield_per") for o in (own, options)):
+        conn.connection.driver_connection.autocommit = False  # type: ignore[union-attr]
+        del conn.info[_UNBRACKETED]
 
 
 def inserted_id(result: CursorResult[Any]) -> int:

@@ -46,4 +46,5 @@ def _forget_before_writing(conn: Connection, _cursor: Any, statement: str, *_arg
 @event.listens_for(Engine, "commit")
 @event.listens_for(Engine, "rollback")
 def _forget_at_the_end(conn: Connection) -> None:
-    conn.info.pop(_KEPT, None)
+    if not conn.invalidated:  # an invalidated connection's info is gone with it (and reading it raises)
+        conn.info.pop(_KEPT, None)

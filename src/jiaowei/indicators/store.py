@@ -294,3 +294,13 @@ targets = Table(
     Column("set_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("indicator_id", "unit_id", "period_id"),
 )
+
+# One row, ``catalog``: a random value that triggers (migration 0018) replace whenever a row of the
+# metadata catalog's tables changes, so a process may keep the catalog it read across requests
+# (indicators/metadata/catalog.py).
+metadata_stamps = Table(
+    "metadata_stamps",
+    metadata,
+    Column("area", String(32), primary_key=True),
+    Column("stamp", String(40), nullable=False),
+)

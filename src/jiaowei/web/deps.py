@@ -39,16 +39,28 @@ RequestConnection = Annotated[Connection, Depends(request_connection, scope="fun
 
 
 def get_conn(request: Request, connection: RequestConnection) -> Iterator[Connection]:
-    """The request's one transaction: committed if the handler returns, rolled back if it raises.
+    """The request's one transaction: committed if the handler returns, rolled back if it raises. A GET
+    (HEAD, OPTIONS) request's is read-only: a statement that writes fails it (``WriteWhileReading``).
 
     A route that parses a file before writing names the file's dependency before ``Conn`` (and
     ``User`` before both): FastAPI solves them in that order, so no lock is held while it parses.
     """
-    with request.app.state.db.transaction_on(connection, write=request.method in UNSAFE) as conn:
+    unsafe = request.method in UNSAFE
+    with request.app.state.db.transaction_on(connection, write=unsafe, read_only=not unsafe) as conn:
         yield conn
 
 
 Conn = Annotated[Connection, Depends(get_conn, scope="function")]
+
+
+def get_write_conn(request: Request, connection: RequestConnection) -> Iterator[Connection]:
+    """The request's one transaction, that may write whatever the method: a GET that records what it
+    served (an audited download) names ``WriteConn`` instead of ``Conn``."""
+    with request.app.state.db.transaction_on(connection, write=True) as conn:
+        yield conn
+
+
+WriteConn = Annotated[Connection, Depends(get_write_conn, scope="function")]
 
 
 def token_uses(request: Request) -> TokenUses:

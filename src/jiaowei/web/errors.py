@@ -87,7 +87,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(SQLAlchemyTimeoutError)
     def _busy(request: Request, exc: Exception) -> Response:
-        """A wait for the database that ran out, raised past the transaction (e.g. by a handler)."""
+        """A wait for the database that ran out, raised past the transaction (e.g. by a handler), or a
+        connection the server closed during the request (the pool opens a new one for the next)."""
+        if getattr(exc, "connection_invalidated", False):
+            lost = M_("The connection to the database was lost; try again.")
+            return respond(request, ServiceUnavailable(lost))
         if not is_busy(exc):
             raise exc
         return respond(request, ServiceUnavailable(M_("The database is busy; try again in a few seconds.")))

@@ -3,7 +3,9 @@
 Each campaign's entries are replayed in the order of the chain: ``campaign.create`` (every setting),
 ``campaign.school_add`` (school, kind, capacity, program, districts), ``campaign.fallback`` (one
 district's order) and the steps (status, pool digests, seed sources and seeds, and since issue 9
-the proof bundle's path; since issue 12 the age window). Applicants: ``applicant.register``,
+the proof bundle's path; since issue 12 the age window); a campaign's kept number of applicants
+(``applicant_count``, what the campaign list shows) must be the number of its applicant rows.
+Applicants: ``applicant.register``,
 ``applicant.choices`` and (since issue 12) ``applicant.priorities``, the priority tiers; an
 applicant's status must follow from their choices and stored results. Appeals: who recorded them,
 the decision, its note and who took it. Names, ID numbers, dates of birth and an appeal's reason
@@ -13,11 +15,11 @@ are kept out of the log on purpose, so they are not checked; nor are the timesta
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from jiaowei.admissions.store import (
     appeals,
@@ -128,7 +130,8 @@ def compare(table: str, live: Mapping[str, Mapping[str, Any]],
 
 
 def check_campaigns(conn: Connection, chain: Chain) -> Iterator[Mismatch]:
-    """``campaigns`` and ``campaign_schools`` against the replayed chain."""
+    """``campaigns`` and ``campaign_schools`` against the replayed chain; each campaign's kept number of
+    applicants against its rows."""
     logged = logged_campaigns(chain)
     rows = conn.execute(select(campaigns)).all()
     schools = conn.execute(select(campaign_schools, campaigns.c.code.label("campaign"))
@@ -137,12 +140,24 @@ def check_campaigns(conn: Connection, chain: Chain) -> Iterator[Mismatch]:
     live = {r.code: {**r._mapping, "organiser": codes.get(r.organiser_id, f"#{r.organiser_id}"),
                      "synthetic": bool(r.synthetic), "fallback": dict(r.fallback or {})} for r in rows}
     yield from compare("campaigns", live, {code: c.fields for code, c in logged.items()})
+    yield from _applicant_counts(conn, rows)
     live_schools = {f"{s.campaign}/{s.school_id}": {
         "unit": codes.get(s.unit_id, f"#{s.unit_id}"), "kind": s.kind, "capacity": s.capacity,
         "program": s.program, "districts": sorted(s.districts or [])} for s in schools}
     yield from compare("campaign_schools", live_schools, {
         f"{code}/{school_id}": school
         for code, c in logged.items() for school_id, school in c.schools.items()})
+
+
+def _applicant_counts(conn: Connection, rows: Sequence[Any]) -> Iterator[Mismatch]:
+    """Each campaign's kept ``applicant_count`` against its applicant rows, counted in one statement."""
+    counted: dict[int, int] = dict(conn.execute(select(applicants.c.campaign_id, func.count())
+                                                .group_by(applicants.c.campaign_id)).all())
+    for r in sorted(rows, key=lambda r: r.code):
+        if r.applicant_count != counted.get(r.id, 0):
+            yield Mismatch("campaigns", r.code,
+                           N_("applicant_count is {live}, but it has {counted} applicants"),
+                           {"live": r.applicant_count, "counted": counted.get(r.id, 0)})
 
 
 def _logged_applicants(chain: Chain) -> dict[str, dict[str, Any]]:

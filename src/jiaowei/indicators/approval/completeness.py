@@ -27,6 +27,7 @@ from jiaowei import clock
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit
+from jiaowei.db.memo import per_transaction
 from jiaowei.domains import N_
 from jiaowei.errors import M_, Conflict, JiaoweiError, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.indicators import periods as pe
@@ -301,7 +302,9 @@ def _root(conn: Connection, principal: Principal, ds: DataSet, p: pe.Period, uni
 
 
 def _tree(conn: Connection, p: pe.Period, path: str, reporting: DataSet | None = None) -> list[Any]:
-    """The subtree on the period's last day (with ``reporting``, only the units that report it)."""
+    """The subtree on the period's last day (with ``reporting``, only the units that report it), read
+    once per transaction: a district's home page asks for the same subtree for each data set, each a
+    round trip on PostgreSQL (issue 17)."""
     query = registry.units_on_select(p.end).where(registry.in_paths([path]))
     if reporting is not None:
         query = query.where(
@@ -310,7 +313,8 @@ def _tree(conn: Connection, p: pe.Period, path: str, reporting: DataSet | None =
                 registry.UNIT_ID.in_(sorted(reporting.unit_ids)),
             )
         )
-    return list(conn.execute(query.order_by(registry.UNIT_PATH)))
+    key = f"approval.tree:{path}@{p.end.isoformat()}:{reporting.code if reporting is not None else ''}"
+    return list(per_transaction(conn, key, lambda: tuple(conn.execute(query.order_by(registry.UNIT_PATH)))))
 
 
 def _completed(conn: Connection, ds: DataSet, pid: int | None, unit_ids: list[int]) -> dict[int, Any]:

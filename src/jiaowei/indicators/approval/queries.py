@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select
 from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import in_scope, require_action, require_unit, scope_paths
+from jiaowei.db.memo import per_transaction
 from jiaowei.domains import N_
 from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
@@ -128,7 +129,10 @@ def require_open(target: Target) -> registry.Unit:
 
 
 def period_id(conn: Connection, code: str) -> int | None:
-    return conn.scalar(select(store.periods.c.id).where(store.periods.c.code == code))
+    """The period's id (None: no value names it yet), read once per transaction: a page asks for the
+    same period for each data set (a district's home page), each a round trip on PostgreSQL (issue 17)."""
+    return per_transaction(conn, f"approval.period_id:{code}", lambda: conn.scalar(
+        select(store.periods.c.id).where(store.periods.c.code == code)))
 
 
 def current_lock(conn: Connection, principal: Principal, target: Target) -> str | None:

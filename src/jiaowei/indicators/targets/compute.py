@@ -35,7 +35,7 @@ from jiaowei.domains import N_
 from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
-from jiaowei.indicators.metadata.catalog import Catalog, load_catalog
+from jiaowei.indicators.metadata.catalog import Catalog, kept_across_requests, load_catalog
 from jiaowei.indicators.model import AggregationType, Display
 from jiaowei.indicators.targets.model import TargetEvaluation
 from jiaowei.registry import queries as registry
@@ -201,8 +201,11 @@ class _Definitions:
 
 def _definitions(conn: Connection) -> _Definitions:
     """Every indicator's definition, read once per transaction: a page asks for them in several places
-    (the home page's tiles and charts, each part of a report), each a round trip on PostgreSQL."""
-    return per_transaction(conn, "indicators.definitions", lambda: _read_definitions(conn))
+    (the home page's tiles and charts, each part of a report), each a round trip on PostgreSQL. The
+    process keeps them across requests with the metadata catalog (under the same stamp, see
+    ``indicators/metadata/catalog.py``), so a request that needs both reads one stamp and nothing else."""
+    return per_transaction(conn, "indicators.definitions",
+                           lambda: kept_across_requests(conn, "definitions", lambda: _read_definitions(conn)))
 
 
 def _read_definitions(conn: Connection) -> _Definitions:

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from jiaowei.plans import clock
 from jiaowei.plans.evidence import service
 from jiaowei.plans.evidence.model import Attachment
-from jiaowei.web.deps import Conn, User
+from jiaowei.web.deps import User, WriteConn
 
 router = APIRouter(tags=["plans"])
 
@@ -28,7 +28,7 @@ def as_download(item: Attachment, data: bytes) -> Response:
 
 
 @router.get("/api/plans/evidence/{uid}", responses={200: {"content": {"application/octet-stream": {}}}})
-def download(uid: str, user: User, conn: Conn) -> Response:
+def download(uid: str, user: User, conn: WriteConn) -> Response:
     """An evidence file attached to a progress report, measure, score or risk review (audited)."""
     item, data = service.download(conn, principal=user, uid=uid, day=clock.today())
     return as_download(item, data)

@@ -144,11 +144,22 @@ class Loaded:
         return PlanRef(r.plan_uid, self.year, r.plan_title_zh, r.plan_title_en)
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """One of an item's checkpoints (a ``plan_checkpoints`` row, read with its reports)."""
+
+    id: int
+    item_id: int
+    stage: str
+    due: dt.date
+
+
 def load(conn: Connection, where: Any, until: dt.date | None = None) -> list[Loaded]:
     """Items matching ``where`` (a clause on ``plan_items`` or ``plans``), by plan, parent and position;
-    with ``until``, as they stood that day: the progress reports made after it are left out. Six
-    statements however many items: what hangs from them is read by their ids as one parameter
-    (:func:`jiaowei.db.among.one_of`)."""
+    with ``until``, as they stood that day: the progress reports made after it are left out. Five
+    statements however many items (each is a round trip on PostgreSQL, issue 17): what hangs from them
+    is read by their ids as one parameter (:func:`jiaowei.db.among.one_of`), the checkpoints with their
+    reports."""
     rows = conn.execute(
         select(
             plan_items,
@@ -177,24 +188,38 @@ def load(conn: Connection, where: Any, until: dt.date | None = None) -> list[Loa
         select(plan_links).where(one_of(conn, plan_links.c.item_id, ids)).order_by(plan_links.c.position)
     ):
         loaded[r.item_id].links.append(r)
-    checkpoint_item = {}
-    for r in conn.execute(select(plan_checkpoints).where(one_of(conn, plan_checkpoints.c.item_id, ids))):
-        loaded[r.item_id].checkpoints.append(r)
-        checkpoint_item[r.id] = r.item_id
-    if checkpoint_item:
-        for r in conn.execute(
-            select(plan_reports)
-            .join(plan_checkpoints, plan_checkpoints.c.id == plan_reports.c.checkpoint_id)
-            .where(one_of(conn, plan_checkpoints.c.item_id, ids))
-            .order_by(plan_reports.c.reported_at, plan_reports.c.id)
-        ):
-            item = checkpoint_item.get(r.checkpoint_id)  # None: a checkpoint added since (read committed)
-            if item is not None and (until is None or r.reported_on <= until):
-                loaded[item].reports.setdefault(r.checkpoint_id, []).append(r)
+    _checkpoints_of(conn, loaded, until)
     order = list(Stage)
     for found in loaded.values():
         found.checkpoints.sort(key=lambda c: order.index(Stage(c.stage)))
     return [loaded[r.id] for r in rows]
+
+
+def _checkpoints_of(conn: Connection, loaded: dict[int, Loaded], until: dt.date | None) -> None:
+    """The items' checkpoints and (``until``: made by that day) their reports, oldest first, in one read:
+    a row per report, and one with no report for a checkpoint that has none."""
+    seen: set[int] = set()
+    for r in conn.execute(
+        select(
+            plan_reports,
+            plan_checkpoints.c.id.label("checkpoint"),
+            plan_checkpoints.c.item_id.label("checkpoint_item"),
+            plan_checkpoints.c.stage.label("checkpoint_stage"),
+            plan_checkpoints.c.due.label("checkpoint_due"),
+        )
+        .select_from(
+            plan_checkpoints.outerjoin(plan_reports, plan_reports.c.checkpoint_id == plan_checkpoints.c.id)
+        )
+        .where(one_of(conn, plan_checkpoints.c.item_id, sorted(loaded)))
+        .order_by(plan_reports.c.reported_at, plan_reports.c.id)
+    ):
+        item = loaded[r.checkpoint_item]
+        if r.checkpoint not in seen:
+            seen.add(r.checkpoint)
+            item.checkpoints.append(Checkpoint(r.checkpoint, r.checkpoint_item, r.checkpoint_stage,
+                                               r.checkpoint_due))
+        if r.id is not None and (until is None or r.reported_on <= until):
+            item.reports.setdefault(r.checkpoint, []).append(r)
 
 
 def of_years(conn: Connection, wanted: Iterable[int], until: dt.date | None) -> list[Loaded]:
