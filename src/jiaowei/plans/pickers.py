@@ -41,22 +41,24 @@ def unit_choices(conn: Connection, principal: Principal, *, language: str, day: 
                  action: Action = Action.VIEW) -> list[Choice]:
     """The top units of the principal's scope for ``action`` (by code; an administrator's: the first
     unit of the tree) open on ``day`` and the units directly below them that the principal may see, at
-    most :data:`jiaowei.registry.queries.MAX_PAGE` each, in tree order: one statement for them all, and
-    no page counted (each statement is a round trip on PostgreSQL, issue 17)."""
+    most :data:`jiaowei.registry.queries.MAX_PAGE` each, in tree order: one statement for them all (an
+    administrator's: the top two levels of the tree, one statement in all), and no page counted (each
+    statement is a round trip on PostgreSQL, issue 17)."""
     english = language == "en"
     day = day or registry.today()
     shown = registry.units_on_select(day).where(unit_filter(conn, principal, Action.VIEW, day))
-    if principal.unlimited:
-        tops = [r.id for r in conn.execute(shown.order_by(registry.UNIT_PATH).limit(1))]
+    if principal.unlimited:  # the tree's tops and the units below them; the first top by path is theirs
+        rows = conn.execute(shown.where(registry.UNIT_DEPTH <= 2).order_by(registry.UNIT_PATH)).all()
+        tops = [rows[0].id] if rows else []
     else:
         codes = registry.codes_of(conn, principal.scope_for(action))
         tops = [i for i, c in sorted(codes.items(), key=lambda pair: pair[1]) if c]
+        version = registry.UNIT_PARENT_ID.table.c  # both conditions on the versions: an index scan each
+        rows = conn.execute(
+            shown.where(version.unit_id.in_(tops) | version.parent_id.in_(tops)).order_by(registry.UNIT_PATH)
+        ).all() if tops else []
     if not tops:
         return []
-    version = registry.UNIT_PARENT_ID.table.c  # both conditions on the versions: an index scan each
-    rows = conn.execute(
-        shown.where(version.unit_id.in_(tops) | version.parent_id.in_(tops)).order_by(registry.UNIT_PATH)
-    ).all()
     out: dict[str, Choice] = {}
     for top in tops:
         below = [r for r in rows if r.parent_id == top and r.id != top][: registry.MAX_PAGE]

@@ -80,6 +80,8 @@ UNIT_PARENT_ID = unit_versions.c.parent_id
 """The parent id (on the select's day) column of :func:`units_on_select`."""
 UNIT_PATH = unit_paths.c.path
 """The path (on the select's day) column of :func:`units_on_select`; order by it for tree order."""
+UNIT_DEPTH = unit_paths.c.depth
+"""The depth (on the select's day; 1 at the top of the tree) column of :func:`units_on_select`."""
 
 units_on_select = store.units_on_select
 """``units_on_select(day)``: a select of the units open on ``day``, one row each, with columns
