@@ -20,8 +20,8 @@ from jiaowei.db.migrate import alembic_config
 from jiaowei.errors import ValidationError
 from tests.admissions.test_campaign import GOOD, SECRET, applicants_csv, campaign, import_csv, person, world
 from tests.admissions.test_reconcile import admissions_mismatches
-from tests.cli.test_cli import create_pg_database, drop_pg_database
 from tests.conftest import BACKENDS
+from tests.migrations import empty_database
 from tests.statements import counting
 
 
@@ -100,12 +100,7 @@ ROWS = (
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_migration_0019_counts_the_applicants_already_there(request: pytest.FixtureRequest, tmp_path: Path,
                                                             backend: str) -> None:
-    if backend == "postgresql":
-        cluster = request.getfixturevalue("pg_cluster").url
-        url = create_pg_database(cluster, "campaigns_0019")
-        request.addfinalizer(lambda: drop_pg_database(cluster, "campaigns_0019"))
-    else:
-        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    url = empty_database(request, tmp_path, backend, "campaigns_0019")
     engine = make_engine(url)
     try:
         with engine.begin() as conn:

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, text
 from jiaowei.db.engine import make_engine
 from jiaowei.db.migrate import alembic_config
 from jiaowei.db.tables import metadata
-from tests.cli.test_cli import create_pg_database, drop_pg_database
 from tests.conftest import BACKENDS
+from tests.migrations import empty_database
 
 
 def test_the_migrated_schema_is_the_metadata(engine: Engine) -> None:
@@ -29,12 +29,7 @@ def test_the_migrated_schema_is_the_metadata(engine: Engine) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_tokens_made_before_0004_expire_after_the_default(request: pytest.FixtureRequest, tmp_path: Path,
                                                           backend: str) -> None:
-    if backend == "postgresql":
-        cluster = request.getfixturevalue("pg_cluster").url
-        url = create_pg_database(cluster, "accounts_0004")
-        request.addfinalizer(lambda: drop_pg_database(cluster, "accounts_0004"))
-    else:
-        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    url = empty_database(request, tmp_path, backend, "accounts_0004")
     engine = make_engine(url)
     created = dt.datetime(2026, 1, 1, 8, 0, tzinfo=dt.UTC)
     try:

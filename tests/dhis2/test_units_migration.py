@@ -13,8 +13,8 @@ from sqlalchemy import text
 from jiaowei.db.engine import make_engine
 from jiaowei.db.migrate import alembic_config
 from jiaowei.uids import is_uid
-from tests.cli.test_cli import create_pg_database, drop_pg_database
 from tests.conftest import BACKENDS
+from tests.migrations import empty_database
 
 ROWS = (
     "INSERT INTO units (id, code, synthetic, created_at) VALUES (1, 'A', false, :at), (2, 'B', false, :at)",
@@ -29,12 +29,7 @@ ROWS = (
 def test_rows_saved_before_0016_get_uids(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str
 ) -> None:
-    if backend == "postgresql":
-        cluster = request.getfixturevalue("pg_cluster").url
-        url = create_pg_database(cluster, "units_0016")
-        request.addfinalizer(lambda: drop_pg_database(cluster, "units_0016"))
-    else:
-        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    url = empty_database(request, tmp_path, backend, "units_0016")
     engine = make_engine(url)
     try:
         with engine.begin() as conn:

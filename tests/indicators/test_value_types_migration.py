@@ -12,8 +12,8 @@ from sqlalchemy import text
 
 from jiaowei.db.engine import make_engine
 from jiaowei.db.migrate import alembic_config
-from tests.cli.test_cli import create_pg_database, drop_pg_database
 from tests.conftest import BACKENDS
+from tests.migrations import empty_database
 
 ELEMENT = (
     "INSERT INTO data_elements (id, uid, code, name_zh, name_en, short_name, description, value_type,"
@@ -26,12 +26,7 @@ ELEMENT = (
 def test_value_types_grow_and_elements_saved_before_0015_stay(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str
 ) -> None:
-    if backend == "postgresql":
-        cluster = request.getfixturevalue("pg_cluster").url
-        url = create_pg_database(cluster, "types_0015")
-        request.addfinalizer(lambda: drop_pg_database(cluster, "types_0015"))
-    else:
-        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    url = empty_database(request, tmp_path, backend, "types_0015")
     at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     engine = make_engine(url)
     try:
