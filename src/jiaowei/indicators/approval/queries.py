@@ -16,7 +16,6 @@ from sqlalchemy import Connection, select
 from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import in_scope, require_action, require_unit, scope_paths
-from jiaowei.db.memo import per_transaction
 from jiaowei.domains import N_
 from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
@@ -30,6 +29,7 @@ from jiaowei.indicators.approval.model import (
 )
 from jiaowei.indicators.metadata.catalog import DataSet, load_catalog
 from jiaowei.indicators.values import service as values
+from jiaowei.indicators.values.checking import stored_periods
 from jiaowei.registry import queries as registry
 from jiaowei.registry.model import path_ids
 
@@ -129,10 +129,11 @@ def require_open(target: Target) -> registry.Unit:
 
 
 def period_id(conn: Connection, code: str) -> int | None:
-    """The period's id (None: no value names it yet), read once per transaction: a page asks for the
+    """The period's id (None: no value names it yet), read once per transaction with the data entry
+    form's own read (:func:`jiaowei.indicators.values.checking.stored_periods`): a page asks for the
     same period for each data set (a district's home page), each a round trip on PostgreSQL (issue 17)."""
-    return per_transaction(conn, f"approval.period_id:{code}", lambda: conn.scalar(
-        select(store.periods.c.id).where(store.periods.c.code == code)))
+    found = stored_periods(conn, [code])
+    return found[0][0] if found else None
 
 
 def current_lock(conn: Connection, principal: Principal, target: Target) -> str | None:
