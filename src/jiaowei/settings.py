@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -26,7 +27,13 @@ def weak_secret(secret: str) -> bool:
     return len(secret.encode()) < MIN_SECRET_BYTES or len(set(secret)) < MIN_SECRET_DISTINCT
 
 
+def valid_random_page_cost(value: float) -> bool:
+    """Whether ``value`` can be ``JIAOWEI_DB_RANDOM_PAGE_COST``: 0 (the server's own) or positive."""
+    return math.isfinite(value) and value >= 0
+
+
 PLAN_CACHE_MODES = ("auto", "force_custom_plan", "force_generic_plan")  # PostgreSQL's plan_cache_mode
+RANDOM_PAGE_COST = 1.1  # PostgreSQL's random_page_cost per connection: tables in memory (decision 0021)
 
 
 class Settings(BaseSettings):
@@ -79,6 +86,7 @@ class Settings(BaseSettings):
     db_pool_size: int = 5  # connections kept open per process (docs/operators.md, "PostgreSQL settings")
     db_max_overflow: int = 10  # connections opened past the pool size at busy times, then closed
     db_plan_cache_mode: str = "auto"  # PostgreSQL's plan_cache_mode per connection (decision 0021)
+    db_random_page_cost: float = RANDOM_PAGE_COST  # PostgreSQL's random_page_cost; 0: the server's own
 
     @field_validator("db_plan_cache_mode")
     @classmethod
@@ -86,6 +94,14 @@ class Settings(BaseSettings):
         if value not in PLAN_CACHE_MODES:
             raise ValueError(f"JIAOWEI_DB_PLAN_CACHE_MODE={value!r} is not valid; accepted values: "
                              f"{', '.join(PLAN_CACHE_MODES)}")
+        return value
+
+    @field_validator("db_random_page_cost")
+    @classmethod
+    def _known_random_page_cost(cls, value: float) -> float:
+        if not valid_random_page_cost(value):
+            raise ValueError(f"JIAOWEI_DB_RANDOM_PAGE_COST={value!r} is not valid; accepted values: 0 (the "
+                             f"server's own value) or a positive number such as {RANDOM_PAGE_COST}")
         return value
 
     @field_validator("log_format")

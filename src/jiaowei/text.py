@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from jiaowei.errors import M_, Problem
@@ -121,3 +122,48 @@ def _xml_safe(value: Any) -> Any:
 
 
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+# ---------------------------------------------------------------- pinyin initials (the unit picker's search)
+
+
+@lru_cache(maxsize=65536)
+def pinyin_initials(name: str) -> tuple[frozenset[str], ...]:
+    """For each character of a name that can be typed, the letters it may be typed as: the first
+    letters of every reading of a Chinese character (长 → c or z), a letter or digit itself (lower
+    case); other characters are dropped. ``黄浦区`` → ``({h}, {p}, {q, o})``."""
+    from pypinyin import Style, pinyin  # function-level: its dictionaries load in ~0.2 s, not for --help
+
+    letters: list[frozenset[str]] = []
+    for readings in pinyin(name, style=Style.FIRST_LETTER, heteronym=True, errors="default"):
+        if all(len(r) == 1 for r in readings):  # one character, with its readings
+            found = frozenset(r.casefold() for r in readings if r.isascii() and r.isalnum())
+            letters += [found] if found else []
+        else:  # a run of characters without pinyin, as written
+            letters += [frozenset(ch.casefold()) for ch in readings[0] if ch.isascii() and ch.isalnum()]
+    return tuple(letters)
+
+
+MAX_SPELLINGS = 64  # a name with more ways to be typed is matched position by position instead
+
+
+@lru_cache(maxsize=65536)
+def spellings(name: str) -> tuple[str, ...] | None:
+    """Every string of initials a name can be typed as (长宁区: cnq, znq, cnqo…); None when too many."""
+    spelt = [""]
+    for letters in pinyin_initials(name):
+        spelt = [s + ch for s in spelt for ch in sorted(letters)]
+        if len(spelt) > MAX_SPELLINGS:
+            return None
+    return tuple(spelt)
+
+
+def initials_at(name: str, needle: str) -> tuple[bool, bool]:
+    """Whether ``needle`` can be the initials the name begins with, and whether anywhere in it."""
+    spelt = spellings(name)
+    if spelt is not None:
+        return any(s.startswith(needle) for s in spelt), any(needle in s for s in spelt)
+    letters = pinyin_initials(name)
+    starts = [i for i in range(len(letters) - len(needle) + 1)
+              if all(ch in letters[i + j] for j, ch in enumerate(needle))]
+    return starts[:1] == [0], bool(starts)

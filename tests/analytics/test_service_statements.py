@@ -13,7 +13,8 @@ from jiaowei.analytics.cube import _Marks
 from jiaowei.analytics.request import DATA, PERIOD, UNIT, AnalyticsRequest, Dimension
 from jiaowei.analytics.service import run
 from jiaowei.auth.model import SYSTEM
-from jiaowei.registry import queries as registry
+from jiaowei.db.kept import stamps
+from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.registry import service as registry_service
 from tests.analytics.test_engine import load
 from tests.factories import indicator_setup, make_unit
@@ -55,19 +56,23 @@ def test_units_are_read_together_and_once_per_transaction(conn: Connection) -> N
 
 
 def test_the_change_feeds_markers_are_one_statement(conn: Connection) -> None:
+    """The newest import in one statement; the value types and the tree's stamp from what the process
+    keeps (the catalog) and what the transaction read once (the stamps; decision 0022)."""
+    load_catalog(conn), stamps(conn)
     with counting(conn) as count:
         empty = _Marks.read(conn)  # nothing stored yet: no element, import or unit
     assert count.statements == 1
     assert (empty.last, empty.last_mark) == (None, {"watermark": "0", "import": ""})
-    assert empty.hierarchy == registry.hierarchy_stamp(conn) == "0|None|0|"
+    assert empty.hierarchy == stamps(conn)["registry"]
 
     indicator_setup(conn)
     load(conn, ("TEACHERS", "S1", "10"))
+    load_catalog(conn), stamps(conn)
     with counting(conn) as count:
         marks = _Marks.read(conn)
     assert count.statements == 1
     assert marks.last is not None and marks.last_mark["watermark"] == str(marks.last)
-    assert marks.hierarchy == registry.hierarchy_stamp(conn) != empty.hierarchy
+    assert marks.hierarchy == stamps(conn)["registry"] != empty.hierarchy
     assert marks.types != empty.types
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,33 @@ def test_an_unknown_plan_cache_mode_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="JIAOWEI_DB_PLAN_CACHE_MODE='custom' is not valid; accepted values: "
                                          "auto, force_custom_plan, force_generic_plan"):
         Settings(home=tmp_path, db_plan_cache_mode="custom")
+
+
+@pytest.mark.parametrize(("setting", "shown"), [(None, "1.1"), (2.5, "2.5"), (0, "4")])
+def test_random_page_cost_is_a_setting_and_0_leaves_the_server_s(engine: Engine, tmp_path: Path,
+                                                                   setting: float | None, shown: str) -> None:
+    """1.1 by default (tables in memory), the setting's value, or with 0 the server's own (4 here)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("random_page_cost is PostgreSQL's")
+    chosen = {} if setting is None else {"db_random_page_cost": setting}
+    settings = Settings(home=tmp_path, database_url=_url(engine), secret_key="test-secret-" + "x" * 32,
+                        **chosen)
+    app_engine = create_app(settings).state.db.engine
+    try:
+        with app_engine.connect() as conn:
+            assert conn.execute(text("SHOW random_page_cost")).scalar() == shown
+    finally:
+        app_engine.dispose()
+
+
+@pytest.mark.parametrize("value", ["-1", "nan"])
+def test_a_negative_random_page_cost_is_refused_by_name(tmp_path: Path, value: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JIAOWEI_DB_RANDOM_PAGE_COST", value)
+    message = (f"JIAOWEI_DB_RANDOM_PAGE_COST={float(value)!r} is not valid; accepted values: 0 (the server's "
+               "own value) or a positive number such as 1.1")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Settings(home=tmp_path)
 
 
 def _terminate(engine: Engine, pid: int) -> None:

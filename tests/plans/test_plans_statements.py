@@ -135,6 +135,7 @@ def test_the_register_reads_its_units_at_once(browser: TestClient, conn: Connect
     seen = _get(browser, conn, "/plans/risks", as_of="2020-06-01")
     assert not [s for s, _ in seen.statements if s.startswith("SELECT count(*)")]  # the picker pages nothing
     _risks(conn, [make_unit(conn, parent="D1") for _ in range(4)] + ["S2", "SH"])
+    browser.get("/plans/risks", params={"as_of": "2020-06-01"})  # the first after new units: the registry
     grown = _get(browser, conn, "/plans/risks", as_of="2020-06-01")
     assert len(grown.statements) == len(seen.statements)
 
@@ -171,7 +172,21 @@ def test_the_rounds_and_a_round_check_their_subjects_scope_at_once(browser: Test
     one = _get(browser, conn, f"/plans/appraisals/{small[0]}")
     schools = [make_unit(conn, parent="D1") for _ in range(4)]
     large = _rounds(conn, reviewer, ["S1", "D2", "S2", *schools], 3)
+    browser.get("/plans/appraisals")  # the first after the new units reads the registry (decision 0022)
     assert len(_get(browser, conn, "/plans/appraisals").statements) == len(listed.statements)
     many = _get(browser, conn, f"/plans/appraisals/{large[0]}")
     assert len(many.statements) == len(one.statements)
     assert many.parameters("evidence_attachments", conn) == one.parameters("evidence_attachments", conn)
+
+
+def test_the_templates_are_read_with_their_criteria_in_one_statement(conn: Connection) -> None:
+    made = [appraisal_service.create_template(conn, principal=SYSTEM, name_zh=f"评议{n}", criteria=[
+        {"name_zh": f"标准{n}.{k}", "weight": 1, "min": 0, "max": 10} for k in range(1, n + 1)])
+        for n in (1, 3, 2)]
+    with counting(conn) as count:
+        found = appraisals.list_templates(conn, principal=SYSTEM)
+    assert count.statements == 1
+    assert [t.uid for t in found] == list(reversed(made))  # newest first
+    assert [[c.name_zh for c in t.criteria] for t in found] == [
+        ["标准2.1", "标准2.2"], ["标准3.1", "标准3.2", "标准3.3"], ["标准1.1"]]
+    assert appraisals.template_by_id(conn, found[1].id) == found[1]

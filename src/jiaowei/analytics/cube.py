@@ -12,13 +12,14 @@ analytics read:
 
 - values: the history rows written after the last import applied (``import_id`` above the
   watermark) name the keys that changed; their rows are replaced by the store's current ones;
-- the tree: when :func:`jiaowei.registry.queries.hierarchy_stamp` changes, the ancestry table is
-  reloaded and every row's ancestors are derived again;
+- the tree: when the registry's stamp changes (migration 0020: every write to the units, their
+  versions and paths), the ancestry table is reloaded and every row's ancestors are derived again;
 - element value types: a change rebuilds the copy.
 
-The change feed's markers (the newest import and its identity, the value types' and the tree's
-stamps: one statement) are read once per transaction (:func:`jiaowei.db.memo.per_transaction`,
-forgotten when the transaction writes), so a report with a query per figure pays them once.
+The change feed's markers (the newest import and its identity: one statement; the value types from
+the metadata catalog and the tree's stamp, which the process keeps) are read once per transaction
+(:func:`jiaowei.db.memo.per_transaction`, forgotten when the transaction writes), so a report with a
+query per figure pays them once.
 
 The watermark is checked against the store (the import it names must still exist, with the same
 time and digest), so a rolled-back or restored store is noticed and the copy rebuilt.
@@ -38,11 +39,13 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from sqlalchemy import Connection, func, select, true, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 
 from jiaowei.analytics.model import MAX_LEVEL
+from jiaowei.db.kept import stamps
 from jiaowei.db.memo import per_transaction
 from jiaowei.indicators import store
+from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.model import NUMERIC_TYPES
 from jiaowei.registry import queries as registry
 from jiaowei.registry.model import path_ids
@@ -368,29 +371,25 @@ class _Marks:
 
     @classmethod
     def read(cls, conn: Connection) -> _Marks:
-        """Every marker in one statement (each is a round trip on PostgreSQL): a row per data element
-        (its id and value type, for the types' stamp), each carrying the newest import, its time and
-        digest, and the tree's marks (the element columns are null when there is no element)."""
-        de, di = store.data_elements, store.data_imports
+        """Every marker, in one small statement (each is a round trip on PostgreSQL): the newest
+        import with its time and digest. The value types come from the metadata catalog and the
+        tree's stamp is the registry's (migration 0020), both kept by the process under the stamps
+        the transaction reads once (:mod:`jiaowei.db.kept`; decision 0022)."""
+        di = store.data_imports
         last = select(func.max(di.c.id)).scalar_subquery()
-        tree = registry.hierarchy_marks().subquery("tree")
-        query = (
-            select(de.c.id, de.c.value_type, last.label("last"),
-                   select(di.c.at).where(di.c.id == last).scalar_subquery().label("at"),
-                   select(di.c.changes_digest).where(di.c.id == last).scalar_subquery().label("digest"),
-                   *tree.c)
-            .select_from(tree.outerjoin(de, true()))
-            .order_by(de.c.id)
-        )
-        rows = conn.execute(query).all()
-        first = rows[0]
-        types = [(r.id, r.value_type) for r in rows if r.id is not None]
+        first = conn.execute(select(
+            last.label("last"),
+            select(di.c.at).where(di.c.id == last).scalar_subquery().label("at"),
+            select(di.c.changes_digest).where(di.c.id == last).scalar_subquery().label("digest"),
+        )).one()
+        types = sorted((e.id, str(e.value_type)) for e in load_catalog(conn).elements.values())
         mark = {"watermark": str(first.last), "import": f"{first.at}|{first.digest}" if first.at else ""}
+        tree = stamps(conn).get("registry")
         return cls(
             types=hashlib.sha256(repr(types).encode()).hexdigest(),
             last=first.last,
             last_mark=mark if first.last is not None else {"watermark": "0", "import": ""},
-            hierarchy=registry.hierarchy_stamp_of(first),
+            hierarchy=tree if tree is not None else registry.hierarchy_stamp(conn),
         )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.expression import SavepointClause
 
 from jiaowei.errors import ServiceUnavailable
-from jiaowei.settings import PLAN_CACHE_MODES
+from jiaowei.settings import PLAN_CACHE_MODES, RANDOM_PAGE_COST, valid_random_page_cost
 
 DEFAULT_LOCK_TIMEOUT = 30.0  # seconds; the web passes its own (JIAOWEI_LOCK_TIMEOUT_SECONDS)
 _PG_BUSY = {"55P03", "57014"}  # lock_not_available (lock_timeout), query_canceled (statement_timeout)
@@ -31,13 +31,16 @@ _PG_BUSY = {"55P03", "57014"}  # lock_not_available (lock_timeout), query_cancel
 
 def make_engine(url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, statement_timeout: float = 0.0,
                 pool_size: int | None = None, max_overflow: int | None = None,
-                ping_after: float | None = None, plan_cache_mode: str = "auto", **kwargs: Any) -> Engine:
+                ping_after: float | None = None, plan_cache_mode: str = "auto",
+                random_page_cost: float = RANDOM_PAGE_COST, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and real transactional BEGIN.
 
     ``lock_timeout`` bounds each wait for a lock or a pooled connection (seconds); ``statement_timeout``
     bounds each PostgreSQL statement (seconds, 0 for none). ``pool_size`` and ``max_overflow`` size the
     pool of a PostgreSQL database or a SQLite file (None: SQLAlchemy's 5 and 10). A pooled PostgreSQL
     connection that rested ``ping_after`` seconds (None: :data:`IDLE_BEFORE_PING`) is pinged before use.
+    ``plan_cache_mode`` and ``random_page_cost`` are PostgreSQL's, per connection
+    (:func:`postgresql_options`).
     """
     parsed = make_url(url)
     in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
@@ -51,18 +54,31 @@ def make_engine(url: str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT, stateme
         _configure_sqlite(engine, busy_ms=_ms(lock_timeout))
         return engine
     engine = create_engine(url, connect_args={"options": postgresql_options(
-        lock_timeout=lock_timeout, statement_timeout=statement_timeout, plan_cache_mode=plan_cache_mode)},
-        **kwargs)
+        lock_timeout=lock_timeout, statement_timeout=statement_timeout, plan_cache_mode=plan_cache_mode,
+        random_page_cost=random_page_cost)}, **kwargs)
     _ping_when_idle(engine, IDLE_BEFORE_PING if ping_after is None else ping_after)
     event.listen(engine, "do_execute", _lists_unprepared)
     return engine
 
 
+SHORT_LIST = 64  # values; a statement sending a longer list is never prepared (decision 0021)
+
+
 def _lists_unprepared(cursor: Any, statement: str, parameters: Any, _context: Any) -> bool | None:
-    """Never prepare a statement that sends a list (``db.among``'s ``= ANY(:ids)``): its best plan
-    depends on how many values it brings, which a generic plan cannot know (the ``dataValueSets`` export
-    of a city's 3,187 units: 5 ms planned for its values, 58 ms on a generic plan; decision 0021)."""
-    if isinstance(parameters, dict) and any(isinstance(v, list | tuple) for v in parameters.values()):
+    """Never prepare a statement that sends a list (``db.among``'s ``= ANY(:ids)``) longer than
+    :data:`SHORT_LIST` values: its best plan depends on how many values it brings, which a generic plan
+    cannot know (the ``dataValueSets`` export of a city's 3,187 units: 5 ms planned for its values,
+    58 ms on a generic plan; decision 0021).
+
+    A statement whose lists are all short is prepared by psycopg after its fifth run like any other,
+    which saves its planning: the registry's read of one unit (``units.id = ANY(:ids)`` with one id)
+    spends 0.25 ms planning, ten times its execution. Why 64: for a short array the generic plan is
+    the index nested loop a custom plan would choose anyway; the 58 ms generic plan was one for the
+    city's 3,187 ids. A statement whose list is short on some runs and long on others is run
+    unprepared on the long ones (``prepare=False``), never on the plan kept for the short ones.
+    """
+    if isinstance(parameters, dict) and any(isinstance(v, list | tuple) and len(v) > SHORT_LIST
+                                            for v in parameters.values()):
         cursor.execute(statement, parameters, prepare=False)
         return True
     return None
@@ -103,8 +119,8 @@ def _ping_when_idle(engine: Engine, idle: float) -> None:
             raise sa.InvalidatePoolError("the pooled connection was closed by the server")
 
 
-def postgresql_options(*, lock_timeout: float, statement_timeout: float,
-                       plan_cache_mode: str = "auto") -> str:
+def postgresql_options(*, lock_timeout: float, statement_timeout: float, plan_cache_mode: str = "auto",
+                       random_page_cost: float = RANDOM_PAGE_COST) -> str:
     """The settings each PostgreSQL connection starts with (libpq's ``options``).
 
     ``plan_cache_mode`` (``JIAOWEI_DB_PLAN_CACHE_MODE``): ``auto``, PostgreSQL's own default, lets a
@@ -113,10 +129,20 @@ def postgresql_options(*, lock_timeout: float, statement_timeout: float,
     statement). ``force_custom_plan`` plans every run for its values, as jiaowei did before the
     analytics engine replaced the per-unit subtree queries whose generic plan was 70 times slower
     (decision 0021).
+
+    ``random_page_cost`` (``JIAOWEI_DB_RANDOM_PAGE_COST``, default 1.1): PostgreSQL's default, 4,
+    prices an index's reads as if from a spinning disk, so on jiaowei's tables, which fit in memory,
+    it picks sequential scans and hash joins where an index nested loop is faster (the registry's 82
+    children of the city: 0.67 ms with 4, 0.38 ms with 1.1). 0 sends nothing: the server's own value
+    (``postgresql.conf``, ``ALTER DATABASE ... SET``) holds.
     """
     if plan_cache_mode not in PLAN_CACHE_MODES:
         raise ValueError(f"plan_cache_mode {plan_cache_mode!r}; accepted: {', '.join(PLAN_CACHE_MODES)}")
+    if not valid_random_page_cost(random_page_cost):
+        raise ValueError(f"random_page_cost {random_page_cost!r}; accepted: 0 (the server's own) or positive")
     options = f"-c lock_timeout={_ms(lock_timeout)} -c plan_cache_mode={plan_cache_mode}"
+    if random_page_cost > 0:
+        options += f" -c random_page_cost={random_page_cost!r}"
     if statement_timeout > 0:
         options += f" -c statement_timeout={_ms(statement_timeout)}"
     return options
@@ -320,8 +346,15 @@ class BoundDatabase(Database):
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Connection]:
-        with self.connection.begin_nested():
-            yield self.connection
+        """A savepoint: a unit of its own, as a transaction on another connection is in production, so a
+        read-only request's refusal of writes (``transaction_on(..., read_only=True)``) stops at it."""
+        reading = self.connection.info.pop(_READ_ONLY, None)
+        try:
+            with self.connection.begin_nested():
+                yield self.connection
+        finally:
+            if reading is not None:
+                self.connection.info[_READ_ONLY] = reading
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -338,7 +371,7 @@ class BoundDatabase(Database):
             try:
                 yield conn
             finally:
-                conn.info.pop(_READ_ONLY, None)
+                conn.info.pop(_READ_ONLY, None)  # an outer read's comes back with the savepoint's end
 
     @contextmanager
     def reading_on(self, connection: Connection) -> Iterator[Connection]:
@@ -355,6 +388,11 @@ _READ_ONLY = "jiaowei.read_only"
 _UNBRACKETED = "jiaowei.unbracketed"  # a PostgreSQL read without BEGIN/COMMIT (autocommit)
 _READS = ("SELECT", "WITH", "SHOW", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "PRAGMA", "EXPLAIN",
           "VALUES")
+
+
+def is_read_only(conn: Connection) -> bool:
+    """Whether ``conn`` is in a read-only unit of work (``transaction_on(..., read_only=True)``)."""
+    return _READ_ONLY in conn.info
 
 
 class WriteWhileReading(RuntimeError):

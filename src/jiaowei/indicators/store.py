@@ -295,9 +295,9 @@ targets = Table(
     UniqueConstraint("indicator_id", "unit_id", "period_id"),
 )
 
-# One row, ``catalog``: a random value that triggers (migration 0018) replace whenever a row of the
-# metadata catalog's tables changes, so a process may keep the catalog it read across requests
-# (indicators/metadata/catalog.py).
+# One row per area: ``catalog`` (migration 0018), ``registry`` (0020). Triggers replace an area's random
+# value whenever a row of its tables changes, so a process may keep what it read across requests
+# (jiaowei.db.kept, which reads these rows through a table clause of its own: db comes before the domains).
 metadata_stamps = Table(
     "metadata_stamps",
     metadata,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection
@@ -47,8 +47,9 @@ def unit_choices(conn: Connection, principal: Principal, *, language: str, day: 
     english = language == "en"
     day = day or registry.today()
     shown = registry.units_on_select(day).where(unit_filter(conn, principal, Action.VIEW, day))
-    if principal.unlimited:  # the tree's tops and the units below them; the first top by path is theirs
-        rows = conn.execute(shown.where(registry.UNIT_DEPTH <= 2).order_by(registry.UNIT_PATH)).all()
+    rows: Sequence[Any]
+    if principal.unlimited:  # the first top of the tree by path, and the units below it
+        rows = registry.tree_top(conn, day)
         tops = [rows[0].id] if rows else []
     else:
         codes = registry.codes_of(conn, principal.scope_for(action))

@@ -1,14 +1,15 @@
 """The registry's public read API: units as they stood on a day or in a period.
 
-Every other domain reads units through this module, never through
-:mod:`jiaowei.registry.store`; a layering test holds that line. It offers
+Every other domain reads units through this module, never through :mod:`jiaowei.registry.store`; a
+layering test holds that line. A read-only unit of work (a GET) answers the look-ups from the image of
+the registry the process keeps (:func:`jiaowei.registry.store.image`, decision 0022). It offers
 
 - typed results (defined in :mod:`jiaowei.registry.model`, importable from here): :class:`Unit`
   (a unit on a day or in a period) and :class:`UnitHistory` (every version and path segment of a unit);
 - look-ups: :func:`unit_on`, :func:`units_on`, :func:`unit_in_period`, :func:`last_known`,
   :func:`histories`, :func:`ids_of`, :func:`id_of`, :func:`codes_of`, :func:`check_unit_codes`,
   :func:`subtree_ids`, :func:`path_on`, :func:`last_path`, :func:`last_paths`, :func:`versions_of`,
-  :func:`segments_of`;
+  :func:`segments_of`, :func:`tree_top`;
 - for domains that join units into their own SQL, small selectable builders instead of the
   tables: :func:`units_on_select` with its columns (``UNIT_ID``, ``UNIT_CODE``, ``UNIT_TYPE``,
   ``UNIT_OWNERSHIP``, ``UNIT_PARENT_ID``, ``UNIT_PATH``), :func:`unit_codes`,
@@ -27,16 +28,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, func, null, or_, select
-from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.sql import Subquery
 from sqlalchemy.sql.elements import ColumnElement
 
 from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
-from jiaowei.auth.scope import Span, require_unit, scope_paths, scope_spans, scope_spans_of, unit_filter
+from jiaowei.auth.scope import (
+    Span,
+    require_action,
+    require_unit,
+    scope_paths,
+    scope_spans,
+    scope_spans_of,
+    unit_filter,
+)
 from jiaowei.db.among import among
 from jiaowei.db.memo import per_transaction
 from jiaowei.domains import N_
@@ -61,8 +69,8 @@ from jiaowei.registry.model import (
     choices,
     path_ids,
 )
-from jiaowei.registry.store import unit_events, unit_paths, unit_versions, units
-from jiaowei.text import control_character, escaped
+from jiaowei.registry.store import image, unit_events, unit_paths, unit_versions, units
+from jiaowei.text import control_character, escaped, initials_at
 
 MAX_PAGE = 500
 
@@ -121,17 +129,24 @@ def _unit_from_row(row: Any) -> Unit:
 def id_of(conn: Connection, code: str) -> int | None:
     """The id of the unit with ``code``, or None. Read once per transaction (:mod:`jiaowei.db.memo`): a
     page names the same unit in several of its parts (a report: six), each a round trip on PostgreSQL."""
+    if (kept := image(conn, codes=[code])) is not None:
+        return kept.ids_by_code[code]
     return per_transaction(conn, f"registry.id_of:{code}", lambda: store.unit_id_for(conn, code))
 
 
 def ids_of(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
     """Ids of the codes that name units (codes naming none are left out)."""
+    codes = set(codes)
+    if (kept := image(conn, codes=codes)) is not None:
+        return {code: kept.ids_by_code[code] for code in codes}
     return store.unit_ids_for(conn, codes)
 
 
 def codes_of(conn: Connection, ids: Iterable[int | None]) -> dict[int, str]:
     """Codes of the unit ids (None and unknown ids are left out)."""
     wanted = sorted({i for i in ids if i is not None})
+    if (kept := image(conn, ids=wanted)) is not None:
+        return {i: kept.identities[i][0] for i in wanted}
     out: dict[int, str] = {}
     for part in among(conn, units.c.id, wanted):
         out.update(dict(conn.execute(select(units.c.id, units.c.code).where(part)).all()))
@@ -162,20 +177,17 @@ def unit_on(conn: Connection, unit_id: int, day: dt.date) -> Unit | None:
     return per_transaction(conn, f"registry.unit_on:{unit_id}@{day.isoformat()}", read)
 
 
-def units_on(
-    conn: Connection,
-    day: dt.date,
-    *,
-    ids: Iterable[int] | None = None,
-    types: Iterable[str] | None = None,
-    ownership: str | None = None,
-    parent_id: int | None = None,
-    top_level: bool = False,
-    attributes: bool = True,
-) -> list[Unit]:
+def units_on(conn: Connection, day: dt.date, *, ids: Iterable[int] | None = None,
+             types: Iterable[str] | None = None, ownership: str | None = None, parent_id: int | None = None,
+             top_level: bool = False, attributes: bool = True) -> list[Unit]:
     """Units open on ``day``, by code, optionally only those with the ids, of the types, with the
     ownership, under the parent (``parent_id``) or at the top of the tree (``top_level``).
-    ``attributes=False`` leaves each unit's attributes empty (thousands of units read faster)."""
+    ``attributes=False`` lets the SQL leave each unit's attributes empty (thousands of units read
+    faster); the image has them."""
+    ids = None if ids is None else list(ids)
+    if (kept := image(conn, ids=ids or ())) is not None:
+        return kept.units_on(day, ids=ids, types=types, ownership=ownership, parent_id=parent_id,
+                             top_level=top_level)
     query = units_on_select(day)
     if not attributes:
         query = query.with_only_columns(
@@ -197,9 +209,23 @@ def units_on(
     return sorted((_unit_from_row(r) for r in rows), key=lambda u: u.code)
 
 
+def tree_top(conn: Connection, day: dt.date) -> list[Unit]:
+    """The first unit at the top of the tree (by path) open on ``day`` and the units directly below it
+    (at most :data:`MAX_PAGE`), in tree order: an administrator's unit picker, in one statement."""
+    if (kept := image(conn)) is not None:
+        return kept.tree_top(day, MAX_PAGE)
+    rows = conn.execute(units_on_select(day).where(UNIT_DEPTH <= 2).order_by(UNIT_PATH)).all()
+    if not rows:
+        return []
+    return [_unit_from_row(r) for r in [rows[0], *[r for r in rows if r.parent_id == rows[0].id][:MAX_PAGE]]]
+
+
 def histories(conn: Connection, ids: Iterable[int]) -> dict[int, UnitHistory]:
     """Every version and path segment of each unit, by id (unknown ids are left out)."""
     wanted = sorted(set(ids))
+    if (kept := image(conn, ids=wanted)) is not None:
+        return {i: UnitHistory(i, *kept.identities[i], kept.versions[i], kept.segments.get(i, ()))
+                for i in wanted if kept.versions.get(i)}
     codes = _identities(conn, wanted)
     versions = store.versions_of(conn, wanted)
     segments = store.segments_of(conn, wanted)
@@ -223,6 +249,8 @@ def unit_in_period(conn: Connection, unit_id: int, first: dt.date, last: dt.date
 
     What ``histories(conn, [unit_id])[unit_id].in_period(first, last)`` gives, in one statement.
     """
+    if (kept := image(conn, ids=[unit_id])) is not None:
+        return kept.last_within(unit_id, first, last + dt.timedelta(days=1))
     query = store.last_known_select((first, last + dt.timedelta(days=1)))
     row = conn.execute(query.where(unit_versions.c.unit_id == unit_id)).first()
     return _unit_from_row(row) if row is not None and row.path is not None else None
@@ -231,6 +259,9 @@ def unit_in_period(conn: Connection, unit_id: int, first: dt.date, last: dt.date
 def last_known(conn: Connection, ids: Iterable[int]) -> dict[int, Unit]:
     """Each unit as it stood last (its newest names, also when it is closed), by id: what
     ``histories(conn, ids)[i].last()`` gives, read in one statement (not three) however many ids."""
+    ids = set(ids)
+    if (kept := image(conn, ids=ids)) is not None:
+        return {i: unit for i in ids if (unit := kept.last_within(i)) is not None}
     query = store.last_known_select()
     return {r.id: _unit_from_row(r) for part in among(conn, unit_versions.c.unit_id, sorted(set(ids)))
             for r in conn.execute(query.where(part))}
@@ -238,26 +269,38 @@ def last_known(conn: Connection, ids: Iterable[int]) -> dict[int, Unit]:
 
 def versions_of(conn: Connection, ids: Sequence[int]) -> dict[int, list[UnitVersion]]:
     """Each unit's versions, oldest first, by id."""
+    if (kept := image(conn, ids=ids)) is not None:
+        return {i: list(kept.versions.get(i, ())) for i in ids}
     return store.versions_of(conn, ids)
 
 
 def segments_of(conn: Connection, ids: Iterable[int]) -> dict[int, list[Segment]]:
     """Each unit's path segments, oldest first, by id."""
+    ids = list(ids)
+    if (kept := image(conn, ids=ids)) is not None:
+        return {i: list(kept.segments.get(i, ())) for i in ids}
     return store.segments_of(conn, ids)
 
 
 def path_on(conn: Connection, unit_id: int, day: dt.date) -> str | None:
     """The unit's path on ``day``; None if it was not open then."""
+    if (kept := image(conn, ids=[unit_id])) is not None:
+        return kept.path_on(unit_id, day)
     return store.path_on(conn, unit_id, day)
 
 
 def last_path(conn: Connection, unit_id: int, day: dt.date) -> str | None:
     """The unit's path on ``day``, or on its last day open before ``day``."""
+    if (kept := image(conn, ids=[unit_id])) is not None:
+        return kept.last_path(unit_id, day)
     return store.last_path(conn, unit_id, day)
 
 
 def last_paths(conn: Connection, ids: Iterable[int], day: dt.date) -> dict[int, str]:
     """:func:`last_path` of each unit, by id, in one statement (units with no path then are left out)."""
+    ids = set(ids)
+    if (kept := image(conn, ids=ids)) is not None:
+        return {i: path for i in ids if (path := kept.last_path(i, day)) is not None}
     return store.last_paths(conn, ids, day)
 
 
@@ -294,10 +337,6 @@ def _summary_fields(row: Any, parent_codes: Mapping[int, str]) -> dict[str, Any]
     }
 
 
-def _parent_codes(conn: Connection, rows: Sequence[Any]) -> dict[int, str]:
-    return codes_of(conn, {r.parent_id for r in rows if r.parent_id})
-
-
 def list_units(
     conn: Connection,
     *,
@@ -316,6 +355,10 @@ def list_units(
     problems = _filter_problems(type=type, ownership=ownership, offset=offset, limit=limit)
     if problems:
         raise ValidationError(N_("The unit list cannot be filtered that way."), problems)
+    if not q and (kept := image(conn)) is not None:
+        return _list_units_image(conn, kept, principal=principal, day=day, type=type, parent=parent,
+                                 descendants_of=descendants_of, ownership=ownership, offset=offset,
+                                 limit=limit)
     query = units_on_select(day).where(unit_filter(conn, principal, Action.VIEW, day))
     if type:
         query = query.where(type == UNIT_TYPE)
@@ -335,6 +378,28 @@ def list_units(
                         .order_by(UNIT_PATH).offset(offset).limit(limit)).all()
     parents = {r.parent_id: r.parent_code for r in rows if r.parent_id}
     return Page([UnitSummary(**_summary_fields(r, parents)) for r in rows], total, offset, limit)
+
+
+def _list_units_image(conn: Connection, kept: store.Image, *, principal: Principal, day: dt.date,
+                      type: str | None, parent: str | None, descendants_of: str | None, ownership: str | None,
+                      offset: int, limit: int) -> Page[UnitSummary]:
+    """:func:`list_units` (without ``q``) from the image: the same page, without a statement."""
+    require_action(principal, Action.VIEW)
+    ranges = [""] if principal.unlimited else scope_paths(conn, principal, Action.VIEW, day)
+    if descendants_of:  # the subtree within the scope: the deeper of each two nested paths
+        path = path_on(conn, known_id(conn, descendants_of, "descendants_of"), day)
+        ranges = [] if not path else [path if path.startswith(r) else r for r in ranges
+                                      if path.startswith(r) or r.startswith(path)]
+    parent_id = known_id(conn, parent, "parent") if parent else None
+    found = [u for u in kept.under(day, ranges) if (not type or u.type == type)
+             and (not ownership or u.ownership == ownership)
+             and (parent_id is None or u.parent_id == parent_id)]
+    return Page([UnitSummary(code=u.code, name_zh=u.name_zh, name_en=u.name_en, type=u.type,
+                             ownership=u.ownership, sector=u.sector,
+                             parent=kept.identities[u.parent_id][0] if u.parent_id is not None else None,
+                             level=u.path.count("/") - 1, attributes=dict(u.attributes),
+                             synthetic=u.synthetic)
+                 for u in found[offset:offset + limit]], len(found), offset, limit)
 
 
 def _matching(q: str) -> ColumnElement[bool]:
@@ -402,7 +467,8 @@ def children(
         top = [p for p in roots if not any(p != o and p.startswith(o) for o in roots)]
         query = query.where(UNIT_PATH.in_(top))
     rows = conn.execute(query.order_by(UNIT_CODE)).all()
-    parents = {unit_id: code} if code is not None else _parent_codes(conn, rows)
+    parents = ({unit_id: code} if code is not None
+               else codes_of(conn, {r.parent_id for r in rows if r.parent_id}))
     return [TreeNode(**_summary_fields(r, parents), children=r.children) for r in rows]
 
 
@@ -597,28 +663,15 @@ def path_rows(conn: Connection) -> list[Any]:
 
 
 def hierarchy_stamp(conn: Connection) -> str:
-    """Changes whenever the tree does: segments counted, the last unit event and when it was recorded.
-
-    Every change of a unit's parent is a unit event and rewrites its segments, so a stamp that
-    differs means the copy of the tree is stale (also after a rollback or a restore).
-    """
-    return hierarchy_stamp_of(conn.execute(hierarchy_marks()).one())
-
-
-def hierarchy_marks() -> Select[Any]:
-    """What :func:`hierarchy_stamp` reads, as one row (a caller may read it with other marks in the
-    same statement): segments counted, their last start, the last unit event and when it was recorded."""
+    """Changes whenever the tree does: segments counted, their last start, the last unit event and when
+    it was recorded (every change of a parent is a unit event and rewrites segments). The analytics
+    engine uses the registry's stamp (migration 0020) instead, and this where a database has none."""
     last = select(unit_events.c.id, unit_events.c.recorded_at).order_by(unit_events.c.id.desc()).limit(1)
-    return select(
-        func.count().label("segments"),
-        func.max(unit_paths.c.valid_from).label("last_from"),
+    row = conn.execute(select(
+        func.count().label("segments"), func.max(unit_paths.c.valid_from).label("last_from"),
         last.with_only_columns(unit_events.c.id).scalar_subquery().label("event_id"),
         last.with_only_columns(unit_events.c.recorded_at).scalar_subquery().label("event_at"),
-    ).select_from(unit_paths)
-
-
-def hierarchy_stamp_of(row: Any) -> str:
-    """The stamp from a row of :func:`hierarchy_marks`."""
+    ).select_from(unit_paths)).one()
     event = row.event_id is not None
     return f"{row.segments}|{row.last_from}|{row.event_id if event else 0}|{row.event_at if event else ''}"
 
@@ -691,48 +744,6 @@ def browse_units(
                         names.get(ids.get(n.parent or "", 0), ("", "")), n.children) for n in nodes]
 
 
-@lru_cache(maxsize=65536)
-def pinyin_initials(name: str) -> tuple[frozenset[str], ...]:
-    """For each character of a name that can be typed, the letters it may be typed as: the first
-    letters of every reading of a Chinese character (长 → c or z), a letter or digit itself (lower
-    case); other characters are dropped. ``黄浦区`` → ``({h}, {p}, {q, o})``."""
-    from pypinyin import Style, pinyin  # function-level: its dictionaries load in ~0.2 s, not for --help
-
-    letters: list[frozenset[str]] = []
-    for readings in pinyin(name, style=Style.FIRST_LETTER, heteronym=True, errors="default"):
-        if all(len(r) == 1 for r in readings):  # one character, with its readings
-            found = frozenset(r.casefold() for r in readings if r.isascii() and r.isalnum())
-            letters += [found] if found else []
-        else:  # a run of characters without pinyin, as written
-            letters += [frozenset(ch.casefold()) for ch in readings[0] if ch.isascii() and ch.isalnum()]
-    return tuple(letters)
-
-
-MAX_SPELLINGS = 64  # a name with more ways to be typed is matched position by position instead
-
-
-@lru_cache(maxsize=65536)
-def _spellings(name: str) -> tuple[str, ...] | None:
-    """Every string of initials a name can be typed as (长宁区: cnq, znq, cnqo…); None when too many."""
-    spelt = [""]
-    for letters in pinyin_initials(name):
-        spelt = [s + ch for s in spelt for ch in sorted(letters)]
-        if len(spelt) > MAX_SPELLINGS:
-            return None
-    return tuple(spelt)
-
-
-def _initials_at(name: str, needle: str) -> tuple[bool, bool]:
-    """Whether ``needle`` can be the initials the name begins with, and whether anywhere in it."""
-    spelt = _spellings(name)
-    if spelt is not None:
-        return any(s.startswith(needle) for s in spelt), any(needle in s for s in spelt)
-    letters = pinyin_initials(name)
-    starts = [i for i in range(len(letters) - len(needle) + 1)
-              if all(ch in letters[i + j] for j, ch in enumerate(needle))]
-    return starts[:1] == [0], bool(starts)
-
-
 def _search_text(q: str, limit: int) -> str:
     needle = q.strip().casefold()
     problems = []
@@ -757,7 +768,7 @@ def _rank(row: Any, needle: str) -> int | None:
     """0 the code itself, 1 a code that begins so, 2 a name or initials that begin so, 3 holding it."""
     code = row.code.casefold()
     texts = (row.name_zh.casefold(), row.name_en.casefold())
-    begins, holds = _initials_at(row.name_zh, needle) if set(needle) <= _TYPED else (False, False)
+    begins, holds = initials_at(row.name_zh, needle) if set(needle) <= _TYPED else (False, False)
     if code == needle:
         return 0
     if code.startswith(needle):

@@ -1,10 +1,13 @@
-"""Registry tables and the SQL that reads and writes them."""
+"""Registry tables, the SQL that reads and writes them, and the image of them a process keeps."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-from collections.abc import Iterable, Sequence
-from typing import Any
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -30,7 +33,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from jiaowei.db.among import among
 from jiaowei.db.base import JSONType, byte_ordered_string, metadata
-from jiaowei.registry.model import FOREVER, Link, Segment, UnitVersion, path_upper_bound
+from jiaowei.db.engine import is_read_only
+from jiaowei.db.kept import kept, stamps
+from jiaowei.registry.model import FOREVER, Link, Segment, Unit, UnitVersion, path_upper_bound
 from jiaowei.uids import new_uid
 
 units = Table(
@@ -381,3 +386,172 @@ def count_rows(conn: Connection, query: Any) -> int:
 
 def is_forever(day: dt.date) -> bool:
     return day == FOREVER
+
+
+# ---------------------------------------------------------------- the image a process keeps
+#
+# Nearly every page and API route reads a few units, each read a statement joining three tables: on
+# PostgreSQL a round trip and a plan (0.3 to 0.8 ms), several times a request. The registry changes
+# seldom, so a process keeps all of it, read in three statements, under the ``registry`` stamp
+# (migration 0020, jiaowei.db.kept), and a read-only unit of work (a GET request) answers the look-ups
+# of jiaowei.registry.queries from it; a writing transaction reads the tables, to see its own writes
+# (decision 0022). The image answers exactly what the SQL answers (a version or a segment covers
+# ``valid_from <= day < valid_to``); tests/registry/test_image.py compares the two.
+
+_Span = TypeVar("_Span", UnitVersion, Segment)
+_View = TypeVar("_View")
+_DAYS_KEPT = 8  # per image: the units open on the days asked for lately (a period's end, today)
+
+
+@dataclass(frozen=True)
+class Image:
+    """Every unit of the registry: identity, versions and segments, oldest first."""
+
+    identities: Mapping[int, tuple[str, bool]]  # id: (code, synthetic)
+    ids_by_code: Mapping[str, int]
+    versions: Mapping[int, tuple[UnitVersion, ...]]
+    segments: Mapping[int, tuple[Segment, ...]]
+    _days: dict[dt.date, dict[int, Unit]] = field(default_factory=dict, compare=False, repr=False)
+    _below: dict[dt.date, dict[int | None, list[Unit]]] = field(default_factory=dict, compare=False,
+                                                                repr=False)
+    _by_path: dict[dt.date, list[Unit]] = field(default_factory=dict, compare=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def on(self, day: dt.date) -> dict[int, Unit]:
+        """Every unit open on ``day``, by id (a version and a segment cover the day)."""
+        return self._view(self._days, day, lambda: self._open_on(day))
+
+    def below(self, day: dt.date) -> dict[int | None, list[Unit]]:
+        """The units open on ``day`` by their parent's id (None: the top of the tree), each list by code."""
+        def index() -> dict[int | None, list[Unit]]:
+            below: dict[int | None, list[Unit]] = {}
+            for unit in sorted(self.on(day).values(), key=lambda u: u.code):
+                below.setdefault(unit.parent_id, []).append(unit)
+            return below
+        return self._view(self._below, day, index)
+
+    def by_path(self, day: dt.date) -> list[Unit]:
+        """The units open on ``day`` in tree order (by path: a subtree is a contiguous run)."""
+        return self._view(self._by_path, day, lambda: sorted(self.on(day).values(), key=lambda u: u.path))
+
+    def _view(self, views: dict[dt.date, _View], day: dt.date, build: Callable[[], _View]) -> _View:
+        """``views[day]``, built on first use; the last :data:`_DAYS_KEPT` days asked for are kept."""
+        with self._lock:
+            found = views.get(day)
+        if found is not None:
+            return found
+        found = build()  # outside the lock: two threads may both build it, and keep either
+        with self._lock:
+            views[day] = found
+            for older in list(views)[:-_DAYS_KEPT]:  # dicts keep insertion order: the oldest first
+                del views[older]
+        return found
+
+    def _open_on(self, day: dt.date) -> dict[int, Unit]:
+        found = {}
+        for unit_id, (code, synthetic) in self.identities.items():
+            version = _covering(self.versions.get(unit_id, ()), day)
+            segment = _covering(self.segments.get(unit_id, ()), day)
+            if version is not None and segment is not None:
+                found[unit_id] = Unit(unit_id, code, version.name_zh, version.name_en, version.type,
+                                      version.ownership, version.sector, version.parent_id, segment.path,
+                                      synthetic, version.attributes)
+        return found
+
+    def units_on(self, day: dt.date, *, ids: Iterable[int] | None, types: Iterable[str] | None,
+                 ownership: str | None, parent_id: int | None, top_level: bool) -> list[Unit]:
+        """``registry.queries.units_on``'s units: open on ``day``, filtered the same way, by code."""
+        found: Iterable[Unit]
+        if parent_id is not None or top_level:  # the day's index by parent: no scan of every unit
+            found = [] if parent_id is not None and top_level else self.below(day).get(parent_id, [])
+            if ids is not None:
+                wanted = set(ids)
+                found = [u for u in found if u.id in wanted]
+        else:
+            open_units = self.on(day)
+            found = (open_units.values() if ids is None
+                     else [open_units[i] for i in set(ids) if i in open_units])
+        kinds = None if types is None else set(types)
+        return sorted((u for u in found if (kinds is None or u.type in kinds)
+                       and (ownership is None or u.ownership == ownership)), key=lambda u: u.code)
+
+    def under(self, day: dt.date, paths: Iterable[str]) -> list[Unit]:
+        """The units open on ``day`` under any of ``paths`` ('' for the whole tree), in tree order."""
+        ordered = self.by_path(day)
+        wanted = sorted(set(paths))
+        outermost = [p for p in wanted if not any(p != o and p.startswith(o) for o in wanted)]
+        if "" in outermost:
+            return list(ordered)
+        keys = [u.path for u in ordered]
+        return [u for p in outermost  # disjoint runs, in tree order
+                for u in ordered[bisect.bisect_left(keys, p):bisect.bisect_left(keys, path_upper_bound(p))]]
+
+    def tree_top(self, day: dt.date, most: int) -> list[Unit]:
+        """The first top unit by path open on ``day`` and at most ``most`` units below it, in tree order."""
+        below = self.below(day)
+        top = min(below.get(None, []), key=lambda u: u.path, default=None)
+        return [] if top is None else [top, *sorted(below.get(top.id, []), key=lambda u: u.path)[:most]]
+
+    def path_on(self, unit_id: int, day: dt.date) -> str | None:
+        """The unit's path on ``day``; None if it was not open then."""
+        segment = _covering(self.segments.get(unit_id, ()), day)
+        return segment.path if segment is not None else None
+
+    def last_within(self, unit_id: int, first: dt.date | None = None,
+                    end: dt.date | None = None) -> Unit | None:
+        """The unit as it stood last (its newest version and path, '' when it has none), or with
+        ``first`` and ``end`` as it stood last in ``[first, end)`` (None when no path segment overlaps
+        it): :func:`jiaowei.registry.store.last_known_select`'s rows."""
+        identity = self.identities.get(unit_id)
+        versions, segments = self.versions.get(unit_id, ()), self.segments.get(unit_id, ())
+        if first is not None and end is not None:
+            versions = tuple(v for v in versions if v.valid_from < end and v.valid_to > first)
+            segments = tuple(s for s in segments if s.valid_from < end and s.valid_to > first)
+            if not segments:
+                return None
+        if identity is None or not versions:
+            return None
+        version, path = versions[-1], segments[-1].path if segments else ""
+        return Unit(unit_id, identity[0], version.name_zh, version.name_en, version.type, version.ownership,
+                    version.sector, version.parent_id, path, identity[1], version.attributes)
+
+    def last_path(self, unit_id: int, day: dt.date) -> str | None:
+        """The unit's path on ``day``, or on its last day open before ``day``."""
+        before = [s for s in self.segments.get(unit_id, ()) if s.valid_from <= day]
+        return before[-1].path if before else None
+
+
+def _covering(spans: Iterable[_Span], day: dt.date) -> _Span | None:
+    for span in spans:
+        if span.valid_from <= day < span.valid_to:
+            return span
+    return None
+
+
+def image(conn: Connection, *, ids: Iterable[int | None] = (), codes: Iterable[str] = ()) -> Image | None:
+    """The registry kept by the process under the stamp ``conn`` sees, when ``conn`` is in a read-only
+    unit of work (see above) and the image knows every one of ``ids`` and ``codes``; None to read the
+    tables. (Under READ COMMITTED a GET's later statement may name a unit created after the request
+    read the stamps: such a unit is read from the tables.)"""
+    if not is_read_only(conn) or stamps(conn).get("registry") is None:  # no stamp: nothing can be kept
+        return None
+    found = kept(conn, "registry", "registry.image", lambda: _read_image(conn))
+    if any(i is not None and i not in found.identities for i in ids) or any(
+            c not in found.ids_by_code for c in codes):
+        return None
+    return found
+
+
+def _read_image(conn: Connection) -> Image:
+    identities = {r.id: (r.code, bool(r.synthetic))
+                  for r in conn.execute(select(units.c.id, units.c.code, units.c.synthetic))}
+    versions: dict[int, list[UnitVersion]] = {}
+    ordered = select(unit_versions).order_by(unit_versions.c.unit_id, unit_versions.c.valid_from)
+    for row in conn.execute(ordered):
+        versions.setdefault(row.unit_id, []).append(version_from_row(row))
+    segments: dict[int, list[Segment]] = {}
+    query = select(unit_paths.c.unit_id, unit_paths.c.valid_from, unit_paths.c.valid_to, unit_paths.c.path)
+    for row in conn.execute(query.order_by(unit_paths.c.unit_id, unit_paths.c.valid_from)):
+        segments.setdefault(row.unit_id, []).append(Segment(row.valid_from, row.valid_to, row.path))
+    return Image(identities, {code: i for i, (code, _synthetic) in identities.items()},
+                 {i: tuple(v) for i, v in versions.items()}, {i: tuple(s) for i, s in segments.items()})

@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.db = database or Database(make_engine(
         settings.effective_database_url, lock_timeout=settings.lock_timeout_seconds,
         statement_timeout=settings.statement_timeout_seconds, pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow, plan_cache_mode=settings.db_plan_cache_mode),
+        max_overflow=settings.db_max_overflow, plan_cache_mode=settings.db_plan_cache_mode,
+        random_page_cost=settings.db_random_page_cost),
         lock_timeout=settings.lock_timeout_seconds)
     logs.configure(settings.log_format)
     app.state.lookup_failures = FailureWindow()

@@ -14,8 +14,10 @@ from jiaowei.db.engine import BoundDatabase
 from jiaowei.indicators.metadata import catalog as catalog_module
 from jiaowei.indicators.metadata import service as metadata
 from jiaowei.indicators.metadata.catalog import load_catalog, metadata_stamp
+from jiaowei.indicators.quality.queries import load_rules
 from jiaowei.indicators.targets.compute import all_indicators
 from tests.factories import indicator_metadata
+from tests.migrations import stamp_triggers
 from tests.statements import Count, counting
 
 
@@ -40,7 +42,7 @@ def test_a_later_transaction_reads_the_stamp_and_nothing_else(db: BoundDatabase,
         assert load_catalog(conn) is first
         assert all_indicators(conn) == indicators and [i.code for i in indicators] == ["PTR"]
     assert [re.sub(r" WHERE .*", "", s) for s in _reads(count)] == [
-        "SELECT metadata_stamps.stamp FROM metadata_stamps"]
+        "SELECT metadata_stamps.area, metadata_stamps.stamp FROM metadata_stamps"]
 
 
 def test_a_write_is_seen_by_the_next_transaction(db: BoundDatabase, conn: Connection) -> None:
@@ -86,17 +88,9 @@ def test_every_table_the_catalog_reads_has_the_triggers(conn: Connection) -> Non
     with counting(conn) as count:
         catalog_module._read_catalog(conn)
     read = {name for s in _reads(count) for name in re.findall(r"(?:FROM|JOIN) (\w+)", s)}
-    tables = read | {"indicators"}  # the definitions, kept under the same stamp
-    assert len(tables) == 9
-    if conn.dialect.name == "postgresql":
-        rows = conn.execute(text("SELECT event_object_table, event_manipulation "
-                                 "FROM information_schema.triggers "
-                                 "WHERE action_statement LIKE '%metadata_stamp_catalog%'")).all()
-        found = {(table, event) for table, event in rows}
-    else:
-        rows = conn.execute(text("SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger' "
-                                 "AND sql LIKE '%metadata_stamps%'")).all()
-        found = {(table, re.search(r"AFTER (\w+)", sql).group(1)) for table, sql in rows}  # type: ignore[union-attr]
+    tables = read | {"indicators", "validation_rules"}  # the definitions and the rules: the same stamp
+    assert len(tables) == 10
+    found = stamp_triggers(conn, "catalog")
     assert found == {(t, e) for t in tables for e in ("INSERT", "UPDATE", "DELETE")}
 
 
@@ -112,3 +106,27 @@ def test_a_write_the_services_did_not_make_changes_the_stamp_too(conn: Connectio
     assert load_catalog(conn).element("RAW") is not None
     conn.execute(text("UPDATE indicators SET decimals = 2 WHERE code = 'PTR'"))
     assert metadata_stamp(conn) not in (before, after)
+
+
+def test_the_rules_are_kept_with_the_catalog_and_a_new_rule_is_seen(db: BoundDatabase,
+                                                                    conn: Connection) -> None:
+    indicator_metadata(conn)
+    save_rule(conn, "R1")
+    with db.transaction():
+        first = load_rules(conn, load_catalog(conn))
+    with counting(conn) as count, db.transaction():
+        assert load_rules(conn, load_catalog(conn)) == first and [r.code for r in first] == ["R1"]
+        yearly = load_rules(conn, load_catalog(conn), codes=["R1"], period_type="Yearly")
+        assert [r.code for r in yearly] == ["R1"]
+        assert load_rules(conn, load_catalog(conn), period_type="Monthly") == []
+    assert not [s for s in _reads(count) if "validation_rules" in s]
+    with db.transaction():
+        save_rule(conn, "R0")
+    with db.transaction():
+        assert [r.code for r in load_rules(conn, load_catalog(conn))] == ["R0", "R1"]
+
+
+def save_rule(conn: Connection, code: str) -> None:
+    metadata.save_validation_rule(conn, principal=SYSTEM, code=code, name_zh=f"规则{code}",
+                                  name_en=f"Rule {code}", left="#{PUPILS}", operator="greater_than",
+                                  right="0")

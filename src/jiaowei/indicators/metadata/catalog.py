@@ -5,27 +5,26 @@ A transaction reads it once: :func:`load_catalog` keeps it on the connection unt
 ends or the connection runs any statement but a ``SELECT`` (a write, a savepoint, DDL), so a page
 that asks for it in several places, or an annual report with a query per figure, pays for it once.
 
-And the process keeps it across requests (:func:`kept_across_requests`): triggers (migration 0018) set
-``metadata_stamps.stamp`` to a new random value in the transaction of every write to the catalog's
-tables, so a request reads the stamp (one statement) and reads the catalog's five statements only
-when no catalog was kept under that stamp (each statement a round trip on PostgreSQL; issue 17). The
-stamp is random, never a counter: a transaction that writes and then rolls back puts the old stamp
-back with the old rows, and no later write can bring back the value it kept a catalog under. The
-indicators' definitions (``targets/compute.py``) are kept the same way. Callers treat both as
-read-only: one catalog serves every request and thread of the process.
+And the process keeps it across requests (:func:`kept_across_requests`, :mod:`jiaowei.db.kept`):
+triggers (migration 0018) set the ``catalog`` row of ``metadata_stamps`` to a new random value in the
+transaction of every write to the catalog's tables, so a request reads the stamps (one statement)
+and reads the catalog's five statements only when no catalog was kept under that stamp (each
+statement a round trip on PostgreSQL; issue 17). The indicators' definitions (``targets/compute.py``)
+are kept the same way. Callers treat both as read-only: one catalog serves every request and thread
+of the process.
 """
 
 from __future__ import annotations
 
 import itertools
-import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, select
 
+from jiaowei.db.kept import forget_kept as forget_kept  # the tests' name for it
+from jiaowei.db.kept import kept, stamps
 from jiaowei.db.memo import per_transaction
 from jiaowei.indicators import store
 from jiaowei.indicators.model import DEFAULT, AggregationType, ValueType
@@ -110,51 +109,15 @@ def load_catalog(conn: Connection) -> Catalog:
 
 
 def metadata_stamp(conn: Connection) -> str | None:
-    """The stamp of the catalog's tables as ``conn``'s transaction sees it (read once per transaction,
-    so a page that needs the catalog and the indicators' definitions reads it once)."""
-    return per_transaction(conn, "indicators.stamp", lambda: _read_stamp(conn))
-
-
-def _read_stamp(conn: Connection) -> str | None:
-    stamps = store.metadata_stamps
-    return conn.execute(select(stamps.c.stamp).where(stamps.c.area == "catalog")).scalar_one_or_none()
-
-
-_KEPT_STAMPS = 2  # per engine: the committed stamp, and one a writing transaction reads meanwhile
-_kept: weakref.WeakKeyDictionary[Engine, dict[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
-_kept_guard = threading.Lock()
+    """The stamp of the catalog's tables as ``conn``'s transaction sees it (:func:`jiaowei.db.kept.stamps`:
+    read once per transaction with every other area's stamp)."""
+    return stamps(conn).get("catalog")
 
 
 def kept_across_requests(conn: Connection, name: str, read: Callable[[], T]) -> T:
-    """``read()``, or what it returned for an earlier request of this process under the metadata
-    stamp ``conn`` sees now. ``read`` must read only the catalog's tables (see migration 0018).
-
-    What is read is kept only if the stamp is still the same afterwards: under PostgreSQL's READ
-    COMMITTED (and a GET request's statements without a transaction) each statement sees the latest
-    commits, so a write committed between the reads may be in some of them and not in others.
-    """
-    stamp = metadata_stamp(conn)
-    if stamp is None:  # no stamp row: nothing can be kept
-        return read()
-    with _kept_guard:
-        found = _kept.get(conn.engine, {}).get(stamp, {})
-        if name in found:
-            return found[name]  # type: ignore[no-any-return]
-    value = read()
-    if _read_stamp(conn) != stamp:
-        return value
-    with _kept_guard:
-        kept = _kept.setdefault(conn.engine, {})
-        kept.setdefault(stamp, {})[name] = value
-        for older in list(kept)[:-_KEPT_STAMPS]:  # dicts keep insertion order: the oldest first
-            del kept[older]
-    return value
-
-
-def forget_kept(engine: Engine) -> None:
-    """Forget what the process kept for ``engine`` (tests that count a first read's statements)."""
-    with _kept_guard:
-        _kept.pop(engine, None)
+    """``read()``, or what it returned for an earlier request of this process under the catalog's
+    stamp (:func:`jiaowei.db.kept.kept`). ``read`` must read only the catalog's tables (migration 0018)."""
+    return kept(conn, "catalog", name, read)
 
 
 def _read_catalog(conn: Connection) -> Catalog:

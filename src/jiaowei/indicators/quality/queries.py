@@ -29,7 +29,14 @@ from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import expressions as ex
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators import store
-from jiaowei.indicators.metadata.catalog import Catalog, DataSet, Element, OptionCombo, load_catalog
+from jiaowei.indicators.metadata.catalog import (
+    Catalog,
+    DataSet,
+    Element,
+    OptionCombo,
+    kept_across_requests,
+    load_catalog,
+)
 from jiaowei.indicators.model import DEFAULT, Importance, numeric
 from jiaowei.registry import queries as registry
 
@@ -71,14 +78,16 @@ def load_rules(
     period_type: str | None = None,
 ) -> list[Rule]:
     """Stored rules, optionally only ``codes``, those of ``period_type``, and those whose
-    references are all elements of ``data_set``."""
+    references are all elements of ``data_set``.
+
+    The process keeps every rule under the catalog's stamp (migration 0020 added the rules' table to
+    it), so a form or a page that checks values reads no rule once they are kept (issue 17)."""
     table = store.validation_rules
-    query = select(table).order_by(table.c.code)
-    if codes is not None:
-        query = query.where(table.c.code.in_(list(codes)))
-    if period_type is not None:
-        query = query.where(table.c.period_type == period_type)
-    found = [_rule(r) for r in conn.execute(query)]
+    every: tuple[Rule, ...] = kept_across_requests(conn, "validation_rules", lambda: tuple(
+        _rule(r) for r in conn.execute(select(table).order_by(table.c.code))))
+    wanted = None if codes is None else set(codes)
+    found = [r for r in every if (wanted is None or r.code in wanted)
+             and (period_type is None or r.period_type == period_type)]
     if codes is not None:
         unknown = sorted(set(codes) - {r.code for r in found})
         if unknown:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, cast, insert, null, select, union_all
 
 from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
@@ -247,18 +247,20 @@ def load_locks(ctx: Context, ids: Iterable[int] | None = None) -> None:
     """The approvals and lock exceptions in the periods ``ids`` (default: every period read)."""
     wanted = [i for i in (ctx.period_ids.values() if ids is None else ids) if i > 0]
     ctx._approved_periods = None  # Context.quiet recomputes it with these
+    exceptions, approvals = store.lock_exceptions, store.approvals
     for start in range(0, len(wanted), CHUNK):
         chunk = wanted[start : start + CHUNK]
-        for r in ctx.conn.execute(
-            select(
-                store.approvals.c.data_set_id, store.approvals.c.period_id, store.approvals.c.unit_id
-            ).where(store.approvals.c.period_id.in_(chunk))
-        ):
-            ctx.approved.add((r.data_set_id, r.period_id, r.unit_id))
-        for r in ctx.conn.execute(
-            select(store.lock_exceptions).where(store.lock_exceptions.c.period_id.in_(chunk))
-        ):
-            ctx.exceptions[(r.data_set_id, r.period_id, r.unit_id)] = r.until
+        both = union_all(  # one statement, not two (a round trip each on PostgreSQL; issue 17)
+            select(exceptions.c.data_set_id, exceptions.c.period_id, exceptions.c.unit_id, exceptions.c.until)
+            .where(exceptions.c.period_id.in_(chunk)),
+            select(approvals.c.data_set_id, approvals.c.period_id, approvals.c.unit_id,
+                   cast(null(), exceptions.c.until.type)).where(approvals.c.period_id.in_(chunk)),
+        )
+        for r in ctx.conn.execute(both):
+            if r.until is None:  # an approval
+                ctx.approved.add((r.data_set_id, r.period_id, r.unit_id))
+            else:
+                ctx.exceptions[(r.data_set_id, r.period_id, r.unit_id)] = r.until
 
 
 def in_scope(ctx: Context, path: str, day: dt.date) -> bool:

@@ -14,12 +14,13 @@ may see.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, select
 from sqlalchemy.exc import NoResultFound
 
 from jiaowei.auth.model import Action, Principal
@@ -236,13 +237,23 @@ def _stamp(value: Any) -> str:
     return value.isoformat() if isinstance(value, dt.datetime) else str(value)
 
 
-def _criteria(conn: Connection, template_ids: Sequence[int]) -> dict[int, list[CriterionShown]]:
+def _with_criteria() -> Select[Any]:
+    """Templates joined to their criteria (a template without any: one row of NULL criteria)."""
     c = criteria
-    found: dict[int, list[CriterionShown]] = defaultdict(list)
-    for r in conn.execute(select(c).where(c.c.template_id.in_(template_ids)).order_by(c.c.position, c.c.id)):
-        found[r.template_id].append(CriterionShown(r.id, r.uid, r.position, r.name_zh, r.name_en, r.weight,
-                                                   r.min_score, r.max_score))
-    return found
+    return (select(templates, *(column.label(f"criterion_{column.name}") for column in c.c))
+            .outerjoin(c, c.c.template_id == templates.c.id))
+
+
+def _templates(rows: Sequence[Any]) -> list[Template]:
+    """The templates of :func:`_with_criteria`'s rows (ordered by template, then criterion), in order."""
+    out: list[Template] = []
+    for _template_id, group in itertools.groupby(rows, key=lambda r: r.id):
+        mine = list(group)
+        found = [CriterionShown(r.criterion_id, r.criterion_uid, r.criterion_position, r.criterion_name_zh,
+                                r.criterion_name_en, r.criterion_weight, r.criterion_min_score,
+                                r.criterion_max_score) for r in mine if r.criterion_id is not None]
+        out.append(_template(mine[0], found))
+    return out
 
 
 def _template(row: Any, found: list[CriterionShown]) -> Template:
@@ -253,26 +264,21 @@ def _template(row: Any, found: list[CriterionShown]) -> Template:
 
 
 def list_templates(conn: Connection, *, principal: Principal) -> list[Template]:
-    """Every template, newest first (for those who manage plans)."""
+    """Every template, newest first (for those who manage plans): one statement with their criteria."""
     require_action(principal, Action.PLANS_MANAGE)
-    rows = conn.execute(select(templates).order_by(templates.c.id.desc())).all()
-    found = _criteria(conn, [r.id for r in rows])
-    return [_template(r, found[r.id]) for r in rows]
+    c = criteria
+    ordered = _with_criteria().order_by(templates.c.id.desc(), c.c.position, c.c.id)
+    return _templates(conn.execute(ordered).all())
 
 
 def template_by_id(conn: Connection, template_id: int) -> Template:
     """The template with its criteria, read in one statement (a round's page reads it)."""
     c = criteria
-    rows = conn.execute(
-        select(templates, *(column.label(f"criterion_{column.name}") for column in c.c))
-        .outerjoin(c, c.c.template_id == templates.c.id)
-        .where(templates.c.id == template_id).order_by(c.c.position, c.c.id)).all()
-    if not rows:
+    found = _templates(conn.execute(
+        _with_criteria().where(templates.c.id == template_id).order_by(c.c.position, c.c.id)).all())
+    if not found:
         raise NoResultFound(f"No appraisal template with id {template_id}.")
-    found = [CriterionShown(r.criterion_id, r.criterion_uid, r.criterion_position, r.criterion_name_zh,
-                            r.criterion_name_en, r.criterion_weight, r.criterion_min_score,
-                            r.criterion_max_score) for r in rows if r.criterion_id is not None]
-    return _template(rows[0], found)
+    return found[0]
 
 
 def get_template(conn: Connection, *, principal: Principal, uid: str) -> Template:

@@ -1,0 +1,77 @@
+"""What a process keeps across requests, under stamps the database changes with every write (issue 17).
+
+``metadata_stamps`` holds one row per area: ``catalog`` (the metadata catalog's tables, migration 0018)
+and ``registry`` (the units, their versions and paths, migration 0020). Triggers set an area's
+``stamp`` to a new random value in the transaction of every write to its tables. A transaction reads
+every stamp in one statement (:func:`stamps`, once per transaction: :mod:`jiaowei.db.memo`), and
+:func:`kept` gives what an earlier request of this process read under the same stamp, or reads it and
+keeps it. A request that finds its area unchanged pays one statement (shared by every area) instead of
+the reads it would repeat: each a round trip on PostgreSQL.
+
+The stamp is random, never a counter: a transaction that writes and then rolls back puts the old stamp
+back with the old rows, and no later write can bring back the value it kept something under. What is
+kept serves every request and thread of the process: callers treat it as read-only.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, String, column, select, table
+
+from jiaowei.db.memo import per_transaction
+
+T = TypeVar("T")
+
+metadata_stamps = table("metadata_stamps", column("area", String(32)), column("stamp", String(40)))
+"""The stamps' table (defined with the indicators' tables, jiaowei.indicators.store; migration 0018)."""
+
+_KEPT_STAMPS = 2  # per engine and area: the committed stamp, and one a writing transaction reads meanwhile
+_kept: weakref.WeakKeyDictionary[Engine, dict[str, dict[str, dict[str, Any]]]] = weakref.WeakKeyDictionary()
+_guard = threading.Lock()
+
+
+def stamps(conn: Connection) -> dict[str, str]:
+    """Every area's stamp as ``conn``'s transaction sees it (one statement, once per transaction)."""
+    return per_transaction(conn, "db.kept.stamps", lambda: _read(conn))
+
+
+def _read(conn: Connection) -> dict[str, str]:
+    rows = conn.execute(select(metadata_stamps.c.area, metadata_stamps.c.stamp))
+    return {area: stamp for area, stamp in rows}
+
+
+def kept(conn: Connection, area: str, name: str, read: Callable[[], T]) -> T:
+    """``read()``, or what it returned for an earlier request of this process under the stamp of
+    ``area`` that ``conn`` sees now. ``read`` must read only the area's tables.
+
+    What is read is kept only if the stamp is still the same afterwards: under PostgreSQL's READ
+    COMMITTED (and a GET request's statements without a transaction) each statement sees the latest
+    commits, so a write committed between the reads may be in some of them and not in others.
+    """
+    stamp = stamps(conn).get(area)
+    if stamp is None:  # no stamp row: nothing can be kept
+        return read()
+    with _guard:
+        found = _kept.get(conn.engine, {}).get(area, {}).get(stamp, {})
+        if name in found:
+            return found[name]  # type: ignore[no-any-return]
+    value = read()
+    if _read(conn).get(area) != stamp:
+        return value
+    with _guard:
+        areas = _kept.setdefault(conn.engine, {})
+        by_stamp = areas.setdefault(area, {})
+        by_stamp.setdefault(stamp, {})[name] = value
+        for older in list(by_stamp)[:-_KEPT_STAMPS]:  # dicts keep insertion order: the oldest first
+            del by_stamp[older]
+    return value
+
+
+def forget_kept(engine: Engine) -> None:
+    """Forget what the process kept for ``engine`` (tests that count a first read's statements)."""
+    with _guard:
+        _kept.pop(engine, None)
