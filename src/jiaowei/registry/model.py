@@ -324,6 +324,11 @@ class Unit:
         """Ids from the top of the tree down to the unit's parent."""
         return path_ids(self.path)[:-1]
 
+    @property
+    def depth(self) -> int:
+        """1 at the top of the tree (as ``unit_paths.depth``)."""
+        return self.path.count("/") - 1
+
 
 @dataclass(frozen=True)
 class UnitHistory:

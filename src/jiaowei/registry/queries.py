@@ -263,7 +263,7 @@ def last_known(conn: Connection, ids: Iterable[int]) -> dict[int, Unit]:
     if (kept := image(conn, ids=ids)) is not None:
         return {i: unit for i in ids if (unit := kept.last_within(i)) is not None}
     query = store.last_known_select()
-    return {r.id: _unit_from_row(r) for part in among(conn, unit_versions.c.unit_id, sorted(set(ids)))
+    return {r.id: _unit_from_row(r) for part in among(conn, unit_versions.c.unit_id, sorted(ids))
             for r in conn.execute(query.where(part))}
 
 
@@ -322,7 +322,7 @@ def today() -> dt.date:
 
 
 def _summary_fields(row: Any, parent_codes: Mapping[int, str]) -> dict[str, Any]:
-    """The fields of a :class:`UnitSummary` from a row of :func:`units_on_select`."""
+    """The fields of a :class:`UnitSummary` from a row of :func:`units_on_select` (or a :class:`Unit`)."""
     return {
         "code": row.code,
         "name_zh": row.name_zh,
@@ -394,12 +394,9 @@ def _list_units_image(conn: Connection, kept: store.Image, *, principal: Princip
     found = [u for u in kept.under(day, ranges) if (not type or u.type == type)
              and (not ownership or u.ownership == ownership)
              and (parent_id is None or u.parent_id == parent_id)]
-    return Page([UnitSummary(code=u.code, name_zh=u.name_zh, name_en=u.name_en, type=u.type,
-                             ownership=u.ownership, sector=u.sector,
-                             parent=kept.identities[u.parent_id][0] if u.parent_id is not None else None,
-                             level=u.path.count("/") - 1, attributes=dict(u.attributes),
-                             synthetic=u.synthetic)
-                 for u in found[offset:offset + limit]], len(found), offset, limit)
+    shown = found[offset:offset + limit]
+    parents = {u.parent_id: kept.identities[u.parent_id][0] for u in shown if u.parent_id is not None}
+    return Page([UnitSummary(**_summary_fields(u, parents)) for u in shown], len(found), offset, limit)
 
 
 def _matching(q: str) -> ColumnElement[bool]:
