@@ -1,5 +1,5 @@
 """A request's principal (token or session, the user, the scopes) is read in one statement
-(issue 17, part 3)."""
+(issue 17, part 3), and then kept while the accounts are unchanged (test_principal_kept.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 
 from tests.factories import login, make_user, small_tree, token_for
 
@@ -53,6 +53,7 @@ def test_a_session_request_reads_its_principal_in_one_statement(
 ) -> None:
     _scoped_user(conn, "ses-reader")
     login(browser, "ses-reader")
+    conn.execute(text("UPDATE users SET display_name = 'changed' WHERE username = 'ses-reader'"))
     with auth_reads(conn) as reads:
         response = browser.get("/api/units")
     assert response.status_code == 200, response.text

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, event, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from jiaowei.db.engine import BoundDatabase, Database, WriteWhileReading, make_engine
+from jiaowei.db.kept import stamps
 from jiaowei.registry.store import unit_levels, units
 from jiaowei.web.deps import Conn
 from tests.factories import make_unit
@@ -107,3 +108,57 @@ def test_a_part_of_a_read_under_a_savepoint_gets_a_transaction(own: Database) ->
         with reading.begin_nested():
             assert reading.scalar(text("SELECT 2")) == 2
         assert _in_transaction_block(reading)
+
+
+def _stamp_reads(database: Database) -> list[str]:
+    seen: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().startswith("SELECT") and "metadata_stamps" in statement:
+            seen.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", note)
+    return seen
+
+
+def test_read_only_units_in_a_row_share_their_stamps_until_a_write(own: Database) -> None:
+    """A GET request's look-up of its caller and its own unit read the stamps once (decision 0023); a
+    unit that may write, and the connection's next checkout, read them again."""
+    reads = _stamp_reads(own)
+    with own.connect() as connection:
+        for _ in range(2):
+            with own.transaction_on(connection, read_only=True) as reading:
+                first = stamps(reading)
+        assert len(reads) == 1
+        with own.transaction_on(connection, write=True) as writing:
+            writing.execute(text("UPDATE metadata_stamps SET stamp = 'changed' WHERE area = 'accounts'"))
+            assert stamps(writing)["accounts"] == "changed"  # its own transaction's, read again
+            writing.rollback()
+        with own.transaction_on(connection, read_only=True) as reading:
+            assert stamps(reading) == first
+        assert len(reads) == 3
+    with own.connect() as connection, own.transaction_on(connection, read_only=True) as reading:
+        stamps(reading)
+    assert len(reads) == 4
+
+
+def test_a_commit_elsewhere_is_seen_by_the_next_checkout(own: Database, engine: Engine) -> None:
+    """Between a request's look-up of its caller and its own unit, a commit elsewhere is not seen in the
+    stamps (as a later statement of one unit under READ COMMITTED would not see it in an earlier one's
+    answer); the next request's checkout sees it."""
+    with own.connect() as connection, own.transaction_on(connection, read_only=True) as reading:
+        before = stamps(reading)["accounts"]
+    try:
+        with own.connect() as connection:
+            with own.transaction_on(connection, read_only=True) as reading:
+                assert stamps(reading)["accounts"] == before
+            with engine.begin() as other:
+                other.execute(text("UPDATE metadata_stamps SET stamp = 'elsewhere' WHERE area = 'accounts'"))
+            with own.transaction_on(connection, read_only=True) as reading:
+                assert stamps(reading)["accounts"] == before
+        with own.connect() as connection, own.transaction_on(connection, read_only=True) as reading:
+            assert stamps(reading)["accounts"] == "elsewhere"
+    finally:
+        with engine.begin() as other:
+            other.execute(text("UPDATE metadata_stamps SET stamp = :s WHERE area = 'accounts'"),
+                          {"s": before})

@@ -21,6 +21,7 @@ from jiaowei.auth.scope import require_action
 from jiaowei.auth.store import api_tokens, sessions, user_scopes, users
 from jiaowei.auth.token_use import TokenUses
 from jiaowei.db.engine import inserted_id
+from jiaowei.db.kept import kept
 from jiaowei.domains import N_
 from jiaowei.errors import (
     M_,
@@ -194,16 +195,42 @@ def start_session(conn: Connection, *, principal: Principal, hours: int) -> tupl
     return token, csrf
 
 
+@dataclass(frozen=True)
+class _Found:
+    """What a token's or session's look-up read: kept per process under the ``accounts`` stamp."""
+
+    principal: Principal | None  # None: the account is disabled
+    expires: dt.datetime
+    key: int | str  # the token's id (its uses are noted), or the session's CSRF token
+
+
+def _found(conn: Connection, name: str, read: Any) -> _Found | None:
+    """``read()``'s rows as :class:`_Found`, or what an earlier request of this process read for
+    ``name`` while the accounts were as they are now (:func:`jiaowei.db.kept.kept`; migration 0021
+    changes the ``accounts`` stamp with every write to a user, a scope, a token or a session). A
+    request whose caller is unchanged since then pays the stamps' statement, which it shares with the
+    catalog and the registry, instead of the account's (decision 0023). The expiry is checked on every
+    use, never kept."""
+    def rows() -> _Found | None:
+        found = list(read())
+        if not found:
+            return None
+        return _Found(_principal(found), _aware(found[0].expires), found[0].key)
+
+    return kept(conn, "accounts", name, rows)
+
+
 def resolve_session(conn: Connection, *, token: str) -> tuple[Principal, str] | None:
-    """The session's principal and CSRF token, or None; one statement (session, user, scopes)."""
-    rows = list(conn.execute(
-        _with_scopes(sessions.c.expires_at.label("session_expires"), sessions.c.csrf_token)
+    """The session's principal and CSRF token, or None; one statement (session, user, scopes), or
+    none when this process read the same session under the same ``accounts`` stamp (:func:`_found`)."""
+    digest = _digest(token)
+    found = _found(conn, "session:" + digest, lambda: conn.execute(
+        _with_scopes(sessions.c.expires_at.label("expires"), sessions.c.csrf_token.label("key"))
         .join_from(users, sessions, sessions.c.user_id == users.c.id)
-        .where(sessions.c.token_hash == _digest(token))))
-    if not rows or _aware(rows[0].session_expires) < _now():
+        .where(sessions.c.token_hash == digest)))
+    if found is None or found.expires < _now() or found.principal is None:
         return None
-    principal = _principal(rows)
-    return None if principal is None else (principal, rows[0].csrf_token)
+    return found.principal, str(found.key)
 
 
 def end_session(conn: Connection, *, token: str) -> None:
@@ -232,18 +259,20 @@ def create_token(conn: Connection, *, principal: Principal, username: str, label
 
 
 def resolve_token(conn: Connection, *, token: str, uses: TokenUses | None = None) -> Principal | None:
-    """The token's principal, or None; one statement (token, user, scopes).
+    """The token's principal, or None; one statement (token, user, scopes), or none when this process
+    read the same token under the same ``accounts`` stamp (:func:`_found`).
 
     Only reads: the last use is noted in ``uses``, written later."""
-    rows = list(conn.execute(
-        _with_scopes(api_tokens.c.id.label("token_id"), api_tokens.c.expires_at.label("token_expires"))
+    digest = _digest(token)
+    found = _found(conn, "token:" + digest, lambda: conn.execute(
+        _with_scopes(api_tokens.c.id.label("key"), api_tokens.c.expires_at.label("expires"))
         .join_from(users, api_tokens, api_tokens.c.user_id == users.c.id)
-        .where(api_tokens.c.token_hash == _digest(token), api_tokens.c.revoked.is_(False))))
-    if not rows or _aware(rows[0].token_expires) <= _now():
+        .where(api_tokens.c.token_hash == digest, api_tokens.c.revoked.is_(False))))
+    if found is None or found.expires <= _now():
         return None
     if uses is not None:
-        uses.note(token_id=rows[0].token_id)
-    return _principal(rows)
+        uses.note(token_id=int(found.key))
+    return found.principal
 
 
 def set_language(conn: Connection, *, principal: Principal, language: str) -> None:

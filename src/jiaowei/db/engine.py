@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy import exc as sa
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import Pool
 from sqlalchemy.sql.expression import SavepointClause
 
 from jiaowei.errors import ServiceUnavailable
@@ -270,6 +271,7 @@ class Database:
     def connect(self) -> Iterator[Connection]:
         """A connection from the pool, without a transaction (see :meth:`transaction_on`)."""
         with busy_as_unavailable(), self.engine.connect() as conn:
+            conn.info.pop(_SHARED, None)  # a pooled connection's record keeps its info between checkouts
             yield conn
 
     @contextmanager
@@ -288,6 +290,7 @@ class Database:
                 yield connection
             return
         queued = self.writers.turn(self.lock_timeout) if write and self.backend == "sqlite" else nullcontext()
+        connection.info.pop(_SHARED, None)  # reads after this unit's writes see them (unbracketed_shared)
         with queued, busy_as_unavailable():
             connection.info["immediate"] = write
             with connection.begin():
@@ -388,6 +391,35 @@ _READ_ONLY = "jiaowei.read_only"
 _UNBRACKETED = "jiaowei.unbracketed"  # a PostgreSQL read without BEGIN/COMMIT (autocommit)
 _READS = ("SELECT", "WITH", "SHOW", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "PRAGMA", "EXPLAIN",
           "VALUES")
+
+
+_SHARED = "jiaowei.shared"  # values the unbracketed reads of one checkout share (unbracketed_shared)
+
+
+def unbracketed_shared(conn: Connection) -> dict[str, Any] | None:
+    """What the reads without a transaction that ``conn`` runs one after another share, or None when
+    ``conn`` is not in such a read (PostgreSQL's read-only units, decision 0021): a GET request's look-up
+    of its caller and the request's own unit (:func:`jiaowei.db.kept.stamps`, decision 0023).
+
+    Forgotten when a unit that may write begins on the connection (:meth:`Database.transaction_on`), when
+    the connection runs a statement that is not a ``SELECT``, and when it goes back to the pool: only
+    values derived from what such reads read belong here."""
+    if _UNBRACKETED not in conn.info:
+        return None
+    shared: dict[str, Any] = conn.info.setdefault(_SHARED, {})
+    return shared
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _forget_shared_before_writing(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if _SHARED in conn.info and not statement.lstrip()[:6].upper().startswith("SELECT"):
+        del conn.info[_SHARED]
+
+
+@event.listens_for(Pool, "checkin")
+def _forget_shared_at_checkin(_dbapi: Any, record: Any) -> None:
+    if record is not None:
+        record.info.pop(_SHARED, None)
 
 
 def is_read_only(conn: Connection) -> bool:

@@ -1,9 +1,11 @@
 """What a process keeps across requests, under stamps the database changes with every write (issue 17).
 
-``metadata_stamps`` holds one row per area: ``catalog`` (the metadata catalog's tables, migration 0018)
-and ``registry`` (the units, their versions and paths, migration 0020). Triggers set an area's
+``metadata_stamps`` holds one row per area: ``catalog`` (the metadata catalog's tables, migration 0018),
+``registry`` (the units, their versions and paths, migration 0020) and ``accounts`` (users, their scopes,
+tokens and sessions, migration 0021). Triggers set an area's
 ``stamp`` to a new random value in the transaction of every write to its tables. A transaction reads
-every stamp in one statement (:func:`stamps`, once per transaction: :mod:`jiaowei.db.memo`), and
+every stamp in one statement (:func:`stamps`, once per transaction: :mod:`jiaowei.db.memo`; on
+PostgreSQL once for all the reads without a transaction a request makes in a row, see :func:`stamps`), and
 :func:`kept` gives what an earlier request of this process read under the same stamp, or reads it and
 keeps it. A request that finds its area unchanged pays one statement (shared by every area) instead of
 the reads it would repeat: each a round trip on PostgreSQL.
@@ -22,6 +24,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, String, column, select, table
 
+from jiaowei.db.engine import unbracketed_shared
 from jiaowei.db.memo import per_transaction
 
 T = TypeVar("T")
@@ -35,8 +38,21 @@ _guard = threading.Lock()
 
 
 def stamps(conn: Connection) -> dict[str, str]:
-    """Every area's stamp as ``conn``'s transaction sees it (one statement, once per transaction)."""
-    return per_transaction(conn, "db.kept.stamps", lambda: _read(conn))
+    """Every area's stamp as ``conn``'s transaction sees it (one statement, once per transaction).
+
+    On PostgreSQL a read-only unit runs without a transaction (decision 0021), and the read-only units a
+    connection runs one after another (a GET request's look-up of its caller, then its own) share the
+    stamps read by the first: each statement of such a unit sees the latest commits anyway, so stamps read
+    a moment earlier are as current as stamps read at the unit's start (decision 0023). A unit that may
+    write, a statement that writes and the connection's return to the pool forget them
+    (:func:`jiaowei.db.engine.unbracketed_shared`)."""
+    shared = unbracketed_shared(conn)
+    if shared is None:
+        return per_transaction(conn, "db.kept.stamps", lambda: _read(conn))
+    found: dict[str, str] | None = shared.get("db.kept.stamps")
+    if found is None:
+        found = shared["db.kept.stamps"] = _read(conn)
+    return found
 
 
 def _read(conn: Connection) -> dict[str, str]:
@@ -46,7 +62,9 @@ def _read(conn: Connection) -> dict[str, str]:
 
 def kept(conn: Connection, area: str, name: str, read: Callable[[], T]) -> T:
     """``read()``, or what it returned for an earlier request of this process under the stamp of
-    ``area`` that ``conn`` sees now. ``read`` must read only the area's tables.
+    ``area`` that ``conn`` sees now. ``read`` must read only the area's tables. ``None`` is never
+    kept: a read that finds nothing (an unknown token) is repeated, so what is kept stays bounded by what
+    exists.
 
     What is read is kept only if the stamp is still the same afterwards: under PostgreSQL's READ
     COMMITTED (and a GET request's statements without a transaction) each statement sees the latest
@@ -60,7 +78,7 @@ def kept(conn: Connection, area: str, name: str, read: Callable[[], T]) -> T:
         if name in found:
             return found[name]  # type: ignore[no-any-return]
     value = read()
-    if _read(conn).get(area) != stamp:
+    if value is None or _read(conn).get(area) != stamp:
         return value
     with _guard:
         areas = _kept.setdefault(conn.engine, {})

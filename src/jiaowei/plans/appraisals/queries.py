@@ -27,6 +27,8 @@ from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, scope_paths
 from jiaowei.db import memo
 from jiaowei.db.among import one_of
+from jiaowei.db.engine import is_read_only
+from jiaowei.db.kept import kept
 from jiaowei.errors import M_, NotFound, Problem
 from jiaowei.plans.appraisals import model
 from jiaowei.plans.appraisals.store import (
@@ -274,8 +276,8 @@ def list_templates(conn: Connection, *, principal: Principal) -> list[Template]:
 def template_by_id(conn: Connection, template_id: int) -> Template:
     """The template with its criteria, read in one statement (a round's page reads it)."""
     c = criteria
-    found = _templates(conn.execute(
-        _with_criteria().where(templates.c.id == template_id).order_by(c.c.position, c.c.id)).all())
+    query = _with_criteria().where(templates.c.id == template_id).order_by(c.c.position, c.c.id)
+    found = _templates(_rows(conn, f"template:{template_id}", query))
     if not found:
         raise NoResultFound(f"No appraisal template with id {template_id}.")
     return found[0]
@@ -309,8 +311,9 @@ def _round_select() -> Any:
 
 
 def round_row(conn: Connection, uid: str) -> Any:
-    """The round ``uid`` names, with its template's uid; NotFound if there is none."""
-    row = conn.execute(_round_select().where(rounds.c.uid == uid)).first()
+    """The round ``uid`` names, with its template's uid; NotFound if there is none (found among every
+    round: :func:`_all_rounds`)."""
+    row = next((r for r in _all_rounds(conn) if r.uid == uid), None)
     if row is None:
         raise not_found(uid)
     return row
@@ -340,10 +343,10 @@ def _my_progress(conn: Connection, principal: Principal) -> dict[int, tuple[int,
     a, s, c = assignments, subjects, criteria
     of = select(func.count()).select_from(c).where(c.c.template_id == rounds.c.template_id)
     scored = select(func.count()).select_from(scores).where(scores.c.assignment_id == a.c.id)
-    rows = conn.execute(
+    rows = _rows(conn, f"progress:{principal.username}", (
         select(s.c.round_id, of.scalar_subquery().label("of"), scored.scalar_subquery().label("scored"))
         .select_from(a).join(s, s.c.id == a.c.subject_id).join(rounds, rounds.c.id == s.c.round_id)
-        .where(a.c.reviewer == principal.username)).all()
+        .where(a.c.reviewer == principal.username)))
     out: dict[int, tuple[int, int]] = {}
     for r in rows:
         mine, done = out.get(r.round_id, (0, 0))
@@ -355,7 +358,7 @@ def _all_rounds(conn: Connection) -> tuple[Any, ...]:
     """Every round with its template's uid and name, newest year first: read once per transaction (the
     rounds page lists them and names their years; each statement is a round trip on PostgreSQL)."""
     query = _round_select().order_by(rounds.c.year.desc(), rounds.c.id.desc())
-    return memo.per_transaction(conn, "plans.appraisals.rounds", lambda: tuple(conn.execute(query)))
+    return memo.per_transaction(conn, "plans.appraisals.rounds", lambda: _rows(conn, "rounds", query))
 
 
 def list_rounds(conn: Connection, *, principal: Principal, today: dt.date,
@@ -388,20 +391,35 @@ def years(conn: Connection) -> list[int]:
     return list(dict.fromkeys(int(r.year) for r in _all_rounds(conn)))
 
 
-def _subject_rows(conn: Connection, round_id: int) -> list[Any]:
-    return list(conn.execute(select(subjects).where(subjects.c.round_id == round_id)
-                             .order_by(subjects.c.position, subjects.c.id)))
+def _rows(conn: Connection, name: str, query: Select[Any]) -> tuple[Any, ...]:
+    """``query``'s rows, which read the appraisal tables and nothing else. A read-only request (a GET)
+    keeps them per process under the ``appraisals`` stamp (migration 0021), which every write to these
+    tables changes (:func:`jiaowei.db.kept.kept`): a round, read far more often than it is scored, is
+    then read without a statement until the next score (issue 17, decision 0023). ``name`` says what
+    ``query`` reads, its values included. A unit that may write reads the tables."""
+    if not is_read_only(conn):
+        return tuple(conn.execute(query))
+    return kept(conn, "appraisals", "plans.appraisals." + name, lambda: tuple(conn.execute(query)))
 
 
-def _assignment_rows(conn: Connection, subject_ids: Sequence[int]) -> list[Any]:
-    return list(conn.execute(select(assignments).where(one_of(conn, assignments.c.subject_id, subject_ids))
-                             .order_by(assignments.c.subject_id, assignments.c.reviewer)))
+def _subject_rows(conn: Connection, round_id: int) -> tuple[Any, ...]:
+    return _rows(conn, f"subjects:{round_id}", select(subjects).where(subjects.c.round_id == round_id)
+                 .order_by(subjects.c.position, subjects.c.id))
 
 
-def _score_rows(conn: Connection, assignment_ids: Sequence[int]) -> list[Any]:
-    return list(conn.execute(select(scores, criteria.c.uid.label("criterion_uid"))
-                             .join(criteria, criteria.c.id == scores.c.criterion_id)
-                             .where(one_of(conn, scores.c.assignment_id, assignment_ids))))
+def _assignment_rows(conn: Connection, round_id: int, subject_ids: Sequence[int]) -> tuple[Any, ...]:
+    """The assignments of ``subject_ids``, the subjects of round ``round_id``."""
+    return _rows(conn, f"assignments:{round_id}",
+                 select(assignments).where(one_of(conn, assignments.c.subject_id, subject_ids))
+                 .order_by(assignments.c.subject_id, assignments.c.reviewer))
+
+
+def _score_rows(conn: Connection, round_id: int, assignment_ids: Sequence[int]) -> tuple[Any, ...]:
+    """The scores of ``assignment_ids``, the assignments of round ``round_id``."""
+    return _rows(conn, f"scores:{round_id}",
+                 select(scores, criteria.c.uid.label("criterion_uid"))
+                 .join(criteria, criteria.c.id == scores.c.criterion_id)
+                 .where(one_of(conn, scores.c.assignment_id, assignment_ids)))
 
 
 def round_detail(conn: Connection, *, principal: Principal, uid: str, today: dt.date) -> RoundDetail:
@@ -411,14 +429,14 @@ def round_detail(conn: Connection, *, principal: Principal, uid: str, today: dt.
     template = template_by_id(conn, row.template_id)
     closed, manager = row.closed_at is not None, principal.may(Action.PLANS_MANAGE)
     subject_rows = _subject_rows(conn, row.id)
-    assignment_rows = _assignment_rows(conn, [s.id for s in subject_rows])
+    assignment_rows = _assignment_rows(conn, row.id, [s.id for s in subject_rows])
     mine = {a.subject_id: a.id for a in assignment_rows if a.reviewer == principal.username}
     in_view = visible_units(conn, principal, {s.unit_id for s in subject_rows}, today) \
         if (manager or closed) else set()
     shown_rows = [s for s in subject_rows if s.id in mine or s.unit_id in in_view]
     if not shown_rows and not manager:
         raise not_found(uid)
-    score_rows = _score_rows(conn, [a.id for a in assignment_rows])
+    score_rows = _score_rows(conn, row.id, [a.id for a in assignment_rows])
     shown = _subjects(conn, shown_rows, mine)
     files = evidence_queries.attachments(conn, owner_kind=OWNER_KIND, owner_ids=[s.id for s in score_rows])
     _add_own(shown, score_rows, mine, files)
@@ -500,7 +518,7 @@ def all_results(conn: Connection, round_id: int) -> list[tuple[Any, model.Subjec
     row = conn.execute(select(rounds).where(rounds.c.id == round_id)).one()
     template = template_by_id(conn, row.template_id)
     subject_rows = _subject_rows(conn, round_id)
-    assignment_rows = _assignment_rows(conn, [s.id for s in subject_rows])
+    assignment_rows = _assignment_rows(conn, round_id, [s.id for s in subject_rows])
     results = _results(template, row.trimmed, subject_rows, assignment_rows,
-                       _score_rows(conn, [a.id for a in assignment_rows]))
+                       _score_rows(conn, round_id, [a.id for a in assignment_rows]))
     return [(s, results[s.id]) for s in subject_rows]
