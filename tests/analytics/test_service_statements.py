@@ -13,6 +13,7 @@ from jiaowei.analytics.cube import _Marks
 from jiaowei.analytics.request import DATA, PERIOD, UNIT, AnalyticsRequest, Dimension
 from jiaowei.analytics.service import run
 from jiaowei.auth.model import SYSTEM
+from jiaowei.db.engine import BoundDatabase
 from jiaowei.db.kept import stamps
 from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.registry import service as registry_service
@@ -53,6 +54,22 @@ def test_units_are_read_together_and_once_per_transaction(conn: Connection) -> N
     with counting(conn) as other_day:
         ask(conn, schools, period="2019")  # the same units as they stood on another day
     assert other_day.statements == 1
+
+
+def test_a_read_only_request_finds_its_units_in_the_registry_the_process_keeps(db: BoundDatabase,
+                                                                              conn: Connection) -> None:
+    """In a GET's unit of work, the units named, the levels and the boundaries come from the registry's
+    image (decision 0022): asking at units not asked before reads no unit table."""
+    indicator_setup(conn)
+    schools = [make_unit(conn, f"SY{n}", parent="D1") for n in range(4)]
+    load(conn, *(("TEACHERS", s, str(n + 1)) for n, s in enumerate(schools)))
+    expected = ask(conn, schools)
+    with db.reading_on(conn):
+        ask(conn, ["SH"])  # the stamps, the engine's copy and the image, read
+        with counting(conn) as count:
+            assert ask(conn, schools) == expected == {s: float(n + 1) for n, s in enumerate(schools)}
+            assert ask(conn, ["D1", *schools[:1]], period="2019") == {}  # other units, another day
+    assert [s for s, _ in count.seen if "FROM units" in s] == []
 
 
 def test_the_change_feeds_markers_are_one_statement(conn: Connection) -> None:

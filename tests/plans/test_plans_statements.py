@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from jiaowei.auth.model import SYSTEM, Principal
 from jiaowei.plans.appraisals import queries as appraisals
@@ -48,6 +48,13 @@ def _get(client: TestClient, conn: Connection, url: str, **params: str) -> Seen:
     return Seen(count.seen)
 
 
+def _changed(conn: Connection) -> None:
+    """A write to the plans' tables that changes nothing: the next read-only request reads the plans
+    again, as the first after any change does (they are kept per process under the ``plans`` stamp,
+    decision 0023)."""
+    conn.execute(text("UPDATE plans SET title_zh = title_zh"))
+
+
 def _schools(conn: Connection, count: int) -> list[str]:
     """New schools in D1, made before the first request (the analytics engine reads a changed tree
     again, once)."""
@@ -76,6 +83,7 @@ def test_plans_reads_the_year_s_tasks_once_for_the_board_my_tasks_and_the_remind
     post_values(browser, conn)
     schools = _schools(conn, 4)
     login(browser, "planner")
+    _changed(conn)
     seen = _get(browser, conn, "/plans", as_of=DAY)
     for table in ("plan_items", "plan_item_units", "plan_milestones", "plan_links", "plan_checkpoints",
                   "plans"):
@@ -86,7 +94,9 @@ def test_plans_reads_the_year_s_tasks_once_for_the_board_my_tasks_and_the_remind
     grown = _get(browser, conn, "/plans", as_of=DAY)
     assert len(grown.statements) == len(seen.statements)
     for table in ("plan_item_units", "plan_milestones", "plan_links", "plan_checkpoints", "plan_reports"):
-        assert grown.parameters(table, conn) == seen.parameters(table, conn), table  # the ids: one
+        assert grown.parameters(table, conn) == seen.parameters(table, conn), table  # no ids: every row
+    again = _get(browser, conn, "/plans", as_of=DAY)  # the plans unchanged since: kept by the process
+    assert [table for table in ("plans", "plan_items", "plan_checkpoints") if again.reads(table)] == []
 
 
 def test_the_year_s_board_and_my_tasks_read_as_many_statements_however_many_tasks(
@@ -97,7 +107,8 @@ def test_the_year_s_board_and_my_tasks_read_as_many_statements_however_many_task
     schools = _schools(conn, 3)
     client.get(f"/api/plans/years/{YEAR}")  # the token's first use is written, the analytics copy made
     urls = [f"/api/plans/years/{YEAR}", "/api/plans/my", "/api/plans/reminders"]
-    before = [_get(client, conn, url, as_of=DAY) for url in urls]
+    _changed(conn)
+    before = [_get(client, conn, url, as_of=DAY) for url in urls]  # the first reads the plans again
     _grow_the_plan(conn, plan, schools)
     after = [_get(client, conn, url, as_of=DAY) for url in urls]
     for url, old, new in zip(urls, before, after, strict=True):

@@ -71,6 +71,11 @@ def _answers(conn: Connection) -> dict[str, Any]:
             [queries.last_path(conn, i, day) for i in every],
             queries.last_paths(conn, every, day),
             queries.tree_top(conn, day),
+            [queries.units_under(conn, day, [path]) for i in every
+             if (path := queries.path_on(conn, i, day))],
+            queries.units_under(conn, day, [p for i in (d1, d2) if (p := queries.path_on(conn, i, day))]),
+            [sorted(queries.subtree_ids(conn, i, day)) for i in every],
+            [queries.units_under(conn, day, [""], depth=depth) for depth in (1, 2, 3)],
         ]
     return out
 
@@ -85,6 +90,8 @@ def test_the_image_answers_what_the_sql_answers(db: BoundDatabase, conn: Connect
     for key in by_sql:
         assert by_image[key] == by_sql[key], key
     assert [u.code for u in by_sql[f"on {dt.date(2020, 7, 1)}"][5]] == ["K2", "S1", "S2"]  # S1 moved there
+    levels = by_sql[f"on {dt.date(2020, 7, 1)}"][-1]
+    assert [u.code for u in levels[0]] == ["SH"] and {u.code for u in levels[1]} == {"D1", "D2"}
     assert [u.code for u in by_sql[f"on {dt.date(2021, 3, 1)}"][0]] == [  # by code: LATE open, S2 closed
         "D1", "D2", "K1", "K2", "LATE", "P1", "S1", "SH"]
 

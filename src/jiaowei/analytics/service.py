@@ -40,6 +40,7 @@ from jiaowei.analytics.response import Grid, Value, build_grid
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, scope_paths
 from jiaowei.db.among import among
+from jiaowei.db.engine import is_read_only
 from jiaowei.db.memo import per_transaction
 from jiaowei.domains import N_
 from jiaowei.errors import M_, JiaoweiError, NotFound, Problem
@@ -258,14 +259,19 @@ def _unit(conn: Connection, unit_id: int, day: dt.date) -> UnitItem | None:
 
 def _named_units(conn: Connection, codes: Sequence[str], day: dt.date) -> dict[str, UnitItem]:
     """The units ``codes`` name as they stood on ``day`` (else last), by code; codes naming none are left
-    out. One statement for the units open that day (on PostgreSQL the codes as one array parameter),
-    read once per transaction for the same codes and day: a report asks the engine once per figure,
-    mostly for the same units, and each read is a round trip on PostgreSQL."""
+    out. From the registry the process keeps in a read-only request (decision 0022), else one statement
+    for the units open that day (on PostgreSQL the codes as one array parameter); read once per
+    transaction for the same codes and day: a report asks the engine once per figure, mostly for the
+    same units, and each read is a round trip on PostgreSQL."""
     wanted = sorted(set(codes))
     if not wanted:
         return {}
 
     def read() -> dict[str, UnitItem]:
+        if is_read_only(conn):  # the registry the process keeps answers without a statement
+            ids = registry.ids_of(conn, wanted)
+            kept = _units(conn, list(ids.values()), day)  # those not open that day: as they stood last
+            return {c: kept[i] for c, i in ids.items() if i in kept}
         code = registry.UNIT_CODE
         chunks = among(conn, code, wanted, type_=String)
         found = {r.code: UnitItem(r.code, r.name_zh, r.name_en, unit_id=r.id, path=r.path)
@@ -328,10 +334,9 @@ def _at_level(conn: Connection, level: int, under: Sequence[UnitItem], day: dt.d
     paths = [u.path for u in under if u.path]
     if not paths:
         return []
-    query = registry.units_on_select(day)  # the level's units only, not the whole subtrees' rows
-    query = query.where(registry.in_paths(paths), query.selected_columns.depth == level)
-    return [UnitItem(r.code, r.name_zh, r.name_en, unit_id=r.id, path=r.path)
-            for r in conn.execute(query.order_by(registry.UNIT_CODE))]
+    found = registry.units_under(conn, day, paths, depth=level)  # the level's units only
+    return [UnitItem(u.code, u.name_zh, u.name_en, unit_id=u.id, path=u.path)
+            for u in sorted(found, key=lambda u: u.code)]
 
 
 def _no_unit(item: str) -> QueryError:

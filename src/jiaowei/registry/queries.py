@@ -118,9 +118,11 @@ def unit_ids_on_select(day: dt.date) -> Any:
     return select(unit_paths.c.unit_id).where(store.valid_on(unit_paths, day))
 
 
-def _unit_from_row(row: Any) -> Unit:
-    return Unit(row.id, row.code, row.name_zh, row.name_en, row.type, row.ownership, row.sector,
-                row.parent_id, row.path, bool(row.synthetic), dict(row.attributes or {}))
+_unit_from_row = store.unit_from_row
+
+units_under = store.units_under
+"""``units_under(conn, day, paths)``: the units open on ``day`` under any of ``paths``, in tree order
+(from the registry the process keeps, in a read-only request)."""
 
 
 # ---------------------------------------------------------------- look-ups

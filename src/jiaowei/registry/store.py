@@ -350,11 +350,36 @@ def last_known_select(within: tuple[dt.date, dt.date] | None = None) -> Any:
     ).where(unit_versions.c.valid_from == newest.scalar_subquery())
 
 
+def unit_from_row(row: Any) -> Unit:
+    """A :func:`units_on_select` row as a :class:`Unit`."""
+    return Unit(row.id, row.code, row.name_zh, row.name_en, row.type, row.ownership, row.sector,
+                row.parent_id, row.path, bool(row.synthetic), dict(row.attributes or {}))
+
+
+def units_under(conn: Connection, day: dt.date, paths: Iterable[str], *,
+                depth: int | None = None) -> list[Unit]:
+    """The units open on ``day`` under any of ``paths`` (each path's own unit included; with ``depth``,
+    only those at that depth, the root's being 1), in tree order: from the image in a read-only unit of
+    work (:func:`image`), else in one statement."""
+    wanted = list(paths)
+    if (kept_image := image(conn)) is not None:
+        found = kept_image.under(day, wanted)
+        return found if depth is None else [u for u in found if u.depth == depth]
+    query = units_on_select(day).where(in_paths(wanted)).order_by(unit_paths.c.path)
+    if depth is not None:
+        query = query.where(unit_paths.c.depth == depth)
+    return [unit_from_row(row) for row in conn.execute(query)]
+
+
 def subtree_ids(conn: Connection, unit_id: int, day: dt.date) -> list[int]:
-    """Ids of the unit and everything below it on ``day``: one range scan, no joins.
+    """Ids of the unit and everything below it on ``day``: from the image in a read-only unit of work,
+    else one range scan, no joins.
 
     This is what aggregation up the tree uses; empty when the unit is not open that day.
     """
+    if (kept_image := image(conn, ids=[unit_id])) is not None:
+        found = kept_image.path_on(unit_id, day)
+        return [] if found is None else [u.id for u in kept_image.under(day, [found])]
     path = path_on(conn, unit_id, day)
     if path is None:
         return []

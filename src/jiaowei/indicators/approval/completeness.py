@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from jiaowei import clock
 from jiaowei.audit import service as audit
@@ -304,17 +304,13 @@ def _root(conn: Connection, principal: Principal, ds: DataSet, p: pe.Period, uni
 def _tree(conn: Connection, p: pe.Period, path: str, reporting: DataSet | None = None) -> list[Any]:
     """The subtree on the period's last day (with ``reporting``, only the units that report it), read
     once per transaction: a district's home page asks for the same subtree for each data set, each a
-    round trip on PostgreSQL (issue 17)."""
-    query = registry.units_on_select(p.end).where(registry.in_paths([path]))
-    if reporting is not None:
-        query = query.where(
-            or_(
-                registry.UNIT_TYPE.in_(sorted(reporting.unit_types)),
-                registry.UNIT_ID.in_(sorted(reporting.unit_ids)),
-            )
-        )
-    key = f"approval.tree:{path}@{p.end.isoformat()}:{reporting.code if reporting is not None else ''}"
-    return list(per_transaction(conn, key, lambda: tuple(conn.execute(query.order_by(registry.UNIT_PATH)))))
+    round trip on PostgreSQL (issue 17); a read-only request finds it in the registry the process keeps
+    (decision 0022)."""
+    whole = per_transaction(conn, f"approval.tree:{path}@{p.end.isoformat()}",
+                            lambda: tuple(registry.units_under(conn, p.end, [path])))
+    if reporting is None:
+        return list(whole)
+    return [u for u in whole if u.type in reporting.unit_types or u.id in reporting.unit_ids]
 
 
 def _completed(conn: Connection, ds: DataSet, pid: int | None, unit_ids: list[int]) -> dict[int, Any]:

@@ -184,12 +184,11 @@ def may_approve_here(conn: Connection, principal: Principal, target: Target) -> 
 
 
 def _subtree(conn: Connection, target: Target) -> list[Any]:
-    """Units in the unit's subtree on the period's last day: id, code, path, type."""
+    """Units in the unit's subtree on the period's last day (from the registry the process keeps, in a
+    read-only request: decision 0022)."""
     if target.where is None:
         return []
-    day = target.period.end
-    query = registry.units_on_select(day).where(registry.in_paths([target.where.path]))
-    return list(conn.execute(query))
+    return list(registry.units_under(conn, target.period.end, [target.where.path]))
 
 
 def _subtree_ids(target: Target) -> Any:

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 
 from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
@@ -230,8 +230,8 @@ def reporting_children(
     path = registry.path_on(conn, parent.id, day)
     if path is None:
         return []
-    query = (registry.units_on_select(day).with_only_columns(registry.UNIT_PATH)
-             .where(registry.in_paths([path]), or_(registry.UNIT_TYPE.in_(types), registry.UNIT_ID.in_(ids))))
+    kinds, listed = set(types), set(ids)
     depth = len(path_ids(path))
-    below = {ids_[depth] for (found,) in conn.execute(query) if len(ids_ := path_ids(found)) > depth}
+    below = {ids_[depth] for unit in registry.units_under(conn, day, [path])
+             if (unit.type in kinds or unit.id in listed) and len(ids_ := path_ids(unit.path)) > depth}
     return [child for child in children if child.id in below]

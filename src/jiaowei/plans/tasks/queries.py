@@ -11,7 +11,9 @@ out for a reader who may not see the unit it is measured at.
 A page asks for the same things in several places (the board, "my tasks" and the reminders of
 ``/plans`` read the same year's tasks): the plans, a year's tasks as they stood on a day and the units
 below a scope's unit are read once per transaction (:func:`jiaowei.db.memo.per_transaction`; each
-statement is a round trip on PostgreSQL, issue 17).
+statement is a round trip on PostgreSQL, issue 17). A read-only request (a GET) takes the plans and
+every item with what hangs from it from what the process keeps under the ``plans`` stamp (:func:`_kept`,
+decision 0023).
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, true
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
 from jiaowei.db import memo
 from jiaowei.db.among import one_of
+from jiaowei.db.engine import is_read_only
+from jiaowei.db.kept import kept
 from jiaowei.errors import M_, NotFound
 from jiaowei.plans.evidence import queries as evidence_queries
 from jiaowei.plans.tasks import model
@@ -72,6 +76,8 @@ def _plans(conn: Connection) -> tuple[PlanRef, ...]:
         rows = conn.execute(select(plans).order_by(plans.c.year.desc()))
         return tuple(PlanRef(r.uid, int(r.year), r.title_zh, r.title_en) for r in rows)
 
+    if is_read_only(conn):  # kept per process under the plans' stamp (see _kept)
+        return kept(conn, "plans", "plans.tasks.plans", read)
     return memo.per_transaction(conn, "plans.tasks.plans", read)
 
 
@@ -154,72 +160,108 @@ class Checkpoint:
     due: dt.date
 
 
-def load(conn: Connection, where: Any, until: dt.date | None = None) -> list[Loaded]:
-    """Items matching ``where`` (a clause on ``plan_items`` or ``plans``), by plan, parent and position;
-    with ``until``, as they stood that day: the progress reports made after it are left out. Five
-    statements however many items (each is a round trip on PostgreSQL, issue 17): what hangs from them
-    is read by their ids as one parameter (:func:`jiaowei.db.among.one_of`), the checkpoints with their
-    reports."""
-    rows = conn.execute(
-        select(
-            plan_items,
-            plans.c.year,
-            plans.c.uid.label("plan_uid"),
-            plans.c.title_zh.label("plan_title_zh"),
-            plans.c.title_en.label("plan_title_en"),
-        )
+@dataclass(frozen=True)
+class _Rows:
+    """Items with their plan's columns (by plan year, position and id) and the rows hanging from them:
+    supporting units, milestones and links (by position), and each checkpoint with its reports (a row
+    per report, oldest first, and one with no report for a checkpoint that has none)."""
+
+    items: tuple[Any, ...]
+    units: tuple[Any, ...]
+    milestones: tuple[Any, ...]
+    links: tuple[Any, ...]
+    checkpoints: tuple[Any, ...]
+
+
+def _read(conn: Connection, where: Any, *, every: bool = False) -> _Rows:
+    """The items matching ``where`` and what hangs from them: five statements however many items (each
+    is a round trip on PostgreSQL, issue 17), what hangs read by the items' ids as one parameter
+    (:func:`jiaowei.db.among.one_of`), or, with ``every``, for every item."""
+    items = tuple(conn.execute(
+        select(plan_items, plans.c.year, plans.c.uid.label("plan_uid"),
+               plans.c.title_zh.label("plan_title_zh"), plans.c.title_en.label("plan_title_en"))
         .join(plans, plans.c.id == plan_items.c.plan_id)
         .where(where)
-        .order_by(plans.c.year, plan_items.c.position, plan_items.c.id)
-    ).all()
-    loaded = {r.id: Loaded(r, r.year) for r in rows}
-    if not loaded:
-        return []
-    ids = sorted(loaded)
-    for r in conn.execute(select(plan_item_units).where(one_of(conn, plan_item_units.c.item_id, ids))):
-        loaded[r.item_id].supporting.append(r.unit_id)
-    for r in conn.execute(
-        select(plan_milestones)
-        .where(one_of(conn, plan_milestones.c.item_id, ids))
-        .order_by(plan_milestones.c.position)
-    ):
-        loaded[r.item_id].milestones.append(r)
-    for r in conn.execute(
-        select(plan_links).where(one_of(conn, plan_links.c.item_id, ids)).order_by(plan_links.c.position)
-    ):
-        loaded[r.item_id].links.append(r)
-    _checkpoints_of(conn, loaded, until)
-    order = list(Stage)
-    for found in loaded.values():
-        found.checkpoints.sort(key=lambda c: order.index(Stage(c.stage)))
-    return [loaded[r.id] for r in rows]
+        .order_by(plans.c.year, plan_items.c.position, plan_items.c.id)))
+    if not items:
+        return _Rows((), (), (), (), ())
+    ids = sorted(r.id for r in items)
 
+    def among(column: Any) -> Any:
+        return true() if every else one_of(conn, column, ids)
 
-def _checkpoints_of(conn: Connection, loaded: dict[int, Loaded], until: dt.date | None) -> None:
-    """The items' checkpoints and (``until``: made by that day) their reports, oldest first, in one read:
-    a row per report, and one with no report for a checkpoint that has none."""
-    seen: set[int] = set()
-    for r in conn.execute(
-        select(
-            plan_reports,
-            plan_checkpoints.c.id.label("checkpoint"),
-            plan_checkpoints.c.item_id.label("checkpoint_item"),
-            plan_checkpoints.c.stage.label("checkpoint_stage"),
-            plan_checkpoints.c.due.label("checkpoint_due"),
-        )
+    checkpoints = (
+        select(plan_reports, plan_checkpoints.c.id.label("checkpoint"),
+               plan_checkpoints.c.item_id.label("checkpoint_item"),
+               plan_checkpoints.c.stage.label("checkpoint_stage"),
+               plan_checkpoints.c.due.label("checkpoint_due"))
         .select_from(
-            plan_checkpoints.outerjoin(plan_reports, plan_reports.c.checkpoint_id == plan_checkpoints.c.id)
-        )
-        .where(one_of(conn, plan_checkpoints.c.item_id, sorted(loaded)))
-        .order_by(plan_reports.c.reported_at, plan_reports.c.id)
-    ):
-        item = loaded[r.checkpoint_item]
+            plan_checkpoints.outerjoin(plan_reports, plan_reports.c.checkpoint_id == plan_checkpoints.c.id))
+        .where(among(plan_checkpoints.c.item_id))
+        .order_by(plan_reports.c.reported_at, plan_reports.c.id))
+    return _Rows(
+        items,
+        tuple(conn.execute(select(plan_item_units).where(among(plan_item_units.c.item_id)))),
+        tuple(conn.execute(select(plan_milestones).where(among(plan_milestones.c.item_id))
+                           .order_by(plan_milestones.c.position))),
+        tuple(conn.execute(select(plan_links).where(among(plan_links.c.item_id)).order_by(plan_links.c.position))),
+        tuple(conn.execute(checkpoints)))
+
+
+def _assemble(rows: _Rows, until: dt.date | None,
+              wanted: Callable[[Any], bool] | None = None) -> list[Loaded]:
+    """The items of ``rows`` (those ``wanted``) as :class:`Loaded`, new objects on every call; with
+    ``until``, as they stood that day: the progress reports made after it are left out."""
+    loaded = {r.id: Loaded(r, r.year) for r in rows.items if wanted is None or wanted(r)}
+    for r in rows.units:
+        if r.item_id in loaded:
+            loaded[r.item_id].supporting.append(r.unit_id)
+    for r in rows.milestones:
+        if r.item_id in loaded:
+            loaded[r.item_id].milestones.append(r)
+    for r in rows.links:
+        if r.item_id in loaded:
+            loaded[r.item_id].links.append(r)
+    seen: set[int] = set()
+    for r in rows.checkpoints:
+        item = loaded.get(r.checkpoint_item)
+        if item is None:
+            continue
         if r.checkpoint not in seen:
             seen.add(r.checkpoint)
             item.checkpoints.append(Checkpoint(r.checkpoint, r.checkpoint_item, r.checkpoint_stage,
                                                r.checkpoint_due))
         if r.id is not None and (until is None or r.reported_on <= until):
             item.reports.setdefault(r.checkpoint, []).append(r)
+    order = list(Stage)
+    for found in loaded.values():
+        found.checkpoints.sort(key=lambda c: order.index(Stage(c.stage)))
+    return [loaded[r.id] for r in rows.items if r.id in loaded]
+
+
+def load(conn: Connection, where: Any, until: dt.date | None = None) -> list[Loaded]:
+    """Items matching ``where`` (a clause on ``plan_items`` or ``plans``), by plan, parent and position;
+    with ``until``, as they stood that day: the progress reports made after it are left out. Five
+    statements however many items (:func:`_read`)."""
+    return _assemble(_read(conn, where), until)
+
+
+def _kept(conn: Connection) -> _Rows | None:
+    """Every plan item and what hangs from it, kept per process under the ``plans`` stamp (migration
+    0021), which every write to the plans' tables changes: in a read-only unit (a GET), the board, a
+    task's page and "my tasks" read none of them again until the next change (issue 17, decision
+    0023). None in a unit that may write, which must read its own writes."""
+    if not is_read_only(conn):
+        return None
+    return kept(conn, "plans", "plans.tasks.items", lambda: _read(conn, true(), every=True))
+
+
+def _loaded(conn: Connection, where: Any, wanted: Callable[[Any], bool],
+            until: dt.date | None) -> list[Loaded]:
+    """:func:`load` of ``where``, or, in a read-only unit, the items ``wanted`` (the same test in Python)
+    of those kept (:func:`_kept`)."""
+    rows = _kept(conn)
+    return load(conn, where, until) if rows is None else _assemble(rows, until, wanted)
 
 
 def of_years(conn: Connection, wanted: Iterable[int], until: dt.date | None) -> list[Loaded]:
@@ -232,7 +274,7 @@ def of_years(conn: Connection, wanted: Iterable[int], until: dt.date | None) -> 
     asked = sorted(set(wanted) & set(years(conn)))
     missing = [y for y in asked if (y, until) not in kept]
     if missing:
-        found = load(conn, plans.c.year.in_(missing), until)
+        found = _loaded(conn, plans.c.year.in_(missing), lambda r: r.year in missing, until)
         for year in missing:
             kept[(year, until)] = [i for i in found if i.year == year]
     return [i for year in asked for i in kept[(year, until)]]
@@ -247,7 +289,8 @@ def is_visible(item: Loaded, visible: set[int] | None) -> bool:
 def item_for(conn: Connection, principal: Principal, uid: str, today: dt.date | None) -> Loaded:
     """The item with ``uid`` if the principal may see it; NotFound otherwise."""
     require_action(principal, Action.VIEW)
-    return _visible(conn, principal, uid, load(conn, plan_items.c.uid == uid, today), today)
+    found = _loaded(conn, plan_items.c.uid == uid, lambda r: r.uid == uid, today)
+    return _visible(conn, principal, uid, found, today)
 
 
 def _visible(
@@ -528,7 +571,13 @@ def task_detail(conn: Connection, *, principal: Principal, uid: str, today: dt.d
         | plan_items.c.parent_id.in_(select(me.c.id).where(me.c.uid == uid))
         | plan_items.c.id.in_(select(me.c.parent_id).where(me.c.uid == uid))
     )
-    found = load(conn, near, today)
+    rows = _kept(conn)
+    if rows is None:
+        found = load(conn, near, today)
+    else:
+        me_row = next((r for r in rows.items if r.uid == uid), None)
+        found = [] if me_row is None else _assemble(rows, today, lambda r: me_row.id in (r.id, r.parent_id)
+                                                     or r.id == me_row.parent_id)
     item = _visible(conn, principal, uid, found, today)
     family = [i for i in found if i is not item]
     visible = visible_units(conn, principal, _day_of(item.year, today))

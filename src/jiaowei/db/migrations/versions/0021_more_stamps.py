@@ -1,10 +1,10 @@
-"""stamps for the accounts, the audit log and the appraisals
+"""stamps for the accounts, the audit log, the appraisals and the plans
 
 Revision ID: 0021
 Revises: 0020
 Create Date: 2026-12-07 00:20:00
 
-Three more rows of ``metadata_stamps`` (migrations 0018 and 0020), whose ``stamp`` the database sets to
+Four more rows of ``metadata_stamps`` (migrations 0018 and 0020), whose ``stamp`` the database sets to
 a new random value in the same transaction as every write to the area's tables. A process keeps what
 it read of an area under the stamp it read with (``jiaowei.db.kept``; issue 17, decision 0023):
 
@@ -18,6 +18,9 @@ it read of an area under the stamp it read with (``jiaowei.db.kept``; issue 17, 
   one before it (``audit_head`` is read FOR UPDATE), so the stamp's row adds no wait of its own.
 - ``appraisals``: every write to the appraisal tables. What is kept: what a read-only request read of
   them (``jiaowei.plans.appraisals.queries``).
+- ``plans``: every write to the plans, their items (key tasks), the items' units, milestones, links,
+  checkpoints and progress reports. What is kept: every item with what hangs from it, for read-only
+  requests (``jiaowei.plans.tasks.queries``).
 
 A write made outside jiaowei (psql) changes the stamps as the services' writes do.
 
@@ -43,6 +46,9 @@ AREAS: dict[str, dict[str, str]] = {
     "appraisals": {table: _ALL for table in (
         "appraisal_templates", "appraisal_criteria", "appraisal_rounds", "appraisal_subjects",
         "appraisal_assignments", "appraisal_scores")},
+    "plans": {table: _ALL for table in (
+        "plans", "plan_items", "plan_item_units", "plan_milestones", "plan_links", "plan_checkpoints",
+        "plan_reports")},
 }
 
 
