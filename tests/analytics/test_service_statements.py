@@ -98,3 +98,21 @@ def test_a_unit_closed_before_the_day_is_still_named(conn: Connection) -> None:
     load(conn, ("TEACHERS", "S1", "7"), ("TEACHERS", "S2", "3"))
     registry_service.close_unit(conn, principal=SYSTEM, code="S2", effective=dt.date(2020, 10, 1))
     assert ask(conn, ["S1", "S2"]) == {"S1": 7.0, "S2": 3.0}  # S2 as it stood last, on its last path
+
+
+def test_a_read_only_request_takes_the_newest_import_from_what_the_process_keeps(
+        db: BoundDatabase, conn: Connection) -> None:
+    """Under the ``imports`` stamp (decision 0023): read again without a statement, and a new import is
+    seen by the next read."""
+    indicator_setup(conn)
+    load(conn, ("TEACHERS", "S1", "5"))
+    with db.reading_on(conn):
+        first = _Marks.read(conn)
+    with db.reading_on(conn), counting(conn) as count:
+        again = _Marks.read(conn)
+    assert (again.last, again.last_mark) == (first.last, first.last_mark) and first.last is not None
+    assert [s for s, _ in count.seen if "data_imports" in s] == []
+    load(conn, ("TEACHERS", "S1", "6"))
+    with db.reading_on(conn):
+        newer = _Marks.read(conn)
+    assert newer.last is not None and newer.last > first.last

@@ -59,6 +59,11 @@ def test_a_later_request_does_not_count_the_log(client: TestClient, conn: Connec
     assert again.status_code == 200, again.text
     assert again.json() == first.json()
     assert [s for s, _ in count.seen if "count(" in s] == []
+    assert [s for s, _ in count.seen if "audit_log" in s] == []  # the first page is kept too
+    make_unit(conn, "KNEW")  # an audited write: the next request shows it
+    after = client.get("/api/audit", headers=headers).json()
+    assert after["total"] == first.json()["total"] + 1
+    assert after["items"][0]["entity_key"] == "KNEW"
 
 
 def test_the_audit_log_has_the_stamp_s_triggers(conn: Connection) -> None:

@@ -143,10 +143,11 @@ def test_the_register_reads_its_units_at_once(browser: TestClient, conn: Connect
     make_user(conn, "dstaff", role="district_staff", capture=["D1"])
     _risks(conn, ["D1", "S1", "D2"])
     login(browser, "dstaff")
+    browser.get("/plans/risks", params={"as_of": "2020-06-01"})  # the risks, read and kept (decision 0023)
     seen = _get(browser, conn, "/plans/risks", as_of="2020-06-01")
     assert not [s for s, _ in seen.statements if s.startswith("SELECT count(*)")]  # the picker pages nothing
     _risks(conn, [make_unit(conn, parent="D1") for _ in range(4)] + ["S2", "SH"])
-    browser.get("/plans/risks", params={"as_of": "2020-06-01"})  # the first after new units: the registry
+    browser.get("/plans/risks", params={"as_of": "2020-06-01"})  # the first after: the registry, the risks
     grown = _get(browser, conn, "/plans/risks", as_of="2020-06-01")
     assert len(grown.statements) == len(seen.statements)
 

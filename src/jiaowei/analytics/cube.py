@@ -42,7 +42,7 @@ import numpy as np
 from sqlalchemy import Connection, func, select, tuple_
 
 from jiaowei.analytics.model import MAX_LEVEL
-from jiaowei.db.kept import stamps
+from jiaowei.db.kept import kept_rows, stamps
 from jiaowei.db.memo import per_transaction
 from jiaowei.indicators import store
 from jiaowei.indicators.metadata.catalog import load_catalog
@@ -372,16 +372,17 @@ class _Marks:
     @classmethod
     def read(cls, conn: Connection) -> _Marks:
         """Every marker, in one small statement (each is a round trip on PostgreSQL): the newest
-        import with its time and digest. The value types come from the metadata catalog and the
-        tree's stamp is the registry's (migration 0020), both kept by the process under the stamps
-        the transaction reads once (:mod:`jiaowei.db.kept`; decision 0022)."""
+        import with its time and digest, which a read-only request takes from what the process keeps
+        under the ``imports`` stamp (migration 0021, decision 0023). The value types come from the
+        metadata catalog and the tree's stamp is the registry's (migration 0020), both kept by the
+        process under the stamps the transaction reads once (:mod:`jiaowei.db.kept`; decision 0022)."""
         di = store.data_imports
         last = select(func.max(di.c.id)).scalar_subquery()
-        first = conn.execute(select(
+        first = kept_rows(conn, "imports", "analytics.newest_import", select(
             last.label("last"),
             select(di.c.at).where(di.c.id == last).scalar_subquery().label("at"),
             select(di.c.changes_digest).where(di.c.id == last).scalar_subquery().label("digest"),
-        )).one()
+        ))[0]
         types = sorted((e.id, str(e.value_type)) for e in load_catalog(conn).elements.values())
         mark = {"watermark": str(first.last), "import": f"{first.at}|{first.digest}" if first.at else ""}
         tree = stamps(conn).get("registry")

@@ -22,7 +22,7 @@ from jiaowei.audit.model import AuditEntry
 from jiaowei.audit.store import audit_log
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action
-from jiaowei.db.kept import kept
+from jiaowei.db.kept import kept, kept_rows
 from jiaowei.paging import Page
 
 MAX_PAGE = 500
@@ -55,17 +55,19 @@ def list_entries(
 ) -> Page[AuditEntry]:
     """Entries matching every filter given, newest first.
 
-    The whole log's count is kept per process under the ``audit`` stamp (migration 0022), which every
-    write to the log changes: the log's first page, the one read most, then reads its entries and not
-    the whole log to count it. A filtered count is counted with its page, in one statement."""
+    The whole log's count, and in a read-only request its newest entries, are kept per process under
+    the ``audit`` stamp (migration 0021), which every write to the log changes: the log's first page,
+    the one read most, is then read without a statement. A filtered count is counted with its page, in
+    one statement."""
     require_action(principal, Action.AUDIT_READ)
     where = _where(filters)
     limit = max(1, min(limit, MAX_PAGE))
     counted = select(func.count()).select_from(audit_log).where(*where)
     if not where:
         whole = kept(conn, "audit", "audit.total", lambda: int(conn.scalar(counted) or 0))
-        newest = conn.execute(select(audit_log).order_by(audit_log.c.seq.desc()).offset(offset).limit(limit))
-        return Page([service.entry_of(row) for row in newest], whole, offset, limit)
+        newest = select(audit_log).order_by(audit_log.c.seq.desc()).offset(offset).limit(limit)
+        first = kept_rows(conn, "audit", f"audit.first:{limit}", newest) if offset == 0 else None
+        return Page([service.entry_of(row) for row in first or conn.execute(newest)], whole, offset, limit)
     rows = conn.execute(  # the total with the page: one statement (a round trip each on PostgreSQL)
         select(audit_log, counted.scalar_subquery().label("total")).where(*where)
         .order_by(audit_log.c.seq.desc()).offset(offset).limit(limit)

@@ -22,9 +22,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, String, column, select, table
+from sqlalchemy import Connection, Engine, Executable, String, column, select, table
 
-from jiaowei.db.engine import unbracketed_shared
+from jiaowei.db.engine import is_read_only, unbracketed_shared
 from jiaowei.db.memo import per_transaction
 
 T = TypeVar("T")
@@ -87,6 +87,15 @@ def kept(conn: Connection, area: str, name: str, read: Callable[[], T]) -> T:
         for older in list(by_stamp)[:-_KEPT_STAMPS]:  # dicts keep insertion order: the oldest first
             del by_stamp[older]
     return value
+
+
+def kept_rows(conn: Connection, area: str, name: str, query: Executable) -> tuple[Any, ...]:
+    """``query``'s rows, which read ``area``'s tables and nothing else: in a read-only unit of work (a GET
+    request) what :func:`kept` keeps under ``name``, which must name the query and its values; in a
+    unit that may write, read (it must see its own writes)."""
+    if not is_read_only(conn):
+        return tuple(conn.execute(query))
+    return kept(conn, area, name, lambda: tuple(conn.execute(query)))
 
 
 def forget_kept(engine: Engine) -> None:

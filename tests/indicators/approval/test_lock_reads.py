@@ -8,6 +8,7 @@ import datetime as dt
 from sqlalchemy import Connection
 
 from jiaowei.auth.model import SYSTEM
+from jiaowei.db.engine import BoundDatabase
 from jiaowei.indicators.approval import service as approval
 from jiaowei.indicators.metadata.catalog import load_catalog
 from jiaowei.indicators.values import checking
@@ -31,3 +32,25 @@ def test_the_approvals_and_lock_exceptions_of_the_periods_are_one_statement(conn
     assert school is not None
     assert ctx.approved == {(school.id, periods["2020"], units["S1"])}
     assert ctx.exceptions == {(school.id, periods["2019"], units["S2"]): dt.date(2030, 1, 1)}
+
+
+def test_a_read_only_request_keeps_them_until_an_approval_changes(db: BoundDatabase,
+                                                                  conn: Connection) -> None:
+    """Under the ``approvals`` stamp (decision 0023): a form's page reads them once per process, and an
+    approval made after is in the next read."""
+    indicator_setup(conn)
+    catalog = load_catalog(conn)
+    periods = checking.ensure_periods(conn, ["2020"])
+
+    def locks() -> tuple[set[tuple[int, int, int]], int]:
+        with db.reading_on(conn) as reading, counting(conn) as count:
+            ctx = checking.Context(reading, SYSTEM, catalog, check_expiry=True)
+            checking.load_locks(ctx, periods.values())
+        return ctx.approved, len([s for s, _ in count.seen if "approvals" in s])
+
+    assert locks()[0] == set()
+    assert locks() == (set(), 0)  # kept
+    approval.approve(conn, principal=SYSTEM, data_set="SCHOOL_Y", period="2020", unit="S1")
+    school, s1 = catalog.data_set("SCHOOL_Y"), registry.id_of(conn, "S1")
+    assert school is not None and s1 is not None
+    assert locks()[0] == {(school.id, periods["2020"], s1)}

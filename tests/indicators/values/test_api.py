@@ -354,6 +354,11 @@ def test_a_form_with_synthetic_values_says_so(client: TestClient, conn: Connecti
     real = client.get("/data/entry", params={"ds": "SCHOOL_Y", "pe": "2020", "ou": "S2"}).text
     assert "badge--synthetic" in synthetic and "badge--synthetic" not in real
     assert "disabled" in synthetic  # a viewer's form is read-only
+    values.import_values(  # the answer is kept per process under the imports' stamp: an import renews it
+        conn, principal=SYSTEM, source="demo", synthetic=True,
+        rows=[ValueRow(data_element="TEACHERS", period="2020", org_unit="S2", value="7", row=1)])
+    later = client.get("/data/entry", params={"ds": "SCHOOL_Y", "pe": "2020", "ou": "S2"}).text
+    assert "badge--synthetic" in later
 
 
 def test_the_entry_page_upload_answers_4xx_when_it_refuses_a_file(client: TestClient,

@@ -20,7 +20,8 @@ from sqlalchemy import Connection, cast, insert, null, select, union_all
 from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import scope_paths
-from jiaowei.db.engine import inserted_id
+from jiaowei.db.engine import inserted_id, is_read_only
+from jiaowei.db.kept import kept_rows
 from jiaowei.db.memo import per_transaction
 from jiaowei.errors import M_
 from jiaowei.indicators import periods as pe
@@ -211,10 +212,18 @@ def stored_periods(conn: Connection, codes: Sequence[str]) -> list[tuple[int, st
     """``(id, code, end date)`` of the stored periods among ``codes``, by start date and code.
 
     Read once per transaction until it writes: a form's page asks for its period twice, for the
-    form's values and for the approvals and locks that decide whether it may be entered.
+    form's values and for the approvals and locks that decide whether it may be entered. A read-only
+    request finds them among every stored period, which the process keeps under the ``periods`` stamp
+    (migration 0021, decision 0023): a district's work list asks for a period per data set.
     """
     wanted = tuple(sorted(set(codes)))
     table = store.periods
+    if is_read_only(conn):
+        ordered = select(table.c.id, table.c.code, table.c.end_date).order_by(table.c.start_date,
+                                                                              table.c.code)
+        every = kept_rows(conn, "periods", "indicators.periods", ordered)
+        asked = set(wanted)
+        return [(r.id, r.code, r.end_date) for r in every if r.code in asked]
 
     def read() -> list[tuple[int, str, dt.date]]:
         query = (select(table.c.id, table.c.code, table.c.end_date).where(table.c.code.in_(wanted))
@@ -244,7 +253,9 @@ def ensure_periods(conn: Connection, codes: Iterable[str]) -> dict[str, int]:
 
 
 def load_locks(ctx: Context, ids: Iterable[int] | None = None) -> None:
-    """The approvals and lock exceptions in the periods ``ids`` (default: every period read)."""
+    """The approvals and lock exceptions in the periods ``ids`` (default: every period read); in a
+    read-only request (the data entry form), kept per process under the ``approvals`` stamp (decision
+    0023)."""
     wanted = [i for i in (ctx.period_ids.values() if ids is None else ids) if i > 0]
     ctx._approved_periods = None  # Context.quiet recomputes it with these
     exceptions, approvals = store.lock_exceptions, store.approvals
@@ -256,7 +267,7 @@ def load_locks(ctx: Context, ids: Iterable[int] | None = None) -> None:
             select(approvals.c.data_set_id, approvals.c.period_id, approvals.c.unit_id,
                    cast(null(), exceptions.c.until.type)).where(approvals.c.period_id.in_(chunk)),
         )
-        for r in ctx.conn.execute(both):
+        for r in kept_rows(ctx.conn, "approvals", "values.locks:" + ",".join(map(str, chunk)), both):
             if r.until is None:  # an approval
                 ctx.approved.add((r.data_set_id, r.period_id, r.unit_id))
             else:

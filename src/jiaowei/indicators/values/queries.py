@@ -19,6 +19,7 @@ from jiaowei import clock
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, unit_filter
 from jiaowei.db.among import among
+from jiaowei.db.kept import kept_rows
 from jiaowei.domains import N_
 from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import periods as pe
@@ -414,7 +415,9 @@ def unit_choices(conn: Connection, *, principal: Principal, data_set: str) -> li
 
 
 def any_synthetic(conn: Connection, period: str, unit_id: int) -> bool:
-    """Whether any stored value of the unit in the period is synthetic (labelled on the page)."""
+    """Whether any stored value of the unit in the period is synthetic (labelled on the page). A
+    read-only request keeps the answer per process under the ``imports`` stamp (decision 0023): values
+    change only with an import (a form's save is one), which writes a row of ``data_imports``."""
     dv = store.data_values
     query = (
         select(dv.c.value)
@@ -422,7 +425,7 @@ def any_synthetic(conn: Connection, period: str, unit_id: int) -> bool:
         .where(store.periods.c.code == period, dv.c.unit_id == unit_id, dv.c.synthetic.is_(True))
         .limit(1)
     )
-    return conn.execute(query).first() is not None
+    return bool(kept_rows(conn, "imports", f"values.synthetic:{period}:{unit_id}", query))
 
 
 def unit_name(conn: Connection, unit_id: int, zh: bool) -> str:

@@ -27,8 +27,7 @@ from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, scope_paths
 from jiaowei.db import memo
 from jiaowei.db.among import one_of
-from jiaowei.db.engine import is_read_only
-from jiaowei.db.kept import kept
+from jiaowei.db.kept import kept_rows
 from jiaowei.errors import M_, NotFound, Problem
 from jiaowei.plans.appraisals import model
 from jiaowei.plans.appraisals.store import (
@@ -394,12 +393,10 @@ def years(conn: Connection) -> list[int]:
 def _rows(conn: Connection, name: str, query: Select[Any]) -> tuple[Any, ...]:
     """``query``'s rows, which read the appraisal tables and nothing else. A read-only request (a GET)
     keeps them per process under the ``appraisals`` stamp (migration 0021), which every write to these
-    tables changes (:func:`jiaowei.db.kept.kept`): a round, read far more often than it is scored, is
-    then read without a statement until the next score (issue 17, decision 0023). ``name`` says what
+    tables changes (:func:`jiaowei.db.kept.kept_rows`): a round, read far more often than it is scored,
+    is then read without a statement until the next score (issue 17, decision 0023). ``name`` says what
     ``query`` reads, its values included. A unit that may write reads the tables."""
-    if not is_read_only(conn):
-        return tuple(conn.execute(query))
-    return kept(conn, "appraisals", "plans.appraisals." + name, lambda: tuple(conn.execute(query)))
+    return kept_rows(conn, "appraisals", "plans.appraisals." + name, query)
 
 
 def _subject_rows(conn: Connection, round_id: int) -> tuple[Any, ...]:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, scope_paths
+from jiaowei.db.kept import kept_rows
 from jiaowei.domains import N_
 from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators.metadata.catalog import load_catalog
@@ -315,7 +316,8 @@ def _visible_risks(
 ) -> tuple[list[RiskSummary], dict[int, str | None]]:
     """:func:`visible_risks`, and the path of every risk's unit on ``today`` (:func:`unit_path`)."""
     paths = _visible_filter(conn, principal, today)
-    rows = conn.execute(select(risks).order_by(risks.c.opened_on.desc(), risks.c.id.desc())).all()
+    rows = kept_rows(conn, "plans", "plans.risks",  # a GET's: kept under the plans' stamp (decision 0023)
+                     select(risks).order_by(risks.c.opened_on.desc(), risks.c.id.desc()))
     paths_of = paths_near(conn, {r.unit_id for r in rows}, today)  # unit_path of each, one statement
     return _summaries(conn, [r for r in rows if _within(paths_of[r.unit_id], paths)], today), paths_of
 

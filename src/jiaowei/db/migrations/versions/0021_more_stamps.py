@@ -1,10 +1,10 @@
-"""stamps for the accounts, the audit log, the appraisals and the plans
+"""stamps for accounts, audit, appraisals, plans, campaigns, periods, imports and approvals
 
 Revision ID: 0021
 Revises: 0020
 Create Date: 2026-12-07 00:20:00
 
-Four more rows of ``metadata_stamps`` (migrations 0018 and 0020), whose ``stamp`` the database sets to
+Nine more rows of ``metadata_stamps`` (migrations 0018 and 0020), whose ``stamp`` the database sets to
 a new random value in the same transaction as every write to the area's tables. A process keeps what
 it read of an area under the stamp it read with (``jiaowei.db.kept``; issue 17, decision 0023):
 
@@ -13,14 +13,24 @@ it read of an area under the stamp it read with (``jiaowei.db.kept``; issue 17, 
   token. A token's ``last_used_at`` (written after responses, ``jiaowei.auth.token_use``), its label
   and its creation time change nothing a request's principal holds, and not the stamp. What is kept:
   the principal of each token and session used (``jiaowei.auth.service``).
-- ``audit``: every write to ``audit_log``. What is kept: the number of entries in the whole log
-  (``jiaowei.audit.queries.list_entries``). Every write that appends to the log already waits for the
-  one before it (``audit_head`` is read FOR UPDATE), so the stamp's row adds no wait of its own.
+- ``audit``: every write to ``audit_log``. What is kept: the number of entries in the whole log, and
+  for read-only requests its newest entries (``jiaowei.audit.queries.list_entries``). Every write
+  that appends to the log already waits for the one before it (``audit_head`` is read FOR UPDATE), so
+  the stamp's row adds no wait of its own.
 - ``appraisals``: every write to the appraisal tables. What is kept: what a read-only request read of
   them (``jiaowei.plans.appraisals.queries``).
 - ``plans``: every write to the plans, their items (key tasks), the items' units, milestones, links,
-  checkpoints and progress reports. What is kept: every item with what hangs from it, for read-only
-  requests (``jiaowei.plans.tasks.queries``).
+  checkpoints and progress reports, and to the risks. What is kept: every item with what hangs from
+  it, and the risks, for read-only requests (``jiaowei.plans.tasks.queries``, ``plans.risks.queries``).
+- ``admissions``: every write to ``campaigns`` (an application changes its campaign's count). What is
+  kept: the list of campaigns, for read-only requests (``jiaowei.admissions.queries``).
+- ``periods``: every write to ``periods`` (a period is stored with the first value of it). What is
+  kept: every stored period, for read-only requests (``jiaowei.indicators.values.checking``).
+- ``imports``: every write to ``data_imports`` (each save or import of values writes one, and values
+  change only with one). What is kept: the newest import, the analytics engine's change-feed marker
+  (``jiaowei.analytics.cube``), and whether a unit's values in a period are synthetic.
+- ``approvals``: every write to ``approvals`` and ``lock_exceptions``. What is kept: a period's
+  approvals and lock exceptions, for the data entry form (``jiaowei.indicators.values.checking``).
 
 A write made outside jiaowei (psql) changes the stamps as the services' writes do.
 
@@ -48,7 +58,11 @@ AREAS: dict[str, dict[str, str]] = {
         "appraisal_assignments", "appraisal_scores")},
     "plans": {table: _ALL for table in (
         "plans", "plan_items", "plan_item_units", "plan_milestones", "plan_links", "plan_checkpoints",
-        "plan_reports")},
+        "plan_reports", "risks")},
+    "admissions": {"campaigns": _ALL},
+    "periods": {"periods": _ALL},
+    "imports": {"data_imports": _ALL},
+    "approvals": {"approvals": _ALL, "lock_exceptions": _ALL},
 }
 
 
