@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, func, select
 
+from jiaowei.audit.diff import ENTITY_LABELS
 from jiaowei.audit.store import audit_log
 from jiaowei.plans.tasks.store import plan_items, plan_reports
 from tests.factories import make_user, token_for
@@ -252,6 +253,9 @@ def test_updating_an_item_replaces_its_fields_bumps_its_version_and_is_audited(w
     assert task["links"][0]["target"] == 30.0 and task["links"][0]["met"] is False
     [entry] = audited(conn, "plans.tasks.item.update")
     assert entry.entity_key == world.plan.task1 and '"owner":"张三"' in entry.before.replace(" ", "")
+    entities = set(conn.scalars(select(audit_log.c.entity).distinct()))
+    assert "plan_items" in entities
+    assert [e for e in entities if e not in ENTITY_LABELS] == []  # the audit page names every kind
 
 
 # ---------------------------------------------------------------- progress reports, reviews, overrides
