@@ -27,6 +27,7 @@ from jiaowei.analytics.store import dashboard_items, dashboards
 from jiaowei.audit import service as audit
 from jiaowei.auth.model import Action, Principal, Role
 from jiaowei.auth.scope import require_action, require_unit
+from jiaowei.db.kept import kept_rows
 from jiaowei.errors import M_, Conflict, NotFound, PermissionDenied, Problem, ValidationError
 from jiaowei.indicators import periods as pe
 from jiaowei.indicators.model import CODE, CODE_EXPECTED, new_uid
@@ -169,13 +170,13 @@ def _dashboard(conn: Connection, principal: Principal, row: Any, *, items: bool 
 
 
 def list_dashboards(conn: Connection, *, principal: Principal) -> list[Dashboard]:
-    """The principal's own dashboards (the home one first), then those shared with them, by name."""
+    """The principal's own dashboards (the home one first), then those shared with them, by name (a
+    GET's from what the process keeps under the ``dashboards`` stamp: decision 0023)."""
     require_action(principal, Action.VIEW)
     d = dashboards
-    rows = conn.execute(
+    rows = kept_rows(conn, "dashboards", f"dashboards.of:{principal.username}", (
         select(d).where(or_(d.c.owner == principal.username, d.c.owner.is_(None)))
-        .order_by(d.c.owner.is_(None), d.c.home.desc(), d.c.name_zh, d.c.id)
-    ).all()
+        .order_by(d.c.owner.is_(None), d.c.home.desc(), d.c.name_zh, d.c.id)))
     return [_dashboard(conn, principal, r) for r in rows if _visible(conn, principal, r)]
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, func, select
 
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, scope_paths
+from jiaowei.db.kept import kept_rows
 from jiaowei.domains import N_
 from jiaowei.errors import M_, NotFound, Problem, ValidationError
 from jiaowei.indicators import expressions, store
@@ -98,12 +99,13 @@ def _operand_choices(catalog: Catalog, language: str) -> list[Choice]:
 
 def period_years(conn: Connection) -> list[int]:
     """The years from the first in which a stored value's period begins (at least five before the
-    last) to the last, newest first."""
+    last) to the last, newest first. A GET takes them from what the process keeps under the ``imports``
+    stamp (values change only with an import; decision 0023)."""
     used = select(store.data_values.c.period_id).distinct().subquery()
-    rows = conn.execute(
+    found = kept_rows(conn, "imports", "pivot.period_range", (
         select(func.min(store.periods.c.start_date), func.max(store.periods.c.start_date))
-        .where(store.periods.c.id.in_(select(used.c.period_id)))
-    ).first()
+        .where(store.periods.c.id.in_(select(used.c.period_id)))))
+    rows = found[0] if found else None
     if rows is None or rows[0] is None:
         return []
     latest = min(rows[1].year, pe.LAST_YEAR)
@@ -172,12 +174,11 @@ def _top_units(conn: Connection, principal: Principal, day: dt.date) -> list[reg
 
 
 def _levels(conn: Connection, day: dt.date) -> list[tuple[int, list[str], int]]:
-    """Each level of the tree on ``day`` (the root is 1) with its three most common unit types."""
-    only = registry.units_on_select(day).with_only_columns(registry.UNIT_PATH, registry.UNIT_TYPE)
-    rows = conn.execute(only)
+    """Each level of the tree on ``day`` (the root is 1) with its three most common unit types (the
+    registry the process keeps answers a GET: decision 0022)."""
     kinds: dict[int, Counter[str]] = {}
-    for path, kind in rows:
-        kinds.setdefault(path.count("/") - 1, Counter())[kind] += 1
+    for unit in registry.units_under(conn, day, [""]):
+        kinds.setdefault(unit.path.count("/") - 1, Counter())[unit.type] += 1
     return [(level, [kind for kind, _ in c.most_common(3)], sum(c.values()))
             for level, c in sorted(kinds.items())]
 

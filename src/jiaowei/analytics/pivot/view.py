@@ -26,6 +26,7 @@ from jiaowei.analytics.response import Grid
 from jiaowei.analytics.response import pivot as grid_pivot
 from jiaowei.auth.model import Principal
 from jiaowei.db.among import among
+from jiaowei.db.engine import is_read_only
 from jiaowei.errors import Problem, ValidationError
 from jiaowei.i18n import translate
 from jiaowei.indicators import periods as pe
@@ -304,6 +305,10 @@ def unit_places(conn: Connection, codes: Sequence[str], day: dt.date) -> dict[st
     wanted = sorted(set(codes))
     if not wanted:
         return {}
+    if is_read_only(conn):  # a GET: from the registry the process keeps, no statement (decision 0022)
+        ids = registry.ids_of(conn, wanted)
+        return {u.code: _Place(len(path_ids(u.path)), bool(registry.units_on(conn, day, parent_id=u.id)))
+                for u in registry.units_on(conn, day, ids=list(ids.values()))}
     child = registry.units_on_select(day).subquery("child")
     below = select(child.c.id).where(child.c.parent_id == registry.UNIT_ID).exists().label("below")
     code = registry.UNIT_CODE

@@ -30,6 +30,7 @@ from jiaowei.analytics.model import CubeQuery, Measure
 from jiaowei.auth.model import Action, Principal
 from jiaowei.auth.scope import require_action, require_unit, scope_paths
 from jiaowei.db.among import one_of
+from jiaowei.db.kept import kept_rows
 from jiaowei.db.memo import per_transaction
 from jiaowei.domains import N_
 from jiaowei.errors import M_, NotFound, Problem, ValidationError
@@ -424,13 +425,15 @@ def default_unit(conn: Connection, principal: Principal, day: dt.date) -> str | 
 def default_period(conn: Connection, today: dt.date | None = None) -> str:
     """The latest year in which a period with data values or published facts begins (else last year).
 
-    A school year counts in the year it begins: data for 2020SY makes 2020 the default, not 2021.
+    A school year counts in the year it begins: data for 2020SY makes 2020 the default, not 2021. A GET
+    takes it from what the process keeps under the ``imports`` stamp, which values and facts change
+    (decision 0023).
     """
     periods = store.periods
     used = union(select(store.data_values.c.period_id), select(store.indicator_facts.c.period_id)).subquery()
-    latest = conn.execute(
-        select(func.max(periods.c.start_date)).where(periods.c.id.in_(select(used.c.period_id)))
-    ).scalar()
+    found = kept_rows(conn, "imports", "targets.latest_period_start",
+                      select(func.max(periods.c.start_date)).where(periods.c.id.in_(select(used.c.period_id))))
+    latest = found[0][0] if found else None
     if latest is None:
         return str((today or clock.today()).year - 1)
     return str(min(latest.year, pe.LAST_YEAR))

@@ -1,10 +1,10 @@
-"""stamps for accounts, audit, appraisals, plans, campaigns, periods, imports and approvals
+"""stamps for accounts, audit, appraisals, plans, campaigns, periods, imports, approvals, dashboards
 
 Revision ID: 0021
 Revises: 0020
 Create Date: 2026-12-07 00:20:00
 
-Nine more rows of ``metadata_stamps`` (migrations 0018 and 0020), whose ``stamp`` the database sets to
+Ten more rows of ``metadata_stamps`` (migrations 0018 and 0020), whose ``stamp`` the database sets to
 a new random value in the same transaction as every write to the area's tables. A process keeps what
 it read of an area under the stamp it read with (``jiaowei.db.kept``; issue 17, decision 0023):
 
@@ -27,10 +27,13 @@ it read of an area under the stamp it read with (``jiaowei.db.kept``; issue 17, 
 - ``periods``: every write to ``periods`` (a period is stored with the first value of it). What is
   kept: every stored period, for read-only requests (``jiaowei.indicators.values.checking``).
 - ``imports``: every write to ``data_imports`` (each save or import of values writes one, and values
-  change only with one). What is kept: the newest import, the analytics engine's change-feed marker
-  (``jiaowei.analytics.cube``), and whether a unit's values in a period are synthetic.
+  change only with one) and to ``indicator_facts``. What is kept: the newest import, the analytics
+  engine's change-feed marker (``jiaowei.analytics.cube``), whether a unit's values in a period are
+  synthetic, and the range of periods with values or facts (the pickers' defaults).
 - ``approvals``: every write to ``approvals`` and ``lock_exceptions``. What is kept: a period's
   approvals and lock exceptions, for the data entry form (``jiaowei.indicators.values.checking``).
+- ``dashboards``: every write to ``dashboards``. What is kept: each user's list of dashboards, for
+  read-only requests (``jiaowei.analytics.dashboards``).
 
 A write made outside jiaowei (psql) changes the stamps as the services' writes do.
 
@@ -61,8 +64,9 @@ AREAS: dict[str, dict[str, str]] = {
         "plan_reports", "risks")},
     "admissions": {"campaigns": _ALL},
     "periods": {"periods": _ALL},
-    "imports": {"data_imports": _ALL},
+    "imports": {"data_imports": _ALL, "indicator_facts": _ALL},
     "approvals": {"approvals": _ALL, "lock_exceptions": _ALL},
+    "dashboards": {"dashboards": _ALL},
 }
 
 
