@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import Pool
 from sqlalchemy.sql.expression import SavepointClause
 
+from jiaowei.db.memo import SHARED
 from jiaowei.errors import ServiceUnavailable
 from jiaowei.settings import PLAN_CACHE_MODES, RANDOM_PAGE_COST, valid_random_page_cost
 
@@ -393,7 +394,7 @@ _READS = ("SELECT", "WITH", "SHOW", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK",
           "VALUES")
 
 
-_SHARED = "jiaowei.shared"  # values the unbracketed reads of one checkout share (unbracketed_shared)
+_SHARED = SHARED  # values the unbracketed reads of one checkout share (unbracketed_shared)
 
 
 def unbracketed_shared(conn: Connection) -> dict[str, Any] | None:
@@ -408,12 +409,6 @@ def unbracketed_shared(conn: Connection) -> dict[str, Any] | None:
         return None
     shared: dict[str, Any] = conn.info.setdefault(_SHARED, {})
     return shared
-
-
-@event.listens_for(Engine, "before_cursor_execute")
-def _forget_shared_before_writing(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-    if _SHARED in conn.info and not statement.lstrip()[:6].upper().startswith("SELECT"):
-        del conn.info[_SHARED]
 
 
 @event.listens_for(Pool, "checkin")

@@ -1,14 +1,15 @@
 """What a process keeps across requests, under stamps the database changes with every write (issue 17).
 
 ``metadata_stamps`` holds one row per area: ``catalog`` (the metadata catalog's tables, migration 0018),
-``registry`` (the units, their versions and paths, migration 0020) and ``accounts`` (users, their scopes,
-tokens and sessions, migration 0021). Triggers set an area's
-``stamp`` to a new random value in the transaction of every write to its tables. A transaction reads
-every stamp in one statement (:func:`stamps`, once per transaction: :mod:`jiaowei.db.memo`; on
-PostgreSQL once for all the reads without a transaction a request makes in a row, see :func:`stamps`), and
-:func:`kept` gives what an earlier request of this process read under the same stamp, or reads it and
-keeps it. A request that finds its area unchanged pays one statement (shared by every area) instead of
-the reads it would repeat: each a round trip on PostgreSQL.
+``registry`` (the units, their versions and paths, migration 0020), and the accounts, plans, appraisals,
+campaigns, audit log, periods, imports, approvals and dashboards (migration 0021, decision 0023).
+Triggers set an area's ``stamp`` to a new random value in the transaction of every write to its tables.
+A transaction reads every stamp in one statement (:func:`stamps`, once per transaction:
+:mod:`jiaowei.db.memo`; on PostgreSQL once for the reads without a transaction a request makes in a
+row), and :func:`kept` gives what an earlier request of this process read under the same stamp, or
+reads it and keeps it (:func:`kept_rows`: a query's rows, kept in read-only units only). A request
+that finds its area unchanged pays one statement (shared by every area) instead of the reads it would
+repeat: each a round trip on PostgreSQL.
 
 The stamp is random, never a counter: a transaction that writes and then rolls back puts the old stamp
 back with the old rows, and no later write can bring back the value it kept something under. What is

@@ -18,6 +18,8 @@ from sqlalchemy import Connection, Engine, event
 T = TypeVar("T")
 
 _KEPT = "jiaowei.memo"  # conn.info: (the transaction, {key: value})
+SHARED = "jiaowei.shared"  # conn.info: what PostgreSQL's reads without a transaction share in a row
+"""(:func:`jiaowei.db.engine.unbracketed_shared`; forgotten with a statement that writes, as above.)"""
 
 
 def per_transaction(conn: Connection, key: str, compute: Callable[[], T]) -> T:
@@ -39,8 +41,10 @@ def per_transaction(conn: Connection, key: str, compute: Callable[[], T]) -> T:
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _forget_before_writing(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-    if _KEPT in conn.info and not statement.lstrip()[:6].upper().startswith("SELECT"):
-        del conn.info[_KEPT]
+    info = conn.info
+    if (_KEPT in info or SHARED in info) and not statement.lstrip()[:6].upper().startswith("SELECT"):
+        info.pop(_KEPT, None)
+        info.pop(SHARED, None)
 
 
 @event.listens_for(Engine, "commit")
