@@ -272,7 +272,7 @@ class Database:
     def connect(self) -> Iterator[Connection]:
         """A connection from the pool, without a transaction (see :meth:`transaction_on`)."""
         with busy_as_unavailable(), self.engine.connect() as conn:
-            conn.info.pop(_SHARED, None)  # a pooled connection's record keeps its info between checkouts
+            conn.info.pop(SHARED, None)  # a pooled connection's record keeps its info between checkouts
             yield conn
 
     @contextmanager
@@ -291,7 +291,7 @@ class Database:
                 yield connection
             return
         queued = self.writers.turn(self.lock_timeout) if write and self.backend == "sqlite" else nullcontext()
-        connection.info.pop(_SHARED, None)  # reads after this unit's writes see them (unbracketed_shared)
+        connection.info.pop(SHARED, None)  # reads after this unit's writes see them (unbracketed_shared)
         with queued, busy_as_unavailable():
             connection.info["immediate"] = write
             with connection.begin():
@@ -394,7 +394,6 @@ _READS = ("SELECT", "WITH", "SHOW", "BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK",
           "VALUES")
 
 
-_SHARED = SHARED  # values the unbracketed reads of one checkout share (unbracketed_shared)
 
 
 def unbracketed_shared(conn: Connection) -> dict[str, Any] | None:
@@ -407,14 +406,14 @@ def unbracketed_shared(conn: Connection) -> dict[str, Any] | None:
     values derived from what such reads read belong here."""
     if _UNBRACKETED not in conn.info:
         return None
-    shared: dict[str, Any] = conn.info.setdefault(_SHARED, {})
+    shared: dict[str, Any] = conn.info.setdefault(SHARED, {})
     return shared
 
 
 @event.listens_for(Pool, "checkin")
 def _forget_shared_at_checkin(_dbapi: Any, record: Any) -> None:
     if record is not None:
-        record.info.pop(_SHARED, None)
+        record.info.pop(SHARED, None)
 
 
 def is_read_only(conn: Connection) -> bool:

@@ -31,7 +31,7 @@ from jiaowei.auth.scope import require_action
 from jiaowei.db import memo
 from jiaowei.db.among import one_of
 from jiaowei.db.engine import is_read_only
-from jiaowei.db.kept import kept
+from jiaowei.db.kept import kept, kept_rows
 from jiaowei.errors import M_, NotFound
 from jiaowei.plans.evidence import queries as evidence_queries
 from jiaowei.plans.tasks import model
@@ -70,14 +70,13 @@ OWNER_KIND = "task_report"
 
 
 def _plans(conn: Connection) -> tuple[PlanRef, ...]:
-    """Every plan, newest first: read once per transaction (a page names the years and its plan)."""
+    """Every plan, newest first: read once per transaction (a page names the years and its plan), and
+    kept per process for read-only requests under the plans' stamp (see :func:`_kept`)."""
 
     def read() -> tuple[PlanRef, ...]:
-        rows = conn.execute(select(plans).order_by(plans.c.year.desc()))
+        rows = kept_rows(conn, "plans", "plans.tasks.plans", select(plans).order_by(plans.c.year.desc()))
         return tuple(PlanRef(r.uid, int(r.year), r.title_zh, r.title_en) for r in rows)
 
-    if is_read_only(conn):  # kept per process under the plans' stamp (see _kept)
-        return kept(conn, "plans", "plans.tasks.plans", read)
     return memo.per_transaction(conn, "plans.tasks.plans", read)
 
 
